@@ -1,0 +1,118 @@
+# imei — build, test, bench, demo.  `make help` lists the targets.
+#
+# Layout of the build (all under $(BUILD), never in the source tree):
+#   $(BUILD)/libimei.a      the C core, for hosts written in C (no Lua inside)
+#   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
+#   $(BUILD)/tests/*        C unit tests
+
+LUA        ?= lua5.4
+LUA_INC    ?= /usr/include/lua5.4
+BUILD      ?= build
+CC         ?= cc
+OPT        ?= -O2 -g
+SAN        ?=
+CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(CFLAGS)
+LDLIBS_ALL  = -lnettle -llmdb -lpthread -lm $(LDLIBS)
+FUZZ_SECONDS ?= 60
+
+# Debian packages the project needs (see README "Dependencies").
+DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
+	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
+	nettle-dev liblmdb-dev libosmocore-dev python3 python3-stdnum \
+	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl
+
+# The C core: every core/*.c except the Lua binding (core/lua_*.c).
+CORE_SRC = $(filter-out core/lua_%.c,$(wildcard core/*.c))
+BIND_SRC = $(wildcard core/lua_*.c)
+CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/%.o)
+BIND_OBJ = $(BIND_SRC:core/%.c=$(BUILD)/obj/%.o)
+CTEST_SRC = $(wildcard tests/c/test_*.c)
+CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
+	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
+
+.PHONY: all help deps build test test-c test-lua test-fuzz sanitize fuzz bench demo lint clean rock
+
+all: build
+
+help:
+	@echo "make deps      install the Debian packages the project needs (apt-get, as root)"
+	@echo "make build     build libimei.a and the Lua module imei.core into $(BUILD)/"
+	@echo "make test      build, then run C tests, busted specs and short fuzz runs"
+	@echo "make sanitize  the whole suite under ASan+UBSan (gcc)"
+	@echo "make fuzz      libFuzzer on every C parser, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
+	@echo "make bench     benchmarks against peers (libosmocore, python-stdnum, pure Lua)"
+	@echo "make demo      the main job on bundled sample data"
+	@echo "make lint      luacheck and cppcheck"
+	@echo "make clean     remove $(BUILD)/"
+
+# `deps` installs what is missing; as non-root it prints the apt-get line and stops.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing Debian packages; run as root:"; \
+		echo "  apt-get install -y $$missing"; exit 1; fi; \
+	echo "installing: $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
+build: $(BUILD)/libimei.a $(BUILD)/imei/core.so
+
+$(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -c $< -o $@
+
+$(BUILD)/libimei.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Icore -Itests/c $< -o $@ $(BUILD)/libimei.a $(LDLIBS_ALL)
+
+$(BUILD)/obj $(BUILD)/imei $(BUILD)/tests:
+	mkdir -p $@
+
+# The whole suite; tests/run prints one closing line "N passed, N failed".
+test: deps build $(CTEST_BIN)
+	@BUILD=$(BUILD) LUA=$(LUA) tests/run
+
+test-c: build $(CTEST_BIN)
+	@BUILD=$(BUILD) tests/run c
+
+test-lua: build
+	@BUILD=$(BUILD) tests/run lua
+
+test-fuzz: build
+	@BUILD=$(BUILD) tests/run fuzz
+
+# ASan+UBSan build in its own folder; the Lua interpreter is not instrumented,
+# so the runtime is preloaded into it (tests/run does that when SANITIZE=1).
+sanitize: deps
+	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		build/sanitize/libimei.a build/sanitize/imei/core.so \
+		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%)
+	@BUILD=build/sanitize SANITIZE=1 tests/run c lua
+
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
+bench: deps build
+	@BUILD=$(BUILD) bench/run
+
+demo: deps build
+	@BUILD=$(BUILD) ./demo.sh
+
+lint: deps
+	luacheck lua bin/imei tests/spec bench policies
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 --inline-suppr -Icore core tests/c tests/fuzz
+
+rock:
+	luarocks --lua-version 5.4 make --deps-mode=none --local imei-scm-1.rockspec
+
+clean:
+	rm -rf build

@@ -1,0 +1,157 @@
+/*
+ * lua_identity.c — Lua binding of identity.c and luhn.c:
+ *   parse(s) -> table | nil, err     valid(s) -> boolean
+ *   luhn(digits) -> boolean          check_digit(body) -> "d" | nil, err
+ */
+#include <stdio.h>
+
+#include "imei_id.h"
+#include "lua_bindings.h"
+
+static void set_str(lua_State *L, const char *field, const char *value)
+{
+	lua_pushstring(L, value);
+	lua_setfield(L, -2, field);
+}
+
+static void set_char(lua_State *L, const char *field, char c)
+{
+	lua_pushlstring(L, &c, 1);
+	lua_setfield(L, -2, field);
+}
+
+static void set_bool(lua_State *L, const char *field, bool value)
+{
+	lua_pushboolean(L, value);
+	lua_setfield(L, -2, field);
+}
+
+static void push_imei_fields(lua_State *L, const struct imei_id *id)
+{
+	set_str(L, "key", id->key);
+	set_str(L, "tac", id->tac);
+	set_str(L, "snr", id->snr);
+	set_str(L, "rbi", id->rbi);
+	const char *rbi_name = imei_rbi_name(id->rbi);
+	if (rbi_name)
+		set_str(L, "rbi_name", rbi_name);
+	set_bool(L, "test", imei_rbi_is_test(id->rbi));
+	set_char(L, "cd_expected", id->cd_expected);
+	if (id->kind == IMEI_KIND_IMEI) {
+		set_char(L, "cd", id->cd);
+		set_bool(L, "cd_ok", id->cd_ok);
+		/* TS 23.003 §6.2.1: a handset sends a spare 0 in place of the CD */
+		set_bool(L, "spare", id->cd == '0' && !id->cd_ok);
+		lua_pushfstring(L, "imei-%s", id->digits);
+		lua_setfield(L, -2, "pei");
+	} else if (id->kind == IMEI_KIND_IMEISV) {
+		set_str(L, "svn", id->svn);
+		/* TS 23.003 §6.2.2: SVN 99 is reserved for future use */
+		set_bool(L, "svn_reserved", id->svn[0] == '9' && id->svn[1] == '9');
+		lua_pushfstring(L, "imeisv-%s", id->digits);
+		lua_setfield(L, -2, "pei");
+	}
+	const char *junk = imei_junk_name(id->junk);
+	if (junk)
+		set_str(L, "junk", junk);
+}
+
+static void push_3gpp2_fields(lua_State *L, const struct imei_id *id)
+{
+	char buf[16];
+	if (id->kind == IMEI_KIND_MEID) {
+		set_char(L, "cd_expected", id->cd_expected);
+		if (id->cd) {
+			set_char(L, "cd", id->cd);
+			set_bool(L, "cd_ok", id->cd_ok);
+		}
+		snprintf(buf, sizeof buf, "%08X", (unsigned)id->pesn);
+		set_str(L, "pesn", buf);
+	} else {
+		/* decimal form of an ESN: 3 digits manufacturer code, 8 digits serial */
+		snprintf(buf, sizeof buf, "%03u%08u", (unsigned)(id->pesn >> 24), (unsigned)(id->pesn & 0xFFFFFF));
+		set_str(L, "decimal", buf);
+	}
+	set_bool(L, "decimal_form", id->decimal_form);
+}
+
+static int l_parse(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	struct imei_id id;
+	struct imei_error err;
+	if (imei_parse(s, len, &id, &err) != IMEI_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err.msg);
+		return 2;
+	}
+	lua_createtable(L, 0, 16);
+	set_str(L, "kind", imei_kind_name(id.kind));
+	lua_pushlstring(L, id.digits, id.ndigits);
+	lua_setfield(L, -2, "digits");
+	if (id.pei != IMEI_PEI_NONE)
+		set_bool(L, "from_pei", true);
+	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN)
+		push_3gpp2_fields(L, &id);
+	else
+		push_imei_fields(L, &id);
+	return 1;
+}
+
+static int l_valid(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	lua_pushboolean(L, imei_valid(s, len));
+	return 1;
+}
+
+static int l_luhn(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	lua_pushboolean(L, imei_luhn(s, len));
+	return 1;
+}
+
+static int l_check_digit(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	char cd = imei_check_digit(s, len);
+	if (!cd) {
+		lua_pushnil(L);
+		lua_pushstring(L, len == 0 ? "empty body" : "body must be decimal digits only");
+		return 2;
+	}
+	lua_pushlstring(L, &cd, 1);
+	return 1;
+}
+
+static int l_meid_check_digit(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	char cd = len == 14 ? imei_meid_check_digit(s) : 0;
+	if (!cd) {
+		lua_pushnil(L);
+		lua_pushstring(L, "a MEID body is 14 hex digits");
+		return 2;
+	}
+	lua_pushlstring(L, &cd, 1);
+	return 1;
+}
+
+void imei_lua_identity(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "parse", l_parse },
+		{ "valid", l_valid },
+		{ "luhn", l_luhn },
+		{ "check_digit", l_check_digit },
+		{ "meid_check_digit", l_meid_check_digit },
+		{ NULL, NULL },
+	};
+	luaL_setfuncs(L, fns, 0);
+}

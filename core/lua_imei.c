@@ -1,0 +1,23 @@
+/*
+ * lua_imei.c — luaopen_imei_core: the C module behind `require "imei"`.
+ * Logic lives in the C core; the bindings only convert between Lua and C.
+ */
+#include "lua_bindings.h"
+
+const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len)
+{
+	if (lua_type(L, arg) != LUA_TSTRING)
+		luaL_typeerror(L, arg, "string");
+	return lua_tolstring(L, arg, len);
+}
+
+int luaopen_imei_core(lua_State *L);
+
+int luaopen_imei_core(lua_State *L)
+{
+	lua_newtable(L);
+	imei_lua_identity(L);
+	imei_lua_mobile_identity(L);
+	imei_lua_bulk(L);
+	return 1;
+}

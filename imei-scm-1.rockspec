@@ -1,0 +1,52 @@
+rockspec_format = "3.0"
+package = "imei"
+version = "scm-1"
+source = {
+  url = "git+file:///dev/null", -- built from a checkout: luarocks --lua-version 5.4 make
+}
+description = {
+  summary = "A scriptable IMEI engine: fast identifier and TAC checks in C, EIR policies in Lua.",
+  detailed = [[
+imei parses and validates IMEI, IMEISV, 5G PEI, MEID and ESN identifiers, looks devices up
+in a TAC database, and runs operator and country EIR policies written in Lua.]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.4",
+  "lpeg",
+  "lua-cjson",
+  "argparse",
+}
+external_dependencies = {
+  NETTLE = { header = "nettle/sha1.h", library = "nettle" },
+  LMDB = { header = "lmdb.h", library = "lmdb" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["imei"] = "lua/imei/init.lua",
+    ["imei.cli"] = "lua/imei/cli/init.lua",
+    ["imei.cli.inspect"] = "lua/imei/cli/inspect.lua",
+    ["imei.core"] = {
+      sources = {
+        "core/bulk.c",
+        "core/identity.c",
+        "core/luhn.c",
+        "core/meid.c",
+        "core/mobile_identity.c",
+        "core/rbi.c",
+        "core/lua_bulk.c",
+        "core/lua_identity.c",
+        "core/lua_imei.c",
+        "core/lua_mobile_identity.c",
+      },
+      defines = { "_DEFAULT_SOURCE" },
+      incdirs = { "core", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)" },
+      libdirs = { "$(NETTLE_LIBDIR)", "$(LMDB_LIBDIR)" },
+      libraries = { "nettle", "lmdb", "pthread" },
+    },
+  },
+  install = {
+    bin = { imei = "bin/imei" },
+  },
+}

@@ -1,0 +1,49 @@
+--- imei.cli — the `imei` command: argparse front, one module per subcommand.
+--
+-- Each lua/imei/cli/<name>.lua returns { configure = function(command) … end,
+-- run = function(args) return exit_code end }. configure() receives the argparse
+-- command object to add its arguments and options to.
+local argparse = require "argparse"
+
+local cli = {}
+
+-- The subcommands, in the order `imei --help` lists them: { module, summary }.
+cli.commands = {
+  { "inspect", "Show the breakdown of identifiers (IMEI, IMEISV, PEI, MEID, ESN)." },
+}
+
+-- Exit codes: 0 all good, 1 some input was invalid, 2 usage or operational error.
+cli.EXIT_OK, cli.EXIT_INVALID, cli.EXIT_ERROR = 0, 1, 2
+
+function cli.main(argv)
+  local parser = argparse("imei", "A scriptable IMEI engine: identifiers, TAC lookups, EIR policies.")
+    :epilog("Run 'imei COMMAND --help' for the options of one command.")
+  parser:command_target("command")
+  parser:require_command(true)
+  local modules = {}
+  for _, entry in ipairs(cli.commands) do
+    local name, summary = entry[1], entry[2]
+    local module = require("imei.cli." .. name)
+    module.configure(parser:command(name, summary))
+    modules[name] = module
+  end
+  local ok, args = parser:pparse(argv)
+  if not ok then
+    io.stderr:write(parser:get_usage(), "\n\nimei: error: ", args, "\n")
+    return cli.EXIT_ERROR
+  end
+  local run_ok, code = xpcall(modules[args.command].run, debug.traceback, args)
+  if not run_ok then
+    io.stderr:write("imei ", args.command, ": internal error: ", tostring(code), "\n")
+    return cli.EXIT_ERROR
+  end
+  return code or cli.EXIT_OK
+end
+
+--- Print an error for the user, "imei CMD: message", and return the error exit code.
+function cli.fail(command, message)
+  io.stderr:write("imei ", command, ": ", message, "\n")
+  return cli.EXIT_ERROR
+end
+
+return cli
