@@ -13,6 +13,8 @@ OPT        ?= -O2 -g
 SAN        ?=
 CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(CFLAGS)
 LDLIBS_ALL  = -lnettle -llmdb -lpthread -lm $(LDLIBS)
+# C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
+HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60
 
 # Debian packages the project needs (see README "Dependencies").
@@ -70,7 +72,7 @@ $(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Icore -Itests/c $< -o $@ $(BUILD)/libimei.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -Itests/c $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
 $(BUILD)/obj $(BUILD)/imei $(BUILD)/tests:
 	mkdir -p $@
