@@ -1,7 +1,7 @@
 # imei — build, test, bench, demo.  `make help` lists the targets.
 #
 # Layout of the build (all under $(BUILD), never in the source tree):
-#   $(BUILD)/libimei.a      the C core, for hosts written in C (no Lua inside)
+#   $(BUILD)/libimei.a      the C core with the policy host, for hosts written in C (link -llua5.4)
 #   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
 #   $(BUILD)/tests/*        C unit tests
 
@@ -65,7 +65,7 @@ build: $(BUILD)/libimei.a $(BUILD)/imei/core.so
 $(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -c $< -o $@
 
-$(BUILD)/libimei.a: $(CORE_OBJ)
+$(BUILD)/libimei.a: $(CORE_OBJ) $(BIND_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
