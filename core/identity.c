@@ -115,10 +115,11 @@ static enum imei_err meid_from_decimal(struct imei_id *id, struct imei_error *er
 	if (manufacturer > 0xFFFFFFFFu || serial > 0xFFFFFFu)
 		return fail(err, IMEI_ERR_LENGTH, 0,
 		            "18-digit decimal MEID out of range (manufacturer code > 2^32 or serial > 2^24)");
-	bool has_cd = id->ndigits == 19;
-	if (has_cd) {
+	/* the decimal form has its own check digit: decimal Luhn over the 18 digits */
+	id->cd_expected = imei_check_digit(id->digits, 18);
+	if (id->ndigits == 19) {
 		id->cd = id->digits[18];
-		id->cd_ok = imei_luhn(id->digits, 19);
+		id->cd_ok = id->cd == id->cd_expected;
 	}
 	char hex[19];
 	snprintf(hex, sizeof hex, "%08X%06X", (unsigned)manufacturer, (unsigned)serial);
@@ -126,7 +127,6 @@ static enum imei_err meid_from_decimal(struct imei_id *id, struct imei_error *er
 	id->ndigits = 14;
 	id->digits[14] = 0;
 	id->decimal_form = true;
-	id->cd_expected = imei_meid_check_digit(id->digits);
 	return IMEI_OK;
 }
 
@@ -138,10 +138,13 @@ static enum imei_err finish_meid(struct imei_id *id, struct imei_error *err)
 		if (e)
 			return e;
 	} else {
+		/* hex form: base-16 Luhn; digits keeps the 14-digit MEID, the CD is reported apart */
 		id->cd_expected = imei_meid_check_digit(id->digits);
 		if (id->ndigits == 15) {
 			id->cd = id->digits[14];
 			id->cd_ok = id->cd == id->cd_expected;
+			id->digits[14] = 0;
+			id->ndigits = 14;
 		}
 	}
 	id->pesn = imei_meid_pesn(id->digits);
@@ -198,7 +201,8 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 		skip = 5;
 	} else if (prefix_ci(p, n, "mac-") || prefix_ci(p, n, "eui-")) {
 		return fail(err, IMEI_ERR_NOT_EQUIPMENT, start + 1,
-		            "a PEI of type '%.3s' (TS 29.571) is a MAC or EUI-64 address, not an IMEI", p);
+		            "a PEI of type '%.3s' at position %zu (TS 29.571) is a MAC or EUI-64 address, not an IMEI",
+		            p, start + 1);
 	}
 
 	size_t first_hex = 0; /* 1-based position of the first hex letter */
@@ -272,8 +276,10 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 
 bool imei_valid(const char *s, size_t len)
 {
-	if (len == 15)
-		return imei_valid15(s, len);
+	/* the common case: exactly 15 digits. Anything else of 15 bytes that fails the fast
+	 * path (14 digits and a separator, surrounding white space) still gets a full parse. */
+	if (len == 15 && imei_valid15(s, len))
+		return true;
 	struct imei_id id;
 	if (imei_parse(s, len, &id, NULL) != IMEI_OK)
 		return false;
