@@ -11,6 +11,7 @@
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
+void imei_lua_sandbox_patterns(lua_State *L);
 
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);

@@ -19,5 +19,6 @@ int luaopen_imei_core(lua_State *L)
 	imei_lua_identity(L);
 	imei_lua_mobile_identity(L);
 	imei_lua_bulk(L);
+	imei_lua_sandbox_patterns(L);
 	return 1;
 }
