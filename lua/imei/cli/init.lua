@@ -10,6 +10,8 @@ local cli = {}
 -- The subcommands, in the order `imei --help` lists them: { module, summary }.
 cli.commands = {
   { "inspect", "Show the breakdown of identifiers (IMEI, IMEISV, PEI, MEID, ESN)." },
+  { "check", "Decide one request with a policy: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN." },
+  { "policy", "Test (run the examples of) or lint policy files." },
 }
 
 -- Exit codes: 0 all good, 1 some input was invalid, 2 usage or operational error.

@@ -1,0 +1,133 @@
+/*
+ * imei_engine.h — the EIR engine: a policy in its own sandboxed lua_State, answering
+ * equipment checks with WHITELISTED / GREYLISTED / BLACKLISTED / UNKNOWN.
+ *
+ * Thread model: an engine is used by one thread at a time for checks (its lua_State
+ * is single-threaded; a mutex inside makes a stray concurrent call wait, not crash).
+ * Give each worker thread its own engine: they share the frozen TAC database, the
+ * frozen lists and the store, which are immutable or thread-safe and reference-counted.
+ * imei_engine_reload() and imei_engine_set_lists() may be called from any thread while
+ * checks run: the new policy is loaded and self-tested on the side, then swapped in
+ * between two checks; a check in flight finishes on the policy it started with.
+ *
+ * Link with libimei.a and -llua5.4.
+ */
+#ifndef IMEI_ENGINE_H
+#define IMEI_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox.h"
+
+struct imei_tacdb;
+struct imei_lists;
+struct imei_store;
+
+/* The verdict's status. The first three values are those of the Equipment-Status AVP
+ * (TS 29.272 §7.3.51) and of N5g-eir's EquipmentStatus (TS 29.511); UNKNOWN is the
+ * "equipment unknown" answer (Diameter 5422, HTTP 404 ERROR_EQUIPMENT_UNKNOWN). */
+enum imei_status {
+	IMEI_STATUS_WHITELISTED = 0,
+	IMEI_STATUS_BLACKLISTED = 1,
+	IMEI_STATUS_GREYLISTED = 2,
+	IMEI_STATUS_UNKNOWN = 3
+};
+
+const char *imei_status_name(enum imei_status status);
+/* -1 for a string that is not a status name */
+int imei_status_from_name(const char *name);
+
+struct imei_request {
+	const char *pei;         /* PEI or IMEI in any form imei_parse() takes (required) */
+	const char *imsi;        /* or SUPI; optional */
+	const char *msisdn;      /* or GPSI; optional */
+	const char *operator_id; /* MCC-MNC; optional */
+	const char *rat;         /* optional */
+	long long time;          /* UTC seconds; 0 = now */
+	size_t nextras;          /* free-form key/value pairs the policy sees in r */
+	const char *const *extras; /* key0, value0, key1, value1, … */
+};
+
+#define IMEI_VERDICT_MAX_REASONS 16
+
+struct imei_reason {
+	const char *condition;   /* the condition that produced it */
+	const char *text;        /* its reason text */
+	enum imei_status status; /* what it asked for, after its grace period */
+	const char *block_date;  /* "YYYY-MM-DD" or NULL */
+	bool informative;        /* reported, decided nothing */
+};
+
+struct imei_verdict {
+	enum imei_status status;
+	bool notify;              /* some condition is in its grace period: notify the subscriber */
+	bool failed;              /* the policy failed on this request; status is the on_error one */
+	const char *block_date;   /* the earliest block date, or NULL */
+	const char *policy;       /* "name@version" */
+	const char *error;        /* why it failed, or NULL */
+	size_t nreasons;          /* filled in reasons[] */
+	size_t nreasons_total;    /* given by the policy (more than the array holds: cut) */
+	struct imei_reason reasons[IMEI_VERDICT_MAX_REASONS];
+	char storage[2048];       /* the strings above point in here */
+};
+
+struct imei_engine_config {
+	const char *policy;              /* policy file (required) */
+	struct imei_tacdb *tacdb;        /* optional; the engine takes its own reference */
+	struct imei_lists *lists;        /* optional; likewise */
+	struct imei_store *store;        /* optional; likewise */
+	const char *lua_path;            /* package.path for the runtime (lua/imei/...); NULL: $LUA_PATH or the default */
+	struct imei_sandbox_limits limits;
+	enum imei_status on_error;       /* the status when the policy fails on a request; default WHITELISTED */
+	bool record;                     /* record each check's sighting in the store before deciding */
+	bool skip_examples;              /* load without running the examples (imei policy test runs them itself) */
+};
+
+struct imei_engine;
+
+/* Load the policy and run its examples. NULL and a message (file, line, reason) in err
+ * on any failure. */
+struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *err, size_t errlen);
+void imei_engine_free(struct imei_engine *e);
+
+/* Decide one request. Always fills *v (a failing policy gives the on_error status with
+ * failed = true and the reason in v->error); returns 0, or -1 when it failed. */
+int imei_engine_check(struct imei_engine *e, const struct imei_request *req, struct imei_verdict *v);
+
+/* The same with the request table built by a callback in the sandbox's state (the Lua
+ * binding copies a Lua host's table this way). */
+int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
+                           struct imei_verdict *v);
+
+/* Reload the policy file(s) into a fresh sandbox, self-test, swap. On failure the old
+ * policy stays in force and err says why; returns 0 or -1. */
+int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
+
+/* Swap in new lists (a new frozen collection) without reloading the policy. */
+int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen);
+
+struct imei_engine_stats {
+	uint64_t checks;
+	uint64_t by_status[4];     /* by enum imei_status */
+	uint64_t failures;         /* checks where the policy failed */
+	uint64_t budget_exceeded;  /* of which: instruction budget */
+	uint64_t memory_exceeded;  /* of which: memory cap */
+	uint64_t reloads, reload_failures;
+	size_t memory_used, memory_limit;
+};
+void imei_engine_stats(struct imei_engine *e, struct imei_engine_stats *st);
+
+/* The loaded policy's "name@version" (valid until the next reload). */
+const char *imei_engine_policy_name(struct imei_engine *e);
+
+/* The sandbox of the current policy, for the Lua binding's introspection (info,
+ * examples); use under imei_engine_lock(). */
+struct imei_sandbox *imei_engine_sandbox(struct imei_engine *e);
+void imei_engine_lock(struct imei_engine *e);
+void imei_engine_unlock(struct imei_engine *e);
+/* Registry reference of the runtime instance in the sandbox (a table). */
+int imei_engine_instance_ref(struct imei_engine *e);
+
+#endif

@@ -1,0 +1,55 @@
+--- imei check --policy FILE [--tacdb DB] [--lists DIR] PEI [IMSI] — one verdict.
+local cli_util = require "imei.cli.util"
+
+local check = {}
+
+function check.configure(cmd)
+  cmd:option("--policy", "Policy file."):count(1)
+  cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
+  cmd:option("--lists", "Folder of CSV lists (stolen.csv, pairing.csv, ...).")
+  cmd:option("--store", "Sightings store: memory or lmdb:PATH.")
+  cmd:option("--msisdn", "The subscriber's MSISDN (GPSI).")
+  cmd:option("--operator", "The serving operator, MCC-MNC (e.g. 410-01).")
+  cmd:option("--rat", "Radio access type (e.g. EUTRAN, NR).")
+  cmd:option("--time", "Request time, UTC seconds (default: now)."):convert(tonumber)
+  cmd:flag("--record", "Record the sighting in the store before deciding.")
+  cmd:flag("--json", "Print the verdict as JSON.")
+  cmd:argument("pei", "The equipment identity: PEI, IMEI or IMEISV in any form.")
+  cmd:argument("imsi", "The subscriber's IMSI (SUPI)."):args("?")
+  cmd:epilog([[
+Prints the verdict: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN, with the conditions
+that produced it. Exit status 0 whenever a verdict was given (whatever it is), 2 when the
+policy or its data cannot be loaded.
+
+Example:
+  imei check --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
+      imei-352099001761481 410010000000001]])
+end
+
+function check.run(args)
+  local cli = require "imei.cli"
+  local engine, err = require("imei.engine").new(cli_util.engine_options(args))
+  if not engine then return cli.fail("check", err) end
+  local verdict = engine:check {
+    pei = args.pei, imsi = args.imsi, msisdn = args.msisdn, operator = args.operator,
+    rat = args.rat, time = args.time,
+  }
+  if args.json then
+    io.write(require("cjson").encode(verdict), "\n")
+  else
+    io.write(("%s  %s  (%s)\n"):format(args.pei, verdict.status, verdict.policy))
+    for _, r in ipairs(verdict.reasons) do
+      local notes = {}
+      if r.informative then notes[#notes + 1] = "informative" end
+      if r.block_date then notes[#notes + 1] = "block " .. r.block_date end
+      io.write(("  %-26s %-12s %s%s\n"):format(r.condition, r.status, r.text or "",
+        #notes > 0 and (" [" .. table.concat(notes, ", ") .. "]") or ""))
+    end
+    if verdict.notify then io.write("  notify the subscriber: blocked from ", verdict.block_date, "\n") end
+    if verdict.failed then io.write("  POLICY FAILED: ", verdict.error, "\n") end
+  end
+  engine:close()
+  return 0
+end
+
+return check

@@ -1,0 +1,34 @@
+--- imei.cli.util — small helpers shared by the subcommands.
+local util = {}
+
+--- Align rows of cells into columns; returns the text, each line prefixed by indent.
+function util.table(rows, indent)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do
+      local w = utf8.len(tostring(cell)) or #tostring(cell)
+      if w > (widths[i] or 0) then widths[i] = w end
+    end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      local text = tostring(cell)
+      local pad = widths[i] - (utf8.len(text) or #text)
+      cells[i] = i < #row and (text .. string.rep(" ", pad)) or text
+    end
+    out[#out + 1] = (indent or "") .. table.concat(cells, "  ")
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- The engine options shared by check, classify and serve, from parsed arguments.
+function util.engine_options(args)
+  return {
+    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store,
+    record = args.record,
+  }
+end
+
+return util

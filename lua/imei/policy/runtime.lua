@@ -1,0 +1,410 @@
+--- imei.policy.runtime — trusted code between the engine and a policy.
+--
+-- Inside the engine's sandbox (core/sandbox.c) this module is loaded before the state
+-- is locked down, so it keeps what it needs (file reading, load) as locals; the policy
+-- itself only ever sees the environment built by `environment()` below. It also runs
+-- in a plain Lua state (unsandboxed), which the benchmarks use as the reference.
+--
+--   local inst = runtime.new{ policy = PATH, tacdb = db, lists = lists, store = store,
+--                             store_ro = store, record = false }
+--   inst.check(request) --> verdict
+--
+-- The device record `d` a condition sees is imei.parse()'s table for the request's
+-- pei (or imei), plus: input, parsed, valid, error (when it does not parse), device
+-- (the TAC record, nil when the TAC is unknown) and known_tac.
+local core = require "imei.core"
+local policy = require "imei.policy"
+
+-- Captured now: the sandbox removes these from the globals when it locks the state.
+local open, load, getinfo = io.open, load, debug and debug.getinfo
+local parse = core.parse
+
+local runtime = {}
+
+local IMEI_KINDS = { imei = true, imei14 = true, imeisv = true }
+
+--- The device record of a request (never raises on bad input: the policy decides).
+function runtime.device(r, tacdb)
+  local input = r.pei or r.imei
+  if type(input) ~= "string" then
+    return { parsed = false, valid = false, error = "the request has no pei or imei" }
+  end
+  local d, err = parse(input)
+  if not d then
+    return { input = input, parsed = false, valid = false, error = err }
+  end
+  d.input = input
+  d.parsed = true
+  d.imei_kind = IMEI_KINDS[d.kind] or false
+  d.valid = d.imei_kind and d.cd_ok ~= false
+  if d.key and tacdb then
+    d.device = tacdb:lookup(d.key)
+  end
+  d.known_tac = d.device ~= nil
+  return d
+end
+
+-- A table that refuses writes, so shared objects survive a careless policy.
+local function read_only(t, what)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error(what .. " is read-only", 2) end,
+    __metatable = false,
+  })
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+--- The policy's global environment: a whitelist (DESIGN.md §4). Reads the globals at
+-- call time, i.e. after the sandbox is locked: setmetatable refuses __gc and the string
+-- functions are the budgeted ones.
+local function environment(api)
+  local env = {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+    select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+    rawequal = rawequal, rawget = rawget, rawlen = rawlen,
+    setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
+    coroutine = copy(coroutine),
+    os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime },
+    policy = api.policy, lists = api.lists, sightings = api.sightings, imei = api.imei,
+    log = api.log, print = api.log,
+  }
+  env.string.dump = nil
+  env._G = env
+  return env
+end
+
+-- The identifier functions a policy may call.
+local imei_api = read_only({
+  parse = core.parse, valid = core.valid, luhn = core.luhn, check_digit = core.check_digit,
+}, "imei")
+
+--- Lists as a policy sees them: lists.NAME:has(id [, imsi]). A name with no list loaded
+-- is an empty list, and a warning says so once.
+local function lists_view(state)
+  local cache = {}
+  local function view(name)
+    local source = state.lists
+    local list = source and source:get(name)
+    if list == nil and state.warn then
+      state.warn(("policy uses list '%s', but no such list is loaded: it is empty"):format(name))
+    end
+    local entry = {
+      name = name,
+      has = function(_, id, imsi)
+        if list == nil or type(id) ~= "string" then return false end
+        return list:has(id, imsi)
+      end,
+      size = function() return list and #list or 0 end,
+    }
+    return read_only(entry, "lists." .. name)
+  end
+  return setmetatable({}, {
+    __index = function(_, name)
+      if type(name) ~= "string" then return nil end
+      local generation = state.lists_generation
+      local hit = cache[name]
+      if not hit or hit.generation ~= generation then
+        hit = { generation = generation, view = view(name) }
+        cache[name] = hit
+      end
+      return hit.view
+    end,
+    __newindex = function() error("lists is read-only", 2) end,
+    __metatable = false,
+  })
+end
+
+--- Lists declared by an example: { name = { "imei", … } or { { "imei", "imsi" }, … } }.
+local function fixture_lists(spec)
+  local lists = {}
+  for name, entries in pairs(spec or {}) do
+    local keys = {}
+    for _, entry in ipairs(entries) do
+      local id, imsi = entry, nil
+      if type(entry) == "table" then id, imsi = entry[1], entry[2] end
+      local parsed = parse(id)
+      local key = parsed and parsed.key or (id:match("^%d%d%d%d%d%d%d%d$") and id)
+      if not key then error(("example list '%s': '%s' is not an IMEI or TAC"):format(name, tostring(id))) end
+      keys[key .. (imsi and ("/" .. imsi) or "")] = true
+    end
+    lists[name] = {
+      has = function(_, id, imsi)
+        local parsed = parse(id)
+        local key = parsed and parsed.key
+        if not key then return false end
+        return keys[key .. (imsi and ("/" .. imsi) or "")] or keys[key:sub(1, 8)] or false
+      end,
+    }
+    setmetatable(lists[name], { __len = function() return #entries end })
+  end
+  return { get = function(_, name) return lists[name] end }
+end
+
+--- Sightings as a policy sees them (read-only; "now" is the request's time).
+local function sightings_view(state)
+  local api = {}
+  function api.available() return state.store ~= nil end
+  function api.imsis(key, days)
+    local store = state.store
+    if not store then return 0 end
+    return store:imsis(key, days, state.now)
+  end
+  function api.msisdns(key, days)
+    local store = state.store
+    if not store or not store.msisdns then return 0 end
+    return store:msisdns(key, days, state.now)
+  end
+  function api.first_imsi(key)
+    local store = state.store
+    return store and store.first_imsi and store:first_imsi(key) or nil
+  end
+  function api.is_paired(key, imsi)
+    local store = state.store
+    return store and store.is_paired and store:is_paired(key, imsi) or false
+  end
+  function api.first_seen(key)
+    local store = state.store
+    return store and store.first_seen and store:first_seen(key) or nil
+  end
+  return read_only(api, "sightings")
+end
+
+--- The sightings of an example: { {imsi =, msisdn =, days_ago = | time = }, … }.
+local function fixture_store(entries, now)
+  local rows = {}
+  for i, e in ipairs(entries or {}) do
+    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, time = e.time or (now - (e.days_ago or 0) * 86400) }
+  end
+  local function distinct(field, days, at)
+    local seen, n = {}, 0
+    for _, row in ipairs(rows) do
+      local v = row[field]
+      if v and row.time > at - days * 86400 and row.time <= at and not seen[v] then
+        seen[v] = true
+        n = n + 1
+      end
+    end
+    return n
+  end
+  local store = {}
+  function store.imsis(_, _, days, at) return distinct("imsi", days, at) end
+  function store.msisdns(_, _, days, at) return distinct("msisdn", days, at) end
+  function store.first_imsi()
+    local best
+    for _, row in ipairs(rows) do if not best or row.time < best.time then best = row end end
+    return best and best.imsi
+  end
+  function store.first_seen()
+    local t
+    for _, row in ipairs(rows) do if not t or row.time < t then t = row.time end end
+    return t
+  end
+  function store.is_paired() return false end
+  return store
+end
+
+-- Policy files: the main one, and the ones it extends (same folder or below only).
+local function read_file(path)
+  local f, err = open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+local function load_policy(path, env, files, depth)
+  if depth > 8 then error(("policy.extend: more than 8 levels of extension at %s"):format(path), 0) end
+  local text, err = read_file(path)
+  if not text then error(("cannot read policy %s"):format(err), 0) end
+  files[#files + 1] = path
+  local chunk, syntax = load(text, "@" .. path, "t", env)
+  if not chunk then error(syntax, 0) end
+  local P = chunk()
+  if type(P) == "table" and not policy.is_policy(P) and type(P.check) == "function" then
+    -- a raw policy: return { name =, version =, check = function(d, r) … end }
+    local raw = policy.new { name = P.name or "unnamed", version = P.version or "0" }
+    raw:check(P.check)
+    P = raw
+  end
+  if not policy.is_policy(P) then
+    error(("%s must return a policy (built with policy.new), got %s"):format(path, type(P)), 0)
+  end
+  return P
+end
+
+--- The `policy` table a policy file sees: the library, plus extend() bound to its folder.
+local function policy_api(state, env)
+  local api = {}
+  for k, v in pairs(policy) do api[k] = v end
+  --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
+  function api.extend(relative, meta)
+    if not state.loading then error("policy.extend can only be called while the policy loads", 2) end
+    if type(relative) ~= "string" or not relative:match("^[%w_%-][%w_%-/.]*%.lua$") or relative:find("..", 1, true) then
+      error("policy.extend: a relative path to a .lua file in the policy's folder, without '..'", 2)
+    end
+    local base = load_policy(state.dir .. "/" .. relative, env, state.files, state.depth + 1)
+    return policy.derive(base, meta or {})
+  end
+  return read_only(api, "policy")
+end
+
+local instance_methods = {}
+
+--- runtime.new(opts) → instance. Loads the policy and runs its examples; raises with a
+-- clear message when either fails.
+function runtime.new(opts)
+  assert(type(opts) == "table" and type(opts.policy) == "string", "runtime.new: opts.policy is required")
+  local state = {
+    dir = dirname(opts.policy), files = {}, depth = 0, loading = true,
+    tacdb = opts.tacdb, lists = opts.lists, lists_generation = 1, store = opts.store_ro or opts.store,
+    store_rw = opts.store, record = opts.record, now = os.time(), warnings = {},
+  }
+  local warned = {}
+  function state.warn(message)
+    if not warned[message] then
+      warned[message] = true
+      state.warnings[#state.warnings + 1] = message
+    end
+  end
+  local env = {}
+  local api = {
+    policy = nil, lists = lists_view(state), sightings = sightings_view(state), imei = imei_api,
+    log = function(...)
+      local parts = table.pack(...)
+      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      state.warnings[#state.warnings + 1] = "log: " .. table.concat(parts, " ", 1, parts.n)
+    end,
+  }
+  for k, v in pairs(environment(api)) do env[k] = v end
+  env.policy = policy_api(state, env)
+  env._G = env
+  local P = load_policy(opts.policy, env, state.files, 0)
+  state.loading = false
+  local inst = setmetatable({ policy = P, state = state }, { __index = instance_methods })
+  -- the closures the engine calls
+  function inst.check(r) return inst:evaluate(r) end
+  function inst.set_lists(lists)
+    state.lists = lists
+    state.lists_generation = state.lists_generation + 1
+    return true
+  end
+  if not opts.skip_examples then
+    local results = inst:run_examples()
+    if #results.failed > 0 then
+      local lines = {}
+      for _, f in ipairs(results.failed) do lines[#lines + 1] = "  " .. f.at .. ": " .. f.message end
+      error(("%d of %d examples of %s failed:\n%s"):format(#results.failed, results.total,
+        P.name .. "@" .. P.version, table.concat(lines, "\n")), 0)
+    end
+  end
+  return inst
+end
+
+local function first_seen_of(state)
+  return function(d)
+    local store = state.store
+    if store and d.key and store.first_seen then return store:first_seen(d.key) end
+    return nil
+  end
+end
+
+--- inst:evaluate(request) → verdict. `request.time` defaults to now (UTC seconds).
+function instance_methods:evaluate(r)
+  local state = self.state
+  if r.time == nil then r.time = os.time() end
+  state.now = r.time
+  local d = runtime.device(r, state.tacdb)
+  if state.record and state.store_rw and d.key and r.imsi then
+    state.store_rw:record { key = d.key, imsi = r.imsi, msisdn = r.msisdn, operator = r.operator,
+                            rat = r.rat, time = r.time }
+  end
+  return self.policy:evaluate(d, r, { first_seen = first_seen_of(state) })
+end
+
+local function has_reason(verdict, name)
+  for _, reason in ipairs(verdict.reasons or {}) do
+    if reason.condition == name then return true end
+  end
+  return false
+end
+
+--- inst:run_examples() → { total =, passed =, failed = { {at =, message =}, … } }
+-- Each example runs against its own declared lists, device and sightings.
+function instance_methods:run_examples()
+  local P, state = self.policy, self.state
+  local results = { total = #P.examples, passed = 0, failed = {} }
+  local saved_lists, saved_store, saved_tacdb, saved_generation =
+    state.lists, state.store, state.tacdb, state.lists_generation
+  for _, e in ipairs(P.examples) do
+    local r = {
+      pei = e.pei, imei = e.imei, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, rat = e.rat,
+      time = e.time or 1767225600, -- 2026-01-01T00:00:00Z: examples are reproducible
+    }
+    for k, v in pairs(e.extras or {}) do r[k] = v end
+    state.lists = fixture_lists(e.lists)
+    state.lists_generation = state.lists_generation + 1
+    state.store = e.sightings and fixture_store(e.sightings, r.time) or nil
+    local device = e.device
+    state.tacdb = { lookup = function() return device or nil end }
+    local ok, verdict = pcall(self.evaluate, self, r)
+    local problem
+    if not ok then
+      problem = "raised: " .. tostring(verdict)
+    elseif verdict.status ~= e.expect then
+      local got = {}
+      for _, reason in ipairs(verdict.reasons) do got[#got + 1] = reason.condition end
+      problem = ("expected %s, got %s (reasons: %s)"):format(e.expect, verdict.status,
+        #got > 0 and table.concat(got, ", ") or "none")
+    else
+      for _, name in ipairs(e.reasons or {}) do
+        if not has_reason(verdict, name) then
+          problem = ("expected reason '%s' among the reasons"):format(name)
+          break
+        end
+      end
+      if not problem and e.block_date and verdict.block_date ~= e.block_date then
+        problem = ("expected block_date %s, got %s"):format(e.block_date, tostring(verdict.block_date))
+      end
+      if not problem and e.notify ~= nil and (verdict.notify or false) ~= e.notify then
+        problem = ("expected notify = %s"):format(tostring(e.notify))
+      end
+    end
+    if problem then
+      results.failed[#results.failed + 1] = { at = e.at, message = (e.note and (e.note .. ": ") or "") .. problem,
+                                              example = e, verdict = ok and verdict or nil }
+    else
+      results.passed = results.passed + 1
+    end
+  end
+  state.lists, state.store, state.tacdb = saved_lists, saved_store, saved_tacdb
+  state.lists_generation = saved_generation + 1
+  return results
+end
+
+--- inst:info() → { name, version, base, files, conditions, warnings, examples }
+function instance_methods:info()
+  local P = self.policy
+  local example_reasons = {}
+  for _, e in ipairs(P.examples) do
+    for _, name in ipairs(e.reasons or {}) do example_reasons[#example_reasons + 1] = name end
+  end
+  return {
+    example_reasons = example_reasons,
+    name = P.name, version = P.version, base = P.base, resolve = P.resolve, default = P.default,
+    files = self.state.files, conditions = P:describe(), warnings = self.state.warnings,
+    examples = #P.examples, raw = P.raw_check ~= nil,
+  }
+end
+
+runtime._getinfo = getinfo -- for tests: whether locations are available
+return runtime
