@@ -11,10 +11,10 @@
  *     each entry into 'match' (its calls and the tail calls turned into 'goto init'),
  *     each single-character test in max_expand / min_expand, each start position tried
  *     by find / match / gmatch and by the plain search (lmemfind), each gsub iteration
- *     and each '%' escape expanded in a gsub replacement string; bulk work is charged one
- *     step per 32 bytes (back-reference comparisons, '%b' scans, plain-search
- *     comparisons, sets longer than 32 bytes at each scan and test), so that no single
- *     step costs more than a bounded amount of work.
+ *     and each '%' escape expanded in a gsub replacement string. Bulk work is charged
+ *     too, so that no single step costs more than a few nanoseconds: one step per
+ *     8 bytes of a '%b' scan and of a set at each scan and test, one per 32 bytes
+ *     compared by a back-reference or a plain-search candidate.
  *   - When the budget reaches zero the matcher raises "pattern matching budget exceeded"
  *     and sets budget->exceeded; a call made while exceeded is set raises at once.
  *   - The functions take the budget from upvalue 1 (a light userdata); gmatch passes it
@@ -104,9 +104,11 @@ static size_t posrelatI (lua_Integer pos, size_t len) {
 
 #define BUDGET_MSG	"pattern matching budget exceeded"
 
-/* bulk work (memcmp, '%b' scans, long sets) costs one step per 2^5 bytes */
-#define BUDGET_BULK_SHIFT	5
-#define budget_bulk(n)	((long long)((size_t)(n) >> BUDGET_BULK_SHIFT))
+/* bulk work costs one step per 8 bytes scanned by a loop here ('%b', sets)
+   and per 32 bytes compared by memcmp (back-references, plain search); this
+   keeps every step within a few nanoseconds of work */
+#define budget_scan(n)	((long long)((size_t)(n) >> 3))
+#define budget_cmp(n)	((long long)((size_t)(n) >> 5))
 
 
 static void budget_exceeded (lua_State *L, struct imei_budget *b) {
@@ -220,7 +222,7 @@ static const char *classend (MatchState *ms, const char *p) {
         if (*(p++) == L_ESC && p < ms->p_end)
           p++;  /* skip escapes (e.g. '%]') */
       } while (*p != ']');
-      ms_charge(ms, budget_bulk(p - set));  /* budget */
+      ms_charge(ms, budget_scan(p - set));  /* budget */
       return p+1;
     }
     default: {
@@ -253,7 +255,7 @@ static int match_class (int c, int cl) {
 static int matchbracketclass (MatchState *ms, int c, const char *p,
                               const char *ec) {  /* budget: 'ms' */
   int sig = 1;
-  ms_charge(ms, budget_bulk(ec - p));  /* budget: long sets */
+  ms_charge(ms, budget_scan(ec - p));  /* budget: long sets */
   if (*(p+1) == '^') {
     sig = 0;
     p++;  /* skip the '^' */
@@ -304,13 +306,13 @@ static const char *matchbalance (MatchState *ms, const char *s,
     while (++s < ms->src_end) {
       if (*s == e) {
         if (--cont == 0) {
-          ms_charge(ms, budget_bulk(s - start));  /* budget */
+          ms_charge(ms, budget_scan(s - start));  /* budget */
           return s+1;
         }
       }
       else if (*s == b) cont++;
     }
-    ms_charge(ms, budget_bulk(s - start));  /* budget */
+    ms_charge(ms, budget_scan(s - start));  /* budget */
   }
   return NULL;  /* string ends out of balance */
 }
@@ -374,7 +376,7 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
   l = check_capture(ms, l);
   len = ms->capture[l].len;
   if ((size_t)(ms->src_end-s) >= len &&
-      (ms_charge(ms, budget_bulk(len)),  /* budget: the comparison */
+      (ms_charge(ms, budget_cmp(len)),  /* budget: the comparison */
        memcmp(ms->capture[l].init, s, len) == 0))
     return s+len;
   else return NULL;
@@ -492,7 +494,7 @@ static const char *lmemfind (const char *s1, size_t l1,
   else if (l2 > l1) return NULL;  /* avoids a negative 'l1' */
   else {
     const char *init;  /* to search for a '*s2' inside 's1' */
-    long long cost = 1 + budget_bulk(l2);  /* budget: per candidate */
+    long long cost = 1 + budget_cmp(l2);  /* budget: per candidate */
     l2--;  /* 1st char will be checked by 'memchr' */
     l1 = l1-l2;  /* 's2' cannot be found after that */
     while (l1 > 0 && (init = (const char *)memchr(s1, *s2, l1)) != NULL) {
