@@ -6,8 +6,6 @@
  *            errors = { {line = n, reason = "…"}, … } (the first opts.max_errors, default 100),
  *            normalised = "…\n…" (validate_lines with opts.normalise) }
  */
-#include <stdlib.h>
-
 #include "imei_bulk.h"
 #include "lua_bindings.h"
 
@@ -40,10 +38,15 @@ static lua_Integer opt_max_errors(lua_State *L, int opts)
 		return 100;
 	luaL_checktype(L, opts, LUA_TTABLE);
 	lua_getfield(L, opts, "max_errors");
-	lua_Integer n = luaL_optinteger(L, -1, 100);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return 100;
+	}
+	int isint = 0;
+	lua_Integer n = lua_tointegerx(L, -1, &isint);
 	lua_pop(L, 1);
-	if (n < 0)
-		luaL_argerror(L, opts, "max_errors must be >= 0");
+	if (!isint || n < 0)
+		luaL_argerror(L, opts, "max_errors must be an integer >= 0");
 	return n;
 }
 
@@ -95,12 +98,9 @@ static int l_validate_lines(lua_State *L)
 	const char *buf = imei_lua_checkstring(L, 1, &len);
 	lua_Integer max_errors = opt_max_errors(L, 2);
 	bool normalise = opt_flag(L, 2, "normalise");
-	char *out = NULL;
-	if (normalise) {
-		out = malloc(len + 1);
-		if (!out)
-			return luaL_error(L, "out of memory for %I bytes of normalised output", (lua_Integer)len + 1);
-	}
+	/* the output buffer is a userdata, so a Lua error while collecting (out of memory)
+	 * cannot leak it; lua_newuserdatauv raises on allocation failure */
+	char *out = normalise ? lua_newuserdatauv(L, len + 1, 0) : NULL;
 	struct collect c;
 	struct imei_bulk_stats st;
 	size_t outlen = 0;
@@ -109,10 +109,9 @@ static int l_validate_lines(lua_State *L)
 	end_report(L, &st);
 	if (out) {
 		lua_pushlstring(L, out, outlen);
-		free(out);
 		lua_setfield(L, -2, "normalised");
 	}
-	return 1;
+	return 1; /* the report, above the output buffer */
 }
 
 static int l_validate_file(lua_State *L)

@@ -33,7 +33,8 @@ static int l_decode(lua_State *L)
 		lua_pushinteger(L, mi.type_code);
 		lua_setfield(L, -2, "type_code");
 	}
-	if (mi.nraw) {
+	if (mi.type != IMEI_MI_IMSI && mi.type != IMEI_MI_IMEI && mi.type != IMEI_MI_IMEISV) {
+		/* not a digit identity: its octets after the first, in hex (possibly none) */
 		lua_pushstring(L, mi.digits);
 		lua_setfield(L, -2, "hex");
 		return 1;
