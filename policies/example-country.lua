@@ -45,6 +45,8 @@ P:condition { name = "not_on_registration_list", status = "BLACKLISTED",
 P:condition { name = "duplicate_imsis", status = "BLACKLISTED",
   grace_days = DUPLICATE_GRACE,
   reason = ("used with %d or more SIMs within %d days (cloned IMEI)"):format(DUPLICATE_SIMS, DUPLICATE_WINDOW),
+  -- the notice counts from the day the threshold was crossed
+  since = function(d) return sightings.nth_imsi_seen(d.key, DUPLICATE_SIMS, DUPLICATE_WINDOW) end,
   when = function(d) return d.key ~= nil and sightings.imsis(d.key, DUPLICATE_WINDOW) >= DUPLICATE_SIMS end,
   unless = function(d, r) return roaming(r) or keeps_service(d, r) end }
 
@@ -69,12 +71,12 @@ P:example { pei = "352099001761481", imsi = "234150000000001", operator = "234-1
 
 local clones = {}
 for i = 1, 12 do
-  clones[i] = { imsi = ("4100100000000%02d"):format(i), msisdn = ("92300%07d"):format(i * 7919), days_ago = 40 - i }
+  clones[i] = { imsi = ("4100100000000%02d"):format(i), msisdn = ("92300%07d"):format(i * 7919), days_ago = 20 - i }
 end
 P:example { pei = "352099001761481", imsi = "410010000000005", operator = "410-01", device = phone,
             lists = registered, sightings = clones,
-            expect = "GREYLISTED", reasons = { "duplicate_imsis" }, notify = true,
-            note = "a cloned IMEI on a later SIM: notified" }
+            expect = "GREYLISTED", reasons = { "duplicate_imsis" }, notify = true, block_date = "2026-01-21",
+            note = "a cloned IMEI on a later SIM: notified; the 10th SIM came 10 days ago, 30 days' notice" }
 P:example { pei = "352099001761481", imsi = "410010000000001", operator = "410-01", device = phone,
             lists = registered, sightings = clones, expect = "WHITELISTED",
             note = "the first SIM seen keeps service" }

@@ -20,11 +20,11 @@ P:example { pei = "352099001761481", imsi = "410019990000001", operator = "410-0
             note = "a lab SIM with an unknown, unregistered device" }
 
 local clones = {}
-for i = 1, 12 do clones[i] = { imsi = ("4100100000000%02d"):format(i), days_ago = 40 - i } end
+for i = 1, 12 do clones[i] = { imsi = ("4100100000000%02d"):format(i), days_ago = 20 - i } end
 P:example { pei = "352099001761481", imsi = "410010000000005", operator = "410-01",
             device = { brand = "Example", model = "Phone 1", device_type = "Smartphone" },
             lists = { registration = { "352099001761481" } }, sightings = clones,
-            expect = "GREYLISTED", reasons = { "duplicate_imsis" }, block_date = "2025-12-08",
-            note = "a clone's notice here is 15 days from its first sighting (2025-11-23)" }
+            expect = "GREYLISTED", reasons = { "duplicate_imsis" }, block_date = "2026-01-06",
+            note = "15 days' notice here: the 10th SIM came on 2025-12-22" }
 
 return P

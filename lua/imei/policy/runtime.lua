@@ -39,8 +39,8 @@ function runtime.device(r, tacdb)
   d.valid = d.imei_kind and d.cd_ok ~= false
   if d.key and tacdb then
     d.device = tacdb:lookup(d.key)
+    d.known_tac = d.device ~= nil -- stays nil without a TAC database: not known either way
   end
-  d.known_tac = d.device ~= nil
   return d
 end
 
@@ -172,6 +172,13 @@ local function sightings_view(state)
     local store = state.store
     return store and store.first_seen and store:first_seen(key) or nil
   end
+  --- When the n-th distinct IMSI of the key (within the window) was first seen: the
+  -- moment a duplicate threshold was crossed, from which its grace period counts.
+  function api.nth_imsi_seen(key, n, days)
+    local store = state.store
+    if not store or not store.nth_imsi_seen then return nil end
+    return store:nth_imsi_seen(key, n, days, state.now)
+  end
   return read_only(api, "sightings")
 end
 
@@ -206,6 +213,18 @@ local function fixture_store(entries, now)
     return t
   end
   function store.is_paired() return false end
+  function store.nth_imsi_seen(_, _, n, days, at)
+    local first = {}
+    for _, row in ipairs(rows) do
+      if row.time > at - days * 86400 and row.time <= at then
+        if not first[row.imsi] or row.time < first[row.imsi] then first[row.imsi] = row.time end
+      end
+    end
+    local times = {}
+    for _, t in pairs(first) do times[#times + 1] = t end
+    table.sort(times)
+    return times[n]
+  end
   return store
 end
 
@@ -248,9 +267,11 @@ local function policy_api(state, env)
   for k, v in pairs(policy) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
   function api.extend(relative, meta)
+    local current = state.files[#state.files]
     if not state.loading then error("policy.extend can only be called while the policy loads", 2) end
     if type(relative) ~= "string" or not relative:match("^[%w_%-][%w_%-/.]*%.lua$") or relative:find("..", 1, true) then
-      error("policy.extend: a relative path to a .lua file in the policy's folder, without '..'", 2)
+      error(("%s: policy.extend(%q): give a relative path to a .lua file in the policy's folder, without '..'")
+        :format(current, tostring(relative)), 0)
     end
     local base = load_policy(state.dir .. "/" .. relative, env, state.files, state.depth + 1)
     return policy.derive(base, meta or {})
