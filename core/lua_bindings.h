@@ -12,6 +12,16 @@ void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
 void imei_lua_sandbox_patterns(lua_State *L);
+void imei_lua_lists(lua_State *L);
+
+/* Lists (lua_lists.c): push a userdata holding a NEW reference (nil for NULL); check
+ * returns the borrowed C object and raises on a wrong or closed argument. */
+struct imei_list;
+struct imei_lists;
+void imei_lua_push_list(lua_State *L, struct imei_list *l);
+void imei_lua_push_lists(lua_State *L, struct imei_lists *ls);
+struct imei_list *imei_lua_check_list(lua_State *L, int idx);
+struct imei_lists *imei_lua_check_lists(lua_State *L, int idx);
 
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);

@@ -20,5 +20,6 @@ int luaopen_imei_core(lua_State *L)
 	imei_lua_mobile_identity(L);
 	imei_lua_bulk(L);
 	imei_lua_sandbox_patterns(L);
+	imei_lua_lists(L);
 	return 1;
 }
