@@ -115,6 +115,11 @@ static enum imei_err meid_from_decimal(struct imei_id *id, struct imei_error *er
 	if (manufacturer > 0xFFFFFFFFu || serial > 0xFFFFFFu)
 		return fail(err, IMEI_ERR_LENGTH, 0,
 		            "18-digit decimal MEID out of range (manufacturer code > 2^32 or serial > 2^24)");
+	/* the hex form must be a MEID too: regional code RR A0..FF; below is IMEI space */
+	if (manufacturer < 0xA0000000u)
+		return fail(err, IMEI_ERR_LENGTH, 0,
+		            "18-digit decimal MEID in IMEI space: regional code %02X is below A0 (manufacturer code %.10s)",
+		            (unsigned)(manufacturer >> 24), id->digits);
 	/* the decimal form has its own check digit: decimal Luhn over the 18 digits */
 	id->cd_expected = imei_check_digit(id->digits, 18);
 	if (id->ndigits == 19) {

@@ -666,6 +666,15 @@ static void test_meid(void)
 	/* a decimal MEID is decimal; out-of-range manufacturer code */
 	CHECK_PARSE_FAILS("29360873650070371A", 18, IMEI_ERR_HEX, 18);
 	CHECK_PARSE_FAILS("429496729616777215", 18, IMEI_ERR_LENGTH, 0);
+	/* a decimal form whose hex form is in IMEI space (RR below A0) is no MEID either:
+	 * 2684354559 = 0x9FFFFFFF, 2684354560 = 0xA0000000 (found by fuzz_parse: the digits
+	 * of such a parse did not parse again) */
+	CHECK_PARSE_FAILS("268435455916777215", 18, IMEI_ERR_LENGTH, 0);
+	CHECK_PARSE_FAILS("000000000000000000", 18, IMEI_ERR_LENGTH, 0);
+	CHECK_INT(parse_cstr("268435455916777215", &id, &err), IMEI_ERR_LENGTH);
+	CHECK(strstr(err.msg, "below A0") != NULL);
+	CHECK_INT(parse_cstr("268435456000000000", &id, &err), IMEI_OK);
+	CHECK_STR(id.digits, "A0000000000000");
 	CHECK_PARSE_FAILS("429496729516777216", 18, IMEI_ERR_LENGTH, 0);
 }
 

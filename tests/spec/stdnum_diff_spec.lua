@@ -16,7 +16,8 @@
 --   unicode      non-ASCII dashes, spaces and digits: stdnum folds them to ASCII, we refuse
 --                the byte (and name its position)
 --   python_ws    \x1C-\x1F around the value: Python's str.strip() removes them, we do not
---   meid_low_rr  hex "MEIDs" whose regional code is below A0: IMEI space to us, a MEID to stdnum
+--   meid_low_rr  "MEIDs" whose regional code is below A0 (hex, or decimal forms that convert to
+--                such hex): IMEI space to us, a MEID to stdnum
 -- and two differences of kind only (no validity difference; stdnum.imei says None):
 --   esn          8 hex or 11 decimal digits are an ESN here
 --   meid         MEIDs (hex, or 18/19 decimal digits) are a MEID here
@@ -198,10 +199,14 @@ end
 
 -- 3GPP2 shapes: MEID = 14 hex digits with RR >= A0 (+ CD), or 18 decimal digits of a 32-bit
 -- manufacturer code and a 24-bit serial (+ CD); ESN = 8 hex, or 3 + 8 decimal of 8 + 24 bits.
-local function is_meid_shape(c)
-  if (#c == 14 or #c == 15) and c:match("^%x+$") and c:sub(1, 1):match("[A-Fa-f]") then return true end
+local function is_decimal_meid(c) -- any regional code
   return (#c == 18 or #c == 19) and c:match("^%d+$") ~= nil and tonumber(c:sub(1, 10)) < 2 ^ 32
     and tonumber(c:sub(11, 18)) < 2 ^ 24
+end
+
+local function is_meid_shape(c) -- RR >= A0: 0xA0000000 = 2684354560
+  if (#c == 14 or #c == 15) and c:match("^%x+$") and c:sub(1, 1):match("[A-Fa-f]") then return true end
+  return is_decimal_meid(c) and tonumber(c:sub(1, 10)) >= 2684354560
 end
 
 local function is_esn_shape(c)
@@ -221,6 +226,7 @@ local function classify(s)
   if (#c == 14 or #c == 15) and c:match("^%x+$") and c:find("%a") and c:sub(1, 1):match("%d") then
     return "meid_low_rr"
   end
+  if is_decimal_meid(c) and tonumber(c:sub(1, 10)) < 2684354560 then return "meid_low_rr" end
   return "plain"
 end
 
@@ -325,11 +331,18 @@ describe("differential test against python-stdnum", function()
         if v.valid then count("python_ws", "differ") end
         if predicted then count("python_ws", "expected") end
       elseif class == "meid_low_rr" then
-        -- RR below A0 is IMEI space (3GPP2 X.S0008): a hex digit there is an error for us
-        expect(id == nil and err:find("hex digit", 1, true), i, "low-RR hex accepted: %s", err)
+        -- RR below A0 is IMEI space (3GPP2 S.R0048): in hex a letter there is an error for
+        -- us, in decimal the whole value is; stdnum takes both for MEIDs
         local c = ascii_trim(s):gsub("[ %-]", ""):upper()
-        -- stdnum.meid checks a body of 14 decimal digits as an IMEI: a hex CD fails there
-        local predicted = not c:sub(1, 14):match("^%d+$") and (#c == 14 or luhn_ok(c, 16))
+        local predicted
+        if #c >= 18 then
+          expect(id == nil and err:find("below A0", 1, true), i, "low-RR decimal MEID accepted: %s", err)
+          predicted = #c == 18 or luhn_ok(c)
+        else
+          expect(id == nil and err:find("hex digit", 1, true), i, "low-RR hex accepted: %s", err)
+          -- stdnum.meid checks a body of 14 decimal digits as an IMEI: a hex CD fails there
+          predicted = not c:sub(1, 14):match("^%d+$") and (#c == 14 or luhn_ok(c, 16))
+        end
         expect(v.meid_valid == predicted, i, "stdnum.meid differs from the hex Luhn")
         expect(not v.valid, i, "stdnum.imei accepts hex")
         if v.meid_valid then count("meid_low_rr", "differ") end
