@@ -1,0 +1,283 @@
+/*
+ * sightings_codec.c — the identifiers of a sighting as compact integers, and back to text.
+ *   key       the 14-digit TAC+SNR of any IMEI form (TS 23.003 §6.2; TS 29.272 §6.2.1.3)
+ *   IMSI      6..15 digits (TS 23.003 §2.2), MSISDN 3..15 digits (E.164, optional '+'):
+ *             10^len + value, so leading zeros survive (test PLMN 001-01) and 0 = none
+ *   operator  MCC (3 digits) + MNC (2 or 3 digits; TS 23.003 §2.2): 1<<21 | three<<20 |
+ *             MCC<<10 | MNC, so "410-01" and "410-001" stay different
+ *   RAT       TS 29.274 §8.17 RAT Type 1..10
+ * Error messages name the field, the offending character and its 1-based position.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "imei_id.h"
+#include "sightings.h"
+
+int imei_store_fail(struct imei_store_error *err, enum imei_store_errcode code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const uint64_t pow10_table[17] = {
+	1ULL,
+	10ULL,
+	100ULL,
+	1000ULL,
+	10000ULL,
+	100000ULL,
+	1000000ULL,
+	10000000ULL,
+	100000000ULL,
+	1000000000ULL,
+	10000000000ULL,
+	100000000000ULL,
+	1000000000000ULL,
+	10000000000000ULL,
+	100000000000000ULL,
+	1000000000000000ULL,
+	10000000000000000ULL,
+};
+
+/* A value shown in a message: at most 24 bytes, non-printable bytes as '?'. */
+static void show(const char *s, size_t len, char out[32])
+{
+	size_t n = len < 24 ? len : 24, i;
+	for (i = 0; i < n; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\'') ? s[i] : '?';
+	if (len > n) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = 0;
+}
+
+static int digits(const char *field, const char *what, const char *s, size_t len, unsigned min, unsigned max,
+                  bool plus, uint64_t *out, struct imei_store_error *err)
+{
+	char shown[32];
+	size_t start = plus && len > 0 && s[0] == '+' ? 1 : 0;
+	size_t n = len - start;
+	show(s, len, shown);
+	if (len == 0)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "%s: empty, %s has %u to %u digits", field, what, min, max);
+	for (size_t i = start; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < '0' || c > '9')
+			return imei_store_fail(err, IMEI_STORE_EINVAL, "%s: '%s': character %zu (0x%02X) is not a digit",
+			                       field, shown, i + 1, c);
+	}
+	if (n < min || n > max)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "%s: '%s' has %zu digits, %s has %u to %u", field, shown,
+		                       n, what, min, max);
+	uint64_t v = 0;
+	for (size_t i = start; i < len; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	*out = pow10_table[n] + v;
+	return 0;
+}
+
+int imei_sight_imsi(const char *s, size_t len, uint64_t *out, struct imei_store_error *err)
+{
+	return digits("imsi", "an IMSI (TS 23.003 §2.2)", s, len, IMEI_SIGHT_IMSI_MIN, IMEI_SIGHT_IMSI_MAX, false,
+	              out, err);
+}
+
+int imei_sight_msisdn(const char *s, size_t len, uint64_t *out, struct imei_store_error *err)
+{
+	return digits("msisdn", "an MSISDN (E.164)", s, len, IMEI_SIGHT_MSISDN_MIN, IMEI_SIGHT_MSISDN_MAX, true,
+	              out, err);
+}
+
+int imei_sight_key(const char *s, size_t len, uint64_t *key, struct imei_store_error *err)
+{
+	struct imei_id id;
+	struct imei_error perr;
+	char shown[32];
+	show(s, len, shown);
+	if (imei_parse(s, len, &id, &perr) != IMEI_OK)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "key: '%s': %s", shown, perr.msg);
+	if (id.kind != IMEI_KIND_IMEI && id.kind != IMEI_KIND_IMEI14 && id.kind != IMEI_KIND_IMEISV)
+		return imei_store_fail(err, IMEI_STORE_EINVAL,
+		                       "key: '%s' is a %s, not an IMEI (sightings are keyed by the 14-digit TAC+SNR)",
+		                       shown, imei_kind_name(id.kind));
+	uint64_t v = 0;
+	for (int i = 0; i < 14; i++)
+		v = v * 10 + (uint64_t)(id.key[i] - '0');
+	*key = v;
+	return 0;
+}
+
+int imei_sight_operator(const char *s, size_t len, uint32_t *out, struct imei_store_error *err)
+{
+	char shown[32], d[6];
+	size_t nd = 0;
+	bool hyphen = false;
+	show(s, len, shown);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '-' && i == 3 && !hyphen) {
+			hyphen = true;
+			continue;
+		}
+		if (c < '0' || c > '9' || nd == 6)
+			goto bad;
+		d[nd++] = c;
+	}
+	if (nd != 5 && nd != 6)
+		goto bad;
+	unsigned mcc = (unsigned)((d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0'));
+	unsigned mnc = 0;
+	for (size_t i = 3; i < nd; i++)
+		mnc = mnc * 10 + (unsigned)(d[i] - '0');
+	*out = (uint32_t)(1u << 21 | (nd == 6 ? 1u : 0u) << 20 | mcc << 10 | mnc);
+	return 0;
+bad:
+	return imei_store_fail(err, IMEI_STORE_EINVAL,
+	                       "operator: '%s' is not MCC-MNC (3 digits, an optional '-', 2 or 3 digits; "
+	                       "TS 23.003 §2.2)",
+	                       shown);
+}
+
+static const char *const rat_names[IMEI_SIGHT_RAT_MAX + 1] = {
+	NULL, "UTRAN", "GERAN", "WLAN", "GAN", "HSPA", "EUTRAN", "VIRTUAL", "NB-IOT", "LTE-M", "NR",
+};
+
+static const struct {
+	const char *name;
+	uint8_t rat;
+} rat_aliases[] = {
+	{ "2G", IMEI_RAT_GERAN },   { "3G", IMEI_RAT_UTRAN },  { "4G", IMEI_RAT_EUTRAN },
+	{ "LTE", IMEI_RAT_EUTRAN }, { "5G", IMEI_RAT_NR },     { "NBIOT", IMEI_RAT_NBIOT },
+	{ "LTEM", IMEI_RAT_LTEM },  { "EUTRAN-NB-IOT", IMEI_RAT_NBIOT }, { "HSPA-EVOLUTION", IMEI_RAT_HSPA },
+	{ "E-UTRAN", IMEI_RAT_EUTRAN },
+};
+
+static bool same_ci(const char *s, size_t len, const char *name)
+{
+	if (strlen(name) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
+int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_error *err)
+{
+	char shown[32];
+	show(s, len, shown);
+	if (len > 0 && len <= 3) {
+		unsigned v = 0;
+		size_t i;
+		for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			v = v * 10 + (unsigned)(s[i] - '0');
+		if (i == len) {
+			if (v >= 1 && v <= IMEI_SIGHT_RAT_MAX) {
+				*out = (uint8_t)v;
+				return 0;
+			}
+			goto bad;
+		}
+	}
+	for (unsigned r = 1; r <= IMEI_SIGHT_RAT_MAX; r++)
+		if (same_ci(s, len, rat_names[r])) {
+			*out = (uint8_t)r;
+			return 0;
+		}
+	for (size_t i = 0; i < sizeof rat_aliases / sizeof rat_aliases[0]; i++)
+		if (same_ci(s, len, rat_aliases[i].name)) {
+			*out = rat_aliases[i].rat;
+			return 0;
+		}
+bad:
+	return imei_store_fail(err, IMEI_STORE_EINVAL,
+	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
+	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
+	                       shown);
+}
+
+const char *imei_sight_rat_name(unsigned rat)
+{
+	return rat >= 1 && rat <= IMEI_SIGHT_RAT_MAX ? rat_names[rat] : NULL;
+}
+
+bool imei_sight_key_ok(uint64_t key)
+{
+	return key < IMEI_SIGHT_KEY_LIMIT;
+}
+
+static unsigned digits_len(uint64_t enc)
+{
+	for (unsigned n = 15; n >= 1; n--)
+		if (enc >= pow10_table[n])
+			return enc < 2 * pow10_table[n] ? n : 0;
+	return 0;
+}
+
+bool imei_sight_digits_ok(uint64_t enc, unsigned min, unsigned max)
+{
+	unsigned n = digits_len(enc);
+	return n >= min && n <= max;
+}
+
+bool imei_sight_operator_ok(uint32_t op)
+{
+	if (op >> 21 != 1)
+		return false;
+	unsigned mcc = (op >> 10) & 0x3FF, mnc = op & 0x3FF;
+	return mcc <= 999 && mnc <= ((op >> 20) & 1 ? 999u : 99u);
+}
+
+size_t imei_sight_key_str(uint64_t key, char *buf)
+{
+	if (!imei_sight_key_ok(key)) {
+		buf[0] = 0;
+		return 0;
+	}
+	for (int i = 13; i >= 0; i--) {
+		buf[i] = (char)('0' + key % 10);
+		key /= 10;
+	}
+	buf[14] = 0;
+	return 14;
+}
+
+size_t imei_sight_digits_str(uint64_t enc, char *buf)
+{
+	unsigned n = digits_len(enc);
+	if (n == 0) {
+		buf[0] = 0;
+		return 0;
+	}
+	uint64_t v = enc - pow10_table[n];
+	for (unsigned i = n; i-- > 0;) {
+		buf[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	buf[n] = 0;
+	return n;
+}
+
+size_t imei_sight_operator_str(uint32_t op, char *buf)
+{
+	if (!imei_sight_operator_ok(op)) {
+		buf[0] = 0;
+		return 0;
+	}
+	unsigned mcc = (op >> 10) & 0x3FF, mnc = op & 0x3FF;
+	int n = (op >> 20) & 1 ? snprintf(buf, 16, "%03u-%03u", mcc, mnc) : snprintf(buf, 16, "%03u-%02u", mcc, mnc);
+	return (size_t)n;
+}
