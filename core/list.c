@@ -160,11 +160,14 @@ static bool is_blank_field(const struct imei_csv_field *f)
 	return true;
 }
 
-/* Note column i named v (lower case) in the header; 0, or -1 with err set. */
-static int header_column(struct loader *ld, size_t line, size_t i, const char *v, char *err, size_t errlen)
+/* Note column i named v[0..n) (lower case) in the header; 0, or -1 with err set.
+ * Names compare with their length: a NUL byte in a header cell is no end of name. */
+static int header_column(struct loader *ld, size_t line, size_t i, const char *v, size_t n, char *err,
+                         size_t errlen)
 {
 	size_t *slot = NULL;
-	if (!strcmp(v, "imei") || !strcmp(v, "approved_imei") || !strcmp(v, "golden_imei")) {
+#define IS(name) (n == sizeof name - 1 && memcmp(v, name, n) == 0)
+	if (IS("imei") || IS("approved_imei") || IS("golden_imei")) {
 		if (ld->key_col != NO_COLUMN) {
 			set_err(err, errlen, "%s:%zu: two key columns, '%s' (column %zu) and '%s' (column %zu)", ld->where,
 			        line, ld->key_name, ld->key_col + 1, v, i + 1);
@@ -172,13 +175,14 @@ static int header_column(struct loader *ld, size_t line, size_t i, const char *v
 		}
 		snprintf(ld->key_name, sizeof ld->key_name, "%s", v);
 		slot = &ld->key_col;
-	} else if (!strcmp(v, "imsi")) {
+	} else if (IS("imsi")) {
 		slot = &ld->imsi_col;
-	} else if (!strcmp(v, "tac")) {
+	} else if (IS("tac")) {
 		slot = &ld->tac_col;
-	} else if (!strcmp(v, "change_type")) {
+	} else if (IS("change_type")) {
 		slot = &ld->change_col;
 	}
+#undef IS
 	if (!slot)
 		return 0;
 	if (*slot != NO_COLUMN) {
@@ -216,10 +220,10 @@ static int read_header(struct loader *ld, struct imei_csv *c, char *err, size_t 
 			size_t n = imei_csv_value(&f, v, sizeof v);
 			if (nf == 0)
 				show(v, n < sizeof v ? n : sizeof v - 1, first);
-			for (size_t k = 0; v[k]; k++)
+			for (size_t k = 0; k < n && k < sizeof v; k++)
 				if (v[k] >= 'A' && v[k] <= 'Z')
 					v[k] = (char)(v[k] - 'A' + 'a');
-			if (n < sizeof v && header_column(ld, line, nf, v, err, errlen) != 0)
+			if (n < sizeof v && header_column(ld, line, nf, v, n, err, errlen) != 0)
 				return -1;
 			if (st == IMEI_CSV_LAST)
 				break;

@@ -565,6 +565,15 @@ static void test_buffers(void)
 		CHECK_INT(rep.loaded, 1);
 		imei_list_unref(l);
 	}
+	/* a NUL byte inside a header cell does not end its name */
+	static const char nul_header[] = "imei\0x,tac\n,35209900\n";
+	l = imei_list_load_buffer(nul_header, sizeof nul_header - 1, NULL, &rep, err, sizeof err);
+	CHECK(l != NULL);
+	if (l) {
+		CHECK_INT(imei_list_kind(l), IMEI_LIST_TACS);
+		CHECK(imei_list_has_tac(l, "35209900"));
+		imei_list_unref(l);
+	}
 	/* a row with every field quoted and a header with extra columns in odd case */
 	csv = "\"Reporting_Date\",\"IMEI\",\"Status\"\n\"20240101\",\"35-209900-176148-1\",\"\"\n";
 	l = imei_list_load_buffer(csv, strlen(csv), NULL, &rep, err, sizeof err);
