@@ -288,25 +288,24 @@ function Policy:evaluate(d, r, ctx)
       if first and not reason.informative then break end
     end
   end
-  local status, block_date, notify = self.default, nil, nil
-  local decided = false
+  local status, decided = self.default, false
   for i = 1, n do
     local reason = reasons[i]
-    if not reason.informative then
-      if not decided or SEVERITY[reason.status] > SEVERITY[status] then status = reason.status end
-      decided = true
-      if reason.notify then
-        notify = true
-        if not block_date or reason.block_date < block_date then block_date = reason.block_date end
-      end
+    if not reason.informative and (not decided or SEVERITY[reason.status] > SEVERITY[status]) then
+      status, decided = reason.status, true
     end
   end
-  -- a blocked device reports the date its block took effect, when a grace period led to it
-  if status == "BLACKLISTED" and not block_date then
-    for i = 1, n do
-      local reason = reasons[i]
-      if reason.status == "BLACKLISTED" and reason.block_date and not reason.informative then
-        if not block_date or reason.block_date < block_date then block_date = reason.block_date end
+  -- block_date: for a blocked device, when its block took effect (if a grace period led
+  -- to it); otherwise the earliest pending block, and the subscriber is to be notified
+  local block_date, notify
+  for i = 1, n do
+    local reason = reasons[i]
+    local date = reason.block_date
+    if date and not reason.informative and (not block_date or date < block_date) then
+      if status == "BLACKLISTED" and reason.status == "BLACKLISTED" then
+        block_date = date
+      elseif status ~= "BLACKLISTED" and reason.notify then
+        block_date, notify = date, true
       end
     end
   end
