@@ -289,6 +289,81 @@ describe("the policy engine", function()
     end)
   end)
 
+  describe("data", function()
+    it("sees the TAC record of the device, and known_tac", function()
+      local db = assert(imei.tacdb.load(support.write(dir .. "/tac.txt",
+        "TAC|Manufacturer|Model Name|Bands|Allocation Date|Device Type|Brand Name\n" ..
+        "35209900|Maker|Phone X|GSM 900,LTE|01-Jan-2020|Smartphone|Brandy\n")))
+      local e = assert(engine_for([[
+        local P = policy.new { name = "t", version = "1" }
+        P:condition { name = "unknown_tac", status = "UNKNOWN", when = function(d) return d.known_tac == false end }
+        P:condition { name = "phone", status = "GREYLISTED",
+                      when = function(d) return d.device ~= nil and d.device.device_type == "Smartphone" end }
+        return P
+      ]], { tacdb = db }))
+      assert.equal("GREYLISTED", e:check { pei = "352099001761481" }.status)
+      assert.equal("UNKNOWN", e:check { pei = "490154203237518" }.status)
+    end)
+
+    it("tests list membership, and takes new lists without reloading code", function()
+      local lists_dir = dir .. "/lists"
+      assert(os.execute("mkdir -p " .. lists_dir))
+      support.write(lists_dir .. "/stolen.csv", "imei,reporting_date,status\n352099001761481,20260101,blacklist\n")
+      support.write(lists_dir .. "/pairing.csv", "imei,imsi,msisdn\n352099001761481,410010000000001,923000000001\n")
+      local e = assert(engine_for([[
+        local P = policy.new { name = "l", version = "1" }
+        P:condition { name = "stolen", status = "BLACKLISTED", when = function(d) return lists.stolen:has(d.key) end,
+                      unless = function(d, r) return lists.pairing:has(d.key, r.imsi) end }
+        P:condition { name = "watched", status = "GREYLISTED", when = function(d) return lists.watch:has(d.key) end }
+        return P
+      ]], { lists = lists_dir }))
+      assert.equal("BLACKLISTED", e:check { pei = "35-209900-176148-1", imsi = "410010000000002" }.status)
+      assert.equal("WHITELISTED", e:check { pei = "352099001761481", imsi = "410010000000001" }.status)
+      assert.equal("WHITELISTED", e:check { pei = "490154203237518" }.status)
+      local warnings = table.concat(e:info().warnings, "\n")
+      assert.matches("list 'watch'", warnings) -- not loaded: empty, and said so
+      support.write(lists_dir .. "/stolen.csv", "imei,reporting_date,status\n490154203237518,20260101,blacklist\n")
+      assert.is_true(e:set_lists(require("imei.core").lists_load_dir(lists_dir)))
+      assert.equal("BLACKLISTED", e:check { pei = "490154203237518" }.status)
+      assert.equal("WHITELISTED", e:check { pei = "352099001761481", imsi = "410010000000002" }.status)
+      assert.equal(0, e:stats().reloads)
+    end)
+
+    it("records each check's sighting and counts cloned IMEIs", function()
+      local store = assert(imei.sightings.open("memory"))
+      local e = assert(engine_for([[
+        local P = policy.new { name = "dup", version = "1" }
+        P:condition { name = "clone", status = "BLACKLISTED", grace_days = 10,
+          since = function(d) return sightings.nth_imsi_seen(d.key, 3, 30) end,
+          when = function(d) return sightings.imsis(d.key, 30) >= 3 end,
+          unless = function(d, r) return sightings.first_imsi(d.key) == r.imsi end }
+        return P
+      ]], { store = store, record = true }))
+      local function check(imsi, day)
+        return e:check { pei = "352099001761481", imsi = imsi, time = T0 + day * DAY }
+      end
+      assert.equal("WHITELISTED", check("410010000000001", 0).status)
+      assert.equal("WHITELISTED", check("410010000000002", 1).status)
+      local v = check("410010000000003", 2) -- the third SIM: threshold crossed on day 2
+      assert.same({ "GREYLISTED", "2026-01-13", true }, { v.status, v.block_date, v.notify })
+      assert.equal("WHITELISTED", check("410010000000001", 3).status) -- the first SIM keeps service
+      assert.equal("BLACKLISTED", check("410010000000002", 12).status)
+      assert.equal(3, store:imsis("352099001761481", 30, T0 + 12 * DAY))
+    end)
+
+    it("gives the policy a read-only store", function()
+      local store = assert(imei.sightings.open("memory"))
+      local e = assert(engine_for([[
+        local P = policy.new { name = "ro", version = "1" }
+        P:condition { name = "x", status = "BLACKLISTED", when = function(d) sightings.record = nil return false end }
+        return P
+      ]], { store = store }))
+      local v = e:check { pei = "352099001761481" }
+      assert.is_true(v.failed)
+      assert.matches("read%-only", v.error)
+    end)
+  end)
+
   describe("sandbox", function()
     -- Each hostile body runs for pei 000000000000000 only; other checks prove the engine
     -- keeps answering with the same policy afterwards.

@@ -146,53 +146,67 @@ local function fixture_lists(spec)
   return { get = function(_, name) return lists[name] end }
 end
 
---- Sightings as a policy sees them (read-only; "now" is the request's time).
+--- Sightings as a policy sees them (read-only; "now" is the request's time). The store
+-- is imei.sightings' (C) or an example's fixture; both answer the same methods.
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
   function api.imsis(key, days)
     local store = state.store
-    if not store then return 0 end
-    return store:imsis(key, days, state.now)
+    return store and store:imsis(key, days, state.now) or 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    if not store or not store.msisdns then return 0 end
-    return store:msisdns(key, days, state.now)
+    return store and store:msisdns(key, days, state.now) or 0
   end
   function api.first_imsi(key)
     local store = state.store
-    return store and store.first_imsi and store:first_imsi(key) or nil
-  end
-  function api.is_paired(key, imsi)
-    local store = state.store
-    return store and store.is_paired and store:is_paired(key, imsi) or false
+    return store and (store:first_imsi(key)) or nil
   end
   function api.first_seen(key)
     local store = state.store
-    return store and store.first_seen and store:first_seen(key) or nil
+    if not store then return nil end
+    local _, time = store:first_imsi(key)
+    return time
   end
-  --- When the n-th distinct IMSI of the key (within the window) was first seen: the
-  -- moment a duplicate threshold was crossed, from which its grace period counts.
+  function api.is_paired(key, imsi)
+    local store = state.store
+    return store ~= nil and imsi ~= nil and store:is_paired(key, imsi) == true
+  end
+  --- When the n-th distinct IMSI seen within the window first appeared: the moment a
+  -- duplicate threshold was crossed, from which its grace period counts.
   function api.nth_imsi_seen(key, n, days)
     local store = state.store
-    if not store or not store.nth_imsi_seen then return nil end
-    return store:nth_imsi_seen(key, n, days, state.now)
+    if not store then return nil end
+    local rows = store:sightings(key) or {}
+    local since, first = state.now - days * 86400, {}
+    for _, row in ipairs(rows) do
+      if row.last_seen > since and row.first_seen <= state.now then
+        local t = first[row.imsi]
+        if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
+      end
+    end
+    local times = {}
+    for _, t in pairs(first) do times[#times + 1] = t end
+    table.sort(times)
+    return times[n]
   end
   return read_only(api, "sightings")
 end
 
---- The sightings of an example: { {imsi =, msisdn =, days_ago = | time = }, … }.
+--- The sightings of an example: { {imsi =, msisdn =, days_ago = | time = }, … }, answering
+-- the methods of a store for the example's device.
 local function fixture_store(entries, now)
   local rows = {}
   for i, e in ipairs(entries or {}) do
-    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, time = e.time or (now - (e.days_ago or 0) * 86400) }
+    local t = e.time or (now - (e.days_ago or 0) * 86400)
+    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, first_seen = t, last_seen = t }
   end
   local function distinct(field, days, at)
     local seen, n = {}, 0
     for _, row in ipairs(rows) do
       local v = row[field]
-      if v and row.time > at - days * 86400 and row.time <= at and not seen[v] then
+      if v and row.last_seen > at - days * 86400 and row.first_seen <= at and not seen[v] then
         seen[v] = true
         n = n + 1
       end
@@ -204,27 +218,12 @@ local function fixture_store(entries, now)
   function store.msisdns(_, _, days, at) return distinct("msisdn", days, at) end
   function store.first_imsi()
     local best
-    for _, row in ipairs(rows) do if not best or row.time < best.time then best = row end end
-    return best and best.imsi
-  end
-  function store.first_seen()
-    local t
-    for _, row in ipairs(rows) do if not t or row.time < t then t = row.time end end
-    return t
+    for _, row in ipairs(rows) do if not best or row.first_seen < best.first_seen then best = row end end
+    if best then return best.imsi, best.first_seen end
+    return nil
   end
   function store.is_paired() return false end
-  function store.nth_imsi_seen(_, _, n, days, at)
-    local first = {}
-    for _, row in ipairs(rows) do
-      if row.time > at - days * 86400 and row.time <= at then
-        if not first[row.imsi] or row.time < first[row.imsi] then first[row.imsi] = row.time end
-      end
-    end
-    local times = {}
-    for _, t in pairs(first) do times[#times + 1] = t end
-    table.sort(times)
-    return times[n]
-  end
+  function store.sightings() return rows end
   return store
 end
 
@@ -334,8 +333,9 @@ end
 local function first_seen_of(state)
   return function(d)
     local store = state.store
-    if store and d.key and store.first_seen then return store:first_seen(d.key) end
-    return nil
+    if not (store and d.key) then return nil end
+    local _, time = store:first_imsi(d.key)
+    return time
   end
 end
 

@@ -1,0 +1,438 @@
+/*
+ * engine.c — the EIR engine (imei_engine.h): owns the sandboxed policy instance,
+ * turns requests into verdicts, reloads by building a new instance on the side and
+ * swapping it in between two checks.
+ *
+ * An instance is a sandbox in which the trusted runtime (imei.policy.runtime) has
+ * loaded the policy; the engine keeps registry references to the runtime's closures.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+
+#include "imei_engine.h"
+#include "imei_lists.h"
+#include "lua_bindings.h"
+#include "sightings.h"
+#include "tacdb.h"
+
+struct instance {
+	struct imei_sandbox *sb;
+	int inst_ref, check_ref, set_lists_ref;
+	char name[128];
+};
+
+struct imei_engine {
+	pthread_mutex_t lock;        /* held by a check, and by the swap of a reload */
+	pthread_mutex_t reload_lock; /* serialises reloads and list swaps */
+	struct instance *current;
+	char *policy, *lua_path;
+	struct imei_tacdb *tacdb;
+	struct imei_lists *lists;
+	struct imei_store *store;
+	struct imei_sandbox_limits limits;
+	enum imei_status on_error;
+	bool record, skip_examples;
+	struct imei_engine_stats stats;
+};
+
+static const char *const status_names[] = { "WHITELISTED", "BLACKLISTED", "GREYLISTED", "UNKNOWN" };
+
+const char *imei_status_name(enum imei_status status)
+{
+	return (unsigned)status < 4 ? status_names[status] : "UNKNOWN";
+}
+
+int imei_status_from_name(const char *name)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, status_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void instance_free(struct instance *inst)
+{
+	if (!inst)
+		return;
+	imei_sandbox_free(inst->sb);
+	free(inst);
+}
+
+/* Push runtime.new's options table. */
+static void push_options(lua_State *L, const struct imei_engine *e)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, e->policy);
+	lua_setfield(L, -2, "policy");
+	if (e->tacdb) {
+		imei_lua_push_tacdb(L, e->tacdb);
+		lua_setfield(L, -2, "tacdb");
+	}
+	if (e->lists) {
+		imei_lua_push_lists(L, e->lists);
+		lua_setfield(L, -2, "lists");
+	}
+	if (e->store) {
+		imei_lua_push_store(L, e->store, 0); /* the runtime records with it */
+		lua_setfield(L, -2, "store");
+		imei_lua_push_store(L, e->store, 1); /* the policy reads with this one */
+		lua_setfield(L, -2, "store_ro");
+	}
+	lua_pushboolean(L, e->record);
+	lua_setfield(L, -2, "record");
+	lua_pushboolean(L, e->skip_examples);
+	lua_setfield(L, -2, "skip_examples");
+}
+
+static int ref_field(lua_State *L, int idx, const char *name)
+{
+	lua_getfield(L, idx, name);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* A fresh instance: sandbox, runtime, policy, examples. NULL and err on failure. */
+static struct instance *instance_new(const struct imei_engine *e, char *err, size_t errlen)
+{
+	struct instance *inst = calloc(1, sizeof *inst);
+	if (!inst) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	inst->sb = imei_sandbox_new(&e->limits, err, errlen);
+	if (!inst->sb) {
+		free(inst);
+		return NULL;
+	}
+	lua_State *L = imei_sandbox_state(inst->sb);
+	if (e->lua_path) {
+		lua_getglobal(L, "package");
+		lua_pushstring(L, e->lua_path);
+		lua_setfield(L, -2, "path");
+		lua_pop(L, 1);
+	}
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "imei.policy.runtime");
+	char why[512];
+	if (imei_sandbox_call(inst->sb, 1, 1, imei_sandbox_load_budget(inst->sb), why, sizeof why) != LUA_OK) {
+		snprintf(err, errlen, "cannot load the policy runtime: %s", why);
+		instance_free(inst);
+		return NULL;
+	}
+	imei_sandbox_lock(inst->sb);
+	lua_getfield(L, -1, "new");
+	push_options(L, e);
+	if (imei_sandbox_call(inst->sb, 1, 1, imei_sandbox_load_budget(inst->sb), err, errlen) != LUA_OK) {
+		instance_free(inst);
+		return NULL;
+	}
+	int idx = lua_gettop(L);
+	inst->check_ref = ref_field(L, idx, "check");
+	inst->set_lists_ref = ref_field(L, idx, "set_lists");
+	lua_getfield(L, idx, "policy");
+	lua_getfield(L, -1, "name");
+	lua_getfield(L, -2, "version");
+	snprintf(inst->name, sizeof inst->name, "%s@%s", lua_tostring(L, -2), lua_tostring(L, -1));
+	lua_pop(L, 3);
+	inst->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_settop(L, 0);
+	return inst;
+}
+
+struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg || !cfg->policy) {
+		snprintf(err, errlen, "no policy file given");
+		return NULL;
+	}
+	struct imei_engine *e = calloc(1, sizeof *e);
+	if (!e || !(e->policy = strdup(cfg->policy)) || (cfg->lua_path && !(e->lua_path = strdup(cfg->lua_path)))) {
+		if (e) {
+			free(e->policy);
+			free(e);
+		}
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->reload_lock, NULL);
+	e->limits = cfg->limits;
+	e->on_error = cfg->on_error;
+	e->record = cfg->record;
+	e->skip_examples = cfg->skip_examples;
+	e->tacdb = cfg->tacdb ? imei_tacdb_ref(cfg->tacdb) : NULL;
+	e->lists = cfg->lists ? imei_lists_ref(cfg->lists) : NULL;
+	e->store = cfg->store ? imei_store_retain(cfg->store) : NULL;
+	e->current = instance_new(e, err, errlen);
+	if (!e->current) {
+		imei_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void imei_engine_free(struct imei_engine *e)
+{
+	if (!e)
+		return;
+	instance_free(e->current);
+	if (e->tacdb)
+		imei_tacdb_unref(e->tacdb);
+	if (e->lists)
+		imei_lists_unref(e->lists);
+	if (e->store)
+		imei_store_release(e->store);
+	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->reload_lock);
+	free(e->policy);
+	free(e->lua_path);
+	free(e);
+}
+
+/* --- verdicts ------------------------------------------------------------------ */
+
+struct arena {
+	char *buf;
+	size_t used, cap;
+};
+
+/* Copy a string into the verdict's storage; cut when full (never overflow). */
+static const char *arena_str(struct arena *a, const char *s, size_t len)
+{
+	if (a->used >= a->cap)
+		return "";
+	size_t room = a->cap - a->used - 1;
+	if (len > room)
+		len = room;
+	char *p = a->buf + a->used;
+	memcpy(p, s, len);
+	p[len] = 0;
+	a->used += len + 1;
+	return p;
+}
+
+/* A string field of the table at idx (raw access: no policy metamethod runs here). */
+static const char *raw_string(lua_State *L, int idx, const char *field, struct arena *a)
+{
+	const char *out = NULL;
+	lua_pushstring(L, field);
+	if (lua_rawget(L, idx) == LUA_TSTRING) {
+		size_t len;
+		const char *s = lua_tolstring(L, -1, &len);
+		out = arena_str(a, s, len);
+	}
+	lua_pop(L, 1);
+	return out;
+}
+
+static bool raw_bool(lua_State *L, int idx, const char *field)
+{
+	lua_pushstring(L, field);
+	lua_rawget(L, idx);
+	bool b = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return b;
+}
+
+static int raw_status(lua_State *L, int idx, const char *field)
+{
+	int status = -1;
+	lua_pushstring(L, field);
+	if (lua_rawget(L, idx) == LUA_TSTRING)
+		status = imei_status_from_name(lua_tostring(L, -1));
+	lua_pop(L, 1);
+	return status;
+}
+
+/* Read the verdict table on the stack top into *v; false and why on a malformed one. */
+static bool read_verdict(lua_State *L, struct imei_verdict *v, struct arena *a, char *why, size_t whylen)
+{
+	int idx = lua_gettop(L);
+	if (!lua_istable(L, idx)) {
+		snprintf(why, whylen, "the policy returned a %s, not a verdict table", luaL_typename(L, idx));
+		return false;
+	}
+	int status = raw_status(L, idx, "status");
+	if (status < 0) {
+		snprintf(why, whylen, "the policy's verdict has no valid status");
+		return false;
+	}
+	v->status = (enum imei_status)status;
+	v->notify = raw_bool(L, idx, "notify");
+	v->block_date = raw_string(L, idx, "block_date", a);
+	v->policy = raw_string(L, idx, "policy", a);
+	lua_pushliteral(L, "reasons");
+	if (lua_rawget(L, idx) == LUA_TTABLE) {
+		int reasons = lua_gettop(L);
+		size_t n = lua_rawlen(L, reasons);
+		v->nreasons_total = n;
+		for (size_t i = 1; i <= n && v->nreasons < IMEI_VERDICT_MAX_REASONS; i++) {
+			if (lua_rawgeti(L, reasons, (lua_Integer)i) == LUA_TTABLE) {
+				int r = lua_gettop(L);
+				struct imei_reason *out = &v->reasons[v->nreasons++];
+				out->condition = raw_string(L, r, "condition", a);
+				out->text = raw_string(L, r, "text", a);
+				int st = raw_status(L, r, "status");
+				out->status = st < 0 ? v->status : (enum imei_status)st;
+				out->block_date = raw_string(L, r, "block_date", a);
+				out->informative = raw_bool(L, r, "informative");
+				if (!out->condition)
+					out->condition = "";
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	return true;
+}
+
+static void push_optional(lua_State *L, const char *field, const char *value)
+{
+	if (value) {
+		lua_pushstring(L, value);
+		lua_setfield(L, -2, field);
+	}
+}
+
+static void push_c_request(lua_State *L, void *ud)
+{
+	const struct imei_request *req = ud;
+	lua_createtable(L, 0, 8);
+	push_optional(L, "pei", req->pei);
+	push_optional(L, "imsi", req->imsi);
+	push_optional(L, "msisdn", req->msisdn);
+	push_optional(L, "operator", req->operator_id);
+	push_optional(L, "rat", req->rat);
+	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
+	lua_setfield(L, -2, "time");
+	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
+		if (req->extras[i] && req->extras[i + 1]) {
+			lua_pushstring(L, req->extras[i + 1]);
+			lua_setfield(L, -2, req->extras[i]);
+		}
+	}
+}
+
+int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
+                           struct imei_verdict *v)
+{
+	memset(v, 0, offsetof(struct imei_verdict, reasons));
+	struct arena a = { v->storage, 0, sizeof v->storage };
+	char why[512];
+	bool ok;
+
+	pthread_mutex_lock(&e->lock);
+	struct instance *inst = e->current;
+	lua_State *L = imei_sandbox_state(inst->sb);
+	int top = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
+	push_request(L, ud);
+	int rc = imei_sandbox_call(inst->sb, 1, 1, imei_sandbox_check_budget(inst->sb), why, sizeof why);
+	ok = rc == LUA_OK && read_verdict(L, v, &a, why, sizeof why);
+	lua_settop(L, top);
+	e->stats.checks++;
+	if (!ok) {
+		memset(v, 0, offsetof(struct imei_verdict, reasons));
+		v->status = e->on_error;
+		v->failed = true;
+		v->error = arena_str(&a, why, strlen(why));
+		v->policy = arena_str(&a, inst->name, strlen(inst->name));
+		e->stats.failures++;
+		if (strstr(why, "budget") && rc != LUA_OK)
+			e->stats.budget_exceeded++;
+		if (rc == LUA_ERRMEM)
+			e->stats.memory_exceeded++;
+	}
+	e->stats.by_status[v->status]++;
+	pthread_mutex_unlock(&e->lock);
+	return ok ? 0 : -1;
+}
+
+int imei_engine_check(struct imei_engine *e, const struct imei_request *req, struct imei_verdict *v)
+{
+	return imei_engine_check_with(e, push_c_request, (void *)req, v);
+}
+
+/* --- reload -------------------------------------------------------------------- */
+
+int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&e->reload_lock);
+	struct instance *fresh = instance_new(e, err, errlen);
+	if (!fresh) {
+		pthread_mutex_lock(&e->lock);
+		e->stats.reload_failures++;
+		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->reload_lock);
+		return -1;
+	}
+	pthread_mutex_lock(&e->lock);
+	struct instance *old = e->current;
+	e->current = fresh;
+	e->stats.reloads++;
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->reload_lock);
+	instance_free(old);
+	return 0;
+}
+
+int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&e->reload_lock);
+	pthread_mutex_lock(&e->lock);
+	struct instance *inst = e->current;
+	lua_State *L = imei_sandbox_state(inst->sb);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->set_lists_ref);
+	if (lists)
+		imei_lua_push_lists(L, lists);
+	else
+		lua_pushnil(L);
+	int rc = imei_sandbox_call(inst->sb, 1, 0, imei_sandbox_check_budget(inst->sb), err, errlen);
+	if (rc == LUA_OK) {
+		struct imei_lists *old = e->lists;
+		e->lists = lists ? imei_lists_ref(lists) : NULL;
+		if (old)
+			imei_lists_unref(old);
+	}
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->reload_lock);
+	return rc == LUA_OK ? 0 : -1;
+}
+
+void imei_engine_stats(struct imei_engine *e, struct imei_engine_stats *st)
+{
+	pthread_mutex_lock(&e->lock);
+	*st = e->stats;
+	st->memory_used = imei_sandbox_memory_used(e->current->sb);
+	st->memory_limit = imei_sandbox_memory_limit(e->current->sb);
+	pthread_mutex_unlock(&e->lock);
+}
+
+const char *imei_engine_policy_name(struct imei_engine *e)
+{
+	return e->current->name;
+}
+
+struct imei_sandbox *imei_engine_sandbox(struct imei_engine *e)
+{
+	return e->current->sb;
+}
+
+void imei_engine_lock(struct imei_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+}
+
+void imei_engine_unlock(struct imei_engine *e)
+{
+	pthread_mutex_unlock(&e->lock);
+}
+
+int imei_engine_instance_ref(struct imei_engine *e)
+{
+	return e->current->inst_ref;
+}

@@ -1,0 +1,367 @@
+/*
+ * lua_engine.c — Lua binding of the engine (imei_engine.h):
+ *   engine_new(opts) -> engine | nil, err
+ *   engine:check(request) -> verdict      engine:reload() -> true | nil, err
+ *   engine:set_lists(lists) -> true | nil, err
+ *   engine:stats() -> table               engine:info() -> table
+ *   engine:examples() -> { total, passed, failed = { {at, message}, … } }
+ * The request table is copied into the sandbox (plain data only); the verdict comes
+ * back through struct imei_verdict, the same path a C host uses.
+ */
+#include <string.h>
+
+#include "imei_engine.h"
+#include "lua_bindings.h"
+
+#define ENGINE_MT "imei.engine"
+#define COPY_DEPTH 6
+
+struct engine_box {
+	struct imei_engine *e;
+};
+
+static struct imei_engine *check_engine(lua_State *L, int idx)
+{
+	struct engine_box *box = luaL_checkudata(L, idx, ENGINE_MT);
+	if (!box->e)
+		luaL_error(L, "the engine is closed");
+	return box->e;
+}
+
+/* Copy a plain value (nil, boolean, number, string, table of those) from one state to
+ * another; anything else becomes nil. Raw access only: no metamethod runs. */
+static void copy_value(lua_State *from, int idx, lua_State *to, int depth)
+{
+	idx = lua_absindex(from, idx);
+	switch (lua_type(from, idx)) {
+	case LUA_TBOOLEAN:
+		lua_pushboolean(to, lua_toboolean(from, idx));
+		break;
+	case LUA_TNUMBER:
+		if (lua_isinteger(from, idx))
+			lua_pushinteger(to, lua_tointeger(from, idx));
+		else
+			lua_pushnumber(to, lua_tonumber(from, idx));
+		break;
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(from, idx, &len);
+		lua_pushlstring(to, s, len);
+		break;
+	}
+	case LUA_TTABLE:
+		if (depth <= 0) {
+			lua_pushnil(to);
+			break;
+		}
+		luaL_checkstack(from, 4, "copying a table");
+		luaL_checkstack(to, 4, "copying a table");
+		lua_newtable(to);
+		lua_pushnil(from);
+		while (lua_next(from, idx)) {
+			int kt = lua_type(from, -2);
+			if (kt == LUA_TSTRING || kt == LUA_TNUMBER) {
+				copy_value(from, -2, to, 0);
+				copy_value(from, -1, to, depth - 1);
+				if (lua_isnil(to, -1))
+					lua_pop(to, 2);
+				else
+					lua_rawset(to, -3);
+			}
+			lua_pop(from, 1);
+		}
+		break;
+	default:
+		lua_pushnil(to);
+	}
+}
+
+struct host_request {
+	lua_State *host;
+	int idx;
+};
+
+static void push_host_request(lua_State *L, void *ud)
+{
+	struct host_request *hr = ud;
+	copy_value(hr->host, hr->idx, L, COPY_DEPTH);
+}
+
+static void set_string(lua_State *L, const char *field, const char *value)
+{
+	if (value) {
+		lua_pushstring(L, value);
+		lua_setfield(L, -2, field);
+	}
+}
+
+static void push_verdict(lua_State *L, const struct imei_verdict *v)
+{
+	lua_createtable(L, 0, 8);
+	set_string(L, "status", imei_status_name(v->status));
+	set_string(L, "policy", v->policy);
+	set_string(L, "block_date", v->block_date);
+	if (v->notify) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "notify");
+	}
+	if (v->failed) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "failed");
+		set_string(L, "error", v->error);
+	}
+	lua_createtable(L, (int)v->nreasons, 0);
+	for (size_t i = 0; i < v->nreasons; i++) {
+		const struct imei_reason *r = &v->reasons[i];
+		lua_createtable(L, 0, 5);
+		set_string(L, "condition", r->condition);
+		set_string(L, "text", r->text);
+		set_string(L, "status", imei_status_name(r->status));
+		set_string(L, "block_date", r->block_date);
+		if (r->informative) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "informative");
+		}
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "reasons");
+	if (v->nreasons_total > v->nreasons) {
+		lua_pushinteger(L, (lua_Integer)v->nreasons_total);
+		lua_setfield(L, -2, "reasons_total");
+	}
+}
+
+static void *opt_object(lua_State *L, int opts, const char *field, void *(*check)(lua_State *, int))
+{
+	void *obj = NULL;
+	if (lua_getfield(L, opts, field) != LUA_TNIL)
+		obj = check(L, lua_gettop(L));
+	lua_pop(L, 1);
+	return obj;
+}
+
+static void *check_tacdb_any(lua_State *L, int idx)
+{
+	return imei_lua_check_tacdb(L, idx);
+}
+
+static void *check_lists_any(lua_State *L, int idx)
+{
+	return imei_lua_check_lists(L, idx);
+}
+
+static void *check_store_any(lua_State *L, int idx)
+{
+	return imei_lua_check_store(L, idx);
+}
+
+static lua_Integer opt_int_field(lua_State *L, int opts, const char *field)
+{
+	lua_getfield(L, opts, field);
+	lua_Integer n = luaL_optinteger(L, -1, 0);
+	if (n < 0)
+		luaL_error(L, "engine option '%s' must be >= 0", field);
+	lua_pop(L, 1);
+	return n;
+}
+
+static int l_engine_new(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct imei_engine_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	lua_getfield(L, 1, "policy");
+	cfg.policy = luaL_optstring(L, -1, NULL);
+	if (!cfg.policy)
+		return luaL_argerror(L, 1, "'policy' (a policy file path) is required");
+	lua_getfield(L, 1, "lua_path");
+	cfg.lua_path = luaL_optstring(L, -1, NULL);
+	lua_getfield(L, 1, "on_error");
+	const char *on_error = luaL_optstring(L, -1, "WHITELISTED");
+	int st = imei_status_from_name(on_error);
+	if (st < 0)
+		return luaL_argerror(L, 1, "on_error must be WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN");
+	cfg.on_error = (enum imei_status)st;
+	lua_getfield(L, 1, "record");
+	cfg.record = lua_toboolean(L, -1);
+	lua_getfield(L, 1, "skip_examples");
+	cfg.skip_examples = lua_toboolean(L, -1);
+	cfg.tacdb = opt_object(L, 1, "tacdb", check_tacdb_any);
+	cfg.lists = opt_object(L, 1, "lists", check_lists_any);
+	cfg.store = opt_object(L, 1, "store", check_store_any);
+	cfg.limits.memory = (size_t)opt_int_field(L, 1, "memory");
+	cfg.limits.check_budget = opt_int_field(L, 1, "instructions");
+	cfg.limits.load_budget = opt_int_field(L, 1, "load_instructions");
+
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->e = NULL;
+	luaL_setmetatable(L, ENGINE_MT);
+	char err[1024];
+	box->e = imei_engine_new(&cfg, err, sizeof err);
+	if (!box->e) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	return 1;
+}
+
+static int l_check(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct host_request hr = { L, 2 };
+	struct imei_verdict v;
+	imei_engine_check_with(e, push_host_request, &hr, &v);
+	push_verdict(L, &v);
+	return 1;
+}
+
+static int l_reload(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	char err[1024];
+	if (imei_engine_reload(e, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_set_lists(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	struct imei_lists *lists = lua_isnoneornil(L, 2) ? NULL : imei_lua_check_lists(L, 2);
+	char err[512];
+	if (imei_engine_set_lists(e, lists, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static void set_count(lua_State *L, const char *field, lua_Integer n)
+{
+	lua_pushinteger(L, n);
+	lua_setfield(L, -2, field);
+}
+
+static int l_stats(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	struct imei_engine_stats st;
+	imei_engine_stats(e, &st);
+	lua_createtable(L, 0, 10);
+	set_count(L, "checks", (lua_Integer)st.checks);
+	set_count(L, "failures", (lua_Integer)st.failures);
+	set_count(L, "budget_exceeded", (lua_Integer)st.budget_exceeded);
+	set_count(L, "memory_exceeded", (lua_Integer)st.memory_exceeded);
+	set_count(L, "reloads", (lua_Integer)st.reloads);
+	set_count(L, "reload_failures", (lua_Integer)st.reload_failures);
+	set_count(L, "memory_used", (lua_Integer)st.memory_used);
+	set_count(L, "memory_limit", (lua_Integer)st.memory_limit);
+	lua_createtable(L, 0, 4);
+	for (int s = 0; s < 4; s++)
+		set_count(L, imei_status_name((enum imei_status)s), (lua_Integer)st.by_status[s]);
+	lua_setfield(L, -2, "by_status");
+	return 1;
+}
+
+/* Call a method of the runtime instance inside the sandbox and copy its result out. */
+static int call_instance(lua_State *L, const char *method)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	char err[1024];
+	imei_engine_lock(e);
+	struct imei_sandbox *sb = imei_engine_sandbox(e);
+	lua_State *S = imei_sandbox_state(sb);
+	int top = lua_gettop(S);
+	lua_rawgeti(S, LUA_REGISTRYINDEX, imei_engine_instance_ref(e));
+	lua_getfield(S, -1, method);
+	lua_insert(S, -2);
+	int rc = imei_sandbox_call(sb, 1, 1, imei_sandbox_load_budget(sb), err, sizeof err);
+	if (rc == LUA_OK)
+		copy_value(S, -1, L, COPY_DEPTH);
+	lua_settop(S, top);
+	imei_engine_unlock(e);
+	if (rc != LUA_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	return 1;
+}
+
+static int l_info(lua_State *L)
+{
+	return call_instance(L, "info");
+}
+
+static int l_examples(lua_State *L)
+{
+	return call_instance(L, "run_examples");
+}
+
+static int l_policy_name(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	imei_engine_lock(e);
+	lua_pushstring(L, imei_engine_policy_name(e));
+	imei_engine_unlock(e);
+	return 1;
+}
+
+static int l_close(lua_State *L)
+{
+	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	imei_engine_free(box->e);
+	box->e = NULL;
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	if (!box->e) {
+		lua_pushliteral(L, "imei.engine (closed)");
+		return 1;
+	}
+	imei_engine_lock(box->e);
+	lua_pushfstring(L, "imei.engine (%s)", imei_engine_policy_name(box->e));
+	imei_engine_unlock(box->e);
+	return 1;
+}
+
+void imei_lua_engine(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "check", l_check },
+		{ "reload", l_reload },
+		{ "set_lists", l_set_lists },
+		{ "stats", l_stats },
+		{ "info", l_info },
+		{ "examples", l_examples },
+		{ "policy_name", l_policy_name },
+		{ "close", l_close },
+		{ NULL, NULL },
+	};
+	if (luaL_newmetatable(L, ENGINE_MT)) {
+		luaL_newlib(L, methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, l_close);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, l_close);
+		lua_setfield(L, -2, "__close");
+		lua_pushcfunction(L, l_tostring);
+		lua_setfield(L, -2, "__tostring");
+		lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "__metatable");
+	}
+	lua_pop(L, 1);
+	lua_pushcfunction(L, l_engine_new);
+	lua_setfield(L, -2, "engine_new");
+}

@@ -1,0 +1,174 @@
+/*
+ * test_engine.c — the engine through its C API: verdicts, failures, and reload under
+ * concurrent checks (no check lost or failed while the policy is swapped many times).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "imei_engine.h"
+
+#define LUA_PATH "lua/?.lua;lua/?/init.lua"
+
+static const char *policy_text =
+	"local P = policy.new { name = 'c', version = '%d' }\n"
+	"P:condition { name = 'junk', status = 'BLACKLISTED', when = function(d) return d.junk ~= nil end }\n"
+	"P:condition { name = 'loop', status = 'BLACKLISTED', when = function(_, r)\n"
+	"  if r.hang == 'yes' then while true do end end return false end }\n"
+	"P:example { pei = '000000000000000', expect = 'BLACKLISTED' }\n"
+	"return P\n";
+
+static char policy_path[64];
+
+static void write_policy(int version)
+{
+	char tmp[80];
+	snprintf(tmp, sizeof tmp, "%s.tmp", policy_path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		perror(tmp);
+		exit(2);
+	}
+	fprintf(f, policy_text, version);
+	fclose(f);
+	rename(tmp, policy_path); /* atomic: a reload never reads half a file */
+}
+
+static struct imei_engine *new_engine(void)
+{
+	struct imei_engine_config cfg = { 0 };
+	char err[512];
+	cfg.policy = policy_path;
+	cfg.lua_path = LUA_PATH;
+	struct imei_engine *e = imei_engine_new(&cfg, err, sizeof err);
+	if (!e)
+		fprintf(stderr, "engine: %s\n", err);
+	return e;
+}
+
+static void test_verdicts(struct imei_engine *e)
+{
+	struct imei_verdict v;
+	struct imei_request req = { .pei = "000000000000000", .imsi = "001010000000001" };
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
+	CHECK_INT(v.nreasons, 1);
+	CHECK_STR(v.reasons[0].condition, "junk");
+	CHECK_STR(v.policy, "c@1");
+
+	req.pei = "490154203237518";
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
+	CHECK_INT(v.nreasons, 0);
+
+	/* a failing policy: the on_error status, failed, and why */
+	const char *extras[] = { "hang", "yes" };
+	req.nextras = 1;
+	req.extras = extras;
+	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	CHECK(v.failed);
+	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
+	CHECK(v.error && strstr(v.error, "instruction budget"));
+
+	struct imei_engine_stats st;
+	imei_engine_stats(e, &st);
+	CHECK_INT(st.checks, 3);
+	CHECK_INT(st.failures, 1);
+	CHECK_INT(st.budget_exceeded, 1);
+	CHECK_INT(st.by_status[IMEI_STATUS_BLACKLISTED], 1);
+}
+
+struct worker {
+	struct imei_engine *e;
+	int checks, failed, wrong;
+};
+
+static void *check_loop(void *arg)
+{
+	struct worker *w = arg;
+	struct imei_verdict v;
+	struct imei_request req = { .pei = "000000000000000" };
+	for (int i = 0; i < 3000; i++) {
+		if (imei_engine_check(w->e, &req, &v) != 0 || v.failed)
+			w->failed++;
+		else if (v.status != IMEI_STATUS_BLACKLISTED)
+			w->wrong++;
+		w->checks++;
+	}
+	return NULL;
+}
+
+static void test_reload_under_load(struct imei_engine *e)
+{
+	enum { THREADS = 4 };
+	pthread_t threads[THREADS];
+	struct worker workers[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		workers[i] = (struct worker){ .e = e };
+		pthread_create(&threads[i], NULL, check_loop, &workers[i]);
+	}
+	int reloads = 0, reload_failures = 0;
+	char err[512];
+	for (int i = 0; i < 25; i++) {
+		write_policy(2 + i);
+		if (imei_engine_reload(e, err, sizeof err) == 0)
+			reloads++;
+		else {
+			reload_failures++;
+			fprintf(stderr, "reload: %s\n", err);
+		}
+	}
+	int checks = 0, failed = 0, wrong = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(threads[i], NULL);
+		checks += workers[i].checks;
+		failed += workers[i].failed;
+		wrong += workers[i].wrong;
+	}
+	CHECK_INT(reloads, 25);
+	CHECK_INT(reload_failures, 0);
+	CHECK_INT(checks, THREADS * 3000);
+	CHECK_INT(failed, 0);
+	CHECK_INT(wrong, 0);
+	CHECK_STR(imei_engine_policy_name(e), "c@26");
+
+	/* a broken policy: reload fails, the last good one stays */
+	FILE *f = fopen(policy_path, "w");
+	fputs("local P = ", f);
+	fclose(f);
+	CHECK_INT(imei_engine_reload(e, err, sizeof err), -1);
+	CHECK(strstr(err, "policy") != NULL || strstr(err, "expected") != NULL);
+	CHECK_STR(imei_engine_policy_name(e), "c@26");
+}
+
+static void test_bad_config(void)
+{
+	struct imei_engine_config cfg = { 0 };
+	char err[512];
+	CHECK(imei_engine_new(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "no policy") != NULL);
+	cfg.policy = "/nonexistent/policy.lua";
+	cfg.lua_path = LUA_PATH;
+	CHECK(imei_engine_new(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "/nonexistent/policy.lua") != NULL);
+	CHECK_INT(imei_status_from_name("GREYLISTED"), IMEI_STATUS_GREYLISTED);
+	CHECK_INT(imei_status_from_name("grey"), -1);
+	CHECK_STR(imei_status_name(IMEI_STATUS_UNKNOWN), "UNKNOWN");
+}
+
+int main(void)
+{
+	snprintf(policy_path, sizeof policy_path, "/tmp/imei-test-engine-%d.lua", (int)getpid());
+	write_policy(1);
+	struct imei_engine *e = new_engine();
+	CHECK(e != NULL);
+	if (e) {
+		test_verdicts(e);
+		test_reload_under_load(e);
+		imei_engine_free(e);
+	}
+	test_bad_config();
+	unlink(policy_path);
+	return CHECK_DONE("test_engine");
+}
