@@ -27,6 +27,7 @@ build = {
     ["imei"] = "lua/imei/init.lua",
     ["imei.cli"] = "lua/imei/cli/init.lua",
     ["imei.cli.inspect"] = "lua/imei/cli/inspect.lua",
+    ["imei.sightings"] = "lua/imei/sightings.lua",
     ["imei.core"] = {
       sources = {
         "core/bulk.c",
@@ -39,6 +40,12 @@ build = {
         "core/mobile_identity.c",
         "core/rbi.c",
         "core/sandbox_patterns.c",
+        "core/sightings.c",
+        "core/sightings_agg.c",
+        "core/sightings_codec.c",
+        "core/sightings_lmdb.c",
+        "core/sightings_mem.c",
+        "core/sightings_wire.c",
         "core/u64set.c",
         "core/lua_bulk.c",
         "core/lua_identity.c",
@@ -46,6 +53,7 @@ build = {
         "core/lua_lists.c",
         "core/lua_mobile_identity.c",
         "core/lua_sandbox_patterns.c",
+        "core/lua_sightings.c",
       },
       defines = { "_DEFAULT_SOURCE" },
       incdirs = { "core", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)" },

@@ -23,6 +23,15 @@ void imei_lua_push_lists(lua_State *L, struct imei_lists *ls);
 struct imei_list *imei_lua_check_list(lua_State *L, int idx);
 struct imei_lists *imei_lua_check_lists(lua_State *L, int idx);
 
+/* Sightings store (lua_sightings.c): push a userdata holding a NEW reference; a
+ * read_only one refuses every write with an error. check returns the borrowed store and
+ * raises on a wrong or closed argument. The metatable is registered by name
+ * ("imei.sightings.store"), so a store can be pushed into any lua_State. */
+void imei_lua_sightings(lua_State *L);
+struct imei_store;
+void imei_lua_push_store(lua_State *L, struct imei_store *store, int read_only);
+struct imei_store *imei_lua_check_store(lua_State *L, int idx);
+
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);
 

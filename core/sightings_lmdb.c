@@ -1046,6 +1046,8 @@ void *imei_store_lmdb_open(const char *path, const struct imei_store_opts *opts,
 	}
 	if (check_size(l, err) < 0 || open_dbs(l, err) < 0)
 		goto fail;
+	int dead;
+	mdb_reader_check(l->env, &dead); /* free the reader slots of processes that died */
 	/* the map may be larger than asked, when the store was made with a larger one */
 	MDB_envinfo info;
 	mdb_env_info(l->env, &info);
