@@ -280,6 +280,15 @@ end
 
 local instance_methods = {}
 
+local function first_seen_of(state)
+  return function(d)
+    local store = state.store
+    if not (store and d.key) then return nil end
+    local _, time = store:first_imsi(d.key)
+    return time
+  end
+end
+
 --- runtime.new(opts) → instance. Loads the policy and runs its examples; raises with a
 -- clear message when either fails.
 function runtime.new(opts)
@@ -310,7 +319,8 @@ function runtime.new(opts)
   env._G = env
   local P = load_policy(opts.policy, env, state.files, 0)
   state.loading = false
-  local inst = setmetatable({ policy = P, state = state }, { __index = instance_methods })
+  local inst = setmetatable({ policy = P, state = state, context = { first_seen = first_seen_of(state) } },
+    { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
   function inst.set_lists(lists)
@@ -330,14 +340,6 @@ function runtime.new(opts)
   return inst
 end
 
-local function first_seen_of(state)
-  return function(d)
-    local store = state.store
-    if not (store and d.key) then return nil end
-    local _, time = store:first_imsi(d.key)
-    return time
-  end
-end
 
 --- inst:evaluate(request) → verdict. `request.time` defaults to now (UTC seconds).
 function instance_methods:evaluate(r)
@@ -349,7 +351,7 @@ function instance_methods:evaluate(r)
     state.store_rw:record { key = d.key, imsi = r.imsi, msisdn = r.msisdn, operator = r.operator,
                             rat = r.rat, time = r.time }
   end
-  return self.policy:evaluate(d, r, { first_seen = first_seen_of(state) })
+  return self.policy:evaluate(d, r, self.context)
 end
 
 local function has_reason(verdict, name)
