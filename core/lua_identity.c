@@ -86,7 +86,7 @@ static int l_parse(lua_State *L)
 		lua_pushstring(L, err.msg);
 		return 2;
 	}
-	lua_createtable(L, 0, 16);
+	lua_createtable(L, 0, 24); /* room for the fields the policy runtime adds: no rehash */
 	set_str(L, "kind", imei_kind_name(id.kind));
 	lua_pushlstring(L, id.digits, id.ndigits);
 	lua_setfield(L, -2, "digits");
