@@ -23,6 +23,14 @@ void imei_lua_push_lists(lua_State *L, struct imei_lists *ls);
 struct imei_list *imei_lua_check_list(lua_State *L, int idx);
 struct imei_lists *imei_lua_check_lists(lua_State *L, int idx);
 
+/* TAC database (lua_tacdb.c): push a userdata holding a NEW reference; check returns
+ * the borrowed C object and raises on a wrong or closed argument. The metatable is
+ * registered by name ("imei.tacdb"), so a db can be pushed into any lua_State. */
+void imei_lua_tacdb(lua_State *L);
+struct imei_tacdb;
+void imei_lua_push_tacdb(lua_State *L, struct imei_tacdb *db);
+struct imei_tacdb *imei_lua_check_tacdb(lua_State *L, int idx);
+
 /* Sightings store (lua_sightings.c): push a userdata holding a NEW reference; a
  * read_only one refuses every write with an error. check returns the borrowed store and
  * raises on a wrong or closed argument. The metatable is registered by name
