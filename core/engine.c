@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,10 +21,18 @@
 #include "sightings.h"
 #include "tacdb.h"
 
+/* What a policy file looked like when loaded: refresh() reloads when it changes. */
+struct file_stamp {
+	char *path;
+	struct stat st;
+};
+
 struct instance {
 	struct imei_sandbox *sb;
 	int inst_ref, check_ref, set_lists_ref;
 	char name[128];
+	struct file_stamp *files; /* the policy and the files it extends */
+	size_t nfiles;
 };
 
 struct imei_engine {
@@ -60,7 +69,50 @@ static void instance_free(struct instance *inst)
 	if (!inst)
 		return;
 	imei_sandbox_free(inst->sb);
+	for (size_t i = 0; i < inst->nfiles; i++)
+		free(inst->files[i].path);
+	free(inst->files);
 	free(inst);
+}
+
+/* Note the policy files the runtime loaded (inst.state.files) and their stat. */
+static bool stamp_files(struct instance *inst, lua_State *L, int idx)
+{
+	lua_getfield(L, idx, "state");
+	lua_getfield(L, -1, "files");
+	size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+	inst->files = n ? calloc(n, sizeof *inst->files) : NULL;
+	if (n && !inst->files) {
+		lua_pop(L, 2);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		const char *path = lua_tostring(L, -1);
+		struct file_stamp *f = &inst->files[inst->nfiles];
+		if (path && (f->path = strdup(path))) {
+			if (stat(path, &f->st) != 0)
+				memset(&f->st, 0, sizeof f->st);
+			inst->nfiles++;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	return true;
+}
+
+static bool files_changed(const struct instance *inst)
+{
+	for (size_t i = 0; i < inst->nfiles; i++) {
+		struct stat st;
+		const struct stat *was = &inst->files[i].st;
+		if (stat(inst->files[i].path, &st) != 0)
+			return true;
+		if (st.st_ino != was->st_ino || st.st_size != was->st_size || st.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != was->st_mtim.tv_nsec)
+			return true;
+	}
+	return false;
 }
 
 /* Push runtime.new's options table. */
@@ -138,6 +190,11 @@ static struct instance *instance_new(const struct imei_engine *e, char *err, siz
 	lua_getfield(L, -2, "version");
 	snprintf(inst->name, sizeof inst->name, "%s@%s", lua_tostring(L, -2), lua_tostring(L, -1));
 	lua_pop(L, 3);
+	if (!stamp_files(inst, L, idx)) {
+		snprintf(err, errlen, "out of memory");
+		instance_free(inst);
+		return NULL;
+	}
 	inst->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, 0);
 	return inst;
@@ -401,6 +458,36 @@ int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char 
 	pthread_mutex_unlock(&e->lock);
 	pthread_mutex_unlock(&e->reload_lock);
 	return rc == LUA_OK ? 0 : -1;
+}
+
+int imei_engine_refresh(struct imei_engine *e, char *err, size_t errlen)
+{
+	int changed = 0;
+	pthread_mutex_lock(&e->lock);
+	bool policy_changed = files_changed(e->current);
+	pthread_mutex_unlock(&e->lock);
+	if (policy_changed) {
+		if (imei_engine_reload(e, err, errlen) != 0)
+			return -1;
+		changed |= IMEI_REFRESH_POLICY;
+	}
+	pthread_mutex_lock(&e->reload_lock);
+	struct imei_lists *lists = e->lists ? imei_lists_ref(e->lists) : NULL;
+	pthread_mutex_unlock(&e->reload_lock);
+	const char *dir = lists ? imei_lists_dir(lists) : NULL;
+	if (dir && imei_lists_changed(lists, dir)) {
+		struct imei_lists *fresh = imei_lists_load_dir(dir, err, errlen);
+		int rc = fresh ? imei_engine_set_lists(e, fresh, err, errlen) : -1;
+		if (fresh)
+			imei_lists_unref(fresh);
+		imei_lists_unref(lists);
+		if (rc != 0)
+			return -1;
+		return changed | IMEI_REFRESH_LISTS;
+	}
+	if (lists)
+		imei_lists_unref(lists);
+	return changed;
 }
 
 void imei_engine_stats(struct imei_engine *e, struct imei_engine_stats *st)

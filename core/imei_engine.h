@@ -108,6 +108,14 @@ int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
 /* Swap in new lists (a new frozen collection) without reloading the policy. */
 int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen);
 
+/* The file-watch path for long-running hosts: reload the policy if any of its files
+ * changed (stat: inode, size, mtime), and the lists if their folder changed. Cheap when
+ * nothing changed (a few stat calls): call it every second or on SIGHUP. Returns a mask
+ * of IMEI_REFRESH_* (0: nothing changed), or -1 with err (the old policy/lists stay). */
+#define IMEI_REFRESH_POLICY 1
+#define IMEI_REFRESH_LISTS 2
+int imei_engine_refresh(struct imei_engine *e, char *err, size_t errlen);
+
 struct imei_engine_stats {
 	uint64_t checks;
 	uint64_t by_status[4];     /* by enum imei_status */

@@ -3,6 +3,7 @@
  *   engine_new(opts) -> engine | nil, err
  *   engine:check(request) -> verdict      engine:reload() -> true | nil, err
  *   engine:set_lists(lists) -> true | nil, err
+ *   engine:refresh() -> false | "policy" | "lists" | "policy,lists" | nil, err
  *   engine:stats() -> table               engine:info() -> table
  *   engine:examples() -> { total, passed, failed = { {at, message}, … } }
  * The request table is copied into the sandbox (plain data only); the verdict comes
@@ -230,6 +231,26 @@ static int l_reload(lua_State *L)
 	return 1;
 }
 
+/* engine:refresh() -> false (nothing changed) | "policy" | "lists" | "policy,lists" | nil, err */
+static int l_refresh(lua_State *L)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	char err[1024];
+	int rc = imei_engine_refresh(e, err, sizeof err);
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	if (rc == 0)
+		lua_pushboolean(L, 0);
+	else if (rc == (IMEI_REFRESH_POLICY | IMEI_REFRESH_LISTS))
+		lua_pushliteral(L, "policy,lists");
+	else
+		lua_pushstring(L, rc == IMEI_REFRESH_POLICY ? "policy" : "lists");
+	return 1;
+}
+
 static int l_set_lists(lua_State *L)
 {
 	struct imei_engine *e = check_engine(L, 1);
@@ -342,6 +363,7 @@ void imei_lua_engine(lua_State *L)
 		{ "check", l_check },
 		{ "reload", l_reload },
 		{ "set_lists", l_set_lists },
+		{ "refresh", l_refresh },
 		{ "stats", l_stats },
 		{ "info", l_info },
 		{ "examples", l_examples },

@@ -364,6 +364,34 @@ describe("the policy engine", function()
     end)
   end)
 
+  describe("refresh (the file-watch path)", function()
+    it("reloads a policy whose file changed, and lists whose folder changed", function()
+      local lists_dir = dir .. "/lists"
+      assert(os.execute("mkdir -p " .. lists_dir))
+      support.write(lists_dir .. "/stolen.csv", "imei\n352099001761481\n")
+      local path = support.policy(dir, "w.lua", [[
+        local P = policy.new { name = "w", version = "1" }
+        P:condition { name = "stolen", status = "BLACKLISTED", when = function(d) return lists.stolen:has(d.key) end }
+        return P
+      ]])
+      local e = assert(imei.engine.new { policy = path, lists = lists_dir })
+      assert.is_false(e:refresh())
+      support.write(path, (support.read(path):gsub('version = "1"', 'version = "22"')))
+      assert.equal("policy", e:refresh())
+      assert.equal("w@22", e:policy_name())
+      assert.is_false(e:refresh())
+      assert.equal("WHITELISTED", e:check { pei = "490154203237518" }.status)
+      support.write(lists_dir .. "/stolen.csv", "imei\n490154203237518\n")
+      assert.equal("lists", e:refresh())
+      assert.equal("BLACKLISTED", e:check { pei = "490154203237518" }.status)
+      support.write(path, "broken(")
+      local ok, err = e:refresh()
+      assert.is_nil(ok)
+      assert.matches("w%.lua", err)
+      assert.equal("w@22", e:policy_name())
+    end)
+  end)
+
   describe("sandbox", function()
     -- Each hostile body runs for pei 000000000000000 only; other checks prove the engine
     -- keeps answering with the same policy afterwards.
