@@ -6,8 +6,10 @@
 --   duplicate_imsis           a cloned IMEI: 10 or more SIMs within 120 days. The paired
 --                             subscriber (pairing list) or the first one seen keeps service;
 --                             the others are notified, then blocked after 30 days
---   transient_imei            reported only: one IMEI moving across SIMs whose numbers
---                             go up in steps (a SIM farm or a reseller's test bench)
+--   duplicate_daily_avg       a cloned IMEI: 4 or more SIMs a day on average, over 5 days
+--                             seen or more within 30 days
+--   transient_imei            reported only: one IMEI moving across 5 or more SIMs whose
+--                             numbers go up in steps (a SIM box or a reseller's bench)
 -- Roamers (a foreign MCC in the request's operator) are exempt from the national rules.
 --
 -- Lists (CSV, DIRBS column names): registration.csv (approved_imei,make,model,status),
@@ -26,13 +28,6 @@ local function roaming(r)
   return r.operator ~= nil and r.operator:sub(1, 3) ~= HOME_MCC
 end
 
-local function keeps_service(d, r)
-  -- DIRBS pairing: the registered subscriber, else the first one seen, keeps service
-  if r.imsi == nil then return false end
-  return lists.pairing:has(d.key, r.imsi) or sightings.is_paired(d.key, r.imsi)
-      or sightings.first_imsi(d.key) == r.imsi
-end
-
 P:override { name = "gsma_not_found",
   unless = function(_, r) return roaming(r) end }
 
@@ -42,17 +37,18 @@ P:condition { name = "not_on_registration_list", status = "BLACKLISTED",
   when = function(d) return d.imei_kind and d.known_tac ~= false and not lists.registration:has(d.key) end,
   unless = function(d, r) return roaming(r) or (d.device ~= nil and EXEMPT_TYPES[d.device.device_type] == true) end }
 
-P:condition { name = "duplicate_imsis", status = "BLACKLISTED",
-  grace_days = DUPLICATE_GRACE,
-  reason = ("used with %d or more SIMs within %d days (cloned IMEI)"):format(DUPLICATE_SIMS, DUPLICATE_WINDOW),
-  -- the notice counts from the day the threshold was crossed
-  since = function(d) return sightings.nth_imsi_seen(d.key, DUPLICATE_SIMS, DUPLICATE_WINDOW) end,
-  when = function(d) return d.key ~= nil and sightings.imsis(d.key, DUPLICATE_WINDOW) >= DUPLICATE_SIMS end,
-  unless = function(d, r) return roaming(r) or keeps_service(d, r) end }
+-- Cloned IMEIs (DIRBS duplicate_threshold, duplicate_daily_avg): the paired subscriber,
+-- or the first one seen, keeps service; the notice counts from the day the threshold
+-- was crossed.
+local function exempt(d, r) return roaming(r) or policy.keeps_service(d, r) end
 
-P:condition { name = "transient_imei", status = "GREYLISTED", blocking = false,
-  reason = "seen with many MSISDNs in a short time",
-  when = function(d) return d.key ~= nil and sightings.msisdns(d.key, 7) >= 5 end }
+P:condition(policy.duplicate_threshold { name = "duplicate_imsis",
+  imsis = DUPLICATE_SIMS, days = DUPLICATE_WINDOW, grace_days = DUPLICATE_GRACE, unless = exempt })
+
+P:condition(policy.duplicate_daily_avg { name = "duplicate_daily_avg",
+  average = 4, days = 30, min_days = 5, grace_days = DUPLICATE_GRACE, unless = exempt })
+
+P:condition(policy.transient_imei { name = "transient_imei", msisdns = 5, days = 7, blocking = false })
 
 -- Self-tests.
 local phone = { brand = "Example", model = "Phone 1", device_type = "Smartphone" }
@@ -83,5 +79,21 @@ P:example { pei = "352099001761481", imsi = "410010000000001", operator = "410-0
 P:example { pei = "352099001761481", imsi = "410010000000007", operator = "410-01", device = phone,
             lists = { registration = { "352099001761481" }, pairing = { { "352099001761481", "410010000000007" } } },
             sightings = clones, expect = "WHITELISTED", note = "the paired SIM keeps service" }
+
+local busy = {}
+for day = 1, 6 do
+  for sim = 1, 5 do busy[#busy + 1] = { imsi = ("41001000000%02d%02d"):format(day, sim), days_ago = day } end
+end
+P:example { pei = "352099001761481", imsi = "410010000009999", operator = "410-01", device = phone,
+            lists = registered, sightings = busy, expect = "GREYLISTED",
+            reasons = { "duplicate_imsis", "duplicate_daily_avg" }, notify = true,
+            note = "5 new SIMs a day for 6 days" }
+local farm = {}
+for i = 1, 5 do
+  farm[i] = { imsi = "41001000000000" .. i, msisdn = tostring(923001000000 + 7 * i), operator = "410-01", days_ago = i }
+end
+P:example { pei = "352099001761481", imsi = "410010000000001", operator = "410-01", device = phone,
+            lists = registered, sightings = farm, expect = "WHITELISTED", reasons = { "transient_imei" },
+            note = "five numbers 7 apart: reported, not blocked" }
 
 return P

@@ -14,6 +14,7 @@
 -- (the TAC record, nil when the TAC is unknown) and known_tac.
 local core = require "imei.core"
 local policy = require "imei.policy"
+local duplicates = require "imei.policy.duplicates"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load, getinfo = io.open, load, debug and debug.getinfo
@@ -173,6 +174,17 @@ local function sightings_view(state)
     local store = state.store
     return store ~= nil and imsi ~= nil and store:is_paired(key, imsi) == true
   end
+  local NO_DAYS = { days_seen = 0, total = 0, average = 0 }
+  --- Distinct IMSIs per day over the days seen within the window: {days_seen, total, average}.
+  function api.daily(key, days)
+    local store = state.store
+    return store and store:daily(key, days, state.now) or NO_DAYS
+  end
+  --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … }
+  function api.rows(key)
+    local store = state.store
+    return store and store:sightings(key) or {}
+  end
   --- When the n-th distinct IMSI seen within the window first appeared: the moment a
   -- duplicate threshold was crossed, from which its grace period counts.
   function api.nth_imsi_seen(key, n, days)
@@ -200,7 +212,8 @@ local function fixture_store(entries, now)
   local rows = {}
   for i, e in ipairs(entries or {}) do
     local t = e.time or (now - (e.days_ago or 0) * 86400)
-    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, first_seen = t, last_seen = t }
+    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, first_seen = t, last_seen = t,
+                days_seen = 1 }
   end
   local function distinct(field, days, at)
     local seen, n = {}, 0
@@ -224,6 +237,25 @@ local function fixture_store(entries, now)
   end
   function store.is_paired() return false end
   function store.sightings() return rows end
+  function store.daily(_, _, days, at)
+    local per_day, total, days_seen = {}, 0, 0
+    for _, row in ipairs(rows) do
+      if row.first_seen > at - days * 86400 and row.first_seen <= at then
+        local day = row.first_seen // 86400
+        local imsis = per_day[day]
+        if not imsis then
+          imsis = {}
+          per_day[day] = imsis
+          days_seen = days_seen + 1
+        end
+        if not imsis[row.imsi] then
+          imsis[row.imsi] = true
+          total = total + 1
+        end
+      end
+    end
+    return { days_seen = days_seen, total = total, average = days_seen > 0 and total / days_seen or 0 }
+  end
   return store
 end
 
@@ -264,6 +296,7 @@ end
 local function policy_api(state, env)
   local api = {}
   for k, v in pairs(policy) do api[k] = v end
+  for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
   function api.extend(relative, meta)
     local current = state.files[#state.files]
