@@ -53,8 +53,7 @@ end
 
 local function fmt_grace(g)
   if type(g) == "number" then return g .. "d" end
-  if g ~= nil then return "by rule" end
-  return "-"
+  return g or "-"
 end
 
 local function run_lint(args)
@@ -75,14 +74,15 @@ local function run_lint(args)
         errors = errors + 1
         io.write(("  error: example at %s fails: %s\n"):format(f.at, f.message))
       end
-      local rows = { { "condition", "status", "grace", "flags", "defined at" } }
+      local rows = { { "condition", "status", "grace", "flags", "defined at", "changed at" } }
       for _, c in ipairs(info.conditions or {}) do
         local flags = {}
         if c.disabled then flags[#flags + 1] = "disabled" end
         if c.final then flags[#flags + 1] = "final" end
         if c.sticky then flags[#flags + 1] = "sticky" end
         if c.blocking == false then flags[#flags + 1] = "informative" end
-        rows[#rows + 1] = { c.name, c.status, fmt_grace(c.grace_days), table.concat(flags, ","), c.defined_at or "?" }
+        rows[#rows + 1] = { c.name, c.status, fmt_grace(c.grace_days), table.concat(flags, ","), c.defined_at or "?",
+                            c.changed_at or "" }
         covered[c.name] = false
       end
       io.write(cli_util.table(rows, "  "))

@@ -18,7 +18,7 @@ function util.table(rows, indent)
       local pad = widths[i] - (utf8.len(text) or #text)
       cells[i] = i < #row and (text .. string.rep(" ", pad)) or text
     end
-    out[#out + 1] = (indent or "") .. table.concat(cells, "  ")
+    out[#out + 1] = ((indent or "") .. table.concat(cells, "  ")):gsub("%s+$", "")
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -152,7 +152,7 @@ function Policy:override(spec)
   local changed = {}
   for k, v in pairs(c) do changed[k] = v end
   for k, v in pairs(spec) do changed[k] = v end
-  changed.defined_at = where(2)
+  changed.changed_at = where(2)
   validate_condition(changed, "override", 2)
   for k, v in pairs(changed) do c[k] = v end
   return self
@@ -206,6 +206,12 @@ function policy.derive(base, meta)
     description = meta.description or base.description,
   }
   P.base = base.name .. "@" .. base.version
+  -- conditions the base's examples exercise (for lint's coverage report)
+  P.base_covered = {}
+  for name in pairs(base.base_covered or {}) do P.base_covered[name] = true end
+  for _, e in ipairs(base.examples) do
+    for _, name in ipairs(e.reasons or {}) do P.base_covered[name] = true end
+  end
   for _, c in ipairs(base.order) do
     local copy = {}
     for k, v in pairs(c) do copy[k] = v end
@@ -320,7 +326,8 @@ function Policy:describe()
   local out = {}
   for i, c in ipairs(self.order) do
     out[i] = {
-      name = c.name, status = c.status, grace_days = c.grace_days, blocking = c.blocking,
+      name = c.name, status = c.status, blocking = c.blocking, changed_at = c.changed_at,
+      grace_days = type(c.grace_days) == "function" and "by rule" or c.grace_days,
       sticky = c.sticky or false, final = c.final or false, disabled = c.disabled and true or false,
       reason = c.reason, defined_at = c.defined_at, max_ratio = c.max_ratio, description = c.description,
     }

@@ -451,6 +451,7 @@ end
 function instance_methods:info()
   local P = self.policy
   local example_reasons = {}
+  for name in pairs(P.base_covered or {}) do example_reasons[#example_reasons + 1] = name end
   for _, e in ipairs(P.examples) do
     for _, name in ipairs(e.reasons or {}) do example_reasons[#example_reasons + 1] = name end
   end
