@@ -10,6 +10,7 @@ local cli = {}
 -- The subcommands, in the order `imei --help` lists them: { module, summary }.
 cli.commands = {
   { "inspect", "Show the breakdown of identifiers (IMEI, IMEISV, PEI, MEID, ESN)." },
+  { "tac", "TAC database: compile a GSMA or Osmocom file, look devices up, show sizes." },
   { "check", "Decide one request with a policy: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN." },
   { "policy", "Test (run the examples of) or lint policy files." },
 }

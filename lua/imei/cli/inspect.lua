@@ -7,6 +7,7 @@ local inspect = {}
 function inspect.configure(cmd)
   cmd:argument("id", "Identifiers to inspect; '-' reads one per line from stdin."):args("+")
   cmd:flag("--json", "One JSON object per identifier, one per line.")
+  cmd:option("--tacdb", "TAC database (compiled image or GSMA/Osmocom text): show each device.")
   cmd:epilog([[
 Accepts 14, 15 or 16 digits (IMEI without CD, IMEI, IMEISV), the 5G PEI strings
 imei-… and imeisv-…, MEIDs (14 hex digits, or 18 decimal) and ESNs (8 hex digits);
@@ -15,6 +16,7 @@ spaces and hyphens are ignored.
 Examples:
   imei inspect 35-209900-176148-1
   imei inspect --json imei-490154203237518 A0000000002329
+  imei inspect --tacdb data/sample-gsma-tac.txt 490154203237518
   cut -d, -f2 dump.csv | imei inspect -]])
 end
 
@@ -76,18 +78,33 @@ end
 
 function inspect.run(args)
   local cjson = args.json and require "cjson"
+  local db, tac
+  if args.tacdb then
+    local err
+    db, err = imei.tacdb.load(args.tacdb)
+    if not db then return require("imei.cli").fail("inspect", err) end
+    tac = require "imei.cli.tac"
+  end
   local all_valid = true
   for input in each_input(args.id) do
     local id, problem, valid = inspect.examine(input)
     all_valid = all_valid and valid
+    local device = db and id and id.key and db:lookup(id.key)
     if cjson then
-      local record = { input = input, valid = valid, error = problem }
+      local record = { input = input, valid = valid, error = problem, device = device or nil }
       for k, v in pairs(id or {}) do record[k] = v end
       io.write(cjson.encode(record), "\n")
     else
       io.write(describe(input, id, problem, valid), "\n")
+      if device then
+        io.write(("  %-10s %s\n"):format("device", tac.device_line(device)),
+          tac.describe(device, "             "), "\n")
+      elseif db and id and id.key then
+        io.write(("  %-10s %s\n"):format("device", "TAC not in " .. args.tacdb))
+      end
     end
   end
+  if db then db:close() end
   return all_valid and 0 or 1
 end
 
