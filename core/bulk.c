@@ -1,6 +1,7 @@
 /*
  * bulk.c — validate newline-separated identifiers in one pass (see imei_bulk.h).
- * The common line, 15 digits and '\n', takes the SWAR fast path with no parse.
+ * The common line, 15 digits and '\n', takes the SWAR fast path (luhn15.h) with no parse,
+ * valid or not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "imei_bulk.h"
+#include "luhn15.h"
 
 /* Why a line that parsed is still not a valid IMEI. */
 static const char *invalid_reason(const struct imei_id *id, char *buf, size_t cap)
@@ -26,21 +28,41 @@ static const char *invalid_reason(const struct imei_id *id, char *buf, size_t ca
 int imei_bulk_validate(const char *buf, size_t len, struct imei_bulk_stats *st, imei_bulk_bad_fn bad, void *ud,
                        char *out, size_t *outlen)
 {
-	memset(st, 0, sizeof *st);
+	/* counters in locals: stores through st could alias buf and out (char) otherwise */
+	size_t lines = 0, valid = 0, fast = 0, invalid = 0, by_kind[6] = { 0 };
 	size_t o = 0, pos = 0;
+	int stopped = 0;
 	while (pos < len) {
 		const char *line = buf + pos;
 		size_t rest = len - pos, n;
-		st->lines++;
-		if (rest >= 16 && line[15] == '\n' && imei_valid15(line, 15)) {
-			st->valid++;
-			st->by_kind[IMEI_KIND_IMEI]++;
-			if (out) {
-				memcpy(out + o, line, 16);
-				o += 16;
+		lines++;
+		if (rest >= 16 && line[15] == '\n') {
+			/* the common line: 15 digits and LF, decided without a parse */
+			int r = imei_luhn15(line);
+			if (r > 0) {
+				fast++;
+				if (out) {
+					memcpy(out + o, line, 16);
+					o += 16;
+				}
+				pos += 16;
+				continue;
 			}
-			pos += 16;
-			continue;
+			if (r == 0) { /* 15 digits, wrong check digit: the reason the parse would give */
+				invalid++;
+				pos += 16;
+				if (bad) {
+					char why[40];
+					memcpy(why, "wrong check digit ? (expected ?)", 33);
+					why[18] = line[14];
+					why[30] = imei_check_digit(line, 14);
+					if (bad(ud, lines, why)) {
+						stopped = 1;
+						break;
+					}
+				}
+				continue;
+			}
 		}
 		const char *nl = memchr(line, '\n', rest);
 		n = nl ? (size_t)(nl - line) : rest;
@@ -57,25 +79,29 @@ int imei_bulk_validate(const char *buf, size_t len, struct imei_bulk_stats *st, 
 		           (id.kind == IMEI_KIND_IMEI && id.cd_ok)))
 			reason = invalid_reason(&id, why, sizeof why);
 		if (reason) {
-			st->invalid++;
-			if (bad && bad(ud, st->lines, reason)) {
-				if (outlen)
-					*outlen = o;
-				return 1;
+			invalid++;
+			if (bad && bad(ud, lines, reason)) {
+				stopped = 1;
+				break;
 			}
 			continue;
 		}
-		st->valid++;
-		st->by_kind[id.kind]++;
+		valid++;
+		by_kind[id.kind]++;
 		if (out) {
 			memcpy(out + o, id.digits, id.ndigits);
 			o += id.ndigits;
 			out[o++] = '\n';
 		}
 	}
+	by_kind[IMEI_KIND_IMEI] += fast;
+	st->lines = lines;
+	st->valid = valid + fast;
+	st->invalid = invalid;
+	memcpy(st->by_kind, by_kind, sizeof st->by_kind);
 	if (outlen)
 		*outlen = o;
-	return 0;
+	return stopped;
 }
 
 int imei_bulk_validate_file(const char *path, struct imei_bulk_stats *st, imei_bulk_bad_fn bad, void *ud,
@@ -105,7 +131,12 @@ int imei_bulk_validate_file(const char *path, struct imei_bulk_stats *st, imei_b
 		close(fd);
 		return 0;
 	}
-	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+#ifdef MAP_POPULATE
+	int flags = MAP_PRIVATE | MAP_POPULATE; /* one pass over every page: fault them in at once */
+#else
+	int flags = MAP_PRIVATE;
+#endif
+	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, flags, fd, 0);
 	int e = errno;
 	close(fd);
 	if (map == MAP_FAILED) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "imei_id.h"
+#include "luhn15.h"
 
 static bool is_space(unsigned char c)
 {
@@ -281,10 +282,13 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 
 bool imei_valid(const char *s, size_t len)
 {
-	/* the common case: exactly 15 digits. Anything else of 15 bytes that fails the fast
-	 * path (14 digits and a separator, surrounding white space) still gets a full parse. */
-	if (len == 15 && imei_valid15(s, len))
-		return true;
+	/* the common case: exactly 15 bytes. 15 digits are decided here; anything else of
+	 * 15 bytes (14 digits and a separator, surrounding white space) gets a full parse. */
+	if (len == 15) {
+		int r = imei_luhn15(s);
+		if (r >= 0)
+			return r > 0;
+	}
 	struct imei_id id;
 	if (imei_parse(s, len, &id, NULL) != IMEI_OK)
 		return false;
