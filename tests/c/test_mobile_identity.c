@@ -105,9 +105,10 @@ static void test_vectors(void)
 	/* MAP without SVN from a 14-digit body or a 15-digit IMEI: the CD is not carried */
 	uint8_t out[IMEI_MI_MAX_OCTETS];
 	const uint8_t map_no_svn[8] = { 0x53, 0x02, 0x99, 0x00, 0x71, 0x16, 0x84, 0xf0 };
-	CHECK(bytes_equal(out, imei_mi_encode(IMEI_MI_IMEI, "35209900176148", 14, IMEI_MI_MAP, out, NULL), map_no_svn, 8));
-	CHECK(bytes_equal(out, imei_mi_encode(IMEI_MI_IMEI, "352099001761481", 15, IMEI_MI_MAP, out, NULL), map_no_svn,
-	                  8));
+	size_t n = imei_mi_encode(IMEI_MI_IMEI, "35209900176148", 14, IMEI_MI_MAP, out, NULL);
+	CHECK(bytes_equal(out, n, map_no_svn, 8));
+	n = imei_mi_encode(IMEI_MI_IMEI, "352099001761481", 15, IMEI_MI_MAP, out, NULL);
+	CHECK(bytes_equal(out, n, map_no_svn, 8));
 	/* MAP SVN 99 */
 	struct imei_mi mi;
 	CHECK_INT(decode((const uint8_t *)"\x53\x02\x99\x00\x71\x16\x84\x99", 8, IMEI_MI_MAP, &mi, NULL), IMEI_OK);
