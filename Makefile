@@ -4,6 +4,9 @@
 #   $(BUILD)/libimei.a      the C core with the policy host, for hosts written in C (link -llua5.4)
 #   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
 #   $(BUILD)/tests/*        C unit tests
+#   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
+#   $(BUILD)/imei/exec.so   the Lua module `imei.exec` (`imei serve` execs imei-eird)
+#   $(BUILD)/embed_example  docs/embed_example.c: a C host of the engine
 
 LUA        ?= lua5.4
 LUA_INC    ?= /usr/include/lua5.4
@@ -21,7 +24,8 @@ FUZZ_SECONDS ?= 60
 DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
 	nettle-dev liblmdb-dev libosmocore-dev python3 python3-stdnum \
-	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl
+	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
+	libhttp-parser-dev
 
 # The C core: every core/*.c except the Lua binding (core/lua_*.c).
 CORE_SRC = $(filter-out core/lua_%.c,$(wildcard core/*.c))
@@ -30,6 +34,11 @@ CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/%.o)
 BIND_OBJ = $(BIND_SRC:core/%.c=$(BUILD)/obj/%.o)
 CTEST_SRC = $(wildcard tests/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+# The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
+SERVER_SRC = $(filter-out server/lua_%.c,$(wildcard server/*.c))
+SERVER_OBJ = $(SERVER_SRC:server/%.c=$(BUILD)/server/%.o)
+SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev
+SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
 
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
@@ -60,7 +69,7 @@ deps:
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
-build: $(BUILD)/libimei.a $(BUILD)/imei/core.so
+build: $(BUILD)/libimei.a $(BUILD)/imei/core.so $(SERVER_BIN)
 
 $(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -c $< -o $@
@@ -74,7 +83,23 @@ $(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -Itests/c $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
-$(BUILD)/obj $(BUILD)/imei $(BUILD)/tests:
+$(BUILD)/server/%.o: server/%.c $(wildcard server/*.h) $(wildcard core/*.h) | $(BUILD)/server
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -Iserver -c $< -o $@
+
+$(BUILD)/imei-eird: $(SERVER_OBJ) $(BUILD)/libimei.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(SERVER_OBJ) $(BUILD)/libimei.a $(SERVER_LDLIBS) $(HOST_LDLIBS)
+
+$(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -shared -o $@ $<
+
+$(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
+	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+
+# The query parser of the service is tested (and fuzzed) on its own.
+$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
+
+$(BUILD)/obj $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
 	mkdir -p $@
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".

@@ -11,6 +11,25 @@
  * between two checks; a check in flight finishes on the policy it started with.
  *
  * Link with libimei.a and -llua5.4.
+ *
+ * Walk-through for a multi-threaded host (docs/embed_example.c, docs/serve.md):
+ *   struct imei_engine_config cfg;                    // 1. the shared objects, once
+ *   imei_engine_config_open(&cfg, &(struct imei_engine_paths){ .policy = "p.lua",
+ *       .tacdb = "tacs.img", .lists = "lists/", .store = "memory",
+ *       .lua_path = "lua/?.lua;lua/?/init.lua" }, err, sizeof err);
+ *   e[i] = imei_engine_new(&cfg, err, sizeof err);    // 2. one engine per worker thread
+ *   imei_engine_check(e[i], &req, &v);                // 3. in worker i only, any number
+ *   imei_engine_set_lists(e[i], lists, …); imei_engine_reload(e[i], …); // 4. any thread
+ *   imei_engine_free(e[i]); imei_engine_config_release(&cfg);          // 5. any order
+ * Each engine holds its own references, so the config may be released as soon as the
+ * engines exist; the TAC image, lists and store live until the last holder lets go.
+ * What is shared and how: the TAC image and the lists are immutable after load (lookups
+ * take no lock); the store has its own reader/writer lock (recording, with record =
+ * true, from many engines at once is safe); an engine's lua_State is never shared.
+ * Verdicts are self-contained (strings in v->storage): keep or copy them freely.
+ * Tested with several threads, each with its own engine, on one TAC image, one lists
+ * collection and one store, with reloads and list swaps during the checks
+ * (tests/c/test_engine_threads.c).
  */
 #ifndef IMEI_ENGINE_H
 #define IMEI_ENGINE_H
@@ -137,5 +156,24 @@ void imei_engine_lock(struct imei_engine *e);
 void imei_engine_unlock(struct imei_engine *e);
 /* Registry reference of the runtime instance in the sandbox (a table). */
 int imei_engine_instance_ref(struct imei_engine *e);
+
+/* ---- convenience: the shared objects from paths (core/engine_paths.c) ---------------- */
+
+struct imei_engine_paths {
+	const char *policy;   /* policy file (required) */
+	const char *tacdb;    /* a compiled TAC image (`imei tac compile`), or NULL */
+	const char *lists;    /* a folder of CSV lists (imei_lists_load_dir), or NULL */
+	const char *store;    /* "memory" or "lmdb:PATH" (imei_store_open), or NULL */
+	const char *lua_path; /* package.path for the runtime, or NULL ($LUA_PATH / default) */
+};
+
+/* Clear *cfg and open the objects named in *paths into it; policy and lua_path are borrowed
+ * (keep the strings while creating engines). The caller may then set limits, on_error,
+ * record… and create one engine per worker thread from the same cfg. cfg holds one
+ * reference to each object: imei_engine_config_release() drops them (engines keep their
+ * own). Returns 0, or -1 with "tacdb: PATH: why" (or lists:, store) in err and nothing held. */
+int imei_engine_config_open(struct imei_engine_config *cfg, const struct imei_engine_paths *paths, char *err,
+                            size_t errlen);
+void imei_engine_config_release(struct imei_engine_config *cfg);
 
 #endif
