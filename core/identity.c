@@ -119,8 +119,8 @@ static enum imei_err meid_from_decimal(struct imei_id *id, struct imei_error *er
 	/* the hex form must be a MEID too: regional code RR A0..FF; below is IMEI space */
 	if (manufacturer < 0xA0000000u)
 		return fail(err, IMEI_ERR_LENGTH, 0,
-		            "18-digit decimal MEID in IMEI space: regional code %02X is below A0 (manufacturer code %.10s)",
-		            (unsigned)(manufacturer >> 24), id->digits);
+		            "decimal MEID in IMEI space: its regional code %02X is below A0",
+		            (unsigned)(manufacturer >> 24));
 	/* the decimal form has its own check digit: decimal Luhn over the 18 digits */
 	id->cd_expected = imei_check_digit(id->digits, 18);
 	if (id->ndigits == 19) {
@@ -207,8 +207,8 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 		skip = 5;
 	} else if (prefix_ci(p, n, "mac-") || prefix_ci(p, n, "eui-")) {
 		return fail(err, IMEI_ERR_NOT_EQUIPMENT, start + 1,
-		            "a PEI of type '%.3s' at position %zu (TS 29.571) is a MAC or EUI-64 address, not an IMEI",
-		            p, start + 1);
+		            "a '%.3s' PEI at position %zu (TS 29.571) is a MAC or EUI-64 address, not an IMEI", p,
+		            start + 1);
 	}
 
 	size_t first_hex = 0; /* 1-based position of the first hex letter */
@@ -260,8 +260,7 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 			            show_byte((unsigned char)s[first_hex - 1], buf), first_hex);
 		}
 		return fail(err, IMEI_ERR_HEX, first_hex,
-		            "hex digit %s at position %zu in %u digits: not an IMEI (14-16 decimal digits), "
-		            "MEID (14-15 hex) or ESN (8 hex)",
+		            "hex digit %s at position %zu of %u digits: no IMEI, MEID (14-15 hex) or ESN (8 hex)",
 		            show_byte((unsigned char)s[first_hex - 1], buf), first_hex, nd);
 	}
 

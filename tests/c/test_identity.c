@@ -578,6 +578,47 @@ static void test_long_input(void)
 	free(buf);
 }
 
+/* Every error message fits its buffer whole, even with 7-digit positions. */
+static void test_messages_fit(void)
+{
+	static const char *const tails[] = {
+		"", "x", "4901542032\x01" "37518", "490154203237518\x80", "99999999999999999999999",
+		"imei-4901542032375", "imei-A90154203237518", "imeisv-A901542032375181", "MAC-00-11-22-33-44-55",
+		"3520990017614B", "AF01234", "12345", "429496729616777215", "268435455916777215", "25612345678",
+		"4901542032375-8\t0", "Ab-Cd-Ef-01-23-45-67-89-AB",
+	};
+	size_t pad = 1000000;
+	char *buf = malloc(pad + 64);
+	if (!buf) {
+		CHECK(!"out of memory");
+		return;
+	}
+	memset(buf, ' ', pad);
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		for (int padded = 0; padded < 2; padded++) {
+			size_t n = strlen(tails[i]);
+			const char *s = tails[i];
+			if (padded) {
+				memcpy(buf + pad, tails[i], n);
+				s = buf;
+				n += pad;
+			}
+			struct imei_id id;
+			struct imei_error err;
+			if (imei_parse(s, n, &id, &err) == IMEI_OK) {
+				CHECK(!"an error expected");
+				continue;
+			}
+			if (strlen(err.msg) >= sizeof err.msg - 1)
+				fprintf(stderr, "message may be cut: %s\n", err.msg);
+			CHECK(strlen(err.msg) < sizeof err.msg - 1);
+			if (err.pos)
+				CHECK(names_position(&err));
+		}
+	}
+	free(buf);
+}
+
 /* --- MEID and ESN ----------------------------------------------------------------- */
 
 static void test_meid(void)
@@ -799,6 +840,7 @@ int main(void)
 	test_separators();
 	test_bad_bytes();
 	test_long_input();
+	test_messages_fit();
 	test_meid();
 	test_esn();
 	test_rbi_and_junk();
