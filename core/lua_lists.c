@@ -4,7 +4,8 @@
  *   lists_load_dir(dir)        -> lists | nil, err
  *   lists_new{list, ...}       -> lists | nil, err (two lists of one name)
  *   list:has(key_or_imei [, imsi]) -> boolean (false for anything that does not parse)
- *   list:kind() list:name() list:report() list:path() list:changed() #list tostring(list)
+ *   list:kind() list:name() list:report() list:path() list:changed() list:bytes()
+ *   #list tostring(list)
  *   lists:get(name) -> list | nil     lists.NAME (when NAME is not a method)
  *   lists:names() lists:report(name) lists:dir() lists:changed([dir]) #lists
  * A userdata holds one reference to the frozen C object: any number of lua_States (and
@@ -100,9 +101,24 @@ static const char *opt_id(lua_State *L, int idx, size_t *len)
 	return NULL;
 }
 
+/* The hot path: the metatable is the method's upvalue, so checking self costs a pointer
+ * comparison instead of a registry lookup by name; anything else takes the full check
+ * (and its error message). */
+static struct imei_list *self_list(lua_State *L)
+{
+	struct ud_list *u = lua_touserdata(L, 1);
+	if (u && lua_getmetatable(L, 1)) {
+		bool ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+		lua_pop(L, 1);
+		if (ours && u->l)
+			return u->l;
+	}
+	return imei_lua_check_list(L, 1);
+}
+
 static int l_list_has(lua_State *L)
 {
-	struct imei_list *l = imei_lua_check_list(L, 1);
+	struct imei_list *l = self_list(L);
 	size_t len = 0, imsi_len = 0;
 	const char *s = opt_id(L, 2, &len), *imsi = NULL;
 	if (!lua_isnoneornil(L, 3) && !(imsi = opt_id(L, 3, &imsi_len)))
@@ -142,6 +158,12 @@ static int l_list_changed(lua_State *L)
 	return 1;
 }
 
+static int l_list_bytes(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)imei_list_bytes(imei_lua_check_list(L, 1)));
+	return 1;
+}
+
 static int l_list_len(lua_State *L)
 {
 	lua_pushinteger(L, (lua_Integer)imei_list_size(imei_lua_check_list(L, 1)));
@@ -174,14 +196,16 @@ static void push_list_mt(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "has", l_list_has },       { "kind", l_list_kind },       { "name", l_list_name },
 		{ "path", l_list_path },     { "report", l_list_report },   { "changed", l_list_changed },
-		{ NULL, NULL },
+		{ "bytes", l_list_bytes },   { NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
 		{ "__len", l_list_len }, { "__tostring", l_list_tostring }, { "__gc", l_list_gc },
 		{ "__close", l_list_gc }, { NULL, NULL },
 	};
 	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
+	luaL_newlibtable(L, methods);
+	lua_pushvalue(L, -2); /* the metatable, upvalue of every method (see self_list) */
+	luaL_setfuncs(L, methods, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");

@@ -21,6 +21,7 @@ describe("imei.core.list_load", function()
     assert.equal("stolen", l:name())
     assert.equal(FIX .. "stolen.csv", l:path())
     assert.equal(7, #l)
+    assert.equal(7 * 16, l:bytes())
     assert.equal("imei.list stolen (keys, 7 entries)", tostring(l))
     assert.same({ rows = 9, loaded = 7, rejected = 0, duplicates = 2, warnings = 2, errors = {},
                   warning_lines = {
