@@ -6,7 +6,8 @@
 --   npm fast-luhn, validator     optional: node + bench/node_modules (npm install --prefix bench)
 -- Input: 97% valid, 2% spare digit 0, 1% another wrong check digit (seeded), written to a
 -- temporary file the peers read too. Rates in M/s, best of round-robin passes, CPU time
--- (os.clock; the peers measure their own CPU time too). Usage: lua5.4 bench/identity_bench.lua [C_RATE_MPS [C_BULK_MPS]]
+-- (os.clock; the peers measure their own CPU time too).
+-- Usage: lua5.4 bench/identity_bench.lua [C_RATE_MPS [C_BULK_MPS]]
 -- (bench/run passes the C figures of bench/identity_bench.c from the same run).
 local imei = require "imei"
 
