@@ -43,7 +43,7 @@ SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all help deps build test test-c test-lua test-fuzz sanitize fuzz bench demo lint clean rock
+.PHONY: all help deps build test test-c test-lua test-fuzz test-serve sanitize fuzz bench demo lint clean rock
 
 all: build
 
@@ -115,14 +115,17 @@ test-lua: build
 test-fuzz: build
 	@BUILD=$(BUILD) tests/run fuzz
 
+test-serve: build
+	@BUILD=$(BUILD) tests/run serve
+
 # ASan+UBSan build in its own folder; the Lua interpreter is not instrumented,
 # so the runtime is preloaded into it (tests/run does that when SANITIZE=1).
 sanitize: deps
 	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/sanitize/libimei.a build/sanitize/imei/core.so \
-		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%)
-	@BUILD=build/sanitize SANITIZE=1 tests/run c lua
+		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so
+	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
 
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run

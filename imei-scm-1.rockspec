@@ -27,6 +27,9 @@ build = {
     ["imei"] = "lua/imei/init.lua",
     ["imei.cli"] = "lua/imei/cli/init.lua",
     ["imei.cli.inspect"] = "lua/imei/cli/inspect.lua",
+    ["imei.cli.serve"] = "lua/imei/cli/serve.lua",
+    -- `imei serve` execs the service (build/imei-eird, built by make) through this
+    ["imei.exec"] = { sources = { "server/lua_exec.c" } },
     ["imei.cli.tac"] = "lua/imei/cli/tac.lua",
     ["imei.tacdb"] = "lua/imei/tacdb.lua",
     ["imei.tacdb.dsv"] = "lua/imei/tacdb/dsv.lua",

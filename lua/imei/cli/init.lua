@@ -13,6 +13,7 @@ cli.commands = {
   { "tac", "TAC database: compile a GSMA or Osmocom file, look devices up, show sizes." },
   { "check", "Decide one request with a policy: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN." },
   { "policy", "Test (run the examples of) or lint policy files." },
+  { "serve", "Run the N5g-eir equipment status service (HTTP/2 and HTTP/1.1) with a policy." },
 }
 
 -- Exit codes: 0 all good, 1 some input was invalid, 2 usage or operational error.
