@@ -1,6 +1,7 @@
 /*
  * lua_lists.c — Lua binding of list.c and lists.c (imei_lists.h):
  *   list_load(path [, name])   -> list, report | nil, err
+ *   list_load_string(csv [, name]) -> list, report | nil, err (the same from a string)
  *   lists_load_dir(dir)        -> lists | nil, err
  *   lists_new{list, ...}       -> lists | nil, err (two lists of one name)
  *   list:has(key_or_imei [, imsi]) -> boolean (false for anything that does not parse)
@@ -396,6 +397,25 @@ static int l_list_load(lua_State *L)
 	return 2;
 }
 
+static int l_list_load_string(lua_State *L)
+{
+	size_t len;
+	const char *csv = luaL_checklstring(L, 1, &len), *name = luaL_optstring(L, 2, NULL);
+	struct ud_list *u = lua_newuserdatauv(L, sizeof *u, 0);
+	u->l = NULL;
+	push_list_mt(L);
+	lua_setmetatable(L, -2);
+	struct imei_list_report rep;
+	char err[512];
+	if (!(u->l = imei_list_load_buffer(csv, len, name, &rep, err, sizeof err))) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	push_report(L, &rep);
+	return 2;
+}
+
 static int l_lists_load_dir(lua_State *L)
 {
 	const char *dir = luaL_checkstring(L, 1);
@@ -444,6 +464,7 @@ void imei_lua_lists(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "list_load", l_list_load },
+		{ "list_load_string", l_list_load_string },
 		{ "lists_load_dir", l_lists_load_dir },
 		{ "lists_new", l_lists_new },
 		{ NULL, NULL },
