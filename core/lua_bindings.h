@@ -11,6 +11,7 @@
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
+void imei_lua_engine(lua_State *L);
 void imei_lua_sandbox_patterns(lua_State *L);
 void imei_lua_lists(lua_State *L);
 

@@ -23,5 +23,6 @@ int luaopen_imei_core(lua_State *L)
 	imei_lua_lists(L);
 	imei_lua_tacdb(L);
 	imei_lua_sightings(L);
+	imei_lua_engine(L);
 	return 1;
 }
