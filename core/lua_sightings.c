@@ -2,6 +2,7 @@
  * lua_sightings.c — Lua binding of the sightings store (sightings.h; DESIGN §3, §5):
  *   sightings_open("memory" | "lmdb:PATH" [, opts]) -> store | nil, err
  *   store:record{key=, imsi=, msisdn=, time=, operator=, rat=} -> true | nil, err
+ *   store:record_many{row, …} -> n | nil, err, n_recorded
  *   store:imsis(key, days [, now]) -> n, exact     store:imsi_list(...) -> {imsi…}, exact
  *   store:msisdns(...), store:msisdn_list(...)      store:daily(key, days [, now]) -> t
  *   store:first_imsi(key), store:last_imsi(key) -> imsi, time | nil
@@ -13,6 +14,7 @@
  * nil, err; misuse (wrong argument types, writing through a read-only store) raises.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -242,6 +244,49 @@ static int l_record(lua_State *L)
 	if (read_sighting(L, 2, &s, &err) < 0 || imei_store_record(st, &s, &err) < 0)
 		return push_error(L, &err);
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* record_many{row, …} -> n | nil, err, n: rows in order, one write; on a bad row the rows
+ * before it are recorded and err names the row (1-based) and the field. */
+static int l_record_many(lua_State *L)
+{
+	struct imei_store *st = check_writable(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, 2), ok = 0;
+	struct imei_store_error err, bad;
+	if (n < 0)
+		n = 0;
+	if ((lua_Unsigned)n > SIZE_MAX / sizeof(struct imei_sighting))
+		return luaL_error(L, "imei.sightings: too many rows");
+	/* scratch owned by Lua: freed by the collector whatever happens */
+	struct imei_sighting *v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
+	bool failed = false;
+	for (; ok < n; ok++) {
+		int type = lua_rawgeti(L, 2, ok + 1);
+		int rc = type == LUA_TTABLE ? read_sighting(L, lua_gettop(L), &v[ok], &bad)
+		                            : imei_store_fail(&bad, IMEI_STORE_EINVAL, "expected a table, got %s",
+		                                              lua_typename(L, type));
+		lua_pop(L, 1);
+		if (rc < 0) {
+			failed = true;
+			break;
+		}
+	}
+	size_t done = 0;
+	if (imei_store_record_many(st, v, (size_t)ok, &done, &err) < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err.msg);
+		lua_pushinteger(L, (lua_Integer)done);
+		return 3;
+	}
+	if (failed) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "sighting %I: %s", (lua_Integer)ok + 1, bad.msg);
+		lua_pushinteger(L, ok);
+		return 3;
+	}
+	lua_pushinteger(L, ok);
 	return 1;
 }
 
@@ -635,6 +680,7 @@ static void ensure_metatables(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "record", l_record },
+		{ "record_many", l_record_many },
 		{ "imsis", l_imsis },
 		{ "imsi_list", l_imsi_list },
 		{ "msisdns", l_msisdns },

@@ -134,10 +134,8 @@ static int check_ids(uint64_t key, uint64_t imsi, uint64_t msisdn, struct imei_s
 	return 0;
 }
 
-int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err)
+static int check_sighting(const struct imei_sighting *s, struct imei_store_error *err)
 {
-	if (st->read_only)
-		return refuse_write(st, err);
 	if (check_ids(s->key, s->imsi, s->msisdn, err) < 0)
 		return -1;
 	if (s->op && !imei_sight_operator_ok(s->op))
@@ -146,6 +144,43 @@ int imei_store_record(struct imei_store *st, const struct imei_sighting *s, stru
 	if (s->rat > IMEI_SIGHT_RAT_MAX)
 		return imei_store_fail(err, IMEI_STORE_EINVAL, "rat: %u is not a TS 29.274 RAT Type (1..10)",
 		                       (unsigned)s->rat);
+	return 0;
+}
+
+int imei_store_record_many(struct imei_store *st, const struct imei_sighting *s, size_t n, size_t *done,
+                           struct imei_store_error *err)
+{
+	struct imei_store_error bad;
+	size_t ok = 0;
+	int rc = 0;
+	*done = 0;
+	if (st->read_only)
+		return refuse_write(st, err);
+	while (ok < n && check_sighting(&s[ok], &bad) == 0)
+		ok++;
+	wrlock(st);
+	if (st->ops->record_many) {
+		rc = st->ops->record_many(st->be, s, ok, done, err);
+	} else {
+		for (; *done < ok && rc == 0; (*done)++)
+			rc = st->ops->record(st->be, &s[*done], err);
+		if (rc < 0)
+			(*done)--;
+	}
+	unlock(st);
+	if (rc < 0)
+		return -1;
+	if (ok < n)
+		return imei_store_fail(err, bad.code, "sighting %zu: %s", ok, bad.msg);
+	return 0;
+}
+
+int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err)
+{
+	if (st->read_only)
+		return refuse_write(st, err);
+	if (check_sighting(s, err) < 0)
+		return -1;
 	wrlock(st);
 	int rc = st->ops->record(st->be, s, err);
 	unlock(st);

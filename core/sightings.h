@@ -187,7 +187,7 @@ uint64_t imei_wire_get64be(const unsigned char *p);
 
 struct imei_store_opts {
 	size_t map_size; /* LMDB: map size in bytes, the most the store may hold (default 8 GiB) */
-	size_t batch;    /* LMDB: queued sightings committed on their own (default 16384) */
+	size_t batch;    /* LMDB: queued changes committed on their own (default 65536) */
 	size_t capacity; /* memory: aggregates to make room for up front (default small) */
 	bool read_only;  /* refuse writes; LMDB: open with MDB_RDONLY, the store must exist */
 };
@@ -216,6 +216,11 @@ const char *imei_store_spec(const struct imei_store *st); /* "memory" or "lmdb:P
 bool imei_store_read_only(const struct imei_store *st);
 
 int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err);
+/* s[0..n) in order, as one write (one lock), faster than one by one (the memory backend
+ * overlaps the cache misses). On a bad sighting the ones before it are recorded, *done
+ * says how many, and the message starts with "sighting <index>: ". */
+int imei_store_record_many(struct imei_store *st, const struct imei_sighting *s, size_t n, size_t *done,
+                           struct imei_store_error *err);
 int imei_store_flush(struct imei_store *st, struct imei_store_error *err);
 
 /* Distinct IMSIs (field 0) or MSISDNs (field 1) of key seen in the window of `days` days at
@@ -295,6 +300,9 @@ struct imei_sighting_agg *imei_agg_buf_push(struct imei_agg_buf *b, const struct
 struct imei_store_ops {
 	const char *name;
 	int (*record)(void *be, const struct imei_sighting *s, struct imei_store_error *err);
+	/* optional: s[0..n) in order, *done of them recorded */
+	int (*record_many)(void *be, const struct imei_sighting *s, size_t n, size_t *done,
+	                   struct imei_store_error *err);
 	int (*flush)(void *be, struct imei_store_error *err);
 	/* Append every aggregate of key to out (any order). */
 	int (*fetch)(void *be, uint64_t key, struct imei_agg_buf *out, struct imei_store_error *err);

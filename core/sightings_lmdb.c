@@ -35,7 +35,7 @@
 
 #define FORMAT "imei-sightings/1"
 #define DEFAULT_MAP_SIZE ((size_t)8 << 30)
-#define DEFAULT_BATCH 16384
+#define DEFAULT_BATCH 65536
 #define MAX_BATCH ((size_t)1 << 24)
 #define POOL 16
 #define NONE UINT32_MAX
@@ -263,17 +263,7 @@ static void sort_order(const struct lm *l, uint32_t *v, uint32_t *tmp, size_t n)
 	memcpy(v, tmp, n * sizeof *v);
 }
 
-static bool key_exists(MDB_cursor *cur, uint64_t key)
-{
-	unsigned char kb[IMEI_WIRE_SKEY];
-	imei_wire_skey(key, 0, 0, kb);
-	MDB_val k = { sizeof kb, kb }, v;
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) != 0 || k.mv_size < 8)
-		return false;
-	return imei_wire_get64be(k.mv_data) == key;
-}
-
-/* Apply the queued sightings order[0..n): one read and one write per aggregate. */
+/* Apply the queued sightings order[0..n): one search and one write per aggregate. */
 static int apply_sightings(struct lm *l, MDB_txn *txn, size_t n, uint64_t c[NCOUNTERS],
                            struct imei_store_error *err)
 {
@@ -281,30 +271,39 @@ static int apply_sightings(struct lm *l, MDB_txn *txn, size_t n, uint64_t c[NCOU
 	int rc = mdb_cursor_open(txn, l->sdb, &cur);
 	if (rc)
 		return lm_fail(l, err, rc, "committing");
-	bool key_known = false;
+	uint64_t known_key = UINT64_MAX; /* the last key known to be in the store */
 	for (size_t i = 0; i < n;) {
 		const struct imei_sighting *s = &l->pend[l->order[i]];
-		if (i == 0 || l->pend[l->order[i - 1]].key != s->key)
-			key_known = key_exists(cur, s->key);
 		unsigned char kb[IMEI_WIRE_SKEY], vb[IMEI_WIRE_SVAL];
 		imei_wire_skey(s->key, s->imsi, s->msisdn, kb);
 		MDB_val k = { sizeof kb, kb }, v;
 		struct imei_sighting_agg a;
 		const char *why;
 		size_t j = i;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-		bool found = rc == 0;
+		/* the first record >= this one: this one, or tells whether its key is there */
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		bool found = rc == 0 && k.mv_size == sizeof kb && memcmp(k.mv_data, kb, sizeof kb) == 0;
+		if (rc && rc != MDB_NOTFOUND) {
+			mdb_cursor_close(cur);
+			return lm_fail(l, err, rc, "committing");
+		}
+		if (!found && known_key != s->key) {
+			bool there = rc == 0 && k.mv_size >= 8 && imei_wire_get64be(k.mv_data) == s->key;
+			MDB_val pk, pv;
+			if (!there && mdb_cursor_get(cur, &pk, &pv, rc == 0 ? MDB_PREV : MDB_LAST) == 0)
+				there = pk.mv_size >= 8 && imei_wire_get64be(pk.mv_data) == s->key;
+			if (there)
+				known_key = s->key;
+		}
 		if (found) {
+			known_key = s->key;
 			if (!imei_wire_sdecode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &a, &why)) {
 				mdb_cursor_close(cur);
 				return damaged(l, err, "sighting", &k, why);
 			}
-		} else if (rc == MDB_NOTFOUND) {
+		} else {
 			imei_agg_init(&a, s);
 			j++;
-		} else {
-			mdb_cursor_close(cur);
-			return lm_fail(l, err, rc, "committing");
 		}
 		for (; j < n; j++) {
 			const struct imei_sighting *t = &l->pend[l->order[j]];
@@ -322,9 +321,9 @@ static int apply_sightings(struct lm *l, MDB_txn *txn, size_t n, uint64_t c[NCOU
 		}
 		if (!found) {
 			c[C_AGGREGATES]++;
-			if (!key_known)
+			if (known_key != s->key)
 				c[C_KEYS]++;
-			key_known = true;
+			known_key = s->key;
 		}
 		i = j;
 	}

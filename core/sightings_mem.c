@@ -2,7 +2,9 @@
  * sightings_mem.c — the in-memory sightings backend: for tests, batch jobs and replays.
  *
  * Aggregates (sightings_agg.c) live in 48-byte records, packed (a key fits in 47 bits,
- * an encoded IMSI in 51), in chunks of 4096 that never move. One open-addressing index
+ * an encoded IMSI in 51), in chunks of one 2 MiB huge page each (the first one grows from
+ * small), so that random access costs no TLB misses where the kernel grants transparent
+ * huge pages (madvise). One open-addressing index
  * (linear probing, load <= 3/4) of 32-bit slots — a 28-bit record id and 4 hash bits to
  * skip most wrong records unread — finds them: a device's first record (its "head") is
  * indexed by the key alone, every other by (key, IMSI, MSISDN); the records of one key
@@ -12,11 +14,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sightings.h"
 
-#define CHUNK_BITS 12
-#define CHUNK ((size_t)1 << CHUNK_BITS)
+#define HUGE_PAGE ((size_t)2 << 20)
+#define CHUNK (HUGE_PAGE / 48) /* records per chunk: 43690, one huge page */
+#define FIRST_CHUNK 1024        /* chunk 0 starts this small and doubles up to CHUNK */
+#define PREFETCH 8              /* record_many looks this far ahead */
 #define ID_BITS 28
 #define ID_MASK ((1u << ID_BITS) - 1)
 #define MAX_RECORDS ((size_t)ID_MASK) /* ids 0 .. ID_MASK-1; all ones means empty */
@@ -45,6 +50,7 @@ struct mpair {
 struct mem {
 	struct mrec **chunks;
 	size_t nchunks, chunks_cap;
+	size_t cap0; /* records chunk 0 has room for */
 	size_t n;        /* records */
 	size_t keys;     /* head records */
 	uint32_t *slots; /* index */
@@ -82,7 +88,21 @@ static uint64_t hash_triple(uint64_t key, uint64_t imsi, uint64_t msisdn)
 
 static struct mrec *rec(const struct mem *m, uint32_t id)
 {
-	return &m->chunks[id >> CHUNK_BITS][id & (CHUNK - 1)];
+	return &m->chunks[id / CHUNK][id % CHUNK];
+}
+
+/* size bytes, on 2 MiB huge pages when that large (a hint the kernel may ignore). */
+static void *alloc_big(size_t size)
+{
+	void *p = NULL;
+	if (size < HUGE_PAGE)
+		return malloc(size);
+	if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, size, MADV_HUGEPAGE);
+#endif
+	return p;
 }
 
 static uint64_t rkey(const struct mrec *r)
@@ -139,7 +159,7 @@ static uint64_t home_hash(const struct mrec *r)
 
 static int index_resize(struct mem *m, size_t cap, struct imei_store_error *err)
 {
-	uint32_t *slots = malloc(cap * sizeof *slots);
+	uint32_t *slots = alloc_big(cap * sizeof *slots);
 	if (!slots)
 		return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for an index of %zu slots",
 		                       cap);
@@ -192,20 +212,33 @@ static int reserve(struct mem *m, struct imei_store_error *err)
 		return imei_store_fail(err, IMEI_STORE_EFULL, "memory store: full at %zu aggregates", m->n);
 	if ((m->n + 1) * 4 > (m->mask + 1) * 3 && index_resize(m, (m->mask + 1) * 2, err) < 0)
 		return -1;
-	if ((m->n >> CHUNK_BITS) == m->nchunks) {
+	size_t c = m->n / CHUNK;
+	if (c == 0 && m->n == m->cap0) {
+		size_t cap = m->cap0 ? m->cap0 * 2 : FIRST_CHUNK;
+		if (cap > CHUNK)
+			cap = CHUNK;
+		struct mrec *c0 = realloc(m->nchunks ? m->chunks[0] : NULL, cap * sizeof *c0);
+		if (!c0)
+			return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
+			                       cap);
+		if (!m->nchunks)
+			m->nchunks = 1;
+		m->chunks[0] = c0;
+		m->cap0 = cap;
+	} else if (c > 0 && c == m->nchunks) {
 		if (m->nchunks == m->chunks_cap) {
-			size_t cap = m->chunks_cap ? m->chunks_cap * 2 : 16;
+			size_t cap = m->chunks_cap * 2;
 			struct mrec **chunks = realloc(m->chunks, cap * sizeof *chunks);
 			if (!chunks)
 				return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
 			m->chunks = chunks;
 			m->chunks_cap = cap;
 		}
-		struct mrec *c = malloc(CHUNK * sizeof *c);
-		if (!c)
+		struct mrec *chunk = alloc_big(CHUNK * sizeof *chunk);
+		if (!chunk)
 			return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
 			                       m->n + CHUNK);
-		m->chunks[m->nchunks++] = c;
+		m->chunks[m->nchunks++] = chunk;
 	}
 	return 0;
 }
@@ -253,6 +286,29 @@ static int mem_record(void *be, const struct imei_sighting *s, struct imei_store
 		index_put(m->slots, m->mask, hash_triple(s->key, s->imsi, s->msisdn), nid);
 	}
 	m->recorded++;
+	return 0;
+}
+
+/* Many sightings: the same as one by one, with the index slot of a sighting a few ahead
+ * prefetched, and the record it names, so that the cache misses overlap. */
+static int mem_record_many(void *be, const struct imei_sighting *s, size_t n, size_t *done,
+                           struct imei_store_error *err)
+{
+	struct mem *m = be;
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH < n)
+			__builtin_prefetch(&m->slots[(size_t)hash_key(s[i + PREFETCH].key) & m->mask]);
+		if (i + PREFETCH / 2 < n) {
+			uint32_t slot = m->slots[(size_t)hash_key(s[i + PREFETCH / 2].key) & m->mask];
+			if (slot != EMPTY)
+				__builtin_prefetch(rec(m, slot & ID_MASK), 1);
+		}
+		if (mem_record(m, &s[i], err) < 0) {
+			*done = i;
+			return -1;
+		}
+	}
+	*done = n;
 	return 0;
 }
 
@@ -395,7 +451,8 @@ static int mem_stats(void *be, struct imei_store_stats *out, struct imei_store_e
 	out->recorded = m->recorded;
 	out->committed = m->recorded;
 	out->pending = 0;
-	out->bytes = sizeof *m + m->nchunks * CHUNK * sizeof(struct mrec) + m->chunks_cap * sizeof(struct mrec *) +
+	size_t chunks = m->nchunks ? m->cap0 + (m->nchunks - 1) * CHUNK : 0;
+	out->bytes = sizeof *m + chunks * sizeof(struct mrec) + m->chunks_cap * sizeof(struct mrec *) +
 	             (m->mask + 1) * sizeof(uint32_t) + (m->pmask + 1) * sizeof(struct mpair);
 	return 0;
 }
@@ -519,6 +576,21 @@ void *imei_store_mem_open(const struct imei_store_opts *opts, struct imei_store_
 	while (cap / 4 * 3 < want)
 		cap *= 2;
 	m->read_only = opts && opts->read_only;
+	m->chunks = malloc(16 * sizeof *m->chunks);
+	m->chunks_cap = 16;
+	if (!m->chunks) {
+		free(m);
+		imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
+		return NULL;
+	}
+	/* chunk 0 sized for the capacity asked for, when that is under a full chunk */
+	if (want > FIRST_CHUNK) {
+		m->cap0 = want < CHUNK ? want : CHUNK;
+		m->chunks[0] = malloc(m->cap0 * sizeof(struct mrec));
+		m->nchunks = m->chunks[0] != NULL;
+		if (!m->nchunks)
+			m->cap0 = 0;
+	}
 	if (index_resize(m, cap, err) < 0 || pairs_resize(m, 64, err) < 0) {
 		mem_close(m);
 		return NULL;
@@ -529,6 +601,7 @@ void *imei_store_mem_open(const struct imei_store_opts *opts, struct imei_store_
 const struct imei_store_ops imei_store_mem_ops = {
 	.name = "memory",
 	.record = mem_record,
+	.record_many = mem_record_many,
 	.flush = mem_flush,
 	.fetch = mem_fetch,
 	.pair = mem_pair,

@@ -536,10 +536,10 @@ static void test_same_answers(const char *lmdb_dir)
 {
 	char spec[512];
 	snprintf(spec, sizeof spec, "lmdb:%s", lmdb_dir);
-	struct imei_store *mem = open_store("memory", 0), *lm = open_store(spec, 997);
+	struct imei_store *mem = open_store("memory", 0), *lm = open_store(spec, 997), *many = open_store("memory", 0);
 	struct imei_store_error err;
-	CHECK(mem && lm);
-	if (!mem || !lm)
+	CHECK(mem && lm && many);
+	if (!mem || !lm || !many)
 		return;
 	const size_t n = 60000, nkeys = 400;
 	struct raw *raws = malloc(n * sizeof *raws);
@@ -547,7 +547,8 @@ static void test_same_answers(const char *lmdb_dir)
 		return;
 	uint64_t seed = 20261128;
 	const uint32_t base = 19000 * DAY;
-	size_t mismatches = 0, inexact = 0, wrong_exact = 0, queries = 0, exact_daily_wrong = 0;
+	size_t mismatches = 0, inexact = 0, wrong_exact = 0, queries = 0, exact_daily_wrong = 0, nslice = 0, done = 0;
+	struct imei_sighting slice[64];
 	for (size_t i = 0; i < n; i++) {
 		uint64_t r = rng_next(&seed);
 		uint64_t key = 35000000000000ULL + (r % nkeys) * 1000003;
@@ -562,6 +563,14 @@ static void test_same_answers(const char *lmdb_dir)
 		s.rat = (uint8_t)((r >> 17) % 11);
 		raws[i] = (struct raw){ s.key, s.imsi, s.msisdn, s.time };
 		int a = imei_store_record(mem, &s, &err), b = imei_store_record(lm, &s, &err);
+		/* a third store takes them through record_many(), in slices of 1..64 */
+		slice[nslice++] = s;
+		if (nslice == 64 || (r >> 7) % 16 == 0) {
+			size_t done = 0;
+			a |= imei_store_record_many(many, slice, nslice, &done, &err);
+			a |= done != nslice;
+			nslice = 0;
+		}
 		if (a != 0 || b != 0) {
 			CHECK(!"record failed");
 			fprintf(stderr, "%s\n", err.msg);
@@ -617,6 +626,7 @@ static void test_same_answers(const char *lmdb_dir)
 	CHECK_INT(wrong_exact, 0);
 	CHECK_INT(exact_daily_wrong, 0);
 	CHECK(queries > 1000);
+	CHECK_INT(imei_store_record_many(many, slice, nslice, &done, &err), 0);
 	CHECK(inexact > 0); /* the workload does reach past the horizon */
 	fprintf(stderr, "same answers: %zu queries, %zu inexact\n", queries, inexact);
 	/* every key's aggregates, and the counts */
@@ -628,10 +638,14 @@ static void test_same_answers(const char *lmdb_dir)
 		imei_store_sightings(mem, key, &a, &na, &err);
 		imei_store_sightings(lm, key, &b, &nb, &err);
 		diff_keys += !same_aggs(a, na, b, nb);
+		free(b);
+		imei_store_sightings(many, key, &b, &nb, &err);
+		diff_keys += !same_aggs(a, na, b, nb);
 		free(a);
 		free(b);
 	}
 	CHECK_INT(diff_keys, 0);
+	imei_store_release(many);
 	struct imei_store_stats s1, s2;
 	CHECK_INT(imei_store_flush(lm, &err), 0);
 	CHECK_INT(imei_store_stats(mem, &s1, &err), 0);
@@ -726,6 +740,17 @@ static void test_bad_input(const char *spec)
 	CHECK(strncmp(err.msg, "rat:", 4) == 0);
 	CHECK_INT(imei_store_stats(st, &stats, &err), 0);
 	CHECK_INT(stats.recorded, 0);
+	/* many at once: the ones before a bad one are recorded, and the message names it */
+	struct imei_sighting many[4] = { sighting(2, imsi_n(1), 0, 5), sighting(2, imsi_n(2), 0, 5), ok, ok };
+	many[2].imsi = 7;
+	size_t done = 99;
+	CHECK_INT(imei_store_record_many(st, many, 4, &done, &err), -1);
+	CHECK_INT(done, 2);
+	CHECK(strncmp(err.msg, "sighting 2: imsi:", 17) == 0);
+	CHECK_INT(imsis(st, 2, 1, 5, NULL), 2);
+	CHECK_INT(imei_store_record_many(st, many, 2, &done, &err), 0);
+	CHECK_INT(done, 2);
+	CHECK_INT(imsis(st, 2, 1, 5, NULL), 2);
 	CHECK_INT(imei_store_record(st, &ok, &err), 0);
 	CHECK_INT(imsis(st, 1, 1, 5, NULL), 1);
 	CHECK_INT(imei_store_distinct(st, IMEI_SIGHT_KEY_LIMIT, IMEI_FIELD_IMSI, 1, 5, &(size_t){ 0 }, NULL, NULL, &err),

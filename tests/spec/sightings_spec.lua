@@ -109,6 +109,26 @@ describe("imei.sightings", function()
         assert.matches("^key: '123'", err)
       end)
 
+      it("records many rows at once, and stops at a bad one", function()
+        local rows = {}
+        for i = 1, 2500 do rows[i] = { key = KEY, imsi = imsi(i % 100), time = T0 + i } end
+        assert.are.equal(2500, st:record_many(rows))
+        assert.are.equal(100, st:imsis(KEY, 1, T0))
+        assert.are.equal(2500, st:stats().recorded)
+        local n, err, done = st:record_many { { key = KEY, imsi = imsi(500), time = T0 }, { key = KEY, imsi = "1" },
+                                               { key = KEY, imsi = imsi(501), time = T0 } }
+        assert.is_nil(n)
+        assert.matches("^sighting 2: imsi: '1' has 1 digits", err)
+        assert.are.equal(1, done)
+        assert.are.equal(101, st:imsis(KEY, 1, T0))
+        n, err, done = st:record_many { { key = KEY, imsi = imsi(502), time = T0 }, "row" }
+        assert.is_nil(n)
+        assert.are.equal("sighting 2: expected a table, got string", err)
+        assert.are.equal(1, done)
+        assert.are.equal(0, st:record_many {})
+        assert.has_error(function() st:record_many("rows") end)
+      end)
+
       it("keeps optional fields, and \"\" means absent", function()
         assert.is_true(st:record { key = KEY, imsi = imsi(1), msisdn = "+923001234567", operator = "410-01",
                                    rat = "LTE", time = T0 })
