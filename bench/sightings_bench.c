@@ -341,8 +341,11 @@ int main(int argc, char **argv)
 	const size_t batches[2] = { 16384, 262144 };
 	struct imei_sighting *w = workload(n, devices);
 	double *v = malloc(QUERIES * sizeof *v);
-	if (!w || !v || n < 1000)
+	if (!w || !v || n < 1000) {
+		free(w);
+		free(v);
 		return 2;
+	}
 	printf("workload: %zu sightings of %zu devices over 90 days, in time order\n", n, devices);
 	printf("rates per second: wall clock (includes fsync and other load) and this thread's CPU time\n\n");
 	struct result mem1, memn, lm[2], sq[2];
@@ -350,8 +353,11 @@ int main(int argc, char **argv)
 	sqlite3 *sqq;
 	if (run_memory(w, n, false, &mem1, NULL) < 0 || run_memory(w, n, true, &memn, &mem) < 0 ||
 	    run_lmdb(dir, w, n, batches[0], &lm[0], &lmq) < 0 || run_lmdb(dir, w, n, batches[1], &lm[1], NULL) < 0 ||
-	    run_sqlite(dir, w, n, batches[0], &sq[0], &sqq) < 0 || run_sqlite(dir, w, n, batches[1], &sq[1], NULL) < 0)
+	    run_sqlite(dir, w, n, batches[0], &sq[0], &sqq) < 0 || run_sqlite(dir, w, n, batches[1], &sq[1], NULL) < 0) {
+		free(w);
+		free(v);
 		return 1;
+	}
 	printf("%-26s %7s %11s %11s %9s %9s %11s %7s\n", "record (one thread)", "batch", "wall/s", "cpu/s",
 	       "wall x", "cpu x", "aggregates", "B/aggr");
 	print_result(&mem1, n, &sq[0]);
