@@ -217,7 +217,7 @@ static int l_stats(lua_State *L)
 	set_integer(L, "tacs", st.tacs);
 	set_integer(L, "other_keys", st.other_keys);
 	set_integer(L, "trie_nodes", st.trie_nodes);
-	set_integer(L, "split_digits", st.split_digits);
+	set_integer(L, "bucket_bits", st.bucket_bits);
 	set_integer(L, "index_bytes", st.index_bytes);
 	set_integer(L, "record_bytes", st.record_bytes);
 	set_integer(L, "extra_bytes", st.extra_bytes);

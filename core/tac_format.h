@@ -1,12 +1,12 @@
 /*
- * tac_format.h — private: the layout of a frozen TAC database image (version 1), and the
+ * tac_format.h — private: the layout of a frozen TAC database image (version 2), and the
  * pieces shared by the files that build, validate and search it. See docs/tacdb.md.
  *
  *   header (208 bytes)
- *   top      uint32[10^split + 1]  bucket starts: 8-digit TACs whose first `split` digits
- *                                  are b sit at positions top[b] .. top[b+1]-1
- *   low      uint16[ndense]        the remaining 8-split digits of each TAC, ascending
- *                                  within a bucket; position i is record i
+ *   top      uint32[2^bits + 1]    bucket starts: the 8-digit TACs t with tac_bucket(t) = b
+ *                                  sit at positions top[b] .. top[b+1]-1
+ *   tacs     uint32[ndense]        those TACs, ascending within a bucket; position i is
+ *                                  record i
  *   nodes    struct tac_node[]     10-ary trie of the keys of other lengths, breadth first
  *   okeys    uint64[nrecords - ndense]  those keys (digits | length << 48), record ndense + i
  *   records  struct tac_rec[]      8-digit TACs first (ascending), then the others
@@ -30,15 +30,16 @@
 
 #define TAC_MAGIC "IMEITAC\x1a"
 #define TAC_MAGIC_LEN 8
-#define TAC_VERSION 1u
+#define TAC_VERSION 2u
 #define TAC_BYTE_ORDER 0x01020304u
 #define TAC_KEY_LEN_SHIFT 48 /* key = digits as a number | length << 48 */
 #define TAC_DATE_MASK 0x07FFFFFFu /* tac_rec.date_rat: YYYYMMDD (< 2^27) | rat << 27 */
 #define TAC_RAT_SHIFT 27
+#define TAC_MAX_BITS 27 /* more buckets than 8-digit TACs exist make no sense */
 
 enum tac_section {
 	TAC_SEC_TOP,
-	TAC_SEC_LOW,
+	TAC_SEC_TACS,
 	TAC_SEC_NODES,
 	TAC_SEC_OKEYS,
 	TAC_SEC_RECORDS,
@@ -56,7 +57,7 @@ struct tac_header {
 	uint64_t size;     /* the whole image, header included */
 	uint64_t checksum; /* tac_checksum() of the image with this field zero */
 	uint32_t nrecords, ndense, nnodes, nschemas, ncols, nxval;
-	uint32_t split;    /* 4, 5 or 6 */
+	uint32_t bits;     /* 2^bits buckets, 0 to TAC_MAX_BITS */
 	uint32_t pool_size;
 	struct {
 		uint64_t off, len;
@@ -92,7 +93,7 @@ struct imei_tacdb {
 	size_t size;
 	bool mapped;
 	const uint32_t *top;
-	const uint16_t *low;
+	const uint32_t *tacs;
 	const struct tac_node *nodes;
 	const uint64_t *okeys;
 	const struct tac_rec *recs;
@@ -100,10 +101,18 @@ struct imei_tacdb {
 	const uint32_t *cols;
 	const uint32_t *xval;
 	const char *pool;
-	uint32_t nrecords, ndense, nnodes, nschemas, ncols, nxval, pool_size, split;
+	uint32_t nrecords, ndense, nnodes, nschemas, ncols, nxval, pool_size, bits;
 	bool short_keys; /* some key has fewer than 8 digits */
 	bool long_keys;  /* some key has more than 8 digits */
 };
+
+/* The bucket of an 8-digit TAC among 2^bits: Fibonacci hashing (the top bits of a
+ * multiplication by 2^32/phi), which spreads the clustered TACs (most start with 35 or
+ * 86) evenly. */
+static inline uint32_t tac_bucket(uint32_t tac, uint32_t bits)
+{
+	return bits ? (uint32_t)(tac * 2654435769u) >> (32 - bits) : 0;
+}
 
 /* 10^n for n = 0..14. */
 extern const uint64_t tac_pow10[15];

@@ -1,8 +1,8 @@
 /*
  * tac_freeze.c — turn a builder into a frozen image (layout in tac_format.h): records in
- * key order (8-digit TACs first), the builder's string table, each distinct list of
- * extra-column names once, the TAC bucket table and suffixes, and a breadth-first 10-ary
- * trie of the other keys. The same builder always gives the same
+ * index order (8-digit TACs first, by bucket, then the other keys in digit order), the
+ * builder's string table, each distinct list of extra-column names once, the TAC bucket
+ * table, and a breadth-first 10-ary trie of the other keys. The same builder always gives the same
  * bytes. The finished image goes through the same validation as a file read from disk.
  */
 #include <stdarg.h>
@@ -50,7 +50,7 @@ static bool vec_reserve(struct vec *v, size_t more, size_t size)
 }
 
 struct order {
-	uint64_t sort; /* 8-digit keys: the TAC; others: 10^14 + the digits padded to 14 */
+	uint64_t sort; /* 8-digit keys: bucket << 32 | TAC; others: 2^62 + the digits padded to 14 */
 	uint32_t len;
 	uint32_t ent;
 };
@@ -216,14 +216,14 @@ static bool schema_id(struct schemas *ss, const uint32_t *names, uint32_t n, uin
 
 /* ---- freezing ------------------------------------------------------------------------ */
 
-static unsigned split_for(size_t ndense)
+/* At least as many buckets as TACs: a bucket holds one TAC on average, and the index
+ * costs 4 bytes per TAC plus 4 to 8 for the bucket table. */
+static unsigned bits_for(size_t ndense)
 {
-	/* keep the bucket table at most ~8 bytes per TAC while buckets stay short */
-	if (ndense >= 500000)
-		return 6;
-	if (ndense >= 50000)
-		return 5;
-	return 4;
+	unsigned bits = 0;
+	while (bits < TAC_MAX_BITS && ((size_t)1 << bits) < ndense)
+		bits++;
+	return bits;
 }
 
 static size_t align8(size_t n)
@@ -288,13 +288,16 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 	}
 
 	size_t ndense = 0;
+	for (size_t i = 0; i < nent; i++)
+		ndense += tac_key_len(ent[i].key) == 8;
+	unsigned bits = bits_for(ndense);
 	for (size_t i = 0; i < nent; i++) {
 		unsigned len = tac_key_len(ent[i].key);
 		uint64_t v = tac_key_value(ent[i].key);
 		ord[i].len = len;
 		ord[i].ent = (uint32_t)i;
-		ord[i].sort = len == 8 ? v : tac_pow10[14] + v * tac_pow10[14 - len];
-		ndense += len == 8;
+		ord[i].sort = len == 8 ? (uint64_t)tac_bucket((uint32_t)v, bits) << 32 | v
+		                       : ((uint64_t)1 << 62) + v * tac_pow10[14 - len];
 	}
 	qsort(ord, nent, sizeof *ord, cmp_order);
 	if (!fill_records(ent, bkv, ord, nent, recs, okeys, ndense, &ss, &xval, &trie)) {
@@ -303,16 +306,14 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 	}
 
 	/* layout */
-	unsigned split = split_for(ndense);
-	size_t nbuckets = (size_t)tac_pow10[split];
-	uint32_t div = (uint32_t)tac_pow10[8 - split];
+	size_t nbuckets = (size_t)1 << bits;
 	const void *src[TAC_NSEC] = {
 		[TAC_SEC_OKEYS] = okeys, [TAC_SEC_RECORDS] = recs, [TAC_SEC_SCHEMAS] = ss.s.p,
 		[TAC_SEC_COLS] = ss.cols.p, [TAC_SEC_XVAL] = xval.p,  [TAC_SEC_POOL] = pool,
 	};
 	uint64_t len[TAC_NSEC] = {
 		[TAC_SEC_TOP] = (nbuckets + 1) * sizeof(uint32_t),
-		[TAC_SEC_LOW] = ndense * sizeof(uint16_t),
+		[TAC_SEC_TACS] = ndense * sizeof(uint32_t),
 		[TAC_SEC_NODES] = trie.n * sizeof(struct tac_node),
 		[TAC_SEC_OKEYS] = (nent - ndense) * sizeof(uint64_t),
 		[TAC_SEC_RECORDS] = nent * sizeof(struct tac_rec),
@@ -321,7 +322,7 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 		[TAC_SEC_XVAL] = xval.n * sizeof(uint32_t),
 		[TAC_SEC_POOL] = pool_size,
 	};
-	struct tac_header h = { .byte_order = TAC_BYTE_ORDER, .version = TAC_VERSION, .split = split };
+	struct tac_header h = { .byte_order = TAC_BYTE_ORDER, .version = TAC_VERSION, .bits = bits };
 	memcpy(h.magic, TAC_MAGIC, TAC_MAGIC_LEN);
 	uint64_t at = sizeof h;
 	for (int s = 0; s < TAC_NSEC; s++) {
@@ -348,11 +349,10 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 	}
 
 	uint32_t *top = (uint32_t *)(img + h.sec[TAC_SEC_TOP].off);
-	uint16_t *low = (uint16_t *)(img + h.sec[TAC_SEC_LOW].off);
+	uint32_t *tacs = (uint32_t *)(img + h.sec[TAC_SEC_TACS].off);
 	for (size_t i = 0; i < ndense; i++) {
-		uint32_t tac = (uint32_t)tac_key_value(ent[ord[i].ent].key);
-		top[tac / div + 1]++;
-		low[i] = (uint16_t)(tac % div);
+		tacs[i] = (uint32_t)tac_key_value(ent[ord[i].ent].key);
+		top[tac_bucket(tacs[i], bits) + 1]++;
 	}
 	for (size_t bkt = 0; bkt < nbuckets; bkt++)
 		top[bkt + 1] += top[bkt];

@@ -3,8 +3,8 @@
  * (temporary file + rename), reference counting, statistics. Layout in tac_format.h.
  *
  * Everything a lookup will touch is checked when an image is taken in, so lookups need no
- * checks of their own: sizes and offsets of every section, the bucket table, the order of
- * the TAC suffixes, every trie link and key, every string offset (the pool ends with a
+ * checks of their own: sizes and offsets of every section, the bucket table, the bucket
+ * and order of every TAC, every trie link and key, every string offset (the pool ends with a
  * NUL, so a string at any offset inside it ends inside it), every extra-column range.
  * The checksum comes first, so a damaged file is reported as such rather than as the
  * first inconsistency it happens to contain.
@@ -108,7 +108,7 @@ uint64_t tac_checksum(const unsigned char *img, size_t size)
 /* ---- validation -------------------------------------------------------------------- */
 
 static const char *const section_name[TAC_NSEC] = {
-	"bucket table", "TAC suffixes", "trie", "trie keys", "records", "extra-column lists", "extra-column names",
+	"bucket table", "TACs", "trie", "trie keys", "records", "extra-column lists", "extra-column names",
 	"extra-column values", "string table",
 };
 
@@ -137,15 +137,15 @@ static bool check_header(const unsigned char *base, size_t size, struct tac_head
 	if (sum != h->checksum)
 		return fail(err, "checksum mismatch (stored %016llx, computed %016llx): the image is corrupt",
 		            (unsigned long long)h->checksum, (unsigned long long)sum);
-	if (h->split < 4 || h->split > 6)
-		return fail(err, "corrupt header: %u bucket digits (4 to 6)", (unsigned)h->split);
+	if (h->bits > TAC_MAX_BITS)
+		return fail(err, "corrupt header: 2^%u buckets (at most 2^%u)", (unsigned)h->bits, TAC_MAX_BITS);
 	if (h->nnodes == 0 || h->nschemas == 0 || h->pool_size == 0)
 		return fail(err, "corrupt header: no trie root, no empty column list or no string table");
 	if (h->ndense > h->nrecords)
 		return fail(err, "corrupt header: %u TACs but only %u records", (unsigned)h->ndense, (unsigned)h->nrecords);
 	const uint64_t want[TAC_NSEC] = {
-		[TAC_SEC_TOP] = (tac_pow10[h->split] + 1) * sizeof(uint32_t),
-		[TAC_SEC_LOW] = (uint64_t)h->ndense * sizeof(uint16_t),
+		[TAC_SEC_TOP] = (((uint64_t)1 << h->bits) + 1) * sizeof(uint32_t),
+		[TAC_SEC_TACS] = (uint64_t)h->ndense * sizeof(uint32_t),
 		[TAC_SEC_NODES] = (uint64_t)h->nnodes * sizeof(struct tac_node),
 		[TAC_SEC_OKEYS] = (uint64_t)(h->nrecords - h->ndense) * sizeof(uint64_t),
 		[TAC_SEC_RECORDS] = (uint64_t)h->nrecords * sizeof(struct tac_rec),
@@ -170,8 +170,7 @@ static bool check_header(const unsigned char *base, size_t size, struct tac_head
 
 static bool check_index(struct imei_tacdb *db, struct imei_tacdb_error *err)
 {
-	uint32_t nbuckets = (uint32_t)tac_pow10[db->split];
-	uint32_t div = (uint32_t)tac_pow10[8 - db->split];
+	uint32_t nbuckets = (uint32_t)1 << db->bits;
 	if (db->top[0] != 0 || db->top[nbuckets] != db->ndense)
 		return fail(err, "corrupt index: the bucket table does not span the %u TACs", (unsigned)db->ndense);
 	for (uint32_t b = 0; b < nbuckets; b++) {
@@ -179,11 +178,13 @@ static bool check_index(struct imei_tacdb *db, struct imei_tacdb_error *err)
 		if (last < first || last > db->ndense)
 			return fail(err, "corrupt index: bucket %u runs from %u to %u", (unsigned)b, (unsigned)first,
 			            (unsigned)last);
-		unsigned bad = first < last && db->low[first] >= div;
-		for (uint32_t i = first + 1; i < last; i++)
-			bad |= (db->low[i] <= db->low[i - 1]) | (db->low[i] >= div);
+		/* each TAC in its own bucket, ascending, below 10^8: what the lookup relies on */
+		unsigned bad = 0;
+		for (uint32_t i = first; i < last; i++)
+			bad |= (db->tacs[i] >= 100000000u) | (tac_bucket(db->tacs[i], db->bits) != b) |
+			       (i > first && db->tacs[i] <= db->tacs[i - 1]);
 		if (bad)
-			return fail(err, "corrupt index: the TACs of bucket %u are out of order", (unsigned)b);
+			return fail(err, "corrupt index: the TACs of bucket %u are out of place or order", (unsigned)b);
 	}
 	for (uint32_t n = 0; n < db->nnodes; n++) {
 		const struct tac_node *node = &db->nodes[n];
@@ -276,7 +277,7 @@ struct imei_tacdb *tac_image_adopt(unsigned char *base, size_t size, bool mapped
 	db->size = size;
 	db->mapped = mapped;
 	db->top = (const uint32_t *)(base + h.sec[TAC_SEC_TOP].off);
-	db->low = (const uint16_t *)(base + h.sec[TAC_SEC_LOW].off);
+	db->tacs = (const uint32_t *)(base + h.sec[TAC_SEC_TACS].off);
 	db->nodes = (const struct tac_node *)(base + h.sec[TAC_SEC_NODES].off);
 	db->okeys = (const uint64_t *)(base + h.sec[TAC_SEC_OKEYS].off);
 	db->recs = (const struct tac_rec *)(base + h.sec[TAC_SEC_RECORDS].off);
@@ -291,7 +292,7 @@ struct imei_tacdb *tac_image_adopt(unsigned char *base, size_t size, bool mapped
 	db->ncols = h.ncols;
 	db->nxval = h.nxval;
 	db->pool_size = h.pool_size;
-	db->split = h.split;
+	db->bits = h.bits;
 	if (!check_records(db, err) || !check_index(db, err)) {
 		release(base, size, mapped);
 		free(db);
@@ -446,8 +447,8 @@ void imei_tacdb_stats(const struct imei_tacdb *db, struct imei_tacdb_stats *st)
 	st->tacs = db->ndense;
 	st->other_keys = db->nrecords - db->ndense;
 	st->trie_nodes = db->nnodes;
-	st->split_digits = db->split;
-	st->index_bytes = (tac_pow10[db->split] + 1) * sizeof(uint32_t) + (size_t)db->ndense * sizeof(uint16_t) +
+	st->bucket_bits = db->bits;
+	st->index_bytes = (((size_t)1 << db->bits) + 1) * sizeof(uint32_t) + (size_t)db->ndense * sizeof(uint32_t) +
 	                  (size_t)db->nnodes * sizeof(struct tac_node) +
 	                  (size_t)(db->nrecords - db->ndense) * sizeof(uint64_t);
 	st->record_bytes = (size_t)db->nrecords * sizeof(struct tac_rec);

@@ -2,10 +2,11 @@
  * tac_lookup.c — longest-prefix lookup in a frozen TAC database, and record access.
  *
  * Two indexes share one key space (decimal prefixes of 1 to 14 digits):
- *   - 8-digit TACs (TS 23.003 §6.2.1), nearly all keys, in a bucket table: the first
- *     `split` digits pick a bucket, a branch-free binary search over the bucket's sorted
- *     uint16 suffixes finds the TAC; its position is its record index. 2 bytes per TAC
- *     plus the bucket table.
+ *   - 8-digit TACs (TS 23.003 §6.2.1), nearly all keys, in a hashed bucket table: the TAC
+ *     picks one of at least as many buckets as there are TACs (tac_bucket), and the
+ *     bucket's few TACs, stored ascending as uint32, are scanned; a TAC's position is its
+ *     record index. 4 bytes per TAC plus 4 to 8 for the bucket table; two cache lines
+ *     per lookup.
  *   - every other length (a range rule of 6 digits, a serial range, a 14-digit device) in
  *     a 10-ary trie with compact nodes: a child bitmap and the index of the first child.
  * The answer is the longest matching key: a key of 9-14 digits, else the 8-digit TAC,
@@ -55,24 +56,11 @@ size_t tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1])
 /* The record of 8-digit TAC tac (< 10^8), or IMEI_TACDB_NONE. */
 static inline uint32_t dense_find(const struct imei_tacdb *db, uint32_t tac)
 {
-	uint32_t hi, lo;
-	/* constant divisors, so no division instruction on the hot path */
-	switch (db->split) {
-	case 4: hi = tac / 10000, lo = tac % 10000; break;
-	case 5: hi = tac / 1000, lo = tac % 1000; break;
-	default: hi = tac / 100, lo = tac % 100; break;
-	}
-	uint32_t first = db->top[hi];
-	uint32_t n = db->top[hi + 1] - first;
-	if (n == 0)
-		return IMEI_TACDB_NONE;
-	const uint16_t *p = db->low + first;
-	while (n > 1) {
-		uint32_t half = n / 2;
-		p = p[half] <= lo ? p + half : p;
-		n -= half;
-	}
-	return *p == lo ? first + (uint32_t)(p - (db->low + first)) : IMEI_TACDB_NONE;
+	uint32_t b = tac_bucket(tac, db->bits);
+	uint32_t i = db->top[b], last = db->top[b + 1];
+	while (i < last && db->tacs[i] < tac)
+		i++;
+	return i < last && db->tacs[i] == tac ? i : IMEI_TACDB_NONE;
 }
 
 /* Walk the trie along d[0..n): the record of the longest key of fewer than 8 digits
@@ -129,6 +117,17 @@ uint32_t imei_tacdb_lookup(const struct imei_tacdb *db, const char *digits, size
 	return short_rec;
 }
 
+/* A TAC that dense_find missed: the longest key of 1-7 digits that starts it. */
+static uint32_t short_prefix(const struct imei_tacdb *db, uint32_t tac)
+{
+	char d[8];
+	for (int i = 7; i >= 0; i--, tac /= 10)
+		d[i] = (char)('0' + tac % 10);
+	uint32_t short_rec, long_rec;
+	trie_walk(db, d, 7, &short_rec, &long_rec);
+	return short_rec;
+}
+
 uint32_t imei_tacdb_lookup_tac(const struct imei_tacdb *db, uint32_t tac)
 {
 	if (tac > 99999999u)
@@ -136,12 +135,37 @@ uint32_t imei_tacdb_lookup_tac(const struct imei_tacdb *db, uint32_t tac)
 	uint32_t rec = dense_find(db, tac);
 	if (rec != IMEI_TACDB_NONE || !db->short_keys)
 		return rec;
-	char d[8];
-	for (int i = 7; i >= 0; i--, tac /= 10)
-		d[i] = (char)('0' + tac % 10);
-	uint32_t short_rec, long_rec;
-	trie_walk(db, d, 7, &short_rec, &long_rec);
-	return short_rec;
+	return short_prefix(db, tac);
+}
+
+void imei_tacdb_lookup_tacs(const struct imei_tacdb *db, const uint32_t *tacs, size_t n, uint32_t *out)
+{
+	/* in groups: all bucket starts of a group are fetched before any is used, then all
+	 * first TACs, so the cache misses of a group overlap instead of queueing */
+	enum { GROUP = 16 };
+	for (size_t base = 0; base < n; base += GROUP) {
+		size_t m = n - base < GROUP ? n - base : GROUP;
+		uint32_t b[GROUP], first[GROUP], last[GROUP];
+		for (size_t k = 0; k < m; k++) {
+			uint32_t tac = tacs[base + k];
+			b[k] = tac_bucket(tac <= 99999999u ? tac : 0, db->bits);
+			__builtin_prefetch(&db->top[b[k]]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			first[k] = db->top[b[k]];
+			last[k] = db->top[b[k] + 1];
+			__builtin_prefetch(&db->tacs[first[k]]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			uint32_t tac = tacs[base + k], i = first[k];
+			while (i < last[k] && db->tacs[i] < tac)
+				i++;
+			uint32_t rec = tac <= 99999999u && i < last[k] && db->tacs[i] == tac ? i : IMEI_TACDB_NONE;
+			if (rec == IMEI_TACDB_NONE && db->short_keys && tac <= 99999999u)
+				rec = short_prefix(db, tac);
+			out[base + k] = rec;
+		}
+	}
 }
 
 static int str_error(struct imei_tacdb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -236,16 +260,7 @@ uint64_t tac_record_key(const struct imei_tacdb *db, uint32_t idx)
 {
 	if (idx >= db->ndense)
 		return db->okeys[idx - db->ndense];
-	/* the bucket holding position idx: the last b with top[b] <= idx */
-	uint32_t lo = 0, hi = (uint32_t)tac_pow10[db->split]; /* top[lo] <= idx < top[hi] */
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (db->top[mid] <= idx)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return tac_key_pack((uint64_t)lo * tac_pow10[8 - db->split] + db->low[idx], 8);
+	return tac_key_pack(db->tacs[idx], 8);
 }
 
 bool imei_tacdb_record(const struct imei_tacdb *db, uint32_t idx, struct imei_tac_record *rec)

@@ -139,13 +139,33 @@ static void test_longest_prefix(void)
 	CHECK_STR(rec.str[IMEI_TAC_BRAND], "zero-tac");
 	CHECK_INT(imei_tacdb_lookup_tac(db, 100000000), IMEI_TACDB_NONE);
 	CHECK_INT(imei_tacdb_lookup_tac(db, 12345678), IMEI_TACDB_NONE);
-	/* records in key order: TACs first, then the rest in digit order */
-	const char *order[] = { "00000000", "35678901", "49015420", "99999999", "3",
-		                    "35", "356789", "3567890112", "35678901123456" };
-	for (uint32_t i = 0; i < 9; i++) {
+	/* many at once: the same answers, in groups and the odd rest */
+	uint32_t many[37], got[37];
+	for (int i = 0; i < 37; i++)
+		many[i] = i % 5 == 0 ? 35678901u : i % 5 == 1 ? 35678955u : i % 5 == 2 ? 12345678u
+		        : i % 5 == 3 ? 4000000000u : (uint32_t)i * 2702701u;
+	imei_tacdb_lookup_tacs(db, many, 37, got);
+	int same = 0;
+	for (int i = 0; i < 37; i++)
+		same += got[i] == imei_tacdb_lookup_tac(db, many[i]);
+	CHECK_INT(same, 37);
+	CHECK(got[0] != IMEI_TACDB_NONE && got[1] != IMEI_TACDB_NONE && got[0] != got[1]);
+	CHECK_INT(got[3], IMEI_TACDB_NONE);
+	/* records: the TACs first (in index order), then the rest in digit order */
+	const char *order[] = { "3", "35", "356789", "3567890112", "35678901123456" };
+	int tacs_seen = 0;
+	for (uint32_t i = 0; i < 4; i++) {
 		CHECK(imei_tacdb_record(db, i, &rec));
-		CHECK_STR(rec.key, order[i]);
-		CHECK_INT((long long)rec.key_len, (long long)strlen(order[i]));
+		CHECK_INT((long long)rec.key_len, 8);
+		CHECK_INT(imei_tacdb_lookup(db, rec.key, 8), i);
+		tacs_seen |= (strcmp(rec.key, "00000000") == 0) | (strcmp(rec.key, "35678901") == 0) << 1 |
+		             (strcmp(rec.key, "49015420") == 0) << 2 | (strcmp(rec.key, "99999999") == 0) << 3;
+	}
+	CHECK_INT(tacs_seen, 15);
+	for (uint32_t i = 4; i < 9; i++) {
+		CHECK(imei_tacdb_record(db, i, &rec));
+		CHECK_STR(rec.key, order[i - 4]);
+		CHECK_INT((long long)rec.key_len, (long long)strlen(order[i - 4]));
 	}
 	CHECK(!imei_tacdb_record(db, 9, &rec));
 	struct imei_tacdb_stats st;
@@ -153,7 +173,8 @@ static void test_longest_prefix(void)
 	CHECK_INT((long long)st.records, 9);
 	CHECK_INT((long long)st.tacs, 4);
 	CHECK_INT((long long)st.other_keys, 5);
-	CHECK_INT((long long)st.split_digits, 4);
+	CHECK_INT((long long)st.bucket_bits, 2); /* at least as many buckets as TACs */
+	CHECK_INT((long long)st.index_bytes, 5 * 4 + 4 * 4 + (long long)st.trie_nodes * 12 + 5 * 8);
 	CHECK(!st.mapped);
 	imei_tacdb_unref(db);
 	imei_tacdb_builder_free(b);
@@ -328,29 +349,31 @@ static void test_records(void)
 	imei_tacdb_builder_free(b);
 	if (!db)
 		return;
+	uint32_t first = imei_tacdb_lookup(db, "41277777", 8), second = imei_tacdb_lookup(db, "41277778", 8),
+	         third = imei_tacdb_lookup(db, "41277779", 8);
 	struct imei_tac_record rec;
-	CHECK(imei_tacdb_record(db, imei_tacdb_lookup(db, "41277777", 8), &rec));
+	CHECK(imei_tacdb_record(db, first, &rec));
 	for (int i = 0; i < IMEI_TAC_NFIELDS; i++)
 		CHECK_STR(rec.str[i], s[i]);
 	CHECK_INT(rec.date, 20130426);
 	CHECK_INT(rec.rat, IMEI_TAC_RAT_2G | IMEI_TAC_RAT_3G | IMEI_TAC_RAT_4G);
 	CHECK_INT((long long)rec.nextra, 2);
 	const char *k, *v;
-	CHECK(imei_tacdb_extra(db, 0, 0, &k, &v));
+	CHECK(imei_tacdb_extra(db, first, 0, &k, &v));
 	CHECK_STR(k, "Country Code");
 	CHECK_STR(v, "404");
-	CHECK(imei_tacdb_extra(db, 0, 1, &k, &v));
+	CHECK(imei_tacdb_extra(db, first, 1, &k, &v));
 	CHECK_STR(k, "NFC");
 	CHECK_STR(v, "");
-	CHECK(!imei_tacdb_extra(db, 0, 2, &k, &v));
-	CHECK(imei_tacdb_extra(db, 1, 1, &k, &v));
+	CHECK(!imei_tacdb_extra(db, first, 2, &k, &v));
+	CHECK(imei_tacdb_extra(db, second, 1, &k, &v));
 	CHECK_STR(v, "Yes");
-	CHECK(imei_tacdb_record(db, 2, &rec));
+	CHECK(imei_tacdb_record(db, third, &rec));
 	CHECK_STR(rec.str[IMEI_TAC_BRAND], "Plain");
 	CHECK_STR(rec.str[IMEI_TAC_MODEL], "");
 	CHECK_INT(rec.date, 0);
 	CHECK_INT((long long)rec.nextra, 0);
-	CHECK(!imei_tacdb_extra(db, 2, 0, &k, &v));
+	CHECK(!imei_tacdb_extra(db, third, 0, &k, &v));
 	CHECK(!imei_tacdb_extra(db, 3, 0, &k, &v));
 	/* the two records with extras share one list of column names */
 	CHECK_INT(db->nschemas, 2);
@@ -564,14 +587,19 @@ static struct tac_header *hdr(unsigned char *img)
 }
 
 static void swap_order(unsigned char *img) { hdr(img)->byte_order = 0x04030201u; }
-static void bad_version(unsigned char *img) { hdr(img)->version = 2; }
-static void bad_split(unsigned char *img) { hdr(img)->split = 9; }
+static void bad_version(unsigned char *img) { hdr(img)->version = 1; }
+static void bad_bits(unsigned char *img) { hdr(img)->bits = 40; }
 static void more_records(unsigned char *img) { hdr(img)->nrecords += 1; }
 static void section_out(unsigned char *img) { hdr(img)->sec[TAC_SEC_POOL].off += 4096; }
 static void bucket_back(unsigned char *img)
 {
 	uint32_t *top = (uint32_t *)(img + hdr(img)->sec[TAC_SEC_TOP].off);
-	top[3567] = 1000;
+	top[1] = 1000;
+}
+static void tac_moved(unsigned char *img)
+{
+	uint32_t *tacs = (uint32_t *)(img + hdr(img)->sec[TAC_SEC_TACS].off);
+	tacs[0] = 100000000; /* not a TAC */
 }
 static void record_string(unsigned char *img)
 {
@@ -608,11 +636,12 @@ static void test_crafted(void)
 	size_t len;
 	const unsigned char *img = imei_tacdb_image(db, &len);
 	crafted(img, len, swap_order, "other byte order");
-	crafted(img, len, bad_version, "version 2");
-	crafted(img, len, bad_split, "bucket digits");
+	crafted(img, len, bad_version, "image version 1, this build reads version 2");
+	crafted(img, len, bad_bits, "2^40 buckets");
 	crafted(img, len, more_records, "corrupt header");
 	crafted(img, len, section_out, "string table");
 	crafted(img, len, bucket_back, "bucket");
+	crafted(img, len, tac_moved, "out of place or order");
 	crafted(img, len, record_string, "outside");
 	crafted(img, len, record_schema, "extra-column list 7");
 	crafted(img, len, trie_loop, "links outside");

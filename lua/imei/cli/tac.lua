@@ -167,8 +167,8 @@ local function info(args)
   else
     io.write(("%s: %d records (%d TACs, %d other keys)\n"):format(args.db, st.records, st.tacs, st.other_keys))
     io.write(("  image    %d bytes%s\n"):format(st.image_bytes, st.mapped and " (mapped)" or ""))
-    io.write(("  index    %d bytes, %.1f per key (bucket table on %d digits, %d trie nodes)\n"):format(
-      st.index_bytes, st.index_bytes_per_key, st.split_digits, st.trie_nodes))
+    io.write(("  index    %d bytes, %.1f per key (2^%d buckets, %d trie nodes)\n"):format(
+      st.index_bytes, st.index_bytes_per_key, st.bucket_bits, st.trie_nodes))
     io.write(("  records  %d bytes; extra columns %d bytes; strings %d bytes\n"):format(st.record_bytes,
       st.extra_bytes, st.string_bytes))
   end
