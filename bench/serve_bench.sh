@@ -1,0 +1,76 @@
+#!/bin/bash
+# bench/serve_bench.sh — the N5g-eir service (imei-eird) under h2load, beside in-process
+# checks through the C API (bench/engine_bench.c), in the same run, with the example
+# country policy, a compiled image of data/osmocom-tacdb.csv, registration and stolen lists
+# and a memory store; 10,000 distinct PEIs (bench/serve_fixtures.lua). Prints requests/s and
+# latency percentiles (h2load's per-request log), the server's own histogram, and the load
+# average, since on a shared machine the other processes' load shows in every figure.
+# It measures and asserts nothing. Targets (issue 7, DESIGN.md §6): >= 100 k requests/s
+# and p99 < 1 ms for the service; p99 <= 20 us per check in-process.
+# Environment: BUILD (build folder), CC, REQUESTS (default 300000), CHECKS (default 300000).
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CC=${CC:-cc}
+REQUESTS=${REQUESTS:-300000}
+CHECKS=${CHECKS:-300000}
+out=$BUILD/bench/serve
+mkdir -p "$out"
+export IMEI_BUILD=$BUILD
+
+lua5.4 bench/serve_fixtures.lua "$out"
+lua5.4 bin/imei tac compile data/osmocom-tacdb.csv "$out/tacs.img" >/dev/null
+$CC -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Icore -I/usr/include/lua5.4 bench/engine_bench.c \
+	-o "$out/engine_bench" "$BUILD/libimei.a" -llua5.4 -lnettle -llmdb -lz -lpthread -lm
+
+echo "machine: $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "-- in-process (C API), example-country policy"
+"$out/engine_bench" policies/example-country.lua "$out/tacs.img" "$out/lists" "$out/peis.txt" "$CHECKS" 2
+
+rm -f "$out/port"
+"$BUILD/imei-eird" --policy policies/example-country.lua --tacdb "$out/tacs.img" --lists "$out/lists" \
+	--store memory --workers 2 --listen 127.0.0.1:0 --port-file "$out/port" --quiet \
+	--lua-path "$PWD/lua/?.lua;$PWD/lua/?/init.lua" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+for _ in $(seq 300); do [ -s "$out/port" ] && break; sleep 0.1; done
+port=$(cat "$out/port")
+base="http://127.0.0.1:$port/n5g-eir-eic/v1/equipment-status?pei="
+sed "s|^|$base|; s|\$|\&supi=imsi-410010000000001|" "$out/peis.txt" >"$out/uris.txt"
+
+# percentiles of h2load's per-request log (3rd column: microseconds to the response)
+percentiles() {
+	cut -f3 "$1" | sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "  (no log)"; exit }
+		printf "  latency: p50 %d us, p90 %d us, p99 %d us, p99.9 %d us, max %d us (%d requests)\n",
+			v[int(NR * 0.5) + 1], v[int(NR * 0.9) + 1], v[int(NR * 0.99) + 1], v[int(NR * 0.999) + 1], v[NR], NR }'
+}
+
+# run NAME H2LOAD-ARGS...: h2load with a per-request log, its summary lines and percentiles
+run() {
+	local name=$1
+	shift
+	echo "-- $name"
+	rm -f "$out/h2load.log" # h2load appends to it
+	timeout 300 h2load "$@" --log-file="$out/h2load.log" -i "$out/uris.txt" >"$out/h2load.out" 2>&1 || true
+	grep -E "^finished in|^requests:|^status codes:" "$out/h2load.out" | sed 's/^/  /'
+	echo "  (h2load counts the 404s for the 1 % MEIDs, ERROR_EQUIPMENT_UNKNOWN, as failed)"
+	percentiles "$out/h2load.log"
+}
+
+echo "-- imei-eird: 2 workers on 127.0.0.1:$port; h2load on the same machine (1 thread)"
+timeout 60 h2load -n 20000 -c 8 -m 8 -t 1 -i "$out/uris.txt" >/dev/null 2>&1 || true # warm-up
+run "throughput, HTTP/2: 16 connections x 32 streams" -n "$REQUESTS" -c 16 -m 32 -t 1
+run "latency, HTTP/2: 8 connections x 4 streams" -n "$REQUESTS" -c 8 -m 4 -t 1
+run "HTTP/1.1: 32 connections, one request at a time each" --h1 -n "$REQUESTS" -c 32 -t 1
+echo "-- the server's own histogram (complete request to queued response)"
+curl -s "http://127.0.0.1:$port/metrics" | awk '
+	/^imei_eir_request_duration_seconds_bucket/ { split($1, a, "\""); le[++n] = a[2]; c[n] = $2 }
+	/^imei_eir_request_duration_seconds_count/ { total = $2 }
+	/^imei_eir_request_duration_seconds_sum/ { sum = $2 }
+	END { if (!total) exit; printf "  %d requests, mean %.1f us;", total, sum / total * 1e6
+		split("0.5 0.99 0.999", q, " ")
+		for (k = 1; k <= 3; k++) for (i = 1; i <= n; i++) if (c[i] >= q[k] * total) {
+			printf " p%s <= %s s;", q[k] * 100, le[i]; break }
+		printf "\n" }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
