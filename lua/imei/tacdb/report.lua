@@ -111,26 +111,12 @@ local function plural(n, word)
   return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
 end
 
---- The report as text for people, one item per line.
+--- The report as text for people, one item per line: the rows first, the summary last
+-- (so that the end of the output says what was loaded).
 function report.format(r)
   local out = {}
   local function add(fmt, ...) out[#out + 1] = fmt:format(...) end
   add("%s: %s, %s, %s", r.source or "(text)", r.format, plural(r.lines, "line"), plural(r.rows, "data row"))
-  add("  loaded     %s", plural(r.records, "record"))
-  if r.duplicates > 0 then
-    add("  duplicates %s repeated an earlier TAC; the %s one was kept", plural(r.duplicates, "row"),
-      (r.duplicate_rows[1] and r.duplicate_rows[1].kept == r.duplicate_rows[1].first_line) and "first" or "last")
-  end
-  add("  rejected   %s", plural(r.rejected, "row"))
-  if r.warnings > 0 then add("  warnings   %s loaded with a value left out", plural(r.warnings, "row")) end
-  local kinds = {}
-  for kind in pairs(r.fixes) do kinds[#kinds + 1] = kind end
-  table.sort(kinds)
-  for _, kind in ipairs(kinds) do
-    local f = r.fixes[kind]
-    add("  fixed      %d: %s (line%s %s)", f.count, f.what, f.count == 1 and "" or "s", lines_of(f))
-  end
-  for _, note in ipairs(r.notes) do add("  note       %s", note) end
   for _, e in ipairs(r.errors) do add("  line %d: rejected: %s", e.line, e.reason) end
   if r.rejected > #r.errors then add("  … %d more rejected rows", r.rejected - #r.errors) end
   for _, w in ipairs(r.warning_rows) do add("  line %d: warning: %s", w.line, w.reason) end
@@ -139,6 +125,21 @@ function report.format(r)
     add("  line %d: TAC %s already on line %d; kept line %d", d.line, d.tac, d.first_line, d.kept)
   end
   if r.duplicates > #r.duplicate_rows then add("  … %d more duplicates", r.duplicates - #r.duplicate_rows) end
+  for _, note in ipairs(r.notes) do add("  note       %s", note) end
+  local kinds = {}
+  for kind in pairs(r.fixes) do kinds[#kinds + 1] = kind end
+  table.sort(kinds)
+  for _, kind in ipairs(kinds) do
+    local f = r.fixes[kind]
+    add("  fixed      %d: %s (line%s %s)", f.count, f.what, f.count == 1 and "" or "s", lines_of(f))
+  end
+  if r.warnings > 0 then add("  warnings   %s loaded with a value left out", plural(r.warnings, "row")) end
+  add("  rejected   %s", plural(r.rejected, "row"))
+  if r.duplicates > 0 then
+    add("  duplicates %s repeated an earlier TAC; the %s one was kept", plural(r.duplicates, "row"),
+      (r.duplicate_rows[1] and r.duplicate_rows[1].kept == r.duplicate_rows[1].first_line) and "first" or "last")
+  end
+  add("  loaded     %s", plural(r.records, "record"))
   return table.concat(out, "\n")
 end
 
