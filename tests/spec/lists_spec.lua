@@ -163,6 +163,12 @@ describe("imei.core.list_load", function()
     end
     local _, err = core.list_load(FIX .. "noheader.csv")
     assert.truthy(err:find("the header row seems to be missing", 1, true))
+    local mem = io.open("/proc/self/mem") -- Linux: opens, but reading at address 0 fails
+    if mem then
+      mem:close()
+      _, err = core.list_load("/proc/self/mem")
+      assert.equal("/proc/self/mem: cannot read: Input/output error", err)
+    end
   end)
 
   it("loads from a string (list_load_string), with the same rules", function()
