@@ -15,7 +15,7 @@ CC         ?= cc
 OPT        ?= -O2 -g
 SAN        ?=
 CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL  = -lnettle -llmdb -lpthread -lm $(LDLIBS)
+LDLIBS_ALL  = -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
 # C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
 HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60
@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 60
 # Debian packages the project needs (see README "Dependencies").
 DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
-	nettle-dev liblmdb-dev libosmocore-dev python3 python3-stdnum \
+	nettle-dev liblmdb-dev zlib1g-dev libosmocore-dev python3 python3-stdnum \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
 	libhttp-parser-dev
 

@@ -41,6 +41,14 @@ struct imei_store;
 void imei_lua_push_store(lua_State *L, struct imei_store *store, int read_only);
 struct imei_store *imei_lua_check_store(lua_State *L, int idx);
 
+/* Batch replay (lua_replay.c) and the OS helpers of batch commands (lua_batchio.c):
+ * signals, terminal, durable renames, directory locks. imei_lua_stop_flag() is the flag
+ * the signal handler raises (it holds the signal's number), watched by the replay. */
+void imei_lua_replay(lua_State *L);
+void imei_lua_batchio(lua_State *L);
+#include <signal.h>
+const volatile sig_atomic_t *imei_lua_stop_flag(void);
+
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);
 

@@ -24,5 +24,7 @@ int luaopen_imei_core(lua_State *L)
 	imei_lua_tacdb(L);
 	imei_lua_sightings(L);
 	imei_lua_engine(L);
+	imei_lua_replay(L);
+	imei_lua_batchio(L);
 	return 1;
 }

@@ -13,6 +13,8 @@ cli.commands = {
   { "tac", "TAC database: compile a GSMA or Osmocom file, look devices up, show sizes." },
   { "check", "Decide one request with a policy: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN." },
   { "policy", "Test (run the examples of) or lint policy files." },
+  { "classify", "Replay operator dumps through a policy: block, notification and exception lists, report." },
+  { "gen", "Generate realistic synthetic operator dumps (and matching lists) from a seed." },
   { "serve", "Run the N5g-eir equipment status service (HTTP/2 and HTTP/1.1) with a policy." },
 }
 

@@ -1,0 +1,800 @@
+/*
+ * dump_reader.c — operator dump rows (dump_reader.h): layouts, headers, the row parser
+ * and a bounded line reader over plain or gzip files (zlib; RFC 1952 detected by zlib
+ * from the magic bytes, so a gzip file needs no .gz name and a plain one reads as is).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "dump_reader.h"
+#include "sightings.h"
+
+/* ---- dates -------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+int32_t imei_dump_day_from_ymd(int y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (int32_t)(era * 146097 + (int)doe - 719468);
+}
+
+void imei_dump_ymd(int32_t day, int *y, unsigned *m, unsigned *d)
+{
+	int z = day + 719468;
+	int era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int yy = (int)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yy + (*m <= 2);
+}
+
+void imei_dump_day_str(int32_t day, char *out)
+{
+	int y;
+	unsigned m, d;
+	imei_dump_ymd(day, &y, &m, &d);
+	if (y < 0 || y > 9999) {
+		memcpy(out, "00000000", 9);
+		return;
+	}
+	snprintf(out, 9, "%04d%02u%02u", y, m % 100, d % 100);
+}
+
+static bool leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int num(const char *s, size_t n)
+{
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+bool imei_dump_date(const char *s, size_t len, int32_t *day)
+{
+	int y, m, d;
+	if (len == 8) {
+		y = num(s, 4), m = num(s + 4, 2), d = num(s + 6, 2);
+	} else if (len == 10 && s[4] == '-' && s[7] == '-') {
+		y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+	} else {
+		return false;
+	}
+	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (y < 0 || m < 1 || m > 12 || d < 1)
+		return false;
+	if (d > mdays[m - 1] + (m == 2 && leap(y)))
+		return false;
+	*day = imei_dump_day_from_ymd(y, (unsigned)m, (unsigned)d);
+	return true;
+}
+
+/* ---- layouts ------------------------------------------------------------------------ */
+
+static const char *const col_names[] = { "-", "date", "imei", "imsi", "msisdn", "rat" };
+
+const char *imei_dump_col_name(enum imei_dump_col c)
+{
+	return (unsigned)c < sizeof col_names / sizeof col_names[0] ? col_names[c] : "?";
+}
+
+static bool same_ci(const char *s, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	if (n != len)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
+enum imei_dump_col imei_dump_col_from_name(const char *s, size_t len)
+{
+	static const struct {
+		const char *name;
+		enum imei_dump_col col;
+	} names[] = {
+		{ "date", IMEI_DUMP_COL_DATE },     { "triplet_date", IMEI_DUMP_COL_DATE }, { "day", IMEI_DUMP_COL_DATE },
+		{ "imei", IMEI_DUMP_COL_IMEI },     { "imei_norm", IMEI_DUMP_COL_IMEI },    { "pei", IMEI_DUMP_COL_IMEI },
+		{ "imsi", IMEI_DUMP_COL_IMSI },     { "supi", IMEI_DUMP_COL_IMSI },         { "msisdn", IMEI_DUMP_COL_MSISDN },
+		{ "gpsi", IMEI_DUMP_COL_MSISDN },   { "rat", IMEI_DUMP_COL_RAT },           { "rat_type", IMEI_DUMP_COL_RAT },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (same_ci(s, len, names[i].name))
+			return names[i].col;
+	return IMEI_DUMP_COL_SKIP;
+}
+
+void imei_dump_layout_default(struct imei_dump_layout *lay)
+{
+	memset(lay, 0, sizeof *lay);
+	lay->col[0] = IMEI_DUMP_COL_DATE;
+	lay->col[1] = IMEI_DUMP_COL_IMEI;
+	lay->col[2] = IMEI_DUMP_COL_IMSI;
+	lay->col[3] = IMEI_DUMP_COL_MSISDN;
+	lay->col[4] = IMEI_DUMP_COL_RAT;
+	lay->ncols = 5;
+	lay->min_cols = 4;
+	lay->delim = ',';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' || (*s)[*len - 1] == '\r'))
+		(*len)--;
+}
+
+/* Check a layout: required columns, none twice. */
+static int check_layout(const struct imei_dump_layout *lay, const char *what, char *err, size_t errlen)
+{
+	unsigned seen[6] = { 0 };
+	for (size_t i = 0; i < lay->ncols; i++)
+		seen[lay->col[i]]++;
+	for (int c = IMEI_DUMP_COL_DATE; c <= IMEI_DUMP_COL_RAT; c++)
+		if (seen[c] > 1) {
+			snprintf(err, errlen, "%s: column '%s' is given %u times", what, col_names[c], seen[c]);
+			return -1;
+		}
+	static const enum imei_dump_col required[] = { IMEI_DUMP_COL_DATE, IMEI_DUMP_COL_IMEI, IMEI_DUMP_COL_IMSI };
+	for (size_t i = 0; i < 3; i++)
+		if (!seen[required[i]]) {
+			snprintf(err, errlen, "%s: no '%s' column (date, imei and imsi are required)", what,
+			         col_names[required[i]]);
+			return -1;
+		}
+	return 0;
+}
+
+int imei_dump_layout_parse(const char *spec, char delim, struct imei_dump_layout *lay, char *err, size_t errlen)
+{
+	memset(lay, 0, sizeof *lay);
+	lay->delim = delim ? delim : ',';
+	const char *p = spec;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *name = p;
+		trim(&name, &n);
+		if (lay->ncols == IMEI_DUMP_MAX_COLS) {
+			snprintf(err, errlen, "columns: more than %d columns", IMEI_DUMP_MAX_COLS);
+			return -1;
+		}
+		enum imei_dump_col c = imei_dump_col_from_name(name, n);
+		if (c == IMEI_DUMP_COL_SKIP && !same_ci(name, n, "-") && !same_ci(name, n, "skip")) {
+			snprintf(err, errlen,
+			         "columns: '%.*s' is not a column name (date, imei, imsi, msisdn, rat, or - to skip one)",
+			         (int)(n > 40 ? 40 : n), name);
+			return -1;
+		}
+		lay->col[lay->ncols++] = (uint8_t)c;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	lay->min_cols = lay->ncols;
+	return check_layout(lay, "columns", err, errlen);
+}
+
+/* The span of field i (0-based) of a line, unquoted when it was quoted without "" in it;
+ * for the header only (a header has no escapes worth keeping). */
+bool imei_dump_is_header(const char *line, size_t len, char delim)
+{
+	const char *end = memchr(line, delim, len);
+	size_t n = end ? (size_t)(end - line) : len;
+	const char *first = line;
+	trim(&first, &n);
+	if (n >= 2 && first[0] == '"' && first[n - 1] == '"') {
+		first++;
+		n -= 2;
+	}
+	int32_t day;
+	if (imei_dump_date(first, n, &day))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = line[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			return true;
+	}
+	return false;
+}
+
+int imei_dump_header_layout(const char *line, size_t len, char delim, struct imei_dump_layout *lay, char *err,
+                            size_t errlen)
+{
+	memset(lay, 0, sizeof *lay);
+	lay->delim = delim;
+	size_t pos = 0;
+	for (;;) {
+		const char *start = line + pos;
+		const char *end = memchr(start, delim, len - pos);
+		size_t n = end ? (size_t)(end - start) : len - pos;
+		const char *name = start;
+		trim(&name, &n);
+		if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+			name++;
+			n -= 2;
+			trim(&name, &n);
+		}
+		if (lay->ncols == IMEI_DUMP_MAX_COLS) {
+			snprintf(err, errlen, "header: more than %d columns", IMEI_DUMP_MAX_COLS);
+			return -1;
+		}
+		lay->col[lay->ncols++] = (uint8_t)imei_dump_col_from_name(name, n);
+		if (!end)
+			break;
+		pos = (size_t)(end - line) + 1;
+	}
+	lay->min_cols = lay->ncols;
+	return check_layout(lay, "header", err, errlen);
+}
+
+/* ---- forms ------------------------------------------------------------------------- */
+
+size_t imei_dump_form_digits(uint64_t key, uint8_t form, char *out)
+{
+	for (int i = 13; i >= 0; i--) {
+		out[i] = (char)('0' + key % 10);
+		key /= 10;
+	}
+	size_t n = 14;
+	if (form >= IMEI_DUMP_FORM_IMEI && form < IMEI_DUMP_FORM_IMEISV) {
+		out[n++] = (char)('0' + (form - IMEI_DUMP_FORM_IMEI));
+	} else if (form >= IMEI_DUMP_FORM_IMEISV && form < IMEI_DUMP_FORM_IMEISV + 100) {
+		unsigned svn = (unsigned)(form - IMEI_DUMP_FORM_IMEISV);
+		out[n++] = (char)('0' + svn / 10);
+		out[n++] = (char)('0' + svn % 10);
+	}
+	out[n] = 0;
+	return n;
+}
+
+/* ---- rejection reasons -------------------------------------------------------------- */
+
+static const char *const reject_names[IMEI_DUMP_NREJECT] = {
+	"ok", "fields", "quote", "long_line", "control_byte", "date", "date_range",
+	"imei_empty", "imei_text", "imsi", "msisdn", "rat",
+};
+
+static const char *const reject_texts[IMEI_DUMP_NREJECT] = {
+	"accepted",
+	"wrong number of fields",
+	"broken quoting",
+	"line too long",
+	"control byte (NUL, ...) in the line",
+	"not a date",
+	"date out of range",
+	"no equipment identity",
+	"equipment identity too long or not printable",
+	"bad IMSI",
+	"bad MSISDN",
+	"unknown RAT",
+};
+
+const char *imei_dump_reject_name(enum imei_dump_reject r)
+{
+	return (unsigned)r < IMEI_DUMP_NREJECT ? reject_names[r] : "?";
+}
+
+const char *imei_dump_reject_text(enum imei_dump_reject r)
+{
+	return (unsigned)r < IMEI_DUMP_NREJECT ? reject_texts[r] : "?";
+}
+
+/* ---- the row parser ---------------------------------------------------------------- */
+
+/* A value shown in a message: at most 24 bytes, non-printable bytes as '?'. */
+static void show(const char *s, size_t len, char out[32])
+{
+	size_t n = len < 24 ? len : 24, i;
+	for (i = 0; i < n; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\'') ? s[i] : '?';
+	if (len > n) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = 0;
+}
+
+static enum imei_dump_reject problem(struct imei_dump_problem *why, enum imei_dump_reject r, unsigned field,
+                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum imei_dump_reject problem(struct imei_dump_problem *why, enum imei_dump_reject r, unsigned field,
+                                     const char *fmt, ...)
+{
+	if (why) {
+		va_list ap;
+		why->reason = r;
+		why->field = field;
+		va_start(ap, fmt);
+		vsnprintf(why->msg, sizeof why->msg, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static const uint64_t pow10_u64[17] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+	1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+};
+
+/* digits[0..len) of min..max digits as 10^len + value; -1 at the first non-digit (its
+ * 0-based index in *at), -2 for a wrong length. */
+static int encode_digits(const char *s, size_t len, unsigned min, unsigned max, uint64_t *out, size_t *at)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9) {
+			*at = i;
+			return -1;
+		}
+		v = v * 10 + d;
+		if (i >= 16)
+			return -2;
+	}
+	if (len < min || len > max)
+		return -2;
+	*out = pow10_u64[len] + v;
+	return 0;
+}
+
+struct span {
+	const char *s;
+	size_t len;
+	bool escaped; /* quoted with "" inside: unescape before use */
+};
+
+static size_t unescape(const struct span *f, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->len && n + 1 < cap; i++) {
+		out[n++] = f->s[i];
+		if (f->s[i] == '"' && i + 1 < f->len && f->s[i + 1] == '"')
+			i++;
+	}
+	out[n] = 0;
+	return n;
+}
+
+static enum imei_dump_reject parse_ident(struct span f, unsigned field, struct imei_dump_row *row, char *scratch,
+                                         struct imei_dump_problem *why)
+{
+	char shown[32];
+	if (f.escaped) {
+		if (f.len > IMEI_DUMP_MAX_IDENT * 2)
+			return problem(why, IMEI_DUMP_R_IMEI_TEXT, field, "imei: %zu bytes, more than the %d an identity may have",
+			               f.len, IMEI_DUMP_MAX_IDENT);
+		f.len = unescape(&f, scratch, IMEI_DUMP_MAX_IDENT * 2 + 1);
+		f.s = scratch;
+		trim(&f.s, &f.len);
+	}
+	if (f.len == 0)
+		return problem(why, IMEI_DUMP_R_IMEI_EMPTY, field, "imei: empty");
+	const unsigned char *s = (const unsigned char *)f.s;
+	/* the common case: 14, 15 or 16 decimal digits (TS 23.003 §6.2) */
+	if (f.len >= 14 && f.len <= 16) {
+		uint64_t key = 0;
+		size_t i;
+		for (i = 0; i < f.len; i++) {
+			unsigned d = (unsigned)s[i] - '0';
+			if (d > 9)
+				break;
+			if (i < 14)
+				key = key * 10 + d;
+		}
+		if (i == f.len) {
+			row->key = key;
+			if (f.len == 14) {
+				row->form = IMEI_DUMP_FORM_IMEI14;
+				row->kind = IMEI_KIND_IMEI14;
+			} else if (f.len == 15) {
+				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEI + (s[14] - '0'));
+				row->kind = IMEI_KIND_IMEI;
+			} else {
+				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEISV + (s[14] - '0') * 10 + (s[15] - '0'));
+				row->kind = IMEI_KIND_IMEISV;
+			}
+			row->ident = NULL;
+			row->ident_len = 0;
+			return IMEI_DUMP_OK;
+		}
+	}
+	if (f.len > IMEI_DUMP_MAX_IDENT) {
+		show(f.s, f.len, shown);
+		return problem(why, IMEI_DUMP_R_IMEI_TEXT, field, "imei: '%s' has %zu characters, more than %d", shown,
+		               f.len, IMEI_DUMP_MAX_IDENT);
+	}
+	for (size_t i = 0; i < f.len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_IMEI_TEXT, field,
+			               "imei: '%s': byte %zu (0x%02X) is not printable ASCII", shown, i + 1, s[i]);
+		}
+	struct imei_id id;
+	if (imei_parse(f.s, f.len, &id, NULL) == IMEI_OK) {
+		if (id.kind == IMEI_KIND_IMEI || id.kind == IMEI_KIND_IMEI14 || id.kind == IMEI_KIND_IMEISV) {
+			uint64_t key = 0;
+			for (int i = 0; i < 14; i++)
+				key = key * 10 + (uint64_t)(id.key[i] - '0');
+			row->key = key;
+			row->kind = (uint8_t)id.kind;
+			if (id.kind == IMEI_KIND_IMEI14)
+				row->form = IMEI_DUMP_FORM_IMEI14;
+			else if (id.kind == IMEI_KIND_IMEI)
+				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEI + (id.digits[14] - '0'));
+			else
+				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEISV + (id.digits[14] - '0') * 10 + (id.digits[15] - '0'));
+			row->ident = NULL;
+			row->ident_len = 0;
+			return IMEI_DUMP_OK;
+		}
+		/* a MEID or an ESN: not an IMEI, but an identity the policy can name */
+		memcpy(scratch, id.digits, (size_t)id.ndigits + 1);
+		row->key = 0;
+		row->kind = (uint8_t)id.kind;
+		row->form = IMEI_DUMP_FORM_TEXT;
+		row->ident = scratch;
+		row->ident_len = id.ndigits;
+		return IMEI_DUMP_OK;
+	}
+	/* not an identifier at all: kept as written, for the policy to call malformed */
+	if (f.s != scratch)
+		memmove(scratch, f.s, f.len);
+	scratch[f.len] = 0;
+	row->key = 0;
+	row->kind = IMEI_KIND_NONE;
+	row->form = IMEI_DUMP_FORM_TEXT;
+	row->ident = scratch;
+	row->ident_len = f.len;
+	return IMEI_DUMP_OK;
+}
+
+enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const char *line, size_t len,
+                                      struct imei_dump_row *row, char *scratch, struct imei_dump_problem *why)
+{
+	struct span fields[IMEI_DUMP_MAX_COLS];
+	size_t nf = 0, pos = 0;
+	char shown[32];
+	const char delim = lay->delim;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c < 0x20 && c != '\t')
+			return problem(why, IMEI_DUMP_R_CONTROL, 0, "byte 0x%02X at column %zu: control bytes have no place "
+			               "in a dump row", c, i + 1);
+	}
+	/* split */
+	for (;;) {
+		size_t start = pos;
+		while (start < len && (line[start] == ' ' || line[start] == '\t'))
+			start++;
+		struct span f = { line + start, 0, false };
+		size_t next;
+		if (start < len && line[start] == '"') {
+			size_t q = start + 1;
+			bool closed = false;
+			while (q < len) {
+				if (line[q] == '"') {
+					if (q + 1 < len && line[q + 1] == '"') {
+						f.escaped = true;
+						q += 2;
+						continue;
+					}
+					closed = true;
+					break;
+				}
+				q++;
+			}
+			if (!closed)
+				return problem(why, IMEI_DUMP_R_QUOTE, (unsigned)nf + 1,
+				               "field %zu: the quote at column %zu does not close on this line", nf + 1, start + 1);
+			f.s = line + start + 1;
+			f.len = q - start - 1;
+			next = q + 1;
+			while (next < len && (line[next] == ' ' || line[next] == '\t'))
+				next++;
+			if (next < len && line[next] != delim)
+				return problem(why, IMEI_DUMP_R_QUOTE, (unsigned)nf + 1,
+				               "field %zu: text after the closing quote at column %zu", nf + 1, next + 1);
+			trim(&f.s, &f.len);
+		} else {
+			const char *d = memchr(line + start, delim, len - start);
+			next = d ? (size_t)(d - line) : len;
+			f.len = next - start;
+			trim(&f.s, &f.len);
+		}
+		if (nf < IMEI_DUMP_MAX_COLS)
+			fields[nf] = f;
+		nf++;
+		if (next >= len)
+			break;
+		pos = next + 1;
+	}
+	if (nf > lay->ncols || nf < lay->min_cols) {
+		char names[IMEI_DUMP_MAX_COLS * 8];
+		size_t n = 0;
+		for (size_t i = 0; i < lay->ncols && n + 10 < sizeof names; i++)
+			n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? "," : "", col_names[lay->col[i]]);
+		if (lay->min_cols < lay->ncols)
+			return problem(why, IMEI_DUMP_R_FIELDS, 0, "%zu fields, expected %u to %u (%s)", nf, lay->min_cols,
+			               lay->ncols, names);
+		return problem(why, IMEI_DUMP_R_FIELDS, 0, "%zu fields, expected %u (%s)", nf, lay->ncols, names);
+	}
+
+	row->msisdn = 0;
+	row->rat = 0;
+	for (size_t i = 0; i < nf; i++) {
+		struct span f = fields[i];
+		unsigned field = (unsigned)i + 1;
+		size_t at;
+		int rc;
+		switch (lay->col[i]) {
+		case IMEI_DUMP_COL_DATE:
+			if (!imei_dump_date(f.s, f.len, &row->day)) {
+				show(f.s, f.len, shown);
+				return problem(why, IMEI_DUMP_R_DATE, field, "date: '%s' is not a date (YYYYMMDD)", shown);
+			}
+			if (row->day < IMEI_DUMP_MIN_DAY || row->day > IMEI_DUMP_MAX_DAY) {
+				show(f.s, f.len, shown);
+				return problem(why, IMEI_DUMP_R_DATE_RANGE, field,
+				               "date: %s is outside the years 2000 to 2099", shown);
+			}
+			break;
+		case IMEI_DUMP_COL_IMEI:
+			rc = parse_ident(f, field, row, scratch, why);
+			if (rc != IMEI_DUMP_OK)
+				return (enum imei_dump_reject)rc;
+			break;
+		case IMEI_DUMP_COL_IMSI:
+			rc = encode_digits(f.s, f.len, 6, 15, &row->imsi, &at);
+			if (rc < 0) {
+				show(f.s, f.len, shown);
+				if (f.len == 0)
+					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: empty");
+				if (rc == -1)
+					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s': character %zu is not a digit",
+					               shown, at + 1);
+				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s' has %zu digits, an IMSI has 6 to 15",
+				               shown, f.len);
+			}
+			break;
+		case IMEI_DUMP_COL_MSISDN:
+			if (f.len == 0)
+				break;
+			{
+				size_t skip = f.s[0] == '+';
+				rc = encode_digits(f.s + skip, f.len - skip, 3, 15, &row->msisdn, &at);
+				if (rc < 0) {
+					show(f.s, f.len, shown);
+					if (rc == -1)
+						return problem(why, IMEI_DUMP_R_MSISDN, field,
+						               "msisdn: '%s': character %zu is not a digit", shown, at + 1 + skip);
+					return problem(why, IMEI_DUMP_R_MSISDN, field,
+					               "msisdn: '%s' has %zu digits, an MSISDN has 3 to 15", shown, f.len - skip);
+				}
+			}
+			break;
+		case IMEI_DUMP_COL_RAT:
+			if (f.len == 0)
+				break;
+			if (imei_sight_rat(f.s, f.len, &row->rat, NULL) < 0) {
+				show(f.s, f.len, shown);
+				return problem(why, IMEI_DUMP_R_RAT, field,
+				               "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, ... or 1..10)",
+				               shown);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return IMEI_DUMP_OK;
+}
+
+/* ---- the line reader ---------------------------------------------------------------- */
+
+#define READ_CHUNK (1u << 20)
+
+struct imei_dump_file {
+	gzFile gz;
+	char *buf;
+	size_t cap, start, end;
+	size_t line;
+	uint64_t size;
+	bool eof, skipping, first, gzip;
+	char path[512];
+};
+
+struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen)
+{
+	int fd;
+	bool is_stdin = strcmp(path, "-") == 0;
+	if (is_stdin)
+		fd = dup(0);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", is_stdin ? "standard input" : path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	unsigned char magic[2];
+	bool gzip = false;
+	if (S_ISREG(st.st_mode) && pread(fd, magic, 2, 0) == 2)
+		gzip = magic[0] == 0x1f && magic[1] == 0x8b;
+	struct imei_dump_file *f = calloc(1, sizeof *f);
+	if (!f || !(f->buf = malloc(READ_CHUNK + IMEI_DUMP_MAX_LINE + 2))) {
+		free(f);
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	f->cap = READ_CHUNK + IMEI_DUMP_MAX_LINE + 2;
+	f->gz = gzdopen(fd, "rb");
+	if (!f->gz) {
+		close(fd);
+		free(f->buf);
+		free(f);
+		snprintf(err, errlen, "%s: cannot start reading (out of memory)", path);
+		return NULL;
+	}
+	gzbuffer(f->gz, 1u << 18);
+	f->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	f->first = true;
+	f->gzip = gzip;
+	snprintf(f->path, sizeof f->path, "%s", is_stdin ? "standard input" : path);
+	return f;
+}
+
+void imei_dump_close(struct imei_dump_file *f)
+{
+	if (!f)
+		return;
+	gzclose(f->gz);
+	free(f->buf);
+	free(f);
+}
+
+uint64_t imei_dump_offset(const struct imei_dump_file *f)
+{
+	z_off_t off = gzoffset(f->gz);
+	return off < 0 ? 0 : (uint64_t)off;
+}
+
+uint64_t imei_dump_size(const struct imei_dump_file *f)
+{
+	return f->size;
+}
+
+bool imei_dump_gzip(const struct imei_dump_file *f)
+{
+	return f->gzip;
+}
+
+/* Read more into the buffer after compacting; -1 on a read error. */
+static int fill(struct imei_dump_file *f, char *err, size_t errlen)
+{
+	if (f->start > 0) {
+		memmove(f->buf, f->buf + f->start, f->end - f->start);
+		f->end -= f->start;
+		f->start = 0;
+	}
+	size_t room = f->cap - f->end - 1;
+	if (room > READ_CHUNK)
+		room = READ_CHUNK;
+	int n = gzread(f->gz, f->buf + f->end, (unsigned)room);
+	if (n < 0) {
+		int code;
+		const char *msg = gzerror(f->gz, &code);
+		snprintf(err, errlen, "%s: after line %zu: %s", f->path, f->line,
+		         code == Z_ERRNO ? strerror(errno) : (code == Z_DATA_ERROR ? "damaged gzip data" : msg));
+		return -1;
+	}
+	if (n == 0) {
+		int code;
+		const char *msg = gzerror(f->gz, &code);
+		if (code != Z_OK && code != Z_STREAM_END) {
+			snprintf(err, errlen, "%s: after line %zu: %s", f->path, f->line,
+			         code == Z_BUF_ERROR ? "the gzip stream is truncated (unexpected end of file)" : msg);
+			return -1;
+		}
+		f->eof = true;
+	}
+	f->end += (size_t)n;
+	if (f->first && f->end - f->start >= 3) {
+		if (memcmp(f->buf + f->start, "\xEF\xBB\xBF", 3) == 0)
+			f->start += 3;
+		f->first = false;
+	} else if (f->first && f->eof) {
+		f->first = false;
+	}
+	return 0;
+}
+
+int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, size_t *lineno, bool *too_long,
+                   char *err, size_t errlen)
+{
+	for (;;) {
+		char *p = f->buf + f->start;
+		size_t avail = f->end - f->start;
+		char *nl = avail ? memchr(p, '\n', avail) : NULL;
+		if (f->skipping) {
+			/* the rest of a line too long to keep */
+			if (nl) {
+				f->start += (size_t)(nl - p) + 1;
+				f->skipping = false;
+				continue;
+			}
+			f->start = f->end;
+			if (f->eof)
+				return 0;
+			if (fill(f, err, errlen) < 0)
+				return -1;
+			continue;
+		}
+		if (nl || (f->eof && avail > 0) || avail > IMEI_DUMP_MAX_LINE) {
+			size_t n = nl ? (size_t)(nl - p) : avail;
+			bool cut = false;
+			if (n > IMEI_DUMP_MAX_LINE) {
+				cut = true;
+				if (nl) {
+					f->start += n + 1;
+				} else {
+					f->start = f->end;
+					f->skipping = !f->eof;
+				}
+				n = IMEI_DUMP_MAX_LINE;
+			} else {
+				f->start += nl ? n + 1 : n;
+			}
+			if (n > 0 && p[n - 1] == '\r' && !cut)
+				n--;
+			*line = p;
+			*len = n;
+			*lineno = ++f->line;
+			*too_long = cut;
+			return 1;
+		}
+		if (f->eof)
+			return 0;
+		if (fill(f, err, errlen) < 0)
+			return -1;
+	}
+}

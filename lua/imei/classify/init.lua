@@ -1,0 +1,319 @@
+--- imei.classify — batch replay: classify operator dumps with a policy, write the CEIR
+-- lists and an impact report (DESIGN.md §2; docs/classify.md).
+--
+--   local classify = require "imei.classify"
+--   local result, err = classify.run {
+--     policy = "policies/example-country.lua", tacdb = "data/osmocom-tacdb.csv",
+--     lists = "lists/", store = "memory", out = "out/",
+--     dumps = { "Jazz_Punjab_20260101_20260131.csv.gz" },
+--   }
+--   result.code     --> 0 lists written, 1 lists refused (safety ratio, policy failures)
+--   result.report   --> the report table (also out/report.json), result.text its text
+--   result.interrupted --> { signal =, name = } when SIGINT/SIGTERM/SIGHUP stopped it
+--
+-- The work (reading, recording, deciding) is C (core/replay.c); this module drives it in
+-- slices, so that a progress bar can be drawn and a signal handled between two slices,
+-- then decides the lists (imei.classify.lists) and writes everything into a temporary
+-- folder inside `out`, renaming each file into place only at the end: an interrupted
+-- run leaves `out` as it was.
+local core = require "imei.core"
+local dumps = require "imei.classify.dumps"
+local lists = require "imei.classify.lists"
+local progress_bar = require "imei.classify.progress"
+local report = require "imei.classify.report"
+local text = require "imei.classify.text"
+
+local classify = {}
+
+local TMP_PATTERN = "^%.classify%-%d+%.tmp$"
+
+local function open_tacdb(spec)
+  if spec == nil or type(spec) ~= "string" then return spec end
+  local tacdb = require "imei.tacdb"
+  local db, err = tacdb.open(spec)
+  if db then return db end
+  local loaded, load_err = tacdb.load(spec)
+  if loaded then return loaded end
+  return nil, ("tacdb %s: %s"):format(spec, tostring(load_err or err))
+end
+
+local function open_lists(spec)
+  if spec == nil or type(spec) ~= "string" then return spec end
+  local l, err = core.lists_load_dir(spec)
+  if not l then return nil, "lists: " .. tostring(err) end
+  return l
+end
+
+local function open_store(spec)
+  if type(spec) ~= "string" then return spec end
+  local store, err = require("imei.sightings").open(spec)
+  if not store then return nil, "store: " .. tostring(err) end
+  return store
+end
+
+-- mkdir -p
+local function make_dirs(path)
+  local size, _, isdir = core.file_size(path)
+  if size then
+    if isdir then return true end
+    return nil, path .. ": not a directory"
+  end
+  local parent = path:match("^(.*)/[^/]+/*$")
+  if parent and parent ~= "" then
+    local ok, err = make_dirs(parent)
+    if not ok then return nil, err end
+  end
+  local ok, err, code = core.mkdir(path)
+  if not ok and code ~= 17 then return nil, err end -- 17: EEXIST
+  return true
+end
+
+local function remove_tree(dir)
+  local names = core.listdir(dir)
+  for _, name in ipairs(names or {}) do os.remove(dir .. "/" .. name) end
+  core.rmdir(dir)
+end
+
+local function normalise_date(d)
+  if d == nil then return nil end
+  local y, m, day = d:match("^(%d%d%d%d)%-?(%d%d)%-?(%d%d)$")
+  if not y or not dumps.valid_date(y .. m .. day) then
+    return nil, ("--date '%s': give a date YYYYMMDD"):format(d)
+  end
+  return y .. m .. day
+end
+
+local function iso_now()
+  return os.date("!%Y-%m-%dT%H:%M:%SZ")
+end
+
+--- Run a replay. See the module comment; opts:
+--   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
+--   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
+--   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path.
+-- Returns the result, or nil and a message (file, line, field and reason where one applies).
+function classify.run(opts)
+  assert(type(opts) == "table", "classify.run expects a table of options")
+  if type(opts.policy) ~= "string" then return nil, "a policy file is required (--policy)" end
+  if type(opts.out) ~= "string" or opts.out == "" then return nil, "an output folder is required (--out)" end
+  if type(opts.dumps) ~= "table" or #opts.dumps == 0 then return nil, "no dump to read" end
+  local started, t0 = iso_now(), core.monotime()
+  local run_date, date_err = normalise_date(opts.date)
+  if date_err then return nil, date_err end
+  local jobs = math.tointeger(opts.jobs) or core.ncpu()
+  if jobs < 1 then return nil, "--jobs must be at least 1" end
+
+  local described = {}
+  for i, path in ipairs(opts.dumps) do
+    local d, err = dumps.describe(path, opts.operator)
+    if not d then return nil, err end
+    if d.operator:match("_delta$") then
+      return nil, ("%s: operator '%s': a name may not end with _delta (the lists' deltas are named so)")
+        :format(path, d.operator)
+    end
+    if path ~= "-" then
+      local size, why, isdir = core.file_size(path)
+      if not size then return nil, why end
+      if isdir then return nil, path .. ": is a directory" end
+    end
+    described[i] = d
+  end
+
+  local tacdb, err = open_tacdb(opts.tacdb)
+  if opts.tacdb and not tacdb then return nil, err end
+  local list_set
+  list_set, err = open_lists(opts.lists)
+  if opts.lists and not list_set then return nil, err end
+  local store
+  store, err = open_store(opts.store or "memory")
+  if not store then return nil, err end
+
+  -- the policy, loaded once with its examples (they must pass), for its description
+  local engine
+  engine, err = require("imei.engine").new { policy = opts.policy, tacdb = tacdb, lists = list_set, store = store,
+                                               lua_path = opts.lua_path }
+  if not engine then return nil, err end
+  local info = engine:info()
+  engine:close()
+  local sticky, conditions = {}, {}
+  for _, c in ipairs(info.conditions or {}) do
+    if c.sticky then sticky[c.name] = true end
+    conditions[#conditions + 1] = { name = c.name, status = c.status }
+  end
+
+  -- the output folder: ours alone while we write (a lock on the folder itself)
+  local ok
+  ok, err = make_dirs(opts.out)
+  if not ok then return nil, err end
+  local lock
+  lock, err = core.lock_dir(opts.out)
+  if not lock then return nil, err end
+  local names = core.listdir(opts.out) or {}
+  for _, name in ipairs(names) do
+    if name:match(TMP_PATTERN) then remove_tree(opts.out .. "/" .. name) end -- left by a killed run
+  end
+  local previous
+  previous, err = lists.read_previous(opts.out, names)
+  if not previous then
+    lock:unlock()
+    return nil, "the previous run's lists: " .. err
+  end
+
+  local replay
+  replay, err = core.replay_new {
+    store = store, tacdb = tacdb, columns = opts.columns, delimiter = opts.delimiter, run_date = run_date,
+    reader_thread = jobs >= 2,
+  }
+  if not replay then
+    lock:unlock()
+    return nil, err
+  end
+  for i, path in ipairs(opts.dumps) do
+    local d = described[i]
+    local idx, add_err = replay:add_file(path, d.operator, d.first, d.last)
+    if not idx then
+      replay:close()
+      lock:unlock()
+      return nil, add_err
+    end
+  end
+
+  -- from here on a signal stops the run cleanly (the handler is in place before the
+  -- temporary folder exists, so no signal can leave it behind)
+  core.signals_catch()
+  local tmp = ("%s/.classify-%d.tmp"):format(opts.out, core.getpid())
+  ok, err = core.mkdir(tmp)
+  if not ok then
+    core.signals_restore()
+    replay:close()
+    lock:unlock()
+    return nil, err
+  end
+  local bar = progress_bar.new(opts.progress)
+
+  local INTERRUPTED = {}
+  local function check()
+    if core.signals_caught() then error(INTERRUPTED, 0) end
+  end
+  local function step_error(e)
+    if core.signals_caught() then error(INTERRUPTED, 0) end -- a read cut short by the signal
+    error({ message = e }, 0)
+  end
+
+  local function body()
+    -- 1. read and record
+    local t_read = core.monotime()
+    while true do
+      local state, e = replay:ingest(100)
+      if not state then step_error(e) end
+      if state == "stopped" then error(INTERRUPTED, 0) end
+      local p = replay:progress()
+      if opts.max_rejected and p.rejected > opts.max_rejected then
+        error({ message = ("more than %d rows rejected (--max-rejected): stopped; see the first ones with " ..
+                           "--max-rejected unset"):format(opts.max_rejected) }, 0)
+      end
+      if state == "done" then break end
+      local f = described[p.file]
+      bar:reading(p, core.monotime() - t_read, f and opts.dumps[p.file]:match("([^/]*)$"))
+    end
+    check()
+    local totals = replay:totals()
+    local date = totals.run_date or run_date or os.date("!%Y%m%d")
+    -- 2. decide
+    local t_eval = core.monotime()
+    local started_ok, eval_err = replay:evaluate {
+      policy = opts.policy, tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path or package.path,
+      threads = jobs, conditions = conditions,
+    }
+    if not started_ok then step_error(eval_err) end
+    while true do
+      local state, e = replay:wait(100)
+      if not state then step_error(e) end
+      if state == "stopped" then error(INTERRUPTED, 0) end
+      if state == "done" then break end
+      bar:evaluating(replay:progress(), core.monotime() - t_eval)
+    end
+    check()
+    bar:note("writing the lists")
+    -- 3. the lists and the report
+    local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
+                                        check = check })
+    local run = {
+      date = date, started = started, out = opts.out, policy_file = opts.policy,
+      tacdb = type(opts.tacdb) == "string" and opts.tacdb or nil,
+      lists = type(opts.lists) == "string" and opts.lists or nil,
+      store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "memory",
+      dumps = text.array(opts.dumps), jobs = jobs, reader_thread = jobs >= 2,
+      forced = opts.force or false, fresh = opts.fresh or false, date_given = run_date ~= nil,
+    }
+    local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb }
+    local refused = text.array()
+    for _, name in ipairs(r.over_ratio) do
+      for _, c in ipairs(r.conditions) do
+        if c.name == name then
+          refused[#refused + 1] = ("condition '%s' hits %s of the devices (%s of %s), over its safety ratio of %s%s")
+            :format(name, text.percent(c.share), text.count(c.devices), text.count(r.devices.total),
+              text.percent(c.max_ratio), c.max_ratio_default and " (the default: it sets no max_ratio)" or "")
+        end
+      end
+    end
+    if r.policy_failures.count > 0 then
+      refused[#refused + 1] = ("the policy failed on %s pairs (their verdicts are not the policy's)")
+        :format(text.count(r.policy_failures.count))
+    end
+    r.refused = refused
+    local write_lists = #refused == 0 or opts.force == true
+    local files = {}
+    if write_lists then
+      local written, werr = lists.write(built, tmp, check)
+      if not written then error({ message = werr }, 0) end
+      files = written
+    end
+    r.lists_written = write_lists
+    r.files = text.array(files)
+    r.performance.total_seconds = core.monotime() - t0
+    r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
+    local report_text = report.text(r)
+    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
+      local f, ferr = io.open(tmp .. "/" .. item[1], "wb")
+      if not f then error({ message = ferr }, 0) end
+      local wok, werr = f:write(item[2])
+      local cok, cerr = f:close()
+      if not wok or not cok then error({ message = ("%s/%s: %s"):format(tmp, item[1], tostring(werr or cerr)) }, 0) end
+      files[#files + 1] = item[1]
+    end
+    check()
+    -- 4. commit: every file renamed into place; signals wait until it is done
+    core.signals_block(true)
+    for _, name in ipairs(files) do
+      local rok, rerr = core.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
+      if not rok then
+        core.signals_block(false)
+        error({ message = rerr }, 0)
+      end
+    end
+    core.rmdir(tmp)
+    core.signals_block(false)
+    return { code = write_lists and 0 or 1, report = r, text = report_text, files = files }
+  end
+
+  local run_ok, result = pcall(body)
+  bar:done()
+  local caught, signame = core.signals_caught()
+  core.signals_restore()
+  replay:close()
+  if not run_ok then
+    remove_tree(tmp)
+    lock:unlock()
+    if result == INTERRUPTED then
+      return { interrupted = { signal = caught, name = signame } }
+    end
+    if type(result) == "table" and result.message then return nil, result.message end
+    error(result, 0)
+  end
+  lock:unlock()
+  if caught then result.late_signal = signame end
+  return result
+end
+
+return classify

@@ -1,0 +1,370 @@
+--- imei.classify.lists — the lists a CEIR gives operators (DESIGN.md §2, DIRBS formats),
+-- from the verdicts of a replay, and their deltas against the previous run's lists.
+--
+--   blocklist.csv                 imei,block_date,reasons
+--   notifications_<OP>.csv        imei,imsi,msisdn,block_date,reasons   (one per operator)
+--   exceptions_<OP>.csv           imei,imsi,msisdn                      (pairing exceptions)
+--   blocklist_delta.csv           imei,block_date,reasons,change   blocked|unblocked|changed
+--   notifications_<OP>_delta.csv  …,change   new|resolved|blacklisted|changed|no_longer_seen
+--   exceptions_<OP>_delta.csv     imei,imsi,msisdn,change                 added|removed
+--
+-- Decisions, per device (its 14-digit key, or its text when it is no IMEI):
+--   * blocked: some observed pair's verdict is BLACKLISTED. block_date: the earliest date
+--     a grace period of its blocking reasons ended, else the date it was first listed
+--     (kept from the previous list), else the run's date. reasons: the conditions that
+--     ask for BLACKLISTED, '|'-separated, in the policy's order.
+--   * exception: a pair of a blocked device whose own verdict is not BLACKLISTED (the
+--     paired or first-seen subscriber of a cloned IMEI keeps service), for every
+--     operator the pair was seen on.
+--   * notification: a pair whose verdict is not BLACKLISTED but in a grace period, with
+--     the date its block begins and the conditions in grace.
+--   * carried over: a device on the previous block list that this run did not observe
+--     stays listed as it was (not seen is not innocent), and so do its exceptions;
+--     an observed device that was blocked by a sticky condition stays blocked too.
+--     --fresh (opts.fresh) turns both off: the lists then describe this run alone.
+local text = require "imei.classify.text"
+
+local lists = {}
+
+lists.HEADERS = {
+  block = { "imei", "block_date", "reasons" },
+  notifications = { "imei", "imsi", "msisdn", "block_date", "reasons" },
+  exceptions = { "imei", "imsi", "msisdn" },
+}
+
+local DELTA_HEADERS = {
+  block = { "imei", "block_date", "reasons", "change" },
+  notifications = { "imei", "imsi", "msisdn", "block_date", "reasons", "change" },
+  exceptions = { "imei", "imsi", "msisdn", "change" },
+}
+
+--- File names of the lists.
+function lists.file(kind, operator, delta)
+  local base = kind == "block" and "blocklist" or (kind .. "_" .. operator)
+  return base .. (delta and "_delta" or "") .. ".csv"
+end
+
+-- Read one previous list: rows of cells, or nil and "PATH:LINE: why".
+local function read_list(path, kind)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local want = lists.HEADERS[kind]
+  local rows, lineno = {}, 0
+  for line in f:lines() do
+    lineno = lineno + 1
+    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
+    local cells, why = text.split(line)
+    if not cells then
+      f:close()
+      return nil, ("%s:%d: %s"):format(path, lineno, why)
+    end
+    if lineno == 1 then
+      if table.concat(cells, ",") ~= table.concat(want, ",") then
+        f:close()
+        return nil, ("%s:1: not a previous %s list: the header is '%s', expected '%s'")
+          :format(path, kind, line, table.concat(want, ","))
+      end
+    elseif line ~= "" then
+      if #cells ~= #want then
+        f:close()
+        return nil, ("%s:%d: %d fields, expected %d (%s)"):format(path, lineno, #cells, #want, table.concat(want, ","))
+      end
+      rows[#rows + 1] = cells
+    end
+  end
+  f:close()
+  return rows
+end
+
+--- The previous run's lists in dir (each absent list is empty):
+-- { block = { [imei] = {imei, date, reasons} }, notifications = { [op] = { [imei/imsi] = row } },
+--   exceptions = { [op] = { [imei/imsi/msisdn] = row } }, operators = { op, … } }
+function lists.read_previous(dir, names)
+  local prev = { block = {}, notifications = {}, exceptions = {}, operators = {}, exceptions_of = {} }
+  local rows, err = read_list(dir .. "/" .. lists.file("block"), "block")
+  if err then return nil, err end
+  for _, r in ipairs(rows or {}) do prev.block[r[1]] = r end
+  local ops = {}
+  for _, name in ipairs(names or {}) do
+    local kind, op = name:match("^(notifications)_(.+)%.csv$")
+    if not kind then kind, op = name:match("^(exceptions)_(.+)%.csv$") end
+    if kind and not op:match("_delta$") then ops[op] = true end
+  end
+  for op in pairs(ops) do prev.operators[#prev.operators + 1] = op end
+  table.sort(prev.operators)
+  for _, op in ipairs(prev.operators) do
+    local n = {}
+    rows, err = read_list(dir .. "/" .. lists.file("notifications", op), "notifications")
+    if err then return nil, err end
+    for _, r in ipairs(rows or {}) do n[r[1] .. "/" .. r[2]] = r end
+    prev.notifications[op] = n
+    local e = {}
+    rows, err = read_list(dir .. "/" .. lists.file("exceptions", op), "exceptions")
+    if err then return nil, err end
+    for _, r in ipairs(rows or {}) do
+      e[r[1] .. "/" .. r[2] .. "/" .. r[3]] = r
+      local of = prev.exceptions_of[r[1]] or {}
+      prev.exceptions_of[r[1]] = of
+      of[#of + 1] = { op = op, row = r }
+    end
+    prev.exceptions[op] = e
+  end
+  return prev
+end
+
+local function split_reasons(s)
+  local out = {}
+  for name in (s or ""):gmatch("[^|]+") do out[#out + 1] = name end
+  return out
+end
+
+--- Decide the lists. opts: run_date (YYYYMMDD), previous (read_previous), sticky (set of
+-- condition names), fresh, check (called now and then; may raise to stop). Returns the
+-- lists, their deltas and counts.
+function lists.build(replay, opts)
+  local names = replay:condition_names()
+  local prev = opts.previous or { block = {}, notifications = {}, exceptions = {}, operators = {}, exceptions_of = {} }
+  local sticky = opts.sticky or {}
+  local memo = {}
+  local function reasons(mask)
+    local s = memo[mask]
+    if s then return s end
+    local out = {}
+    for i = 1, #names do
+      if mask & (1 << (i - 1)) ~= 0 then out[#out + 1] = names[i] end
+    end
+    s = table.concat(out, "|")
+    memo[mask] = s
+    return s
+  end
+  local function has_sticky(s)
+    for _, name in ipairs(split_reasons(s)) do
+      if sticky[name] then return true end
+    end
+    return false
+  end
+
+  local block = {}
+  local notifications, exceptions = {}, {}
+  local counts = { carried = 0, sticky_kept = 0, sticky_reasons_kept = 0 }
+  local function bucket(t, op)
+    local b = t[op]
+    if not b then
+      b = {}
+      t[op] = b
+    end
+    return b
+  end
+
+  local seen_devices = 0
+  for dev in replay:devices() do
+    seen_devices = seen_devices + 1
+    if opts.check and seen_devices % 65536 == 0 then opts.check() end
+    local imei = dev.imei
+    if dev.blocked then
+      local mask, date = 0, nil
+      for _, p in ipairs(dev.pairs) do
+        if p.status == "BLACKLISTED" then
+          mask = mask | p.blocked
+          if p.block_date and (not date or p.block_date < date) then date = p.block_date end
+        end
+      end
+      local why = reasons(mask)
+      local old = prev.block[imei]
+      if old and not opts.fresh then
+        -- sticky conditions of the previous listing stay among the reasons
+        local have = {}
+        for _, name in ipairs(split_reasons(why)) do have[name] = true end
+        local extra = {}
+        for _, name in ipairs(split_reasons(old[3])) do
+          if sticky[name] and not have[name] then extra[#extra + 1] = name end
+        end
+        if #extra > 0 then
+          why = why == "" and table.concat(extra, "|") or (why .. "|" .. table.concat(extra, "|"))
+          counts.sticky_reasons_kept = counts.sticky_reasons_kept + 1
+        end
+      end
+      date = date or (old and old[2]) or opts.run_date
+      block[imei] = { imei, date, why }
+      for _, p in ipairs(dev.pairs) do
+        if p.status ~= "BLACKLISTED" then
+          for _, op in ipairs(p.operators) do
+            local row = { imei, p.imsi, p.msisdn or "" }
+            bucket(exceptions, op)[imei .. "/" .. p.imsi .. "/" .. row[3]] = row
+          end
+        end
+      end
+    end
+    for _, p in ipairs(dev.pairs) do
+      if p.status ~= "BLACKLISTED" and p.notify then
+        for _, op in ipairs(p.operators) do
+          bucket(notifications, op)[imei .. "/" .. p.imsi] =
+            { imei, p.imsi, p.msisdn or "", p.block_date or "", reasons(p.grace) }
+        end
+      end
+    end
+  end
+
+  -- the previous block list: what this run did not observe, or blocked for good, stays
+  if not opts.fresh then
+    for imei, old in pairs(prev.block) do
+      if not block[imei] then
+        local seen = replay:find(imei)
+        local keep = false
+        if not seen then
+          keep = true
+          counts.carried = counts.carried + 1
+        elseif has_sticky(old[3]) then
+          keep = true
+          counts.sticky_kept = counts.sticky_kept + 1
+        end
+        if keep then
+          block[imei] = { imei, old[2], old[3] }
+          for _, e in ipairs(prev.exceptions_of[imei] or {}) do
+            local r = e.row
+            bucket(exceptions, e.op)[r[1] .. "/" .. r[2] .. "/" .. r[3]] = { r[1], r[2], r[3] }
+          end
+        end
+      end
+    end
+  end
+
+  -- operators: this run's and the previous run's, so that every list has its delta
+  local opset, operators = {}, {}
+  for _, o in ipairs(replay:operators()) do opset[o.name] = true end
+  for _, op in ipairs(prev.operators) do opset[op] = true end
+  for op in pairs(notifications) do opset[op] = true end
+  for op in pairs(exceptions) do opset[op] = true end
+  for op in pairs(opset) do operators[#operators + 1] = op end
+  table.sort(operators)
+
+  local function sorted_rows(map)
+    local rows = {}
+    for _, row in pairs(map or {}) do rows[#rows + 1] = row end
+    table.sort(rows, function(a, b)
+      for i = 1, #a do
+        if a[i] ~= b[i] then return a[i] < b[i] end
+      end
+      return false
+    end)
+    return rows
+  end
+  local function same(a, b)
+    for i = 1, #a do
+      if a[i] ~= b[i] then return false end
+    end
+    return true
+  end
+
+  local out = {
+    operators = operators, block = sorted_rows(block), notifications = {}, exceptions = {},
+    deltas = { block = {}, notifications = {}, exceptions = {} }, counts = counts,
+    delta_counts = { block = {}, notifications = {}, exceptions = {} },
+  }
+  local function tally(kind, change)
+    local c = out.delta_counts[kind]
+    c[change] = (c[change] or 0) + 1
+  end
+
+  -- block list delta
+  local bd = {}
+  for imei, row in pairs(block) do
+    local old = prev.block[imei]
+    if not old then
+      bd[#bd + 1] = { row[1], row[2], row[3], "blocked" }
+    elseif not same(old, row) then
+      bd[#bd + 1] = { row[1], row[2], row[3], "changed" }
+    end
+  end
+  for imei, old in pairs(prev.block) do
+    if not block[imei] then bd[#bd + 1] = { old[1], old[2], old[3], "unblocked" } end
+  end
+  out.deltas.block = sorted_rows(bd)
+  for _, r in ipairs(out.deltas.block) do tally("block", r[4]) end
+
+  for _, op in ipairs(operators) do
+    local new_n, old_n = notifications[op] or {}, prev.notifications[op] or {}
+    local new_e, old_e = exceptions[op] or {}, prev.exceptions[op] or {}
+    out.notifications[op] = sorted_rows(new_n)
+    out.exceptions[op] = sorted_rows(new_e)
+    local nd = {}
+    for key, row in pairs(new_n) do
+      local old = old_n[key]
+      if not old then
+        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "new" }
+      elseif not same(old, row) then
+        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "changed" }
+      end
+    end
+    for key, old in pairs(old_n) do
+      if not new_n[key] then
+        local imei, imsi = old[1], old[2]
+        local change
+        if block[imei] and not new_e[imei .. "/" .. imsi .. "/" .. old[3]] then
+          change = "blacklisted"
+        elseif not replay:find(imei, imsi) then
+          change = "no_longer_seen"
+        else
+          change = "resolved"
+        end
+        nd[#nd + 1] = { old[1], old[2], old[3], old[4], old[5], change }
+      end
+    end
+    out.deltas.notifications[op] = sorted_rows(nd)
+    for _, r in ipairs(out.deltas.notifications[op]) do tally("notifications", r[6]) end
+    local ed = {}
+    for key, row in pairs(new_e) do
+      if not old_e[key] then ed[#ed + 1] = { row[1], row[2], row[3], "added" } end
+    end
+    for key, old in pairs(old_e) do
+      if not new_e[key] then ed[#ed + 1] = { old[1], old[2], old[3], "removed" } end
+    end
+    out.deltas.exceptions[op] = sorted_rows(ed)
+    for _, r in ipairs(out.deltas.exceptions[op]) do tally("exceptions", r[4]) end
+  end
+  return out
+end
+
+-- Write rows to path; check() is called every 65,536 rows and may raise to stop.
+local function write_csv(path, header, rows, check)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  f:setvbuf("full", 1 << 16)
+  local ok, werr = f:write(table.concat(header, ","), "\n")
+  local n = #header
+  for i, row in ipairs(rows) do
+    if not ok then break end
+    ok, werr = f:write(text.line(row, n), "\n")
+    if check and i % 65536 == 0 then check() end
+  end
+  local closed, cerr = f:close()
+  if not ok then return nil, ("%s: %s"):format(path, tostring(werr)) end
+  if not closed then return nil, ("%s: %s"):format(path, tostring(cerr)) end
+  return true
+end
+
+--- Write the lists and deltas into dir. Returns the file names written, or nil and why.
+function lists.write(built, dir, check)
+  local files = {}
+  local function put(name, header, rows)
+    local ok, err = write_csv(dir .. "/" .. name, header, rows, check)
+    if not ok then return nil, err end
+    files[#files + 1] = name
+    return true
+  end
+  local ok, err = put(lists.file("block"), lists.HEADERS.block, built.block)
+  if not ok then return nil, err end
+  ok, err = put(lists.file("block", nil, true), DELTA_HEADERS.block, built.deltas.block)
+  if not ok then return nil, err end
+  for _, op in ipairs(built.operators) do
+    for _, kind in ipairs({ "notifications", "exceptions" }) do
+      ok, err = put(lists.file(kind, op), lists.HEADERS[kind], built[kind][op])
+      if not ok then return nil, err end
+      ok, err = put(lists.file(kind, op, true), DELTA_HEADERS[kind], built.deltas[kind][op])
+      if not ok then return nil, err end
+    end
+  end
+  return files
+end
+
+return lists

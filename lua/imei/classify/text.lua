@@ -1,0 +1,164 @@
+--- imei.classify.text — the small text formats of batch replay: CSV cells and lines as
+-- the lists are written (RFC 4180: a cell with a comma, a quote or a line end is quoted),
+-- a CSV line reader for reading a previous run's lists back, and JSON with sorted keys
+-- (so that two reports of the same run are the same bytes).
+local text = {}
+
+--- A CSV cell.
+function text.cell(v)
+  v = v == nil and "" or tostring(v)
+  if v:find('[,"\r\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+--- A CSV line (without its line end) from cells.
+function text.line(cells, n)
+  local out = {}
+  for i = 1, n or #cells do out[i] = text.cell(cells[i]) end
+  return table.concat(out, ",")
+end
+
+--- The cells of one CSV line; nil and why when its quoting is broken.
+function text.split(line)
+  local cells, pos, n = {}, 1, #line
+  if line:sub(-1) == "\r" then n = n - 1 end
+  while true do
+    if line:sub(pos, pos) == '"' then
+      local buf, i = {}, pos + 1
+      while true do
+        local q = line:find('"', i, true)
+        if not q or q > n then return nil, "a quote that does not close" end
+        buf[#buf + 1] = line:sub(i, q - 1)
+        if line:sub(q + 1, q + 1) == '"' then
+          buf[#buf + 1] = '"'
+          i = q + 2
+        else
+          pos = q + 1
+          break
+        end
+      end
+      cells[#cells + 1] = table.concat(buf)
+      if pos > n then return cells end
+      if line:sub(pos, pos) ~= "," then return nil, "text after a closing quote" end
+      pos = pos + 1
+    else
+      local comma = line:find(",", pos, true)
+      if not comma or comma > n then
+        cells[#cells + 1] = line:sub(pos, n)
+        return cells
+      end
+      cells[#cells + 1] = line:sub(pos, comma - 1)
+      pos = comma + 1
+    end
+  end
+end
+
+--- Thousands separators for people: 1234567 -> "1,234,567".
+function text.count(n)
+  if math.type(n) ~= "integer" then n = math.floor((n or 0) + 0.5) end
+  local s = tostring(n)
+  local sign, digits = s:match("^(%-?)(%d+)$")
+  if not digits then return s end
+  digits = digits:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+  return sign .. digits
+end
+
+--- A share as a percentage: 0.01234 -> "1.23%".
+function text.percent(x)
+  return ("%.2f%%"):format((x or 0) * 100)
+end
+
+--- "20260131" -> "2026-01-31"
+function text.iso_date(d)
+  if type(d) ~= "string" or #d ~= 8 then return d end
+  return d:sub(1, 4) .. "-" .. d:sub(5, 6) .. "-" .. d:sub(7, 8)
+end
+
+-- JSON ------------------------------------------------------------------------------
+
+--- A marker for an array that may be empty (JSON [] rather than {}).
+text.ARRAY = setmetatable({}, { __name = "json array" })
+
+function text.array(t)
+  return setmetatable(t or {}, text.ARRAY)
+end
+
+local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+                  ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function quote(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return escapes[c] or ("\\u%04x"):format(c:byte())
+  end) .. '"'
+end
+
+local function is_array(t)
+  if getmetatable(t) == text.ARRAY then return true end
+  local n = #t
+  if n == 0 then return false end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
+end
+
+local function encode(v, indent, depth, out)
+  local t = type(v)
+  if t == "nil" then
+    out[#out + 1] = "null"
+  elseif t == "boolean" then
+    out[#out + 1] = tostring(v)
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      out[#out + 1] = "null"
+    elseif math.type(v) == "integer" then
+      out[#out + 1] = tostring(v)
+    else
+      out[#out + 1] = ("%.10g"):format(v)
+    end
+  elseif t == "string" then
+    out[#out + 1] = quote(v)
+  elseif t == "table" then
+    local pad = indent and ("\n" .. indent:rep(depth + 1)) or ""
+    local close = indent and ("\n" .. indent:rep(depth)) or ""
+    if is_array(v) then
+      if #v == 0 then
+        out[#out + 1] = "[]"
+        return
+      end
+      out[#out + 1] = "["
+      for i = 1, #v do
+        out[#out + 1] = (i > 1 and "," or "") .. pad
+        encode(v[i], indent, depth + 1, out)
+      end
+      out[#out + 1] = close .. "]"
+    else
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      if #keys == 0 then
+        out[#out + 1] = "{}"
+        return
+      end
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        local value = v[k]
+        if value == nil then value = v[tonumber(k)] end
+        out[#out + 1] = (i > 1 and "," or "") .. pad .. quote(k) .. (indent and ": " or ":")
+        encode(value, indent, depth + 1, out)
+      end
+      out[#out + 1] = close .. "}"
+    end
+  else
+    error("cannot encode a " .. t .. " as JSON")
+  end
+end
+
+--- JSON text of a value; indent (e.g. "  ") pretty-prints.
+function text.json(v, indent)
+  local out = {}
+  encode(v, indent, 0, out)
+  return table.concat(out)
+end
+
+return text

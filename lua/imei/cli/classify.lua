@@ -1,0 +1,76 @@
+--- imei classify --policy P --out DIR DUMP... — replay operator dumps through a policy,
+-- write the CEIR lists (block list, per-operator notification and exception lists, their
+-- deltas) and an impact report. The work is lua/imei/classify; this is the command line.
+local classify_cmd = {}
+
+function classify_cmd.configure(cmd)
+  cmd:option("--policy", "Policy file."):count(1)
+  cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
+  cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
+  cmd:option("--store", "Sightings store: memory (default) or lmdb:PATH (kept from run to run).", "memory")
+  cmd:option("--out", "Output folder for the lists and the report (created if missing)."):count(1)
+  cmd:option("--operator", "Operator of the dumps (default: from names Operator_Region_YYYYMMDD_YYYYMMDD.csv).")
+  cmd:option("--columns", "Column layout of dumps without a header, e.g. imsi,msisdn,imei,date,- " ..
+                          "(default date,imei,imsi,msisdn[,rat]).")
+  cmd:option("--delimiter", "Field delimiter (default ',').")
+  cmd:option("--date", "The run's date YYYYMMDD (default: the latest date in the dumps); later rows are refused.")
+  cmd:option("--jobs", "Threads to use (default: the processors online).")
+    :convert(math.tointeger)
+  cmd:option("--max-rejected", "Stop when more rows than this are rejected (default: never).")
+    :convert(math.tointeger)
+  cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
+  cmd:flag("--fresh", "Ignore the previous run's lists (deltas are still computed against them).")
+  cmd:flag("--json", "Print the report as JSON instead of text.")
+  cmd:flag("-q --quiet", "Print nothing on success; no progress bar.")
+  cmd:flag("--progress", "Draw the progress bar even when standard error is not a terminal.")
+  cmd:argument("dump", "Operator dumps: date,imei,imsi,msisdn[,rat] CSV, plain or gzip; - for standard input.")
+    :args("+")
+  cmd:epilog([[
+Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPERATOR>.csv,
+their *_delta.csv against the lists already there, report.txt and report.json. Every file
+is written in a temporary folder and renamed into place at the end: an interrupted run
+(Ctrl-C, kill) leaves --out as it was.
+
+Exit status: 0 lists written; 1 lists refused (a blocking condition hits more devices than
+its safety ratio, max_ratio or 10%, or the policy failed: see the report; --force writes
+them anyway); 2 an error (a file that cannot be read, a policy that does not load, ...).
+Interrupted, it dies of the signal that stopped it, after cleaning up.
+
+Example:
+  imei gen --subscribers 20000 --days 30 --lists out/lists --out dumps/
+  imei classify --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
+      --lists out/lists --out out/ dumps/*.csv.gz]])
+end
+
+function classify_cmd.run(args)
+  local cli = require "imei.cli"
+  local core = require "imei.core"
+  local quiet = args.quiet
+  local result, err = require("imei.classify").run {
+    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
+    date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
+    progress = not quiet and (args.progress or core.isatty(2)),
+  }
+  if not result then return cli.fail("classify", err) end
+  if result.interrupted then
+    local sig = result.interrupted
+    io.stderr:write(("imei classify: interrupted by %s: nothing was written to %s\n"):format(sig.name or "a signal",
+      args.out))
+    io.stderr:flush()
+    if sig.signal then core.signals_reraise(sig.signal) end
+    return 130
+  end
+  if args.json then
+    io.write(require("imei.classify.text").json(result.report, "  "), "\n")
+  elseif not quiet or result.code ~= 0 then
+    io.write(result.text)
+  end
+  if result.late_signal then
+    io.stderr:write(("imei classify: %s arrived while the files were being renamed; the run completed\n")
+      :format(result.late_signal))
+  end
+  return result.code
+end
+
+return classify_cmd
