@@ -26,18 +26,25 @@ function cli.main(argv)
     :epilog("Run 'imei COMMAND --help' for the options of one command.")
   parser:command_target("command")
   parser:require_command(true)
+  -- usage errors exit 2 (1 means "some input was invalid"), with the usage of the
+  -- (sub)command at fault
+  local function usage_error(self, message)
+    io.stderr:write(self:get_usage(), "\n\nimei: error: ", message, "\n")
+    os.exit(cli.EXIT_ERROR)
+  end
+  parser.error = usage_error
   local modules = {}
   for _, entry in ipairs(cli.commands) do
     local name, summary = entry[1], entry[2]
     local module = require("imei.cli." .. name)
-    module.configure(parser:command(name, summary))
+    local command = parser:command(name, summary)
+    command.error = usage_error
+    module.configure(command)
+    for _, sub in ipairs(command._commands or {}) do sub.error = usage_error end
     modules[name] = module
   end
-  local ok, args = parser:pparse(argv)
-  if not ok then
-    io.stderr:write(parser:get_usage(), "\n\nimei: error: ", args, "\n")
-    return cli.EXIT_ERROR
-  end
+  -- on a usage error argparse prints the usage of the (sub)command at fault and exits 2
+  local args = parser:parse(argv)
   local run_ok, code = xpcall(modules[args.command].run, debug.traceback, args)
   if not run_ok then
     io.stderr:write("imei ", args.command, ": internal error: ", tostring(code), "\n")

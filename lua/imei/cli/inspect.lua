@@ -56,7 +56,8 @@ local function describe(input, id, problem, valid)
   line("digits", id.digits)
   if id.key then
     line("key", id.key .. "  (the device identity: TAC + SNR)")
-    line("TAC", id.tac .. ("  RBI %s%s"):format(id.rbi, id.rbi_name and (" (" .. id.rbi_name .. ")") or " (unassigned)"))
+    local body = id.rbi_name and (" (" .. id.rbi_name .. ")") or " (unassigned)"
+    line("TAC", id.tac .. ("  RBI %s%s"):format(id.rbi, body))
     line("SNR", id.snr)
   end
   if id.cd then
