@@ -107,11 +107,11 @@ return function(views)
     })
     spec.when = function(d, r)
       if d.key == nil or sightings.msisdns(d.key, days) < count then return false end
-      local since = r.time - days * DAY
+      local first_day = r.time // DAY - days -- whole UTC days, as the store counts them
       local by_operator = {}
       for _, row in ipairs(sightings.rows(d.key)) do
         local number = row.msisdn and tonumber(row.msisdn)
-        if number and row.last_seen > since then
+        if number and row.last_seen // DAY > first_day then
           local op = row.operator or "?"
           local set = by_operator[op] or {}
           by_operator[op] = set

@@ -147,6 +147,14 @@ local function fixture_lists(spec)
   return { get = function(_, name) return lists[name] end }
 end
 
+--- The store's windows are whole UTC days (docs/sightings.md): "N days at now" is the N
+-- calendar days ending with now's day. A sighting from first to last is in the window
+-- when its last day is in it.
+local function in_window(first, last, days, now)
+  local today = now // 86400
+  return last // 86400 > today - days and first // 86400 <= today
+end
+
 --- Sightings as a policy sees them (read-only; "now" is the request's time). The store
 -- is imei.sightings' (C) or an example's fixture; both answer the same methods.
 local function sightings_view(state)
@@ -191,9 +199,9 @@ local function sightings_view(state)
     local store = state.store
     if not store then return nil end
     local rows = store:sightings(key) or {}
-    local since, first = state.now - days * 86400, {}
+    local first = {}
     for _, row in ipairs(rows) do
-      if row.last_seen > since and row.first_seen <= state.now then
+      if in_window(row.first_seen, row.last_seen, days, state.now) then
         local t = first[row.imsi]
         if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
       end
@@ -219,7 +227,7 @@ local function fixture_store(entries, now)
     local seen, n = {}, 0
     for _, row in ipairs(rows) do
       local v = row[field]
-      if v and row.last_seen > at - days * 86400 and row.first_seen <= at and not seen[v] then
+      if v and in_window(row.first_seen, row.last_seen, days, at) and not seen[v] then
         seen[v] = true
         n = n + 1
       end
@@ -240,7 +248,7 @@ local function fixture_store(entries, now)
   function store.daily(_, _, days, at)
     local per_day, total, days_seen = {}, 0, 0
     for _, row in ipairs(rows) do
-      if row.first_seen > at - days * 86400 and row.first_seen <= at then
+      if in_window(row.first_seen, row.last_seen, days, at) then
         local day = row.first_seen // 86400
         local imsis = per_day[day]
         if not imsis then
@@ -464,4 +472,5 @@ function instance_methods:info()
 end
 
 runtime._getinfo = getinfo -- for tests: whether locations are available
+runtime._fixture_store = fixture_store -- for tests: examples' sightings answer as a store does
 return runtime
