@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,8 +219,11 @@ static void stop_reader(struct imei_replay *r)
 	r->abort = true;
 	pthread_cond_broadcast(&r->q_freed);
 	pthread_cond_broadcast(&r->q_filled);
+	int sig = r->cfg.stop ? (int)*r->cfg.stop : 0;
+	struct sigaction sa;
+	if (sig > 0 && (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+		sig = 0; /* only a handled signal can be sent on without harm */
 	while (!r->reader_done) {
-		int sig = r->cfg.stop ? (int)*r->cfg.stop : 0;
 		if (sig > 0)
 			pthread_kill(r->reader, sig);
 		struct timespec t;
@@ -922,6 +926,10 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 {
 	if (r->ingest_done)
 		return IMEI_REPLAY_DONE;
+	if (stopped(r)) {
+		stop_reader(r);
+		return IMEI_REPLAY_STOPPED;
+	}
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!r->ingest_started) {

@@ -1,0 +1,296 @@
+/*
+ * test_dump_reader.c — operator dump rows (dump_reader.h): dates, layouts and headers,
+ * every reason a row is refused, identity forms against imei_parse, and the line reader
+ * over plain and gzip files (CRLF, BOM, long lines, truncated streams).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "check.h"
+#include "dump_reader.h"
+
+static void test_dates(void)
+{
+	int32_t day;
+	CHECK(imei_dump_date("19700101", 8, &day) && day == 0);
+	CHECK(imei_dump_date("20260131", 8, &day) && day == 20484);
+	CHECK(imei_dump_date("2026-01-31", 10, &day) && day == 20484);
+	CHECK(imei_dump_date("20240229", 8, &day));  /* leap year */
+	CHECK(!imei_dump_date("20250229", 8, &day)); /* not one */
+	CHECK(imei_dump_date("20000229", 8, &day));  /* divisible by 400 */
+	CHECK(!imei_dump_date("21000229", 8, &day)); /* by 100, not 400 */
+	CHECK(!imei_dump_date("20261301", 8, &day));
+	CHECK(!imei_dump_date("20260100", 8, &day));
+	CHECK(!imei_dump_date("20260431", 8, &day));
+	CHECK(!imei_dump_date("2026013", 7, &day));
+	CHECK(!imei_dump_date("2026-0131", 9, &day));
+	CHECK(!imei_dump_date("2026O131", 8, &day));
+	/* every day of 1990..2110 goes there and back */
+	int bad = 0;
+	for (int32_t d = 7305; d < 51500; d++) {
+		char s[9];
+		imei_dump_day_str(d, s);
+		int32_t back;
+		if (!imei_dump_date(s, 8, &back) || back != d)
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	char s[9];
+	imei_dump_day_str(20484, s);
+	CHECK_STR(s, "20260131");
+}
+
+static void test_layouts(void)
+{
+	struct imei_dump_layout lay;
+	char err[200];
+	CHECK_INT(imei_dump_layout_parse("imsi, msisdn ,date,IMEI,-", ';', &lay, err, sizeof err), 0);
+	CHECK_INT(lay.ncols, 5);
+	CHECK_INT(lay.min_cols, 5);
+	CHECK_INT(lay.col[0], IMEI_DUMP_COL_IMSI);
+	CHECK_INT(lay.col[3], IMEI_DUMP_COL_IMEI);
+	CHECK_INT(lay.col[4], IMEI_DUMP_COL_SKIP);
+	CHECK(lay.delim == ';');
+	CHECK_INT(imei_dump_layout_parse("date,imei,msisdn", ',', &lay, err, sizeof err), -1);
+	CHECK(strstr(err, "no 'imsi' column") != NULL);
+	CHECK_INT(imei_dump_layout_parse("date,imei,imsi,imei", ',', &lay, err, sizeof err), -1);
+	CHECK(strstr(err, "'imei' is given 2 times") != NULL);
+	CHECK_INT(imei_dump_layout_parse("date,imei,imsi,cell", ',', &lay, err, sizeof err), -1);
+	CHECK(strstr(err, "'cell' is not a column name") != NULL);
+
+	const char *h = "Date , \"IMEI\",imsi,cell_id,msisdn";
+	CHECK(imei_dump_is_header(h, strlen(h), ','));
+	CHECK_INT(imei_dump_header_layout(h, strlen(h), ',', &lay, err, sizeof err), 0);
+	CHECK_INT(lay.ncols, 5);
+	CHECK_INT(lay.col[1], IMEI_DUMP_COL_IMEI);
+	CHECK_INT(lay.col[3], IMEI_DUMP_COL_SKIP);
+	CHECK_INT(lay.col[4], IMEI_DUMP_COL_MSISDN);
+	const char *row = "20260101,352099001761481,410010000000001,923001234567";
+	CHECK(!imei_dump_is_header(row, strlen(row), ','));
+	const char *digits = "1,2,3";
+	CHECK(!imei_dump_is_header(digits, strlen(digits), ','));
+	const char *nohdr = "date,imei,msisdn";
+	CHECK_INT(imei_dump_header_layout(nohdr, strlen(nohdr), ',', &lay, err, sizeof err), -1);
+	CHECK(strstr(err, "header: no 'imsi' column") != NULL);
+}
+
+static enum imei_dump_reject parse(const char *line, struct imei_dump_row *row, struct imei_dump_problem *why)
+{
+	static char scratch[128];
+	struct imei_dump_layout lay;
+	imei_dump_layout_default(&lay);
+	return imei_dump_parse(&lay, line, strlen(line), row, scratch, why);
+}
+
+static void test_rows(void)
+{
+	struct imei_dump_row row;
+	struct imei_dump_problem why;
+	CHECK_INT(parse("20260131,352099001761481,410010000000001,923001234567,EUTRAN", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.day, 20484);
+	CHECK(row.key == 35209900176148ULL);
+	CHECK_INT(row.form, IMEI_DUMP_FORM_IMEI + 1);
+	CHECK_INT(row.kind, IMEI_KIND_IMEI);
+	CHECK(row.imsi == 1000000000000000ULL + 410010000000001ULL);
+	CHECK(row.msisdn == 1000000000000ULL + 923001234567ULL);
+	CHECK_INT(row.rat, 6);
+	/* four fields (no rat), an empty MSISDN, spaces, quotes, a leading '+' */
+	CHECK_INT(parse(" 20260131 , \"35209900176148\" ,010010000000001,", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.form, IMEI_DUMP_FORM_IMEI14);
+	CHECK(row.imsi == 1000000000000000ULL + 10010000000001ULL); /* the leading zero kept */
+	CHECK(row.msisdn == 0);
+	CHECK_INT(parse("2026-01-31,3520990017614823,410010000000001,+923001234567,5G", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.form, IMEI_DUMP_FORM_IMEISV + 23);
+	CHECK_INT(row.rat, 10);
+	/* other spellings of an IMEI become its key */
+	CHECK_INT(parse("20260131,imei-352099001761481,410010000000001,923001234567", &row, &why), IMEI_DUMP_OK);
+	CHECK(row.key == 35209900176148ULL && row.form == IMEI_DUMP_FORM_IMEI + 1);
+	CHECK_INT(parse("20260131,35-209900-176148-1,410010000000001,923001234567", &row, &why), IMEI_DUMP_OK);
+	CHECK(row.key == 35209900176148ULL && row.form == IMEI_DUMP_FORM_IMEI + 1 && row.ident == NULL);
+	CHECK_INT(parse("20260131,\"35209900176148\"\"1\",410010000000001,923001234567", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.form, IMEI_DUMP_FORM_TEXT); /* 35209900176148"1 is no identifier: kept as text */
+	CHECK(row.ident_len == 16 && memcmp(row.ident, "35209900176148\"1", 16) == 0);
+	/* a MEID is an identity, not an IMEI */
+	CHECK_INT(parse("20260131,a0000000002329,410010000000001,923001234567", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.form, IMEI_DUMP_FORM_TEXT);
+	CHECK_INT(row.kind, IMEI_KIND_MEID);
+	CHECK(row.ident_len == 14 && memcmp(row.ident, "A0000000002329", 14) == 0);
+	CHECK_INT(parse("20260131,UNKNOWN,410010000000001,923001234567", &row, &why), IMEI_DUMP_OK);
+	CHECK_INT(row.kind, IMEI_KIND_NONE);
+	CHECK(row.ident_len == 7 && memcmp(row.ident, "UNKNOWN", 7) == 0);
+
+	struct {
+		const char *line;
+		enum imei_dump_reject reason;
+		unsigned field;
+		const char *msg;
+	} bad[] = {
+		{ "20260131,352099001761481,410010000000001", IMEI_DUMP_R_FIELDS, 0, "3 fields, expected 4 to 5" },
+		{ "20260131,352099001761481,410010000000001,9,EUTRAN,x", IMEI_DUMP_R_FIELDS, 0, "6 fields" },
+		{ "20260131,\"352099001761481,410010000000001,923001234567", IMEI_DUMP_R_QUOTE, 2, "does not close" },
+		{ "20260131,\"3520\"x,410010000000001,923001234567", IMEI_DUMP_R_QUOTE, 2, "after the closing quote" },
+		{ "20260131,35209900" "\x07" "61481,410010000000001,923001234567", IMEI_DUMP_R_CONTROL, 0, "0x07" },
+		{ "20261301,352099001761481,410010000000001,923001234567", IMEI_DUMP_R_DATE, 1, "'20261301' is not a date" },
+		{ "19991231,352099001761481,410010000000001,923001234567", IMEI_DUMP_R_DATE_RANGE, 1, "2000 to 2099" },
+		{ "20260131,,410010000000001,923001234567", IMEI_DUMP_R_IMEI_EMPTY, 2, "imei: empty" },
+		{ "20260131,\"  \",410010000000001,923001234567", IMEI_DUMP_R_IMEI_EMPTY, 2, "imei: empty" },
+		{ "20260131,123456789012345678901234567890123,410010000000001,9", IMEI_DUMP_R_IMEI_TEXT, 2, "33 characters" },
+		{ "20260131,35209900\xC3\xA9,410010000000001,923001234567", IMEI_DUMP_R_IMEI_TEXT, 2, "not printable" },
+		{ "20260131,352099001761481,,923001234567", IMEI_DUMP_R_IMSI, 3, "imsi: empty" },
+		{ "20260131,352099001761481,41001x,923001234567", IMEI_DUMP_R_IMSI, 3, "character 6 is not a digit" },
+		{ "20260131,352099001761481,41001,923001234567", IMEI_DUMP_R_IMSI, 3, "has 5 digits" },
+		{ "20260131,352099001761481,4100100000000012,923001234567", IMEI_DUMP_R_IMSI, 3, "has 16 digits" },
+		{ "20260131,352099001761481,410010000000001,92", IMEI_DUMP_R_MSISDN, 4, "has 2 digits" },
+		{ "20260131,352099001761481,410010000000001,+92-30", IMEI_DUMP_R_MSISDN, 4, "character 4 is not a digit" },
+		{ "20260131,352099001761481,410010000000001,923001234567,6G", IMEI_DUMP_R_RAT, 5, "'6G' is not a RAT" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		enum imei_dump_reject got = parse(bad[i].line, &row, &why);
+		if (got != bad[i].reason || why.field != bad[i].field || !strstr(why.msg, bad[i].msg)) {
+			fprintf(stderr, "row %zu: got %s field %u \"%s\"\n", i, imei_dump_reject_name(got), why.field, why.msg);
+			CHECK(0);
+		} else {
+			CHECK(1);
+		}
+	}
+	CHECK_STR(imei_dump_reject_name(IMEI_DUMP_R_IMEI_TEXT), "imei_text");
+}
+
+/* The fast path for 14-16 digits agrees with imei_parse on random values. */
+static void test_forms(void)
+{
+	unsigned seed = 12345;
+	int bad = 0;
+	for (int i = 0; i < 200000; i++) {
+		char line[80], digits[17];
+		int n = 14 + i % 3;
+		for (int k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			digits[k] = (char)('0' + (seed >> 16) % 10);
+		}
+		digits[n] = 0;
+		snprintf(line, sizeof line, "20260131,%s,410010000000001,923001234567", digits);
+		struct imei_dump_row row;
+		struct imei_dump_problem why;
+		struct imei_id id;
+		if (parse(line, &row, &why) != IMEI_DUMP_OK || imei_parse(digits, (size_t)n, &id, NULL) != IMEI_OK) {
+			bad++;
+			continue;
+		}
+		uint64_t key = strtoull(id.key, NULL, 10);
+		char back[20];
+		imei_dump_form_digits(row.key, row.form, back);
+		if (row.key != key || row.kind != id.kind || strcmp(back, digits) != 0)
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+}
+
+static char tmpl[64];
+
+static const char *write_file(const char *content, size_t len, bool gzip)
+{
+	snprintf(tmpl, sizeof tmpl, "/tmp/test_dump_reader_XXXXXX");
+	int fd = mkstemp(tmpl);
+	if (fd < 0)
+		return NULL;
+	if (gzip) {
+		gzFile gz = gzdopen(fd, "wb");
+		gzwrite(gz, content, (unsigned)len);
+		gzclose(gz);
+	} else {
+		if (write(fd, content, len) != (ssize_t)len)
+			fprintf(stderr, "short write\n");
+		close(fd);
+	}
+	return tmpl;
+}
+
+static void test_reader(bool gzip)
+{
+	char *big = malloc(IMEI_DUMP_MAX_LINE * 3);
+	memset(big, 'x', IMEI_DUMP_MAX_LINE * 3);
+	char content[IMEI_DUMP_MAX_LINE * 4];
+	size_t n = 0;
+	n += (size_t)sprintf(content + n, "\xEF\xBB\xBF" "date,imei\r\nrow2\n\n");
+	memcpy(content + n, big, IMEI_DUMP_MAX_LINE * 2);
+	n += IMEI_DUMP_MAX_LINE * 2;
+	n += (size_t)sprintf(content + n, "\nrow5\r\nlast");
+	free(big);
+	const char *path = write_file(content, n, gzip);
+	CHECK(path != NULL);
+	char err[300];
+	struct imei_dump_file *f = imei_dump_open(path, err, sizeof err);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(imei_dump_gzip(f) == gzip);
+	const char *line;
+	size_t len, lineno;
+	bool too_long;
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(len == 9 && memcmp(line, "date,imei", 9) == 0 && lineno == 1 && !too_long);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(len == 4 && memcmp(line, "row2", 4) == 0 && lineno == 2);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(len == 0 && lineno == 3);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(too_long && len == IMEI_DUMP_MAX_LINE && lineno == 4);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(len == 4 && memcmp(line, "row5", 4) == 0 && lineno == 5 && !too_long);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 1);
+	CHECK(len == 4 && memcmp(line, "last", 4) == 0 && lineno == 6);
+	CHECK_INT(imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err), 0);
+	CHECK(imei_dump_offset(f) > 0);
+	imei_dump_close(f);
+	unlink(path);
+}
+
+static void test_truncated_gzip(void)
+{
+	char content[20000];
+	for (size_t i = 0; i < sizeof content; i++)
+		content[i] = (char)(i % 61 == 60 ? '\n' : '0' + (char)(i * 7 % 10));
+	const char *path = write_file(content, sizeof content, true);
+	FILE *fp = fopen(path, "r+");
+	fseek(fp, 0, SEEK_END);
+	long size = ftell(fp);
+	fclose(fp);
+	CHECK(truncate(path, size / 2) == 0);
+	char err[300];
+	struct imei_dump_file *f = imei_dump_open(path, err, sizeof err);
+	CHECK(f != NULL);
+	const char *line;
+	size_t len, lineno;
+	bool too_long;
+	int rc;
+	while ((rc = imei_dump_next(f, &line, &len, &lineno, &too_long, err, sizeof err)) == 1)
+		;
+	CHECK_INT(rc, -1);
+	CHECK(strstr(err, "truncated") != NULL);
+	CHECK(strstr(err, path) != NULL);
+	imei_dump_close(f);
+	unlink(path);
+	f = imei_dump_open("/nonexistent/dump.csv", err, sizeof err);
+	CHECK(f == NULL);
+	CHECK(strstr(err, "/nonexistent/dump.csv: No such file") != NULL);
+	f = imei_dump_open("/tmp", err, sizeof err);
+	CHECK(f == NULL);
+	CHECK(strstr(err, "is a directory") != NULL);
+}
+
+int main(void)
+{
+	test_dates();
+	test_layouts();
+	test_rows();
+	test_forms();
+	test_reader(false);
+	test_reader(true);
+	test_truncated_gzip();
+	return CHECK_DONE("dump_reader");
+}

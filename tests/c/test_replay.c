@@ -1,0 +1,254 @@
+/*
+ * test_replay.c — batch replay through its C API (replay.h): ingest of two dumps into a
+ * memory store (rows, refusals and their examples, the pair table in order, text
+ * identities), evaluation with 1, 2 and 4 threads giving the same verdicts, the
+ * counts by condition and operator, lookups, and the stop flag.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "replay.h"
+#include "sightings.h"
+
+#define LUA_PATH "lua/?.lua;lua/?/init.lua"
+
+static char dir[64];
+
+static void put(const char *name, const char *text)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *path_of(const char *name)
+{
+	static char path[4][128];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+	return path[k];
+}
+
+/* A policy: junk IMEIs blocked, a device seen with 3 or more SIMs in grace for 10 days
+ * (the first SIM exempt), anything not an IMEI unknown. */
+static const char *policy =
+	"local P = policy.new { name = 'replay', version = '1' }\n"
+	"P:condition { name = 'not_an_imei', status = 'UNKNOWN', when = function(d) return not d.imei_kind end }\n"
+	"P:condition { name = 'junk', status = 'BLACKLISTED', when = function(d) return d.junk ~= nil end }\n"
+	"P:condition(policy.duplicate_threshold { name = 'dup', imsis = 3, days = 30, grace_days = 10 })\n"
+	"return P\n";
+
+static const char *dump_a =
+	"date,imei,imsi,msisdn\n"
+	"20260101,000000000000000,410010000000001,923000000001\n"
+	"20260102,000000000000000,410010000000001,923000000001\n"
+	"20260120,352099001761481,410010000000011,923000000011\n"
+	"20260125,352099001761481,410010000000012,923000000012\n"
+	"20260131,352099001761481,410010000000013,923000000013\n"
+	"20260131,352099001761481,41001000000001x,923000000013\n"
+	"\n"
+	"20260131,A0000000002329,410010000000021,\n";
+
+static const char *dump_b =
+	"20260130,352099001761481,410010000000013,923000000099\n" /* the same pair, another operator */
+	"20260130,490154203237518,410010000000031,923000000031,EUTRAN,extra\n";
+
+static struct imei_replay *ingest(struct imei_store *st, bool thread, const volatile sig_atomic_t *stop)
+{
+	struct imei_replay_config cfg = { 0 };
+	char err[600];
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = thread;
+	cfg.stop = stop;
+	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
+	CHECK(r != NULL);
+	int32_t first, last;
+	imei_dump_date("20260101", 8, &first);
+	imei_dump_date("20260131", 8, &last);
+	CHECK_INT(imei_replay_add_file(r, path_of("a.csv"), "Alpha", first, last, err, sizeof err), 0);
+	CHECK_INT(imei_replay_add_file(r, path_of("b.csv"), "410-01", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), 1);
+	CHECK_INT(imei_replay_add_file(r, path_of("b.csv"), "bad name!", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), -1);
+	CHECK(strstr(err, "operator name 'bad name!'") != NULL);
+	int rc;
+	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, stop && *stop ? IMEI_REPLAY_STOPPED : IMEI_REPLAY_DONE);
+	return r;
+}
+
+static void test_ingest(bool thread)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay *r = ingest(st, thread, NULL);
+	const struct imei_replay_totals *t = imei_replay_totals(r);
+	CHECK_INT(t->rows, 9);
+	CHECK_INT(t->accepted, 7);
+	CHECK_INT(t->rejected, 2);
+	CHECK_INT(t->blank, 1);
+	CHECK_INT(t->headers, 1);
+	CHECK_INT(t->sightings, 6); /* not the MEID */
+	CHECK_INT(t->by_reason[IMEI_DUMP_R_IMSI], 1);
+	CHECK_INT(t->by_reason[IMEI_DUMP_R_FIELDS], 1);
+	CHECK_INT(t->run_day, 20484);
+	const struct imei_replay_example *ex;
+	CHECK_INT(imei_replay_examples(r, IMEI_DUMP_R_IMSI, &ex), 1);
+	CHECK_INT(ex[0].line, 7);
+	CHECK_INT(ex[0].field, 3);
+	CHECK_INT(ex[0].file, 0);
+	CHECK_INT(imei_replay_examples(r, IMEI_DUMP_R_FIELDS, &ex), 1);
+	CHECK_INT(ex[0].line, 2);
+	CHECK_INT(ex[0].file, 1);
+	CHECK(strstr(ex[0].msg, "6 fields") != NULL);
+	/* pairs in (device, IMSI) order; the MEID after the keys */
+	CHECK_INT(imei_replay_npairs(r), 5);
+	const struct imei_replay_pair *p = imei_replay_pairs(r);
+	CHECK(p[0].ident == 0 && (p[0].flags & IMEI_REPLAY_DEVICE));
+	CHECK_INT(p[0].rows, 2);
+	CHECK(p[1].ident == 35209900176148ULL && p[3].ident == 35209900176148ULL);
+	CHECK(p[1].imsi < p[2].imsi && p[2].imsi < p[3].imsi);
+	CHECK(!(p[2].flags & IMEI_REPLAY_DEVICE));
+	CHECK(p[3].ops == 3); /* seen by both operators */
+	CHECK(p[3].msisdn == 1000000000000ULL + 923000000013ULL); /* the latest row's */
+	CHECK_INT(p[3].first, 20483);
+	CHECK(p[4].ident >= IMEI_REPLAY_TEXT_BASE);
+	char text[64];
+	imei_replay_ident_str(r, p[4].ident, text);
+	CHECK_STR(text, "A0000000002329");
+	CHECK_INT(imei_replay_text_kind(r, p[4].ident), IMEI_KIND_MEID);
+	uint64_t ident;
+	CHECK(imei_replay_ident_of(r, "A0000000002329", 14, &ident) && ident == p[4].ident);
+	CHECK(imei_replay_ident_of(r, "352099001761481", 15, &ident) && ident == 35209900176148ULL);
+	CHECK(!imei_replay_ident_of(r, "nothing", 7, &ident));
+	CHECK_INT(imei_replay_find(r, 35209900176148ULL, 0), 1);
+	CHECK_INT(imei_replay_find(r, 35209900176148ULL, p[2].imsi), 2);
+	CHECK_INT(imei_replay_find(r, 35209900176148ULL, 1), -1);
+	/* the store has every IMEI row */
+	size_t n;
+	CHECK_INT(imei_store_distinct(st, 35209900176148ULL, IMEI_FIELD_IMSI, 30, 20484LL * 86400, &n, NULL, NULL, &se), 0);
+	CHECK_INT(n, 3);
+	char net[8];
+	imei_replay_home_network(p[1].imsi, net);
+	CHECK_STR(net, "410-01");
+	imei_replay_home_network(1000000000000000ULL + 310150123456789ULL, net);
+	CHECK_STR(net, "310-150");
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
+static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay *r = ingest(st, threads > 1, NULL);
+	struct imei_replay_condition conds[] = {
+		{ "not_an_imei", IMEI_STATUS_UNKNOWN }, { "junk", IMEI_STATUS_BLACKLISTED }, { "dup", IMEI_STATUS_BLACKLISTED },
+	};
+	struct imei_replay_eval_config ec = { 0 };
+	ec.engine.policy = path_of("policy.lua");
+	ec.engine.lua_path = LUA_PATH;
+	ec.engine.store = st;
+	ec.threads = threads;
+	ec.conditions = conds;
+	ec.nconditions = 3;
+	char err[1024];
+	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), 0);
+	int rc;
+	while ((rc = imei_replay_eval_wait(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_DONE);
+	const struct imei_replay_pair *p = imei_replay_pairs(r);
+	for (int i = 0; i < 5; i++) {
+		status[i] = p[i].status;
+		grace[i] = p[i].grace;
+	}
+	const struct imei_replay_totals *t = imei_replay_totals(r);
+	CHECK_INT(t->devices, 3);
+	CHECK_INT(t->devices_by_status[IMEI_STATUS_BLACKLISTED], 1);
+	CHECK_INT(t->devices_by_status[IMEI_STATUS_GREYLISTED], 1);
+	CHECK_INT(t->devices_by_status[IMEI_STATUS_UNKNOWN], 1);
+	CHECK_INT(t->devices_by_status[IMEI_STATUS_WHITELISTED], 0);
+	CHECK_INT(t->pairs_by_status[IMEI_STATUS_WHITELISTED], 1);
+	CHECK_INT(t->failures, 0);
+	const struct imei_replay_condition_stats *dup = imei_replay_condition(r, 2);
+	CHECK_INT(dup->devices, 1);
+	CHECK_INT(dup->devices_grace, 1);
+	CHECK_INT(dup->pairs, 2);
+	CHECK_STR(imei_replay_condition_name(r, 2), "dup");
+	const struct imei_replay_operator_stats *alpha = imei_replay_operator(r, 0), *b = imei_replay_operator(r, 1);
+	CHECK_STR(alpha->name, "Alpha");
+	CHECK_INT(alpha->devices, 3);
+	CHECK_INT(alpha->notifications, 2);
+	CHECK_INT(b->devices, 1);
+	CHECK_INT(b->notifications, 1);
+	CHECK_INT(b->rejected, 1);
+	CHECK(p[0].flags & IMEI_REPLAY_DEV_BLOCKED);
+	CHECK(p[1].flags & IMEI_REPLAY_DEV_NOTIFY);
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
+static void test_threads(void)
+{
+	uint8_t s1[5], s2[5], s4[5];
+	uint64_t g1[5], g2[5], g4[5];
+	evaluate(1, s1, g1);
+	evaluate(2, s2, g2);
+	evaluate(4, s4, g4);
+	CHECK(memcmp(s1, s2, 5) == 0 && memcmp(s1, s4, 5) == 0);
+	CHECK(memcmp(g1, g2, sizeof g1) == 0 && memcmp(g1, g4, sizeof g1) == 0);
+	CHECK_INT(s1[0], IMEI_STATUS_BLACKLISTED);  /* junk */
+	CHECK_INT(s1[1], IMEI_STATUS_WHITELISTED);  /* the first SIM of the clone */
+	CHECK_INT(s1[2], IMEI_STATUS_GREYLISTED);   /* the others, in grace */
+	CHECK_INT(s1[3], IMEI_STATUS_GREYLISTED);
+	CHECK_INT(s1[4], IMEI_STATUS_UNKNOWN);      /* the MEID */
+	CHECK(g1[2] == 4 && g1[3] == 4);            /* dup (index 2) in grace */
+}
+
+static void test_stop(void)
+{
+	volatile sig_atomic_t stop = SIGTERM;
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	for (int thread = 0; thread < 2; thread++) {
+		struct imei_replay *r = ingest(st, thread, &stop);
+		imei_replay_free(r);
+	}
+	imei_store_release(st);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/test_replay_XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	put("a.csv", dump_a);
+	put("b.csv", dump_b);
+	put("policy.lua", policy);
+	test_ingest(false);
+	test_ingest(true);
+	test_threads();
+	test_stop();
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return CHECK_DONE("replay");
+}
