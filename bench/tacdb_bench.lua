@@ -1,7 +1,9 @@
 -- tacdb_bench.lua — the TAC database from Lua (DESIGN.md §6), for each file given:
 --   load from text     imei.tacdb.load (LPeg parse, checks, builder, freeze), rows/s
 --   save, open         db:save; imei.tacdb.open (mmap + full validation), best of 20
---   db:lookup(tac)     one C call per 8-digit TAC string (90% in the db, 10% not)
+--   db:lookup(tac)     one C call per 8-digit TAC string (90% in the db, 10% not), every
+--                      record table cached (db:cache(#db)); cold: no cache, a record
+--                      table built per call; db:index(tac): the record number only
 --   t[tac]             the peer: a plain Lua table keyed by TAC string, same queries
 --   db:lookup(imei)    15-digit IMEIs; peer: t[imei:sub(1, 8)]
 --   db:lookup_many     one bulk call over a newline-separated buffer of the IMEIs
@@ -69,7 +71,8 @@ local function bench(path)
     imeis[i] = q[i] .. ("%06d%d"):format(rnd(1000000), rnd(10))
   end
   local buffer = table.concat(imeis, "\n")
-  local lookup = db.lookup
+  local lookup, index = db.lookup, db.index
+  db:cache(#db)
   local found_db, found_peer = 0, 0
   local t_db = best(3, function()
     local f = 0
@@ -85,6 +88,14 @@ local function bench(path)
     end
     found_peer = f
   end)
+  local t_index = best(3, function()
+    for i = 1, N do index(db, q[i]) end
+  end)
+  db:cache(0)
+  local t_cold = best(1, function()
+    for i = 1, N // 10 do lookup(db, q[i]) end
+  end) * 10
+  db:cache(#db)
   local t_db_imei = best(3, function()
     for i = 1, N do lookup(db, imeis[i]) end
   end)
@@ -95,7 +106,9 @@ local function bench(path)
   local counts
   local t_bulk = best(3, function() counts = db:lookup_many(buffer) end)
   local function mps(t) return N / t / 1e6 end
-  print(("  db:lookup(tac)      %6.2f M/s  (%d found)"):format(mps(t_db), found_db))
+  print(("  db:lookup(tac)      %6.2f M/s  (%d found; records cached)"):format(mps(t_db), found_db))
+  print(("  db:index(tac)       %6.2f M/s  (record number, no table)"):format(mps(t_index)))
+  print(("  db:lookup, cold     %6.2f M/s  (db:cache(0): a record table built per call)"):format(mps(t_cold)))
   print(("  peer t[tac]         %6.2f M/s  (%d found)  -> db:lookup %.2fx the peer"):format(mps(t_peer), found_peer,
     t_peer / t_db))
   print(("  db:lookup(imei)     %6.2f M/s"):format(mps(t_db_imei)))

@@ -11,14 +11,16 @@
  *              extra = { name1, value1, name2, value2, … } }
  * builder:freeze() -> db | nil, err;  #builder;  builder:close()
  * db:lookup(id) -> record | nil | nil, err   db:record(i) -> record (1-based)
+ * db:index(id) -> i | nil | nil, err (the record number, no table built)
+ * db:cache([n]) -> the most record tables kept (default 16384); sets it to n
  * db:lookup_many(lines) -> { lines, found, not_found, invalid }
  * db:save(path) -> true | nil, err;  db:stats() -> table;  db:image() -> bytes
  * #db;  tostring(db);  db:close() (also __close, __gc)
  *
  * A db userdata holds one reference to a frozen imei_tacdb, so the same db can live in
- * several lua_States at once (imei_lua_push_tacdb). Record tables are built once per
- * record and cached in the userdata's user value: lookups allocate nothing after the
- * first hit, and callers must treat records as read-only.
+ * several lua_States at once (imei_lua_push_tacdb). Record tables are built on first use
+ * and cached in the userdata's user value (up to db:cache() of them): repeated lookups
+ * allocate nothing, and callers must treat records as read-only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,8 +32,16 @@
 #define BUILDER_MT "imei.tacdb_builder"
 #define MAX_EXTRA 256
 
+/* Record tables cached per db object, by default at most this many (db:cache(n) sets
+ * it); when full, the cache starts over (a record in use stays valid: it is an ordinary
+ * table). Bounds the memory of a long-running state (a policy sandbox has a memory cap)
+ * to a few MB, while the records of the TACs seen most stay cached. */
+#define CACHE_DEFAULT 16384
+
 struct db_box {
 	struct imei_tacdb *db;
+	lua_Integer cached; /* entries in the record cache */
+	lua_Integer cache_max;
 };
 
 struct builder_box {
@@ -76,6 +86,28 @@ static void set_string(lua_State *L, const char *field, const char *value)
 	lua_setfield(L, -2, field);
 }
 
+/* Push the rats set of a RAT mask: one shared table per mask and db object (user value
+ * 2), so that records do not each carry their own. */
+static void push_rats(lua_State *L, unsigned rat)
+{
+	static const char *const rat_names[] = { "2G", "3G", "4G", "5G" };
+	lua_getiuservalue(L, 1, 2);
+	if (lua_rawgeti(L, -1, (lua_Integer)rat + 1) == LUA_TNIL) {
+		lua_pop(L, 1);
+		lua_createtable(L, 0, 4);
+		for (int i = 0; i < 4; i++) {
+			if (rat & (1u << i)) {
+				lua_pushboolean(L, 1);
+				lua_setfield(L, -2, rat_names[i]);
+			}
+		}
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, (lua_Integer)rat + 1);
+	}
+	lua_remove(L, -2);
+}
+
+/* Push a new record table; the db object is at stack index 1. */
 static void push_record(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
 {
 	struct imei_tac_record r;
@@ -94,14 +126,7 @@ static void push_record(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
 	}
 	lua_pushinteger(L, r.rat);
 	lua_setfield(L, -2, "rat");
-	static const char *const rat_names[] = { "2G", "3G", "4G", "5G" };
-	lua_createtable(L, 0, 4);
-	for (int i = 0; i < 4; i++) {
-		if (r.rat & (1u << i)) {
-			lua_pushboolean(L, 1);
-			lua_setfield(L, -2, rat_names[i]);
-		}
-	}
+	push_rats(L, r.rat & 0xF);
 	lua_setfield(L, -2, "rats");
 	/* extra columns with a value (an empty value is as good as none) */
 	bool extra = false;
@@ -122,21 +147,35 @@ static void push_record(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
 }
 
 /* Push the (cached) record table of record idx of the db at stack index 1. */
-static void push_cached(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
+static void push_cached(lua_State *L, struct db_box *box, uint32_t idx)
 {
+	if (box->cache_max == 0) {
+		push_record(L, box->db, idx);
+		return;
+	}
 	lua_getiuservalue(L, 1, 1);
 	if (lua_rawgeti(L, -1, (lua_Integer)idx + 1) == LUA_TNIL) {
-		lua_pop(L, 1);
-		push_record(L, db, idx);
+		lua_pop(L, 2);
+		if (box->cached >= box->cache_max) {
+			lua_createtable(L, 0, 0);
+			lua_setiuservalue(L, 1, 1);
+			box->cached = 0;
+		}
+		lua_getiuservalue(L, 1, 1);
+		push_record(L, box->db, idx);
 		lua_pushvalue(L, -1);
 		lua_rawseti(L, -3, (lua_Integer)idx + 1);
+		box->cached++;
 	}
 	lua_remove(L, -2);
 }
 
 static int l_lookup(lua_State *L)
 {
-	const struct imei_tacdb *db = self_db(L);
+	struct db_box *box = self_box(L);
+	const struct imei_tacdb *db = box->db;
+	if (!db)
+		luaL_argerror(L, 1, "the TAC database is closed");
 	size_t len;
 	const char *s = imei_lua_checkstring(L, 2, &len);
 	uint32_t idx;
@@ -150,16 +189,53 @@ static int l_lookup(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
-	push_cached(L, db, idx);
+	push_cached(L, box, idx);
+	return 1;
+}
+
+static int l_index(lua_State *L)
+{
+	const struct imei_tacdb *db = self_db(L);
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 2, &len);
+	uint32_t idx;
+	struct imei_tacdb_error err;
+	if (imei_tacdb_lookup_str(db, s, len, &idx, &err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err.msg);
+		return 2;
+	}
+	if (idx == IMEI_TACDB_NONE)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, (lua_Integer)idx + 1);
+	return 1;
+}
+
+static int l_cache(lua_State *L)
+{
+	struct db_box *box = self_box(L);
+	lua_pushinteger(L, box->cache_max);
+	if (!lua_isnoneornil(L, 2)) {
+		lua_Integer n = luaL_checkinteger(L, 2);
+		luaL_argcheck(L, n >= 0 && n <= INT32_MAX, 2, "a number of records from 0 to 2^31-1");
+		box->cache_max = n;
+		if (box->cached > n) { /* start over now */
+			lua_createtable(L, 0, 0);
+			lua_setiuservalue(L, 1, 1);
+			box->cached = 0;
+		}
+	}
 	return 1;
 }
 
 static int l_record(lua_State *L)
 {
+	struct db_box *box = self_box(L);
 	const struct imei_tacdb *db = self_db(L);
 	lua_Integer i = luaL_checkinteger(L, 2);
 	luaL_argcheck(L, i >= 1 && (size_t)i <= imei_tacdb_count(db), 2, "record index out of range");
-	push_cached(L, db, (uint32_t)(i - 1));
+	push_cached(L, box, (uint32_t)(i - 1));
 	return 1;
 }
 
@@ -265,6 +341,8 @@ static void push_db_metatable(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "lookup", l_lookup },
+		{ "index", l_index },
+		{ "cache", l_cache },
 		{ "lookup_many", l_lookup_many },
 		{ "record", l_record },
 		{ "save", l_save },
@@ -296,12 +374,16 @@ static void push_db_metatable(lua_State *L)
  * reference is put in it, so a memory error cannot leak one. */
 static struct db_box *new_box(lua_State *L)
 {
-	struct db_box *box = lua_newuserdatauv(L, sizeof *box, 1);
+	struct db_box *box = lua_newuserdatauv(L, sizeof *box, 2);
 	box->db = NULL;
 	push_db_metatable(L);
 	lua_setmetatable(L, -2);
+	box->cached = 0;
+	box->cache_max = CACHE_DEFAULT;
 	lua_newtable(L); /* record cache: record index + 1 -> record table */
 	lua_setiuservalue(L, -2, 1);
+	lua_createtable(L, 16, 0); /* RAT mask + 1 -> shared rats set */
+	lua_setiuservalue(L, -2, 2);
 	return box;
 }
 

@@ -101,6 +101,23 @@ describe("imei.tacdb lookups", function()
     assert.has_error(function() db:record(8) end)
   end)
 
+  it("gives the record number without building a record, and keeps a bounded cache", function()
+    local i = db:index("356789011111111")
+    assert.equal("35678901", db:record(i).tac)
+    assert.is_nil(db:index("12345678"))
+    local none, err = db:index("x")
+    assert.is_nil(none)
+    assert.matches("not a digit", err)
+    assert.equal(16384, db:cache())
+    assert.equal(16384, db:cache(0)) -- no cache: a fresh table each time
+    local a, b = db:lookup("35678901"), db:lookup("35678901")
+    assert.are_not.equal(a, b)
+    assert.same(a, b)
+    assert.equal(a.rats, db:lookup("35678901").rats) -- one rats set per RAT mask
+    db:cache(16384)
+    assert.has_error(function() db:cache(-1) end)
+  end)
+
   it("counts a buffer of identifiers in one call", function()
     local counts = db:lookup_many("35678901\n356789011234567\r\n12345678\nnot one\n\n490154203237518")
     assert.same({ lines = 6, found = 3, not_found = 1, invalid = 2 }, counts)
