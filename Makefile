@@ -124,7 +124,8 @@ sanitize: deps
 	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/sanitize/libimei.a build/sanitize/imei/core.so \
-		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so
+		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
+		build/sanitize/embed_example
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
 
 fuzz: deps
