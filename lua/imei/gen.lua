@@ -226,7 +226,9 @@ function gen.run(opts)
   for k, v in pairs(gen.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts) do o[k] = v end
   if type(o.out) ~= "string" then return nil, "an output folder is required (--out)" end
-  if not (o.start:match("^%d%d%d%d%d%d%d%d$")) then return nil, "--start: give a date YYYYMMDD" end
+  if not (o.start:match("^%d%d%d%d%d%d%d%d$") and require("imei.classify.dumps").valid_date(o.start)) then
+    return nil, ("--start '%s': give a date YYYYMMDD"):format(o.start)
+  end
   if o.days < 1 or o.days > 3650 then return nil, "--days: 1 to 3650" end
   if o.rows and not opts.subscribers then
     o.subscribers = math.max(1, math.ceil(1.03 * o.rows / (o.days * o.active * (1 + o.roamers * 0.2))))
