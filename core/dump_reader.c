@@ -519,7 +519,7 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
 			}
 			if (!closed)
 				return problem(why, IMEI_DUMP_R_QUOTE, (unsigned)nf + 1,
-				               "field %zu: the quote at column %zu does not close on this line", nf + 1, start + 1);
+				               "the quote at column %zu does not close on this line", start + 1);
 			f.s = line + start + 1;
 			f.len = q - start - 1;
 			next = q + 1;
@@ -527,7 +527,7 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
 				next++;
 			if (next < len && line[next] != delim)
 				return problem(why, IMEI_DUMP_R_QUOTE, (unsigned)nf + 1,
-				               "field %zu: text after the closing quote at column %zu", nf + 1, next + 1);
+				               "text after the closing quote, at column %zu", next + 1);
 			trim(&f.s, &f.len);
 		} else {
 			const char *d = memchr(line + start, delim, len - start);

@@ -2,8 +2,8 @@
  * replay.c — batch replay (replay.h): dumps in, sightings recorded, every observed
  * (device, IMSI) pair decided by the policy at the run's date, counts for the report.
  *
- * Ingest runs as two stages: a reader (read, gunzip, split, parse, check, fold into the
- * pair table) and a recorder (imei_store_record). With reader_thread the reader has a
+ * Ingest runs as two stages: a reader (read, gunzip, split, parse, check) and a recorder
+ * (fold into the pair table, imei_store_record). With reader_thread the reader has a
  * thread of its own and hands sightings over in fixed-size batches through a small ring,
  * so memory stays bounded and the two cores overlap; without, one thread does both.
  * Evaluation gives each thread its own engine (a sandboxed lua_State) and hands out
@@ -32,10 +32,6 @@
 #define EVAL_CHUNK 256
 #define MAX_FAILURES 5
 
-struct sbatch {
-	size_t n;
-	struct imei_sighting s[BATCH_ROWS];
-};
 
 struct text_pool {
 	char *arena;
@@ -64,7 +60,14 @@ struct pending {
 	uint64_t ident, imsi, msisdn;
 	size_t slot;
 	int32_t day;
+	uint32_t opcode; /* the store's operator code of the file, or 0 */
 	uint8_t form, rat, op;
+};
+
+/* Accepted rows handed from the reader to the recorder. */
+struct sbatch {
+	size_t n;
+	struct pending rows[BATCH_ROWS];
 };
 
 struct file_entry {
@@ -99,10 +102,9 @@ struct imei_replay {
 	bool header_pending;
 	uint64_t bytes_before; /* sizes of the files already read */
 	struct text_pool pool;
+	/* recorder state (the calling thread's): the pair table */
 	struct pin *tab;
 	size_t tab_cap, tab_n;
-	struct pending pend[FOLD_BATCH];
-	size_t npend;
 	struct imei_replay_totals totals;
 	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
 	size_t nexamples[IMEI_DUMP_NREJECT];
@@ -530,10 +532,9 @@ static void fold_one(struct imei_replay *r, const struct pending *row)
 	}
 }
 
-/* Fold the pending rows into the pair table, in their order. -1 when out of memory. */
-static int fold_pending(struct imei_replay *r)
+/* Fold rows into the pair table, in their order. -1 when out of memory. */
+static int fold_rows(struct imei_replay *r, struct pending *rows, size_t n)
 {
-	size_t n = r->npend;
 	if (!n)
 		return 0;
 	while ((r->tab_n + n) * 10 >= r->tab_cap * 7)
@@ -541,13 +542,12 @@ static int fold_pending(struct imei_replay *r)
 			return -1;
 	size_t mask = r->tab_cap - 1;
 	for (size_t i = 0; i < n; i++) {
-		struct pending *p = &r->pend[i];
+		struct pending *p = &rows[i];
 		p->slot = pair_hash(p->ident, p->imsi) & mask;
 		__builtin_prefetch(&r->tab[p->slot], 1);
 	}
 	for (size_t i = 0; i < n; i++)
-		fold_one(r, &r->pend[i]);
-	r->npend = 0;
+		fold_one(r, &rows[i]);
 	return 0;
 }
 
@@ -586,14 +586,32 @@ static void refuse(struct imei_replay *r, struct file_entry *f, size_t lineno, c
 	}
 }
 
+/* The recorder's part: fold a batch into the pair table and record its IMEI rows in the
+ * store. In the recorder thread when there is one: the two memory-bound steps there,
+ * reading and parsing in the reader. */
 static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
+	for (size_t i = 0; i < b->n; i += FOLD_BATCH) {
+		size_t n = b->n - i < FOLD_BATCH ? b->n - i : FOLD_BATCH;
+		if (fold_rows(r, b->rows + i, n) < 0) {
+			snprintf(err, errlen, "replay: out of memory (%zu pairs)", r->tab_n);
+			return -1;
+		}
+	}
 	struct imei_store_error se;
-	for (size_t i = 0; i < b->n; i++)
-		if (imei_store_record(r->store, &b->s[i], &se) < 0) {
+	for (size_t i = 0; i < b->n; i++) {
+		const struct pending *p = &b->rows[i];
+		if (p->ident >= IMEI_REPLAY_TEXT_BASE)
+			continue; /* not an IMEI: no sighting */
+		struct imei_sighting sg = {
+			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = p->opcode,
+			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
+		};
+		if (imei_store_record(r->store, &sg, &se) < 0) {
 			snprintf(err, errlen, "sightings store: %s", se.msg);
 			return -1;
 		}
+	}
 	b->n = 0;
 	return 0;
 }
@@ -722,18 +740,15 @@ static int take_line(struct imei_replay *r, struct file_entry *f, const char *li
 		}
 		ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
 	}
-	struct pending *p = &r->pend[r->npend++];
+	struct pending *p = &r->fill->rows[r->fill->n++];
 	p->ident = ident;
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
 	p->day = row.day;
+	p->opcode = f->opcode;
 	p->form = row.form;
 	p->rat = row.rat;
 	p->op = (uint8_t)f->st.op;
-	if (r->npend == FOLD_BATCH && fold_pending(r) < 0) {
-		snprintf(r->reader_err, sizeof r->reader_err, "replay: out of memory (%zu pairs)", r->tab_n);
-		return -1;
-	}
 	f->st.accepted++;
 	r->totals.accepted++;
 	if (row.day > r->max_day)
@@ -744,22 +759,14 @@ static int take_line(struct imei_replay *r, struct file_entry *f, const char *li
 		f->st.seen_first = row.day;
 	if (f->st.seen_last == IMEI_REPLAY_NO_DAY || row.day > f->st.seen_last)
 		f->st.seen_last = row.day;
-	if (row.form != IMEI_DUMP_FORM_TEXT) {
-		struct imei_sighting *s = &r->fill->s[r->fill->n++];
-		s->key = row.key;
-		s->imsi = row.imsi;
-		s->msisdn = row.msisdn;
-		s->op = f->opcode;
-		s->time = (uint32_t)row.day * IMEI_SIGHT_DAY;
-		s->rat = row.rat;
+	if (row.form != IMEI_DUMP_FORM_TEXT)
 		r->totals.sightings++;
-		if (r->fill->n == BATCH_ROWS) {
-			int rc = emit_batch(r);
-			if (rc == -2)
-				return -2;
-			if (rc < 0)
-				return -1;
-		}
+	if (r->fill->n == BATCH_ROWS) {
+		int rc = emit_batch(r);
+		if (rc == -2)
+			return -2;
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -769,12 +776,7 @@ static int read_lines(struct imei_replay *r, size_t max);
 /* Read up to max lines. 1 more to do, 0 all files read, -1 error (reader_err), -2 stopped. */
 static int reader_step(struct imei_replay *r, size_t max)
 {
-	int rc = read_lines(r, max);
-	if (fold_pending(r) < 0) {
-		snprintf(r->reader_err, sizeof r->reader_err, "replay: out of memory (%zu pairs)", r->tab_n);
-		return -1;
-	}
-	return rc;
+	return read_lines(r, max);
 }
 
 static int read_lines(struct imei_replay *r, size_t max)

@@ -153,7 +153,8 @@ function report.text(r)
     line(out, "Rejected rows, by reason (first examples):")
     for _, rj in ipairs(input.rejected_by_reason) do
       line(out, ("  %-13s %10s  %s"):format(rj.reason, text.count(rj.count), rj.text))
-      for _, ex in ipairs(rj.examples) do
+      for i, ex in ipairs(rj.examples) do
+        if i > 3 then break end -- the report.json has up to 5
         local field = ex.field and (" field " .. ex.field) or ""
         line(out, ("      %s:%d%s: %s"):format(ex.file, ex.line, field, ex.message))
       end
@@ -173,7 +174,7 @@ function report.text(r)
   line(out, ("  to notify (not blocked): %s"):format(text.count(d.notified)))
   line(out)
   line(out, "Conditions (share = devices matched / all devices; limit = the safety ratio):")
-  rows = { { "condition", "status", "devices", "share", "blocked", "in grace", "limit", "" } }
+  rows = { { "condition", "status", "devices", "share", "blocked", "in grace", "limit", "note" } }
   for _, c in ipairs(r.conditions) do
     local flag = c.disabled and "disabled" or (c.over_ratio and "OVER THE LIMIT") or (not c.blocking and "informative")
       or ""

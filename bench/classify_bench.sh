@@ -1,0 +1,77 @@
+#!/bin/bash
+# bench/classify_bench.sh — batch replay end to end (DESIGN.md §6: ≥ 1 M rows/s per core):
+# a generated national dump of CLASSIFY_ROWS rows (default 10,000,000; 4 operators, 30
+# days, seed 11, with matching lists) through `imei classify` with the example country
+# policy, with 1 and 2 jobs; and the same with a policy without conditions, which
+# measures the replay's own machinery (read, check, record, one engine call per pair,
+# lists) apart from what the policy's rules cost. Prints wall time, rows/s, CPU time,
+# rows per CPU-second (the per-core figure) and peak memory (/usr/bin/time -v).
+# It measures; it asserts nothing. Environment: BUILD, CLASSIFY_ROWS, CLASSIFY_JOBS
+# ("1 2"), CLASSIFY_REPEAT (runs of each, the fastest shown: default 1; on a shared
+# machine other processes' load shows in wall and even CPU time). The dump is generated
+# once into $BUILD/bench/classify and kept.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROWS=${CLASSIFY_ROWS:-10000000}
+JOBS=${CLASSIFY_JOBS:-"1 2"}
+REPEAT=${CLASSIFY_REPEAT:-1}
+dir=$BUILD/bench/classify
+data=$dir/data-$ROWS
+export IMEI_BUILD=$BUILD
+mkdir -p "$dir"
+
+if [ ! -s "$data/done" ]; then
+	rm -rf "$data"
+	echo "generating $ROWS rows (seed 11, 30 days) into $data ..."
+	/usr/bin/time -f "  generated in %e s (%U s CPU)" \
+		bin/imei gen --seed 11 --rows "$ROWS" --days 30 --lists "$data/lists" --out "$data" -q
+	echo ok >"$data/done"
+fi
+bytes=$(stat -c %s "$data"/*.csv | awk '{ s += $1 } END { print s }')
+echo "input: $ROWS rows, $((bytes / 1048576)) MiB in $(ls "$data"/*.csv | wc -l) files; $(nproc) processors"
+
+# a compiled TAC database, as a CEIR would load it (it opens in microseconds)
+bin/imei tac compile data/osmocom-tacdb.csv "$dir/tacdb.img" >/dev/null
+
+cat >"$dir/empty-policy.lua" <<'EOF'
+-- no conditions: every device WHITELISTED; measures the replay without the rules' cost
+return policy.new { name = "empty", version = "1" }
+EOF
+
+run() { # run LABEL POLICY JOBS: the fastest of REPEAT runs
+	local label=$1 policy=$2 jobs=$3 out=$dir/out-$1-$3 best="" i
+	for i in $(seq "$REPEAT"); do
+		rm -rf "$out"
+		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force --policy "$policy" \
+			--tacdb "$dir/tacdb.img" --lists "$data/lists" --out "$out" --jobs "$jobs" "$data"/*.csv
+		local wall user sys rss
+		wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt" |
+			awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
+		user=$(sed -n 's/.*User time (seconds): //p' "$dir/time.txt")
+		sys=$(sed -n 's/.*System time (seconds): //p' "$dir/time.txt")
+		rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/time.txt")
+		if [ -z "$best" ] || awk -v a="$wall" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then
+			best="$wall $user $sys $rss"
+			cp "$out/report.json" "$dir/best.json"
+		fi
+	done
+	# shellcheck disable=SC2086
+	lua5.4 - "$dir/best.json" "$label" "$jobs" $best <<'LUA'
+local path, label, jobs, wall, user, sys, rss = table.unpack(arg)
+local r = require("cjson").decode(assert(io.open(path)):read("a"))
+local rows, pairs = r.input.rows, r.devices.pairs
+wall, user, sys, rss, jobs = tonumber(wall), tonumber(user), tonumber(sys), tonumber(rss), tonumber(jobs)
+local cpu = user + sys
+print(("%-15s jobs %d: wall %6.2f s = %5.2f M rows/s (%4.2f M/s per job); CPU %6.2f s = %4.2f M rows per CPU-second;" ..
+       " read %5.2f s, decide %6.2f s (%d pairs, %.1f k pairs/s); peak RSS %d MiB")
+  :format(label, jobs, wall, rows / wall / 1e6, rows / wall / 1e6 / jobs, cpu, rows / cpu / 1e6,
+    r.performance.ingest_seconds, r.performance.eval_seconds, pairs, pairs / r.performance.eval_seconds / 1e3,
+    rss // 1024))
+LUA
+}
+
+for jobs in $JOBS; do
+	run example-country policies/example-country.lua "$jobs"
+	run empty-policy "$dir/empty-policy.lua" "$jobs"
+done
