@@ -18,7 +18,7 @@ local function rate(n, seconds)
   local r = seconds > 0 and n / seconds or 0
   if r >= 1e6 then return ("%.2f M"):format(r / 1e6) end
   if r >= 1e3 then return ("%.1f k"):format(r / 1e3) end
-  return ("%.0f "):format(r)
+  return ("%.0f"):format(r)
 end
 
 local function bar(fraction, width)
@@ -46,7 +46,7 @@ function progress:reading(p, seconds, name)
     local f = p.bytes / p.bytes_total
     parts[#parts + 1] = bar(f, 20) .. (" %5.1f%%"):format(f * 100)
   end
-  parts[#parts + 1] = ("%s rows, %srows/s"):format(text.count(p.rows), rate(p.rows, seconds))
+  parts[#parts + 1] = ("%s rows, %s rows/s"):format(text.count(p.rows), rate(p.rows, seconds))
   if p.rejected > 0 then parts[#parts + 1] = text.count(p.rejected) .. " rejected" end
   if name then parts[#parts + 1] = name end
   self:draw("reading " .. table.concat(parts, "  "))
@@ -56,7 +56,7 @@ end
 function progress:evaluating(p, seconds)
   if not self.enabled then return end
   local f = p.pairs > 0 and p.pairs_done / p.pairs or 1
-  self:draw(("deciding %s %5.1f%%  %s of %s pairs, %spairs/s"):format(bar(f, 20), f * 100,
+  self:draw(("deciding %s %5.1f%%  %s of %s pairs, %s pairs/s"):format(bar(f, 20), f * 100,
     text.count(p.pairs_done), text.count(p.pairs), rate(p.pairs_done, seconds)))
 end
 
