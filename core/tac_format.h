@@ -1,5 +1,5 @@
 /*
- * tac_format.h — private: the layout of a frozen TAC database image (version 2), and the
+ * tac_format.h — private: the layout of a frozen TAC database image (version 3), and the
  * pieces shared by the files that build, validate and search it. See docs/tacdb.md.
  *
  *   header (208 bytes)
@@ -30,7 +30,7 @@
 
 #define TAC_MAGIC "IMEITAC\x1a"
 #define TAC_MAGIC_LEN 8
-#define TAC_VERSION 2u
+#define TAC_VERSION 3u
 #define TAC_BYTE_ORDER 0x01020304u
 #define TAC_KEY_LEN_SHIFT 48 /* key = digits as a number | length << 48 */
 #define TAC_DATE_MASK 0x07FFFFFFu /* tac_rec.date_rat: YYYYMMDD (< 2^27) | rat << 27 */
@@ -55,7 +55,7 @@ struct tac_header {
 	uint32_t byte_order;
 	uint32_t version;
 	uint64_t size;     /* the whole image, header included */
-	uint64_t checksum; /* tac_checksum() of the image with this field zero */
+	uint64_t checksum; /* tac_checksum() of the image, this field read as zero */
 	uint32_t nrecords, ndense, nnodes, nschemas, ncols, nxval;
 	uint32_t bits;     /* 2^bits buckets, 0 to TAC_MAX_BITS */
 	uint32_t pool_size;
@@ -138,8 +138,20 @@ uint64_t tac_record_key(const struct imei_tacdb *db, uint32_t idx);
 /* Write the key's digits and a NUL into out[15]; returns the length. */
 size_t tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1]);
 
-/* The image checksum (64 bits, xxHash64-style), the header's checksum field read as 0. */
+/* The image checksum (tac_checksum.c): 64 bits, the header's checksum field read as 0.
+ * Streaming: tac_ck_blocks over whole 64-byte blocks [from, to), in order from 0, then
+ * tac_ck_final, which takes the bytes after the last whole block. */
+struct tac_ck {
+	uint64_t v[8];
+};
+void tac_ck_init(struct tac_ck *c);
+void tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size_t to);
+uint64_t tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size);
 uint64_t tac_checksum(const unsigned char *img, size_t size);
+
+/* Check the image at db->base (db->size bytes) and fill in the rest of db (tac_validate.c).
+ * false with err filled when the image is refused. */
+bool tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err);
 
 /* Validate an image and make a db of it (refs = 1). The db owns base: it is freed (or
  * unmapped when mapped) with the db, and also on failure. NULL with err filled. */

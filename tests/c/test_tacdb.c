@@ -596,6 +596,18 @@ static void bucket_back(unsigned char *img)
 	uint32_t *top = (uint32_t *)(img + hdr(img)->sec[TAC_SEC_TOP].off);
 	top[1] = 1000;
 }
+static void tac_swapped(unsigned char *img)
+{
+	/* the first non-empty bucket said to be empty: its TACs fall into the next bucket's
+	 * range, the table still ascends, the order is kept, the buckets are wrong */
+	uint32_t *top = (uint32_t *)(img + hdr(img)->sec[TAC_SEC_TOP].off);
+	for (uint32_t b = 0; b < (1u << hdr(img)->bits); b++) {
+		if (top[b + 1] > top[b]) {
+			top[b + 1] = top[b];
+			return;
+		}
+	}
+}
 static void tac_moved(unsigned char *img)
 {
 	uint32_t *tacs = (uint32_t *)(img + hdr(img)->sec[TAC_SEC_TACS].off);
@@ -636,14 +648,15 @@ static void test_crafted(void)
 	size_t len;
 	const unsigned char *img = imei_tacdb_image(db, &len);
 	crafted(img, len, swap_order, "other byte order");
-	crafted(img, len, bad_version, "image version 1, this build reads version 2");
+	crafted(img, len, bad_version, "image version 1, this build reads version 3");
 	crafted(img, len, bad_bits, "2^40 buckets");
 	crafted(img, len, more_records, "corrupt header");
 	crafted(img, len, section_out, "string table");
-	crafted(img, len, bucket_back, "bucket");
-	crafted(img, len, tac_moved, "out of place or order");
+	crafted(img, len, bucket_back, "bucket table");
+	crafted(img, len, tac_swapped, "out of its bucket or out of order");
+	crafted(img, len, tac_moved, "out of its bucket or out of order");
 	crafted(img, len, record_string, "outside");
-	crafted(img, len, record_schema, "extra-column list 7");
+	crafted(img, len, record_schema, "corrupt records");
 	crafted(img, len, trie_loop, "links outside");
 	crafted(img, len, trie_record, "names record 0");
 	crafted(img, len, pool_end, "NUL");
