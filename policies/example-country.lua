@@ -79,6 +79,10 @@ P:example { pei = "352099001761481", imsi = "410010000000001", operator = "410-0
 P:example { pei = "352099001761481", imsi = "410010000000007", operator = "410-01", device = phone,
             lists = { registration = { "352099001761481" }, pairing = { { "352099001761481", "410010000000007" } } },
             sightings = clones, expect = "WHITELISTED", note = "the paired SIM keeps service" }
+P:example { pei = "352099001761481", imsi = "410010000000001", operator = "410-01", device = phone,
+            lists = { registration = { "352099001761481" }, pairing = { { "352099001761481", "410010000000007" } } },
+            sightings = clones, expect = "GREYLISTED", reasons = { "duplicate_imsis" },
+            note = "once the device is paired with another SIM, the first SIM seen has no claim" }
 
 local busy = {}
 for day = 1, 6 do

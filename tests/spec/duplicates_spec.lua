@@ -65,6 +65,8 @@ for _, backend in ipairs { "memory", "lmdb" } do
       assert(store:pair(KEY, "410010000000004"))
       assert.equal("WHITELISTED", check("410010000000004", 5).status)
       assert.equal("GREYLISTED", check("410010000000003", 5).status)
+      -- paired with SIM 4: the first SIM seen has no claim any more
+      assert.equal("GREYLISTED", check("410010000000001", 5).status)
     end)
 
     it("forgets SIMs outside the window", function()

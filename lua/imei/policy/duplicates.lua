@@ -15,12 +15,14 @@ return function(views)
   local builders = {}
 
   --- keeps_service(d, r): DIRBS pairing — the subscriber paired with the device (the
-  -- pairing list, or a pairing in the store) keeps service, and so does the first
-  -- subscriber seen with it; the others are notified, then blocked.
+  -- pairing list, or a pairing in the store) keeps service; a device paired with nobody
+  -- is kept by the first subscriber seen with it; the others are notified, then blocked.
   function builders.keeps_service(d, r)
     if r.imsi == nil or d.key == nil then return false end
-    return lists.pairing:has(d.key, r.imsi) or sightings.is_paired(d.key, r.imsi)
-        or sightings.first_imsi(d.key) == r.imsi
+    if lists.pairing:has(d.key, r.imsi) or sightings.is_paired(d.key, r.imsi) then return true end
+    -- a device paired with someone else: the first one seen has no claim
+    if lists.pairing:has(d.key) or sightings.paired_with_anyone(d.key) then return false end
+    return sightings.first_imsi(d.key) == r.imsi
   end
 
   local function spec_from(opts, defaults)

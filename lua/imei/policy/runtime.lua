@@ -133,12 +133,14 @@ local function fixture_lists(spec)
       local key = parsed and parsed.key or (id:match("^%d%d%d%d%d%d%d%d$") and id)
       if not key then error(("example list '%s': '%s' is not an IMEI or TAC"):format(name, tostring(id))) end
       keys[key .. (imsi and ("/" .. imsi) or "")] = true
+      if imsi then keys[key .. "/*"] = true end -- the device is paired with someone
     end
     lists[name] = {
       has = function(_, id, imsi)
         local parsed = parse(id)
         local key = parsed and parsed.key
         if not key then return false end
+        if imsi == nil and keys[key .. "/*"] then return true end
         return keys[key .. (imsi and ("/" .. imsi) or "")] or keys[key:sub(1, 8)] or false
       end,
     }
@@ -181,6 +183,11 @@ local function sightings_view(state)
   function api.is_paired(key, imsi)
     local store = state.store
     return store ~= nil and imsi ~= nil and store:is_paired(key, imsi) == true
+  end
+  function api.paired_with_anyone(key)
+    local store = state.store
+    local pairs_of = store and store:pairs_of(key)
+    return pairs_of ~= nil and #pairs_of > 0
   end
   local NO_DAYS = { days_seen = 0, total = 0, average = 0 }
   --- Distinct IMSIs per day over the days seen within the window: {days_seen, total, average}.
@@ -244,6 +251,7 @@ local function fixture_store(entries, now)
     return nil
   end
   function store.is_paired() return false end
+  function store.pairs_of() return {} end
   function store.sightings() return rows end
   function store.daily(_, _, days, at)
     local per_day, total, days_seen = {}, 0, 0
