@@ -85,36 +85,29 @@ local imei_api = read_only({
   parse = core.parse, valid = core.valid, luhn = core.luhn, check_digit = core.check_digit,
 }, "imei")
 
---- Lists as a policy sees them: lists.NAME:has(id [, imsi]). A name with no list loaded
--- is an empty list, and a warning says so once.
+--- Lists as a policy sees them: lists.NAME:has(id [, imsi]) on the loaded list itself (a
+-- frozen C set). A name with no list loaded is an empty list, and a warning says so once.
+-- Each name is looked up once and then read raw; a new collection empties the view.
+local EMPTY_LIST = read_only({ has = function() return false end }, "an empty list")
+
 local function lists_view(state)
-  local cache = {}
-  local function view(name)
-    local source = state.lists
-    local list = source and source:get(name)
-    if list == nil and state.warn then
-      state.warn(("policy uses list '%s', but no such list is loaded: it is empty"):format(name))
-    end
-    local entry = {
-      name = name,
-      has = function(_, id, imsi)
-        if list == nil or type(id) ~= "string" then return false end
-        return list:has(id, imsi)
-      end,
-      size = function() return list and #list or 0 end,
-    }
-    return read_only(entry, "lists." .. name)
+  local view = {}
+  function state.reset_lists()
+    for name in pairs(view) do view[name] = nil end
   end
-  return setmetatable({}, {
-    __index = function(_, name)
+  return setmetatable(view, {
+    __index = function(t, name)
       if type(name) ~= "string" then return nil end
-      local generation = state.lists_generation
-      local hit = cache[name]
-      if not hit or hit.generation ~= generation then
-        hit = { generation = generation, view = view(name) }
-        cache[name] = hit
+      local source = state.lists
+      local list = source and source:get(name)
+      if list == nil then
+        if state.warn then
+          state.warn(("policy uses list '%s', but no such list is loaded: it is empty"):format(name))
+        end
+        list = EMPTY_LIST
       end
-      return hit.view
+      rawset(t, name, list)
+      return list
     end,
     __newindex = function() error("lists is read-only", 2) end,
     __metatable = false,
@@ -344,7 +337,7 @@ function runtime.new(opts)
   assert(type(opts) == "table" and type(opts.policy) == "string", "runtime.new: opts.policy is required")
   local state = {
     dir = dirname(opts.policy), files = {}, depth = 0, loading = true,
-    tacdb = opts.tacdb, lists = opts.lists, lists_generation = 1, store = opts.store_ro or opts.store,
+    tacdb = opts.tacdb, lists = opts.lists, store = opts.store_ro or opts.store,
     store_rw = opts.store, record = opts.record, now = os.time(), warnings = {},
   }
   local warned = {}
@@ -374,7 +367,7 @@ function runtime.new(opts)
   function inst.check(r) return inst:evaluate(r) end
   function inst.set_lists(lists)
     state.lists = lists
-    state.lists_generation = state.lists_generation + 1
+    state.reset_lists()
     return true
   end
   if not opts.skip_examples then
@@ -415,8 +408,7 @@ end
 function instance_methods:run_examples()
   local P, state = self.policy, self.state
   local results = { total = #P.examples, passed = 0, failed = {} }
-  local saved_lists, saved_store, saved_tacdb, saved_generation =
-    state.lists, state.store, state.tacdb, state.lists_generation
+  local saved_lists, saved_store, saved_tacdb = state.lists, state.store, state.tacdb
   for _, e in ipairs(P.examples) do
     local r = {
       pei = e.pei, imei = e.imei, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, rat = e.rat,
@@ -424,7 +416,7 @@ function instance_methods:run_examples()
     }
     for k, v in pairs(e.extras or {}) do r[k] = v end
     state.lists = fixture_lists(e.lists)
-    state.lists_generation = state.lists_generation + 1
+    state.reset_lists()
     state.store = e.sightings and fixture_store(e.sightings, r.time) or nil
     local device = e.device
     state.tacdb = { lookup = function() return device or nil end }
@@ -459,7 +451,7 @@ function instance_methods:run_examples()
     end
   end
   state.lists, state.store, state.tacdb = saved_lists, saved_store, saved_tacdb
-  state.lists_generation = saved_generation + 1
+  state.reset_lists()
   return results
 end
 
