@@ -223,6 +223,8 @@ static void test_reader(bool gzip)
 	free(big);
 	const char *path = write_file(content, n, gzip);
 	CHECK(path != NULL);
+	if (!path)
+		return;
 	char err[300];
 	struct imei_dump_file *f = imei_dump_open(path, err, sizeof err);
 	CHECK(f != NULL);
@@ -256,7 +258,13 @@ static void test_truncated_gzip(void)
 	for (size_t i = 0; i < sizeof content; i++)
 		content[i] = (char)(i % 61 == 60 ? '\n' : '0' + (char)(i * 7 % 10));
 	const char *path = write_file(content, sizeof content, true);
+	CHECK(path != NULL);
+	if (!path)
+		return;
 	FILE *fp = fopen(path, "r+");
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
 	fseek(fp, 0, SEEK_END);
 	long size = ftell(fp);
 	fclose(fp);
@@ -264,6 +272,8 @@ static void test_truncated_gzip(void)
 	char err[300];
 	struct imei_dump_file *f = imei_dump_open(path, err, sizeof err);
 	CHECK(f != NULL);
+	if (!f)
+		return;
 	const char *line;
 	size_t len, lineno;
 	bool too_long;

@@ -74,7 +74,10 @@ static struct imei_replay *ingest(struct imei_store *st, bool thread, const vola
 	cfg.reader_thread = thread;
 	cfg.stop = stop;
 	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-	CHECK(r != NULL);
+	if (!r) {
+		fprintf(stderr, "imei_replay_new: %s\n", err);
+		exit(1);
+	}
 	int32_t first, last;
 	imei_dump_date("20260101", 8, &first);
 	imei_dump_date("20260131", 8, &last);
