@@ -115,18 +115,26 @@ static unsigned any_at_least(const uint32_t *v, size_t n, uint32_t limit)
 
 /* Records [from, to): string offsets inside the pool, extra-column list and values in
  * range (the lists themselves are checked later; only their lengths are read here). */
+static inline uint32_t max2(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
 static unsigned bad_records(const struct imei_tacdb *db, uint32_t from, uint32_t to)
 {
+	_Static_assert(IMEI_TAC_NFIELDS == 7, "the tree below takes 7 fields");
+	uint32_t most = 0; /* the largest string offset; compared with the pool size once */
 	unsigned bad = 0;
 	for (uint32_t i = from; i < to; i++) {
+		const uint32_t *f = db->recs[i].str;
+		most = max2(most, max2(max2(max2(f[0], f[1]), max2(f[2], f[3])), max2(max2(f[4], f[5]), f[6])));
 		const struct tac_rec *r = &db->recs[i];
-		for (int f = 0; f < IMEI_TAC_NFIELDS; f++)
-			bad |= r->str[f] >= db->pool_size;
 		uint32_t s = r->schema < db->nschemas ? r->schema : 0; /* a bad one is flagged below */
 		/* unsigned: when xval > nxval the difference wraps, and the first test catches it */
-		bad |= (r->schema >= db->nschemas) | (r->xval > db->nxval) | (db->schemas[s].n > db->nxval - r->xval);
+		bad |= (unsigned)(r->schema >= db->nschemas) | (unsigned)(r->xval > db->nxval) |
+		       (unsigned)(db->schemas[s].n > db->nxval - r->xval);
 	}
-	return bad;
+	return bad | (most >= db->pool_size);
 }
 
 /* How many whole elements of a section of n elements of a given size, starting at off,
