@@ -63,10 +63,11 @@ local r = require("cjson").decode(assert(io.open(path)):read("a"))
 local rows, pairs = r.input.rows, r.devices.pairs
 wall, user, sys, rss, jobs = tonumber(wall), tonumber(user), tonumber(sys), tonumber(rss), tonumber(jobs)
 local cpu = user + sys
+local p = r.performance
 print(("%-15s jobs %d: wall %6.2f s = %5.2f M rows/s (%4.2f M/s per job); CPU %6.2f s = %4.2f M rows per CPU-second;" ..
-       " read %5.2f s, decide %6.2f s (%d pairs, %.1f k pairs/s); peak RSS %d MiB")
+       " setup %4.2f s, read %5.2f s, decide %6.2f s (%d pairs, %.1f k pairs/s), lists %4.2f s; peak RSS %d MiB")
   :format(label, jobs, wall, rows / wall / 1e6, rows / wall / 1e6 / jobs, cpu, rows / cpu / 1e6,
-    r.performance.ingest_seconds, r.performance.eval_seconds, pairs, pairs / r.performance.eval_seconds / 1e3,
+    p.setup_seconds, p.ingest_seconds, p.eval_seconds, pairs, pairs / p.eval_seconds / 1e3, p.lists_seconds,
     rss // 1024))
 LUA
 }

@@ -102,9 +102,10 @@ struct imei_replay {
 	bool header_pending;
 	uint64_t bytes_before; /* sizes of the files already read */
 	struct text_pool pool;
-	/* recorder state (the calling thread's): the pair table */
+	/* recorder state (the calling thread's): the pair table, a batch of sightings */
 	struct pin *tab;
 	size_t tab_cap, tab_n;
+	struct imei_sighting *sightings;
 	struct imei_replay_totals totals;
 	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
 	size_t nexamples[IMEI_DUMP_NREJECT];
@@ -196,6 +197,12 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 	r->min_day = INT32_MAX;
 	r->run_day = cfg->run_day;
 	r->totals.run_day = r->totals.first_day = r->totals.last_day = IMEI_REPLAY_NO_DAY;
+	r->sightings = malloc(BATCH_ROWS * sizeof *r->sightings);
+	if (!r->sightings) {
+		imei_replay_free(r);
+		snprintf(err, errlen, "replay: out of memory");
+		return NULL;
+	}
 	for (size_t i = 0; i < NBATCHES; i++) {
 		r->all_batches[i] = malloc(sizeof(struct sbatch));
 		if (!r->all_batches[i]) {
@@ -276,6 +283,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->pool.kinds);
 	free(r->pool.slots);
 	free(r->tab);
+	free(r->sightings);
 	free(r->pairs);
 	for (size_t i = 0; i < NBATCHES; i++)
 		free(r->all_batches[i]);
@@ -598,21 +606,23 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			return -1;
 		}
 	}
-	struct imei_store_error se;
+	size_t n = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct pending *p = &b->rows[i];
 		if (p->ident >= IMEI_REPLAY_TEXT_BASE)
 			continue; /* not an IMEI: no sighting */
-		struct imei_sighting sg = {
+		r->sightings[n++] = (struct imei_sighting){
 			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = p->opcode,
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
-		if (imei_store_record(r->store, &sg, &se) < 0) {
-			snprintf(err, errlen, "sightings store: %s", se.msg);
-			return -1;
-		}
 	}
 	b->n = 0;
+	struct imei_store_error se;
+	size_t done;
+	if (n && imei_store_record_many(r->store, r->sightings, n, &done, &se) < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
 	return 0;
 }
 

@@ -63,7 +63,7 @@ local function write_lists(dir, changes)
   for _, id in ipairs(changes.stolen or { cd(D2) }) do stolen[#stolen + 1] = id .. ",20251201,blacklist" end
   support.write(dir .. "/stolen.csv", csv(stolen))
   local pairing = { "imei,imsi,msisdn" }
-  for _, p in ipairs(changes.pairing or { { cd(D5), S5c, M(53) } }) do pairing[#pairing + 1] = table.concat(p, ",") end
+  for _, p in ipairs(changes.pairing or {}) do pairing[#pairing + 1] = table.concat(p, ",") end
   support.write(dir .. "/pairing.csv", csv(pairing))
   return dir
 end
@@ -208,9 +208,9 @@ describe("imei classify", function()
       }, read(out .. "/notifications_Beta.csv"))
     end)
 
-    it("lists the exempt pairs of blocked devices as exceptions (first seen, paired)", function()
+    it("lists the exempt pairs of blocked devices as exceptions (the first SIM seen keeps service)", function()
       assert.equal(csv { "imei,imsi,msisdn", D5 .. "," .. S5a .. "," .. M(51) }, read(out .. "/exceptions_Alpha.csv"))
-      assert.equal(csv { "imei,imsi,msisdn", D5 .. "," .. S5c .. "," .. M(53) }, read(out .. "/exceptions_Beta.csv"))
+      assert.equal(csv { "imei,imsi,msisdn" }, read(out .. "/exceptions_Beta.csv"))
     end)
 
     it("writes first deltas: everything is new", function()
@@ -222,8 +222,9 @@ describe("imei classify", function()
         D7 .. ",20260131,malformed,blocked",
         D2 .. ",20260131,stolen,blocked",
       }, read(out .. "/blocklist_delta.csv"))
-      assert.equal(csv { "imei,imsi,msisdn,change", D5 .. "," .. S5c .. "," .. M(53) .. ",added" },
-        read(out .. "/exceptions_Beta_delta.csv"))
+      assert.equal(csv { "imei,imsi,msisdn,change", D5 .. "," .. S5a .. "," .. M(51) .. ",added" },
+        read(out .. "/exceptions_Alpha_delta.csv"))
+      assert.equal(csv { "imei,imsi,msisdn,change" }, read(out .. "/exceptions_Beta_delta.csv"))
       local alpha = read(out .. "/notifications_Alpha_delta.csv")
       assert.equal(csv {
         "imei,imsi,msisdn,block_date,reasons,change",
@@ -295,7 +296,7 @@ describe("imei classify", function()
       assert.equal(13, d.total)
       assert.equal(18, d.pairs)
       assert.same({ WHITELISTED = 3, BLACKLISTED = 5, GREYLISTED = 4, UNKNOWN = 1 }, d.by_status)
-      assert.same({ WHITELISTED = 6, BLACKLISTED = 6, GREYLISTED = 5, UNKNOWN = 1 }, d.pairs_by_status)
+      assert.same({ WHITELISTED = 5, BLACKLISTED = 7, GREYLISTED = 5, UNKNOWN = 1 }, d.pairs_by_status)
       assert.same({ imei = 11, imei14 = 0, imeisv = 0, meid = 1, esn = 0, malformed = 1 }, d.by_kind)
       assert.equal(4, d.notified)
     end)
@@ -312,7 +313,7 @@ describe("imei classify", function()
       assert.same({ 1, 0, 0, 1 }, counts("wrong_cd"))
       assert.same({ 1, 1, 0, 1 }, counts("stolen"))
       assert.same({ 5, 2, 3, 5 }, counts("unregistered"))
-      assert.same({ 2, 1, 1, 4 }, counts("duplicate"))
+      assert.same({ 2, 1, 1, 5 }, counts("duplicate"))
       assert.near(5 / 13, c.unregistered.share, 1e-9)
       assert.equal(1, c.unregistered.max_ratio)
       assert.is_false(c.unregistered.over_ratio)
@@ -333,7 +334,7 @@ describe("imei classify", function()
       assert.same({ "Alpha", 25, 11, 9, 11, 2, 1 }, { a.name, a.rows, a.rejected, a.devices, a.pairs,
         a.notifications, a.exceptions })
       assert.same({ WHITELISTED = 2, BLACKLISTED = 5, GREYLISTED = 2, UNKNOWN = 0 }, a.devices_by_status)
-      assert.same({ "Beta", 9, 0, 6, 7, 3, 1 }, { b.name, b.rows, b.rejected, b.devices, b.pairs,
+      assert.same({ "Beta", 9, 0, 6, 7, 3, 0 }, { b.name, b.rows, b.rejected, b.devices, b.pairs,
         b.notifications, b.exceptions })
       assert.same({ WHITELISTED = 1, BLACKLISTED = 1, GREYLISTED = 3, UNKNOWN = 1 }, b.devices_by_status)
     end)
@@ -342,10 +343,10 @@ describe("imei classify", function()
       local l = result.report.lists
       assert.equal(5, l.blocklist)
       assert.same({ Alpha = 2, Beta = 3 }, l.notifications)
-      assert.same({ Alpha = 1, Beta = 1 }, l.exceptions)
+      assert.same({ Alpha = 1, Beta = 0 }, l.exceptions)
       assert.same({ blocked = 5 }, l.deltas.block)
       assert.same({ new = 5 }, l.deltas.notifications)
-      assert.same({ added = 2 }, l.deltas.exceptions)
+      assert.same({ added = 1 }, l.deltas.exceptions)
       assert.equal(0, l.carried_over)
       assert.equal(0, l.kept_by_sticky)
     end)
@@ -412,8 +413,8 @@ describe("imei classify", function()
         scenario(dir)
         assert(run(dir, out))
         -- run 2: D2 no longer reported stolen (but stolen is sticky), D1, D6 and D13 now
-        -- stolen, D3 and D4 registered, D5/S5b paired and D5/S5c no longer, D7 and D11 not
-        -- seen, D12 seen ten days earlier than before
+        -- stolen, D3 and D4 registered, D5/S5b paired (a paired device keeps its paired SIM,
+        -- not the first one seen), D7 and D11 not seen, D12 seen ten days earlier than before
         write_lists(dir .. "/lists", {
           registered = { cd(D1), cd(D2), cd(D3), cd(D4), cd(D5), cd(D6), cd(D10) },
           stolen = { cd(D1), cd(D6), cd(D13) },
@@ -454,12 +455,13 @@ describe("imei classify", function()
           D6 .. "," .. S6c .. "," .. M(63) .. ",20260209,duplicate,blacklisted",
           D11 .. "," .. S(11) .. "," .. M(11) .. ",20260219,unregistered,no_longer_seen",
         }, read(out .. "/notifications_Beta_delta.csv"))
-        assert.equal(csv { "imei,imsi,msisdn,change", D5 .. "," .. S5b .. "," .. M(52) .. ",added" },
-          read(out .. "/exceptions_Alpha_delta.csv"))
-        assert.equal(csv { "imei,imsi,msisdn,change", D5 .. "," .. S5c .. "," .. M(53) .. ",removed" },
-          read(out .. "/exceptions_Beta_delta.csv"))
-        assert.equal(csv { "imei,imsi,msisdn", D5 .. "," .. S5a .. "," .. M(51), D5 .. "," .. S5b .. "," .. M(52) },
-          read(out .. "/exceptions_Alpha.csv"))
+        assert.equal(csv {
+          "imei,imsi,msisdn,change",
+          D5 .. "," .. S5a .. "," .. M(51) .. ",removed",
+          D5 .. "," .. S5b .. "," .. M(52) .. ",added",
+        }, read(out .. "/exceptions_Alpha_delta.csv"))
+        assert.equal(csv { "imei,imsi,msisdn,change" }, read(out .. "/exceptions_Beta_delta.csv"))
+        assert.equal(csv { "imei,imsi,msisdn", D5 .. "," .. S5b .. "," .. M(52) }, read(out .. "/exceptions_Alpha.csv"))
         local l = r2.report.lists
         assert.equal(1, l.carried_over)
         assert.equal(1, l.kept_by_sticky)

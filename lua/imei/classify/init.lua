@@ -235,6 +235,7 @@ function classify.run(opts)
     end
     check()
     bar:note("writing the lists")
+    local t_lists = core.monotime()
     -- 3. the lists and the report
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
                                         check = check })
@@ -271,6 +272,8 @@ function classify.run(opts)
     end
     r.lists_written = write_lists
     r.files = text.array(files)
+    r.performance.setup_seconds = t_read - t0          -- policy, TAC database, lists, store
+    r.performance.lists_seconds = core.monotime() - t_lists -- lists, deltas, report
     r.performance.total_seconds = core.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     local report_text = report.text(r)

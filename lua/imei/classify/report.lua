@@ -240,9 +240,11 @@ function report.text(r)
   end
   local p = r.performance
   line(out)
-  line(out, ("Time: read %.2f s (%srows/s), decided %.2f s (%s pairs, %d thread%s), total %.2f s")
-    :format(p.ingest_seconds, p.ingest_seconds > 0 and text.count(input.rows / p.ingest_seconds) .. " " or "",
-      p.eval_seconds, text.count(d.pairs), p.threads, p.threads == 1 and "" or "s", p.total_seconds or 0))
+  line(out, ("Time: setup %.2f s, read %.2f s (%srows/s), decided %.2f s (%s pairs, %d thread%s), lists %.2f s, " ..
+    "total %.2f s"):format(p.setup_seconds or 0, p.ingest_seconds,
+      p.ingest_seconds > 0 and text.count(input.rows / p.ingest_seconds) .. " " or "",
+      p.eval_seconds, text.count(d.pairs), p.threads, p.threads == 1 and "" or "s", p.lists_seconds or 0,
+      p.total_seconds or 0))
   return table.concat(out, "\n") .. "\n"
 end
 
