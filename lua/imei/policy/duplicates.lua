@@ -72,8 +72,9 @@ return function(views)
       reason = ("on average %g or more SIMs a day over %d days (cloned IMEI)"):format(average, days),
       unless = builders.keeps_service,
     })
+    local at_least = math.ceil(average) -- some day had that many distinct IMSIs, so the window did
     spec.when = function(d)
-      if d.key == nil then return false end
+      if d.key == nil or sightings.imsis(d.key, days) < at_least then return false end
       local daily = sightings.daily(d.key, days)
       return daily.days_seen >= min_days and daily.average >= average
     end
