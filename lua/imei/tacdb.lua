@@ -112,7 +112,11 @@ function tacdb.load(path, opts)
   opts = check_opts("load", opts)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local head = f:read(#core.tacdb_magic)
+  local head, rerr = f:read(#core.tacdb_magic)
+  if rerr then
+    f:close()
+    return nil, ("%s: cannot read: %s"):format(path, rerr)
+  end
   if head == core.tacdb_magic and (opts.format == nil or opts.format == "auto" or opts.format == "image") then
     f:close()
     local db, oerr = core.tacdb_open(path)
@@ -121,9 +125,9 @@ function tacdb.load(path, opts)
     r.records = #db
     return db, r
   end
-  local rest = f:read("a")
+  local rest, err2 = f:read("a")
   f:close()
-  if not rest then return nil, path .. ": cannot read" end
+  if not rest then return nil, ("%s: cannot read: %s"):format(path, err2 or "unknown error") end
   return load_text((head or "") .. rest, opts, path)
 end
 
