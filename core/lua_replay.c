@@ -534,9 +534,10 @@ static int devices_next(lua_State *L)
 static int l_devices(lua_State *L)
 {
 	check_replay(L, 1);
+	int all = lua_toboolean(L, 2);
 	lua_pushvalue(L, 1);
 	lua_pushinteger(L, 0);
-	lua_pushboolean(L, lua_toboolean(L, 2));
+	lua_pushboolean(L, all);
 	lua_pushcclosure(L, devices_next, 3);
 	return 1;
 }

@@ -361,6 +361,28 @@ describe("imei classify", function()
       assert.matches("Alpha_North_20260101_20260131.csv:" .. damaged_at.imsi .. " field 3: imsi:", text, 1, true)
     end)
 
+    it("hands the list writer only the devices to list, or all when asked", function()
+      local store = imei.sightings.open("memory")
+      local r = assert(core.replay_new { store = store })
+      r:add_file(dir .. "/Alpha_North_20260101_20260131.csv", "Alpha")
+      r:add_file(dir .. "/Beta_North_20260101_20260131.csv", "Beta")
+      repeat local state = assert(r:ingest(100)) until state == "done"
+      assert(r:evaluate { policy = write_policy(dir), store = store, lua_path = package.path,
+                          lists = core.lists_load_dir(dir .. "/lists") })
+      repeat local state = assert(r:wait(100)) until state == "done"
+      local listed, all = {}, 0
+      for dev in r:devices() do listed[#listed + 1] = dev.imei end
+      for _ in r:devices(true) do all = all + 1 end
+      table.sort(listed)
+      -- blocked: D2, D4, D5, D7, D13; to notify: D3, D6, D11, D12
+      assert.same({ D3, D4, D5, D6, D11, D12, D13, D7, D2 }, listed)
+      assert.equal(13, all)
+      local p = r:find(cd(D5), S5b)
+      assert.same({ "BLACKLISTED", "20260116", true }, { p.status, p.block_date, p.device_blocked })
+      assert.is_nil(r:find(D5, "410010000000099"))
+      r:close()
+    end)
+
     it("gives the same answers with one thread", function()
       local out1 = dir .. "/out-j1"
       local r1 = assert(run(dir, out1, { jobs = 1 }))
