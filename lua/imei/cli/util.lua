@@ -7,7 +7,7 @@ function util.table(rows, indent)
   for _, row in ipairs(rows) do
     for i, cell in ipairs(row) do
       local w = utf8.len(tostring(cell)) or #tostring(cell)
-      if w > (widths[i] or 0) then widths[i] = w end
+      widths[i] = math.max(widths[i] or 0, w)
     end
   end
   local out = {}
