@@ -635,7 +635,9 @@ describe("imei classify", function()
                    ">%s/log 2>&1'"):format(write_policy(dir), dir, out, jobs, fifo, dir)
       local proc = assert(io.popen(cmd, "r"))
       local pid = assert(tonumber(proc:read("l")))
-      local feed = assert(io.open(fifo, "w")) -- waits until the run opens the pipe
+      -- the writer waits until the run opens the pipe; if the run never does (it failed),
+      -- the writer gives up after 60 s and the test fails instead of hanging
+      local feed = assert(io.popen(("exec timeout 60 sh -c 'cat >\"%s\"'"):format(fifo), "w"))
       return proc, pid, feed
     end
 
