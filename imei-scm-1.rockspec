@@ -61,6 +61,7 @@ build = {
         "core/csv.c",
         "core/dump_reader.c",
         "core/engine.c",
+        "core/engine_paths.c",
         "core/identity.c",
         "core/list.c",
         "core/lists.c",
