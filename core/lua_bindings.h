@@ -49,6 +49,11 @@ void imei_lua_batchio(lua_State *L);
 #include <signal.h>
 const volatile sig_atomic_t *imei_lua_stop_flag(void);
 
+/* Register the metatable of a userdata class by name: methods as __index, close as
+ * __gc and __close, tostring as __tostring, and a hidden metatable. */
+void imei_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                        lua_CFunction tostring);
+
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);
 

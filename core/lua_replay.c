@@ -621,19 +621,7 @@ void imei_lua_replay(lua_State *L)
 		{ "close", l_close },
 		{ NULL, NULL },
 	};
-	if (luaL_newmetatable(L, REPLAY_MT)) {
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, l_close);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, l_close);
-		lua_setfield(L, -2, "__close");
-		lua_pushcfunction(L, l_tostring);
-		lua_setfield(L, -2, "__tostring");
-		lua_pushboolean(L, 0);
-		lua_setfield(L, -2, "__metatable");
-	}
-	lua_pop(L, 1);
+	imei_lua_new_class(L, REPLAY_MT, methods, l_close, l_tostring);
 	lua_pushcfunction(L, l_replay_new);
 	lua_setfield(L, -2, "replay_new");
 }

@@ -18,24 +18,28 @@ local OPTION_NAMES = {
   record = true, lua_path = true, skip_examples = true,
 }
 
-local function open_tacdb(spec)
+--- The data an engine reads, from an object or a path. Shared with imei classify.
+-- open_tacdb: a db object, a compiled image or a GSMA/Osmocom text file;
+-- open_lists: a lists object or a folder of CSV lists; open_store: a store or a spec.
+-- Each returns the object, or nil and a message naming what failed.
+function engine.open_tacdb(spec)
   if type(spec) ~= "string" then return spec end
   local tacdb = require "imei.tacdb"
   local db, err = tacdb.open(spec)
   if db then return db end
   local loaded, load_err = tacdb.load(spec)
   if loaded then return loaded end
-  return nil, ("tacdb %s: %s"):format(spec, load_err or err)
+  return nil, ("tacdb %s: %s"):format(spec, tostring(load_err or err))
 end
 
-local function open_lists(spec)
+function engine.open_lists(spec)
   if type(spec) ~= "string" then return spec end
   local lists, err = core.lists_load_dir(spec)
   if not lists then return nil, "lists: " .. tostring(err) end
   return lists
 end
 
-local function open_store(spec)
+function engine.open_store(spec)
   if type(spec) ~= "string" then return spec end
   local store, err = require("imei.sightings").open(spec)
   if not store then return nil, "store: " .. tostring(err) end
@@ -52,15 +56,15 @@ function engine.new(opts)
   local limits = opts.limits or {}
   local tacdb, lists, store, err
   if opts.tacdb then
-    tacdb, err = open_tacdb(opts.tacdb)
+    tacdb, err = engine.open_tacdb(opts.tacdb)
     if not tacdb then return nil, err end
   end
   if opts.lists then
-    lists, err = open_lists(opts.lists)
+    lists, err = engine.open_lists(opts.lists)
     if not lists then return nil, err end
   end
   if opts.store then
-    store, err = open_store(opts.store)
+    store, err = engine.open_store(opts.store)
     if not store then return nil, err end
   end
   return core.engine_new {

@@ -27,29 +27,9 @@ local classify = {}
 
 local TMP_PATTERN = "^%.classify%-%d+%.tmp$"
 
-local function open_tacdb(spec)
-  if spec == nil or type(spec) ~= "string" then return spec end
-  local tacdb = require "imei.tacdb"
-  local db, err = tacdb.open(spec)
-  if db then return db end
-  local loaded, load_err = tacdb.load(spec)
-  if loaded then return loaded end
-  return nil, ("tacdb %s: %s"):format(spec, tostring(load_err or err))
-end
-
-local function open_lists(spec)
-  if spec == nil or type(spec) ~= "string" then return spec end
-  local l, err = core.lists_load_dir(spec)
-  if not l then return nil, "lists: " .. tostring(err) end
-  return l
-end
-
-local function open_store(spec)
-  if type(spec) ~= "string" then return spec end
-  local store, err = require("imei.sightings").open(spec)
-  if not store then return nil, "store: " .. tostring(err) end
-  return store
-end
+-- The policy's data, as the engine opens it: from an object or a path.
+local engine_mod = require "imei.engine"
+local open_tacdb, open_lists, open_store = engine_mod.open_tacdb, engine_mod.open_lists, engine_mod.open_store
 
 -- mkdir -p
 local function make_dirs(path)
@@ -130,7 +110,7 @@ function classify.run(opts)
 
   -- the policy, loaded once with its examples (they must pass), for its description
   local engine
-  engine, err = require("imei.engine").new { policy = opts.policy, tacdb = tacdb, lists = list_set, store = store,
+  engine, err = engine_mod.new { policy = opts.policy, tacdb = tacdb, lists = list_set, store = store,
                                                lua_path = opts.lua_path }
   if not engine then return nil, err end
   local info = engine:info()
