@@ -13,6 +13,8 @@
  *  - finalizers: setmetatable refuses a metatable with __gc, so no policy code runs at
  *    collection time, outside any budget.
  */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,31 +27,126 @@
 
 #define HOOK_EVERY 1000
 
+/* Small blocks (most of a check's allocations: tables, short strings, closures) come
+ * from per-sandbox free lists in 16-byte classes, carved from 64 KiB chunks; larger ones
+ * from malloc. The cap counts chunks and large blocks. Under AddressSanitizer the pool
+ * is off, so use-after-free in the Lua heap stays visible. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_MAX 0
+#endif
+#endif
+#ifndef POOL_MAX
+#define POOL_MAX 256
+#endif
+#define POOL_STEP 16
+#define POOL_CLASSES (256 / POOL_STEP)
+#define POOL_CHUNK ((size_t)64 << 10)
+
+struct pool_chunk {
+	struct pool_chunk *next;
+	max_align_t align[]; /* the blocks */
+};
+
 struct imei_sandbox {
 	lua_State *L;
 	size_t used, limit;
 	struct imei_budget budget;
 	long long check_budget, load_budget;
 	int armed;
+	void *free_list[POOL_CLASSES]; /* per class: freed blocks, linked through their first word */
+	struct pool_chunk *chunks;
+	char *bump; /* the unused tail of the newest chunk */
+	size_t bump_left;
 };
 
 int luaopen_imei_core(lua_State *L);
+
+static size_t pool_class(size_t n)
+{
+	return (n + POOL_STEP - 1) / POOL_STEP - 1;
+}
+
+/* A block of class c; force = ignore the cap (Lua requires that shrinking never fails). */
+static void *pool_get(struct imei_sandbox *sb, size_t c, int force)
+{
+	void *p = sb->free_list[c];
+	if (p) {
+		memcpy(&sb->free_list[c], p, sizeof(void *));
+		return p;
+	}
+	size_t size = (c + 1) * POOL_STEP;
+	if (sb->bump_left < size) {
+		size_t bytes = sizeof(struct pool_chunk) + POOL_CHUNK;
+		if (!force && sb->used + bytes > sb->limit)
+			return NULL;
+		struct pool_chunk *chunk = malloc(bytes);
+		if (!chunk)
+			return NULL;
+		chunk->next = sb->chunks;
+		sb->chunks = chunk;
+		sb->used += bytes;
+		sb->bump = (char *)chunk->align;
+		sb->bump_left = POOL_CHUNK;
+	}
+	p = sb->bump;
+	sb->bump += size;
+	sb->bump_left -= size;
+	return p;
+}
+
+static void pool_put(struct imei_sandbox *sb, void *p, size_t c)
+{
+	memcpy(p, &sb->free_list[c], sizeof(void *));
+	sb->free_list[c] = p;
+}
+
+static void release(struct imei_sandbox *sb, void *p, size_t size)
+{
+	if (size <= POOL_MAX) {
+		pool_put(sb, p, pool_class(size));
+	} else {
+		free(p);
+		sb->used -= size;
+	}
+}
 
 static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct imei_sandbox *sb = ud;
 	size_t old = ptr ? osize : 0;
+	bool old_small = ptr && old <= POOL_MAX, new_small = nsize <= POOL_MAX;
 	if (nsize == 0) {
-		free(ptr);
-		sb->used -= old;
+		if (ptr)
+			release(sb, ptr, old);
 		return NULL;
 	}
-	if (nsize > old && sb->used - old + nsize > sb->limit)
-		return NULL;
-	void *p = realloc(ptr, nsize);
+	if (old_small && new_small && pool_class(old) == pool_class(nsize))
+		return ptr;
+	if (ptr && !old_small && !new_small) { /* large to large */
+		if (nsize > old && sb->used - old + nsize > sb->limit)
+			return NULL;
+		void *p = realloc(ptr, nsize);
+		if (!p)
+			return nsize <= old ? ptr : NULL; /* a shrink must not fail: keep the block */
+		sb->used = sb->used - old + nsize;
+		return p;
+	}
+	int shrink = ptr && nsize <= old;
+	void *p = NULL;
+	if (new_small) {
+		p = pool_get(sb, pool_class(nsize), shrink);
+	} else if (sb->used + nsize <= sb->limit && (p = malloc(nsize)) != NULL) {
+		sb->used += nsize;
+	}
 	if (!p)
-		return NULL;
-	sb->used = sb->used - old + nsize;
+		return shrink ? ptr : NULL;
+	if (ptr) {
+		memcpy(p, ptr, old < nsize ? old : nsize);
+		release(sb, ptr, old);
+	}
 	return p;
 }
 
@@ -138,6 +235,11 @@ void imei_sandbox_free(struct imei_sandbox *sb)
 		return;
 	sb->armed = 0;
 	lua_close(sb->L);
+	while (sb->chunks) {
+		struct pool_chunk *next = sb->chunks->next;
+		free(sb->chunks);
+		sb->chunks = next;
+	}
 	free(sb);
 }
 
