@@ -147,3 +147,4 @@ rock:
 
 clean:
 	rm -rf build
+	rm -f core/*.o server/*.o   # left by luarocks make (builtin backend builds in place)
