@@ -147,4 +147,4 @@ rock:
 
 clean:
 	rm -rf build
-	rm -f core/*.o server/*.o   # left by luarocks make (builtin backend builds in place)
+	rm -rf core/*.o server/*.o imei/   # left by luarocks make (builtin backend builds in place)
