@@ -20,17 +20,7 @@ Examples:
   cut -d, -f2 dump.csv | imei inspect -]])
 end
 
-local function each_input(ids)
-  return coroutine.wrap(function()
-    for _, id in ipairs(ids) do
-      if id == "-" then
-        for line in io.stdin:lines() do coroutine.yield(line) end
-      else
-        coroutine.yield(id)
-      end
-    end
-  end)
-end
+local each_input = require("imei.cli.util").each_input
 
 --- The verdict on one input: the parse (or nil), an error, and whether it is valid.
 function inspect.examine(input)

@@ -123,17 +123,7 @@ local function compile(args)
   return 0
 end
 
-local function each_input(ids)
-  return coroutine.wrap(function()
-    for _, id in ipairs(ids) do
-      if id == "-" then
-        for line in io.stdin:lines() do coroutine.yield(line) end
-      else
-        coroutine.yield(id)
-      end
-    end
-  end)
-end
+local each_input = require("imei.cli.util").each_input
 
 local function lookup(args)
   local db, err = tacdb.load(args.db)

@@ -23,6 +23,19 @@ function util.table(rows, indent)
   return table.concat(out, "\n") .. "\n"
 end
 
+--- The command-line identifiers one by one; "-" stands for the lines of stdin.
+function util.each_input(ids)
+  return coroutine.wrap(function()
+    for _, id in ipairs(ids) do
+      if id == "-" then
+        for line in io.stdin:lines() do coroutine.yield(line) end
+      else
+        coroutine.yield(id)
+      end
+    end
+  end)
+end
+
 --- The engine options shared by check, classify and serve, from parsed arguments.
 function util.engine_options(args)
   return {
