@@ -5,6 +5,7 @@
 #ifndef IMEI_CHECK_H
 #define IMEI_CHECK_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,24 @@ static int check_passed, check_failed;
 			fprintf(stderr, "%s:%d: CHECK_INT failed: %s is %lld, want %lld\n", __FILE__, \
 			        __LINE__, #got, g_, w_);                                              \
 		}                                                                                 \
+	} while (0)
+
+/* CHECK_HAS(hay, needle): a message contains a piece of text. */
+static inline bool check_contains(const char *hay, const char *needle)
+{
+	return hay && needle && strstr(hay, needle) != NULL;
+}
+
+#define CHECK_HAS(hay, needle)                                                                  \
+	do {                                                                                        \
+		const char *h_ = (hay), *n_ = (needle);                                                 \
+		if (check_contains(h_, n_)) {                                                           \
+			check_passed++;                                                                     \
+		} else {                                                                                \
+			check_failed++;                                                                     \
+			fprintf(stderr, "%s:%d: CHECK_HAS failed: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
+			        h_ ? h_ : "(null)", n_);                                                    \
+		}                                                                                       \
 	} while (0)
 
 #define CHECK_DONE(name)                                                                  \

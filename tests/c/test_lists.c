@@ -29,22 +29,6 @@ int luaopen_imei_core(lua_State *L);
 
 #define FIX "tests/fixtures/lists/"
 
-static bool contains(const char *hay, const char *needle)
-{
-	return hay && needle && strstr(hay, needle) != NULL;
-}
-
-#define CHECK_HAS(hay, needle)                                                                  \
-	do {                                                                                        \
-		const char *h_ = (hay), *n_ = (needle);                                                 \
-		if (contains(h_, n_)) {                                                                 \
-			check_passed++;                                                                     \
-		} else {                                                                                \
-			check_failed++;                                                                     \
-			fprintf(stderr, "%s:%d: CHECK_HAS failed: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
-			        h_ ? h_ : "(null)", n_);                                                    \
-		}                                                                                       \
-	} while (0)
 
 /* xorshift64*: seeded, so a failure repeats */
 static uint64_t rnd(uint64_t *s)

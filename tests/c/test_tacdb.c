@@ -26,22 +26,6 @@
 
 int luaopen_imei_core(lua_State *L);
 
-static bool contains(const char *hay, const char *needle)
-{
-	return hay && needle && strstr(hay, needle) != NULL;
-}
-
-#define CHECK_HAS(hay, needle)                                                                  \
-	do {                                                                                        \
-		const char *h_ = (hay), *n_ = (needle);                                                 \
-		if (contains(h_, n_)) {                                                                 \
-			check_passed++;                                                                     \
-		} else {                                                                                \
-			check_failed++;                                                                     \
-			fprintf(stderr, "%s:%d: CHECK_HAS failed: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
-			        h_ ? h_ : "(null)", n_);                                                    \
-		}                                                                                       \
-	} while (0)
 
 static struct imei_tac_fields named(const char *brand, const char *model)
 {
@@ -524,7 +508,7 @@ static void test_truncated_and_flipped(void)
 		err.msg[0] = '\0';
 		struct imei_tacdb *bad = imei_tacdb_from_image(part, n, &err);
 		refused += bad == NULL;
-		explained += contains(err.msg, "truncated") || (n == 0 && contains(err.msg, "not a TAC image"));
+		explained += check_contains(err.msg, "truncated") || (n == 0 && check_contains(err.msg, "not a TAC image"));
 		imei_tacdb_unref(bad);
 		free(part);
 	}
