@@ -1,5 +1,4 @@
 --- imei check --policy FILE [--tacdb DB] [--lists DIR] PEI [IMSI] — one verdict.
-local cli_util = require "imei.cli.util"
 
 local check = {}
 
@@ -28,7 +27,9 @@ end
 
 function check.run(args)
   local cli = require "imei.cli"
-  local engine, err = require("imei.engine").new(cli_util.engine_options(args))
+  local engine, err = require("imei.engine").new {
+    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, record = args.record,
+  }
   if not engine then return cli.fail("check", err) end
   local verdict = engine:check {
     pei = args.pei, imsi = args.imsi, msisdn = args.msisdn, operator = args.operator,

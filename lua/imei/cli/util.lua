@@ -36,12 +36,4 @@ function util.each_input(ids)
   end)
 end
 
---- The engine options shared by check, classify and serve, from parsed arguments.
-function util.engine_options(args)
-  return {
-    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store,
-    record = args.record,
-  }
-end
-
 return util

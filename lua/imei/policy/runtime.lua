@@ -17,7 +17,7 @@ local policy = require "imei.policy"
 local duplicates = require "imei.policy.duplicates"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
-local open, load, getinfo = io.open, load, debug and debug.getinfo
+local open, load = io.open, load
 local parse = core.parse
 
 local runtime = {}
@@ -471,6 +471,5 @@ function instance_methods:info()
   }
 end
 
-runtime._getinfo = getinfo -- for tests: whether locations are available
 runtime._fixture_store = fixture_store -- for tests: examples' sightings answer as a store does
 return runtime
