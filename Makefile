@@ -1,7 +1,13 @@
 # imei — build, test, bench, demo.  `make help` lists the targets.
 #
+# Three layers of C, one folder each, depending in one direction (docs/architecture.md):
+#   core/     the Lua-free core: identifiers, TAC db, lists, sightings, dump reading
+#   binding/  the Lua binding of the core's data objects (imei.core)
+#   host/     the policy host: engine, sandbox, replay, and their bindings
+#
 # Layout of the build (all under $(BUILD), never in the source tree):
-#   $(BUILD)/libimei.a      the C core with the policy host, for hosts written in C (link -llua5.4)
+#   $(BUILD)/libimei_core.a the Lua-free core alone (no -llua5.4 needed)
+#   $(BUILD)/libimei.a      core + binding + host, for hosts written in C (link -llua5.4)
 #   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
 #   $(BUILD)/tests/*        C unit tests
 #   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
@@ -27,11 +33,17 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
 	libhttp-parser-dev
 
-# The C core: every core/*.c except the Lua binding (core/lua_*.c).
-CORE_SRC = $(filter-out core/lua_%.c,$(wildcard core/*.c))
-BIND_SRC = $(wildcard core/lua_*.c)
-CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/%.o)
-BIND_OBJ = $(BIND_SRC:core/%.c=$(BUILD)/obj/%.o)
+CORE_SRC = $(wildcard core/*.c)
+BIND_SRC = $(wildcard binding/*.c)
+HOST_SRC = $(wildcard host/*.c)
+CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
+BIND_OBJ = $(BIND_SRC:binding/%.c=$(BUILD)/obj/binding/%.o)
+HOST_OBJ = $(HOST_SRC:host/%.c=$(BUILD)/obj/host/%.o)
+ALL_OBJ  = $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
+# Each layer sees only its own headers and those of the layers below it.
+CORE_INC = -Icore
+BIND_INC = -Icore -Ibinding -I$(LUA_INC)
+HOST_INC = -Icore -Ibinding -Ihost -I$(LUA_INC)
 CTEST_SRC = $(wildcard tests/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
@@ -69,22 +81,32 @@ deps:
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
-build: $(BUILD)/libimei.a $(BUILD)/imei/core.so $(SERVER_BIN)
+build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(BUILD)/imei/core.so $(SERVER_BIN)
 
-$(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -c $< -o $@
+# The core is compiled without the Lua headers on its include path: a lua.h there fails the build.
+$(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj/core
+	$(CC) $(CFLAGS_ALL) $(CORE_INC) -c $< -o $@
 
-$(BUILD)/libimei.a: $(CORE_OBJ) $(BIND_OBJ)
+$(BUILD)/obj/binding/%.o: binding/%.c $(wildcard core/*.h binding/*.h) | $(BUILD)/obj/binding
+	$(CC) $(CFLAGS_ALL) $(BIND_INC) -c $< -o $@
+
+$(BUILD)/obj/host/%.o: host/%.c $(wildcard core/*.h binding/*.h host/*.h) | $(BUILD)/obj/host
+	$(CC) $(CFLAGS_ALL) $(HOST_INC) -c $< -o $@
+
+$(BUILD)/libimei_core.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
+$(BUILD)/libimei.a: $(ALL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/imei/core.so: $(ALL_OBJ) | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -Itests/c $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(HOST_INC) -Itests/c $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
-$(BUILD)/server/%.o: server/%.c $(wildcard server/*.h) $(wildcard core/*.h) | $(BUILD)/server
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore -Iserver -c $< -o $@
+$(BUILD)/server/%.o: server/%.c $(wildcard server/*.h core/*.h binding/*.h host/*.h) | $(BUILD)/server
+	$(CC) $(CFLAGS_ALL) $(HOST_INC) -Iserver -c $< -o $@
 
 $(BUILD)/imei-eird: $(SERVER_OBJ) $(BUILD)/libimei.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(SERVER_OBJ) $(BUILD)/libimei.a $(SERVER_LDLIBS) $(HOST_LDLIBS)
@@ -93,13 +115,13 @@ $(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -shared -o $@ $<
 
 $(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
-	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -Icore $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(HOST_INC) $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
 # The query parser of the service is tested (and fuzzed) on its own.
 $(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
 
-$(BUILD)/obj $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
+$(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
 	mkdir -p $@
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".
@@ -123,7 +145,7 @@ test-serve: build
 sanitize: deps
 	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		build/sanitize/libimei.a build/sanitize/imei/core.so \
+		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
 		build/sanitize/embed_example
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
@@ -140,11 +162,11 @@ demo: deps build
 lint: deps
 	luacheck lua bin/imei tests/spec bench policies
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--std=c11 --inline-suppr -Icore core tests/c tests/fuzz
+		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz
 
 rock:
 	luarocks --lua-version 5.4 make --deps-mode=none --local imei-scm-1.rockspec
 
 clean:
 	rm -rf build
-	rm -rf core/*.o server/*.o imei/   # left by luarocks make (builtin backend builds in place)
+	rm -rf core/*.o binding/*.o host/*.o server/*.o imei/   # left by luarocks make (builtin backend builds in place)
