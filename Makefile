@@ -21,7 +21,7 @@ CC         ?= cc
 OPT        ?= -O2 -g
 SAN        ?=
 CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL  = -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
+LDLIBS_ALL  = -lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm $(LDLIBS)
 # C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
 HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60
@@ -31,7 +31,7 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
 	nettle-dev liblmdb-dev zlib1g-dev libosmocore-dev python3 python3-stdnum \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
-	libhttp-parser-dev
+	libhttp-parser-dev redis-server redis-tools libhiredis-dev libssl-dev openssl
 
 CORE_SRC = $(wildcard core/*.c)
 BIND_SRC = $(wildcard binding/*.c)

@@ -38,12 +38,21 @@ struct imei_store *imei_store_open(const char *spec, const struct imei_store_opt
 	} else if (strncmp(spec, "lmdb:", 5) == 0 && spec[5]) {
 		ops = &imei_store_lmdb_ops;
 		be = imei_store_lmdb_open(spec + 5, opts, err);
+	} else if (strncmp(spec, "redis", 5) == 0 && strstr(spec, "://")) {
+		ops = &imei_store_redis_ops;
+		be = imei_store_redis_open(spec, opts, err);
 	} else {
-		imei_store_fail(err, IMEI_STORE_EINVAL, "store '%.200s': not \"memory\" or \"lmdb:PATH\"", spec);
+		imei_store_fail(err, IMEI_STORE_EINVAL,
+		                "store '%.200s': not \"memory\", \"lmdb:PATH\" or a redis:// URL", spec);
 		return NULL;
 	}
 	if (!be)
 		return NULL;
+	char shown[1024];
+	if (ops == &imei_store_redis_ops) {
+		imei_store_redis_redact(spec, shown, sizeof shown);
+		spec = shown;
+	}
 	size_t len = strlen(spec);
 	struct imei_store *st = malloc(sizeof *st + len + 1);
 	if (!st) {
@@ -535,6 +544,25 @@ int imei_store_stats(struct imei_store *st, struct imei_store_stats *out, struct
 	int rc = st->ops->stats(st->be, out, err);
 	unlock(st);
 	return rc;
+}
+
+void imei_store_counters(struct imei_store *st, struct imei_store_counters *out)
+{
+	memset(out, 0, sizeof *out);
+	if (st->ops->counters) {
+		st->ops->counters(st->be, out);
+		return;
+	}
+	struct imei_store_stats s;
+	struct imei_store_error err;
+	rdlock(st);
+	int rc = st->ops->stats(st->be, &s, &err);
+	unlock(st);
+	if (rc == 0) {
+		out->recorded = s.recorded;
+		out->written = s.recorded - s.pending;
+		out->buffered = s.pending;
+	}
 }
 
 int imei_store_check(struct imei_store *st, struct imei_store_error *err)

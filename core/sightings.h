@@ -33,6 +33,10 @@
  *   "memory"      sightings_mem.c: open addressing, 48 bytes per aggregate + index.
  *   "lmdb:PATH"   sightings_lmdb.c: persistent; PATH is a directory (created if missing)
  *                 shared by processes; sightings are batched (see durability).
+ *   "redis://…"   sightings_redis.c: Redis or Redis Cluster shared by many gateways;
+ *                 sightings are pipelined, buffered (bounded, counted) while Redis is
+ *                 away; acknowledged once flush() returns 0 (written to Redis, whose own
+ *                 persistence settings then decide durability).
  *
  * Durability (LMDB). imei_store_record(), _pair() and _unpair() queue a change; it is
  * ACKNOWLEDGED — durable, fsync'd, surviving a crash of the process or the machine —
@@ -202,17 +206,35 @@ struct imei_store_stats {
 	uint64_t bytes;      /* memory: bytes allocated; LMDB: bytes of the data file in use */
 };
 
+/* What a store did with the sightings given to it, for /metrics; read without any I/O
+ * and without the store's lock. memory and LMDB: written = recorded, the rest 0 (LMDB:
+ * buffered = queued, not yet committed). Redis: see sightings_redis.c. */
+struct imei_store_counters {
+	uint64_t recorded;   /* sightings accepted (buffered or written) */
+	uint64_t written;    /* sightings the backend's server acknowledged */
+	uint64_t buffered;   /* accepted, not yet written (Redis away, or in a batch) */
+	uint64_t dropped;    /* refused because the buffer was full: never written */
+	uint64_t failures;   /* connections that failed or timed out */
+	uint64_t redirects;  /* Redis Cluster MOVED/ASK answers followed */
+	uint64_t reconnects; /* connection attempts */
+	uint64_t folded;     /* Redis logs folded into aggregates */
+};
+
 struct imei_store;
 struct imei_store_iter;
 
-/* spec: "memory" or "lmdb:PATH". opts may be NULL. NULL on failure. */
+/* spec: "memory", "lmdb:PATH", or a Redis URL: redis://[user:password@]host[:port][/db],
+ * rediss://… (TLS), redis+cluster://host:port,host:port…, redis+unix:///path, each with
+ * ?options (sightings_redis.c, docs/sightings.md). opts may be NULL. NULL on failure. */
 struct imei_store *imei_store_open(const char *spec, const struct imei_store_opts *opts,
                                    struct imei_store_error *err);
 /* Reference counting (atomic): open gives one reference; the last release flushes
  * (errors are lost: flush first to see them) and closes. */
 struct imei_store *imei_store_retain(struct imei_store *st);
 void imei_store_release(struct imei_store *st);
-const char *imei_store_spec(const struct imei_store *st); /* "memory" or "lmdb:PATH" */
+const char *imei_store_spec(const struct imei_store *st); /* the spec, any password shown as *** */
+/* Never blocks on I/O: safe to call from a metrics endpoint while the server is away. */
+void imei_store_counters(struct imei_store *st, struct imei_store_counters *out);
 bool imei_store_read_only(const struct imei_store *st);
 
 int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err);
@@ -317,6 +339,8 @@ struct imei_store_ops {
 	int (*iter_next)(void *be, void *it, struct imei_sighting_agg *out, struct imei_store_error *err);
 	void (*iter_close)(void *be, void *it);
 	void (*close)(void *be);
+	/* optional: the counters, without I/O (absent: from stats) */
+	void (*counters)(void *be, struct imei_store_counters *out);
 	/* iter_next needs the store's shared lock (memory) or works on its own snapshot (LMDB) */
 	bool iter_needs_lock;
 };
@@ -326,6 +350,11 @@ void *imei_store_mem_open(const struct imei_store_opts *opts, struct imei_store_
 void *imei_store_lmdb_open(const char *path, const struct imei_store_opts *opts, struct imei_store_error *err);
 extern const struct imei_store_ops imei_store_mem_ops;
 extern const struct imei_store_ops imei_store_lmdb_ops;
+void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts, struct imei_store_error *err);
+extern const struct imei_store_ops imei_store_redis_ops;
+/* spec with its password replaced by *** (for logs and imei_store_spec) */
+size_t imei_store_redis_redact(const char *spec, char *out, size_t cap);
+void imei_store_redis_counters(void *be, struct imei_store_counters *out);
 
 /* printf-style error filler shared by the store files. Returns -1. */
 int imei_store_fail(struct imei_store_error *err, enum imei_store_errcode code, const char *fmt, ...)
