@@ -55,7 +55,7 @@ SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all help deps build test test-c test-lua test-fuzz test-serve sanitize fuzz bench demo lint clean rock
+.PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-redis sanitize fuzz bench demo lint clean rock
 
 all: build
 
@@ -117,6 +117,11 @@ $(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
 $(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
 	$(CC) $(CFLAGS_ALL) $(HOST_INC) $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
+# The Redis store against real servers the test starts (tests/redis/run).
+REDIS_TESTS = $(BUILD)/tests/redis_store
+$(BUILD)/tests/redis_store: tests/redis/test_redis_store.c tests/redis/servers.h tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) $(HOST_INC) -Itests/c -Itests/redis $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+
 # The query parser of the service is tested (and fuzzed) on its own.
 $(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
@@ -125,7 +130,7 @@ $(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/
 	mkdir -p $@
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".
-test: deps build $(CTEST_BIN)
+test: deps build $(CTEST_BIN) $(REDIS_TESTS)
 	@BUILD=$(BUILD) LUA=$(LUA) tests/run
 
 test-c: build $(CTEST_BIN)
@@ -139,6 +144,9 @@ test-fuzz: build
 
 test-serve: build
 	@BUILD=$(BUILD) tests/run serve
+
+test-redis: build $(REDIS_TESTS)
+	@BUILD=$(BUILD) tests/run redis
 
 # ASan+UBSan build in its own folder; the Lua interpreter is not instrumented,
 # so the runtime is preloaded into it (tests/run does that when SANITIZE=1).

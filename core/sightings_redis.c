@@ -78,6 +78,7 @@ struct rbe {
 	struct fold folds[MAX_FOLDS];
 	size_t nfolds;
 	char last_err[200];
+	int64_t next_try; /* monotonic ms: a writer does not retry a failed send before this */
 	atomic_uint_fast64_t recorded, written, dropped, buffered, folded;
 };
 
@@ -668,6 +669,13 @@ static size_t pipe_start(struct rbe *b, struct pipe *p)
 	return m;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Send what is pending (all of it, batch by batch) unless a batch fails. -1 with err. */
 static int send_pending(struct rbe *b, struct imei_store_error *err)
 {
@@ -682,9 +690,11 @@ static int send_pending(struct rbe *b, struct imei_store_error *err)
 		rc_exchange(b->rc, p.c, p.n);
 		size_t failed = settle(b, &p, m);
 		pipe_free(&p);
-		if (failed)
+		if (failed) {
+			b->next_try = mono_ms() + b->retry_ms;
 			return imei_store_fail(err, IMEI_STORE_EIO, "%s; %zu sightings kept to send again", b->last_err,
 			                       b->npend);
+		}
 	}
 	return 0;
 }
@@ -822,9 +832,11 @@ static int r_record_many(void *be, const struct imei_sighting *s, size_t n, size
 	pthread_mutex_lock(&b->mu);
 	for (size_t i = 0; i < n; i++) {
 		if (b->npend == b->buffer) {
-			/* full: try to make room once, then refuse and count */
+			/* full: try to make room (unless a send failed just now), else refuse and count */
 			struct imei_store_error e;
-			if (send_pending(b, &e) < 0 && b->npend == b->buffer) {
+			int sent = mono_ms() >= b->next_try ? send_pending(b, &e)
+			                                    : imei_store_fail(&e, IMEI_STORE_EIO, "%s", b->last_err);
+			if (sent < 0 && b->npend == b->buffer) {
 				atomic_fetch_add(&b->dropped, n - i);
 				rc = imei_store_fail(err, IMEI_STORE_EIO,
 				                     "redis %s: unavailable and %zu sightings already buffered: %zu dropped "
@@ -836,7 +848,7 @@ static int r_record_many(void *be, const struct imei_sighting *s, size_t n, size
 		b->pend[b->npend++] = s[i];
 		atomic_fetch_add(&b->recorded, 1);
 		(*done)++;
-		if (b->npend >= b->batch) {
+		if (b->npend >= b->batch && mono_ms() >= b->next_try) {
 			struct imei_store_error e;
 			send_pending(b, &e); /* a failure keeps them buffered */
 		}

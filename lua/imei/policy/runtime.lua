@@ -152,53 +152,60 @@ end
 
 --- Sightings as a policy sees them (read-only; "now" is the request's time). The store
 -- is imei.sightings' (C) or an example's fixture; both answer the same methods.
+-- A store that cannot answer (Redis away, a damaged file) raises, so the condition that
+-- asked fails (it is reported as failed, with its on_error) instead of deciding on "none".
+local function need(v, err, ...)
+  if v == nil and err ~= nil then error("sightings store: " .. tostring(err), 0) end
+  return v, err, ...
+end
+
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
   function api.imsis(key, days)
     local store = state.store
-    return store and store:imsis(key, days, state.now) or 0
+    return store and need(store:imsis(key, days, state.now)) or 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    return store and store:msisdns(key, days, state.now) or 0
+    return store and need(store:msisdns(key, days, state.now)) or 0
   end
   function api.first_imsi(key)
     local store = state.store
-    return store and (store:first_imsi(key)) or nil
+    return store and (need(store:first_imsi(key))) or nil
   end
   function api.first_seen(key)
     local store = state.store
     if not store then return nil end
-    local _, time = store:first_imsi(key)
+    local _, time = need(store:first_imsi(key))
     return time
   end
   function api.is_paired(key, imsi)
     local store = state.store
-    return store ~= nil and imsi ~= nil and store:is_paired(key, imsi) == true
+    return store ~= nil and imsi ~= nil and need(store:is_paired(key, imsi)) == true
   end
   function api.paired_with_anyone(key)
     local store = state.store
-    local pairs_of = store and store:pairs_of(key)
+    local pairs_of = store and need(store:pairs_of(key))
     return pairs_of ~= nil and #pairs_of > 0
   end
   local NO_DAYS = { days_seen = 0, total = 0, average = 0 }
   --- Distinct IMSIs per day over the days seen within the window: {days_seen, total, average}.
   function api.daily(key, days)
     local store = state.store
-    return store and store:daily(key, days, state.now) or NO_DAYS
+    return store and need(store:daily(key, days, state.now)) or NO_DAYS
   end
   --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … }
   function api.rows(key)
     local store = state.store
-    return store and store:sightings(key) or {}
+    return store and need(store:sightings(key)) or {}
   end
   --- When the n-th distinct IMSI seen within the window first appeared: the moment a
   -- duplicate threshold was crossed, from which its grace period counts.
   function api.nth_imsi_seen(key, n, days)
     local store = state.store
     if not store then return nil end
-    local rows = store:sightings(key) or {}
+    local rows = need(store:sightings(key)) or {}
     local first = {}
     for _, row in ipairs(rows) do
       if in_window(row.first_seen, row.last_seen, days, state.now) then
@@ -326,7 +333,7 @@ local function first_seen_of(state)
   return function(d)
     local store = state.store
     if not (store and d.key) then return nil end
-    local _, time = store:first_imsi(d.key)
+    local _, time = need(store:first_imsi(d.key))
     return time
   end
 end
