@@ -808,7 +808,7 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 		const char *e = c->reply ? (c->reply->type == REDIS_REPLY_ERROR ? c->reply->str : NULL) : c->err;
 		if (e && (strstr(e, "AUTH") || strstr(e, "TLS") || strstr(e, "NOAUTH") || strstr(e, "WRONGPASS") ||
 		          strstr(e, "SELECT") || strstr(e, "resolve"))) {
-			imei_store_fail(err, IMEI_STORE_EINVAL, "redis %s: %.200s", rc_name(b->rc), e);
+			imei_store_fail(err, IMEI_STORE_EINVAL, "%.250s", e);
 			pipe_free(&p);
 			rc_free(b->rc);
 			pthread_mutex_destroy(&b->mu);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eird.h"
+#include "sightings.h"
 
 const double eird_buckets[EIRD_NBUCKETS - 1] = { 5e-6,   10e-6,  20e-6, 50e-6, 100e-6, 250e-6, 500e-6,
                                                  1e-3,   2.5e-3, 5e-3,  10e-3, 50e-3,  250e-3 };
@@ -76,6 +77,28 @@ static void help(struct ebuf *b, const char *name, const char *type, const char 
 {
 	ebuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
+/* The sightings store's counters (imei_store_counters: no I/O, so /metrics answers
+ * while a Redis store is away). Nothing when the service has no store. */
+static void store_metrics(struct ebuf *b, struct imei_store *st)
+{
+	if (!st)
+		return;
+	struct imei_store_counters c;
+	imei_store_counters(st, &c);
+	help(b, "imei_store_sightings_recorded", "counter", "Sightings accepted by the store.");
+	ebuf_printf(b, "imei_store_sightings_recorded %llu\n", (unsigned long long)c.recorded);
+	help(b, "imei_store_sightings_written", "counter", "Sightings the store's server acknowledged.");
+	ebuf_printf(b, "imei_store_sightings_written %llu\n", (unsigned long long)c.written);
+	help(b, "imei_store_sightings_buffered", "gauge", "Sightings accepted, not yet written (store away or batching).");
+	ebuf_printf(b, "imei_store_sightings_buffered %llu\n", (unsigned long long)c.buffered);
+	help(b, "imei_store_sightings_dropped", "counter", "Sightings refused because the buffer was full.");
+	ebuf_printf(b, "imei_store_sightings_dropped %llu\n", (unsigned long long)c.dropped);
+	help(b, "imei_store_connection_failures", "counter", "Store connections that failed or timed out.");
+	ebuf_printf(b, "imei_store_connection_failures %llu\n", (unsigned long long)c.failures);
+	help(b, "imei_store_redirects", "counter", "Redis Cluster MOVED/ASK redirects followed.");
+	ebuf_printf(b, "imei_store_redirects %llu\n", (unsigned long long)c.redirects);
+}
+
 
 void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 {
@@ -208,4 +231,5 @@ void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 	ebuf_printf(b, "imei_eir_workers %zu\n", nw);
 	help(b, "imei_eir_start_time_seconds", "gauge", "Start time of the process, UTC seconds.");
 	ebuf_printf(b, "imei_eir_start_time_seconds %lld\n", srv->started);
+	store_metrics(b, srv->ecfg.store);
 }
