@@ -21,6 +21,8 @@ external_dependencies = {
   NETTLE = { header = "nettle/sha1.h", library = "nettle" },
   LMDB = { header = "lmdb.h", library = "lmdb" },
   ZLIB = { header = "zlib.h", library = "z" },
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
 }
 build = {
   type = "builtin",
@@ -69,6 +71,7 @@ build = {
         "core/meid.c",
         "core/mobile_identity.c",
         "core/rbi.c",
+        "core/redis_conn.c",
         "host/replay.c",
         "host/sandbox.c",
         "host/sandbox_patterns.c",
@@ -77,6 +80,7 @@ build = {
         "core/sightings_codec.c",
         "core/sightings_lmdb.c",
         "core/sightings_mem.c",
+        "core/sightings_redis.c",
         "core/sightings_wire.c",
         "core/tac_bands.c",
         "core/tac_builder.c",
@@ -100,9 +104,10 @@ build = {
         "binding/lua_tacdb.c",
       },
       defines = { "_DEFAULT_SOURCE" },
-      incdirs = { "core", "binding", "host", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)", "$(ZLIB_INCDIR)" },
-      libdirs = { "$(NETTLE_LIBDIR)", "$(LMDB_LIBDIR)", "$(ZLIB_LIBDIR)" },
-      libraries = { "nettle", "lmdb", "z", "pthread" },
+      incdirs = { "core", "binding", "host", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)", "$(ZLIB_INCDIR)",
+                  "$(HIREDIS_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(NETTLE_LIBDIR)", "$(LMDB_LIBDIR)", "$(ZLIB_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      libraries = { "nettle", "lmdb", "hiredis", "ssl", "crypto", "z", "pthread" },
     },
   },
   install = {

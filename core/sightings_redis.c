@@ -9,7 +9,9 @@
  * how long a failed node is left alone), ttl_days (400: data expire this long after a
  * device's last sighting; longer than any policy window), buffer (100000 unwritten
  * sightings held while Redis is away), batch (1024 sightings per pipeline), linger_ms (2),
- * prefix (imei), tls_ca, tls_cert, tls_key, tls_sni, tls_verify (1).
+ * cache_ms (2: one device's log and pairings, read in one round trip, answer every
+ * question asked about it this long, so one check costs one round trip; this handle's
+ * own writes drop it), prefix (imei), tls_ca, tls_cert, tls_key, tls_sni, tls_verify (1).
  *
  * Layout. Everything of one device is in one hash slot, under the hash tag of its 14-digit
  * key, so one command reads it and a cluster never splits it:
@@ -52,6 +54,8 @@
 #define FOLD_BYTES 4096      /* a log this long after an APPEND is folded too */
 #define MAX_FOLDS 256        /* folds waiting for the next pipeline */
 #define SCAN_COUNT "512"
+#define READ_CACHE 64        /* devices whose last read is kept for cache_ms */
+#define TTL_CACHE 65536      /* devices whose expiry this handle refreshed today */
 
 struct fold {
 	uint64_t key;
@@ -59,6 +63,17 @@ struct fold {
 	char sha[41];    /* SHA-1 of those bytes, hex */
 	char *blob;      /* the 'A' records that replace them */
 	size_t blen;
+};
+
+/* One device's last read: its log and its pairings, answered in the same round trip, so
+ * the several questions one check asks about one device cost one round trip. */
+struct cached {
+	uint64_t key;
+	int64_t until; /* monotonic ms; 0: empty */
+	unsigned char *log;
+	size_t loglen;
+	struct imei_sighting_agg *pairs;
+	size_t npairs;
 };
 
 struct rbe {
@@ -79,6 +94,12 @@ struct rbe {
 	size_t nfolds;
 	char last_err[200];
 	int64_t next_try; /* monotonic ms: a writer does not retry a failed send before this */
+	/* PEXPIRE once a UTC day per device and handle is enough for a TTL of ttl_days:
+	 * a direct-mapped cache of (key, day) refreshed, so a busy device costs one APPEND */
+	uint64_t *ttl_key;
+	uint32_t *ttl_day;
+	unsigned cache_ms;
+	struct cached cache[READ_CACHE];
 	atomic_uint_fast64_t recorded, written, dropped, buffered, folded;
 };
 
@@ -125,7 +146,7 @@ static int uint_opt(const char *v, unsigned long lo, unsigned long hi, unsigned 
 }
 
 struct ropts {
-	unsigned long ttl_days, buffer, batch, linger_ms;
+	unsigned long ttl_days, buffer, batch, linger_ms, cache_ms;
 	char prefix[64];
 };
 
@@ -158,6 +179,8 @@ static int parse_option(const char *kv, size_t len, struct rc_cfg *c, struct rop
 		bad = uint_opt(v, 1, 1000000, &o->batch);
 	else if (strcmp(k, "linger_ms") == 0)
 		bad = uint_opt(v, 0, 60000, &o->linger_ms);
+	else if (strcmp(k, "cache_ms") == 0)
+		bad = uint_opt(v, 0, 1000, &o->cache_ms);
 	else if (strcmp(k, "tls_verify") == 0)
 		bad = uint_opt(v, 0, 1, &x), c->tls_verify = x == 1;
 	else if (strcmp(k, "prefix") == 0) {
@@ -175,7 +198,7 @@ static int parse_option(const char *kv, size_t len, struct rc_cfg *c, struct rop
 	else
 		return imei_store_fail(err, IMEI_STORE_EINVAL,
 		                       "redis option '%s': unknown (timeout_ms, connect_timeout_ms, retry_ms, db, ttl_days, "
-		                       "buffer, batch, linger_ms, prefix, tls_ca, tls_cert, tls_key, tls_sni, tls_verify)",
+		                       "buffer, batch, linger_ms, cache_ms, prefix, tls_ca, tls_cert, tls_key, tls_sni, tls_verify)",
 		                       k);
 	if (bad)
 		return imei_store_fail(err, IMEI_STORE_EINVAL, "redis option %s: '%.60s' is out of range", k, v);
@@ -233,6 +256,7 @@ static int parse_spec(const char *spec, struct rc_cfg *c, struct ropts *o, struc
 	o->buffer = 100000;
 	o->batch = 1024;
 	o->linger_ms = 2;
+	o->cache_ms = 2;
 	snprintf(o->prefix, sizeof o->prefix, "imei");
 	const char *rest;
 	bool is_unix = false;
@@ -522,9 +546,23 @@ static struct rc_cmd *pipe_add(struct pipe *p, enum ckind kind, const char *key,
 	return c;
 }
 
-/* Add APPEND + PEXPIRE for pending[0..m) (a run of one device's sightings: one APPEND). */
+static uint32_t utc_day(void)
+{
+	return (uint32_t)(time(NULL) / IMEI_SIGHT_DAY);
+}
+
+static size_t ttl_slot(uint64_t key)
+{
+	key ^= key >> 29;
+	key *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(key >> 32) & (TTL_CACHE - 1);
+}
+
+/* Add APPEND + PEXPIRE for pending[0..m) (a run of one device's sightings: one APPEND;
+ * no PEXPIRE when this handle refreshed the device's expiry today). */
 static size_t add_writes(struct rbe *b, struct pipe *p, size_t m)
 {
+	uint32_t today = utc_day();
 	unsigned char *recs = malloc((m ? m : 1) * REC_S);
 	if (!recs) {
 		p->oom = true;
@@ -543,9 +581,13 @@ static size_t add_writes(struct rbe *b, struct pipe *p, size_t m)
 			break;
 		p->from[p->n - 1] = i;
 		p->to[p->n - 1] = j;
-		const char *ev[3] = { "PEXPIRE", k, b->ttl_ms };
-		if (!pipe_add(p, K_EXPIRE, k, 3, ev, NULL))
-			break;
+		size_t slot = ttl_slot(b->pend[i].key);
+		if (b->ttl_key[slot] != b->pend[i].key || b->ttl_day[slot] != today) {
+			const char *ev[3] = { "PEXPIRE", k, b->ttl_ms };
+			if (!pipe_add(p, K_EXPIRE, k, 3, ev, NULL))
+				break;
+			p->from[p->n - 1] = (size_t)b->pend[i].key;
+		}
 		i = j;
 	}
 	free(recs);
@@ -637,6 +679,10 @@ static size_t settle(struct rbe *b, struct pipe *p, size_t m)
 					b->pend[keep++] = b->pend[j];
 				failed += p->to[i] - p->from[i];
 			}
+		} else if (p->kind[i] == K_EXPIRE && ok) {
+			size_t slot = ttl_slot((uint64_t)p->from[i]);
+			b->ttl_key[slot] = (uint64_t)p->from[i];
+			b->ttl_day[slot] = utc_day();
 		} else if (p->kind[i] == K_GROWGET && ok && c->reply->type == REDIS_REPLY_STRING) {
 			struct imei_agg_buf ab;
 			struct imei_store_error e;
@@ -779,11 +825,17 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 	b->buffer = o.buffer;
 	b->batch = o.batch < o.buffer ? o.batch : o.buffer;
 	b->linger_ms = (unsigned)o.linger_ms;
+	b->cache_ms = (unsigned)o.cache_ms;
 	b->retry_ms = cfg.retry_ms;
 	snprintf(b->prefix, sizeof b->prefix, "%s", o.prefix);
 	snprintf(b->ttl_ms, sizeof b->ttl_ms, "%llu", (unsigned long long)o.ttl_days * 86400000ULL);
 	b->pend = malloc(b->buffer * sizeof *b->pend);
-	if (!b->pend) {
+	b->ttl_key = calloc(TTL_CACHE, sizeof *b->ttl_key);
+	b->ttl_day = calloc(TTL_CACHE, sizeof *b->ttl_day);
+	if (!b->pend || !b->ttl_key || !b->ttl_day) {
+		free(b->pend);
+		free(b->ttl_key);
+		free(b->ttl_day);
 		free(b);
 		imei_store_fail(err, IMEI_STORE_ENOMEM, "redis: out of memory for a buffer of %zu sightings", o.buffer);
 		return NULL;
@@ -791,6 +843,8 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 	b->rc = rc_new(&cfg, msg, sizeof msg);
 	if (!b->rc) {
 		free(b->pend);
+		free(b->ttl_key);
+		free(b->ttl_day);
 		free(b);
 		imei_store_fail(err, IMEI_STORE_EINVAL, "redis: %s", msg);
 		return NULL;
@@ -814,6 +868,8 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 			pthread_mutex_destroy(&b->mu);
 			pthread_cond_destroy(&b->cv);
 			free(b->pend);
+			free(b->ttl_key);
+			free(b->ttl_day);
 			free(b);
 			return NULL;
 		}
@@ -822,6 +878,25 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 	if (pthread_create(&b->flusher, NULL, flusher, b) == 0)
 		b->has_thread = true;
 	return b;
+}
+
+static struct cached *cache_of(struct rbe *b, uint64_t key)
+{
+	return &b->cache[(key * 0x9e3779b97f4a7c15ULL) >> 58];
+}
+
+static void cache_drop(struct rbe *b, uint64_t key)
+{
+	struct cached *c = cache_of(b, key);
+	if (c->key == key)
+		c->until = 0;
+}
+
+/* The cached read of key, or NULL when there is none fresh. */
+static struct cached *cache_hit(struct rbe *b, uint64_t key)
+{
+	struct cached *c = cache_of(b, key);
+	return c->until && c->key == key && mono_ms() < c->until ? c : NULL;
 }
 
 static int r_record_many(void *be, const struct imei_sighting *s, size_t n, size_t *done, struct imei_store_error *err)
@@ -846,6 +921,7 @@ static int r_record_many(void *be, const struct imei_sighting *s, size_t n, size
 			}
 		}
 		b->pend[b->npend++] = s[i];
+		cache_drop(b, s[i].key);
 		atomic_fetch_add(&b->recorded, 1);
 		(*done)++;
 		if (b->npend >= b->batch && mono_ms() >= b->next_try) {
@@ -875,28 +951,69 @@ static int r_flush(void *be, struct imei_store_error *err)
 	return rc;
 }
 
+static int hash_pairs(uint64_t key, const redisReply *r, struct imei_agg_buf *out, struct imei_store_error *err);
+
+/* Read key's log and pairings in one round trip (with the pending writes) into the cache. */
+static struct cached *read_device(struct rbe *b, uint64_t key, struct imei_store_error *err)
+{
+	struct cached *hit = cache_hit(b, key);
+	if (hit)
+		return hit;
+	struct pipe p;
+	char k[96], pk[96];
+	skey(b, key, k, sizeof k);
+	pkey(b, key, pk, sizeof pk);
+	size_t m = pipe_start(b, &p);
+	const char *av[2] = { "GET", k }, *hv[2] = { "HGETALL", pk };
+	pipe_add(&p, K_OTHER, k, 2, av, NULL);
+	pipe_add(&p, K_OTHER, pk, 2, hv, NULL);
+	struct cached *c = NULL;
+	if (run(b, &p, m, err) == 0 && reply_of(&p.c[p.n - 2], REDIS_REPLY_STRING, err) == 0 &&
+	    reply_of(&p.c[p.n - 1], REDIS_REPLY_ARRAY, err) == 0) {
+		redisReply *g = p.c[p.n - 2].reply, *h = p.c[p.n - 1].reply;
+		struct imei_agg_buf pairs;
+		imei_agg_buf_init(&pairs);
+		size_t len = g->type == REDIS_REPLY_STRING ? g->len : 0;
+		unsigned char *log = malloc(len ? len : 1);
+		struct imei_sighting_agg *pv = NULL;
+		if (!log) {
+			imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
+		} else if (hash_pairs(key, h, &pairs, err) == 0 &&
+		           (pairs.n == 0 || (pv = malloc(pairs.n * sizeof *pv)) != NULL)) {
+			c = cache_of(b, key);
+			free(c->log);
+			free(c->pairs);
+			memcpy(log, len ? g->str : "", len);
+			if (pairs.n)
+				memcpy(pv, pairs.v, pairs.n * sizeof *pv);
+			*c = (struct cached){ key, mono_ms() + b->cache_ms, log, len, pv, pairs.n };
+			log = NULL;
+		} else if (pairs.n && !pv) {
+			imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
+		}
+		free(log);
+		imei_agg_buf_free(&pairs);
+	}
+	pipe_free(&p);
+	return c;
+}
+
 static int r_fetch(void *be, uint64_t key, struct imei_agg_buf *out, struct imei_store_error *err)
 {
 	struct rbe *b = be;
-	struct pipe p;
-	char k[96];
-	skey(b, key, k, sizeof k);
 	pthread_mutex_lock(&b->mu);
-	size_t m = pipe_start(b, &p);
-	const char *av[2] = { "GET", k };
-	pipe_add(&p, K_OTHER, k, 2, av, NULL);
-	int rc = run(b, &p, m, err);
-	if (rc == 0) {
-		struct rc_cmd *c = &p.c[p.n - 1];
-		rc = reply_of(c, REDIS_REPLY_STRING, err);
+	struct cached *c = read_device(b, key, err);
+	int rc = -1;
+	if (c) {
 		size_t from = out->n, ns = 0;
-		if (rc == 0 && c->reply->type == REDIS_REPLY_STRING) {
-			rc = fold_log(key, (const unsigned char *)c->reply->str, c->reply->len, out, &ns, err);
-			if (rc == 0 && ns > FOLD_AFTER)
-				queue_fold(b, key, (const unsigned char *)c->reply->str, c->reply->len, out, from);
+		rc = fold_log(key, c->log, c->loglen, out, &ns, err);
+		if (rc == 0 && ns > FOLD_AFTER) {
+			queue_fold(b, key, c->log, c->loglen, out, from);
+			c->until = 0; /* the log is about to change shape: read it again next time */
 		}
 	}
-	pipe_free(&p);
+	if (b->cache_ms == 0 && c)
+		c->until = 0;
 	pthread_mutex_unlock(&b->mu);
 	return rc;
 }
@@ -938,6 +1055,7 @@ static int r_pair(void *be, const struct imei_pairing *pr, struct imei_store_err
 	snprintf(v, sizeof v, "%llu", (unsigned long long)pr->msisdn);
 	const char *av[4] = { "HSET", NULL, f, v };
 	pthread_mutex_lock(&b->mu);
+	cache_drop(b, pr->key);
 	int rc = pair_call(b, pr->key, 4, av, REDIS_REPLY_INTEGER, &p, err);
 	if (rc == 0)
 		rc = p.c[p.n - 1].reply->integer > 0;
@@ -954,6 +1072,7 @@ static int r_unpair(void *be, uint64_t key, uint64_t imsi, struct imei_store_err
 	snprintf(f, sizeof f, "%llu", (unsigned long long)imsi);
 	const char *av[3] = { "HDEL", NULL, f };
 	pthread_mutex_lock(&b->mu);
+	cache_drop(b, key);
 	int rc = pair_call(b, key, 3, av, REDIS_REPLY_INTEGER, &p, err);
 	if (rc == 0)
 		rc = p.c[p.n - 1].reply->integer > 0;
@@ -970,6 +1089,18 @@ static int r_is_paired(void *be, uint64_t key, uint64_t imsi, uint64_t *msisdn, 
 	snprintf(f, sizeof f, "%llu", (unsigned long long)imsi);
 	const char *av[3] = { "HGET", NULL, f };
 	pthread_mutex_lock(&b->mu);
+	struct cached *hit = cache_hit(b, key);
+	if (hit) {
+		int found = 0;
+		for (size_t i = 0; i < hit->npairs && !found; i++)
+			if (hit->pairs[i].imsi == imsi) {
+				found = 1;
+				if (msisdn)
+					*msisdn = hit->pairs[i].msisdn;
+			}
+		pthread_mutex_unlock(&b->mu);
+		return found;
+	}
 	int rc = pair_call(b, key, 3, av, REDIS_REPLY_STRING, &p, err);
 	if (rc == 0) {
 		redisReply *r = p.c[p.n - 1].reply;
@@ -1014,6 +1145,15 @@ static int r_pairs_of(void *be, uint64_t key, struct imei_agg_buf *out, struct i
 	struct pipe p;
 	const char *av[2] = { "HGETALL", NULL };
 	pthread_mutex_lock(&b->mu);
+	struct cached *hit = cache_hit(b, key);
+	if (hit) {
+		int rc = 0;
+		for (size_t i = 0; i < hit->npairs && rc == 0; i++)
+			if (!imei_agg_buf_push(out, &hit->pairs[i]))
+				rc = imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
+		pthread_mutex_unlock(&b->mu);
+		return rc;
+	}
 	int rc = pair_call(b, key, 2, av, REDIS_REPLY_ARRAY, &p, err);
 	if (rc == 0)
 		rc = hash_pairs(key, p.c[p.n - 1].reply, out, err);
@@ -1230,11 +1370,17 @@ static void r_close(void *be)
 	}
 	for (size_t i = 0; i < b->nfolds; i++)
 		free(b->folds[i].blob);
+	for (size_t i = 0; i < READ_CACHE; i++) {
+		free(b->cache[i].log);
+		free(b->cache[i].pairs);
+	}
 	rc_free(b->rc);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b->grow);
 	free(b->pend);
+	free(b->ttl_key);
+	free(b->ttl_day);
 	free(b);
 }
 

@@ -29,13 +29,13 @@ struct rserver {
 	char dir[128];
 };
 
-static void rs_sleep_ms(long ms)
+static inline void rs_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
-static bool port_free(int port)
+static inline bool port_free(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -47,7 +47,7 @@ static bool port_free(int port)
 }
 
 /* A free port on 127.0.0.1 (and port + 10000 for a cluster's bus), 0 when none found. */
-static int rs_free_port(bool cluster)
+static inline int rs_free_port(bool cluster)
 {
 	for (int i = 0; i < 200; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -68,7 +68,7 @@ static int rs_free_port(bool cluster)
 	return 0;
 }
 
-static redisReply *rs_cmd(int port, const char *fmt, ...)
+static inline redisReply *rs_cmd(int port, const char *fmt, ...)
 {
 	struct timeval tv = { 2, 0 };
 	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
@@ -86,7 +86,7 @@ static redisReply *rs_cmd(int port, const char *fmt, ...)
 	return r;
 }
 
-static bool rs_ping(int port)
+static inline bool rs_ping(int port)
 {
 	redisReply *r = rs_cmd(port, "PING");
 	bool ok = r && r->type == REDIS_REPLY_STATUS;
@@ -97,7 +97,7 @@ static bool rs_ping(int port)
 
 /* Start redis-server on port (0: a free one) in s->dir (made when empty); extra
  * arguments end with NULL. 0 once it answers PING (within 10 s). */
-static int rs_start(struct rserver *s, int port, bool cluster, const char *const *extra)
+static inline int rs_start(struct rserver *s, int port, bool cluster, const char *const *extra)
 {
 	if (!s->dir[0]) {
 		snprintf(s->dir, sizeof s->dir, "/tmp/imei-redis-XXXXXX");
@@ -151,7 +151,7 @@ static int rs_start(struct rserver *s, int port, bool cluster, const char *const
 }
 
 /* Stop it (SIGKILL: a crash; SIGTERM: a clean stop) and wait for it. */
-static void rs_stop(struct rserver *s, int sig)
+static inline void rs_stop(struct rserver *s, int sig)
 {
 	if (s->pid > 0) {
 		kill(s->pid, sig);
@@ -160,7 +160,7 @@ static void rs_stop(struct rserver *s, int sig)
 	s->pid = 0;
 }
 
-static void rs_remove(struct rserver *s)
+static inline void rs_remove(struct rserver *s)
 {
 	rs_stop(s, SIGKILL);
 	if (s->dir[0]) {
@@ -172,7 +172,7 @@ static void rs_remove(struct rserver *s)
 	s->dir[0] = 0;
 }
 
-static bool rs_cluster_ok(int port)
+static inline bool rs_cluster_ok(int port)
 {
 	redisReply *r = rs_cmd(port, "CLUSTER INFO");
 	bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") &&
@@ -183,7 +183,7 @@ static bool rs_cluster_ok(int port)
 }
 
 /* Three masters made one cluster; 0 once every node says cluster_state:ok (20 s). */
-static int rs_cluster(struct rserver s[3])
+static inline int rs_cluster(struct rserver s[3])
 {
 	for (int i = 0; i < 3; i++)
 		if (rs_start(&s[i], 0, true, NULL) < 0)
