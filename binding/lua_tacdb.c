@@ -1,5 +1,5 @@
 /*
- * lua_tacdb.c — Lua binding of the TAC database (tacdb.h).
+ * lua_tacdb.c — Lua binding of the TAC database (imei_tacdb.h).
  *
  * Module functions (imei.core; the public API is lua/imei/tacdb.lua):
  *   tacdb_builder(["last"|"first"]) -> builder
@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lua_bindings.h"
-#include "tacdb.h"
+#include "imei_lua.h"
+#include "imei_tacdb.h"
 
 #define TACDB_MT "imei.tacdb"
 #define BUILDER_MT "imei.tacdb_builder"

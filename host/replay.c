@@ -1,5 +1,5 @@
 /*
- * replay.c — batch replay (replay.h): dumps in, sightings recorded, every observed
+ * replay.c — batch replay (imei_replay.h): dumps in, sightings recorded, every observed
  * (device, IMSI) pair decided by the policy at the run's date, counts for the report.
  *
  * Ingest runs as two stages: a reader (read, gunzip, split, parse, check) and a recorder
@@ -22,9 +22,9 @@
 #include <time.h>
 
 #include "imei_engine.h"
-#include "replay.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_replay.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 #define BATCH_ROWS 8192
 #define NBATCHES 4

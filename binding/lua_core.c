@@ -1,8 +1,8 @@
 /*
- * lua_imei.c — luaopen_imei_core: the C module behind `require "imei"`.
+ * lua_core.c — luaopen_imei_core: the C module behind `require "imei"`.
  * Logic lives in the C core; the bindings only convert between Lua and C.
  */
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len)
 {

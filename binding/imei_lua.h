@@ -1,5 +1,5 @@
 /*
- * lua_bindings.h — the parts of the Lua module imei.core. Each lua_*.c file binds one
+ * imei_lua.h — the parts of the Lua module imei.core. Each lua_*.c file binds one
  * concept of the C core and adds its functions to the module table on the stack top.
  */
 #ifndef IMEI_LUA_BINDINGS_H

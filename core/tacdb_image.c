@@ -1,7 +1,7 @@
 /*
- * tac_image.c — frozen TAC database images in and out: open (mmap), copy in, save
+ * tacdb_image.c — frozen TAC database images in and out: open (mmap), copy in, save
  * (temporary file + fsync + rename), reference counting (C11 atomics), statistics.
- * Every image taken in goes through tac_validate() first. Layout in tac_format.h.
+ * Every image taken in goes through tac_validate() first. Layout in tacdb_format.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 static bool fail(struct imei_tacdb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
