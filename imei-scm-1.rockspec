@@ -32,7 +32,7 @@ build = {
     -- `imei serve` execs the service (build/imei-eird, built by make) through this
     ["imei.exec"] = { sources = { "server/lua_exec.c" } },
     ["imei.cli.tac"] = "lua/imei/cli/tac.lua",
-    ["imei.tacdb"] = "lua/imei/tacdb.lua",
+    ["imei.tacdb"] = "lua/imei/tacdb/init.lua",
     ["imei.tacdb.dsv"] = "lua/imei/tacdb/dsv.lua",
     ["imei.tacdb.gsma"] = "lua/imei/tacdb/gsma.lua",
     ["imei.tacdb.osmocom"] = "lua/imei/tacdb/osmocom.lua",
