@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imei_lua.h"
+#include "imei_lua_host.h"
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
