@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "servers.h"
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define DAY 86400u
 #define T0 1735689600u

@@ -45,8 +45,8 @@
 
 #include <nettle/sha1.h>
 
-#include "redis_conn.h"
-#include "sightings.h"
+#include "sightings_redis_conn.h"
+#include "imei_sightings.h"
 
 #define REC_S 26
 #define REC_A 42

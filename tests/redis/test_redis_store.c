@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "servers.h"
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define DAY 86400u
 
