@@ -49,6 +49,7 @@ struct rc {
 	size_t nnodes;
 	uint8_t *slots; /* node per slot (cluster), 0xFF: unknown */
 	bool need_map;
+	int64_t map_retry; /* monotonic ms: a failed CLUSTER SLOTS is not retried before this */
 	atomic_uint_fast64_t redirects, reconnects, failures;
 	char name[300];
 };
@@ -440,8 +441,9 @@ static int tls_handshake(struct rc *rc, struct rnode *n, int64_t deadline, char 
 
 static int pump(struct rc *rc, struct rc_cmd *cmds, int64_t deadline, int only);
 
-/* Connect node i (and AUTH/SELECT) unless it is up, or down until later. */
-static int node_up(struct rc *rc, int i)
+/* Connect node i (and AUTH/SELECT) unless it is up, or down until later; within
+ * connect_timeout_ms and before limit. */
+static int node_up(struct rc *rc, int i, int64_t limit)
 {
 	struct rnode *n = &rc->nodes[i];
 	char why[160];
@@ -450,6 +452,8 @@ static int node_up(struct rc *rc, int i)
 	if (n->down_until && now_ms() < n->down_until)
 		return -1;
 	int64_t deadline = now_ms() + rc->cfg.connect_timeout_ms;
+	if (deadline > limit)
+		deadline = limit;
 	atomic_fetch_add(&rc->reconnects, 1);
 	if (sock_connect(rc, n, deadline, why, sizeof why) < 0 ||
 	    (rc->ctx && tls_handshake(rc, n, deadline, why, sizeof why) < 0)) {
@@ -575,10 +579,14 @@ static int pump(struct rc *rc, struct rc_cmd *cmds, int64_t deadline, int only)
 
 /* ---- cluster map ---------------------------------------------------------------------- */
 
-static void load_map(struct rc *rc)
+/* The slot map from the first node that answers CLUSTER SLOTS before deadline. */
+static void load_map(struct rc *rc, int64_t deadline)
 {
-	for (size_t i = 0; i < rc->nnodes; i++) {
-		if (node_up(rc, (int)i) < 0)
+	if (now_ms() < rc->map_retry)
+		return;
+	rc->map_retry = now_ms() + rc->cfg.retry_ms;
+	for (size_t i = 0; i < rc->nnodes && now_ms() < deadline; i++) {
+		if (node_up(rc, (int)i, deadline) < 0)
 			continue;
 		struct rc_cmd c;
 		const char *av[2] = { "CLUSTER", "SLOTS" };
@@ -589,7 +597,7 @@ static void load_map(struct rc *rc)
 			rc_cmd_clear(&c);
 			return;
 		}
-		pump(rc, &c, now_ms() + rc->cfg.timeout_ms, (int)i);
+		pump(rc, &c, deadline, (int)i);
 		redisReply *r = c.reply;
 		if (r && r->type == REDIS_REPLY_ARRAY) {
 			memset(rc->slots, 0xFF, NSLOTS);
@@ -608,6 +616,7 @@ static void load_map(struct rc *rc)
 				memset(rc->slots + a, node, (size_t)(b - a + 1));
 			}
 			rc->need_map = false;
+			rc->map_retry = 0;
 			rc_cmd_clear(&c);
 			return;
 		}
@@ -633,7 +642,7 @@ size_t rc_nodes(struct rc *rc, int *nodes, size_t max, char *msg, size_t msglen)
 		return 1;
 	}
 	if (rc->need_map)
-		load_map(rc);
+		load_map(rc, now_ms() + rc->cfg.timeout_ms);
 	for (unsigned s = 0; s < NSLOTS; s++) {
 		if (rc->slots[s] == 0xFF)
 			continue;
@@ -686,7 +695,7 @@ size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n)
 		todo[i] = true;
 	for (int round = 0; round <= MAX_REDIRECTS; round++) {
 		if (rc->cfg.cluster && rc->need_map)
-			load_map(rc);
+			load_map(rc, deadline);
 		size_t sent = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (!todo[i])
@@ -698,7 +707,7 @@ size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n)
 				snprintf(c->err, sizeof c->err, "redis %.100s: no node serves slot %u", rc->name, c->slot);
 				continue;
 			}
-			if (node_up(rc, node) < 0) {
+			if (node_up(rc, node, deadline) < 0) {
 				char name[300];
 				struct rnode *nd = &rc->nodes[node];
 				snprintf(c->err, sizeof c->err, "redis %.100s: unavailable (%.40s)", node_name(rc, nd, name, sizeof name),

@@ -222,7 +222,7 @@ static void differential(struct imei_store **st, size_t n, const char **names, u
 static void test_standalone_same_answers(int port)
 {
 	char spec[128], lmdir[] = "/tmp/imei-redis-lmdb-XXXXXX", lspec[80];
-	snprintf(spec, sizeof spec, "redis://127.0.0.1:%d/3?prefix=diff", port);
+	snprintf(spec, sizeof spec, "redis://127.0.0.1:%d/3?prefix=diff&timeout_ms=5000&connect_timeout_ms=5000", port);
 	if (!mkdtemp(lmdir)) {
 		CHECK(!"mkdtemp");
 		return;
@@ -297,7 +297,7 @@ static void test_acl(int port)
 	if (r)
 		freeReplyObject(r);
 	char spec[160];
-	snprintf(spec, sizeof spec, "redis://gw:gw-pass@127.0.0.1:%d?prefix=acl", port);
+	snprintf(spec, sizeof spec, "redis://gw:gw-pass@127.0.0.1:%d?prefix=acl&timeout_ms=5000", port);
 	struct imei_store *st = open_spec(spec);
 	CHECK(st != NULL);
 	if (!st)
@@ -615,7 +615,7 @@ static void test_cluster(void)
 	}
 	char spec[200];
 	/* one seed is enough; the slot map comes from CLUSTER SLOTS */
-	snprintf(spec, sizeof spec, "redis+cluster://127.0.0.1:%d?prefix=diff&timeout_ms=1000", s[1].port);
+	snprintf(spec, sizeof spec, "redis+cluster://127.0.0.1:%d?prefix=diff&timeout_ms=5000&connect_timeout_ms=5000", s[1].port);
 	char lmdir[] = "/tmp/imei-redis-lmdb-XXXXXX", lspec[80];
 	CHECK(mkdtemp(lmdir) != NULL);
 	snprintf(lspec, sizeof lspec, "lmdb:%s", lmdir);
@@ -644,7 +644,7 @@ static void test_cluster(void)
 		imei_store_iter_close(it);
 		CHECK_INT(nkeys, 120);
 	}
-	snprintf(spec, sizeof spec, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=mv&timeout_ms=1000", s[2].port,
+	snprintf(spec, sizeof spec, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=mv&timeout_ms=5000&connect_timeout_ms=5000", s[2].port,
 	         s[0].port);
 	struct imei_store *cl = open_spec(spec), *mem = open_spec("memory");
 	CHECK(cl && mem);
