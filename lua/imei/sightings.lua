@@ -13,7 +13,9 @@ local core = require "imei.core"
 
 local sightings = {}
 
---- Open a store: "memory" or "lmdb:PATH" (a directory, created when missing).
+--- Open a store: "memory", "lmdb:PATH" (a directory, created when missing) or a Redis URL
+-- (redis://[user:pass@]host:port/db, rediss://, redis+cluster://h:p,h:p, redis+unix:///path;
+-- options after ?, docs/sightings.md).
 -- opts: map_size (bytes, LMDB), batch (sightings per automatic commit, LMDB),
 -- capacity (aggregates to make room for, memory), read_only (boolean).
 -- Returns the store, or nil and a message.
