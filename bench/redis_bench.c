@@ -197,8 +197,12 @@ int main(int argc, char **argv)
 	snprintf(lpath, sizeof lpath, "%s/redis-bench-lmdb", argv[1]);
 	snprintf(lspec, sizeof lspec, "lmdb:%s", lpath);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", lpath);
-	if (system(cmd) != 0)
+	if (system(cmd) != 0) {
+		rs_remove(&s);
+		free(v);
+		free(w);
 		return 1;
+	}
 	snprintf(rspec, sizeof rspec, "redis://127.0.0.1:%d?timeout_ms=5000", s.port);
 	struct imei_store_error err;
 	struct imei_store_opts lo = { .batch = 16384 };
@@ -206,6 +210,12 @@ int main(int argc, char **argv)
 	                  *rd = imei_store_open(rspec, NULL, &err);
 	if (!mem || !lm || !rd) {
 		fprintf(stderr, "open: %s\n", err.msg);
+		imei_store_release(mem);
+		imei_store_release(lm);
+		imei_store_release(rd);
+		rs_remove(&s);
+		free(v);
+		free(w);
 		return 1;
 	}
 	printf("workload: %zu sightings of %zu devices over 90 days (bench/sightings_bench.c's), redis-server %d "

@@ -983,15 +983,21 @@ static struct cached *read_device(struct rbe *b, uint64_t key, struct imei_store
 			c = cache_of(b, key);
 			free(c->log);
 			free(c->pairs);
-			memcpy(log, len ? g->str : "", len);
+			if (len)
+				memcpy(log, g->str, len);
 			if (pairs.n)
 				memcpy(pv, pairs.v, pairs.n * sizeof *pv);
-			*c = (struct cached){ key, mono_ms() + b->cache_ms, log, len, pv, pairs.n };
-			log = NULL;
-		} else if (pairs.n && !pv) {
-			imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
+			c->key = key;
+			c->until = mono_ms() + b->cache_ms;
+			c->log = log;
+			c->loglen = len;
+			c->pairs = pv;
+			c->npairs = pairs.n;
+		} else {
+			if (pairs.n && !pv)
+				imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
+			free(log);
 		}
-		free(log);
 		imei_agg_buf_free(&pairs);
 	}
 	pipe_free(&p);

@@ -7,7 +7,8 @@ function classify_cmd.configure(cmd)
   cmd:option("--policy", "Policy file."):count(1)
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
-  cmd:option("--store", "Sightings store: memory (default), lmdb:PATH (kept from run to run) or a redis:// URL (shared).", "memory")
+  cmd:option("--store",
+    "Sightings store: memory (default), lmdb:PATH (kept from run to run) or a redis:// URL (shared).", "memory")
   cmd:option("--out", "Output folder for the lists and the report (created if missing)."):count(1)
   cmd:option("--operator", "Operator of the dumps (default: from names Operator_Region_YYYYMMDD_YYYYMMDD.csv).")
   cmd:option("--columns", "Column layout of dumps without a header, e.g. imsi,msisdn,imei,date,- " ..
