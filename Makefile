@@ -165,8 +165,8 @@ sanitize: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so build/sanitize/imei/host.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
-		build/sanitize/embed_example
-	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
+		build/sanitize/embed_example build/sanitize/tests/redis_store
+	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve redis
 
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
