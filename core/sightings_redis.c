@@ -435,15 +435,13 @@ static int fold_log(uint64_t key, const unsigned char *p, size_t len, struct ime
 			struct imei_sighting_agg a;
 			uint64_t imsi = get_le(p + pos + 1, 8), msisdn = get_le(p + pos + 9, 8);
 			imei_wire_skey(key, imsi, msisdn, k);
+			/* a fold writes each triple once (no search here: a clone may have
+			 * thousands of SIMs); check() finds a triple twice */
 			if (imei_wire_sdecode(k, sizeof k, p + pos + 17, IMEI_WIRE_SVAL, &a, &why)) {
-				if (find_triple(out, base, imsi, msisdn))
-					why = "an aggregate twice";
-				else if (!imei_agg_buf_push(out, &a))
+				if (!imei_agg_buf_push(out, &a))
 					return imei_store_fail(err, IMEI_STORE_ENOMEM, "out of memory");
-				else {
-					pos += REC_A;
-					continue;
-				}
+				pos += REC_A;
+				continue;
 			}
 		} else {
 			why = p[pos] == 'A' ? "an aggregate after a sighting, or cut short"
@@ -1350,13 +1348,24 @@ static int r_check(void *be, struct imei_store_error *err)
 		int rc;
 		if (!it)
 			return -1;
+		struct imei_agg_buf dev; /* the current device's aggregates: no triple twice */
+		imei_agg_buf_init(&dev);
 		while ((rc = r_iter_next(be, it, &a, err)) == 1) {
-			const char *why;
-			if (kind == IMEI_ITER_SIGHTINGS && !imei_agg_valid(&a, &why)) {
+			const char *why = NULL;
+			if (kind != IMEI_ITER_SIGHTINGS)
+				continue;
+			if (dev.n && dev.v[0].key != a.key)
+				dev.n = 0;
+			if (!imei_agg_valid(&a, &why) || (find_triple(&dev, 0, a.imsi, a.msisdn) && (why = "a triple twice")) ||
+			    (!imei_agg_buf_push(&dev, &a) && (why = "out of memory"))) {
+				char ks[16];
+				imei_sight_key_str(a.key, ks);
+				imei_agg_buf_free(&dev);
 				r_iter_close(be, it);
-				return imei_store_fail(err, IMEI_STORE_ECORRUPT, "redis: an aggregate: %s", why);
+				return imei_store_fail(err, IMEI_STORE_ECORRUPT, "redis: device %s: %s", ks, why);
 			}
 		}
+		imei_agg_buf_free(&dev);
 		r_iter_close(be, it);
 		if (rc < 0)
 			return -1;
