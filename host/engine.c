@@ -243,6 +243,11 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 	imei_sandbox_seal_shared(inst->sb); /* the TAC db and store classes exist now */
 	int rc = imei_sandbox_run(inst->sb, 1, 1, IMEI_SANDBOX_LOAD, err, errlen);
 	drain_log(e, inst);
+	if (rc != LUA_OK && imei_sandbox_last_stop(inst->sb) != IMEI_SANDBOX_OK) { /* say which policy hung */
+		char why[256];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "%s: loading the policy and running its examples: %s", e->policy, why);
+	}
 	if (rc != LUA_OK) {
 		instance_free(inst);
 		return NULL;

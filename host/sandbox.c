@@ -555,15 +555,26 @@ void imei_sandbox_lock(struct imei_sandbox *sb)
 	imei_sandbox_seal_shared(sb);
 }
 
+static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long long budget, long long deadline_ns,
+                      char *err, size_t errlen);
+
 int imei_sandbox_run(struct imei_sandbox *sb, int nargs, int nresults, enum imei_sandbox_phase phase, char *err,
                      size_t errlen)
 {
-	return imei_sandbox_call(sb, nargs, nresults, phase == IMEI_SANDBOX_LOAD ? sb->load_budget : sb->check_budget,
-	                         err, errlen);
+	bool load = phase == IMEI_SANDBOX_LOAD;
+	return call_armed(sb, nargs, nresults, load ? sb->load_budget : sb->check_budget,
+	                  load ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
 }
 
 int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long long budget, char *err,
                       size_t errlen)
+{
+	return call_armed(sb, nargs, nresults, budget,
+	                  budget >= sb->load_budget ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
+}
+
+static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long long budget, long long deadline_ns,
+                      char *err, size_t errlen)
 {
 	lua_State *L = sb->L;
 	int base = lua_gettop(L) - nargs;
@@ -572,7 +583,7 @@ int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long lon
 	sb->budget.remaining = budget;
 	sb->budget.exceeded = 0;
 	sb->stop = IMEI_SANDBOX_OK;
-	sb->deadline_ns = budget >= sb->load_budget ? sb->load_deadline_ns : sb->check_deadline_ns;
+	sb->deadline_ns = deadline_ns;
 	sb->period = HOOK_EVERY;
 	sb->strikes = 0;
 	sb->since_look = 0;

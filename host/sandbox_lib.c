@@ -10,9 +10,10 @@
  * upvalue), or, where Lua's own function reads the length twice or loops on a length a
  * lying __len gave (table.insert, table.remove, table.sort), a copy that reads it once.
  *
- * One unit is about one VM instruction: one per value pushed or element moved, one per
- * 32 bytes copied (large allocations are charged by the allocator in the same units),
- * two per comparison of table.sort.
+ * One unit is about one VM instruction: one per value pushed, one per 32 bytes copied
+ * (large allocations are charged by the allocator in the same units), eight per element
+ * moved through lua_geti / lua_seti and per comparison of table.sort (each may go
+ * through a C metamethod, which no hook sees).
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -142,7 +143,7 @@ static long long cost_move(lua_State *L)
 {
 	lua_Integer f = luaL_checkinteger(L, 2);
 	lua_Integer e = luaL_checkinteger(L, 3);
-	return 1 + units(span(f, e) * 4.0);
+	return 1 + units(span(f, e) * 8.0);
 }
 
 static long long cost_date(lua_State *L)
@@ -231,7 +232,7 @@ static int tinsert(lua_State *L)
 		pos = luaL_checkinteger(L, 2);
 		/* check whether 'pos' is in [1, e] */
 		luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2, "position out of bounds");
-		imei_sandbox_charge(L, 1 + units(span(pos, e) * 4.0));
+		imei_sandbox_charge(L, 1 + units(span(pos, e) * 8.0));
 		for (lua_Integer i = e; i > pos; i--) { /* move up elements */
 			lua_geti(L, 1, i - 1);
 			lua_seti(L, 1, i); /* t[i] = t[i - 1] */
@@ -251,7 +252,7 @@ static int tremove(lua_State *L)
 	lua_Integer pos = luaL_optinteger(L, 2, size);
 	if (pos != size) /* validate 'pos' if given; check whether 'pos' is in [1, size + 1] */
 		luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2, "position out of bounds");
-	imei_sandbox_charge(L, 1 + units(span(pos, size) * 4.0));
+	imei_sandbox_charge(L, 1 + units(span(pos, size) * 8.0));
 	lua_geti(L, 1, pos); /* result = t[pos] */
 	for (; pos < size; pos++) {
 		lua_geti(L, 1, pos + 1);
@@ -304,7 +305,7 @@ static int sort_less(lua_State *L, int a, int b)
 {
 	a = lua_absindex(L, a);
 	b = lua_absindex(L, b);
-	imei_sandbox_charge(L, 2);
+	imei_sandbox_charge(L, 8);
 	if (lua_isnil(L, 2))
 		return lua_compare(L, a, b, LUA_OPLT);
 	lua_pushvalue(L, 2);
