@@ -20,7 +20,7 @@
 
 #include <lauxlib.h>
 
-#include "sandbox.h"
+#include "imei_sandbox.h"
 
 #define UNITS_MAX 1e18
 
