@@ -160,7 +160,7 @@ sanitize: deps
 		build/sanitize/embed_example
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
 
-fuzz: deps
+fuzz: deps build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 bench: deps build

@@ -410,9 +410,26 @@ void imei_sandbox_log(struct imei_sandbox *sb, const char *line, size_t len)
 		sb->log_dropped++;
 		return;
 	}
+	/* control characters as \xHH: a policy cannot forge lines in the host's log */
 	struct log_line *out = &sb->log[sb->log_n++];
-	out->len = len < sizeof out->text ? len : sizeof out->text;
-	memcpy(out->text, line, out->len);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c >= 0x20 && c != 0x7f) {
+			if (n + 1 > sizeof out->text)
+				break;
+			out->text[n++] = (char)c;
+		} else {
+			if (n + 4 > sizeof out->text)
+				break;
+			static const char hex[] = "0123456789abcdef";
+			out->text[n++] = '\\';
+			out->text[n++] = 'x';
+			out->text[n++] = hex[c >> 4];
+			out->text[n++] = hex[c & 15];
+		}
+	}
+	out->len = n;
 }
 
 size_t imei_sandbox_log_drain(struct imei_sandbox *sb, void (*fn)(void *ud, const char *line, size_t len), void *ud)

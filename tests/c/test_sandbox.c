@@ -76,14 +76,15 @@ static struct imei_lists *stolen_lists(void)
 
 struct log_count {
 	size_t lines;
+	char last[300];
 };
 
 static void count_line(void *ud, const char *policy, const char *line, size_t len)
 {
 	(void)policy;
-	(void)line;
-	(void)len;
-	((struct log_count *)ud)->lines++;
+	struct log_count *log = ud;
+	log->lines++;
+	snprintf(log->last, sizeof log->last, "%.*s", (int)len, line);
 }
 
 static struct imei_engine *engine_with(const char *body, struct imei_sandbox_limits limits, struct log_count *log,
@@ -289,6 +290,16 @@ static void test_log_flood(void)
 	CHECK(e != NULL);
 	if (!e)
 		return;
+	/* a line cannot forge another in the host's log */
+	struct imei_request one = { .pei = "000000000000000", .time = 1767225600 };
+	struct imei_verdict v1;
+	imei_engine_free(e);
+	e = engine_with("log('a\\nFAKE line', 7, nil) return false", limits, &log, err, sizeof err);
+	CHECK(e != NULL);
+	if (!e)
+		return;
+	CHECK_INT(imei_engine_check(e, &one, &v1), 0);
+	CHECK_STR(log.last, "a\\x0aFAKE line 7 nil");
 	imei_engine_free(e);
 	e = engine_with("for i = 1, 100 do print('flood', i, string.rep('y', 300)) end log('x') return false", limits, &log,
 	                err, sizeof err);
