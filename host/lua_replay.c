@@ -12,7 +12,7 @@
  *   r:devices() -> iterator over the devices to list (blocked, or with a pair to notify)
  *   r:find(imei [, imsi]) -> the pair (or the device's first pair) as a table, or nil
  *   r:close()
- * The stop flag the replay watches is the one core.signals_catch() raises (lua_batchio.c).
+ * The stop flag the replay watches is the one imei.host.signals_catch() raises (lua_batchio.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,8 +321,6 @@ static int l_operators(lua_State *L)
 		set_int(L, "rejected", (lua_Integer)o->rejected);
 		set_int(L, "devices", (lua_Integer)o->devices);
 		set_int(L, "pairs", (lua_Integer)o->pairs);
-		set_int(L, "notifications", (lua_Integer)o->notifications);
-		set_int(L, "exceptions", (lua_Integer)o->exceptions);
 		push_by_status(L, o->devices_by_status);
 		lua_setfield(L, -2, "devices_by_status");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -469,6 +467,10 @@ static void push_pair(lua_State *L, struct imei_replay *r, const struct imei_rep
 	set_str(L, "status", imei_status_name((enum imei_status)p->status));
 	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFY) != 0);
 	lua_setfield(L, -2, "notify");
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFICATION) != 0);
+	lua_setfield(L, -2, "notification");
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_EXCEPTION) != 0);
+	lua_setfield(L, -2, "exception");
 	if (p->flags & IMEI_REPLAY_FAILED) {
 		lua_pushboolean(L, 1);
 		lua_setfield(L, -2, "failed");

@@ -8,16 +8,18 @@
 --   notifications_<OP>_delta.csv  …,change   new|resolved|blacklisted|changed|no_longer_seen
 --   exceptions_<OP>_delta.csv     imei,imsi,msisdn,change                 added|removed
 --
--- Decisions, per device (its 14-digit key, or its text when it is no IMEI):
---   * blocked: some observed pair's verdict is BLACKLISTED. block_date: the earliest date
---     a grace period of its blocking reasons ended, else the date it was first listed
---     (kept from the previous list), else the run's date. reasons: the conditions that
---     ask for BLACKLISTED, '|'-separated, in the policy's order.
---   * exception: a pair of a blocked device whose own verdict is not BLACKLISTED (the
---     paired or first-seen subscriber of a cloned IMEI keeps service), for every
---     operator the pair was seen on.
---   * notification: a pair whose verdict is not BLACKLISTED but in a grace period, with
---     the date its block begins and the conditions in grace.
+-- The list rules are decided once, in C, after the verdicts (host/replay_tally.c), and
+-- come here as flags: dev.blocked, p.exception, p.notification. This module only writes
+-- them out, per device (its 14-digit key, or its text when it is no IMEI):
+--   * blocked (dev.blocked: some observed pair's verdict is BLACKLISTED). block_date: the
+--     earliest date a grace period of its blocking reasons ended, else the date it was
+--     first listed (kept from the previous list), else the run's date. reasons: the
+--     conditions that ask for BLACKLISTED, '|'-separated, in the policy's order.
+--   * exception (p.exception: a pair of a blocked device whose own verdict is not
+--     BLACKLISTED — the paired or first-seen subscriber of a cloned IMEI keeps service),
+--     for every operator the pair was seen on.
+--   * notification (p.notification: a pair not BLACKLISTED with a condition in its grace
+--     period), with the date its block begins and the conditions in grace.
 --   * carried over: a device on the previous block list that this run did not observe
 --     stays listed as it was (not seen is not innocent), and so do its exceptions;
 --     an observed device that was blocked by a sticky condition stays blocked too.
@@ -187,7 +189,7 @@ function lists.build(replay, opts)
       date = date or (old and old[2]) or opts.run_date
       block[imei] = { imei, date, why }
       for _, p in ipairs(dev.pairs) do
-        if p.status ~= "BLACKLISTED" then
+        if p.exception then
           for _, op in ipairs(p.operators) do
             local row = { imei, p.imsi, p.msisdn or "" }
             bucket(exceptions, op)[imei .. "/" .. p.imsi .. "/" .. row[3]] = row
@@ -196,7 +198,7 @@ function lists.build(replay, opts)
       end
     end
     for _, p in ipairs(dev.pairs) do
-      if p.status ~= "BLACKLISTED" and p.notify then
+      if p.notification then
         for _, op in ipairs(p.operators) do
           bucket(notifications, op)[imei .. "/" .. p.imsi] =
             { imei, p.imsi, p.msisdn or "", p.block_date or "", reasons(p.grace) }
