@@ -60,6 +60,11 @@ struct imei_replay_config {
 struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *err, size_t errlen);
 void imei_replay_free(struct imei_replay *r);
 
+/* An operator's name, as a dump's file name or --operator gives it: 1 to
+ * IMEI_REPLAY_MAX_OPERATOR_NAME letters, digits, '.', '_' or '-' (it names list files). */
+#define IMEI_REPLAY_MAX_OPERATOR_NAME 64
+bool imei_replay_operator_ok(const char *name);
+
 /* Queue a dump (path "-": standard input) from operator `name` (letters, digits, . _ -;
  * at most IMEI_REPLAY_MAX_OPERATORS distinct names). Rows dated outside first..last
  * (UTC days; NO_DAY: no bound) are refused. Returns the file's index or -1 with err. */

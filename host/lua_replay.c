@@ -12,6 +12,7 @@
  *   r:devices() -> iterator over the devices to list (blocked, or with a pair to notify)
  *   r:find(imei [, imsi]) -> the pair (or the device's first pair) as a table, or nil
  *   r:close()
+ *   dump_date_ok(s) -> bool           operator_ok(name) -> bool   (the C rules, for early checks)
  * The stop flag the replay watches is the one imei.host.signals_catch() raises (lua_batchio.c).
  */
 #include <stdlib.h>
@@ -602,6 +603,25 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* dump_date_ok(s) -> bool: YYYYMMDD or YYYY-MM-DD, a real calendar date (imei_dump_date) */
+static int l_dump_date_ok(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	int32_t day;
+	lua_pushboolean(L, imei_dump_date(s, len, &day));
+	return 1;
+}
+
+/* operator_ok(name) -> bool: a name an operator may have (imei_replay_operator_ok) */
+static int l_operator_ok(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	lua_pushboolean(L, strlen(s) == len && imei_replay_operator_ok(s));
+	return 1;
+}
+
 void imei_lua_replay(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -626,4 +646,8 @@ void imei_lua_replay(lua_State *L)
 	imei_lua_new_class(L, REPLAY_MT, methods, l_close, l_tostring);
 	lua_pushcfunction(L, l_replay_new);
 	lua_setfield(L, -2, "replay_new");
+	lua_pushcfunction(L, l_dump_date_ok);
+	lua_setfield(L, -2, "dump_date_ok");
+	lua_pushcfunction(L, l_operator_ok);
+	lua_setfield(L, -2, "operator_ok");
 }

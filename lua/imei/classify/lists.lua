@@ -25,6 +25,7 @@
 --     an observed device that was blocked by a sticky condition stays blocked too.
 --     --fresh (opts.fresh) turns both off: the lists then describe this run alone.
 local text = require "imei.classify.text"
+local dsv = require "imei.tacdb.dsv"
 
 local lists = {}
 
@@ -46,35 +47,31 @@ function lists.file(kind, operator, delta)
   return base .. (delta and "_delta" or "") .. ".csv"
 end
 
--- Read one previous list: rows of cells, or nil and "PATH:LINE: why".
+-- Read one previous list: rows of cells, or nil and "PATH:LINE: why". The records are
+-- read by the one CSV reader of the Lua side (imei.tacdb.dsv); blank lines are skipped.
 local function read_list(path, kind)
   local f = io.open(path, "rb")
   if not f then return nil end
+  local body, rerr = f:read("a")
+  f:close()
+  if not body then return nil, ("%s: %s"):format(path, tostring(rerr)) end
   local want = lists.HEADERS[kind]
-  local rows, lineno = {}, 0
-  for line in f:lines() do
-    lineno = lineno + 1
-    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
-    local cells, why = text.split(line)
-    if not cells then
-      f:close()
-      return nil, ("%s:%d: %s"):format(path, lineno, why)
-    end
-    if lineno == 1 then
+  local rows, header = {}, false
+  for lineno, cells, why, start, stop in dsv.records(body, ",") do
+    if not cells then return nil, ("%s:%d: %s"):format(path, lineno, why) end
+    if not header then
       if table.concat(cells, ",") ~= table.concat(want, ",") then
-        f:close()
-        return nil, ("%s:1: not a previous %s list: the header is '%s', expected '%s'")
-          :format(path, kind, line, table.concat(want, ","))
+        return nil, ("%s:%d: not a previous %s list: the header is '%s', expected '%s'")
+          :format(path, lineno, kind, body:sub(start, stop - 1):gsub("\r$", ""), table.concat(want, ","))
       end
-    elseif line ~= "" then
+      header = true
+    else
       if #cells ~= #want then
-        f:close()
         return nil, ("%s:%d: %d fields, expected %d (%s)"):format(path, lineno, #cells, #want, table.concat(want, ","))
       end
       rows[#rows + 1] = cells
     end
   end
-  f:close()
   return rows
 end
 
