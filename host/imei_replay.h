@@ -1,5 +1,5 @@
 /*
- * imei_replay.h — batch replay of operator dumps through a policy (DESIGN.md §2, §5, §6):
+ * imei_replay.h — batch replay of operator dumps through a policy (docs/classify.md):
  * what a national CEIR runs before a policy goes live and every day after.
  *
  *   1. ingest   dumps are read (imei_dump_reader.h), every row checked; a refused row is

@@ -1,4 +1,4 @@
--- imei classify: batch replay of operator dumps (lua/imei/classify, core/replay.c).
+-- imei classify: batch replay of operator dumps (lua/imei/classify, host/replay*.c).
 -- A hand-made scenario of 13 devices on two operators, where every list entry and every
 -- count of the report is known; damaged rows of every kind; deltas across two runs;
 -- the safety ratio; and interrupted runs that must leave the output folder untouched.

@@ -1,4 +1,4 @@
---- imei.classify.lists — the lists a CEIR gives operators (DESIGN.md §2, DIRBS formats),
+--- imei.classify.lists — the lists a CEIR gives operators (docs/classify.md, DIRBS formats),
 -- from the verdicts of a replay, and their deltas against the previous run's lists.
 --
 --   blocklist.csv                 imei,block_date,reasons
