@@ -4,6 +4,7 @@
  * and the watchdog's arming around it (service.h). Protocol-neutral: the front end maps
  * its request to struct imei_request before and the verdict to its answer after.
  */
+#include <string.h>
 #include <time.h>
 
 #include "service.h"
@@ -22,6 +23,11 @@ int eird_check(struct eird_worker *w, const struct imei_request *req, struct ime
 	 * --check-deadline; the release store publishes w->hang and the connection's state. */
 	atomic_store_explicit(&w->check_started, t0, memory_order_relaxed);
 	atomic_store_explicit(&w->check_state, EIRD_CHECK_RUNNING, memory_order_release);
+	if (w->srv->fault_hang_pei && req->pei && strcmp(req->pei, w->srv->fault_hang_pei) == 0)
+		for (;;) { /* the test of the watchdog: a thread stuck in C for good */
+			struct timespec ts = { 1, 0 };
+			nanosleep(&ts, NULL);
+		}
 	int rc = imei_engine_check(w->engine, req, v);
 	int expect = EIRD_CHECK_RUNNING;
 	if (!atomic_compare_exchange_strong_explicit(&w->check_state, &expect, EIRD_CHECK_IDLE, memory_order_acq_rel,

@@ -191,6 +191,10 @@ static void *reload_main(void *arg)
 	struct imei_tacdb *tacdb = NULL;
 	struct stat tst = srv->tacdb_stat; /* only the reload thread writes it after startup */
 	job->ok = 0;
+	while (srv->fault_hang_reload) { /* the test of the reload timeout: a load stuck for good */
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+	}
 	if (srv->cfg.lists) {
 		lists = imei_lists_load_dir(srv->cfg.lists, err, sizeof err);
 		if (!lists) {
@@ -206,7 +210,7 @@ static void *reload_main(void *arg)
 		}
 		if (!same_file(&st, &srv->tacdb_stat)) {
 			struct imei_tacdb_error terr;
-			tacdb = imei_tacdb_open(srv->cfg.tacdb, &terr);
+			tacdb = imei_tacdb_open_copy(srv->cfg.tacdb, &terr);
 			if (!tacdb) {
 				snprintf(job->err, sizeof job->err, "TAC image kept: %s", terr.msg);
 				goto out;
@@ -456,6 +460,13 @@ int eird_run(struct eird_server *srv)
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	const char *fault = getenv("IMEI_EIRD_FAULT");
+	if (fault && strncmp(fault, "hang-check:", 11) == 0)
+		srv->fault_hang_pei = fault + 11;
+	srv->fault_hang_reload = fault && strcmp(fault, "hang-reload") == 0;
+	if (fault)
+		eird_logf(srv, "fault injection for tests: %s", fault);
 
 	char err[1024];
 	struct imei_engine_paths paths = { .policy = cfg->policy, .tacdb = cfg->tacdb, .lists = cfg->lists,
