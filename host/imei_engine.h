@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sandbox.h"
+#include "imei_sandbox.h"
 
 struct imei_tacdb;
 struct imei_lists;

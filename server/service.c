@@ -26,7 +26,7 @@
 
 #include "imei_lists.h"
 #include "service.h"
-#include "tacdb.h"
+#include "imei_tacdb.h"
 
 void eird_logf(struct eird_server *srv, const char *fmt, ...)
 {

@@ -1,5 +1,5 @@
 /*
- * imei_mi.h — binary encodings of equipment identities, as signalling stacks carry them.
+ * imei_mobile_identity.h — binary encodings of equipment identities, as signalling stacks carry them.
  *
  *   TS 24.008 §10.5.1.4 Mobile Identity (value part, octet 3 onwards): digit 1 in bits
  *     8-5 of the first octet, odd/even in bit 4 (1 = odd), type in bits 3-1 (IMSI 1,
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "imei_id.h"
+#include "imei_identity.h"
 
 enum imei_mi_spec { IMEI_MI_24008 = 0, IMEI_MI_24501, IMEI_MI_MAP };
 

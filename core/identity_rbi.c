@@ -1,11 +1,11 @@
 /*
- * rbi.c — Reporting Body Identifiers: the first two TAC digits (GSMA TS.06 §6.2,
+ * identity_rbi.c — Reporting Body Identifiers: the first two TAC digits (GSMA TS.06 §6.2,
  * 3GPP TS 23.003 §6.2.1). 35 BABT, 86 TAF China, 01 PTCRB, 99 GHA (multi-RAT
  * 3GPP2/3GPP); 00 and 02-09 are test IMEIs; 98 is reserved; the rest are legacy.
  */
 #include <string.h>
 
-#include "imei_id.h"
+#include "imei_identity.h"
 
 struct rbi_entry {
 	char code[3];

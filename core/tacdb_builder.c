@@ -1,5 +1,5 @@
 /*
- * tac_builder.c — the mutable side of the TAC database: records are added (or replaced)
+ * tacdb_builder.c — the mutable side of the TAC database: records are added (or replaced)
  * by key, strings interned, until imei_tacdb_freeze() turns the lot into an image.
  * Keys are 1 to 14 decimal digits, packed with their length into 64 bits, and found
  * through an open-addressing hash table of (key, entry number). The string table is the
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 struct imei_tacdb_builder {
 	enum imei_tacdb_dup dup;

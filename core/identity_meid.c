@@ -1,11 +1,11 @@
 /*
- * meid.c — the pseudo-ESN of a MEID (3GPP2 X.S0008 / C.S0072): the reserved
+ * identity_meid.c — the pseudo-ESN of a MEID (3GPP2 X.S0008 / C.S0072): the reserved
  * manufacturer code 0x80 followed by the low 24 bits of SHA-1 over the 7 MEID octets.
  * SHA-1 comes from Debian's nettle.
  */
 #include <nettle/sha1.h>
 
-#include "imei_id.h"
+#include "imei_identity.h"
 
 static int hexval(char c)
 {

@@ -1,6 +1,6 @@
 /*
- * luhn15.h — the 15-digit IMEI check (TS 23.003 Annex B) as an inline function, for the
- * hot paths that want it without a call: imei_valid15 (luhn.c), imei_valid (identity.c)
+ * identity_luhn15.h — the 15-digit IMEI check (TS 23.003 Annex B) as an inline function, for the
+ * hot paths that want it without a call: imei_valid15 (identity_luhn.c), imei_valid (identity.c)
  * and the bulk validator (bulk.c). Private to the core; not installed.
  *
  * imei_luhn15(s) reads exactly s[0..15) and returns 1 when the 15 bytes are ASCII digits

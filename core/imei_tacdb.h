@@ -1,5 +1,5 @@
 /*
- * tacdb.h — the TAC database: device records keyed by decimal prefixes of 1 to 14 digits,
+ * imei_tacdb.h — the TAC database: device records keyed by decimal prefixes of 1 to 14 digits,
  * looked up by longest prefix.
  *
  * A TAC (Type Allocation Code) is the first 8 digits of an IMEI (3GPP TS 23.003 §6.2.1);

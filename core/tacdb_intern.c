@@ -1,5 +1,5 @@
 /*
- * tac_intern.c — the string table of a TAC database: every distinct string stored once,
+ * tacdb_intern.c — the string table of a TAC database: every distinct string stored once,
  * NUL-terminated, addressed by its 32-bit offset. Brands, device types, operating systems
  * and band lists repeat across thousands of TACs, so interning keeps images small.
  * Offset 0 is always the empty string. Open addressing, linear probing, FNV-1a.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 #define POOL_LIMIT ((size_t)UINT32_MAX) /* offsets are 32 bits */
 

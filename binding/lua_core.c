@@ -1,8 +1,11 @@
 /*
- * lua_imei.c — luaopen_imei_core: the C module behind `require "imei"`.
- * Logic lives in the C core; the bindings only convert between Lua and C.
+ * lua_core.c — luaopen_imei_core: the C module `imei.core` behind `require "imei"`: the
+ * data objects only — the identifier functions, lists, the TAC database, the sightings
+ * store. It is the only module a policy's sandbox opens (host/sandbox.c); the engine,
+ * replay and OS helpers are the separate module imei.host (host/lua_host.c), which this
+ * layer never calls. Logic lives in the C core; the bindings only convert between Lua and C.
  */
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len)
 {
@@ -30,20 +33,14 @@ void imei_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
 	lua_pop(L, 1);
 }
 
-int luaopen_imei_core(lua_State *L);
-
 int luaopen_imei_core(lua_State *L)
 {
 	lua_newtable(L);
 	imei_lua_identity(L);
 	imei_lua_mobile_identity(L);
 	imei_lua_bulk(L);
-	imei_lua_sandbox_patterns(L);
 	imei_lua_lists(L);
 	imei_lua_tacdb(L);
 	imei_lua_sightings(L);
-	imei_lua_engine(L);
-	imei_lua_replay(L);
-	imei_lua_batchio(L);
 	return 1;
 }

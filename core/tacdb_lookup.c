@@ -1,5 +1,5 @@
 /*
- * tac_lookup.c — longest-prefix lookup in a frozen TAC database, and record access.
+ * tacdb_lookup.c — longest-prefix lookup in a frozen TAC database, and record access.
  *
  * Two indexes share one key space (decimal prefixes of 1 to 14 digits):
  *   - 8-digit TACs (TS 23.003 §6.2.1), nearly all keys, in a hashed bucket table: the TAC
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 const uint64_t tac_pow10[15] = {
 	1ULL,           10ULL,           100ULL,           1000ULL,           10000ULL,

@@ -1,6 +1,7 @@
 /*
- * lua_bindings.h — the parts of the Lua module imei.core. Each lua_*.c file binds one
- * concept of the C core and adds its functions to the module table on the stack top.
+ * imei_lua.h — the parts of the Lua module imei.core (luaopen_imei_core, lua_core.c).
+ * Each binding/lua_<concept>.c binds one concept of the C core (core/imei_<concept>.h) and
+ * adds its functions to the module table on the stack top. Nothing here calls the host.
  */
 #ifndef IMEI_LUA_BINDINGS_H
 #define IMEI_LUA_BINDINGS_H
@@ -8,11 +9,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+int luaopen_imei_core(lua_State *L);
+
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
-void imei_lua_engine(lua_State *L);
-void imei_lua_sandbox_patterns(lua_State *L);
 void imei_lua_lists(lua_State *L);
 
 /* Lists (lua_lists.c): push a userdata holding a NEW reference (nil for NULL); check
@@ -40,14 +41,6 @@ void imei_lua_sightings(lua_State *L);
 struct imei_store;
 void imei_lua_push_store(lua_State *L, struct imei_store *store, int read_only);
 struct imei_store *imei_lua_check_store(lua_State *L, int idx);
-
-/* Batch replay (lua_replay.c) and the OS helpers of batch commands (lua_batchio.c):
- * signals, terminal, durable renames, directory locks. imei_lua_stop_flag() is the flag
- * the signal handler raises (it holds the signal's number), watched by the replay. */
-void imei_lua_replay(lua_State *L);
-void imei_lua_batchio(lua_State *L);
-#include <signal.h>
-const volatile sig_atomic_t *imei_lua_stop_flag(void);
 
 /* Register the metatable of a userdata class by name: methods as __index, close as
  * __gc and __close, tostring as __tostring, and a hidden metatable. */

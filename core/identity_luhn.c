@@ -1,17 +1,17 @@
 /*
- * luhn.c — the Luhn check digit (3GPP TS 23.003 Annex B), decimal and base 16.
+ * identity_luhn.c — the Luhn check digit (3GPP TS 23.003 Annex B), decimal and base 16.
  *
  * Annex B: double every second digit from the right of the body, add the digits of
  * the products and the undoubled digits, CD = (10 - sum mod 10) mod 10. Example from
  * the spec: body 26053179311383 -> CD 7.
  *
  * imei_valid15() is the hot path of every check and every bulk job: it validates the
- * 15 digits eight bytes at a time (SWAR) with no branch per digit (luhn15.h).
+ * 15 digits eight bytes at a time (SWAR) with no branch per digit (identity_luhn15.h).
  */
 #include <string.h>
 
-#include "imei_id.h"
-#include "luhn15.h"
+#include "imei_identity.h"
+#include "identity_luhn15.h"
 
 /* Sum of the digits of 2*d, for d = 0..9 and for d = 0..15 in base 16. */
 static const uint8_t doubled10[10] = { 0, 2, 4, 6, 8, 1, 3, 5, 7, 9 };
@@ -75,7 +75,7 @@ char imei_meid_check_digit(const char *hex14)
 	return "0123456789ABCDEF"[cd];
 }
 
-/* --- the 15-digit fast path (luhn15.h) ------------------------------------------- */
+/* --- the 15-digit fast path (identity_luhn15.h) ------------------------------------------- */
 
 bool imei_valid15(const char *s, size_t len)
 {

@@ -1,5 +1,5 @@
 /*
- * imei_id.h — equipment identifiers: IMEI, IMEISV, MEID, ESN (3GPP TS 23.003 §6.2).
+ * imei_identity.h — equipment identifiers: IMEI, IMEISV, MEID, ESN (3GPP TS 23.003 §6.2).
  *
  * The parser reports facts and never decides policy: a 15-digit IMEI with a wrong
  * check digit parses fine (cd_ok = false), because the network identifies a device

@@ -1,5 +1,5 @@
 /*
- * sandbox.h — a lua_State for policy code (DESIGN.md §4): its own allocator with a
+ * imei_sandbox.h — a lua_State for policy code (DESIGN.md §4): its own allocator with a
  * memory cap, a work budget per call (an instruction-count hook that pcall cannot
  * swallow, shared with the budgeted pattern matcher), text chunks only, no __gc from
  * policy code, the string metatable locked and string.dump gone.

@@ -30,7 +30,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "lua_bindings.h"
+#include "imei_lua_host.h"
 
 static volatile sig_atomic_t caught_signal;
 static const int watched[] = { SIGINT, SIGTERM, SIGHUP };

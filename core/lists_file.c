@@ -1,5 +1,5 @@
 /*
- * list.c — one membership list (imei_lists.h): a DIRBS-style CSV file read with the
+ * lists_file.c — one membership list (imei_lists.h): a DIRBS-style CSV file read with the
  * RFC 4180 reader (csv.c), every row checked, and the good ones frozen into a hash set
  * (u64set.c) of numbers:
  *   KEYS   the 14-digit key (TAC+SNR, TS 23.003 §6.2) as a number < 10^14
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "imei_csv.h"
-#include "imei_id.h"
+#include "imei_identity.h"
 #include "imei_lists.h"
 #include "imei_u64set.h"
 

@@ -1,5 +1,5 @@
 /*
- * sightings.h — the sightings store: which subscribers used a device identity, when, and
+ * imei_sightings.h — the sightings store: which subscribers used a device identity, when, and
  * which subscriber owns it (DESIGN §5). Policies ask it for cloned-IMEI evidence: distinct
  * IMSIs of a key within N days, daily averages, the first-seen IMSI, IMEI–IMSI pairings.
  *

@@ -1,8 +1,8 @@
 /*
- * tac_image.c — frozen TAC database images in and out: open (mmap, or a copy for
+ * tacdb_image.c — frozen TAC database images in and out: open (mmap, or a copy for
  * long-running hosts), copy in, save
  * (temporary file + fsync + rename), reference counting (C11 atomics), statistics.
- * Every image taken in goes through tac_validate() first. Layout in tac_format.h.
+ * Every image taken in goes through tac_validate() first. Layout in tacdb_format.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 static bool fail(struct imei_tacdb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,5 +1,5 @@
 /*
- * tac_freeze.c — turn a builder into a frozen image (layout in tac_format.h): records in
+ * tacdb_freeze.c — turn a builder into a frozen image (layout in tacdb_format.h): records in
  * index order (8-digit TACs first, by bucket, then the other keys in digit order), the
  * builder's string table, each distinct list of extra-column names once, the TAC bucket
  * table, and a breadth-first 10-ary trie of the other keys. The same builder always gives the same
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 static void *fail(struct imei_tacdb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,5 +1,5 @@
 /*
- * tac_format.h — private: the layout of a frozen TAC database image (version 3), and the
+ * tacdb_format.h — private: the layout of a frozen TAC database image (version 3), and the
  * pieces shared by the files that build, validate and search it. See docs/tacdb.md.
  *
  *   header (208 bytes)
@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tacdb.h"
+#include "imei_tacdb.h"
 
 #define TAC_MAGIC "IMEITAC\x1a"
 #define TAC_MAGIC_LEN 8
@@ -138,7 +138,7 @@ uint64_t tac_record_key(const struct imei_tacdb *db, uint32_t idx);
 /* Write the key's digits and a NUL into out[15]; returns the length. */
 size_t tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1]);
 
-/* The image checksum (tac_checksum.c): 64 bits, the header's checksum field read as 0.
+/* The image checksum (tacdb_checksum.c): 64 bits, the header's checksum field read as 0.
  * Streaming: tac_ck_blocks over whole 64-byte blocks [from, to), in order from 0, then
  * tac_ck_final, which takes the bytes after the last whole block. */
 struct tac_ck {
@@ -149,7 +149,7 @@ void tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size
 uint64_t tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size);
 uint64_t tac_checksum(const unsigned char *img, size_t size);
 
-/* Check the image at db->base (db->size bytes) and fill in the rest of db (tac_validate.c).
+/* Check the image at db->base (db->size bytes) and fill in the rest of db (tacdb_validate.c).
  * false with err filled when the image is refused. */
 bool tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err);
 

@@ -1,5 +1,5 @@
 /*
- * tac_bands.c — the radio access technologies of a device, from the free text of the
+ * tacdb_bands.c — the radio access technologies of a device, from the free text of the
  * GSMA TAC database "Bands" column ("GSM 1800, GSM850 (GSM800), WCDMA FDD Band I,
  * LTE FDD BAND 3, NR n78"). Policies use it for inconsistent-RAT checks (a device seen
  * on a RAT its model lacks).
@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "tacdb.h"
+#include "imei_tacdb.h"
 
 static bool is_word(unsigned char c)
 {

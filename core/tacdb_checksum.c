@@ -1,5 +1,5 @@
 /*
- * tac_checksum.c — the 64-bit checksum of a TAC database image: eight independent lanes,
+ * tacdb_checksum.c — the 64-bit checksum of a TAC database image: eight independent lanes,
  * one multiply and one rotation per 8-byte word (so as fast as memory delivers the
  * image), then a final mix (the xxHash64 avalanche). The rotation makes each lane depend
  * on the order of its words; any flipped byte changes the result. The header's checksum
@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 #define P1 11400714785074694791ULL
 #define P2 14029467366897019727ULL

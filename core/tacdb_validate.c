@@ -1,5 +1,5 @@
 /*
- * tac_validate.c — taking a TAC database image in: everything a lookup or a record read
+ * tacdb_validate.c — taking a TAC database image in: everything a lookup or a record read
  * will touch is checked once, here, so that they need no checks of their own:
  *   - size against the header, magic, byte order, version, the checksum;
  *   - the place and size of every section;
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tac_format.h"
+#include "tacdb_format.h"
 
 #define CHUNK (256 * 1024) /* bytes checksummed, then checked, at a time; a multiple of 64 */
 

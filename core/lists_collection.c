@@ -1,5 +1,5 @@
 /*
- * lists.c — a named collection of frozen lists (imei_lists.h): every *.csv of a
+ * lists_collection.c — a named collection of frozen lists (imei_lists.h): every *.csv of a
  * directory, or lists added one by one; and the check a host runs to decide whether
  * to reload (a file added, removed, replaced or modified).
  *

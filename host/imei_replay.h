@@ -1,8 +1,8 @@
 /*
- * replay.h — batch replay of operator dumps through a policy (DESIGN.md §2, §5, §6):
+ * imei_replay.h — batch replay of operator dumps through a policy (DESIGN.md §2, §5, §6):
  * what a national CEIR runs before a policy goes live and every day after.
  *
- *   1. ingest   dumps are read (dump_reader.h), every row checked; a refused row is
+ *   1. ingest   dumps are read (imei_dump_reader.h), every row checked; a refused row is
  *               counted with its reason, file and line, never dropped silently. Each
  *               accepted row is recorded in the sightings store (the history the policy
  *               asks about) and folded into the run's table of observed pairs.
@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dump_reader.h"
+#include "imei_dump_reader.h"
 #include "imei_engine.h"
 
 struct imei_store;
