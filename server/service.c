@@ -198,21 +198,21 @@ static void *reload_main(void *arg)
 	if (srv->cfg.lists) {
 		lists = imei_lists_load_dir(srv->cfg.lists, err, sizeof err);
 		if (!lists) {
-			snprintf(job->err, sizeof job->err, "lists kept: %s", err);
+			snprintf(job->err, sizeof job->err, "lists kept: %.900s", err);
 			goto out;
 		}
 	}
 	if (srv->cfg.tacdb && !srv->cfg.tacdb_temporary) {
 		struct stat st;
 		if (stat(srv->cfg.tacdb, &st) != 0) {
-			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %s", srv->cfg.tacdb, strerror(errno));
+			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %.900s", srv->cfg.tacdb, strerror(errno));
 			goto out;
 		}
 		if (!same_file(&st, &srv->tacdb_stat)) {
 			struct imei_tacdb_error terr;
 			tacdb = imei_tacdb_open_copy(srv->cfg.tacdb, &terr);
 			if (!tacdb) {
-				snprintf(job->err, sizeof job->err, "TAC image kept: %s", terr.msg);
+				snprintf(job->err, sizeof job->err, "TAC image kept: %.900s", terr.msg);
 				goto out;
 			}
 			tst = st;
@@ -228,7 +228,7 @@ static void *reload_main(void *arg)
 		tc.tacdb = tacdb;
 	struct imei_engine *trial = imei_engine_new(&tc, err, sizeof err);
 	if (!trial) {
-		snprintf(job->err, sizeof job->err, "policy kept: %s", err);
+		snprintf(job->err, sizeof job->err, "policy kept: %.900s", err);
 		goto out;
 	}
 	imei_engine_free(trial);
@@ -250,11 +250,11 @@ static void *reload_main(void *arg)
 		if (tacdb)
 			imei_engine_set_tacdb(engines[i], tacdb);
 		if (lists && imei_engine_set_lists(engines[i], lists, err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %.900s", i, err);
 			job->ok = 0;
 		}
 		if (imei_engine_reload(engines[i], err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %.900s", i, err);
 			job->ok = 0;
 		}
 	}
