@@ -178,7 +178,7 @@ void imei_engine_unlock(struct imei_engine *e);
 /* Registry reference of the runtime instance in the sandbox (a table). */
 int imei_engine_instance_ref(struct imei_engine *e);
 
-/* ---- convenience: the shared objects from paths (core/engine_paths.c) ---------------- */
+/* ---- convenience: the shared objects from paths (engine_paths.c) ---------------- */
 
 struct imei_engine_paths {
 	const char *policy;   /* policy file (required) */

@@ -1,5 +1,5 @@
 /*
- * imei_sandbox.h — a lua_State for policy code (DESIGN.md §4): its own allocator with a
+ * imei_sandbox.h — a lua_State for policy code (docs/sandbox.md): its own allocator with a
  * memory cap, a work budget and a time limit per call (an instruction-count hook that
  * pcall cannot swallow, shared with the budgeted library functions), text chunks only,
  * no __gc from policy code, shared userdata that cannot be closed, the string metatable

@@ -1,5 +1,5 @@
 /*
- * sandbox.c — the policy sandbox (see imei_sandbox.h; DESIGN.md §4).
+ * sandbox.c — the policy sandbox (see imei_sandbox.h; docs/sandbox.md).
  *
  * Containment, and how each part holds (the full table is in docs/sandbox.md):
  *  - memory: the state's allocator refuses to grow past the cap; Lua turns that into a

@@ -1,4 +1,4 @@
---- imei.engine — the EIR engine for Lua hosts (the engine itself is C: core/engine.c).
+--- imei.engine — the EIR engine for Lua hosts (the engine itself is C: host/engine.c).
 --
 --   local engine = assert(imei.engine.new {
 --     policy = "policies/example-country.lua",

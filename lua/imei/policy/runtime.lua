@@ -1,6 +1,6 @@
 --- imei.policy.runtime — trusted code between the engine and a policy.
 --
--- Inside the engine's sandbox (core/sandbox.c) this module is loaded before the state
+-- Inside the engine's sandbox (host/sandbox.c) this module is loaded before the state
 -- is locked down, so it keeps what it needs (file reading, load) as locals; the policy
 -- itself only ever sees the environment built by `environment()` below. It also runs
 -- in a plain Lua state (unsandboxed), which the benchmarks use as the reference.
@@ -62,7 +62,7 @@ local function copy(t)
   return c
 end
 
---- The policy's global environment: a whitelist (DESIGN.md §4). Reads the globals at
+--- The policy's global environment: a whitelist (docs/sandbox.md). Reads the globals at
 -- call time, i.e. after the sandbox is locked: setmetatable refuses __gc and the string
 -- functions are the budgeted ones.
 local function environment(api)
