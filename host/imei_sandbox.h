@@ -23,7 +23,8 @@ struct imei_sandbox_limits {
 	long long check_budget;     /* work units (~VM instructions) per call; 0 = 1,000,000 */
 	long long load_budget;      /* for loading a policy and running its examples; 0 = 200,000,000 */
 	long long check_deadline_us; /* wall-clock limit of one check, microseconds; 0 = 50,000 (50 ms) */
-	long long load_deadline_us;  /* of loading a policy with its examples; 0 = 2,000,000 (2 s) */
+	long long load_deadline_us;  /* of loading a policy with its examples, confirmed in the thread's
+	                              * CPU time (a busy machine does not fail a reload); 0 = 2 s */
 	unsigned rebuild_failures;  /* failed checks after which the engine rebuilds the state; 0 = 64 */
 };
 
