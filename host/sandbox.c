@@ -12,9 +12,10 @@
  *    coroutines inherit the hook, and the budget is one counter for all of them.
  *  - C functions that do bulk work charge the same budget for it before they do it
  *    (sandbox_patterns.c, sandbox_lib.c), and so does every large allocation.
- *  - time: the clock is read when a call starts, at each hook and after every
- *    LOOK_EVERY units charged from C; past the deadline the call stops as when the
- *    budget is spent. When the instructions between two looks were slow (bulk work the
+ *  - time: the coarse clock is read when a call starts, at each hook and after every
+ *    LOOK_EVERY units charged from C; when it says the deadline has passed, the thread's
+ *    CPU clock confirms it (a busy machine does not fail a check), and the call stops as
+ *    when the budget is spent. When the instructions between two looks were slow (bulk work the
  *    budget underprices), the hook fires on every instruction for the rest of the call.
  *  - finalizers: setmetatable refuses a metatable with __gc, so no policy code runs at
  *    collection time, outside any budget; the shared objects' __close does nothing.
@@ -84,8 +85,7 @@ struct imei_sandbox {
 	/* the running call */
 	enum imei_sandbox_stop stop;
 	long long deadline_ns, t_start, t_last, longest_gap, since_look;
-	bool cpu_confirm;   /* a load: the deadline is confirmed in the thread's CPU time */
-	long long cpu_start;
+	long long cpu_start; /* the thread's CPU clock at the call's start, 0 until the first look */
 	int period;       /* the hook's count for this call: HOOK_EVERY, or 1 once slow */
 	int strikes;      /* refusals at the memory cap */
 	struct slab *avail[POOL_CLASSES]; /* per class: slabs with room */
@@ -133,14 +133,16 @@ static bool past_deadline(struct imei_sandbox *sb)
 	long long now = mono_ns(), gap = now - sb->t_last;
 	if (gap > sb->longest_gap)
 		sb->longest_gap = gap;
+	if (!sb->cpu_start) /* the first look of a long call: note the thread's CPU clock (as if
+	                     * the call had had the CPU all along until now) */
+		sb->cpu_start = (thread_cpu_ns() - (now - sb->t_start)) | 1;
 	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
 	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
 	 * steady slowness is */
 	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns) {
-		if (!sb->cpu_confirm)
-			return true;
-		/* a load: past in wall time, but was it this thread's work? (microseconds to ask,
-		 * so only now) If not, move the start so that wall time tracks CPU time again. */
+		/* past in wall time, but was it this thread's work? (microseconds to ask on some
+		 * machines, so only now) If not, move the start so that wall time tracks the
+		 * CPU time again. */
 		long long cpu = thread_cpu_ns() - sb->cpu_start;
 		if (cpu > sb->deadline_ns)
 			return true;
@@ -597,7 +599,6 @@ int imei_sandbox_run(struct imei_sandbox *sb, int nargs, int nresults, enum imei
                      size_t errlen)
 {
 	bool load = phase == IMEI_SANDBOX_LOAD;
-	sb->cpu_confirm = load;
 	return call_armed(sb, nargs, nresults, load ? sb->load_budget : sb->check_budget,
 	                  load ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
 }
@@ -605,7 +606,6 @@ int imei_sandbox_run(struct imei_sandbox *sb, int nargs, int nresults, enum imei
 int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long long budget, char *err,
                       size_t errlen)
 {
-	sb->cpu_confirm = budget >= sb->load_budget;
 	return call_armed(sb, nargs, nresults, budget,
 	                  budget >= sb->load_budget ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
 }
@@ -626,8 +626,7 @@ static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long lon
 	sb->since_look = 0;
 	sb->t_start = sb->t_last = mono_ns();
 	sb->longest_gap = 0;
-	if (sb->cpu_confirm)
-		sb->cpu_start = thread_cpu_ns();
+	sb->cpu_start = 0;
 	sb->armed = 1;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	int status = lua_pcall(L, nargs, nresults, base);

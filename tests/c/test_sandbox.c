@@ -4,7 +4,7 @@
  * field larger than the memory cap, the bounded policy log, sealed shared lists, the
  * rebuild of a degraded state, hanging loads and reloads, the C stack overflow message.
  * After each hostile case the next good check must still find the stolen device.
- * Time bounds here are loose (seconds) upper bounds on runs cut at tens of milliseconds:
+ * Time bounds here are loose (5 s) upper bounds on runs cut at tens of milliseconds of CPU:
  * they fail only when a run is not cut at all.
  */
 #include <stdlib.h>
@@ -133,8 +133,8 @@ static void hostile(const char *body, const char *want, struct imei_sandbox_limi
 	CHECK(v.failed);
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
 	CHECK(v.error && strstr(v.error, want));
-	CHECK(took < 2.0);
-	if (!v.error || !strstr(v.error, want) || took >= 2.0)
+	CHECK(took < 5.0);
+	if (!v.error || !strstr(v.error, want) || took >= 5.0)
 		fprintf(stderr, "  %s: %s after %.3f s\n", body, v.error ? v.error : "(no error)", took);
 	CHECK(stolen_is_blacklisted(e));
 	CHECK(stolen_is_blacklisted(e));
@@ -192,14 +192,14 @@ static void test_deadline(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 50 ms exceeded") != NULL);
 	CHECK_INT(imei_sandbox_last_stop(sb), IMEI_SANDBOX_DEADLINE);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: slow instructions cut after %.3f s (%s)\n", took, err);
 	/* one C call charging too little: cut from inside the call */
 	t0 = now_s();
 	CHECK(run(sb, "spin_charged(10000000)", err, sizeof err) != LUA_OK);
 	took = now_s() - t0;
 	CHECK(strstr(err, "time limit") != NULL);
-	CHECK(took < 1.0);
+	CHECK(took < 5.0);
 	/* caught with pcall: still a failure, and the next call is fresh */
 	CHECK(run(sb, "while true do pcall(spin_charged, 10000000) end", err, sizeof err) != LUA_OK);
 	CHECK(strstr(err, "time limit") != NULL);
@@ -397,7 +397,7 @@ static void test_hanging_loads(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 300 ms exceeded") != NULL);
 	CHECK(strstr(err, path) != NULL);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: hanging reload refused after %.3f s: %s\n", took, err);
 	CHECK_STR(imei_engine_policy_name(e), "t@1");
 	CHECK(stolen_is_blacklisted(e));
