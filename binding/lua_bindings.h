@@ -14,6 +14,7 @@ void imei_lua_bulk(lua_State *L);
 void imei_lua_engine(lua_State *L);
 void imei_lua_sandbox_patterns(lua_State *L);
 void imei_lua_lists(lua_State *L);
+void imei_lua_status(lua_State *L);
 
 /* Lists (lua_lists.c): push a userdata holding a NEW reference (nil for NULL); check
  * returns the borrowed C object and raises on a wrong or closed argument. */

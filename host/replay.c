@@ -1056,7 +1056,6 @@ void imei_replay_progress(struct imei_replay *r, struct imei_replay_progress *p)
 
 /* ---- evaluation ------------------------------------------------------------------ */
 
-static const int severity[4] = { 0 /* WHITELISTED */, 3 /* BLACKLISTED */, 2 /* GREYLISTED */, 1 /* UNKNOWN */ };
 
 /* The index of a condition name, adding it when new; -1 when the table is full. */
 static int cond_index(struct imei_replay *r, const char *name)
@@ -1142,7 +1141,7 @@ static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p
 	pthread_mutex_unlock(&r->clock_);
 }
 
-static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_replay_pair *p)
+static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_verdict *vp, struct imei_replay_pair *p)
 {
 	char pei[IMEI_DUMP_MAX_IDENT + 1], imsi[24], msisdn[24], net[8];
 	if (p->ident < IMEI_REPLAY_TEXT_BASE)
@@ -1163,8 +1162,8 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_r
 		.nextras = 1,
 		.extras = extras,
 	};
-	struct imei_verdict v;
-	int rc = imei_engine_check(e, &req, &v);
+	int rc = imei_engine_check(e, &req, vp);
+	const struct imei_verdict v = *vp;
 	p->status = (uint8_t)v.status;
 	p->flags &= (uint8_t)~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED);
 	p->matched = p->blocked = p->grace = 0;
@@ -1172,23 +1171,25 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_r
 	if (rc < 0 || v.failed) {
 		p->flags |= IMEI_REPLAY_FAILED;
 		note_failure(r, p, v.error);
-		return;
-	}
+		if (rc < 0)
+			return; /* the whole policy failed: nothing decided */
+	} /* else some conditions failed and decided nothing; the others still count */
 	if (v.notify)
 		p->flags |= IMEI_REPLAY_NOTIFY;
-	int vsev = severity[v.status & 3];
 	for (size_t i = 0; i < v.nreasons; i++) {
 		const struct imei_reason *reason = &v.reasons[i];
 		int idx = cond_index(r, reason->condition ? reason->condition : "");
 		if (idx < 0)
 			continue;
 		uint64_t bit = 1ULL << idx;
+		if (reason->failed && reason->informative)
+			continue; /* failed without an on_error status: it decided nothing */
 		if (reason->informative) {
 			p->matched |= bit;
 			continue;
 		}
-		if (severity[reason->status & 3] > vsev)
-			continue; /* overruled by a final condition: it decided nothing */
+		if (reason->overruled)
+			continue; /* a final condition decided instead: this one decided nothing */
 		p->matched |= bit;
 		if (reason->status == IMEI_STATUS_BLACKLISTED)
 			p->blocked |= bit;
@@ -1204,6 +1205,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct imei_replay *r = w->r;
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* its buffers serve every check of this worker */
 	for (;;) {
 		if (stopped(r))
 			break;
@@ -1212,9 +1214,10 @@ static void *worker_main(void *arg)
 			break;
 		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
 		for (size_t j = i; j < end; j++)
-			evaluate(r, w->engine, &r->pairs[j]);
+			evaluate(r, w->engine, &v, &r->pairs[j]);
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
 	}
+	imei_verdict_release(&v);
 	pthread_mutex_lock(&r->elock);
 	r->running--;
 	pthread_cond_broadcast(&r->edone);
@@ -1311,7 +1314,7 @@ static int tally(struct imei_replay *r, char *err, size_t errlen)
 		bool notify = false;
 		while (j < r->npairs && r->pairs[j].ident == r->pairs[i].ident) {
 			const struct imei_replay_pair *p = &r->pairs[j];
-			int sev = severity[p->status & 3];
+			int sev = imei_status_severity((enum imei_status)(p->status & 3));
 			if (sev > worst) {
 				worst = sev;
 				dev_status = (enum imei_status)p->status;

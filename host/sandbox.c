@@ -204,6 +204,71 @@ static int message_handler(lua_State *L)
 	return 1;
 }
 
+/* pcall_budget(f, ...) -> true, results… | false, message, kind ("error", "budget" or
+ * "memory"). Runs f in a protected call that may use at most half of what remains of the
+ * current call's budget, and charges what it used to it. A sub-call that runs out ends
+ * alone: the budget is re-armed for its caller with the other half. The policy runtime
+ * gives each condition its own protected call with this (docs/policies.md, fail-safe
+ * verdicts); policy code never sees it. */
+static int l_pcall_budget(lua_State *L)
+{
+	struct imei_sandbox *sb = sandbox_of(L);
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	int nargs = lua_gettop(L) - 1;
+	if (!sb->armed || sb->budget.exceeded) { /* outside a budgeted call: a plain pcall */
+		int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+		if (st == LUA_OK) {
+			lua_pushboolean(L, 1);
+			lua_insert(L, 1);
+			return lua_gettop(L);
+		}
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		lua_pushstring(L, st == LUA_ERRMEM ? "memory" : "error");
+		return 3;
+	}
+	long long saved = sb->budget.remaining, share = saved / 2;
+	sb->budget.remaining = share;
+	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+	long long used = share - sb->budget.remaining;
+	int out_of_budget = sb->budget.exceeded;
+	sb->budget.exceeded = 0;
+	sb->budget.remaining = saved - (out_of_budget || used > share ? share : used);
+	if (out_of_budget)
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	if (st == LUA_OK && !out_of_budget) {
+		lua_pushboolean(L, 1);
+		lua_insert(L, 1);
+		return lua_gettop(L);
+	}
+	int err_idx = lua_gettop(L);
+	if (st == LUA_ERRMEM)
+		lua_gc(L, LUA_GCCOLLECT, 0); /* room for the message */
+	lua_pushboolean(L, 0);
+	if (out_of_budget) {
+		lua_pushfstring(L, "instruction budget exceeded (its share: %I)", (lua_Integer)share);
+		lua_pushliteral(L, "budget");
+	} else if (st == LUA_ERRMEM) {
+		lua_pushfstring(L, "memory limit of %I MiB exceeded", (lua_Integer)(sb->limit >> 20));
+		lua_pushliteral(L, "memory");
+	} else {
+		if (lua_type(L, err_idx) == LUA_TSTRING) /* never a metamethod of a policy's error object */
+			lua_pushvalue(L, err_idx);
+		else
+			lua_pushfstring(L, "policy raised a non-string error (a %s value)", luaL_typename(L, err_idx));
+		lua_pushliteral(L, "error");
+	}
+	return 3;
+}
+
+static int open_sandbox_module(lua_State *L)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, l_pcall_budget);
+	lua_setfield(L, -2, "pcall_budget");
+	return 1;
+}
+
 struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, char *err, size_t errlen)
 {
 	struct imei_sandbox *sb = calloc(1, sizeof *sb);
@@ -225,6 +290,9 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
 	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	lua_pop(L, 1);
+	/* for the trusted runtime only: `require` is gone once the state is locked */
+	luaL_requiref(L, "imei.sandbox", open_sandbox_module, 0);
 	lua_pop(L, 1);
 	return sb;
 }

@@ -92,7 +92,7 @@ static void equipment_status(struct eird_worker *w, const char *query, size_t ql
 		.nextras = nextras,
 		.extras = extras,
 	};
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	int rc = imei_engine_check(w->engine, &req, &v);
 	eird_count_verdict(&w->m, &v);
 	if (rc < 0) {
@@ -120,11 +120,13 @@ static void equipment_status(struct eird_worker *w, const char *query, size_t ql
 		char detail[200];
 		snprintf(detail, sizeof detail, "equipment unknown to policy %s", v.policy ? v.policy : "?");
 		n5g_problem_body(&rp->body, 404, "Not Found", detail, "ERROR_EQUIPMENT_UNKNOWN", NULL, 0);
+		imei_verdict_release(&v);
 		return;
 	}
 	rp->status = 200;
 	rp->content_type = JSON;
 	n5g_status_body(&rp->body, imei_status_name(v.status));
+	imei_verdict_release(&v);
 }
 
 static void health(struct eird_worker *w, struct eird_reply *rp)

@@ -49,7 +49,7 @@ static struct imei_engine *new_engine(void)
 
 static void test_verdicts(struct imei_engine *e)
 {
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_request req = { .pei = "000000000000000", .imsi = "001010000000001" };
 	CHECK_INT(imei_engine_check(e, &req, &v), 0);
 	CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
@@ -77,6 +77,7 @@ static void test_verdicts(struct imei_engine *e)
 	CHECK_INT(st.failures, 1);
 	CHECK_INT(st.budget_exceeded, 1);
 	CHECK_INT(st.by_status[IMEI_STATUS_BLACKLISTED], 1);
+	imei_verdict_release(&v);
 }
 
 struct worker {
@@ -87,7 +88,7 @@ struct worker {
 static void *check_loop(void *arg)
 {
 	struct worker *w = arg;
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_request req = { .pei = "000000000000000" };
 	for (int i = 0; i < 3000; i++) {
 		if (imei_engine_check(w->e, &req, &v) != 0 || v.failed)
@@ -96,6 +97,7 @@ static void *check_loop(void *arg)
 			w->wrong++;
 		w->checks++;
 	}
+	imei_verdict_release(&v);
 	return NULL;
 }
 
