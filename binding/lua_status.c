@@ -5,7 +5,7 @@
  *   imei.core.SEVERITY = { WHITELISTED = 0, UNKNOWN = 1, GREYLISTED = 2, BLACKLISTED = 3 }
  */
 #include "imei_status.h"
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 void imei_lua_status(lua_State *L)
 {
