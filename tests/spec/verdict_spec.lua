@@ -312,3 +312,21 @@ describe("examples", function()
     assert.equal("BLACKLISTED", e:check { pei = STOLEN }.status)
   end)
 end)
+
+describe("one window rule", function()
+  it("store:sightings(key, days, now) keeps what imsis() counts in that window (core/sightings.c)", function()
+    local store = assert(imei.sightings.open("memory"))
+    local key, day = "35209900176148", 86400
+    -- one SIM seen on day 1 and day 30: not within days 11..20
+    assert(store:record { key = key, imsi = "410010000000001", time = T0 + 1 * day })
+    assert(store:record { key = key, imsi = "410010000000001", time = T0 + 30 * day })
+    assert(store:record { key = key, imsi = "410010000000002", time = T0 + 15 * day })
+    local now = T0 + 20 * day
+    assert.equal(1, (store:imsis(key, 10, now)))
+    local rows = store:sightings(key, 10, now)
+    assert.equal(1, #rows)
+    assert.equal("410010000000002", rows[1].imsi)
+    assert.equal(2, #store:sightings(key))
+    store:close()
+  end)
+end)

@@ -224,16 +224,8 @@ local function example_store(entries, key, now)
   return store
 end
 
---- The store's windows are whole UTC days (docs/sightings.md): "N days at now" is the N
--- calendar days ending with now's day. A sighting from first to last is in the window
--- when its last day is in it.
-local function in_window(first, last, days, now)
-  local today = now // 86400
-  return last // 86400 > today - days and first // 86400 <= today
-end
-
 --- Sightings as a policy sees them (read-only; "now" is the request's time). The store
--- is imei.sightings' (C) or an example's fixture; both answer the same methods.
+-- is imei.sightings' (C): the live one, or an example's memory store.
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
@@ -270,23 +262,24 @@ local function sightings_view(state)
     local store = state.store
     return store and store:daily(key, days, state.now) or NO_DAYS
   end
-  --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … }
-  function api.rows(key)
+  --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … };
+  -- with days, those seen within the window of `days` days at the request's time (the
+  -- store's own window rule, core/sightings.c).
+  function api.rows(key, days)
     local store = state.store
-    return store and store:sightings(key) or {}
+    if not store then return {} end
+    if days == nil then return store:sightings(key) or {} end
+    return store:sightings(key, days, state.now) or {}
   end
   --- When the n-th distinct IMSI seen within the window first appeared: the moment a
   -- duplicate threshold was crossed, from which its grace period counts.
   function api.nth_imsi_seen(key, n, days)
     local store = state.store
     if not store then return nil end
-    local rows = store:sightings(key) or {}
     local first = {}
-    for _, row in ipairs(rows) do
-      if in_window(row.first_seen, row.last_seen, days, state.now) then
-        local t = first[row.imsi]
-        if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
-      end
+    for _, row in ipairs(store:sightings(key, days, state.now) or {}) do
+      local t = first[row.imsi]
+      if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
     end
     local times = {}
     for _, t in pairs(first) do times[#times + 1] = t end
