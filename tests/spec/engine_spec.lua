@@ -314,7 +314,8 @@ describe("the policy engine", function()
         local P = policy.new { name = "l", version = "1" }
         P:condition { name = "stolen", status = "BLACKLISTED", when = function(d) return lists.stolen:has(d.key) end,
                       unless = function(d, r) return lists.pairing:has(d.key, r.imsi) end }
-        P:condition { name = "watched", status = "GREYLISTED", when = function(d) return lists.monitoring:has(d.key) end }
+        P:condition { name = "watched", status = "GREYLISTED",
+                      when = function(d) return lists.monitoring:has(d.key) end }
         P:condition { name = "typo", status = "BLACKLISTED", when = function(d) return lists.stolne:has(d.key) end }
         return P
       ]], { lists = lists_dir }))

@@ -113,8 +113,10 @@ describe("fail-safe verdicts", function()
   it("says which final condition overruled which reason", function()
     local e = assert(engine_for([[
       local P = policy.new { name = "f", version = "1" }
-      P:condition { name = "stolen", status = "BLACKLISTED", sticky = true, when = function(d) return lists.stolen:has(d.key) end }
-      P:condition { name = "lab", status = "WHITELISTED", final = true, when = function(_, r) return r.lab == "yes" end }
+      P:condition { name = "stolen", status = "BLACKLISTED", sticky = true,
+                    when = function(d) return lists.stolen:has(d.key) end }
+      P:condition { name = "lab", status = "WHITELISTED", final = true,
+                    when = function(_, r) return r.lab == "yes" end }
       return P
     ]], { lists = lists }))
     local v = e:check { pei = STOLEN, lab = "yes" }
@@ -215,7 +217,8 @@ describe("strict, deterministic policies", function()
   it("knows a list name that an example declares", function()
     assert(engine_for([[
       local P = policy.new { name = "t", version = "1" }
-      P:condition { name = "vip", status = "WHITELISTED", final = true, when = function(d) return lists.vip:has(d.key) end }
+      P:condition { name = "vip", status = "WHITELISTED", final = true,
+                    when = function(d) return lists.vip:has(d.key) end }
       P:example { pei = "490154203237518", lists = { vip = { "490154203237518" } }, expect = "WHITELISTED",
                   reasons = { "vip" } }
       P:example { pei = "490154203237518", expect = "WHITELISTED" }
@@ -243,7 +246,8 @@ describe("reason names", function()
   it("refuses a reason text with a newline, naming the condition", function()
     local e, err = engine_for([[
       local P = policy.new { name = "n", version = "1" }
-      P:condition { name = "multi", status = "BLACKLISTED", reason = "line one\nline two", when = function() return false end }
+      P:condition { name = "multi", status = "BLACKLISTED", reason = "line one\nline two",
+                    when = function() return false end }
       return P
     ]])
     assert.is_nil(e)
@@ -271,7 +275,8 @@ describe("examples", function()
     support.write(dir .. "/lists/stolen.csv", "imei\n" .. STOLEN .. "\n")
     local e = assert(engine_for([[
       local P = policy.new { name = "x", version = "1" }
-      P:condition { name = "stolen", status = "BLACKLISTED", when = function(d, r) return lists.stolen:has(d.key, r.imsi) end }
+      P:condition { name = "stolen", status = "BLACKLISTED",
+                    when = function(d, r) return lists.stolen:has(d.key, r.imsi) end }
       P:example { pei = "352099001761481", imsi = "410010000000001", lists = { stolen = { "352099001761481" } },
                   expect = "BLACKLISTED" }
       return P

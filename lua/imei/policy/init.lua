@@ -394,12 +394,12 @@ function Policy:evaluate(d, r, ctx)
     else
       local handled = false
       if kind == "budget" and i > start + 1 then
-        local ok1, more, kind1 = protect(run_one, run)
+        local ok1, more = protect(run_one, run)
         if ok1 then
           handled = true
           if not more then break end
         else
-          message, kind = more, kind1
+          message = more
         end
       end
       if not handled then

@@ -481,14 +481,12 @@ function instance_methods:run_examples()
         end
       end
     end
-    if problem then
-      -- reported above
-    elseif verdict.status ~= e.expect then
+    if not problem and verdict.status ~= e.expect then
       local got = {}
       for _, reason in ipairs(verdict.reasons) do got[#got + 1] = reason.condition end
       problem = ("expected %s, got %s (reasons: %s)"):format(e.expect, verdict.status,
         #got > 0 and table.concat(got, ", ") or "none")
-    else
+    elseif not problem then
       for _, name in ipairs(e.reasons or {}) do
         if not has_reason(verdict, name) then
           problem = ("expected reason '%s' among the reasons"):format(name)
