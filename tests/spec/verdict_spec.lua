@@ -335,3 +335,30 @@ describe("one window rule", function()
     store:close()
   end)
 end)
+
+describe("recording (in C, by the engine)", function()
+  before_each(function() dir = support.tmpdir() end)
+  after_each(support.cleanup)
+
+  it("records a request's sighting before the policy decides; the policy's store stays read-only", function()
+    local store = assert(imei.sightings.open("memory"))
+    local e = assert(engine_for([[
+      local P = policy.new { name = "r", version = "1" }
+      P:condition { name = "seen", status = "GREYLISTED",
+        when = function(d) return d.key ~= nil and sightings.imsis(d.key, 1) > 0 end }
+      return P
+    ]], { store = store, record = true }))
+    local v = e:check { pei = "imeisv-3520990017614823", imsi = "410010000000001", msisdn = "923001234567",
+                        operator = "410-01", time = T0 }
+    assert.equal("GREYLISTED", v.status) -- recorded before deciding
+    local rows = store:sightings("35209900176148")
+    assert.equal(1, #rows)
+    assert.same({ "410010000000001", "923001234567", "410-01" }, { rows[1].imsi, rows[1].msisdn, rows[1].operator })
+    -- not a sighting: no IMSI, a MEID, an IMSI that is not one
+    e:check { pei = "490154203237518", time = T0 }
+    e:check { pei = "A0000000002329", imsi = "410010000000001", time = T0 }
+    e:check { pei = "490154203237518", imsi = "41x", time = T0 }
+    assert.equal(0, #store:sightings("49015420323751"))
+    store:close()
+  end)
+end)
