@@ -311,11 +311,11 @@ local function normalise_raw(answer, self)
   return answer
 end
 
--- Outside a sandbox a condition's protected call is a plain pcall.
-local function plain_protect(f, ...)
-  local results = table.pack(pcall(f, ...))
-  if results[1] then return table.unpack(results, 1, results.n) end
-  return false, tostring(results[2]), "error"
+-- Outside a sandbox a condition's protected call is a plain pcall (f returns one value).
+local function plain_protect(f, arg)
+  local ok, result = pcall(f, arg)
+  if ok then return true, result end
+  return false, tostring(result), "error"
 end
 
 -- The reason of a condition that failed: it decides nothing, unless it has on_error.
@@ -376,7 +376,16 @@ function Policy:evaluate(d, r, ctx)
   if self.raw_check then return normalise_raw(self.raw_check(d, r, ctx), self) end
   local protect = ctx and ctx.protect or plain_protect
   local order = self.order
-  local run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = self.resolve == "first" }
+  -- the run's state: one table per policy, reused check after check (a nested evaluate,
+  -- from a policy that calls P:evaluate itself, gets a fresh one)
+  local run = self.scratch
+  if run and not run.busy then
+    run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, {}, 0, 0, nil
+  else
+    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = self.resolve == "first" }
+    if not self.scratch then self.scratch = run end
+  end
+  run.order, run.first, run.busy = order, self.resolve == "first", true
   local reasons, nfailed = run.reasons, 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
@@ -413,12 +422,13 @@ function Policy:evaluate(d, r, ctx)
     if run.i >= #order then break end
     start = run.i
   end
-  local n = run.n
+  local n, final = run.n, run.final
+  run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
   local policy_name = self.name .. "@" .. self.version
-  if run.final then
+  if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it
-    local decider = reasons[run.final]
-    for i = 1, run.final - 1 do
+    local decider = reasons[final]
+    for i = 1, final - 1 do
       reasons[i].overruled = true
       reasons[i].overruled_by = decider.condition
     end
