@@ -333,12 +333,24 @@ static int l_info(lua_State *L)
 
 struct examples_out {
 	lua_State *host;
+	int status;
 };
 
+static int copy_examples_protected(lua_State *L)
+{
+	lua_State *S = lua_touserdata(L, 1);
+	copy_value(S, -1, L, COPY_DEPTH);
+	return 1;
+}
+
+/* Copied under a protected call of the host's state: a memory error there must not jump
+ * out of the engine, which holds a lock and the examples' sandbox meanwhile. */
 static void copy_examples(lua_State *S, void *ud)
 {
 	struct examples_out *o = ud;
-	copy_value(S, -1, o->host, COPY_DEPTH);
+	lua_pushcfunction(o->host, copy_examples_protected);
+	lua_pushlightuserdata(o->host, S);
+	o->status = lua_pcall(o->host, 1, 1, 0);
 }
 
 /* engine:examples() runs them in a state of their own (imei_engine_examples), never in the
@@ -347,7 +359,7 @@ static int l_examples(lua_State *L)
 {
 	struct imei_engine *e = check_engine(L, 1);
 	char err[1024];
-	struct examples_out o = { L };
+	struct examples_out o = { L, LUA_OK };
 	lua_settop(L, 1);
 	if (imei_engine_examples(e, copy_examples, &o, err, sizeof err) != 0) {
 		lua_settop(L, 1);
@@ -355,6 +367,8 @@ static int l_examples(lua_State *L)
 		lua_pushstring(L, err);
 		return 2;
 	}
+	if (o.status != LUA_OK)
+		return lua_error(L); /* the copy's error, now that the engine is out of the way */
 	return 1;
 }
 
