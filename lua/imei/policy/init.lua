@@ -1,4 +1,4 @@
---- imei.policy — the library a policy file sees as `policy` (DESIGN.md §4).
+--- imei.policy — the library a policy file sees as `policy` (docs/policies.md).
 --
 --   local P = policy.new { name = "example-country", version = "2026-11" }
 --   P:condition { name = "stolen", status = "BLACKLISTED", reason = "reported stolen",
@@ -402,7 +402,7 @@ function Policy:evaluate(d, r, ctx)
       if run.final or run.first and not last.informative then break end
     else
       local handled = false
-      if kind == "budget" and i > start + 1 then
+      if (kind == "budget" or kind == "deadline") and i > start + 1 then
         local ok1, more = protect(run_one, run)
         if ok1 then
           handled = true
