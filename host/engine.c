@@ -549,6 +549,7 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 			e->stats.memory_exceeded++;
 	} else if (v->failed) {
 		e->stats.condition_failures += v->nfailed;
+		inst->failures++; /* a state whose conditions keep failing is rebuilt too */
 	}
 	e->stats.by_status[v->status & 3]++;
 	maybe_rebuild(e);

@@ -219,7 +219,6 @@ local function example_store(entries, key, now)
     local ok, err = store:record { key = key, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator,
                                    time = e.time or (now - (e.days_ago or 0) * 86400) }
     if not ok then
-      store:close()
       error(("example sighting %d: %s"):format(i, tostring(err)), 0)
     end
   end
@@ -485,7 +484,8 @@ function instance_methods:run_examples()
     }
     for k, v in pairs(e.extras or {}) do r[k] = v end
     local ok, verdict = pcall(run_example, self, e, r)
-    if state.store then state.store:close() end
+    -- the example's store and lists go with the collector (inside a sandbox their close
+    -- methods are sealed away); they never outlive this instance
     state.lists, state.store, state.tacdb = nil, nil, nil
     local problem
     if not ok then
