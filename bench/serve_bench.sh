@@ -5,7 +5,7 @@
 # and a memory store; 10,000 distinct PEIs (bench/serve_fixtures.lua). Prints requests/s and
 # latency percentiles (h2load's per-request log), the server's own histogram, and the load
 # average, since on a shared machine the other processes' load shows in every figure.
-# It measures and asserts nothing. Targets (issue 7, DESIGN.md §6): >= 100 k requests/s
+# It measures and asserts nothing. Targets (docs/architecture.md "Targets"; docs/serve.md): >= 100 k requests/s
 # and p99 < 1 ms for the service; p99 <= 20 us per check in-process.
 # Environment: BUILD (build folder), CC, REQUESTS (default 300000), CHECKS (default 300000),
 # EIRD (the server binary, default $BUILD/imei-eird), PEER (a second server binary, e.g. an
