@@ -43,8 +43,8 @@ static void usage(FILE *out)
 	      "                         this (default 10; else 408 or RST_STREAM)\n"
 	      "  --grace SEC            graceful stop: longest wait for requests in flight (default 10);\n"
 	      "                         the process ends then even if a worker is stuck\n"
-	      "  --check-deadline SEC   watchdog: a check running longer is answered on_error and its\n"
-	      "                         worker replaced (default 2)\n"
+	      "  --watchdog SEC         a check still running after SEC (the engine's own deadline\n"
+	      "                         failed) is answered on_error, its worker replaced (default 2)\n"
 	      "  --reload-timeout SEC   a SIGHUP reload running longer is refused (default 10)\n"
 	      "  --max-output BYTES     answers buffered per connection before reading pauses (default 65536)\n"
 	      "  --h2-max-streams N     HTTP/2 concurrent streams per connection (default 100)\n"
@@ -122,7 +122,7 @@ static bool parse_listen(const char *s, struct eird_http_config *cfg)
 
 enum {
 	O_POLICY = 256, O_TACDB, O_LISTS, O_STORE, O_RECORD, O_LISTEN, O_WORKERS, O_ACCESS_LOG, O_PORT_FILE,
-	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_CHECK_DEADLINE, O_RELOAD_TIMEOUT,
+	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
 	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_H2_MEMORY_TOTAL, O_INSTR,
 	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP
 };
@@ -142,7 +142,7 @@ static const struct option long_options[] = {
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "header-timeout", required_argument, NULL, O_HEADER_TIMEOUT },
 	{ "grace", required_argument, NULL, O_GRACE },
-	{ "check-deadline", required_argument, NULL, O_CHECK_DEADLINE },
+	{ "watchdog", required_argument, NULL, O_WATCHDOG },
 	{ "reload-timeout", required_argument, NULL, O_RELOAD_TIMEOUT },
 	{ "max-target", required_argument, NULL, O_MAX_TARGET },
 	{ "max-headers", required_argument, NULL, O_MAX_HEADERS },
@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		.max_connections = 10000,
 		.max_per_client = 1000,
 		.grace = 10,
-		.check_deadline = 2,
+		.watchdog = 2,
 		.reload_timeout = 10,
 	};
 	*hc = (struct eird_http_config){
@@ -216,7 +216,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		case O_IDLE: ok = parse_seconds(optarg, &hc->idle_timeout); break;
 		case O_HEADER_TIMEOUT: ok = parse_seconds(optarg, &hc->header_timeout); break;
 		case O_GRACE: ok = parse_seconds(optarg, &cfg->grace); break;
-		case O_CHECK_DEADLINE: ok = parse_seconds(optarg, &cfg->check_deadline); break;
+		case O_WATCHDOG: ok = parse_seconds(optarg, &cfg->watchdog); break;
 		case O_RELOAD_TIMEOUT: ok = parse_seconds(optarg, &cfg->reload_timeout); break;
 		case O_MAX_TARGET: ok = parse_size(optarg, &hc->max_target) && hc->max_target >= 64; break;
 		case O_MAX_HEADERS: ok = parse_size(optarg, &hc->max_header_bytes) && hc->max_header_bytes >= 256; break;
