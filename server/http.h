@@ -7,6 +7,7 @@
 #ifndef EIRD_HTTP_H
 #define EIRD_HTTP_H
 
+#include "n5g.h"
 #include "service.h"
 
 struct eird_http_config {

@@ -29,7 +29,7 @@
 #include <ev.h>
 
 #include "imei_engine.h"
-#include "n5g.h" /* struct ebuf */
+#include "ebuf.h"
 
 struct eird_config {
 	const char *policy, *tacdb, *lists, *store, *lua_path;
