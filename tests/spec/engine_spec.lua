@@ -442,7 +442,11 @@ describe("the policy engine", function()
         local v = e:check { pei = "000000000000000" }
         assert.is_true(v.failed, case[1])
         assert.equal("WHITELISTED", v.status) -- the on_error default
-        assert.matches(case[3], v.error)
+        -- a loop is cut by the instruction budget or, on a loaded machine, by the time
+        -- limit behind it: both contain it
+        if not (case[3]:find("budget", 1, true) and v.error:find("time limit of", 1, true)) then
+          assert.matches(case[3], v.error)
+        end
         -- the engine keeps answering with the same policy
         assert.equal("BLACKLISTED", e:check { pei = "111111111111116" }.status)
         assert.equal("WHITELISTED", e:check { pei = "490154203237518" }.status)
