@@ -115,8 +115,9 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 	uint64_t t0 = eird_now_ns();
 	ebuf_init(&rp->body);
 	rp->allow = NULL;
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	bool checked = false;
+	const struct imei_verdict *logged = NULL; /* the verdict, once there is one */
 	const char *target = rq->target ? rq->target : "";
 	const char *q = memchr(target, '?', rq->target_len);
 	size_t plen = q ? (size_t)(q - target) : rq->target_len;
@@ -134,6 +135,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 			rp->allow = "GET, HEAD";
 		} else if (!equipment_status(hw, q ? q + 1 : NULL, q ? rq->target_len - plen - 1 : 0, rp, &v, &checked)) {
 			ebuf_free(&rp->body);
+			imei_verdict_release(&v);
 			return false;
 		}
 	} else if (path_is(target, plen, "/health") || path_is(target, plen, "/metrics")) {
@@ -162,6 +164,8 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		ebuf_add(&rp->body, oom, sizeof oom - 1);
 	}
 	eird_inc(&hw->responses[eird_code_slot(rp->status)][rq->proto ? 1 : 0]);
+	if (checked)
+		logged = &v;
 	struct eird_log_record rec = {
 		.protocol = rq->proto ? "HTTP/2" : "HTTP/1.1",
 		.peer = rq->peer,
@@ -171,9 +175,10 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		.target_len = rq->target_len,
 		.result = rp->status,
 		.bytes = rp->body.len,
-		.v = checked ? &v : NULL,
+		.v = logged,
 		.ns = eird_now_ns() - t0,
 	};
 	eird_log_write(w, &rec);
+	imei_verdict_release(&v);
 	return true;
 }

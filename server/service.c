@@ -9,7 +9,7 @@
  *   SIGTERM  graceful stop: front ends drain, workers end within --grace; a worker
  *            still stuck after that does not hold the process: it exits anyway;
  *   SIGUSR1  reopen the access log;
- *   watchdog every 50 ms: a worker in one check longer than --check-deadline gets its
+ *   watchdog every 50 ms: a worker in one check longer than --watchdog gets its
  *            request answered with on_error (by its front end, on the socket), its
  *            connections shut down, and a fresh worker in its slot.
  */
@@ -191,24 +191,28 @@ static void *reload_main(void *arg)
 	struct imei_tacdb *tacdb = NULL;
 	struct stat tst = srv->tacdb_stat; /* only the reload thread writes it after startup */
 	job->ok = 0;
+	while (srv->fault_hang_reload) { /* the test of the reload timeout: a load stuck for good */
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+	}
 	if (srv->cfg.lists) {
 		lists = imei_lists_load_dir(srv->cfg.lists, err, sizeof err);
 		if (!lists) {
-			snprintf(job->err, sizeof job->err, "lists kept: %s", err);
+			snprintf(job->err, sizeof job->err, "lists kept: %.900s", err);
 			goto out;
 		}
 	}
 	if (srv->cfg.tacdb && !srv->cfg.tacdb_temporary) {
 		struct stat st;
 		if (stat(srv->cfg.tacdb, &st) != 0) {
-			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %s", srv->cfg.tacdb, strerror(errno));
+			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %.900s", srv->cfg.tacdb, strerror(errno));
 			goto out;
 		}
 		if (!same_file(&st, &srv->tacdb_stat)) {
 			struct imei_tacdb_error terr;
-			tacdb = imei_tacdb_open(srv->cfg.tacdb, &terr);
+			tacdb = imei_tacdb_open_copy(srv->cfg.tacdb, &terr);
 			if (!tacdb) {
-				snprintf(job->err, sizeof job->err, "TAC image kept: %s", terr.msg);
+				snprintf(job->err, sizeof job->err, "TAC image kept: %.900s", terr.msg);
 				goto out;
 			}
 			tst = st;
@@ -224,7 +228,7 @@ static void *reload_main(void *arg)
 		tc.tacdb = tacdb;
 	struct imei_engine *trial = imei_engine_new(&tc, err, sizeof err);
 	if (!trial) {
-		snprintf(job->err, sizeof job->err, "policy kept: %s", err);
+		snprintf(job->err, sizeof job->err, "policy kept: %.900s", err);
 		goto out;
 	}
 	imei_engine_free(trial);
@@ -246,11 +250,11 @@ static void *reload_main(void *arg)
 		if (tacdb)
 			imei_engine_set_tacdb(engines[i], tacdb);
 		if (lists && imei_engine_set_lists(engines[i], lists, err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %.900s", i, err);
 			job->ok = 0;
 		}
 		if (imei_engine_reload(engines[i], err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %.900s", i, err);
 			job->ok = 0;
 		}
 	}
@@ -356,12 +360,12 @@ static void recycle(struct eird_server *srv, size_t slot)
 		return; /* it finished meanwhile */
 	atomic_store(&w->abandoned, 1);
 	/* the hung request: the on_error verdict, answered by the front end */
-	struct imei_verdict v;
-	memset(&v, 0, sizeof v);
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* no buffers: its one string is msg */
+	char msg[128];
 	v.status = srv->ecfg.on_error;
 	v.failed = true;
-	snprintf(v.storage, sizeof v.storage, "watchdog: the check ran past %.3f s", srv->cfg.check_deadline);
-	v.error = v.storage;
+	snprintf(msg, sizeof msg, "watchdog: the check ran past %.3f s", srv->cfg.watchdog);
+	v.error = msg;
 	if (w->hang.answer)
 		w->hang.answer(w->hang.ctx, &v);
 	for (size_t i = 0; i < srv->nfe; i++)
@@ -371,7 +375,7 @@ static void recycle(struct eird_server *srv, size_t slot)
 	atomic_fetch_add(&srv->watchdog_recycles, 1);
 	eird_logf(srv, "watchdog: worker %u stuck in a check for over %.3f s: answered %s (on_error), its connections "
 	               "closed, replacing it",
-	          w->id, srv->cfg.check_deadline, imei_status_name(v.status));
+	          w->id, srv->cfg.watchdog, imei_status_name(v.status));
 	char err[1024];
 	struct eird_worker *fresh = eird_worker_new(srv, w->id, err, sizeof err);
 	if (fresh) {
@@ -401,7 +405,7 @@ static void watch(struct eird_server *srv)
 		                                          EIRD_CHECK_RUNNING)
 			continue;
 		uint64_t t = atomic_load_explicit(&w->check_started, memory_order_relaxed);
-		if (now > t && (double)(now - t) > srv->cfg.check_deadline * 1e9)
+		if (now > t && (double)(now - t) > srv->cfg.watchdog * 1e9)
 			recycle(srv, i);
 	}
 }
@@ -457,6 +461,13 @@ int eird_run(struct eird_server *srv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	const char *fault = getenv("IMEI_EIRD_FAULT");
+	if (fault && strncmp(fault, "hang-check:", 11) == 0)
+		srv->fault_hang_pei = fault + 11;
+	srv->fault_hang_reload = fault && strcmp(fault, "hang-reload") == 0;
+	if (fault)
+		eird_logf(srv, "fault injection for tests: %s", fault);
+
 	char err[1024];
 	struct imei_engine_paths paths = { .policy = cfg->policy, .tacdb = cfg->tacdb, .lists = cfg->lists,
 	                                   .store = cfg->store, .lua_path = cfg->lua_path };
@@ -511,7 +522,7 @@ int eird_run(struct eird_server *srv)
 	if (!cfg->quiet) {
 		char name[160];
 		eird_policy_name(srv, name, sizeof name);
-		eird_logf(srv, "%zu workers, policy %s; watchdog %.3f s per check", srv->nworkers, name, cfg->check_deadline);
+		eird_logf(srv, "%zu workers, policy %s; watchdog %.3f s per check", srv->nworkers, name, cfg->watchdog);
 	}
 
 	for (;;) {
