@@ -18,4 +18,4 @@ redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly
 pid=$!
 for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
 LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;" LUA_CPATH="$PWD/$BUILD/?.so;;" \
-	lua5.4 bench/redis_engine_bench.lua "redis://127.0.0.1:$port" "${REDIS_CHECKS:-20000}"
+	lua5.4 bench/redis_engine_bench.lua "redis://127.0.0.1:$port?timeout_ms=1000" "${REDIS_CHECKS:-20000}"

@@ -5,7 +5,8 @@
  * Specs:  redis://[user:password@]host[:port][/db][?options]    rediss://… (TLS)
  *         redis+cluster://[user:password@]host:port,host:port[?options]   rediss+cluster://…
  *         redis+unix://[user:password@]/path/to/socket[?db=N&options]
- * Options: timeout_ms (each call, default 200), connect_timeout_ms (200), retry_ms (1000:
+ * Options: timeout_ms (each call, default 25: keep it under the engine's check deadline,
+ * 50 ms by default), connect_timeout_ms (25), retry_ms (1000:
  * how long a failed node is left alone), ttl_days (400: data expire this long after a
  * device's last sighting; longer than any policy window), buffer (100000 unwritten
  * sightings held while Redis is away), batch (1024 sightings per pipeline), linger_ms (2),
@@ -186,7 +187,7 @@ static int parse_option(const char *kv, size_t len, struct rc_cfg *c, struct rop
 	else if (strcmp(k, "prefix") == 0) {
 		bad = !*v || strlen(v) >= sizeof o->prefix || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(v);
 		if (!bad)
-			snprintf(o->prefix, sizeof o->prefix, "%s", v);
+			memcpy(o->prefix, v, strlen(v) + 1); /* shorter than o->prefix: checked above */
 	} else if (strcmp(k, "tls_ca") == 0)
 		snprintf(c->tls_ca, sizeof c->tls_ca, "%s", v);
 	else if (strcmp(k, "tls_cert") == 0)
@@ -248,8 +249,8 @@ static int parse_hostport(const char *s, size_t n, char *host, size_t hcap, int 
 static int parse_spec(const char *spec, struct rc_cfg *c, struct ropts *o, struct imei_store_error *err)
 {
 	memset(c, 0, sizeof *c);
-	c->timeout_ms = 200;
-	c->connect_timeout_ms = 200;
+	c->timeout_ms = 25; /* within a check's deadline (50 ms by default) */
+	c->connect_timeout_ms = 25;
 	c->retry_ms = 1000;
 	c->tls_verify = true;
 	o->ttl_days = 400;
