@@ -482,8 +482,13 @@ static void maybe_rebuild(struct imei_engine *e)
 	}
 	if (!rebuild)
 		return;
+	/* the shared objects (e->tacdb, e->lists) are swapped under reload_lock, which is taken
+	 * before e->lock elsewhere: only try it here, and rebuild after a later check if busy */
+	if (pthread_mutex_trylock(&e->reload_lock) != 0)
+		return;
 	char err[512];
 	struct instance *fresh = instance_new(e, inst, err, sizeof err);
+	pthread_mutex_unlock(&e->reload_lock);
 	if (!fresh) {
 		e->stats.rebuild_failures++;
 		inst->failures = 0; /* try again after as many failures, not on every check */
