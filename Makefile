@@ -128,8 +128,8 @@ $(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
 	$(CC) $(CFLAGS_ALL) $(HOST_INC) $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
 # The query parser of the service is tested (and fuzzed) on its own.
-$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
+$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h server/ebuf.c server/ebuf.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c server/ebuf.c -o $@
 
 $(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
 	mkdir -p $@

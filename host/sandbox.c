@@ -402,6 +402,101 @@ static int message_handler(lua_State *L)
 	return 1;
 }
 
+/* pcall_budget(f, ...) -> true, results… | false, message, kind ("error", "budget",
+ * "deadline" or "memory"). Runs f in a protected call that may use at most half of what
+ * remains of the current call's instruction budget and half of its remaining time, and
+ * charges what it used to it. A sub-call that runs out (budget, time, the memory cap's
+ * strikes) ends alone: the call is re-armed for its caller with the other half. The policy
+ * runtime gives each condition its own protected call with this (docs/policies.md,
+ * fail-safe verdicts); policy code never sees it. */
+static int l_pcall_budget(lua_State *L)
+{
+	struct imei_sandbox *sb = sandbox_of(L);
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	int nargs = lua_gettop(L) - 1;
+	if (!sb->armed || sb->stop != IMEI_SANDBOX_OK) { /* outside a budgeted call: a plain pcall */
+		int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+		if (st == LUA_OK) {
+			lua_pushboolean(L, 1);
+			lua_insert(L, 1);
+			return lua_gettop(L);
+		}
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		lua_pushstring(L, st == LUA_ERRMEM ? "memory" : "error");
+		return 3;
+	}
+	long long now = mono_ns();
+	long long saved = sb->budget.remaining, share = saved / 2;
+	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
+	long long time_left = saved_deadline - (now - saved_start - saved_gap);
+	int saved_strikes = sb->strikes;
+	sb->budget.remaining = share;
+	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
+	sb->t_start = now;
+	sb->longest_gap = 0;
+	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+	enum imei_sandbox_stop stop = sb->stop;
+	long long used = share - sb->budget.remaining;
+	/* back to the caller's call: its clock, its budget less what was used (at most the share) */
+	long long gap = sb->longest_gap;
+	sb->deadline_ns = saved_deadline;
+	sb->t_start = saved_start;
+	sb->longest_gap = saved_gap > gap ? saved_gap : gap;
+	sb->budget.remaining = saved - (stop != IMEI_SANDBOX_OK || used > share ? share : used);
+	if (stop != IMEI_SANDBOX_OK) {
+		sb->stop = IMEI_SANDBOX_OK;
+		sb->budget.exceeded = 0;
+		sb->strikes = saved_strikes;
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
+		if (L != sb->L)
+			lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, sb->period);
+	}
+	if (st == LUA_OK && stop == IMEI_SANDBOX_OK) {
+		lua_pushboolean(L, 1);
+		lua_insert(L, 1);
+		return lua_gettop(L);
+	}
+	int err_idx = lua_gettop(L);
+	if (st == LUA_ERRMEM || stop == IMEI_SANDBOX_MEMORY)
+		lua_gc(L, LUA_GCCOLLECT, 0); /* room for the message */
+	lua_pushboolean(L, 0);
+	switch (stop) {
+	case IMEI_SANDBOX_BUDGET:
+		lua_pushfstring(L, "instruction budget exceeded (its share: %I)", (lua_Integer)share);
+		lua_pushliteral(L, "budget");
+		break;
+	case IMEI_SANDBOX_DEADLINE:
+		lua_pushfstring(L, "time limit exceeded (its share: %I us)", (lua_Integer)(time_left / 2000));
+		lua_pushliteral(L, "deadline");
+		break;
+	case IMEI_SANDBOX_MEMORY:
+		lua_pushfstring(L, "memory limit of %I MiB exceeded", (lua_Integer)(sb->limit >> 20));
+		lua_pushliteral(L, "memory");
+		break;
+	default:
+		if (st == LUA_ERRMEM) {
+			lua_pushfstring(L, "memory limit of %I MiB exceeded", (lua_Integer)(sb->limit >> 20));
+			lua_pushliteral(L, "memory");
+		} else {
+			if (lua_type(L, err_idx) == LUA_TSTRING) /* never a metamethod of a policy's error object */
+				lua_pushvalue(L, err_idx);
+			else
+				lua_pushfstring(L, "policy raised a non-string error (a %s value)", luaL_typename(L, err_idx));
+			lua_pushliteral(L, "error");
+		}
+	}
+	return 3;
+}
+
+static int open_sandbox_module(lua_State *L)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, l_pcall_budget);
+	lua_setfield(L, -2, "pcall_budget");
+	return 1;
+}
+
 /* print and log for the runtime: the arguments, as tostring shows them, joined by a
  * space, into the bounded buffer. Nothing is kept in the Lua heap. */
 static int host_log(lua_State *L)
@@ -506,6 +601,9 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	/* the runtime takes this as its print and log, before the state is locked */
 	lua_pushcfunction(L, host_log);
 	lua_setglobal(L, "_IMEI_HOST_LOG");
+	/* for the trusted runtime only: `require` is gone once the state is locked */
+	luaL_requiref(L, "imei.sandbox", open_sandbox_module, 0);
+	lua_pop(L, 1);
 	return sb;
 }
 

@@ -109,11 +109,14 @@ static struct imei_engine *engine_with(const char *body, struct imei_sandbox_lim
 static bool stolen_is_blacklisted(struct imei_engine *e)
 {
 	struct imei_request req = { .pei = STOLEN, .time = 1767225600 };
-	struct imei_verdict v;
-	return imei_engine_check(e, &req, &v) == 0 && !v.failed && v.status == IMEI_STATUS_BLACKLISTED;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	bool ok = imei_engine_check(e, &req, &v) == 0 && !v.failed && v.status == IMEI_STATUS_BLACKLISTED;
+	imei_verdict_release(&v);
+	return ok;
 }
 
-/* The hostile check: failed, on_error status, error matching want; then good checks. */
+/* The hostile check: its condition failed alone (the fail-safe verdict: reported as a
+ * failed reason with why, deciding nothing), error matching want; then good checks. */
 static void hostile(const char *body, const char *want, struct imei_sandbox_limits limits)
 {
 	char err[512];
@@ -125,19 +128,21 @@ static void hostile(const char *body, const char *want, struct imei_sandbox_limi
 		return;
 	}
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	double t0 = now_s();
 	int rc = imei_engine_check(e, &req, &v);
 	double took = now_s() - t0;
-	CHECK_INT(rc, -1);
+	CHECK_INT(rc, 0);
 	CHECK(v.failed);
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
 	CHECK(v.error && strstr(v.error, want));
+	CHECK(v.nreasons == 1 && v.reasons[0].failed && strcmp(v.reasons[0].condition, "x") == 0);
 	CHECK(took < 5.0);
 	if (!v.error || !strstr(v.error, want) || took >= 5.0)
 		fprintf(stderr, "  %s: %s after %.3f s\n", body, v.error ? v.error : "(no error)", took);
 	CHECK(stolen_is_blacklisted(e));
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -241,11 +246,13 @@ static void test_memory_moves_between_classes(void)
 		return;
 	const char *extras[] = { "big", "yes" };
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600, .nextras = 1, .extras = extras };
-	struct imei_verdict v;
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	CHECK_INT(imei_engine_check(e, &req, &v), 0); /* the condition failed alone */
+	CHECK(v.failed && v.nfailed == 1);
 	CHECK(v.error && strstr(v.error, "memory limit"));
 	for (int i = 0; i < 50; i++)
 		CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -267,7 +274,7 @@ static void test_giant_request(void)
 	big[n] = 0;
 	const char *extras[] = { "note", big };
 	struct imei_request req = { .pei = STOLEN, .time = 1767225600, .nextras = 1, .extras = extras };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	CHECK_INT(imei_engine_check(e, &req, &v), -1);
 	CHECK(v.failed);
 	CHECK(v.error && strstr(v.error, "memory limit"));
@@ -277,6 +284,7 @@ static void test_giant_request(void)
 	CHECK(v.failed);
 	free(big);
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -307,7 +315,7 @@ static void test_log_flood(void)
 	if (!e)
 		return;
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_engine_stats st;
 	imei_engine_stats(e, &st);
 	size_t before = st.memory_used;
@@ -324,6 +332,7 @@ static void test_log_flood(void)
 	CHECK_INT(log.lines, (size_t)2000 * (IMEI_SANDBOX_LOG_LINES + 1)); /* + one "dropped" line each */
 	CHECK(st.memory_used < before + ((size_t)1 << 20));
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -341,15 +350,18 @@ static void test_rebuild(void)
 	char path[128];
 	snprintf(path, sizeof path, "%s/p.lua", dir);
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_engine_stats st;
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	/* the condition fails alone (rc 0, v.failed), and counts toward a rebuild */
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK(v.failed);
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
 	imei_engine_stats(e, &st);
 	CHECK_INT(st.rebuilds, 0);
 	sleep(1); /* a different mtime */
 	write_file(path, "broken(");
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK(v.failed);
 	imei_engine_stats(e, &st);
 	CHECK_INT(st.rebuilds, 1);
 	CHECK_INT(st.rebuild_failures, 0);
@@ -374,6 +386,7 @@ static void test_rebuild(void)
 	CHECK_INT(st.failures, 0);
 	CHECK(st.rebuilds >= 1);
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -435,11 +448,12 @@ static void test_shared_and_stack(void)
 	if (!e)
 		return;
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(imei_engine_check(e, &req, &v), 0);
 		CHECK(stolen_is_blacklisted(e));
 	}
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 	hostile("return lists.stolen:close()", "close", limits);
 	hostile("local function f() return string.gsub('x', 'x', f) end return f() ~= nil", "C stack overflow", limits);
