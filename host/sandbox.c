@@ -431,6 +431,8 @@ static int l_pcall_budget(lua_State *L)
 	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
 	long long time_left = saved_deadline - (now - saved_start - saved_gap);
 	int saved_strikes = sb->strikes;
+	long long saved_cpu = sb->cpu_start;
+	sb->cpu_start = 0; /* the sub-call's own CPU start, read at its first look if it has one */
 	sb->budget.remaining = share;
 	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
 	sb->t_start = now;
@@ -442,6 +444,7 @@ static int l_pcall_budget(lua_State *L)
 	long long gap = sb->longest_gap;
 	sb->deadline_ns = saved_deadline;
 	sb->t_start = saved_start;
+	sb->cpu_start = saved_cpu;
 	sb->longest_gap = saved_gap > gap ? saved_gap : gap;
 	sb->budget.remaining = saved - (stop != IMEI_SANDBOX_OK || used > share ? share : used);
 	if (stop != IMEI_SANDBOX_OK) {
