@@ -133,9 +133,12 @@ static bool past_deadline(struct imei_sandbox *sb)
 	long long now = mono_ns(), gap = now - sb->t_last;
 	if (gap > sb->longest_gap)
 		sb->longest_gap = gap;
-	if (!sb->cpu_start) /* the first look of a long call: note the thread's CPU clock (as if
-	                     * the call had had the CPU all along until now) */
-		sb->cpu_start = (thread_cpu_ns() - (now - sb->t_start)) | 1;
+	if (!sb->cpu_start) { /* the first look of a long call: note the thread's CPU clock, as if
+	                       * the call had had the CPU all along except for its longest gap
+	                       * (forgiven below too; at the first look, the whole stretch) */
+		long long ran = now - sb->t_start - sb->longest_gap;
+		sb->cpu_start = (thread_cpu_ns() - (ran > 0 ? ran : 0)) | 1;
+	}
 	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
 	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
 	 * steady slowness is */
