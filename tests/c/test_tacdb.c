@@ -555,7 +555,7 @@ static void crafted(const unsigned char *img, size_t len, void (*edit)(unsigned 
 		return;
 	memcpy(buf, img, len);
 	edit(buf);
-	uint64_t sum = tac_checksum(buf, len);
+	uint64_t sum = imei_tac_checksum(buf, len);
 	memcpy(buf + offsetof(struct tac_header, checksum), &sum, sizeof sum);
 	struct imei_tacdb_error err = { { 0 } };
 	struct imei_tacdb *db = imei_tacdb_from_image(buf, len, &err);
