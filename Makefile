@@ -12,7 +12,14 @@
 #   $(BUILD)/tests/*        C unit tests
 #   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
 #   $(BUILD)/imei/exec.so   the Lua module `imei.exec` (`imei serve` execs imei-eird)
-#   $(BUILD)/embed_example  docs/embed_example.c: a C host of the engine
+#   $(BUILD)/embed_example  docs/embed_example.c: a C host of the engine (public API only)
+#   $(BUILD)/libimei.so.*   the shared library (SONAME libimei.so.MAJOR; exports imei_* only)
+#   $(BUILD)/man/*.1        man pages of imei and imei-eird, generated from their --help
+#
+# Install (docs/install.md): `make install PREFIX=/usr/local DESTDIR=` puts the library,
+# headers (include/imei/), imei.pc, CLI, service, Lua modules, policies, sample data, man
+# pages, config and systemd unit in place; the rock (imei-scm-1.rockspec, make backend)
+# and the Debian packages (debian/, `make deb`) use the same targets.
 
 LUA        ?= lua5.4
 LUA_INC    ?= /usr/include/lua5.4
@@ -20,11 +27,31 @@ BUILD      ?= build
 CC         ?= cc
 OPT        ?= -O2 -g
 SAN        ?=
-CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL  = -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
+CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(EXT_CPPFLAGS) $(CFLAGS)
+LDLIBS_ALL  = $(EXT_LDFLAGS) -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
 # C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
 HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60
+# One version, in the public header.
+VERSION := $(shell sed -n 's/^\#define IMEI_VERSION_STRING "\(.*\)"/\1/p' include/imei/imei.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+# Where external libraries are when not in the compiler's default paths (the rock passes them).
+EXT_CPPFLAGS ?=
+EXT_LDFLAGS  ?=
+
+# Install layout (GNU names; LuaRocks maps its own onto them, see the rockspec).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+LUA_LMOD   ?= $(DATADIR)/lua/5.4
+LUA_CMOD   ?= $(LIBDIR)/lua/5.4
+IMEI_SHAREDIR ?= $(DATADIR)/imei
+DESTDIR    ?=
 
 # Debian packages the project needs (see README "Dependencies").
 DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
@@ -34,7 +61,7 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	libhttp-parser-dev
 
 CORE_SRC = $(wildcard core/*.c)
-BIND_SRC = $(wildcard binding/*.c)
+BIND_SRC = $(filter-out binding/lua_module.c,$(wildcard binding/*.c))
 HOST_SRC = $(wildcard host/*.c)
 CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
 BIND_OBJ = $(BIND_SRC:binding/%.c=$(BUILD)/obj/binding/%.o)
@@ -43,7 +70,9 @@ ALL_OBJ  = $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
 # Each layer sees only its own headers and those of the layers below it.
 CORE_INC = -Icore
 BIND_INC = -Icore -Ibinding -I$(LUA_INC)
-HOST_INC = -Icore -Ibinding -Ihost -I$(LUA_INC)
+HOST_INC = -Iinclude -Icore -Ibinding -Ihost -I$(LUA_INC)
+# The installed headers (include/imei/): the public API, nothing internal, no Lua.
+PUBLIC_HEADERS = include/imei/imei.h
 CTEST_SRC = $(wildcard tests/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
@@ -51,11 +80,13 @@ SERVER_SRC = $(filter-out server/lua_%.c,$(wildcard server/*.c))
 SERVER_OBJ = $(SERVER_SRC:server/%.c=$(BUILD)/server/%.o)
 SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev
 SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
+SHLIB = $(BUILD)/libimei.so.$(VERSION)
 
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all help deps build test test-c test-lua test-fuzz test-serve sanitize fuzz bench demo lint clean rock
+.PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-install sanitize fuzz bench demo lint clean rock \
+	install install-lua install-bin install-share install-lib install-service install-rock uninstall man deb
 
 all: build
 
@@ -81,7 +112,7 @@ deps:
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
-build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(BUILD)/imei/core.so $(SERVER_BIN)
+build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(SHLIB) $(BUILD)/imei/core.so $(SERVER_BIN)
 
 # The core is compiled without the Lua headers on its include path: a lua.h there fails the build.
 $(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj/core
@@ -90,8 +121,22 @@ $(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj/core
 $(BUILD)/obj/binding/%.o: binding/%.c $(wildcard core/*.h binding/*.h) | $(BUILD)/obj/binding
 	$(CC) $(CFLAGS_ALL) $(BIND_INC) -c $< -o $@
 
-$(BUILD)/obj/host/%.o: host/%.c $(wildcard core/*.h binding/*.h host/*.h) | $(BUILD)/obj/host
+$(BUILD)/obj/host/%.o: host/%.c $(wildcard core/*.h binding/*.h host/*.h) $(PUBLIC_HEADERS) | $(BUILD)/obj/host
 	$(CC) $(CFLAGS_ALL) $(HOST_INC) -c $< -o $@
+
+# Where the installed files will be, for the programs that look for them (the Lua
+# runtime, the config file): rewritten only when a directory changes, so `make install
+# PREFIX=…` rebuilds just what depends on it.
+$(BUILD)/gen/imei_dirs.h: FORCE
+	@mkdir -p $(@D)
+	@printf '/* generated by make: the install directories */\n#define IMEI_LUA_LMOD "%s"\n#define IMEI_SHAREDIR "%s"\n#define IMEI_SYSCONFDIR "%s"\n' \
+		'$(LUA_LMOD)' '$(IMEI_SHAREDIR)' '$(SYSCONFDIR)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/host/api.o: $(BUILD)/gen/imei_dirs.h
+$(BUILD)/obj/host/api.o: HOST_INC += -I$(BUILD)/gen
+$(BUILD)/server/main.o: $(BUILD)/gen/imei_dirs.h
+$(BUILD)/server/main.o: HOST_INC += -I$(BUILD)/gen
+FORCE:
 
 $(BUILD)/libimei_core.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -99,7 +144,14 @@ $(BUILD)/libimei_core.a: $(CORE_OBJ)
 $(BUILD)/libimei.a: $(ALL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/imei/core.so: $(ALL_OBJ) | $(BUILD)/imei
+# The shared library: the same objects, only the imei_* names exported (host/libimei.map).
+$(SHLIB): $(ALL_OBJ) host/libimei.map
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libimei.so.$(MAJOR) -Wl,--version-script=host/libimei.map \
+		-Wl,--no-undefined -o $@ $(ALL_OBJ) $(HOST_LDLIBS)
+	ln -sf libimei.so.$(VERSION) $(BUILD)/libimei.so.$(MAJOR)
+	ln -sf libimei.so.$(MAJOR) $(BUILD)/libimei.so
+
+$(BUILD)/imei/core.so: $(ALL_OBJ) $(BUILD)/obj/binding/lua_module.o | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
@@ -109,13 +161,14 @@ $(BUILD)/server/%.o: server/%.c $(wildcard server/*.h core/*.h binding/*.h host/
 	$(CC) $(CFLAGS_ALL) $(HOST_INC) -Iserver -c $< -o $@
 
 $(BUILD)/imei-eird: $(SERVER_OBJ) $(BUILD)/libimei.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(SERVER_OBJ) $(BUILD)/libimei.a $(SERVER_LDLIBS) $(HOST_LDLIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $(SERVER_OBJ) $(BUILD)/libimei.a $(EXT_LDFLAGS) $(SERVER_LDLIBS) $(HOST_LDLIBS)
 
 $(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -shared -o $@ $<
 
-$(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
-	$(CC) $(CFLAGS_ALL) $(HOST_INC) $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+# Built as an embedder does: the public header alone on the include path.
+$(BUILD)/embed_example: docs/embed_example.c $(PUBLIC_HEADERS) $(BUILD)/libimei.a
+	$(CC) $(CFLAGS_ALL) -Iinclude $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
 # The query parser of the service is tested (and fuzzed) on its own.
 $(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests

@@ -8,6 +8,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+/* The module table of imei.core (lua_imei.c); luaopen_imei_core (lua_module.c) returns it. */
+int imei_luaopen_core(lua_State *L);
+
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);

@@ -1,5 +1,6 @@
 /*
- * lua_imei.c — luaopen_imei_core: the C module behind `require "imei"`.
+ * lua_imei.c — imei_luaopen_core: the table of the C module behind `require "imei"`
+ * (lua_module.c gives it the name Lua looks for; the library keeps only imei_ names).
  * Logic lives in the C core; the bindings only convert between Lua and C.
  */
 #include "lua_bindings.h"
@@ -30,9 +31,7 @@ void imei_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
 	lua_pop(L, 1);
 }
 
-int luaopen_imei_core(lua_State *L);
-
-int luaopen_imei_core(lua_State *L)
+int imei_luaopen_core(lua_State *L)
 {
 	lua_newtable(L);
 	imei_lua_identity(L);

@@ -38,25 +38,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imei/imei.h"
 #include "sandbox.h"
 
 struct imei_tacdb;
 struct imei_lists;
 struct imei_store;
 
-/* The verdict's status. The first three values are those of the Equipment-Status AVP
- * (TS 29.272 §7.3.51) and of N5g-eir's EquipmentStatus (TS 29.511); UNKNOWN is the
- * "equipment unknown" answer (Diameter 5422, HTTP 404 ERROR_EQUIPMENT_UNKNOWN). */
-enum imei_status {
-	IMEI_STATUS_WHITELISTED = 0,
-	IMEI_STATUS_BLACKLISTED = 1,
-	IMEI_STATUS_GREYLISTED = 2,
-	IMEI_STATUS_UNKNOWN = 3
-};
-
-const char *imei_status_name(enum imei_status status);
-/* -1 for a string that is not a status name */
-int imei_status_from_name(const char *name);
+/* enum imei_status, imei_status_name() and imei_status_from_name() are public: imei/imei.h
+ * (the installed API; this header is the library's own, with Lua types in it). */
 
 struct imei_request {
 	const char *pei;         /* PEI or IMEI in any form imei_parse() takes (required) */

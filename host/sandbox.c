@@ -62,7 +62,7 @@ struct imei_sandbox {
 	size_t bump_left;
 };
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 static size_t pool_class(size_t n)
 {
@@ -224,7 +224,7 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	lua_State *L = sb->L;
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
-	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	lua_pop(L, 1);
 	return sb;
 }

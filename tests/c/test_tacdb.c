@@ -24,7 +24,7 @@
 #include "tac_format.h"
 #include "tacdb.h"
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 
 static struct imei_tac_fields named(const char *brand, const char *model)
@@ -691,7 +691,7 @@ static lua_State *state_with_core(void)
 	if (!L)
 		return NULL;
 	luaL_openlibs(L);
-	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	lua_pop(L, 1);
 	return L;
 }
