@@ -68,8 +68,8 @@ BIND_OBJ = $(BIND_SRC:binding/%.c=$(BUILD)/obj/binding/%.o)
 HOST_OBJ = $(HOST_SRC:host/%.c=$(BUILD)/obj/host/%.o)
 ALL_OBJ  = $(CORE_OBJ) $(BIND_OBJ) $(HOST_OBJ)
 # Each layer sees only its own headers and those of the layers below it.
-CORE_INC = -Icore
-BIND_INC = -Icore -Ibinding -I$(LUA_INC)
+CORE_INC = -Iinclude -Icore
+BIND_INC = -Iinclude -Icore -Ibinding -I$(LUA_INC)
 HOST_INC = -Iinclude -Icore -Ibinding -Ihost -I$(LUA_INC)
 # The installed headers (include/imei/): the public API, nothing internal, no Lua.
 PUBLIC_HEADERS = include/imei/imei.h
@@ -115,7 +115,7 @@ deps:
 build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(SHLIB) $(BUILD)/imei/core.so $(SERVER_BIN)
 
 # The core is compiled without the Lua headers on its include path: a lua.h there fails the build.
-$(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj/core
+$(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) $(PUBLIC_HEADERS) | $(BUILD)/obj/core
 	$(CC) $(CFLAGS_ALL) $(CORE_INC) -c $< -o $@
 
 $(BUILD)/obj/binding/%.o: binding/%.c $(wildcard core/*.h binding/*.h) | $(BUILD)/obj/binding

@@ -3,6 +3,7 @@
  * (lua_module.c gives it the name Lua looks for; the library keeps only imei_ names).
  * Logic lives in the C core; the bindings only convert between Lua and C.
  */
+#include "imei/imei.h"
 #include "lua_bindings.h"
 
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len)
@@ -44,5 +45,7 @@ int imei_luaopen_core(lua_State *L)
 	imei_lua_engine(L);
 	imei_lua_replay(L);
 	imei_lua_batchio(L);
+	lua_pushstring(L, imei_version()); /* the library's version: `imei --version` */
+	lua_setfield(L, -2, "version");
 	return 1;
 }

@@ -1,7 +1,7 @@
 /*
  * api.c — the public, stable C API (include/imei/imei.h) over the engine (imei_engine.h):
- * opaque options and answers, a query struct that carries its size, error codes. Only
- * conversion lives here: every rule is the engine's.
+ * opaque options and answers, a query struct that carries its size. Only conversion
+ * lives here: every rule is the engine's. Version and error texts: core/version.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,32 +13,6 @@
 #include "imei/imei.h"
 #include "imei_dirs.h"
 #include "imei_engine.h"
-
-const char *imei_version(void)
-{
-	return IMEI_VERSION_STRING;
-}
-
-unsigned imei_version_number(void)
-{
-	return IMEI_VERSION_NUMBER;
-}
-
-static const char *const code_text[IMEI_NCODES] = {
-	[IMEI_EOK] = "success",
-	[IMEI_EINVAL] = "invalid argument",
-	[IMEI_ENOMEM] = "out of memory",
-	[IMEI_EIO] = "cannot read a file",
-	[IMEI_EFORMAT] = "invalid file contents",
-	[IMEI_EPOLICY] = "the policy failed",
-	[IMEI_ESIZE] = "struct size unknown to this library version",
-	[IMEI_ESTATE] = "not possible in this state",
-};
-
-const char *imei_strerror(int code)
-{
-	return code >= 0 && code < IMEI_NCODES ? code_text[code] : "unknown error code";
-}
 
 /* ---- options ----------------------------------------------------------------------- */
 
