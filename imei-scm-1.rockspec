@@ -2,7 +2,8 @@ rockspec_format = "3.0"
 package = "imei"
 version = "scm-1"
 source = {
-  -- built from a checkout: luarocks --lua-version 5.4 make (or pack, which packs this tree)
+  -- built from a checkout: luarocks --lua-version 5.4 make; then `luarocks pack imei`
+  -- makes a binary rock of the installed one
   url = "git+file:///dev/null",
 }
 description = {
@@ -49,5 +50,6 @@ build = {
     LUA_LMOD = "$(LUADIR)",
     LUA_CMOD = "$(LIBDIR)",
     IMEI_SHAREDIR = "$(PREFIX)/share/imei",
+    IMEI_TREE_SHAREDIR = "lib/luarocks/rocks-5.4/imei/scm-1/share/imei",
   },
 }

@@ -7,7 +7,9 @@
 --   data:     the path as given (relative to the working directory), then each folder of
 --             $IMEI_DATA_PATH, then SHARE/data;
 -- where SHARE is what `make install` wrote into imei.site (IMEI_SHAREDIR, e.g.
--- /usr/share/imei or the rock's own share/imei), else the checkout this file is in.
+-- /usr/share/imei or the rock's own share/imei; a binary rock installed into another
+-- tree finds it relative to that tree, site.tree_sharedir), else the checkout this
+-- file is in.
 local paths = {}
 
 local _, here = ... -- the file require loaded this module from (Lua 5.4)
@@ -23,7 +25,17 @@ paths.exists = exists
 --- The share folder (policies/, data/ inside it), or nil when none is found.
 function paths.sharedir()
   local ok, site = pcall(require, "imei.site")
-  if ok and type(site) == "table" and type(site.sharedir) == "string" then return site.sharedir end
+  if ok and type(site) == "table" then
+    if type(site.sharedir) == "string" and exists(site.sharedir .. "/policies/baseline.lua") then
+      return site.sharedir
+    end
+    local tree = type(here) == "string" and here:match("^(.*)/share/lua/5%.4/imei/paths%.lua$")
+    if tree and type(site.tree_sharedir) == "string" then
+      local moved = tree .. "/" .. site.tree_sharedir
+      if exists(moved .. "/policies/baseline.lua") then return moved end
+    end
+    if type(site.sharedir) == "string" then return site.sharedir end
+  end
   local root = type(here) == "string" and here:match("^(.*)/lua/imei/paths%.lua$")
   if root and exists(root .. "/policies/baseline.lua") then return root end
   return nil

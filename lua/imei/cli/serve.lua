@@ -42,7 +42,8 @@ local function exists(path)
   return f ~= nil
 end
 
---- The imei-eird program: --server, $IMEI_EIRD, the checkout's build folder, then PATH.
+--- The imei-eird program: --server, $IMEI_EIRD, the checkout's build folder, beside the
+-- imei script (make install, a rock's own bin/), the rock tree's bin/, then PATH.
 local function find_server(args)
   if args.server then return args.server end
   local env = os.getenv("IMEI_EIRD")
@@ -53,6 +54,13 @@ local function find_server(args)
     local build = os.getenv("IMEI_BUILD") or "build"
     local candidate = (build:sub(1, 1) == "/" and build or root .. "/" .. build) .. "/imei-eird"
     if exists(candidate) then return candidate end
+  end
+  local script_dir = arg and type(arg[0]) == "string" and arg[0]:match("^(.*)/[^/]+$")
+  if script_dir then
+    local tree = script_dir:match("^(.*)/lib/luarocks/rocks%-5%.4/[^/]+/[^/]+/bin$")
+    for _, dir in ipairs { script_dir, tree and tree .. "/bin" } do
+      if exists(dir .. "/imei-eird") then return dir .. "/imei-eird" end
+    end
   end
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
     if exists(dir .. "/imei-eird") then return dir .. "/imei-eird" end
