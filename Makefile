@@ -269,6 +269,9 @@ test-fuzz: build
 test-serve: build
 	@BUILD=$(BUILD) tests/run serve
 
+test-install: build
+	@BUILD=$(BUILD) tests/run install
+
 # ASan+UBSan build in its own folder; the Lua interpreter is not instrumented,
 # so the runtime is preloaded into it (tests/run does that when SANITIZE=1).
 sanitize: deps
