@@ -8,7 +8,10 @@
 # Layout of the build (all under $(BUILD), never in the source tree):
 #   $(BUILD)/libimei_core.a the Lua-free core alone (no -llua5.4 needed)
 #   $(BUILD)/libimei.a      core + binding + host, for hosts written in C (link -llua5.4)
-#   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
+#   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding): the data objects,
+#                           the only module a policy's sandbox opens
+#   $(BUILD)/imei/host.so   the Lua 5.4 C module `imei.host` (core + binding + host): engine,
+#                           replay, OS helpers; for trusted Lua hosts, never for a policy
 #   $(BUILD)/tests/*        C unit tests
 #   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
 #   $(BUILD)/imei/exec.so   the Lua module `imei.exec` (`imei serve` execs imei-eird)
@@ -63,8 +66,8 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	libhttp-parser-dev
 
 CORE_SRC = $(wildcard core/*.c)
-BIND_SRC = $(filter-out binding/lua_module.c,$(wildcard binding/*.c))
-HOST_SRC = $(wildcard host/*.c)
+BIND_SRC = $(filter-out binding/lua_core_module.c,$(wildcard binding/*.c))
+HOST_SRC = $(filter-out host/lua_host_module.c,$(wildcard host/*.c))
 CORE_OBJ = $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
 BIND_OBJ = $(BIND_SRC:binding/%.c=$(BUILD)/obj/binding/%.o)
 HOST_OBJ = $(HOST_SRC:host/%.c=$(BUILD)/obj/host/%.o)
@@ -100,7 +103,7 @@ help:
 	@echo "make fuzz      libFuzzer on every C parser, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "make bench     benchmarks against peers (libosmocore, python-stdnum, pure Lua)"
 	@echo "make demo      the main job on bundled sample data"
-	@echo "make lint      luacheck and cppcheck"
+	@echo "make lint      the layers check (tests/layers), luacheck and cppcheck"
 	@echo "make clean     remove $(BUILD)/"
 
 # `deps` installs what is missing; as non-root it prints the apt-get line and stops.
@@ -114,7 +117,7 @@ deps:
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
-build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(SHLIB) $(BUILD)/imei/core.so $(SERVER_BIN)
+build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(SHLIB) $(BUILD)/imei/core.so $(BUILD)/imei/host.so $(SERVER_BIN)
 
 # The core is compiled without the Lua headers on its include path: a lua.h there fails the build.
 $(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) $(PUBLIC_HEADERS) | $(BUILD)/obj/core
@@ -153,7 +156,15 @@ $(SHLIB): $(ALL_OBJ) host/libimei.map
 	ln -sf libimei.so.$(VERSION) $(BUILD)/libimei.so.$(MAJOR)
 	ln -sf libimei.so.$(MAJOR) $(BUILD)/libimei.so
 
-$(BUILD)/imei/core.so: $(ALL_OBJ) $(BUILD)/obj/binding/lua_module.o | $(BUILD)/imei
+# imei.core holds no host code: the objects of host/ are not linked into it. The Lua
+# entry points (luaopen_*) live in the modules only, never in libimei.
+$(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) $(BUILD)/obj/binding/lua_core_module.o | $(BUILD)/imei
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
+
+# imei.host carries its own copy of the core and the binding (a Lua C module cannot link
+# against another); the classes of the data objects are registered by name, so objects
+# made by either module are the same to both.
+$(BUILD)/imei/host.so: $(ALL_OBJ) $(BUILD)/obj/host/lua_host_module.o | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
@@ -212,6 +223,7 @@ install-lua: build $(BUILD)/site.lua
 	for f in $(LUA_FILES); do $(INSTALL) -D -m 644 lua/$$f $(D)$(LUA_LMOD)/$$f || exit 1; done
 	$(INSTALL) -D -m 644 $(BUILD)/site.lua $(D)$(LUA_LMOD)/imei/site.lua
 	$(INSTALL) -D -m 755 $(BUILD)/imei/core.so $(D)$(LUA_CMOD)/imei/core.so
+	$(INSTALL) -D -m 755 $(BUILD)/imei/host.so $(D)$(LUA_CMOD)/imei/host.so
 	$(INSTALL) -D -m 755 $(BUILD)/imei/exec.so $(D)$(LUA_CMOD)/imei/exec.so
 
 install-bin: build
@@ -277,7 +289,7 @@ test-install: build
 sanitize: deps
 	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so \
+		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so build/sanitize/imei/host.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
 		build/sanitize/embed_example
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
@@ -291,7 +303,9 @@ bench: deps build
 demo: deps build
 	@BUILD=$(BUILD) ./demo.sh
 
-lint: deps
+# lint also checks the layers from the objects' symbols (tests/layers), so it builds first.
+lint: deps build
+	tests/layers $(BUILD)
 	luacheck lua bin/imei tests/spec bench policies
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz

@@ -17,9 +17,9 @@
 
 #include "imei_engine.h"
 #include "imei_lists.h"
-#include "lua_bindings.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_lua.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 /* What a policy file looked like when loaded: refresh() reloads when it changes. */
 struct file_stamp {

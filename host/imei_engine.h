@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #include "imei/imei.h"
-#include "sandbox.h"
+#include "imei_sandbox.h"
 
 struct imei_tacdb;
 struct imei_lists;

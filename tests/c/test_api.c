@@ -11,7 +11,7 @@
 #include "check.h"
 #include "imei/imei.h"
 #include "imei_engine.h" /* the library's own declarations: must match the public ones */
-#include "imei_id.h"
+#include "imei_identity.h"
 
 int main(void)
 {
