@@ -31,7 +31,7 @@ CC         ?= cc
 OPT        ?= -O2 -g
 SAN        ?=
 CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(EXT_CPPFLAGS) $(CFLAGS)
-LDLIBS_ALL  = $(EXT_LDFLAGS) -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
+LDLIBS_ALL  = $(EXT_LDFLAGS) $(LDFLAGS) -lnettle -llmdb -lz -lpthread -lm $(LDLIBS)
 # C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
 HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60
@@ -91,7 +91,7 @@ LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
 .PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-install sanitize fuzz bench demo lint clean rock \
-	install install-lua install-bin install-share install-lib install-service install-rock uninstall man deb
+	install install-lua install-bin install-share install-lib install-service install-rock uninstall man deb deps-deb
 
 all: build
 
@@ -104,11 +104,14 @@ help:
 	@echo "make bench     benchmarks against peers (libosmocore, python-stdnum, pure Lua)"
 	@echo "make demo      the main job on bundled sample data"
 	@echo "make lint      the layers check (tests/layers), luacheck and cppcheck"
+	@echo "make install   PREFIX=/usr/local DESTDIR=: library, headers, imei.pc, CLI, service, Lua modules,"
+	@echo "               policies, data, man pages, config and systemd unit (docs/install.md)"
+	@echo "make deb       the Debian packages (debian/) into $(BUILD)/deb/"
+	@echo "make test-install  install into a temporary prefix and LuaRocks tree and run what was installed"
 	@echo "make clean     remove $(BUILD)/"
 
 # `deps` installs what is missing; as non-root it prints the apt-get line and stops.
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+APT_INSTALL = missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
@@ -116,6 +119,14 @@ deps:
 		echo "  apt-get install -y $$missing"; exit 1; fi; \
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
+deps:
+	@$(call APT_INSTALL,$(DEB_PACKAGES))
+
+# Only `make deb` needs the packaging tools (not make test).
+DEB_BUILD_PACKAGES = debhelper dpkg-dev fakeroot
+deps-deb: deps
+	@$(call APT_INSTALL,$(DEB_BUILD_PACKAGES))
 
 build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(SHLIB) $(BUILD)/imei/core.so $(BUILD)/imei/host.so $(SERVER_BIN)
 
@@ -261,8 +272,9 @@ uninstall:
 	rm -rf $(D)$(INCLUDEDIR)/imei $(D)$(LUA_LMOD)/imei $(D)$(LUA_CMOD)/imei $(D)$(IMEI_SHAREDIR)
 	@echo "kept $(D)$(SYSCONFDIR)/imei (configuration)"
 
-# Debian packages (debian/): built outside the tree's git files into $(BUILD)/deb.
-deb:
+# Debian packages (debian/): built from a copy of the tree in $(BUILD)/deb, where the
+# .deb files land (git-ignored, like all of $(BUILD)).
+deb: deps-deb
 	@BUILD=$(BUILD) dist/deb-build
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".
