@@ -318,7 +318,7 @@ demo: deps build
 # lint also checks the layers from the objects' symbols (tests/layers), so it builds first.
 lint: deps build
 	tests/layers $(BUILD)
-	luacheck lua bin/imei tests/spec bench policies
+	luacheck lua bin/imei tests/spec bench policies dist/man.lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz
 
