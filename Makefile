@@ -326,5 +326,5 @@ rock:
 	luarocks --lua-version 5.4 make --deps-mode=none --local imei-scm-1.rockspec
 
 clean:
-	rm -rf build
+	rm -rf build .rockbuild
 	rm -rf core/*.o binding/*.o host/*.o server/*.o imei/   # left by luarocks make (builtin backend builds in place)

@@ -82,11 +82,24 @@ static int collect(lua_State *L, const char *path, struct eird_conffile *cf, cha
 			snprintf(err, errlen, "%s: a key that is not a name (%s)", path, luaL_typename(L, -2));
 			return -1;
 		}
-		const char *key = lua_tostring(L, -2);
+		size_t klen;
+		const char *key = lua_tolstring(L, -2, &klen);
+		if (strlen(key) != klen) {
+			snprintf(err, errlen, "%s: a key with a NUL byte", path);
+			return -1;
+		}
 		char value[64];
 		const char *v;
 		switch (lua_type(L, -1)) {
-		case LUA_TSTRING: v = lua_tostring(L, -1); break;
+		case LUA_TSTRING: {
+			size_t len;
+			v = lua_tolstring(L, -1, &len);
+			if (strlen(v) != len) { /* a path cut short at a NUL would name another file */
+				snprintf(err, errlen, "%s: %s: a string with a NUL byte", path, key);
+				return -1;
+			}
+			break;
+		}
 		case LUA_TBOOLEAN: v = lua_toboolean(L, -1) ? "true" : "false"; break;
 		case LUA_TNUMBER:
 			if (lua_isinteger(L, -1))
