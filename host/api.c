@@ -11,8 +11,12 @@
 #include <unistd.h>
 
 #include "imei/imei.h"
-#include "imei_dirs.h"
 #include "imei_engine.h"
+
+/* Where make install puts the Lua modules (the Makefile passes -DIMEI_LUA_LMOD=…). */
+#ifndef IMEI_LUA_LMOD
+#define IMEI_LUA_LMOD "/usr/local/share/lua/5.4"
+#endif
 
 /* ---- options ----------------------------------------------------------------------- */
 

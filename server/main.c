@@ -22,7 +22,11 @@
 
 #include "eird_config.h"
 #include "http.h"
-#include "imei_dirs.h"
+
+/* Where make install puts the Lua modules (the Makefile passes -DIMEI_LUA_LMOD=…). */
+#ifndef IMEI_LUA_LMOD
+#define IMEI_LUA_LMOD "/usr/local/share/lua/5.4"
+#endif
 
 static void usage(FILE *out)
 {
