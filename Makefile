@@ -77,7 +77,7 @@ CORE_INC = -Iinclude -Icore
 BIND_INC = -Iinclude -Icore -Ibinding -I$(LUA_INC)
 HOST_INC = -Iinclude -Icore -Ibinding -Ihost -I$(LUA_INC)
 # The installed headers (include/imei/): the public API, nothing internal, no Lua.
-PUBLIC_HEADERS = include/imei/imei.h
+PUBLIC_HEADERS = include/imei/imei.h core/imei_status.h
 CTEST_SRC = $(wildcard tests/c/test_*.c)
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
@@ -190,13 +190,19 @@ $(BUILD)/imei-eird: $(SERVER_OBJ) $(BUILD)/libimei.a
 $(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -I$(LUA_INC) -shared -o $@ $<
 
-# Built as an embedder does: the public header alone on the include path.
-$(BUILD)/embed_example: docs/embed_example.c $(PUBLIC_HEADERS) $(BUILD)/libimei.a
-	$(CC) $(CFLAGS_ALL) -Iinclude $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
+# Built as an embedder does: the public headers alone on the include path, staged as they
+# are installed (include/imei/).
+STAGED_HEADERS = $(addprefix $(BUILD)/include/imei/,$(notdir $(PUBLIC_HEADERS)))
+$(BUILD)/include/imei/%.h: include/imei/%.h
+	@mkdir -p $(@D) && cp $< $@
+$(BUILD)/include/imei/%.h: core/%.h
+	@mkdir -p $(@D) && cp $< $@
+$(BUILD)/embed_example: docs/embed_example.c $(STAGED_HEADERS) $(BUILD)/libimei.a
+	$(CC) $(CFLAGS_ALL) -I$(BUILD)/include $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
 # The query parser of the service is tested (and fuzzed) on its own.
-$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
+$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h server/ebuf.c server/ebuf.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c server/ebuf.c -o $@
 
 $(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
 	mkdir -p $@
@@ -306,7 +312,7 @@ sanitize: deps
 		build/sanitize/embed_example
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
 
-fuzz: deps
+fuzz: deps build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 bench: deps build
@@ -318,7 +324,7 @@ demo: deps build
 # lint also checks the layers from the objects' symbols (tests/layers), so it builds first.
 lint: deps build
 	tests/layers $(BUILD)
-	luacheck lua bin/imei tests/spec bench policies dist/man.lua
+	luacheck lua bin/imei tests/spec tests/fuzz/policy_fuzz.lua bench policies dist/man.lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz
 

@@ -15,6 +15,7 @@ int imei_luaopen_core(lua_State *L)
 	imei_lua_mobile_identity(L);
 	imei_lua_bulk(L);
 	imei_lua_lists(L);
+	imei_lua_status(L);
 	imei_lua_tacdb(L);
 	imei_lua_sightings(L);
 	lua_pushstring(L, imei_version()); /* the library's version: `imei --version` */

@@ -174,16 +174,23 @@ int imei_engine_open(struct imei_engine **out, struct imei_options *o, char *err
 /* ---- queries and answers ----------------------------------------------------------- */
 
 struct imei_answer {
-	struct imei_verdict v;
+	struct imei_verdict v; /* owns its strings and reasons between queries */
+	char msg[96];          /* why a query was refused before the engine saw it */
 };
 
 struct imei_answer *imei_answer_new(void)
 {
-	return calloc(1, sizeof(struct imei_answer));
+	struct imei_answer *a = calloc(1, sizeof *a);
+	if (a)
+		a->v = (struct imei_verdict)IMEI_VERDICT_INIT;
+	return a;
 }
 
 void imei_answer_free(struct imei_answer *a)
 {
+	if (!a)
+		return;
+	imei_verdict_release(&a->v);
 	free(a);
 }
 
@@ -194,18 +201,19 @@ int imei_engine_query(struct imei_engine *e, const struct imei_query *q, struct 
 {
 	if (!a)
 		return IMEI_EINVAL;
-	/* Until the engine decides: UNKNOWN (never a fail-open WHITELISTED), failed. */
-	memset(&a->v, 0, offsetof(struct imei_verdict, reasons));
-	a->v.status = IMEI_STATUS_UNKNOWN;
-	a->v.failed = true;
 	int rc = IMEI_EOK;
 	if (!e || !q || (q->size >= QUERY_V1_SIZE && q->size <= sizeof *q && !q->pei))
 		rc = IMEI_EINVAL;
 	else if (q->size < QUERY_V1_SIZE || q->size > sizeof *q)
 		rc = IMEI_ESIZE;
-	if (rc != IMEI_EOK) {
-		snprintf(a->v.storage, sizeof a->v.storage, "imei_engine_query: %s", imei_strerror(rc));
-		a->v.error = a->v.storage;
+	if (rc != IMEI_EOK) { /* refused before the engine: UNKNOWN (never a fail-open WHITELISTED) */
+		a->v.status = IMEI_STATUS_UNKNOWN;
+		a->v.failed = true;
+		a->v.notify = false;
+		a->v.block_date = a->v.policy = NULL;
+		a->v.nreasons = a->v.nfailed = 0;
+		snprintf(a->msg, sizeof a->msg, "imei_engine_query: %s", imei_strerror(rc));
+		a->v.error = a->msg;
 		return rc;
 	}
 	struct imei_request req = {

@@ -3,7 +3,8 @@
  * checks (TS 23.003 §6.2, Annex B) and the EIR engine (a Lua policy in a sandbox).
  *
  * Compile with `pkg-config --cflags imei`, link with `pkg-config --libs imei` (shared) or
- * `pkg-config --static --libs imei`. This header needs nothing but the C library's.
+ * `pkg-config --static --libs imei`. This header needs nothing but the C library's and
+ * imei_status.h, installed beside it.
  *
  * ABI rules, kept within one major version (the SONAME is libimei.so.IMEI_VERSION_MAJOR):
  * - handles are opaque (struct imei_options, struct imei_engine, struct imei_answer):
@@ -36,6 +37,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "imei_status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,20 +89,10 @@ char imei_check_digit(const char *body, size_t len);
 
 /* ---- the EIR engine ---------------------------------------------------------------- */
 
-/* The verdict. The first three values are those of the Equipment-Status AVP
- * (TS 29.272 §7.3.51) and of N5g-eir's EquipmentStatus (TS 29.511); UNKNOWN is the
- * "equipment unknown" answer (Diameter 5422, HTTP 404 ERROR_EQUIPMENT_UNKNOWN). */
-enum imei_status {
-	IMEI_STATUS_WHITELISTED = 0,
-	IMEI_STATUS_BLACKLISTED = 1,
-	IMEI_STATUS_GREYLISTED = 2,
-	IMEI_STATUS_UNKNOWN = 3
-};
-
-/* "WHITELISTED", …; "UNKNOWN" for a value out of range. */
-const char *imei_status_name(enum imei_status status);
-/* -1 for a string that is not a status name */
-int imei_status_from_name(const char *name);
+/* The verdict: enum imei_status (WHITELISTED, BLACKLISTED, GREYLISTED — the values of the
+ * Equipment-Status AVP, TS 29.272 §7.3.51, and of N5g-eir's EquipmentStatus, TS 29.511 —
+ * and UNKNOWN, "equipment unknown"), imei_status_name(), imei_status_from_name() and
+ * imei_status_severity(), in imei_status.h (installed beside this header). */
 
 struct imei_options; /* how to build engines, and the objects they share */
 struct imei_engine;  /* one policy in its sandbox; one per thread */
