@@ -62,9 +62,10 @@ int main(void)
 	char path[] = "/tmp/imei_test_api_XXXXXX";
 	int fd = mkstemp(path);
 	CHECK(fd >= 0);
+	/* a raw check is one condition: when it raises, the policy as a whole has failed */
 	static const char pol[] = "local P = policy.new { name = 'api', version = '1' }\n"
-	                          "P:condition { name = 'boom', status = 'BLACKLISTED', when = function(_, r)\n"
-	                          "  if r.imsi == '001010000000666' then error('boom') end return false end }\n"
+	                          "P:check(function(_, r)\n"
+	                          "  if r.imsi == '001010000000666' then error('boom') end return 'WHITELISTED' end)\n"
 	                          "return P\n";
 	CHECK(write(fd, pol, sizeof pol - 1) == (ssize_t)(sizeof pol - 1));
 	close(fd);
