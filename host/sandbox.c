@@ -417,6 +417,8 @@ static int l_pcall_budget(lua_State *L)
 	sb->longest_gap = 0;
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
 	enum imei_sandbox_stop stop = sb->stop;
+	if (stop == IMEI_SANDBOX_OK && sb->budget.exceeded) /* the pattern matcher ran the share out */
+		stop = IMEI_SANDBOX_BUDGET;
 	long long used = share - sb->budget.remaining;
 	/* back to the caller's call: its clock, its budget less what was used (at most the share) */
 	long long gap = sb->longest_gap;
