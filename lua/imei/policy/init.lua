@@ -128,8 +128,8 @@ end
 
 local function validate_condition(c, what, level)
   if not is_word(c.name) then
-    error(("%s: 'name' %s is not a word (letters, digits and _, at most 64, starting with a letter or _)")
-      :format(what, type(c.name) == "string" and ("%q"):format(c.name) or "is required"), level + 1)
+    error(("%s: 'name' is required (a word: letters, digits and _, not starting with a digit, at most 64 bytes)%s")
+      :format(what, type(c.name) == "string" and (", got %q"):format(c.name) or ""), level + 1)
   end
   if not is_text(c.reason) then
     error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
