@@ -12,9 +12,10 @@
  *    coroutines inherit the hook, and the budget is one counter for all of them.
  *  - C functions that do bulk work charge the same budget for it before they do it
  *    (sandbox_patterns.c, sandbox_lib.c), and so does every large allocation.
- *  - time: the clock is read when a call starts, at each hook and after every
- *    LOOK_EVERY units charged from C; past the deadline the call stops as when the
- *    budget is spent. When the instructions between two looks were slow (bulk work the
+ *  - time: the coarse clock is read when a call starts, at each hook and after every
+ *    LOOK_EVERY units charged from C; when it says the deadline has passed, the thread's
+ *    CPU clock confirms it (a busy machine does not fail a check), and the call stops as
+ *    when the budget is spent. When the instructions between two looks were slow (bulk work the
  *    budget underprices), the hook fires on every instruction for the rest of the call.
  *  - finalizers: setmetatable refuses a metatable with __gc, so no policy code runs at
  *    collection time, outside any budget; the shared objects' __close does nothing.
@@ -84,6 +85,7 @@ struct imei_sandbox {
 	/* the running call */
 	enum imei_sandbox_stop stop;
 	long long deadline_ns, t_start, t_last, longest_gap, since_look;
+	long long cpu_start; /* the thread's CPU clock at the call's start, 0 until the first look */
 	int period;       /* the hook's count for this call: HOOK_EVERY, or 1 once slow */
 	int strikes;      /* refusals at the memory cap */
 	struct slab *avail[POOL_CLASSES]; /* per class: slabs with room */
@@ -100,6 +102,13 @@ static long long mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -124,11 +133,22 @@ static bool past_deadline(struct imei_sandbox *sb)
 	long long now = mono_ns(), gap = now - sb->t_last;
 	if (gap > sb->longest_gap)
 		sb->longest_gap = gap;
+	if (!sb->cpu_start) /* the first look of a long call: note the thread's CPU clock (as if
+	                     * the call had had the CPU all along until now) */
+		sb->cpu_start = (thread_cpu_ns() - (now - sb->t_start)) | 1;
 	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
 	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
 	 * steady slowness is */
-	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns)
-		return true;
+	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns) {
+		/* past in wall time, but was it this thread's work? (microseconds to ask on some
+		 * machines, so only now) If not, move the start so that wall time tracks the
+		 * CPU time again. */
+		long long cpu = thread_cpu_ns() - sb->cpu_start;
+		if (cpu > sb->deadline_ns)
+			return true;
+		sb->t_start = now - cpu;
+		sb->longest_gap = 0;
+	}
 	if (gap > sb->deadline_ns / 8)
 		sb->period = sb->period > 16 ? sb->period / 16 : 1;
 	else if (sb->period < HOOK_EVERY)
@@ -507,9 +527,26 @@ void imei_sandbox_log(struct imei_sandbox *sb, const char *line, size_t len)
 		sb->log_dropped++;
 		return;
 	}
+	/* control characters as \xHH: a policy cannot forge lines in the host's log */
 	struct log_line *out = &sb->log[sb->log_n++];
-	out->len = len < sizeof out->text ? len : sizeof out->text;
-	memcpy(out->text, line, out->len);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c >= 0x20 && c != 0x7f) {
+			if (n + 1 > sizeof out->text)
+				break;
+			out->text[n++] = (char)c;
+		} else {
+			if (n + 4 > sizeof out->text)
+				break;
+			static const char hex[] = "0123456789abcdef";
+			out->text[n++] = '\\';
+			out->text[n++] = 'x';
+			out->text[n++] = hex[c >> 4];
+			out->text[n++] = hex[c & 15];
+		}
+	}
+	out->len = n;
 }
 
 size_t imei_sandbox_log_drain(struct imei_sandbox *sb, void (*fn)(void *ud, const char *line, size_t len), void *ud)
@@ -689,6 +726,7 @@ static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long lon
 	sb->since_look = 0;
 	sb->t_start = sb->t_last = mono_ns();
 	sb->longest_gap = 0;
+	sb->cpu_start = 0;
 	sb->armed = 1;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	int status = lua_pcall(L, nargs, nresults, base);

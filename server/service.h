@@ -29,7 +29,7 @@
 #include <ev.h>
 
 #include "imei_engine.h"
-#include "n5g.h" /* struct ebuf */
+#include "ebuf.h"
 
 struct eird_config {
 	const char *policy, *tacdb, *lists, *store, *lua_path;
@@ -38,7 +38,7 @@ struct eird_config {
 	unsigned max_connections;  /* over all workers and front ends */
 	unsigned max_per_client;   /* open connections from one client address */
 	double grace;              /* seconds: graceful stop, then the process ends */
-	double check_deadline;     /* seconds: the watchdog recycles a worker stuck in a check this long */
+	double watchdog;           /* seconds: the watchdog recycles a worker stuck in a check this long */
 	double reload_timeout;     /* seconds: a reload running longer is refused */
 	bool record, tacdb_temporary, quiet;
 	struct imei_sandbox_limits limits;

@@ -4,7 +4,7 @@
  * field larger than the memory cap, the bounded policy log, sealed shared lists, the
  * rebuild of a degraded state, hanging loads and reloads, the C stack overflow message.
  * After each hostile case the next good check must still find the stolen device.
- * Time bounds here are loose (seconds) upper bounds on runs cut at tens of milliseconds:
+ * Time bounds here are loose (5 s) upper bounds on runs cut at tens of milliseconds of CPU:
  * they fail only when a run is not cut at all.
  */
 #include <stdlib.h>
@@ -76,14 +76,15 @@ static struct imei_lists *stolen_lists(void)
 
 struct log_count {
 	size_t lines;
+	char last[300];
 };
 
 static void count_line(void *ud, const char *policy, const char *line, size_t len)
 {
 	(void)policy;
-	(void)line;
-	(void)len;
-	((struct log_count *)ud)->lines++;
+	struct log_count *log = ud;
+	log->lines++;
+	snprintf(log->last, sizeof log->last, "%.*s", (int)len, line);
 }
 
 static struct imei_engine *engine_with(const char *body, struct imei_sandbox_limits limits, struct log_count *log,
@@ -136,8 +137,8 @@ static void hostile(const char *body, const char *want, struct imei_sandbox_limi
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
 	CHECK(v.error && strstr(v.error, want));
 	CHECK(v.nreasons == 1 && v.reasons[0].failed && strcmp(v.reasons[0].condition, "x") == 0);
-	CHECK(took < 2.0);
-	if (!v.error || !strstr(v.error, want) || took >= 2.0)
+	CHECK(took < 5.0);
+	if (!v.error || !strstr(v.error, want) || took >= 5.0)
 		fprintf(stderr, "  %s: %s after %.3f s\n", body, v.error ? v.error : "(no error)", took);
 	CHECK(stolen_is_blacklisted(e));
 	CHECK(stolen_is_blacklisted(e));
@@ -196,14 +197,14 @@ static void test_deadline(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 50 ms exceeded") != NULL);
 	CHECK_INT(imei_sandbox_last_stop(sb), IMEI_SANDBOX_DEADLINE);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: slow instructions cut after %.3f s (%s)\n", took, err);
 	/* one C call charging too little: cut from inside the call */
 	t0 = now_s();
 	CHECK(run(sb, "spin_charged(10000000)", err, sizeof err) != LUA_OK);
 	took = now_s() - t0;
 	CHECK(strstr(err, "time limit") != NULL);
-	CHECK(took < 1.0);
+	CHECK(took < 5.0);
 	/* caught with pcall: still a failure, and the next call is fresh */
 	CHECK(run(sb, "while true do pcall(spin_charged, 10000000) end", err, sizeof err) != LUA_OK);
 	CHECK(strstr(err, "time limit") != NULL);
@@ -297,6 +298,16 @@ static void test_log_flood(void)
 	CHECK(e != NULL);
 	if (!e)
 		return;
+	/* a line cannot forge another in the host's log */
+	struct imei_request one = { .pei = "000000000000000", .time = 1767225600 };
+	struct imei_verdict v1;
+	imei_engine_free(e);
+	e = engine_with("log('a\\nFAKE line', 7, nil) return false", limits, &log, err, sizeof err);
+	CHECK(e != NULL);
+	if (!e)
+		return;
+	CHECK_INT(imei_engine_check(e, &one, &v1), 0);
+	CHECK_STR(log.last, "a\\x0aFAKE line 7 nil");
 	imei_engine_free(e);
 	e = engine_with("for i = 1, 100 do print('flood', i, string.rep('y', 300)) end log('x') return false", limits, &log,
 	                err, sizeof err);
@@ -399,7 +410,7 @@ static void test_hanging_loads(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 300 ms exceeded") != NULL);
 	CHECK(strstr(err, path) != NULL);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: hanging reload refused after %.3f s: %s\n", took, err);
 	CHECK_STR(imei_engine_policy_name(e), "t@1");
 	CHECK(stolen_is_blacklisted(e));
