@@ -429,12 +429,14 @@ static int l_pcall_budget(lua_State *L)
 	long long now = mono_ns();
 	long long saved = sb->budget.remaining, share = saved / 2;
 	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
+	long long saved_cpu = sb->cpu_start;
 	long long time_left = saved_deadline - (now - saved_start - saved_gap);
 	int saved_strikes = sb->strikes;
 	sb->budget.remaining = share;
 	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
 	sb->t_start = now;
 	sb->longest_gap = 0;
+	sb->cpu_start = 0; /* the sub-call's own CPU clock, from its first look */
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
 	enum imei_sandbox_stop stop = sb->stop;
 	if (stop == IMEI_SANDBOX_OK && sb->budget.exceeded) /* the pattern matcher ran the share out */
@@ -444,6 +446,7 @@ static int l_pcall_budget(lua_State *L)
 	long long gap = sb->longest_gap;
 	sb->deadline_ns = saved_deadline;
 	sb->t_start = saved_start;
+	sb->cpu_start = saved_cpu;
 	sb->longest_gap = saved_gap > gap ? saved_gap : gap;
 	sb->budget.remaining = saved - (stop != IMEI_SANDBOX_OK || used > share ? share : used);
 	if (stop != IMEI_SANDBOX_OK) {
