@@ -63,8 +63,27 @@ void imei_verdict_release(struct imei_verdict *v)
 	v->reason_size = rsize;
 }
 
+/* Layouts this library knows: today's (and 0, a zeroed struct). Anything else is a struct
+ * the caller did not start with IMEI_VERDICT_INIT: start it afresh rather than trust its
+ * pointers (its earlier buffers, if any, are the caller's leak, never a crash). A later
+ * version adds the sizes of the layouts it still serves here. */
+static void settle(struct imei_verdict *v)
+{
+	if (v->size != 0 && v->size != sizeof *v) {
+		v->size = sizeof *v;
+		v->reason_size = sizeof(struct imei_reason);
+		v->buffers = NULL;
+	}
+	if (v->reason_size != 0 && (v->reason_size < offsetof(struct imei_reason, informative) + sizeof(bool) ||
+	                            v->reason_size > sizeof(struct imei_reason))) {
+		v->reason_size = sizeof(struct imei_reason);
+		v->buffers = NULL;
+	}
+}
+
 static struct imei_verdict_buffers *buffers_of(struct imei_verdict *v)
 {
+	settle(v);
 	if (!HAS(v, buffers))
 		return NULL;
 	if (!v->buffers)
