@@ -335,10 +335,10 @@ end
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
   local order, d, r, ctx, reasons = run.order, run.d, run.r, run.ctx, run.reasons
-  local n, first = #order, run.first
-  while run.i < n do
-    local i = run.i + 1
-    run.i = i
+  local n, first, i = #order, run.first, run.i
+  while i < n do
+    i = i + 1
+    run.i = i -- which condition runs, for the caller when it raises
     local c = order[i]
     if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
       local reason = reason_of(c, d, r, ctx)
