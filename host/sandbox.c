@@ -453,6 +453,12 @@ static int l_pcall_budget(lua_State *L)
 		sb->stop = IMEI_SANDBOX_OK;
 		sb->budget.exceeded = 0;
 		sb->strikes = saved_strikes;
+		/* the caller keeps the other half of its time, even if one C operation ran past
+		 * the share before the stop was seen (a check takes at most twice its limit) */
+		long long later = mono_ns();
+		sb->t_start = later - (saved_deadline - (time_left > 1 ? time_left / 2 : 1));
+		sb->longest_gap = 0;
+		sb->cpu_start = 0;
 		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
 		if (L != sb->L)
 			lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, sb->period);
