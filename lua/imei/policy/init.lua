@@ -129,7 +129,7 @@ end
 local function validate_condition(c, what, level)
   if not is_word(c.name) then
     error(("%s: 'name' is required (a word: letters, digits and _, not starting with a digit, at most 64 bytes)%s")
-      :format(what, type(c.name) == "string" and (", got %q"):format(c.name) or ""), level + 1)
+      :format(what, type(c.name) == "string" and ("; %q is not a word"):format(c.name) or ""), level + 1)
   end
   if not is_text(c.reason) then
     error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
