@@ -80,7 +80,8 @@ struct imei_reason {
  * check into this struct or the release.
  * ABI: `size` and `reason_size` record the layout the caller was compiled with; a later
  * library only writes the fields that layout has, and lays reasons out reason_size bytes
- * apart, so new fields can be appended to either struct. */
+ * apart, so new fields can be appended to either struct. A struct whose size the library
+ * does not know (one not started with IMEI_VERDICT_INIT) is started afresh, never trusted. */
 struct imei_verdict {
 	size_t size;                /* sizeof(struct imei_verdict) as the caller compiled it */
 	size_t reason_size;         /* sizeof(struct imei_reason) likewise */

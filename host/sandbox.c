@@ -432,6 +432,7 @@ static int l_pcall_budget(lua_State *L)
 	long long now = mono_ns();
 	long long saved = sb->budget.remaining, share = saved / 2;
 	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
+	long long saved_cpu = sb->cpu_start;
 	long long time_left = saved_deadline - (now - saved_start - saved_gap);
 	int saved_strikes = sb->strikes;
 	long long saved_cpu = sb->cpu_start;
@@ -440,6 +441,7 @@ static int l_pcall_budget(lua_State *L)
 	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
 	sb->t_start = now;
 	sb->longest_gap = 0;
+	sb->cpu_start = 0; /* the sub-call's own CPU clock, from its first look */
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
 	enum imei_sandbox_stop stop = sb->stop;
 	if (stop == IMEI_SANDBOX_OK && sb->budget.exceeded)
@@ -456,6 +458,12 @@ static int l_pcall_budget(lua_State *L)
 		sb->stop = IMEI_SANDBOX_OK;
 		sb->budget.exceeded = 0;
 		sb->strikes = saved_strikes;
+		/* the caller keeps the other half of its time, even if one C operation ran past
+		 * the share before the stop was seen (a check takes at most twice its limit) */
+		long long later = mono_ns();
+		sb->t_start = later - (saved_deadline - (time_left > 1 ? time_left / 2 : 1));
+		sb->longest_gap = 0;
+		sb->cpu_start = 0;
 		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
 		if (L != sb->L)
 			lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, sb->period);

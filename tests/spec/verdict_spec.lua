@@ -240,7 +240,7 @@ describe("reason names", function()
     local e, err = imei.engine.new { policy = path }
     assert.is_nil(e)
     assert.matches(path:gsub("%p", "%%%0") .. ":2:", err)
-    assert.matches("not a word", err)
+    assert.matches("'name' is required %(a word", err)
   end)
 
   it("refuses a reason text with a newline, naming the condition", function()

@@ -128,8 +128,8 @@ end
 
 local function validate_condition(c, what, level)
   if not is_word(c.name) then
-    error(("%s: 'name' %s is not a word (letters, digits and _, at most 64, starting with a letter or _)")
-      :format(what, type(c.name) == "string" and ("%q"):format(c.name) or "is required"), level + 1)
+    error(("%s: 'name' is required (a word: letters, digits and _, not starting with a digit, at most 64 bytes)%s")
+      :format(what, type(c.name) == "string" and ("; %q is not a word"):format(c.name) or ""), level + 1)
   end
   if not is_text(c.reason) then
     error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
@@ -335,10 +335,10 @@ end
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
   local order, d, r, ctx, reasons = run.order, run.d, run.r, run.ctx, run.reasons
-  local n, first = #order, run.first
-  while run.i < n do
-    local i = run.i + 1
-    run.i = i
+  local n, first, i = #order, run.first, run.i
+  while i < n do
+    i = i + 1
+    run.i = i -- which condition runs, for the caller when it raises
     local c = order[i]
     if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
       local reason = reason_of(c, d, r, ctx)
