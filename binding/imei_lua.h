@@ -9,12 +9,15 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-int luaopen_imei_core(lua_State *L);
+/* The module table of imei.core (lua_core.c); luaopen_imei_core (lua_core_module.c) returns it:
+ * the library keeps only imei_ names. */
+int imei_luaopen_core(lua_State *L);
 
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
 void imei_lua_lists(lua_State *L);
+void imei_lua_status(lua_State *L);
 
 /* Lists (lua_lists.c): push a userdata holding a NEW reference (nil for NULL); check
  * returns the borrowed C object and raises on a wrong or closed argument. */

@@ -360,12 +360,12 @@ static void recycle(struct eird_server *srv, size_t slot)
 		return; /* it finished meanwhile */
 	atomic_store(&w->abandoned, 1);
 	/* the hung request: the on_error verdict, answered by the front end */
-	struct imei_verdict v;
-	memset(&v, 0, sizeof v);
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* no buffers: its one string is msg */
+	char msg[128];
 	v.status = srv->ecfg.on_error;
 	v.failed = true;
-	snprintf(v.storage, sizeof v.storage, "watchdog: the check ran past %.3f s", srv->cfg.watchdog);
-	v.error = v.storage;
+	snprintf(msg, sizeof msg, "watchdog: the check ran past %.3f s", srv->cfg.watchdog);
+	v.error = msg;
 	if (w->hang.answer)
 		w->hang.answer(w->hang.ctx, &v);
 	for (size_t i = 0; i < srv->nfe; i++)

@@ -162,13 +162,11 @@ struct eird_server {
 	bool fault_hang_reload;
 };
 
-/* A condition that failed (error, budget) and decided nothing: the per-reason flag of
- * issue 10 §3. Until struct imei_reason carries it, only the verdict as a whole is
- * known to have failed (v->failed); this is the one place to read the flag from. */
+/* A condition that failed (error, budget): the per-reason flag of issue 10 §3 (it decided
+ * nothing, or its own on_error status); this is the one place to read the flag from. */
 static inline bool eird_reason_failed(const struct imei_reason *r)
 {
-	(void)r;
-	return false;
+	return r->failed;
 }
 
 /* ---- the check service (check.c) ------------------------------------------------------ */
