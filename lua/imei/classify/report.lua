@@ -50,6 +50,14 @@ function report.build(ctx)
       threads = totals.threads, reader_thread = ctx.run.reader_thread,
     },
   }
+  -- what the reader noticed without refusing a row: a file that ends mid-line
+  r.input.warnings = text.array()
+  for _, f in ipairs(r.input.files) do
+    if f.unterminated_line then
+      r.input.warnings[#r.input.warnings + 1] = ("%s:%d: the file ends in the middle of this line (no line end): " ..
+        "was the copy cut short? The line was read as it stands"):format(f.path, f.unterminated_line)
+    end
+  end
   -- conditions, in the policy's order, with their counts and safety ratios
   local stats = {}
   for _, c in ipairs(replay:conditions()) do stats[c.name] = c end
@@ -148,6 +156,7 @@ function report.text(r)
       f.period_first and (f.period_first .. "-" .. f.period_last) or "-" }
   end
   out[#out + 1] = util.table(rows, "  "):sub(1, -2)
+  for _, w in ipairs(input.warnings or {}) do line(out, "  WARNING: " .. w) end
   if #input.rejected_by_reason > 0 then
     line(out)
     line(out, "Rejected rows, by reason (first examples):")
