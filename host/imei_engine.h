@@ -102,6 +102,10 @@ struct imei_engine_config {
 	enum imei_status on_error;       /* the status when the policy fails on a request; default WHITELISTED */
 	bool record;                     /* record each check's sighting in the store before deciding */
 	bool skip_examples;              /* load without running the examples (imei policy test runs them itself) */
+	bool allow_missing_lists;        /* load although a list the policy needs is missing, empty or damaged
+	                                    (imei policy test/lint: examples bring their own lists). Otherwise
+	                                    new, reload and set_lists refuse, naming the list and why
+	                                    (imei_lists_check_needs, docs/lists.md) */
 };
 
 struct imei_engine;
@@ -124,7 +128,8 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
  * policy stays in force and err says why; returns 0 or -1. */
 int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
 
-/* Swap in new lists (a new frozen collection) without reloading the policy. */
+/* Swap in new lists (a new frozen collection) without reloading the policy. Refused (-1,
+ * the lists in force stay) when they do not meet the policy's needs. */
 int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen);
 
 /* The file-watch path for long-running hosts: reload the policy if any of its files

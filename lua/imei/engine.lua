@@ -15,7 +15,7 @@ local engine = {}
 
 local OPTION_NAMES = {
   policy = true, tacdb = true, lists = true, store = true, limits = true, on_error = true,
-  record = true, lua_path = true, skip_examples = true,
+  record = true, lua_path = true, skip_examples = true, allow_missing_lists = true,
 }
 
 --- The data an engine reads, from an object or a path. Shared with imei classify.
@@ -70,6 +70,7 @@ function engine.new(opts)
   return core.engine_new {
     policy = opts.policy, tacdb = tacdb, lists = lists, store = store,
     on_error = opts.on_error, record = opts.record, skip_examples = opts.skip_examples,
+    allow_missing_lists = opts.allow_missing_lists,
     lua_path = opts.lua_path or package.path,
     memory = limits.memory, instructions = limits.instructions, load_instructions = limits.load_instructions,
   }
