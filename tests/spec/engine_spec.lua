@@ -312,6 +312,7 @@ describe("the policy engine", function()
       support.write(lists_dir .. "/pairing.csv", "imei,imsi,msisdn\n352099001761481,410010000000001,923000000001\n")
       local e = assert(engine_for([[
         local P = policy.new { name = "l", version = "1" }
+        P:requires_list("watch", { optional = true })
         P:condition { name = "stolen", status = "BLACKLISTED", when = function(d) return lists.stolen:has(d.key) end,
                       unless = function(d, r) return lists.pairing:has(d.key, r.imsi) end }
         P:condition { name = "watched", status = "GREYLISTED", when = function(d) return lists.watch:has(d.key) end }
