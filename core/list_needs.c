@@ -254,6 +254,12 @@ int imei_list_needs_scan(struct imei_list_needs *ns, const char *src, size_t len
 			prev = '0';
 			continue;
 		}
+		if (c == '.' && p + 1 < sc.end && p[1] == '.') { /* .. and ... are operators, not a field */
+			while (p < sc.end && *p == '.')
+				p++;
+			prev = '+';
+			continue;
+		}
 		prev = c;
 		p++;
 	}
@@ -449,8 +455,8 @@ size_t imei_list_report_line(const struct imei_list *l, char *out, size_t cap)
 	if (cap)
 		out[0] = 0;
 	const struct imei_list_report *r = imei_list_report(l);
-	put(&o, "%s: %s: %zu rows, %zu loaded, %zu rejected", imei_list_name(l), list_file(l), r->rows, r->loaded,
-	    r->rejected);
+	put(&o, "%s: %s: %zu row%s, %zu loaded, %zu rejected", imei_list_name(l), list_file(l), r->rows,
+	    r->rows == 1 ? "" : "s", r->loaded, r->rejected);
 	if (r->rejected) {
 		put(&o, " (");
 		for (int k = 0, first = 1; k < IMEI_LIST_NREJECT; k++)
