@@ -44,35 +44,34 @@ function lists.file(kind, operator, delta)
   return base .. (delta and "_delta" or "") .. ".csv"
 end
 
--- Read one previous list: rows of cells, or nil and "PATH:LINE: why".
+-- Read one previous list: rows of cells, or nil and "PATH:LINE: why". Read as a whole
+-- with text.records, so that whatever lists.write quoted (a comma, a quote, a line end in
+-- a reason name) reads back as it was written.
 local function read_list(path, kind)
   local f = io.open(path, "rb")
   if not f then return nil end
+  local data, rerr = f:read("a")
+  f:close()
+  if not data then return nil, ("%s: %s"):format(path, tostring(rerr)) end
   local want = lists.HEADERS[kind]
-  local rows, lineno = {}, 0
-  for line in f:lines() do
-    lineno = lineno + 1
-    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
-    local cells, why = text.split(line)
-    if not cells then
-      f:close()
-      return nil, ("%s:%d: %s"):format(path, lineno, why)
-    end
-    if lineno == 1 then
+  local records, at, why = text.records(data)
+  if not records then return nil, ("%s:%d: %s"):format(path, at, why) end
+  local rows = {}
+  for i, rec in ipairs(records) do
+    local cells = rec.cells
+    if i == 1 then
       if table.concat(cells, ",") ~= table.concat(want, ",") then
-        f:close()
         return nil, ("%s:1: not a previous %s list: the header is '%s', expected '%s'")
-          :format(path, kind, line, table.concat(want, ","))
+          :format(path, kind, table.concat(cells, ","), table.concat(want, ","))
       end
-    elseif line ~= "" then
+    elseif not (#cells == 1 and cells[1] == "") then
       if #cells ~= #want then
-        f:close()
-        return nil, ("%s:%d: %d fields, expected %d (%s)"):format(path, lineno, #cells, #want, table.concat(want, ","))
+        return nil, ("%s:%d: %d fields, expected %d (%s)"):format(path, rec.line, #cells, #want,
+          table.concat(want, ","))
       end
       rows[#rows + 1] = cells
     end
   end
-  f:close()
   return rows
 end
 
@@ -123,6 +122,14 @@ end
 -- lists, their deltas and counts.
 function lists.build(replay, opts)
   local names = replay:condition_names()
+  -- a reason name goes into the lists' reasons cells, '|'-separated: a '|' would read back
+  -- as two reasons, and a control byte (a line end) has no place in what operators load
+  for _, name in ipairs(names) do
+    if name:find("[|%c]") then
+      error({ message = ("condition name %q: a '|' or a control character (a line end, ...) cannot go into the " ..
+        "lists' reasons; name conditions with words (letters, digits, _)"):format(name) }, 0)
+    end
+  end
   local prev = opts.previous or { block = {}, notifications = {}, exceptions = {}, operators = {}, exceptions_of = {} }
   local sticky = opts.sticky or {}
   local memo = {}
@@ -326,20 +333,29 @@ function lists.build(replay, opts)
 end
 
 -- Write rows to path; check() is called every 65,536 rows and may raise to stop.
+-- Every cell goes through text.cell (RFC 4180 quoting), so a comma, a quote or a line
+-- end in a value is written so that read_list reads it back. A full disk is reported as
+-- such (text.io_error); the caller writes into a temporary folder and removes it then.
 local function write_csv(path, header, rows, check)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
+  local f, err, code = io.open(path, "wb")
+  if not f then return nil, text.io_error(path, err, code) end
   f:setvbuf("full", 1 << 16)
-  local ok, werr = f:write(table.concat(header, ","), "\n")
+  local ok, werr, wcode = f:write(text.line(header), "\n")
   local n = #header
   for i, row in ipairs(rows) do
     if not ok then break end
-    ok, werr = f:write(text.line(row, n), "\n")
-    if check and i % 65536 == 0 then check() end
+    ok, werr, wcode = f:write(text.line(row, n), "\n")
+    if check and i % 65536 == 0 then
+      local cok, stop = pcall(check)
+      if not cok then
+        f:close()
+        error(stop, 0)
+      end
+    end
   end
-  local closed, cerr = f:close()
-  if not ok then return nil, ("%s: %s"):format(path, tostring(werr)) end
-  if not closed then return nil, ("%s: %s"):format(path, tostring(cerr)) end
+  local closed, cerr, ccode = f:close()
+  if not ok then return nil, text.io_error(path, werr, wcode) end
+  if not closed then return nil, text.io_error(path, cerr, ccode) end
   return true
 end
 

@@ -53,6 +53,89 @@ function text.split(line)
   end
 end
 
+--- The records of a whole CSV text, as the writers above write them (RFC 4180: a quoted
+-- cell may hold commas, quotes and line ends; records end with LF or CRLF). Returns an
+-- array of { line = first physical line, cells }, or nil, the line and why.
+function text.records(s)
+  local out, pos, n, line = {}, 1, #s, 1
+  if s:sub(1, 3) == "\239\187\191" then pos = 4 end
+  while pos <= n do
+    local cells, start_line = {}, line
+    while true do
+      local c = s:sub(pos, pos)
+      if c == '"' then
+        local buf, i = {}, pos + 1
+        while true do
+          local q = s:find('"', i, true)
+          if not q then return nil, start_line, "a quote that does not close before the end of the file" end
+          local piece = s:sub(i, q - 1)
+          local _, lf = piece:gsub("\n", "")
+          line = line + lf
+          buf[#buf + 1] = piece
+          if s:sub(q + 1, q + 1) == '"' then
+            buf[#buf + 1] = '"'
+            i = q + 2
+          else
+            pos = q + 1
+            break
+          end
+        end
+        cells[#cells + 1] = table.concat(buf)
+        c = s:sub(pos, pos)
+        if c == "," then
+          pos = pos + 1
+        elseif c == "\n" or c == "" or (c == "\r" and s:sub(pos + 1, pos + 1) == "\n") then
+          pos = pos + (c == "\r" and 2 or 1)
+          line = line + 1
+          break
+        else
+          return nil, line, "text after a closing quote"
+        end
+      else
+        local stop = s:find("[,\n]", pos) or (n + 1)
+        local cell = s:sub(pos, stop - 1)
+        local ch = s:sub(stop, stop)
+        if ch == "," then
+          cells[#cells + 1] = cell
+          pos = stop + 1
+        else
+          if cell:sub(-1) == "\r" then cell = cell:sub(1, -2) end
+          cells[#cells + 1] = cell
+          pos = stop + 1
+          line = line + 1
+          break
+        end
+      end
+    end
+    out[#out + 1] = { line = start_line, cells = cells }
+  end
+  return out
+end
+
+-- errno values that mean the disk (or the user's share of it) is full: said as such, not
+-- as an opaque "Input/output error" (Linux numbers, as io and core report them)
+local FULL = { [28] = "disk full (ENOSPC: no space left on device)", [122] = "disk quota exceeded (EDQUOT)",
+               [27] = "file too large for the file system (EFBIG)" }
+
+--- A write error as a message that names the file and the cause.
+function text.io_error(path, msg, code)
+  if FULL[code] then return ("%s: %s"):format(path, FULL[code]) end
+  msg = tostring(msg or "write failed")
+  if msg:find(path, 1, true) then return msg end
+  return path .. ": " .. msg
+end
+
+--- Write s to path (created or truncated): true, or nil and text.io_error's message.
+function text.write_file(path, s)
+  local f, err, code = io.open(path, "wb")
+  if not f then return nil, text.io_error(path, err, code) end
+  local ok, werr, wcode = f:write(s)
+  local closed, cerr, ccode = f:close()
+  if not ok then return nil, text.io_error(path, werr, wcode) end
+  if not closed then return nil, text.io_error(path, cerr, ccode) end
+  return true
+end
+
 --- Thousands separators for people: 1234567 -> "1,234,567".
 function text.count(n)
   if math.type(n) ~= "integer" then n = math.floor((n or 0) + 0.5) end
