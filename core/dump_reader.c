@@ -776,6 +776,21 @@ static int read_in(struct imei_dump_file *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* The lines complete in everything inflated so far (those returned and those still in
+ * the buffer, up to produced bytes at the buffer's end): where in the text an error in
+ * the compressed stream falls. */
+static size_t lines_so_far(const struct imei_dump_file *f, size_t produced)
+{
+	size_t n = f->line;
+	char sep = f->sep ? f->sep : '\n';
+	const char *p = f->buf + f->start, *end = f->buf + f->end + produced;
+	while (p < end && (p = memchr(p, sep, (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 /* Inflate into dst[0..room): at least one byte unless the last member has ended.
  * The byte offsets in messages are those of the compressed file. */
 static int inflate_some(struct imei_dump_file *f, char *dst, size_t room, size_t *got, char *err, size_t errlen)
@@ -804,12 +819,13 @@ static int inflate_some(struct imei_dump_file *f, char *dst, size_t room, size_t
 				continue;
 			}
 			uint64_t at = imei_dump_offset(f);
+			size_t lines = lines_so_far(f, room - zs->avail_out);
 			char shown[32];
 			show((const char *)zs->next_in, zs->avail_in, shown);
 			snprintf(err, errlen,
 			         "%s: byte %llu (after line %zu): %llu byte%s after the end of the gzip data that are not "
 			         "another gzip member ('%s'): the file is damaged or something was appended to it",
-			         f->path, (unsigned long long)at, f->line,
+			         f->path, (unsigned long long)at, lines,
 			         (unsigned long long)(f->size > at ? f->size - at : zs->avail_in),
 			         (f->size > at ? f->size - at : zs->avail_in) == 1 ? "" : "s", shown);
 			return -1;
@@ -827,14 +843,15 @@ static int inflate_some(struct imei_dump_file *f, char *dst, size_t room, size_t
 		if (rc == Z_OK)
 			continue;
 		uint64_t at = imei_dump_offset(f);
+		size_t lines = lines_so_far(f, room - zs->avail_out);
 		if (rc == Z_BUF_ERROR && zs->avail_in == 0 && f->in_eof)
 			snprintf(err, errlen, "%s: byte %llu (after line %zu): the gzip stream is truncated (the file ends "
-			                      "inside a gzip member)", f->path, (unsigned long long)at, f->line);
+			                      "inside a gzip member)", f->path, (unsigned long long)at, lines);
 		else if (rc == Z_MEM_ERROR)
 			snprintf(err, errlen, "%s: out of memory inflating", f->path);
 		else
 			snprintf(err, errlen, "%s: byte %llu (after line %zu): damaged gzip data (%s)", f->path,
-			         (unsigned long long)at, f->line, zs->msg ? zs->msg : "inflate error");
+			         (unsigned long long)at, lines, zs->msg ? zs->msg : "inflate error");
 		return -1;
 	}
 	*got = room - zs->avail_out;

@@ -266,7 +266,12 @@ function classify.run(opts)
       files[#files + 1] = item[1]
     end
     check()
-    -- 4. commit: every file renamed into place; signals wait until it is done
+    -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
+    for _, name in ipairs(files) do
+      local sok, serr, scode = core.fsync(tmp .. "/" .. name)
+      if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
+    end
+    -- ... then commit: every file renamed into place; signals wait until it is done
     core.signals_block(true)
     for _, name in ipairs(files) do
       local rok, rerr, rcode = core.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
