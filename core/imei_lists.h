@@ -153,7 +153,7 @@ void imei_lists_unref(struct imei_lists *ls);
  * or, for a collection built with imei_lists_add, each list's own file. */
 int imei_lists_changed(const struct imei_lists *ls, const char *dir);
 
-/* ---- what a policy needs (core/list_needs.c) --------------------------------------- */
+/* ---- what a policy needs (core/lists_needs.c) --------------------------------------- */
 
 /* A list a policy needs: declared by the policy (P:requires_list, docs/policies.md) or found
  * in its source (lists.NAME, lists["NAME"]). A host refuses to start, reload or swap lists
@@ -193,7 +193,7 @@ void imei_list_needs_free(struct imei_list_needs *ns);
  * from. */
 int imei_lists_check_needs(const struct imei_lists *ls, const struct imei_list_needs *ns, char *err, size_t errlen);
 
-/* ---- reports for hosts (core/list_needs.c) -------------------------------------------- */
+/* ---- reports for hosts (core/lists_needs.c) -------------------------------------------- */
 
 /* One list's load report as one JSON object (name, file, kind, rows, loaded, rejected,
  * rejected_by, duplicates, warnings, bytes, sha256, first errors), and a collection's as

@@ -1,15 +1,15 @@
 /*
- * sightings.c — the sightings store handle (sightings.h): opens a backend by spec, counts
+ * sightings.c — the sightings store handle (imei_sightings.h): opens a backend by spec, counts
  * references atomically (C11 stdatomic), holds the read-write lock that makes one store
  * safe for many threads, checks every input, and answers every query from the aggregates
- * a backend fetches (sightings_agg.c), so "memory" and "lmdb:" answer alike (DESIGN §5).
+ * a backend fetches (sightings_agg.c), so "memory" and "lmdb:" answer alike (docs/sightings.md).
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 struct imei_store {
 	const struct imei_store_ops *ops;
@@ -459,6 +459,24 @@ int imei_store_sightings(struct imei_store *st, uint64_t key, struct imei_sighti
 	int rc = take(&buf, list, n, err);
 	imei_agg_buf_free(&buf);
 	return rc;
+}
+
+int imei_store_sightings_in(struct imei_store *st, uint64_t key, uint32_t days, int64_t now,
+                            struct imei_sighting_agg **list, size_t *n, struct imei_store_error *err)
+{
+	int64_t d0 = 0, d1 = 0;
+	if (window(days, now, &d0, &d1, err) < 0 || imei_store_sightings(st, key, list, n, err) < 0)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) /* the window rule of imei_store_distinct: seen for sure */
+		if (imei_agg_seen_between(&(*list)[i], d0, d1) == IMEI_SEEN_YES)
+			(*list)[k++] = (*list)[i];
+	*n = k;
+	if (k == 0) {
+		free(*list);
+		*list = NULL;
+	}
+	return 0;
 }
 
 int imei_store_pair(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t msisdn,

@@ -1,5 +1,5 @@
 /*
- * sightings_agg.c — the aggregate of one (key, IMSI, MSISDN) triple (DESIGN §5): merging
+ * sightings_agg.c — the aggregate of one (key, IMSI, MSISDN) triple (docs/sightings.md): merging
  * a sighting in, and which UTC days it was seen on. Every backend stores these and every
  * query is answered from them by this code, so all backends give the same answers.
  *
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define HORIZON IMEI_SIGHT_HORIZON_DAYS
 

@@ -1,21 +1,25 @@
---- imei.engine — the EIR engine for Lua hosts (the engine itself is C: core/engine.c).
+--- imei.engine — the EIR engine for Lua hosts (the engine itself is C: host/engine.c).
 --
 --   local engine = assert(imei.engine.new {
 --     policy = "policies/example-country.lua",
 --     tacdb  = "data/osmocom-tacdb.csv",     -- a db, a compiled image or a text file
 --     lists  = "lists/",                     -- a lists object or a folder of CSV lists
 --     store  = "memory",                     -- a store object or "memory" | "lmdb:PATH"
---     limits = { memory = 64 << 20, instructions = 1e6 },
+--     limits = { memory = 64 << 20, instructions = 1e6,  -- per check (loads: load_instructions)
+--                deadline_ms = 50, load_deadline_ms = 2000,  -- wall-clock limits of a check, a load
+--                rebuild_failures = 64 },                    -- failed checks before a fresh state
+--     quiet  = false,                        -- true: drop the policy's print/log output
 --   })
 --   local verdict = engine:check { pei = "imei-490154203237518", imsi = "410010000000001" }
 --   verdict.status --> "WHITELISTED" | "GREYLISTED" | "BLACKLISTED" | "UNKNOWN"
 local core = require "imei.core"
+local host = require "imei.host"
 
 local engine = {}
 
 local OPTION_NAMES = {
   policy = true, tacdb = true, lists = true, store = true, limits = true, on_error = true,
-  record = true, lua_path = true, skip_examples = true, allow_missing_lists = true,
+  record = true, lua_path = true, skip_examples = true, quiet = true, allow_missing_lists = true,
 }
 
 --- The data an engine reads, from an object or a path. Shared with imei classify.
@@ -67,12 +71,15 @@ function engine.new(opts)
     store, err = engine.open_store(opts.store)
     if not store then return nil, err end
   end
-  return core.engine_new {
+  return host.engine_new {
     policy = opts.policy, tacdb = tacdb, lists = lists, store = store,
     on_error = opts.on_error, record = opts.record, skip_examples = opts.skip_examples,
     allow_missing_lists = opts.allow_missing_lists,
     lua_path = opts.lua_path or package.path,
     memory = limits.memory, instructions = limits.instructions, load_instructions = limits.load_instructions,
+    deadline_us = limits.deadline_ms and math.floor(limits.deadline_ms * 1000),
+    load_deadline_us = limits.load_deadline_ms and math.floor(limits.load_deadline_ms * 1000),
+    rebuild_failures = limits.rebuild_failures, quiet = opts.quiet,
   }
 end
 

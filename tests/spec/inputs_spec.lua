@@ -7,6 +7,7 @@
 local support = require "support"
 local classify = require "imei.classify"
 local core = require "imei.core"
+local host = require "imei.host"
 local text = require "imei.classify.text"
 local lists_mod = require "imei.classify.lists"
 
@@ -59,7 +60,7 @@ describe("inputs that cannot go missing", function()
       assert.is_nil(r)
       assert.matches("list 'stolen' (the policy reads it at " .. dir .. "/p.lua:3): missing: there is no " ..
         dir .. "/lists/stolen.csv", err, 1, true)
-      assert.is_nil(core.file_size(dir .. "/out"))
+      assert.is_nil(host.file_size(dir .. "/out"))
       -- the command line: exit 2 and the same words
       local _, stderr, code = support.imei(("classify -q --policy %s/p.lua --lists %s/lists --out %s/out %s")
         :format(dir, dir, dir, dump))
@@ -185,23 +186,29 @@ describe("inputs that cannot go missing", function()
   end)
 
   describe("the lists classify writes", function()
-    it("reads back what it writes: commas, quotes and line ends in a cell", function()
+    it("reads back what it writes (commas, quotes), and refuses a cell with a line end", function()
       local dir = support.tmpdir()
       local built = {
         operators = { "Op" },
-        block = { { "35209900176148", "20260101", "a\nb,c\"d" } },
-        notifications = { Op = { { "35209900176148", "410010000000001", "", "20260201", "x\r\ny" } } },
+        block = { { "35209900176148", "20260101", 'a,b"c' } },
+        notifications = { Op = { { "35209900176148", "410010000000001", "", "20260201", "x,y" } } },
         exceptions = { Op = { { "35209900176148", "410010000000002", "923" } } },
         deltas = { block = {}, notifications = { Op = {} }, exceptions = { Op = {} } },
       }
       assert(lists_mod.write(built, dir))
-      local prev = assert(lists_mod.read_previous(dir, core.listdir(dir)))
-      assert.same(built.block[1], prev.block["35209900176148"])
-      assert.same(built.notifications.Op[1], prev.notifications.Op["35209900176148/410010000000001"])
+      local prev = assert(lists_mod.read_previous(dir, host.listdir(dir)))
+      local function cells(row) return { table.unpack(row, 1, #row) } end
+      assert.same(built.block[1], cells(prev.block["35209900176148"]))
+      assert.same(built.notifications.Op[1], cells(prev.notifications.Op["35209900176148/410010000000001"]))
+      built.block[1][3] = "a\nb"
+      local ok, err = lists_mod.write(built, dir)
+      assert.is_nil(ok)
+      assert.equal(dir .. "/blocklist.csv: row 1: 35209900176148,20260101,\"a\\10b\": a cell holds a control " ..
+        "character (a line end, ...); refused rather than write a list that cannot be read back", err)
       -- a broken quote still names its file and line
       support.write(dir .. "/blocklist.csv", 'imei,block_date,reasons\n1,2,3\n4,5,"6\n')
-      local _, err = lists_mod.read_previous(dir, {})
-      assert.equal(dir .. "/blocklist.csv:3: a quote that does not close before the end of the file", err)
+      local _, rerr = lists_mod.read_previous(dir, {})
+      assert.matches(dir .. "/blocklist.csv:3: ", rerr, 1, true)
     end)
 
     it("refuses a reason name with a line end rather than write lists it cannot read back", function()
@@ -215,12 +222,18 @@ end)
 return P
 ]])
       local dump = support.write(dir .. "/" .. DUMP_NAME, DUMP)
-      local r, err = run(dir, { dump }, { force = true })
-      if r then -- the policy loader may refuse the name first (a word): then nothing ran
-        error("a reason name with a line end was published: " .. tostring(support.read(dir .. "/out/blocklist.csv")))
+      -- the policy loader or the runtime refuses the name (a word), or lists.build does:
+      -- either way no list carries it, and without --force no list is written at all
+      local r, err = run(dir, { dump })
+      if r then
+        assert.equal(1, r.code)
+        assert.is_false(r.report.lists_written)
+      else
+        assert.matches("name", err, 1, true)
       end
-      assert.matches("bad\\\nname", err, 1, true)
-      assert.is_nil(core.file_size(dir .. "/out/blocklist.csv"))
+      assert.is_nil(host.file_size(dir .. "/out/blocklist.csv"))
+      r = run(dir, { dump }, { force = true })
+      if r then assert.not_matches("bad", support.read(dir .. "/out/blocklist.csv"), 1, true) end
     end)
   end)
 

@@ -1,6 +1,6 @@
 --- imei.classify.text — the small text formats of batch replay: CSV cells and lines as
--- the lists are written (RFC 4180: a cell with a comma, a quote or a line end is quoted),
--- a CSV line reader for reading a previous run's lists back, and JSON with sorted keys
+-- the lists are written (RFC 4180: a cell with a comma, a quote or a line end is quoted;
+-- they are read back with imei.tacdb.dsv), and JSON with sorted keys
 -- (so that two reports of the same run are the same bytes).
 local text = {}
 
@@ -16,100 +16,6 @@ function text.line(cells, n)
   local out = {}
   for i = 1, n or #cells do out[i] = text.cell(cells[i]) end
   return table.concat(out, ",")
-end
-
---- The cells of one CSV line; nil and why when its quoting is broken.
-function text.split(line)
-  local cells, pos, n = {}, 1, #line
-  if line:sub(-1) == "\r" then n = n - 1 end
-  while true do
-    if line:sub(pos, pos) == '"' then
-      local buf, i = {}, pos + 1
-      while true do
-        local q = line:find('"', i, true)
-        if not q or q > n then return nil, "a quote that does not close" end
-        buf[#buf + 1] = line:sub(i, q - 1)
-        if line:sub(q + 1, q + 1) == '"' then
-          buf[#buf + 1] = '"'
-          i = q + 2
-        else
-          pos = q + 1
-          break
-        end
-      end
-      cells[#cells + 1] = table.concat(buf)
-      if pos > n then return cells end
-      if line:sub(pos, pos) ~= "," then return nil, "text after a closing quote" end
-      pos = pos + 1
-    else
-      local comma = line:find(",", pos, true)
-      if not comma or comma > n then
-        cells[#cells + 1] = line:sub(pos, n)
-        return cells
-      end
-      cells[#cells + 1] = line:sub(pos, comma - 1)
-      pos = comma + 1
-    end
-  end
-end
-
---- The records of a whole CSV text, as the writers above write them (RFC 4180: a quoted
--- cell may hold commas, quotes and line ends; records end with LF or CRLF). Returns an
--- array of { line = first physical line, cells }, or nil, the line and why.
-function text.records(s)
-  local out, pos, n, line = {}, 1, #s, 1
-  if s:sub(1, 3) == "\239\187\191" then pos = 4 end
-  while pos <= n do
-    local cells, start_line = {}, line
-    while true do
-      local c = s:sub(pos, pos)
-      if c == '"' then
-        local buf, i = {}, pos + 1
-        while true do
-          local q = s:find('"', i, true)
-          if not q then return nil, start_line, "a quote that does not close before the end of the file" end
-          local piece = s:sub(i, q - 1)
-          local _, lf = piece:gsub("\n", "")
-          line = line + lf
-          buf[#buf + 1] = piece
-          if s:sub(q + 1, q + 1) == '"' then
-            buf[#buf + 1] = '"'
-            i = q + 2
-          else
-            pos = q + 1
-            break
-          end
-        end
-        cells[#cells + 1] = table.concat(buf)
-        c = s:sub(pos, pos)
-        if c == "," then
-          pos = pos + 1
-        elseif c == "\n" or c == "" or (c == "\r" and s:sub(pos + 1, pos + 1) == "\n") then
-          pos = pos + (c == "\r" and 2 or 1)
-          line = line + 1
-          break
-        else
-          return nil, line, "text after a closing quote"
-        end
-      else
-        local stop = s:find("[,\n]", pos) or (n + 1)
-        local cell = s:sub(pos, stop - 1)
-        local ch = s:sub(stop, stop)
-        if ch == "," then
-          cells[#cells + 1] = cell
-          pos = stop + 1
-        else
-          if cell:sub(-1) == "\r" then cell = cell:sub(1, -2) end
-          cells[#cells + 1] = cell
-          pos = stop + 1
-          line = line + 1
-          break
-        end
-      end
-    end
-    out[#out + 1] = { line = start_line, cells = cells }
-  end
-  return out
 end
 
 -- errno values that mean the disk (or the user's share of it) is full: said as such, not
