@@ -107,6 +107,7 @@ function policy.new(meta)
     examples = {},
     raw_check = nil,
     base = nil,        -- name@version of the policy this one extends
+    required_lists = {}, -- P:requires_list, in order (the engine reads them: host/engine.c)
   }, Policy)
 end
 
@@ -204,6 +205,38 @@ function Policy:check(fn)
   return self
 end
 
+local NEED_FIELDS = { min_rows = "number", max_rejected = "number", optional = "boolean" }
+
+--- P:requires_list(name [, { min_rows =, max_rejected =, optional = }]) — a list the
+-- policy cannot do without. Hosts (imei check, classify, serve, a reload, a swap of lists)
+-- refuse to run the policy when it is missing (unless optional), has fewer accepted rows
+-- than min_rows (default 1; 0 when optional) or rejected more than max_rejected of its rows
+-- (default 0.01). Lists read as lists.NAME in the policy's files are needed anyway, with
+-- the defaults; declaring one sets its terms (docs/lists.md).
+function Policy:requires_list(name, opts)
+  if type(name) ~= "string" or not name:match("^[%w_.%-]+$") or #name > 63 then
+    error("requires_list: the list name is a word (letters, digits, _ . -), at most 63 bytes", 2)
+  end
+  opts = opts or {}
+  check_fields(opts, NEED_FIELDS, "requires_list", 2)
+  local min_rows = opts.min_rows or (opts.optional and 0 or 1)
+  if min_rows < 0 or min_rows ~= math.floor(min_rows) or min_rows >= 2^53 then
+    error("requires_list: min_rows must be a whole number >= 0", 2)
+  end
+  local max_rejected = opts.max_rejected or 0.01
+  if not (max_rejected >= 0 and max_rejected <= 1) then error("requires_list: max_rejected must be in [0, 1]", 2) end
+  local need = { name = name, min_rows = math.tointeger(min_rows), max_rejected = max_rejected,
+                 optional = opts.optional or false, at = where(2) }
+  for i, have in ipairs(self.required_lists) do
+    if have.name == name then
+      self.required_lists[i] = need
+      return self
+    end
+  end
+  self.required_lists[#self.required_lists + 1] = need
+  return self
+end
+
 --- P:example{ pei =, expect =, … } — a self-test, run on load and on every reload.
 -- It sees only what it declares: lists = { name = { id, … } or { {id, imsi}, … } },
 -- device = a TAC record table (or false/nil: unknown TAC), sightings = { {imsi =,
@@ -250,6 +283,7 @@ function policy.derive(base, meta)
   -- the base's examples stay with the base (its own `imei policy test` runs them): the
   -- derived policy changes outcomes on purpose, and writes examples of its own
   P.raw_check = base.raw_check
+  for i, need in ipairs(base.required_lists or {}) do P.required_lists[i] = need end
   return P
 end
 
