@@ -10,7 +10,9 @@
 #   $(BUILD)/libimei.a      core + binding + host, for hosts written in C (link -llua5.4)
 #   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
 #   $(BUILD)/tests/*        C unit tests
-#   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
+#   $(BUILD)/imei-eird      the EIR service: N5g-eir and S13 (server/*.c; nghttp2, http_parser,
+#                           libev, freeDiameter)
+#   $(BUILD)/tests/s13_mme  the test MME: a freeDiameter client sending ECRs (tests/s13/)
 #   $(BUILD)/imei/exec.so   the Lua module `imei.exec` (`imei serve` execs imei-eird)
 #   $(BUILD)/embed_example  docs/embed_example.c: a C host of the engine
 
@@ -31,7 +33,7 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
 	nettle-dev liblmdb-dev zlib1g-dev libosmocore-dev python3 python3-stdnum \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
-	libhttp-parser-dev
+	libhttp-parser-dev libfreediameter-dev freediameter freediameter-extensions
 
 CORE_SRC = $(wildcard core/*.c)
 BIND_SRC = $(wildcard binding/*.c)
@@ -49,13 +51,13 @@ CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
 SERVER_SRC = $(filter-out server/lua_%.c,$(wildcard server/*.c))
 SERVER_OBJ = $(SERVER_SRC:server/%.c=$(BUILD)/server/%.o)
-SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev
+SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev -lfdcore -lfdproto
 SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
 
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all help deps build test test-c test-lua test-fuzz test-serve sanitize fuzz bench demo lint clean rock
+.PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-s13 sanitize fuzz bench demo lint clean rock
 
 all: build
 
@@ -117,6 +119,15 @@ $(BUILD)/imei/exec.so: server/lua_exec.c | $(BUILD)/imei
 $(BUILD)/embed_example: docs/embed_example.c $(BUILD)/libimei.a
 	$(CC) $(CFLAGS_ALL) $(HOST_INC) $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
+# The S13 identity rules are tested on their own (no Diameter library).
+$(BUILD)/tests/test_s13_ident: tests/c/test_s13_ident.c server/s13_ident.c server/s13_ident.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/s13_ident.c -o $@
+
+# The test MME: a freeDiameter client (libfdcore) that sends ECRs to imei-eird.
+S13_MME = $(BUILD)/tests/s13_mme
+$(S13_MME): tests/s13/mme.c server/s13_dict.c server/s13_dict.h server/s13_ident.c server/s13_ident.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver $< server/s13_dict.c server/s13_ident.c -o $@ -lfdcore -lfdproto -lpthread -lm
+
 # The query parser of the service is tested (and fuzzed) on its own.
 $(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
@@ -125,7 +136,7 @@ $(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/
 	mkdir -p $@
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".
-test: deps build $(CTEST_BIN)
+test: deps build $(CTEST_BIN) $(S13_MME)
 	@BUILD=$(BUILD) LUA=$(LUA) tests/run
 
 test-c: build $(CTEST_BIN)
@@ -140,6 +151,9 @@ test-fuzz: build
 test-serve: build
 	@BUILD=$(BUILD) tests/run serve
 
+test-s13: build $(S13_MME)
+	@BUILD=$(BUILD) tests/run s13
+
 # ASan+UBSan build in its own folder; the Lua interpreter is not instrumented,
 # so the runtime is preloaded into it (tests/run does that when SANITIZE=1).
 sanitize: deps
@@ -147,8 +161,8 @@ sanitize: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
-		build/sanitize/embed_example
-	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
+		build/sanitize/embed_example build/sanitize/tests/s13_mme
+	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve s13
 
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run

@@ -22,6 +22,7 @@
 
 #include "imei_engine.h"
 #include "n5g.h"
+#include "s13.h"
 
 struct eird_config {
 	const char *policy, *tacdb, *lists, *store, *lua_path;
@@ -35,6 +36,7 @@ struct eird_config {
 	size_t max_target, max_header_bytes, max_body;
 	bool record, tacdb_temporary, quiet;
 	struct imei_sandbox_limits limits;
+	struct eird_s13_config s13; /* S13 (Diameter) options: s13.h */
 };
 
 /* HTTP status codes the server answers with, as counter slots. */
@@ -100,6 +102,7 @@ struct eird_server {
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	long long started; /* UTC seconds */
 	pthread_mutex_t log_lock; /* serialises diagnostic lines on stderr */
+	struct eird_s13 *s13;     /* the S13 interface, or NULL */
 };
 
 /* ---- requests (handler.c) ---------------------------------------------------------- */

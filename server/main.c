@@ -52,6 +52,7 @@ static void usage(FILE *out)
 	      "SIGUSR1 reopens the access log. Endpoints: /n5g-eir-eic/v1/equipment-status, /health,\n"
 	      "/metrics (Prometheus text format).\n",
 	      out);
+	fputs(eird_s13_usage, out);
 }
 
 void eird_logf(struct eird_server *srv, const char *fmt, ...)
@@ -167,11 +168,30 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg)
 	};
 	snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
 	snprintf(cfg->port, sizeof cfg->port, "8080");
+	eird_s13_config_init(&cfg->s13);
+	/* our options and the S13 ones (s13.h), in one table */
+	size_t nmain = sizeof long_options / sizeof long_options[0] - 1, ns13 = eird_s13_noptions();
+	struct option *opts = calloc(nmain + ns13 + 1, sizeof *opts);
+	if (!opts) {
+		fprintf(stderr, "imei-eird: out of memory\n");
+		return -1;
+	}
+	memcpy(opts, long_options, nmain * sizeof *opts);
+	memcpy(opts + nmain, eird_s13_long_options, ns13 * sizeof *opts);
 	int opt;
 	size_t n;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		bool ok = true;
+		if (opt >= EIRD_S13_OPT_BASE) {
+			char why[300];
+			if (!eird_s13_option(&cfg->s13, opt, optarg, why, sizeof why)) {
+				fprintf(stderr, "imei-eird: %s\n", why);
+				free(opts);
+				return -1;
+			}
+			continue;
+		}
 		switch (opt) {
 		case O_POLICY: cfg->policy = optarg; break;
 		case O_TACDB: cfg->tacdb = optarg; break;
@@ -202,17 +222,20 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg)
 		case O_LUA_PATH: cfg->lua_path = optarg; break;
 		case O_TACDB_TMP: cfg->tacdb_temporary = true; break;
 		case O_QUIET: cfg->quiet = true; break;
-		case O_HELP: usage(stdout); return 1;
+		case O_HELP: usage(stdout); free(opts); return 1;
 		default:
 			fprintf(stderr, "imei-eird: unknown option or missing value: %s\n", argv[optind - 1]);
 			usage(stderr);
+			free(opts);
 			return -1;
 		}
 		if (!ok) {
 			fprintf(stderr, "imei-eird: bad value '%s' for %s\n", optarg, argv[optind - 1]);
+			free(opts);
 			return -1;
 		}
 	}
+	free(opts);
 	if (optind < argc) {
 		fprintf(stderr, "imei-eird: unexpected argument '%s'\n", argv[optind]);
 		return -1;
@@ -322,6 +345,8 @@ static void reload(struct eird_server *srv)
 			ok = false;
 		}
 	}
+	if (srv->s13 && eird_s13_reload(srv->s13, fresh) != 0)
+		ok = false;
 	if (fresh) {
 		imei_lists_unref(srv->lists);
 		srv->lists = fresh;
@@ -420,6 +445,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (eird_s13_enabled(&cfg->s13)) {
+		/* before the workers start: they read srv->s13 for /metrics */
+		srv->s13 = eird_s13_start(srv, &cfg->s13, err, sizeof err);
+		if (!srv->s13) {
+			eird_logf(srv, "%s", err);
+			status = 2;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < srv->nworkers; i++) {
 		if (pthread_create(&srv->workers[i].thread, NULL, eird_worker_main, &srv->workers[i]) != 0) {
 			eird_logf(srv, "cannot start worker %zu", i);
@@ -467,6 +501,9 @@ join:
 		if (srv->workers[i].started)
 			pthread_join(srv->workers[i].thread, NULL);
 out:
+	/* S13 after the HTTP drain: it answers until then; then DPR to its peers */
+	eird_s13_stop(srv->s13);
+	srv->s13 = NULL;
 	if (srv->workers) {
 		for (size_t i = 0; i < srv->nworkers; i++)
 			eird_worker_fini(&srv->workers[i]);

@@ -208,4 +208,6 @@ void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 	ebuf_printf(b, "imei_eir_workers %zu\n", nw);
 	help(b, "imei_eir_start_time_seconds", "gauge", "Start time of the process, UTC seconds.");
 	ebuf_printf(b, "imei_eir_start_time_seconds %lld\n", srv->started);
+	if (srv->s13)
+		eird_s13_metrics_render(srv->s13, b);
 }
