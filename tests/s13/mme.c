@@ -12,6 +12,7 @@
  *       one request; prints "ans rc=… exp=… es=… sid=ok ass=… oh=… or=… vsai=… failed=… em=…"
  *   load N INFLIGHT FILE [SECONDS]   N requests (IMEIs from FILE, one a line, in turn) with
  *       at most INFLIGHT outstanding; prints the counts by result, lost, rate, latency
+ *   peer-apps                        what the EIR advertised in its CEA: "apps 16777252/10415 auth"
  *   quit
  * Every wait is bounded: an answer within 10 s (load) or 5 s (ecr), else it counts as lost.
  */
@@ -77,6 +78,25 @@ static void wait_state(struct mme *m, bool open, double seconds)
 		usleep(20000);
 	}
 	printf("timeout\n");
+}
+
+/* The applications the EIR advertised in its CEA: "apps AUTH-ID/VENDOR[ acct] ...". */
+static void peer_apps(struct mme *m)
+{
+	struct peer_hdr *p = NULL;
+	if (fd_peer_getbyid((DiamId_t)m->eir_id, strlen(m->eir_id), 1, &p) != 0 || !p) {
+		printf("apps none\n");
+		return;
+	}
+	char line[1024] = "apps";
+	size_t u = 4;
+	for (struct fd_list *li = p->info.runtime.pir_apps.next; li != &p->info.runtime.pir_apps && u + 40 < sizeof line;
+	     li = li->next) {
+		const struct fd_app *a = (const struct fd_app *)li;
+		u += (size_t)snprintf(line + u, sizeof line - u, " %u/%u%s%s", a->appid, a->vndid, a->flags.auth ? " auth" : "",
+		                      a->flags.acct ? " acct" : "");
+	}
+	printf("%s\n", line);
 }
 
 /* ---- building a request ------------------------------------------------------------------ */
@@ -148,7 +168,7 @@ struct one {
 static void put_os(char *buf, size_t len, size_t *used, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n && *used + 5 < len; i++) {
-		if (p[i] >= 0x21 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
 			buf[(*used)++] = (char)p[i];
 		else
 			*used += (size_t)snprintf(buf + *used, len - *used, "\\x%02x", p[i]);
@@ -418,7 +438,6 @@ static void cmd_load(struct mme *m, char *args)
 	sem_init(&L->slots, 0, (unsigned)inflight);
 	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(limit * 1e9);
 	unsigned long sent = 0, send_errors = 0;
-	struct timespec timeout = { 10, 0 };
 	for (; sent < n && now_ns() < deadline; sent++) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -443,6 +462,9 @@ static void cmd_load(struct mme *m, char *args)
 			continue;
 		}
 		reqs[sent].t0 = now_ns();
+		struct timespec timeout; /* absolute (CLOCK_REALTIME): 10 s from now */
+		clock_gettime(CLOCK_REALTIME, &timeout);
+		timeout.tv_sec += 10;
 		if (fd_msg_send_timeout(&req, load_answer, &reqs[sent], load_expired, &timeout) != 0) {
 			send_errors++;
 			sem_post(&L->slots);
@@ -590,6 +612,8 @@ int main(int argc, char **argv)
 			wait_state(m, true, atof(args));
 		else if (strcmp(line, "wait-closed") == 0)
 			wait_state(m, false, atof(args));
+		else if (strcmp(line, "peer-apps") == 0)
+			peer_apps(m);
 		else if (strcmp(line, "ecr") == 0)
 			cmd_ecr(m, args);
 		else if (strcmp(line, "load") == 0)
