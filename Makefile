@@ -8,7 +8,10 @@
 # Layout of the build (all under $(BUILD), never in the source tree):
 #   $(BUILD)/libimei_core.a the Lua-free core alone (no -llua5.4 needed)
 #   $(BUILD)/libimei.a      core + binding + host, for hosts written in C (link -llua5.4)
-#   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding)
+#   $(BUILD)/imei/core.so   the Lua 5.4 C module `imei.core` (core + binding): the data objects,
+#                           the only module a policy's sandbox opens
+#   $(BUILD)/imei/host.so   the Lua 5.4 C module `imei.host` (core + binding + host): engine,
+#                           replay, OS helpers; for trusted Lua hosts, never for a policy
 #   $(BUILD)/tests/*        C unit tests
 #   $(BUILD)/imei-eird      the EIR service: N5g-eir and S13 (server/*.c; nghttp2, http_parser,
 #                           libev, freeDiameter)
@@ -69,7 +72,7 @@ help:
 	@echo "make fuzz      libFuzzer on every C parser, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "make bench     benchmarks against peers (libosmocore, python-stdnum, pure Lua)"
 	@echo "make demo      the main job on bundled sample data"
-	@echo "make lint      luacheck and cppcheck"
+	@echo "make lint      the layers check (tests/layers), luacheck and cppcheck"
 	@echo "make clean     remove $(BUILD)/"
 
 # `deps` installs what is missing; as non-root it prints the apt-get line and stops.
@@ -83,7 +86,7 @@ deps:
 	echo "installing: $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
-build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(BUILD)/imei/core.so $(SERVER_BIN)
+build: $(BUILD)/libimei_core.a $(BUILD)/libimei.a $(BUILD)/imei/core.so $(BUILD)/imei/host.so $(SERVER_BIN)
 
 # The core is compiled without the Lua headers on its include path: a lua.h there fails the build.
 $(BUILD)/obj/core/%.o: core/%.c $(wildcard core/*.h) | $(BUILD)/obj/core
@@ -101,7 +104,14 @@ $(BUILD)/libimei_core.a: $(CORE_OBJ)
 $(BUILD)/libimei.a: $(ALL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/imei/core.so: $(ALL_OBJ) | $(BUILD)/imei
+# imei.core holds no host code: the objects of host/ are not linked into it.
+$(BUILD)/imei/core.so: $(CORE_OBJ) $(BIND_OBJ) | $(BUILD)/imei
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
+
+# imei.host carries its own copy of the core and the binding (a Lua C module cannot link
+# against another); the classes of the data objects are registered by name, so objects
+# made by either module are the same to both.
+$(BUILD)/imei/host.so: $(ALL_OBJ) | $(BUILD)/imei
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(BUILD)/libimei.a | $(BUILD)/tests
@@ -159,7 +169,7 @@ test-s13: build $(S13_MME)
 sanitize: deps
 	$(MAKE) BUILD=build/sanitize CC=gcc OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so \
+		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so build/sanitize/imei/host.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
 		build/sanitize/embed_example build/sanitize/tests/s13_mme
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve s13
@@ -173,7 +183,9 @@ bench: deps build
 demo: deps build
 	@BUILD=$(BUILD) ./demo.sh
 
-lint: deps
+# lint also checks the layers from the objects' symbols (tests/layers), so it builds first.
+lint: deps build
+	tests/layers $(BUILD)
 	luacheck lua bin/imei tests/spec bench policies
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz

@@ -20,7 +20,7 @@
 #include <osmocom/gsm/gsm23003.h>
 
 #include "imei_bulk.h"
-#include "imei_id.h"
+#include "imei_identity.h"
 
 #define N 1000000
 #define PASSES 15

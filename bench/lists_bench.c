@@ -1,5 +1,5 @@
 /*
- * lists_bench.c — membership lists (list.c, u64set.c) against the obvious peer, a sorted
+ * lists_bench.c — membership lists (lists_file.c, u64set.c) against the obvious peer, a sorted
  * array of the same 64-bit keys searched with bsearch(3) (and with an inlined binary
  * search, the peer at its best), in the same run, on the same random queries (half
  * members, half not, in random order):

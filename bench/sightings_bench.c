@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define QUERIES 200000
 #define DAY 86400u

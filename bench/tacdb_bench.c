@@ -1,5 +1,5 @@
 /*
- * tacdb_bench.c — the TAC database from C (tacdb.h), against the obvious peer in the same
+ * tacdb_bench.c — the TAC database from C (imei_tacdb.h), against the obvious peer in the same
  * run: the same TACs as a sorted uint32 array, searched with bsearch(3) and with an inlined
  * binary search (the peer at its best). For each compiled image given:
  *   - open (mmap + full validation): best and median of 20;
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tacdb.h"
+#include "imei_tacdb.h"
 
 #define RUNS 5
 #define QUERIES 4000000 /* a multiple of 256 */

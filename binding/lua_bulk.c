@@ -7,7 +7,7 @@
  *            normalised = "…\n…" (validate_lines with opts.normalise) }
  */
 #include "imei_bulk.h"
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 struct collect {
 	lua_State *L;

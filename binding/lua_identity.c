@@ -1,12 +1,12 @@
 /*
- * lua_identity.c — Lua binding of identity.c and luhn.c:
+ * lua_identity.c — Lua binding of identity.c and identity_luhn.c:
  *   parse(s) -> table | nil, err     valid(s) -> boolean
  *   luhn(digits) -> boolean          check_digit(body) -> "d" | nil, err
  */
 #include <stdio.h>
 
-#include "imei_id.h"
-#include "lua_bindings.h"
+#include "imei_identity.h"
+#include "imei_lua.h"
 
 static void set_str(lua_State *L, const char *field, const char *value)
 {

@@ -1,5 +1,5 @@
 /*
- * lua_lists.c — Lua binding of list.c and lists.c (imei_lists.h):
+ * lua_lists.c — Lua binding of lists_file.c and lists_collection.c (imei_lists.h):
  *   list_load(path [, name])   -> list, report | nil, err
  *   list_load_string(csv [, name]) -> list, report | nil, err (the same from a string)
  *   lists_load_dir(dir)        -> lists | nil, err
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "imei_lists.h"
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 #define LIST_MT "imei.list"
 #define LISTS_MT "imei.lists"

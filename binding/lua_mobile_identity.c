@@ -5,8 +5,8 @@
  */
 #include <string.h>
 
-#include "imei_mi.h"
-#include "lua_bindings.h"
+#include "imei_mobile_identity.h"
+#include "imei_lua.h"
 
 static enum imei_mi_spec check_spec(lua_State *L, int arg)
 {

@@ -1,5 +1,5 @@
 /*
- * lua_sightings.c — Lua binding of the sightings store (sightings.h; DESIGN §3, §5):
+ * lua_sightings.c — Lua binding of the sightings store (imei_sightings.h; DESIGN §3, §5):
  *   sightings_open("memory" | "lmdb:PATH" [, opts]) -> store | nil, err
  *   store:record{key=, imsi=, msisdn=, time=, operator=, rat=} -> true | nil, err
  *   store:record_many{row, …} -> n | nil, err, n_recorded
@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "lua_bindings.h"
-#include "sightings.h"
+#include "imei_lua.h"
+#include "imei_sightings.h"
 
 #define STORE_MT "imei.sightings.store"
 #define ITER_MT "imei.sightings.iterator"

@@ -1,7 +1,7 @@
 /*
- * lua_tacdb.c — Lua binding of the TAC database (tacdb.h).
+ * lua_tacdb.c — Lua binding of the TAC database (imei_tacdb.h).
  *
- * Module functions (imei.core; the public API is lua/imei/tacdb.lua):
+ * Module functions (imei.core; the public API is lua/imei/tacdb/init.lua):
  *   tacdb_builder(["last"|"first"]) -> builder
  *   tacdb_open(path) -> db | nil, err        tacdb_from_image(bytes) -> db | nil, err
  *   tacdb_rat(bands) -> RAT bitmask          tacdb_magic: the first bytes of an image
@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lua_bindings.h"
-#include "tacdb.h"
+#include "imei_lua.h"
+#include "imei_tacdb.h"
 
 #define TACDB_MT "imei.tacdb"
 #define BUILDER_MT "imei.tacdb_builder"

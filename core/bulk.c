@@ -1,6 +1,6 @@
 /*
  * bulk.c — validate newline-separated identifiers in one pass (see imei_bulk.h).
- * The common line, 15 digits and '\n', takes the SWAR fast path (luhn15.h) with no parse,
+ * The common line, 15 digits and '\n', takes the SWAR fast path (identity_luhn15.h) with no parse,
  * valid or not.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "imei_bulk.h"
-#include "luhn15.h"
+#include "identity_luhn15.h"
 
 /* Why a line that parsed is still not a valid IMEI. */
 static const char *invalid_reason(const struct imei_id *id, char *buf, size_t cap)

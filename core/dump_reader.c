@@ -1,5 +1,5 @@
 /*
- * dump_reader.c — operator dump rows (dump_reader.h): layouts, headers, the row parser
+ * dump_reader.c — operator dump rows (imei_dump_reader.h): layouts, headers, the row parser
  * and a bounded line reader over plain or gzip files (zlib; RFC 1952 detected by zlib
  * from the magic bytes, so a gzip file needs no .gz name and a plain one reads as is).
  */
@@ -14,8 +14,8 @@
 
 #include <zlib.h>
 
-#include "dump_reader.h"
-#include "sightings.h"
+#include "imei_dump_reader.h"
+#include "imei_sightings.h"
 
 /* ---- dates -------------------------------------------------------------------------- */
 

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "imei_id.h"
-#include "luhn15.h"
+#include "imei_identity.h"
+#include "identity_luhn15.h"
 
 static bool is_space(unsigned char c)
 {

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "imei_id.h"
+#include "imei_identity.h"
 
 struct imei_bulk_stats {
 	size_t lines;

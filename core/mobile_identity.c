@@ -1,13 +1,13 @@
 /*
  * mobile_identity.c — TBCD Mobile Identity encode/decode (TS 24.008 §10.5.1.4,
- * TS 24.501 §9.11.3.4, TS 29.002 MAP IMEI). See imei_mi.h for the layouts.
+ * TS 24.501 §9.11.3.4, TS 29.002 MAP IMEI). See imei_mobile_identity.h for the layouts.
  * Every read is checked against the buffer length first.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "imei_mi.h"
+#include "imei_mobile_identity.h"
 
 static enum imei_err mi_fail(struct imei_error *err, enum imei_err code, size_t pos, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -1,5 +1,5 @@
 /*
- * sightings.c — the sightings store handle (sightings.h): opens a backend by spec, counts
+ * sightings.c — the sightings store handle (imei_sightings.h): opens a backend by spec, counts
  * references atomically (C11 stdatomic), holds the read-write lock that makes one store
  * safe for many threads, checks every input, and answers every query from the aggregates
  * a backend fetches (sightings_agg.c), so "memory" and "lmdb:" answer alike (DESIGN §5).
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 struct imei_store {
 	const struct imei_store_ops *ops;

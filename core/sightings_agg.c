@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define HORIZON IMEI_SIGHT_HORIZON_DAYS
 

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "imei_id.h"
-#include "sightings.h"
+#include "imei_identity.h"
+#include "imei_sightings.h"
 
 int imei_store_fail(struct imei_store_error *err, enum imei_store_errcode code, const char *fmt, ...)
 {

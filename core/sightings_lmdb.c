@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define FORMAT "imei-sightings/1"
 #define DEFAULT_MAP_SIZE ((size_t)8 << 30)

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define CHUNK (HUGE_PAGE / 48) /* records per chunk: 43690, one huge page */

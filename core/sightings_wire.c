@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define WIRE_VERSION 1
 

@@ -17,9 +17,9 @@
 
 #include "imei_engine.h"
 #include "imei_lists.h"
-#include "lua_bindings.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_lua.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 /* What a policy file looked like when loaded: refresh() reloads when it changes. */
 struct file_stamp {
@@ -458,6 +458,16 @@ int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char 
 	pthread_mutex_unlock(&e->lock);
 	pthread_mutex_unlock(&e->reload_lock);
 	return rc == LUA_OK ? 0 : -1;
+}
+
+void imei_engine_set_tacdb(struct imei_engine *e, struct imei_tacdb *tacdb)
+{
+	pthread_mutex_lock(&e->reload_lock);
+	struct imei_tacdb *old = e->tacdb;
+	e->tacdb = tacdb ? imei_tacdb_ref(tacdb) : NULL;
+	if (old)
+		imei_tacdb_unref(old);
+	pthread_mutex_unlock(&e->reload_lock);
 }
 
 int imei_engine_refresh(struct imei_engine *e, char *err, size_t errlen)

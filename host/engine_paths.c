@@ -9,8 +9,8 @@
 
 #include "imei_engine.h"
 #include "imei_lists.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 int imei_engine_config_open(struct imei_engine_config *cfg, const struct imei_engine_paths *paths, char *err,
                             size_t errlen)

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sandbox.h"
+#include "imei_sandbox.h"
 
 struct imei_tacdb;
 struct imei_lists;
@@ -126,6 +126,11 @@ int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
 
 /* Swap in new lists (a new frozen collection) without reloading the policy. */
 int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen);
+
+/* Give the engine another TAC database (a new image after a SIGHUP, say). The policy in
+ * force keeps the one it was loaded with; the next imei_engine_reload() builds the new
+ * policy instance with this one. The engine takes its own reference. */
+void imei_engine_set_tacdb(struct imei_engine *e, struct imei_tacdb *tacdb);
 
 /* The file-watch path for long-running hosts: reload the policy if any of its files
  * changed (stat: inode, size, mtime), and the lists if their folder changed. Cheap when

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "imei_engine.h"
-#include "lua_bindings.h"
+#include "imei_lua_host.h"
 
 #define ENGINE_MT "imei.engine"
 #define COPY_DEPTH 6

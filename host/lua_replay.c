@@ -1,5 +1,5 @@
 /*
- * lua_replay.c — Lua binding of batch replay (replay.h), for lua/imei/classify:
+ * lua_replay.c — Lua binding of batch replay (imei_replay.h), for lua/imei/classify:
  *   replay_new{ store =, tacdb =, columns =, delimiter =, run_date = "YYYYMMDD",
  *               reader_thread = bool } -> replay | nil, err
  *   r:add_file(path, operator [, first, last]) -> index | nil, err   (dates "YYYYMMDD")
@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_bindings.h"
-#include "replay.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_lua_host.h"
+#include "imei_replay.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 #define REPLAY_MT "imei.replay"
 

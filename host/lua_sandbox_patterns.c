@@ -5,7 +5,7 @@
  * find/match/gmatch/gsub behave as string.* but share a fresh budget of `steps` steps;
  * remaining() -> steps left, exceeded (boolean); refill(steps) re-arms the budget.
  */
-#include "lua_bindings.h"
+#include "imei_lua_host.h"
 #include "sandbox_patterns.h"
 
 static struct imei_budget *upvalue_budget(lua_State *L)

@@ -1,5 +1,5 @@
 /*
- * sandbox.c — the policy sandbox (see sandbox.h; DESIGN.md §4).
+ * sandbox.c — the policy sandbox (see imei_sandbox.h; DESIGN.md §4).
  *
  * Containment, and how each part holds:
  *  - memory: the state's allocator refuses to grow past the cap; Lua turns that into a
@@ -22,8 +22,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua_bindings.h"
-#include "sandbox.h"
+#include "imei_lua.h"
+#include "imei_sandbox.h"
 
 #define HOOK_EVERY 1000
 

@@ -1,7 +1,7 @@
 /*
- * s13.c — imei-eird's S13 interface (s13.h): options, the generated freeDiameter
- * configuration, the engine pool of the dispatch threads, the ME-Identity-Check handler
- * (TS 29.272 §5.2.4, §7.2.19–7.2.20), its counters, access log and stop.
+ * s13.c — imei-eird's S13 front end (s13.h): options, the generated freeDiameter
+ * configuration, the hand-off from freeDiameter's dispatch threads to the workers, the
+ * ME-Identity-Check answer (TS 29.272 §5.2.4, §7.2.19–7.2.20), its counters and stop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,8 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eird.h"
-#include "imei_lists.h"
+#include "service.h"
 #include "s13.h"
 #include "s13_dict.h"
 #include "s13_ident.h"
@@ -60,7 +59,7 @@ const char eird_s13_usage[] =
 	"  --s13-accept FQDN      a peer allowed to connect in ('*.realm' for a whole domain); repeatable\n"
 	"  --s13-tls-cert FILE, --s13-tls-key FILE, --s13-tls-ca FILE   TLS credentials (PEM)\n"
 	"  --s13-tls-port PORT    port for TLS connections (default 5868 with a certificate)\n"
-	"  --s13-threads N        dispatch threads, one engine each (default: --workers)\n"
+	"  --s13-threads N        freeDiameter dispatch threads handing ECRs to the workers (default 2)\n"
 	"  --s13-tc SEC           seconds between connection attempts to a peer (default 30)\n"
 	"  --s13-sctp             SCTP as well as TCP\n"
 	"  --s13-conf FILE        use this freeDiameter configuration instead of the flags above\n"
@@ -237,7 +236,7 @@ bool eird_s13_option(struct eird_s13_config *c, int opt, const char *arg, char *
 	}
 }
 
-/* ---- the running interface ----------------------------------------------------------- */
+/* ---- the front end ------------------------------------------------------------------------ */
 
 /* Answers by outcome, as counter slots. */
 enum { R_WHITE, R_BLACK, R_GREY, R_UNKNOWN, R_5004, R_5005, R_5012, R_NRESULTS };
@@ -245,122 +244,48 @@ static const char *const result_label[R_NRESULTS][2] = {
 	{ "2001", "WHITELISTED" }, { "2001", "BLACKLISTED" }, { "2001", "GREYLISTED" },
 	{ "5422", "UNKNOWN" },     { "5004", "" },            { "5005", "" },           { "5012", "" },
 };
+static const int result_code[R_NRESULTS] = { 2001, 2001, 2001, 5422, 5004, 5005, 5012 };
 
-/* One dispatch thread's engine, counters and log buffer. A slot normally has one thread;
- * the lock makes a shared one (more dispatch threads than engines) correct too. */
-struct s13_slot {
+/* An ECR handed from a freeDiameter dispatch thread to a worker. */
+struct s13_job {
+	struct s13_job *next;
+	struct msg *req;
+};
+
+struct s13_wstate;
+
+/* The requests waiting for worker slot i, and the worker serving the slot now (NULL
+ * while none: before it starts, after it ends or was abandoned by the watchdog). */
+struct s13_queue {
 	pthread_mutex_t lock;
-	struct imei_engine *engine;
-	_Atomic uint64_t results[R_NRESULTS];
-	_Atomic uint64_t failures;            /* checks where the policy failed (answered 5012) */
-	_Atomic uint64_t hist[EIRD_NBUCKETS]; /* handler time, request parsed to answer queued */
-	_Atomic uint64_t hist_sum_ns, hist_count;
-	struct ebuf log;
-	long long log_since_ms;               /* when the oldest unflushed line was written */
+	struct s13_job *head, *tail;
+	struct s13_wstate *ws;
+};
+
+/* One worker's part: the watcher the dispatch threads wake it with. */
+struct s13_wstate {
+	ev_async async;
+	struct eird_s13 *s;
+	struct eird_worker *w;
+	struct s13_queue *q;
 };
 
 struct eird_s13 {
+	struct eird_frontend fe;
 	struct eird_server *srv;
 	struct eird_s13_config cfg;
 	struct s13_dict d;
 	struct disp_hdl *hdl;
 	struct fd_hook_hdl *hook;
-	pthread_key_t key;
-	bool key_made, core_up;
-	_Atomic unsigned next_slot;
-	size_t nslots;
-	struct s13_slot *slots;
+	bool core_up, core_stopping;
+	pthread_mutex_t stop_lock;
+	size_t nq;
+	struct s13_queue *q; /* one per worker slot */
+	_Atomic unsigned rr; /* round robin over the slots */
+	_Atomic uint64_t results[R_NRESULTS];
+	_Atomic uint64_t no_worker; /* answered 5012 for want of a running worker */
 	_Atomic uint64_t peer_up, peer_down;
-	/* the log flusher thread */
-	pthread_t flusher;
-	bool flusher_up, flusher_stop;
-	pthread_mutex_t flock;
-	pthread_cond_t fcond;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct s13_slot *my_slot(struct eird_s13 *s)
-{
-	struct s13_slot *sl = pthread_getspecific(s->key);
-	if (!sl) {
-		unsigned i = atomic_fetch_add(&s->next_slot, 1);
-		sl = &s->slots[i % s->nslots];
-		pthread_setspecific(s->key, sl);
-	}
-	return sl;
-}
-
-static void flush_slot(struct eird_s13 *s, struct s13_slot *sl)
-{
-	struct ebuf *b = &sl->log;
-	size_t off = 0;
-	while (off < b->len && s->srv->log_fd >= 0) {
-		ssize_t n = write(s->srv->log_fd, b->data + off, b->len - off);
-		if (n <= 0)
-			break; /* a full disk loses log lines, never answers */
-		off += (size_t)n;
-	}
-	b->len = 0;
-	b->failed = false;
-}
-
-static void *flusher_main(void *arg)
-{
-	struct eird_s13 *s = arg;
-	pthread_mutex_lock(&s->flock);
-	while (!s->flusher_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&s->fcond, &s->flock, &ts);
-		pthread_mutex_unlock(&s->flock);
-		for (size_t i = 0; i < s->nslots; i++) {
-			pthread_mutex_lock(&s->slots[i].lock);
-			flush_slot(s, &s->slots[i]);
-			pthread_mutex_unlock(&s->slots[i].lock);
-		}
-		pthread_mutex_lock(&s->flock);
-	}
-	pthread_mutex_unlock(&s->flock);
-	return NULL;
-}
-
-/* Append s to the log: printable ASCII except '"' and '\' as is, others \xHH (as handler.c). */
-static void log_escaped(struct ebuf *b, const uint8_t *p, size_t n, size_t max)
-{
-	static const char hex[] = "0123456789abcdef";
-	bool cut = n > max;
-	if (cut)
-		n = max;
-	if (!ebuf_reserve(b, n * 4 + 3))
-		return;
-	char *o = b->data + b->len;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\') {
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[p[i] >> 4];
-			*o++ = hex[p[i] & 15];
-		} else {
-			*o++ = (char)p[i];
-		}
-	}
-	if (cut) {
-		memcpy(o, "...", 3);
-		o += 3;
-	}
-	b->len = (size_t)(o - b->data);
-}
 
 /* What the handler read from the request. */
 struct ecr {
@@ -393,17 +318,18 @@ static void read_terminal_information(struct avp *ti, struct ecr *e)
 		const union avp_value *v = value_of(c, &h);
 		if (!h || !(h->avp_flags & AVP_FLAG_VENDOR) || h->avp_vendor != S13_VENDOR_3GPP || !v)
 			continue;
+		const uint8_t *data = v->os.data ? v->os.data : (const uint8_t *)"";
 		if (h->avp_code == S13_AVP_IMEI && !e->in.imei) {
 			e->imei = c;
-			e->in.imei = v->os.data ? v->os.data : (const uint8_t *)"";
+			e->in.imei = data;
 			e->in.imei_len = v->os.len;
 		} else if (h->avp_code == S13_AVP_SOFTWARE_VERSION && !e->in.software_version) {
 			e->sv = c;
-			e->in.software_version = v->os.data ? v->os.data : (const uint8_t *)"";
+			e->in.software_version = data;
 			e->in.software_version_len = v->os.len;
 		} else if (h->avp_code == S13_AVP_MEID && !e->in.meid) {
 			e->meid = c;
-			e->in.meid = v->os.data ? v->os.data : (const uint8_t *)"";
+			e->in.meid = data;
 			e->in.meid_len = v->os.len;
 		}
 	}
@@ -481,7 +407,7 @@ static int failed_avp(struct s13_dict *d, struct msg *ans, struct dict_object *o
 	return rc;
 }
 
-/* Build the ECA (TS 29.272 §7.2.20) into ans. */
+/* The ECA (TS 29.272 §7.2.20) into ans. e and id may be NULL (5012 without a parse). */
 static int build_answer(struct eird_s13 *s, struct msg *ans, const struct ecr *e, const struct s13_ident *id,
                         int outcome, const char *error_message)
 {
@@ -507,16 +433,11 @@ static int build_answer(struct eird_s13 *s, struct msg *ans, const struct ecr *e
 			fd_msg_free(g);
 			return rc;
 		}
-	} else {
-		uint32_t code = outcome == R_5004 ? S13_INVALID_AVP_VALUE
-		                : outcome == R_5005 ? S13_MISSING_AVP
-		                : outcome == R_5012 ? S13_UNABLE_TO_COMPLY
-		                                    : S13_SUCCESS;
-		if ((rc = s13_add_u32(ans, d->result_code, code)) != 0)
-			return rc;
+	} else if ((rc = s13_add_u32(ans, d->result_code, (uint32_t)result_code[outcome])) != 0) {
+		return rc;
 	}
 	/* Auth-Session-State as the request had it; S13 keeps no state (NO_STATE_MAINTAINED, 1) */
-	if ((rc = s13_add_i32(ans, d->auth_session_state, e->has_ass ? e->ass : 1)) != 0)
+	if ((rc = s13_add_i32(ans, d->auth_session_state, e && e->has_ass ? e->ass : 1)) != 0)
 		return rc;
 	if ((rc = fd_msg_add_origin(ans, 0)) != 0)
 		return rc;
@@ -524,7 +445,7 @@ static int build_answer(struct eird_s13 *s, struct msg *ans, const struct ecr *e
 		return rc;
 	if (error_message && (rc = s13_add_os(ans, d->error_message, error_message, strlen(error_message))) != 0)
 		return rc;
-	switch (id->fault) {
+	switch (id ? id->fault : S13_ID_OK) {
 	case S13_ID_NO_TERMINAL_INFORMATION: return failed_avp(d, ans, d->terminal_information, NULL, NULL);
 	case S13_ID_NO_IDENTITY: return failed_avp(d, ans, NULL, d->imei, NULL);
 	case S13_ID_BAD_IMEI: return failed_avp(d, ans, NULL, d->imei, e->imei);
@@ -535,81 +456,88 @@ static int build_answer(struct eird_s13 *s, struct msg *ans, const struct ecr *e
 	}
 }
 
-static void access_log(struct eird_s13 *s, struct s13_slot *sl, const struct ecr *e, const struct s13_ident *id,
-                       int outcome, const struct imei_verdict *v, uint64_t ns)
+/* Answer the request *req (consumed) and count the answer. Any thread. On a failure to
+ * build it, the request is answered by freeDiameter's own error path when we are still
+ * in the dispatch callback (act != NULL), else dropped with a log line (out of memory). */
+static void answer(struct eird_s13 *s, struct msg **req, const struct ecr *e, const struct s13_ident *id,
+                   int outcome, const char *error_message, enum disp_action *act)
 {
-	if (s->srv->log_fd < 0)
+	struct msg *q = *req;
+	int rc = fd_msg_new_answer_from_req(s->d.dict, req, 0);
+	if (rc == 0 && (rc = build_answer(s, *req, e, id, outcome, error_message)) == 0) {
+		atomic_fetch_add_explicit(&s->results[outcome], 1, memory_order_relaxed);
+		if (act) {
+			*act = DISP_ACT_SEND;
+			return;
+		}
+		if ((rc = fd_msg_send(req, NULL, NULL)) == 0)
+			return;
+	}
+	if (*req != q) { /* the half-built answer: take the request back */
+		struct msg *ans = *req;
+		if (fd_msg_answ_detach(ans) == 0) {
+			fd_msg_free(ans);
+			*req = q;
+		}
+	}
+	if (act) {
+		*act = DISP_ACT_ERROR; /* freeDiameter answers DIAMETER_UNABLE_TO_COMPLY */
+		atomic_fetch_add_explicit(&s->results[R_5012], 1, memory_order_relaxed);
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	struct ebuf *b = &sl->log;
-	if (b->len == 0)
-		sl->log_since_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	ebuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	            tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	if (e->origin_host_len)
-		log_escaped(b, e->origin_host, e->origin_host_len, 128);
-	else
-		ebuf_str(b, "-");
-	ebuf_str(b, " \"ECR ");
-	if (id->fault == S13_ID_OK)
-		ebuf_printf(b, "pei=%s", id->pei);
-	else
-		ebuf_str(b, id->why);
-	if (id->imsi[0])
-		ebuf_printf(b, " imsi=%s", id->imsi);
-	ebuf_printf(b, " S13\" %s - %s ", result_label[outcome][0], v ? imei_status_name(v->status) : "-");
-	size_t n = v ? v->nreasons : 0;
-	if (n == 0)
-		ebuf_str(b, "-");
-	for (size_t i = 0; i < n; i++)
-		ebuf_printf(b, "%s%s", i ? "," : "", v->reasons[i].condition);
-	ebuf_printf(b, " %lluus\n", (unsigned long long)(ns / 1000));
-	if (b->len >= 48 * 1024)
-		flush_slot(s, sl);
+	}
+	eird_logf(s->srv, "s13: cannot answer an ECR: %s", strerror(rc));
+	if (*req)
+		fd_msg_free(*req);
+	*req = NULL;
 }
 
-/* The ME-Identity-Check handler, on a freeDiameter dispatch thread. */
-static int on_ecr(struct msg **msg, struct avp *avp, struct session *sess, void *opaque, enum disp_action *act)
+/* The watchdog's answer for an ECR whose check hung: 5012, from its thread. */
+struct hang_ctx {
+	struct eird_s13 *s;
+	struct msg *req;
+	const struct ecr *e;
+};
+
+static void on_hang(void *ctx, const struct imei_verdict *v)
 {
-	(void)avp;
-	(void)sess;
-	struct eird_s13 *s = opaque;
-	struct s13_slot *sl = my_slot(s);
-	uint64_t t0 = now_ns();
-	struct msg *req = *msg;
+	(void)v;
+	struct hang_ctx *h = ctx;
+	answer(h->s, &h->req, h->e, NULL, R_5012, "the equipment check did not finish in time", NULL);
+}
+
+/* One ECR on worker w (its thread). false: the watchdog took the worker over (hung
+ * check, answered by on_hang): stop using w's engine. */
+static bool handle(struct eird_s13 *s, struct eird_worker *w, struct msg *req)
+{
+	uint64_t t0 = eird_now_ns();
 	struct ecr e;
 	struct s13_ident id;
 	struct imei_verdict v;
 	bool checked = false;
 	int outcome;
-	const char *error_message = NULL;
+	const char *em = NULL;
 
-	pthread_mutex_lock(&sl->lock);
 	read_ecr(req, &e);
+	char oh[256];
+	snprintf(oh, sizeof oh, "%.*s", (int)(e.origin_host_len < 255 ? e.origin_host_len : 255),
+	         e.origin_host ? (const char *)e.origin_host : "-");
 	switch (s13_ident_read(&e.in, &id)) {
 	case S13_ID_OK: {
-		char oh[256] = "", orl[256] = "";
-		snprintf(oh, sizeof oh, "%.*s", (int)(e.origin_host_len < 255 ? e.origin_host_len : 255),
-		         e.origin_host ? (const char *)e.origin_host : "");
+		char orl[256];
 		snprintf(orl, sizeof orl, "%.*s", (int)(e.origin_realm_len < 255 ? e.origin_realm_len : 255),
 		         e.origin_realm ? (const char *)e.origin_realm : "");
 		const char *extras[] = { "interface", "s13", "origin_host", oh, "origin_realm", orl };
 		struct imei_request r = { .pei = id.pei, .imsi = id.imsi[0] ? id.imsi : NULL, .nextras = 3,
 		                          .extras = extras };
-		int rc = imei_engine_check(sl->engine, &r, &v);
+		struct hang_ctx hc = { s, req, &e };
+		eird_check_on_hang(w, on_hang, &hc);
+		int rc = eird_check(w, &r, &v);
+		if (rc == EIRD_CHECK_ABANDONED)
+			return false; /* on_hang answered it */
 		checked = true;
 		if (rc < 0) {
-			/* the policy failed as a whole: no verdict to give (RFC 6733 §7.1.5) */
-			outcome = R_5012;
-			error_message = "the equipment policy failed on this request";
-			eird_inc(&sl->failures);
-			uint64_t n = atomic_load_explicit(&sl->failures, memory_order_relaxed);
-			if ((n & (n - 1)) == 0)
-				eird_logf(s->srv, "s13: policy failed (%llu so far on this thread): %s", (unsigned long long)n,
-				          v.error ? v.error : "?");
+			outcome = R_5012; /* the policy failed as a whole: no verdict to give */
+			em = "the equipment policy failed on this request";
 		} else {
 			outcome = (int)v.status; /* WHITELISTED 0, BLACKLISTED 1, GREYLISTED 2, UNKNOWN 3 */
 		}
@@ -618,47 +546,116 @@ static int on_ecr(struct msg **msg, struct avp *avp, struct session *sess, void 
 	case S13_ID_NO_TERMINAL_INFORMATION:
 	case S13_ID_NO_IDENTITY:
 		outcome = R_5005;
-		error_message = id.why;
+		em = id.why;
 		break;
 	default:
 		outcome = R_5004;
-		error_message = id.why;
+		em = id.why;
 		break;
 	}
+	/* the log record before the answer: the request's AVPs live until it is sent */
+	char target[200];
+	if (id.fault == S13_ID_OK)
+		snprintf(target, sizeof target, "pei=%s%s%s", id.pei, id.imsi[0] ? " imsi=" : "", id.imsi);
+	else
+		snprintf(target, sizeof target, "%s", id.why);
+	answer(s, &req, &e, &id, outcome, em, NULL);
+	struct eird_log_record rec = {
+		.protocol = "S13", .peer = oh, .op = "ECR", .op_len = 3, .target = target, .target_len = strlen(target),
+		.result = result_code[outcome], .bytes = 0, .v = checked ? &v : NULL, .ns = eird_now_ns() - t0,
+	};
+	eird_log_write(w, &rec);
+	return true;
+}
 
-	int rc = fd_msg_new_answer_from_req(s->d.dict, msg, 0);
-	if (rc == 0) {
-		struct msg *ans = *msg;
-		rc = build_answer(s, ans, &e, &id, outcome, error_message);
-		if (rc != 0) {
-			/* out of memory half-way: take the request back and let freeDiameter answer
-			 * DIAMETER_UNABLE_TO_COMPLY rather than leave the MME without an answer */
-			struct msg *q = NULL;
-			if (fd_msg_answ_getq(ans, &q) == 0 && q && fd_msg_answ_detach(ans) == 0) {
-				fd_msg_free(ans);
-				*msg = q;
+/* Take what waits in q and unbind it from ws (when ws is still the one serving it). */
+static struct s13_job *unbind(struct s13_queue *q, struct s13_wstate *ws)
+{
+	pthread_mutex_lock(&q->lock);
+	struct s13_job *jobs = NULL;
+	if (q->ws == ws) {
+		q->ws = NULL;
+		jobs = q->head;
+		q->head = q->tail = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return jobs;
+}
+
+static void answer_all_5012(struct eird_s13 *s, struct s13_job *j, const char *why)
+{
+	while (j) {
+		struct s13_job *next = j->next;
+		answer(s, &j->req, NULL, NULL, R_5012, why, NULL);
+		free(j);
+		j = next;
+	}
+}
+
+/* Run the jobs on w; after a hung check, the rest get 5012 (the engine is given up). */
+static bool run_jobs(struct eird_s13 *s, struct eird_worker *w, struct s13_job *j)
+{
+	bool alive = true;
+	while (j) {
+		struct s13_job *next = j->next;
+		struct msg *req = j->req;
+		free(j);
+		if (alive)
+			alive = handle(s, w, req);
+		else
+			answer(s, &req, NULL, NULL, R_5012, "the worker was replaced", NULL);
+		j = next;
+	}
+	return alive;
+}
+
+static void on_async(struct ev_loop *loop, ev_async *a, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct s13_wstate *ws = a->data;
+	pthread_mutex_lock(&ws->q->lock);
+	struct s13_job *jobs = ws->q->ws == ws ? ws->q->head : NULL;
+	if (jobs)
+		ws->q->head = ws->q->tail = NULL;
+	pthread_mutex_unlock(&ws->q->lock);
+	run_jobs(ws->s, ws->w, jobs);
+}
+
+/* The ECR handler, on a freeDiameter dispatch thread: hand the request to a worker, the
+ * slots in turn (a busy one gets no more than its share); without any, answer 5012. */
+static int on_ecr(struct msg **msg, struct avp *avp, struct session *sess, void *opaque, enum disp_action *act)
+{
+	(void)avp;
+	(void)sess;
+	struct eird_s13 *s = opaque;
+	struct s13_job *j = malloc(sizeof *j);
+	if (j) {
+		j->next = NULL;
+		j->req = *msg;
+		unsigned start = atomic_fetch_add_explicit(&s->rr, 1, memory_order_relaxed);
+		for (size_t k = 0; k < s->nq; k++) {
+			struct s13_queue *q = &s->q[(start + k) % s->nq];
+			pthread_mutex_lock(&q->lock);
+			if (q->ws) {
+				bool wake = q->head == NULL;
+				if (q->tail)
+					q->tail->next = j;
+				else
+					q->head = j;
+				q->tail = j;
+				if (wake)
+					ev_async_send(q->ws->w->loop, &q->ws->async);
+				pthread_mutex_unlock(&q->lock);
+				*msg = NULL; /* the worker answers it */
+				return 0;
 			}
-			outcome = R_5012;
-			*act = DISP_ACT_ERROR;
-		} else {
-			*act = DISP_ACT_SEND;
+			pthread_mutex_unlock(&q->lock);
 		}
-	} else {
-		outcome = R_5012;
-		*act = DISP_ACT_ERROR;
+		free(j);
 	}
-	uint64_t ns = now_ns() - t0;
-	eird_inc(&sl->results[outcome]);
-	if (checked) {
-		size_t b = 0;
-		while (b < EIRD_NBUCKETS - 1 && (double)ns > eird_buckets[b] * 1e9)
-			b++;
-		eird_inc(&sl->hist[b]);
-		eird_add(&sl->hist_sum_ns, ns);
-		eird_inc(&sl->hist_count);
-	}
-	access_log(s, sl, &e, &id, outcome, checked ? &v : NULL, ns);
-	pthread_mutex_unlock(&sl->lock);
+	atomic_fetch_add_explicit(&s->no_worker, 1, memory_order_relaxed);
+	answer(s, msg, NULL, NULL, R_5012, "no worker is running (stopping)", act);
 	return 0;
 }
 
@@ -686,6 +683,8 @@ static void fd_logger(int level, const char *fmt, va_list ap)
 {
 	if (level < fd_g_debug_lvl)
 		return;
+	if (fd_g_debug_lvl > FD_LOG_NOTICE && strncmp(fmt, "Initiating freeDiameter shutdown", 32) == 0)
+		return; /* our own stop, said otherwise */
 	char line[1024];
 	vsnprintf(line, sizeof line, fmt, ap);
 	fprintf(stderr, "imei-eird: diameter: %s\n", line);
@@ -813,188 +812,157 @@ static int add_listen_address(const struct eird_s13_config *c, char *err, size_t
 	return 0;
 }
 
-/* ---- start, reload, metrics, stop ----------------------------------------------------- */
+/* ---- the front end's callbacks ------------------------------------------------------------ */
 
-static void free_slots(struct eird_s13 *s)
+static int fe_open(struct eird_frontend *fe, struct eird_server *srv)
 {
-	for (size_t i = 0; i < s->nslots; i++) {
-		imei_engine_free(s->slots[i].engine);
-		ebuf_free(&s->slots[i].log);
-		pthread_mutex_destroy(&s->slots[i].lock);
-	}
-	free(s->slots);
-	s->slots = NULL;
-	s->nslots = 0;
-}
-
-struct eird_s13 *eird_s13_start(struct eird_server *srv, const struct eird_s13_config *cfg, char *err,
-                                size_t errlen)
-{
-	if (cfg->conf && (cfg->identity || cfg->npeers || cfg->naccept || cfg->tls_cert)) {
-		snprintf(err, errlen, "--s13-conf replaces --s13-identity/-peer/-accept/-tls-*: give one or the other");
-		return NULL;
-	}
-	struct eird_s13 *s = calloc(1, sizeof *s);
-	if (!s) {
-		snprintf(err, errlen, "s13: out of memory");
-		return NULL;
-	}
+	struct eird_s13 *s = fe->state;
+	const struct eird_s13_config *cfg = &s->cfg;
+	char err[1024];
 	s->srv = srv;
-	s->cfg = *cfg;
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)srv->nworkers;
-	s->slots = calloc(threads, sizeof *s->slots);
-	if (!s->slots) {
-		snprintf(err, errlen, "s13: out of memory");
-		free(s);
-		return NULL;
+	if (cfg->conf && (cfg->identity || cfg->npeers || cfg->naccept || cfg->tls_cert)) {
+		eird_logf(srv, "--s13-conf replaces --s13-identity/-peer/-accept/-tls-*: give one or the other");
+		return -1;
 	}
-	for (size_t i = 0; i < threads; i++) {
-		pthread_mutex_init(&s->slots[i].lock, NULL);
-		ebuf_init(&s->slots[i].log);
-		s->nslots = i + 1;
-		s->slots[i].engine = imei_engine_new(&srv->ecfg, err, errlen);
-		if (!s->slots[i].engine)
-			goto fail_slots;
+	s->nq = srv->nworkers;
+	s->q = calloc(s->nq, sizeof *s->q);
+	if (!s->q) {
+		eird_logf(srv, "s13: out of memory");
+		return -1;
 	}
-	if (pthread_key_create(&s->key, NULL) != 0) {
-		snprintf(err, errlen, "s13: pthread_key_create failed");
-		goto fail_slots;
-	}
-	s->key_made = true;
-
+	for (size_t i = 0; i < s->nq; i++)
+		pthread_mutex_init(&s->q[i].lock, NULL);
+	unsigned threads = cfg->threads ? cfg->threads : 2;
 	char conf[512] = "", acl[512] = "";
-	if (!cfg->conf && generate_conf(cfg, threads, conf, sizeof conf, acl, sizeof acl, err, errlen) != 0)
-		goto fail_key;
+	if (!cfg->conf && generate_conf(cfg, threads, conf, sizeof conf, acl, sizeof acl, err, sizeof err) != 0) {
+		eird_logf(srv, "%s", err);
+		return -1;
+	}
 	fd_g_debug_lvl = cfg->verbose ? FD_LOG_NOTICE : FD_LOG_ERROR;
 	fd_log_handler_register(fd_logger);
 	int rc = fd_core_initialize();
-	if (rc != 0) {
-		snprintf(err, errlen, "s13: freeDiameter initialisation failed: %s", strerror(rc));
-		goto fail_files;
+	if (rc == 0) {
+		s->core_up = true;
+		rc = fd_core_parseconf(cfg->conf ? cfg->conf : conf);
 	}
-	s->core_up = true;
-	rc = fd_core_parseconf(cfg->conf ? cfg->conf : conf);
 	if (conf[0])
 		unlink(conf);
 	if (acl[0])
 		unlink(acl); /* acl_wl read it while loading */
-	conf[0] = acl[0] = 0;
 	if (rc != 0) {
-		snprintf(err, errlen, "s13: the freeDiameter configuration %s was refused (%s); --s13-verbose says why",
-		         cfg->conf ? cfg->conf : "(generated)", strerror(rc));
-		goto fail_core;
+		eird_logf(srv, "s13: the freeDiameter configuration %s was refused (%s); --s13-verbose says why",
+		          cfg->conf ? cfg->conf : "(generated)", strerror(rc));
+		return -1;
 	}
-	if (!cfg->conf && add_listen_address(cfg, err, errlen) != 0)
-		goto fail_core;
-	if (cfg->conf)
-		fd_g_config->cnf_dispthr = (uint16_t)threads; /* one engine per dispatch thread */
-	if (s13_dict_init(&s->d, err, errlen) != 0)
-		goto fail_core;
+	if (!cfg->conf && add_listen_address(cfg, err, sizeof err) != 0) {
+		eird_logf(srv, "%s", err);
+		return -1;
+	}
+	if (cfg->threads)
+		fd_g_config->cnf_dispthr = (uint16_t)threads;
+	if (s13_dict_init(&s->d, err, sizeof err) != 0) {
+		eird_logf(srv, "%s", err);
+		return -1;
+	}
 	struct disp_when when = { .app = s->d.app, .command = s->d.ecr };
 	if ((rc = fd_disp_register(on_ecr, DISP_HOW_CC, &when, s, &s->hdl)) != 0 ||
 	    (rc = fd_disp_app_support(s->d.app, s->d.vendor, 1, 0)) != 0 ||
 	    (rc = fd_hook_register(HOOK_MASK(HOOK_PEER_CONNECT_SUCCESS, HOOK_PEER_CONNECT_FAILED), on_peer, s, NULL,
 	                           &s->hook)) != 0) {
-		snprintf(err, errlen, "s13: cannot register the S13 handler: %s", strerror(rc));
-		goto fail_core;
+		eird_logf(srv, "s13: cannot register the S13 handler: %s", strerror(rc));
+		return -1;
 	}
-	pthread_mutex_init(&s->flock, NULL);
-	pthread_cond_init(&s->fcond, NULL);
-	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
-		snprintf(err, errlen, "s13: cannot start the log flusher");
-		goto fail_core;
-	}
-	s->flusher_up = true;
+	/* requests that come before the workers run wait in the slots' queues */
 	if ((rc = fd_core_start()) != 0 || (rc = fd_core_waitstartcomplete()) != 0) {
-		snprintf(err, errlen, "s13: freeDiameter did not start (%s): is %s:%s free?", strerror(rc), cfg->host,
-		         cfg->port);
-		goto fail_core;
+		eird_logf(srv, "s13: freeDiameter did not start (%s): is %s:%s free?", strerror(rc), cfg->host, cfg->port);
+		return -1;
 	}
 	if (!srv->cfg.quiet)
-		eird_logf(srv, "s13: Diameter identity %s realm %.*s on %s:%s, %zu dispatch threads (one engine each)",
+		eird_logf(srv, "s13: Diameter identity %s realm %.*s on %s:%s, %u dispatch threads handing to %zu workers",
 		          fd_g_config->cnf_diamid, (int)fd_g_config->cnf_diamrlm_len, fd_g_config->cnf_diamrlm,
-		          cfg->conf ? "(conf)" : cfg->host, cfg->conf ? "-" : cfg->port, s->nslots);
-	return s;
-
-fail_core:
-	eird_s13_stop(s);
-	return NULL;
-fail_files:
-	if (conf[0])
-		unlink(conf);
-	if (acl[0])
-		unlink(acl);
-fail_key:
-	pthread_key_delete(s->key);
-fail_slots:
-	free_slots(s);
-	free(s);
-	return NULL;
+		          cfg->conf ? "(conf)" : cfg->host, cfg->conf ? "-" : cfg->port, fd_g_config->cnf_dispthr, s->nq);
+	return 0;
 }
 
-int eird_s13_reload(struct eird_s13 *s, struct imei_lists *fresh)
+static int fe_worker_start(struct eird_frontend *fe, struct eird_worker *w)
 {
-	char err[1024];
-	int status = 0;
-	for (size_t i = 0; i < s->nslots; i++) {
-		struct imei_engine *e = s->slots[i].engine;
-		if (fresh && imei_engine_set_lists(e, fresh, err, sizeof err) != 0) {
-			eird_logf(s->srv, "reload: s13 engine %zu: lists kept: %s", i, err);
-			status = -1;
-		}
-		if (imei_engine_reload(e, err, sizeof err) != 0) {
-			eird_logf(s->srv, "reload: s13 engine %zu: policy kept: %s", i, err);
-			status = -1;
-		}
+	struct eird_s13 *s = fe->state;
+	if (w->id >= s->nq)
+		return -1;
+	struct s13_wstate *ws = calloc(1, sizeof *ws);
+	if (!ws)
+		return -1;
+	ws->s = s;
+	ws->w = w;
+	ws->q = &s->q[w->id];
+	ev_async_init(&ws->async, on_async);
+	ws->async.data = ws;
+	ev_async_start(w->loop, &ws->async);
+	w->fe_state[fe->slot] = ws;
+	pthread_mutex_lock(&ws->q->lock);
+	ws->q->ws = ws;
+	if (ws->q->head)
+		ev_async_send(w->loop, &ws->async); /* waiting since before: run them first thing */
+	pthread_mutex_unlock(&ws->q->lock);
+	return 0;
+}
+
+/* Graceful stop: DPR to the peers (RFC 6733 §5.4) so they send their next requests to
+ * another EIR; the ones already queued are still answered by the workers. */
+static void fe_worker_drain(struct eird_frontend *fe, struct eird_worker *w)
+{
+	(void)w;
+	struct eird_s13 *s = fe->state;
+	pthread_mutex_lock(&s->stop_lock);
+	if (s->core_up && !s->core_stopping) {
+		s->core_stopping = true;
+		fd_core_shutdown();
 	}
-	return status;
+	pthread_mutex_unlock(&s->stop_lock);
 }
 
-static uint64_t rd(const _Atomic uint64_t *c)
+/* The worker's end (its thread): answer what still waits for it, then let go. */
+static void fe_worker_close(struct eird_frontend *fe, struct eird_worker *w)
 {
-	return atomic_load_explicit(c, memory_order_relaxed);
+	struct eird_s13 *s = fe->state;
+	struct s13_wstate *ws = w->fe_state[fe->slot];
+	if (!ws)
+		return;
+	struct s13_job *jobs = unbind(ws->q, ws);
+	if (atomic_load(&w->abandoned))
+		answer_all_5012(s, jobs, "the worker was replaced");
+	else
+		run_jobs(s, w, jobs);
+	ev_async_stop(w->loop, &ws->async);
+	free(ws);
+	w->fe_state[fe->slot] = NULL;
 }
 
-void eird_s13_metrics_render(struct eird_s13 *s, struct ebuf *b)
+/* The watchdog gave up on w (its thread is stuck): its queue goes to nobody until the
+ * replacement starts; what waited there is answered 5012 now. ws stays allocated: the
+ * stuck loop still holds its watcher. */
+static void fe_worker_abandon(struct eird_frontend *fe, struct eird_worker *w)
 {
+	struct eird_s13 *s = fe->state;
+	struct s13_wstate *ws = w->fe_state[fe->slot];
+	if (ws)
+		answer_all_5012(s, unbind(ws->q, ws), "the worker was replaced");
+}
+
+static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct ebuf *b)
+{
+	(void)srv;
+	struct eird_s13 *s = fe->state;
 	ebuf_str(b, "# HELP imei_eir_s13_answers_total S13 ME-Identity-Check answers by result code and "
 	            "equipment status.\n# TYPE imei_eir_s13_answers_total counter\n");
-	for (int r = 0; r < R_NRESULTS; r++) {
-		uint64_t sum = 0;
-		for (size_t i = 0; i < s->nslots; i++)
-			sum += rd(&s->slots[i].results[r]);
+	for (int r = 0; r < R_NRESULTS; r++)
 		ebuf_printf(b, "imei_eir_s13_answers_total{result_code=\"%s\",status=\"%s\"} %llu\n", result_label[r][0],
-		            result_label[r][1], (unsigned long long)sum);
-	}
-	uint64_t fails = 0;
-	for (size_t i = 0; i < s->nslots; i++)
-		fails += rd(&s->slots[i].failures);
-	ebuf_printf(b, "# HELP imei_eir_s13_policy_failures_total S13 checks where the policy failed (answered "
-	               "5012).\n# TYPE imei_eir_s13_policy_failures_total counter\n"
-	               "imei_eir_s13_policy_failures_total %llu\n",
-	            (unsigned long long)fails);
-	ebuf_str(b, "# HELP imei_eir_s13_request_duration_seconds ECR handling time, request parsed to answer "
-	            "queued.\n# TYPE imei_eir_s13_request_duration_seconds histogram\n");
-	uint64_t cum = 0, sum_ns = 0, count = 0;
-	for (int k = 0; k < EIRD_NBUCKETS; k++) {
-		for (size_t i = 0; i < s->nslots; i++)
-			cum += rd(&s->slots[i].hist[k]);
-		if (k < EIRD_NBUCKETS - 1)
-			ebuf_printf(b, "imei_eir_s13_request_duration_seconds_bucket{le=\"%g\"} %llu\n", eird_buckets[k],
-			            (unsigned long long)cum);
-		else
-			ebuf_printf(b, "imei_eir_s13_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-			            (unsigned long long)cum);
-	}
-	for (size_t i = 0; i < s->nslots; i++) {
-		sum_ns += rd(&s->slots[i].hist_sum_ns);
-		count += rd(&s->slots[i].hist_count);
-	}
-	ebuf_printf(b, "imei_eir_s13_request_duration_seconds_sum %.9f\nimei_eir_s13_request_duration_seconds_count %llu\n",
-	            (double)sum_ns / 1e9, (unsigned long long)count);
-	/* peers in the OPEN state, read from freeDiameter's peer list */
+		            result_label[r][1], (unsigned long long)atomic_load(&s->results[r]));
+	ebuf_printf(b, "# HELP imei_eir_s13_no_worker_total ECRs answered 5012 because no worker was running.\n"
+	               "# TYPE imei_eir_s13_no_worker_total counter\nimei_eir_s13_no_worker_total %llu\n",
+	            (unsigned long long)atomic_load(&s->no_worker));
 	uint64_t open = 0;
-	if (pthread_rwlock_rdlock(&fd_g_peers_rw) == 0) {
+	if (s->core_up && !s->core_stopping && pthread_rwlock_rdlock(&fd_g_peers_rw) == 0) {
 		for (struct fd_list *li = fd_g_peers.next; li != &fd_g_peers; li = li->next)
 			if (fd_peer_get_state((struct peer_hdr *)li->o) == STATE_OPEN)
 				open++;
@@ -1002,37 +970,69 @@ void eird_s13_metrics_render(struct eird_s13 *s, struct ebuf *b)
 	}
 	ebuf_printf(b, "# HELP imei_eir_s13_peers_open Diameter peers in the OPEN state.\n"
 	               "# TYPE imei_eir_s13_peers_open gauge\nimei_eir_s13_peers_open %llu\n"
-	               "# HELP imei_eir_s13_peer_events_total Diameter peer connections made and lost.\n"
+	               "# HELP imei_eir_s13_peer_events_total Diameter peer connections made, and failed or broken.\n"
 	               "# TYPE imei_eir_s13_peer_events_total counter\n"
 	               "imei_eir_s13_peer_events_total{event=\"connected\"} %llu\n"
-	               "imei_eir_s13_peer_events_total{event=\"failed_or_lost\"} %llu\n",
+	               "imei_eir_s13_peer_events_total{event=\"failed_or_broken\"} %llu\n",
 	            (unsigned long long)open, (unsigned long long)atomic_load(&s->peer_up),
 	            (unsigned long long)atomic_load(&s->peer_down));
 }
 
-void eird_s13_stop(struct eird_s13 *s)
+/* At exit, the workers gone: the framework's shutdown (DPR if not done), then free. */
+static void fe_close(struct eird_frontend *fe)
 {
-	if (!s)
-		return;
-	if (s->core_up) {
-		/* DPR to every peer, then the framework's threads end (no handler runs after this) */
+	struct eird_s13 *s = fe->state;
+	pthread_mutex_lock(&s->stop_lock);
+	bool up = s->core_up;
+	if (up && !s->core_stopping) {
+		s->core_stopping = true;
 		fd_core_shutdown();
-		fd_core_wait_shutdown_complete();
-		s->core_up = false;
 	}
-	if (s->flusher_up) {
-		pthread_mutex_lock(&s->flock);
-		s->flusher_stop = true;
-		pthread_cond_signal(&s->fcond);
-		pthread_mutex_unlock(&s->flock);
-		pthread_join(s->flusher, NULL);
-		pthread_mutex_destroy(&s->flock);
-		pthread_cond_destroy(&s->fcond);
+	pthread_mutex_unlock(&s->stop_lock);
+	if (up)
+		fd_core_wait_shutdown_complete(); /* no dispatch thread runs after this */
+	s->core_up = false;
+	for (size_t i = 0; i < s->nq; i++) {
+		/* the peers are gone: what is left cannot be answered */
+		for (struct s13_job *j = s->q[i].head, *next; j; j = next) {
+			next = j->next;
+			fd_msg_free(j->req);
+			free(j);
+		}
+		s->q[i].head = s->q[i].tail = NULL;
+		pthread_mutex_destroy(&s->q[i].lock);
 	}
-	for (size_t i = 0; i < s->nslots; i++)
-		flush_slot(s, &s->slots[i]);
-	if (s->key_made)
-		pthread_key_delete(s->key);
-	free_slots(s);
+	free(s->q);
+	s->q = NULL;
+	s->nq = 0;
+}
+
+struct eird_frontend *eird_s13_frontend(const struct eird_s13_config *cfg)
+{
+	struct eird_s13 *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	pthread_mutex_init(&s->stop_lock, NULL);
+	s->fe = (struct eird_frontend){
+		.name = "s13",
+		.state = s,
+		.open = fe_open,
+		.worker_start = fe_worker_start,
+		.worker_drain = fe_worker_drain,
+		.worker_close = fe_worker_close,
+		.worker_abandon = fe_worker_abandon,
+		.metrics = fe_metrics,
+		.close = fe_close,
+	};
+	return &s->fe;
+}
+
+void eird_s13_frontend_free(struct eird_frontend *fe)
+{
+	if (!fe)
+		return;
+	struct eird_s13 *s = fe->state;
+	pthread_mutex_destroy(&s->stop_lock);
 	free(s);
 }

@@ -1,14 +1,15 @@
 /*
- * s13.h — the S13 interface of imei-eird: ME-Identity-Check over Diameter (3GPP TS 29.272
- * §5.2.4) on freeDiameter (libfdcore, libfdproto), beside N5g-eir and on the same engine
- * config, lists, TAC database, store, metrics, access log, reload and stop.
+ * s13.h — the S13 front end of imei-eird: ME-Identity-Check over Diameter (3GPP TS 29.272
+ * §5.2.4) on freeDiameter (libfdcore, libfdproto), beside N5g-eir on the same workers,
+ * engines, lists, TAC database, store, reload, watchdog, metrics, access log and stop
+ * (service.h).
  *
  * freeDiameter owns transport, capabilities exchange (the S13 application is advertised
  * in CER/CEA), watchdog and failover; it calls the ECR handler on its own dispatch
- * threads. Each dispatch thread binds to an engine of its own at its first request (a
- * pool of --s13-threads engines, one per dispatch thread, built from the server's shared
- * engine config), so a check runs where the request was parsed: no hand-off, no queue.
- * Why, and the rest of the design: docs/s13.md.
+ * threads, which hand each request to a worker (round robin over the worker slots, a
+ * queue per slot and an ev_async wake-up). The worker checks it on its own engine through
+ * eird_check() and sends the answer. Why a hand-off rather than an engine per dispatch
+ * thread, and the rest of the design: docs/s13.md.
  *
  * freeDiameter is a process-wide singleton (fd_core_initialize once per process): one
  * struct eird_s13 per process.
@@ -20,9 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct eird_server;
-struct ebuf;
-struct imei_lists;
+struct eird_frontend;
 
 #define EIRD_S13_MAX_PEERS 32
 
@@ -36,7 +35,7 @@ struct eird_s13_config {
 	size_t naccept;
 	const char *tls_cert, *tls_key, *tls_ca; /* --s13-tls-cert/-key/-ca */
 	unsigned tls_port;      /* --s13-tls-port (TLS on its own port, RFC 6733 §2.1) */
-	unsigned threads;       /* --s13-threads: dispatch threads = engines; 0: the HTTP workers' count */
+	unsigned threads;       /* --s13-threads: freeDiameter dispatch threads (default 2) */
 	unsigned tc_timer;      /* --s13-tc: seconds between connection attempts to a peer */
 	bool sctp;              /* --s13-sctp: SCTP too (default TCP only) */
 	bool verbose;           /* --s13-verbose: freeDiameter's notices on stderr */
@@ -56,18 +55,9 @@ bool eird_s13_enabled(const struct eird_s13_config *c);
 /* The usage lines of the S13 options. */
 extern const char eird_s13_usage[];
 
-struct eird_s13;
-
-/* Start S13: engines, dictionary, the freeDiameter core; returns once it listens and the
- * configured peers are being connected. NULL with err on failure (nothing left running). */
-struct eird_s13 *eird_s13_start(struct eird_server *srv, const struct eird_s13_config *cfg, char *err,
-                                size_t errlen);
-/* SIGHUP: new lists (NULL: keep) and a fresh policy in every S13 engine; failures are
- * logged; returns 0, or -1 when something was kept. */
-int eird_s13_reload(struct eird_s13 *s, struct imei_lists *fresh);
-/* Prometheus text of the S13 counters (appended to /metrics). */
-void eird_s13_metrics_render(struct eird_s13 *s, struct ebuf *b);
-/* Graceful stop: DPR to the peers (freeDiameter's shutdown), flush the log, free. */
-void eird_s13_stop(struct eird_s13 *s);
+/* The S13 front end (service.h) with its configuration (copied); NULL when out of memory.
+ * Register it before the HTTP one: its open() must be done before the port file is written. */
+struct eird_frontend *eird_s13_frontend(const struct eird_s13_config *cfg);
+void eird_s13_frontend_free(struct eird_frontend *fe); /* after eird_run */
 
 #endif

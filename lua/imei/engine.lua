@@ -10,6 +10,7 @@
 --   local verdict = engine:check { pei = "imei-490154203237518", imsi = "410010000000001" }
 --   verdict.status --> "WHITELISTED" | "GREYLISTED" | "BLACKLISTED" | "UNKNOWN"
 local core = require "imei.core"
+local host = require "imei.host"
 
 local engine = {}
 
@@ -67,7 +68,7 @@ function engine.new(opts)
     store, err = engine.open_store(opts.store)
     if not store then return nil, err end
   end
-  return core.engine_new {
+  return host.engine_new {
     policy = opts.policy, tacdb = tacdb, lists = lists, store = store,
     on_error = opts.on_error, record = opts.record, skip_examples = opts.skip_examples,
     lua_path = opts.lua_path or package.path,

@@ -20,6 +20,7 @@
 -- to a temporary name and renamed. With `lists`: stolen.csv, registration.csv and
 -- pairing.csv that match the dumps (DIRBS column names).
 local core = require "imei.core"
+local host = require "imei.host"
 
 local gen = {}
 
@@ -167,7 +168,7 @@ end
 
 -- Writers: a temporary name in the same folder, renamed at close.
 local function open_out(path, gzip)
-  local tmp = path .. ".tmp-" .. core.getpid()
+  local tmp = path .. ".tmp-" .. host.getpid()
   local f, err
   if gzip then
     f, err = io.popen("gzip -c -1 > '" .. tmp:gsub("'", "'\\''") .. "'", "w")
@@ -205,7 +206,7 @@ local function close_out(w)
     os.remove(w.tmp)
     return nil, ("%s: %s"):format(w.path, tostring(how))
   end
-  local rok, rerr = core.durable_rename(w.tmp, w.path)
+  local rok, rerr = host.durable_rename(w.tmp, w.path)
   if not rok then return nil, rerr end
   return true
 end

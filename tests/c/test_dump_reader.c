@@ -1,5 +1,5 @@
 /*
- * test_dump_reader.c — operator dump rows (dump_reader.h): dates, layouts and headers,
+ * test_dump_reader.c — operator dump rows (imei_dump_reader.h): dates, layouts and headers,
  * every reason a row is refused, identity forms against imei_parse, and the line reader
  * over plain and gzip files (CRLF, BOM, long lines, truncated streams).
  */
@@ -11,7 +11,7 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "dump_reader.h"
+#include "imei_dump_reader.h"
 
 static void test_dates(void)
 {

@@ -15,8 +15,8 @@
 #include "check.h"
 #include "imei_engine.h"
 #include "imei_lists.h"
-#include "sightings.h"
-#include "tacdb.h"
+#include "imei_sightings.h"
+#include "imei_tacdb.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 #define POLICY "policies/example-country.lua"

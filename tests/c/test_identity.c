@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "imei_id.h"
+#include "imei_identity.h"
 
 /* --- references ------------------------------------------------------------------ */
 

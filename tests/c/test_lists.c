@@ -23,7 +23,7 @@
 #include "imei_csv.h"
 #include "imei_lists.h"
 #include "imei_u64set.h"
-#include "lua_bindings.h"
+#include "imei_lua.h"
 
 int luaopen_imei_core(lua_State *L);
 

@@ -17,7 +17,7 @@
 #include <osmocom/gsm/gsm48.h>
 
 #include "check.h"
-#include "imei_mi.h"
+#include "imei_mobile_identity.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3ULL;
 static uint64_t rnd(void)

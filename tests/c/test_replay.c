@@ -1,5 +1,5 @@
 /*
- * test_replay.c — batch replay through its C API (replay.h): ingest of two dumps into a
+ * test_replay.c — batch replay through its C API (imei_replay.h): ingest of two dumps into a
  * memory store (rows, refusals and their examples, the pair table in order, text
  * identities), evaluation with 1, 2 and 4 threads giving the same verdicts, the
  * counts by condition and operator, lookups, and the stop flag.
@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "replay.h"
-#include "sightings.h"
+#include "imei_replay.h"
+#include "imei_sightings.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 

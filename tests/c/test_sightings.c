@@ -17,7 +17,7 @@
 #include <lmdb.h>
 
 #include "check.h"
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define DAY 86400u
 

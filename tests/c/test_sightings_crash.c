@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "sightings.h"
+#include "imei_sightings.h"
 
 #define ROUNDS 40
 #define BATCH 5000

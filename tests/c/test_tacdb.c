@@ -1,5 +1,5 @@
 /*
- * test_tacdb.c — the TAC database core (tacdb.h): longest-prefix lookups over keys of 1 to
+ * test_tacdb.c — the TAC database core (imei_tacdb.h): longest-prefix lookups over keys of 1 to
  * 14 digits (exact TAC beats a range, a device key beats its TAC), the empty database,
  * duplicates, bad input to the builder, records and extra columns, the RAT mask from
  * bands, identifiers as people write them, images (save, open, copy in), every truncation
@@ -20,9 +20,9 @@
 #include <lualib.h>
 
 #include "check.h"
-#include "lua_bindings.h"
-#include "tac_format.h"
-#include "tacdb.h"
+#include "imei_lua.h"
+#include "tacdb_format.h"
+#include "imei_tacdb.h"
 
 int luaopen_imei_core(lua_State *L);
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_dump_reader.c — libFuzzer target for operator dump rows (dump_reader.h): the row
+ * fuzz_dump_reader.c — libFuzzer target for operator dump rows (imei_dump_reader.h): the row
  * parser under the default layout and under a layout read from the input's first line,
  * and the line reader over the same bytes written to a file. For any input:
  *   - a refused row has a reason, a field inside the row (0: the whole row) and a whole
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dump_reader.h"
+#include "imei_dump_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "imei_csv.h"
-#include "imei_id.h"
+#include "imei_identity.h"
 #include "imei_lists.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

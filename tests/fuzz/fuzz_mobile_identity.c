@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imei_mi.h"
+#include "imei_mobile_identity.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imei_id.h"
+#include "imei_identity.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

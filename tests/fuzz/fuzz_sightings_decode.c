@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sightings.h"
+#include "imei_sightings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tacdb.h"
+#include "imei_tacdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tac_format.h"
-#include "tacdb.h"
+#include "tacdb_format.h"
+#include "imei_tacdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,6 +4,7 @@
 -- the safety ratio; and interrupted runs that must leave the output folder untouched.
 local imei = require "imei"
 local core = require "imei.core"
+local host = require "imei.host"
 local classify = require "imei.classify"
 local support = require "support"
 
@@ -234,7 +235,7 @@ describe("imei classify", function()
     end)
 
     it("leaves nothing else in the output folder", function()
-      local names = core.listdir(out)
+      local names = host.listdir(out)
       table.sort(names)
       assert.same({ "blocklist.csv", "blocklist_delta.csv", "exceptions_Alpha.csv", "exceptions_Alpha_delta.csv",
         "exceptions_Beta.csv", "exceptions_Beta_delta.csv", "notifications_Alpha.csv",
@@ -363,7 +364,7 @@ describe("imei classify", function()
 
     it("hands the list writer only the devices to list, or all when asked", function()
       local store = imei.sightings.open("memory")
-      local r = assert(core.replay_new { store = store })
+      local r = assert(host.replay_new { store = store })
       r:add_file(dir .. "/Alpha_North_20260101_20260131.csv", "Alpha")
       r:add_file(dir .. "/Beta_North_20260101_20260131.csv", "Beta")
       repeat local state = assert(r:ingest(100)) until state == "done"
@@ -386,7 +387,7 @@ describe("imei classify", function()
     it("gives the same answers with one thread", function()
       local out1 = dir .. "/out-j1"
       local r1 = assert(run(dir, out1, { jobs = 1 }))
-      for _, name in ipairs(core.listdir(out)) do
+      for _, name in ipairs(host.listdir(out)) do
         if name:match("%.csv$") then assert.equal(read(out .. "/" .. name), read(out1 .. "/" .. name), name) end
       end
       assert.same(result.report.devices, r1.report.devices)
@@ -536,7 +537,7 @@ describe("imei classify", function()
       assert.equal(1, #r.report.refused)
       assert.matches("condition 'stolen' hits 7.69% of the devices (1 of 13), over its safety ratio of 5.00%",
         r.report.refused[1], 1, true)
-      local names = core.listdir(out)
+      local names = host.listdir(out)
       table.sort(names)
       assert.same({ "report.json", "report.txt" }, names) -- the report says why; no list
       assert.matches("LISTS NOT WRITTEN", read(out .. "/report.txt"), 1, true)
@@ -591,7 +592,7 @@ describe("imei classify", function()
       local r, err = classify.run { policy = write_policy(dir), out = dir .. "/out", dumps = { alpha .. ".gz" } }
       assert.is_nil(r)
       assert.matches("truncated", err, 1, true)
-      assert.same({}, core.listdir(dir .. "/out"))
+      assert.same({}, host.listdir(dir .. "/out"))
     end)
 
     it("refuses a header without an imsi column", function()
@@ -607,7 +608,7 @@ describe("imei classify", function()
       local dir = support.tmpdir()
       scenario(dir)
       os.execute("mkdir -p '" .. dir .. "/out'")
-      local lock = assert(core.lock_dir(dir .. "/out"))
+      local lock = assert(host.lock_dir(dir .. "/out"))
       local r, err = run(dir, dir .. "/out")
       lock:unlock()
       assert.is_nil(r)
@@ -621,7 +622,7 @@ describe("imei classify", function()
     -- A run reads its dump from a named pipe; the test feeds it part of the rows, waits
     -- until the run is under way (its temporary folder exists), and kills it.
     local function listing(dir)
-      local names = core.listdir(dir) or {}
+      local names = host.listdir(dir) or {}
       table.sort(names)
       local t = {}
       for _, n in ipairs(names) do t[#t + 1] = n .. "=" .. tostring(support.read(dir .. "/" .. n)) end
@@ -643,7 +644,7 @@ describe("imei classify", function()
 
     local function wait_for_tmp(out)
       for _ = 1, 500 do
-        for _, n in ipairs(core.listdir(out) or {}) do
+        for _, n in ipairs(host.listdir(out) or {}) do
           if n:match("^%.classify%-%d+%.tmp$") then return n end
         end
         os.execute("sleep 0.01")
@@ -695,7 +696,7 @@ describe("imei classify", function()
       os.remove(dir .. "/Alpha_North_20260101_20260131.csv")
       os.rename(dir .. "/alpha.keep", dir .. "/Alpha_North_20260101_20260131.csv")
       assert(run(dir, out))
-      local names = core.listdir(out)
+      local names = host.listdir(out)
       for _, n in ipairs(names) do assert.not_equal(tmp, n) end
       assert.equal(#before, #names)
     end)

@@ -1,8 +1,8 @@
 -- sandbox_patterns_spec.lua — the budgeted pattern functions of the policy sandbox
--- (DESIGN.md §4), through the test hook imei.core._budgeted_string(steps): the same
+-- (DESIGN.md §4), through the test hook imei.host._budgeted_string(steps): the same
 -- results and errors as string.*, and a budget that stops catastrophic patterns and that
 -- pcall cannot swallow.
-local core = require "imei.core"
+local host = require "imei.host"
 
 local BUDGET_ERROR = "pattern matching budget exceeded"
 
@@ -20,18 +20,18 @@ local function gmatch_all(gmatch, s, p, init)
   return out
 end
 
-describe("imei.core._budgeted_string", function()
+describe("imei.host._budgeted_string", function()
   it("returns budgeted find, match, gmatch, gsub and the budget's controls", function()
-    local B = core._budgeted_string(1000)
+    local B = host._budgeted_string(1000)
     for _, name in ipairs { "find", "match", "gmatch", "gsub", "remaining", "refill" } do
       assert.is_function(B[name], name)
     end
     assert.same({ 1000, false }, { B.remaining() })
-    assert.has_error(function() core._budgeted_string("lots") end)
+    assert.has_error(function() host._budgeted_string("lots") end)
   end)
 
   it("gives the results of string.* on policy-like cases", function()
-    local B = core._budgeted_string(1e9)
+    local B = host._budgeted_string(1e9)
     local cases = {
       { "find", "358240051111110", "^35%d%d%d%d%d%d" },
       { "match", "358240051111110", "^35%d%d%d%d%d%d$" },
@@ -66,7 +66,7 @@ describe("imei.core._budgeted_string", function()
   end)
 
   it("raises the same errors as string.* for malformed patterns", function()
-    local B = core._budgeted_string(1e9)
+    local B = host._budgeted_string(1e9)
     local bad = {
       { "find", "a", "%" }, { "find", "a", "[a" }, { "match", "a", "(" }, { "match", "a", ")" },
       { "match", "a", "%1" }, { "find", "a", "%b" }, { "find", "a", "%fa" },
@@ -86,7 +86,7 @@ describe("imei.core._budgeted_string", function()
   end)
 
   it("charges the budget and stops a catastrophic pattern with a clear error", function()
-    local B = core._budgeted_string(1e6)
+    local B = host._budgeted_string(1e6)
     B.find("hello world", "o%sw")
     local left, exceeded = B.remaining()
     assert.is_true(left < 1e6)
@@ -100,7 +100,7 @@ describe("imei.core._budgeted_string", function()
   end)
 
   it("stops catastrophic gmatch and gsub the same way", function()
-    local B = core._budgeted_string(1e6)
+    local B = host._budgeted_string(1e6)
     assert.has_error(function() for _ in B.gmatch(("a"):rep(1e5), ".-.-.-b") do end end, nil)
     B.refill(1e6)
     local ok, err = pcall(B.gsub, ("a"):rep(1e5), ".-.-.-b", "")
@@ -109,7 +109,7 @@ describe("imei.core._budgeted_string", function()
   end)
 
   it("cannot be swallowed by pcall: every later call raises until refilled", function()
-    local B = core._budgeted_string(1e6)
+    local B = host._budgeted_string(1e6)
     local it = B.gmatch("one two", "%a+")
     assert.equal("one", it())
     pcall(B.match, ("a"):rep(1e5), (".-"):rep(10) .. "b")
@@ -137,7 +137,7 @@ describe("imei.core._budgeted_string", function()
   end)
 
   it("keeps the budget alive for an iterator that outlives its table", function()
-    local it = core._budgeted_string(1e6).gmatch("one two three", "%a+")
+    local it = host._budgeted_string(1e6).gmatch("one two three", "%a+")
     collectgarbage()
     collectgarbage()
     assert.equal("one", it())

@@ -16,7 +16,7 @@
 -- then decides the lists (imei.classify.lists) and writes everything into a temporary
 -- folder inside `out`, renaming each file into place only at the end: an interrupted
 -- run leaves `out` as it was.
-local core = require "imei.core"
+local host = require "imei.host"
 local dumps = require "imei.classify.dumps"
 local lists = require "imei.classify.lists"
 local progress_bar = require "imei.classify.progress"
@@ -33,7 +33,7 @@ local open_tacdb, open_lists, open_store = engine_mod.open_tacdb, engine_mod.ope
 
 -- mkdir -p
 local function make_dirs(path)
-  local size, _, isdir = core.file_size(path)
+  local size, _, isdir = host.file_size(path)
   if size then
     if isdir then return true end
     return nil, path .. ": not a directory"
@@ -43,15 +43,15 @@ local function make_dirs(path)
     local ok, err = make_dirs(parent)
     if not ok then return nil, err end
   end
-  local ok, err, code = core.mkdir(path)
+  local ok, err, code = host.mkdir(path)
   if not ok and code ~= 17 then return nil, err end -- 17: EEXIST
   return true
 end
 
 local function remove_tree(dir)
-  local names = core.listdir(dir)
+  local names = host.listdir(dir)
   for _, name in ipairs(names or {}) do os.remove(dir .. "/" .. name) end
-  core.rmdir(dir)
+  host.rmdir(dir)
 end
 
 local function normalise_date(d)
@@ -77,10 +77,10 @@ function classify.run(opts)
   if type(opts.policy) ~= "string" then return nil, "a policy file is required (--policy)" end
   if type(opts.out) ~= "string" or opts.out == "" then return nil, "an output folder is required (--out)" end
   if type(opts.dumps) ~= "table" or #opts.dumps == 0 then return nil, "no dump to read" end
-  local started, t0 = iso_now(), core.monotime()
+  local started, t0 = iso_now(), host.monotime()
   local run_date, date_err = normalise_date(opts.date)
   if date_err then return nil, date_err end
-  local jobs = math.tointeger(opts.jobs) or core.ncpu()
+  local jobs = math.tointeger(opts.jobs) or host.ncpu()
   if jobs < 1 then return nil, "--jobs must be at least 1" end
 
   local described = {}
@@ -92,7 +92,7 @@ function classify.run(opts)
         :format(path, d.operator)
     end
     if path ~= "-" then
-      local size, why, isdir = core.file_size(path)
+      local size, why, isdir = host.file_size(path)
       if not size then return nil, why end
       if isdir then return nil, path .. ": is a directory" end
     end
@@ -126,9 +126,9 @@ function classify.run(opts)
   ok, err = make_dirs(opts.out)
   if not ok then return nil, err end
   local lock
-  lock, err = core.lock_dir(opts.out)
+  lock, err = host.lock_dir(opts.out)
   if not lock then return nil, err end
-  local names = core.listdir(opts.out) or {}
+  local names = host.listdir(opts.out) or {}
   for _, name in ipairs(names) do
     if name:match(TMP_PATTERN) then remove_tree(opts.out .. "/" .. name) end -- left by a killed run
   end
@@ -140,7 +140,7 @@ function classify.run(opts)
   end
 
   local replay
-  replay, err = core.replay_new {
+  replay, err = host.replay_new {
     store = store, tacdb = tacdb, columns = opts.columns, delimiter = opts.delimiter, run_date = run_date,
     reader_thread = jobs >= 2,
   }
@@ -160,11 +160,11 @@ function classify.run(opts)
 
   -- from here on a signal stops the run cleanly (the handler is in place before the
   -- temporary folder exists, so no signal can leave it behind)
-  core.signals_catch()
-  local tmp = ("%s/.classify-%d.tmp"):format(opts.out, core.getpid())
-  ok, err = core.mkdir(tmp)
+  host.signals_catch()
+  local tmp = ("%s/.classify-%d.tmp"):format(opts.out, host.getpid())
+  ok, err = host.mkdir(tmp)
   if not ok then
-    core.signals_restore()
+    host.signals_restore()
     replay:close()
     lock:unlock()
     return nil, err
@@ -173,16 +173,16 @@ function classify.run(opts)
 
   local INTERRUPTED = {}
   local function check()
-    if core.signals_caught() then error(INTERRUPTED, 0) end
+    if host.signals_caught() then error(INTERRUPTED, 0) end
   end
   local function step_error(e)
-    if core.signals_caught() then error(INTERRUPTED, 0) end -- a read cut short by the signal
+    if host.signals_caught() then error(INTERRUPTED, 0) end -- a read cut short by the signal
     error({ message = e }, 0)
   end
 
   local function body()
     -- 1. read and record
-    local t_read = core.monotime()
+    local t_read = host.monotime()
     while true do
       local state, e = replay:ingest(100)
       if not state then step_error(e) end
@@ -194,13 +194,13 @@ function classify.run(opts)
       end
       if state == "done" then break end
       local f = described[p.file]
-      bar:reading(p, core.monotime() - t_read, f and opts.dumps[p.file]:match("([^/]*)$"))
+      bar:reading(p, host.monotime() - t_read, f and opts.dumps[p.file]:match("([^/]*)$"))
     end
     check()
     local totals = replay:totals()
     local date = totals.run_date or run_date or os.date("!%Y%m%d")
     -- 2. decide
-    local t_eval = core.monotime()
+    local t_eval = host.monotime()
     local started_ok, eval_err = replay:evaluate {
       policy = opts.policy, tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path or package.path,
       threads = jobs, conditions = conditions,
@@ -211,11 +211,11 @@ function classify.run(opts)
       if not state then step_error(e) end
       if state == "stopped" then error(INTERRUPTED, 0) end
       if state == "done" then break end
-      bar:evaluating(replay:progress(), core.monotime() - t_eval)
+      bar:evaluating(replay:progress(), host.monotime() - t_eval)
     end
     check()
     bar:note("writing the lists")
-    local t_lists = core.monotime()
+    local t_lists = host.monotime()
     -- 3. the lists and the report
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
                                         check = check })
@@ -253,8 +253,8 @@ function classify.run(opts)
     r.lists_written = write_lists
     r.files = text.array(files)
     r.performance.setup_seconds = t_read - t0          -- policy, TAC database, lists, store
-    r.performance.lists_seconds = core.monotime() - t_lists -- lists, deltas, report
-    r.performance.total_seconds = core.monotime() - t0
+    r.performance.lists_seconds = host.monotime() - t_lists -- lists, deltas, report
+    r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     local report_text = report.text(r)
     for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
@@ -267,23 +267,23 @@ function classify.run(opts)
     end
     check()
     -- 4. commit: every file renamed into place; signals wait until it is done
-    core.signals_block(true)
+    host.signals_block(true)
     for _, name in ipairs(files) do
-      local rok, rerr = core.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
+      local rok, rerr = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
       if not rok then
-        core.signals_block(false)
+        host.signals_block(false)
         error({ message = rerr }, 0)
       end
     end
-    core.rmdir(tmp)
-    core.signals_block(false)
+    host.rmdir(tmp)
+    host.signals_block(false)
     return { code = write_lists and 0 or 1, report = r, text = report_text, files = files }
   end
 
   local run_ok, result = pcall(body)
   bar:done()
-  local caught, signame = core.signals_caught()
-  core.signals_restore()
+  local caught, signame = host.signals_caught()
+  host.signals_restore()
   replay:close()
   if not run_ok then
     remove_tree(tmp)

@@ -1,7 +1,7 @@
 --- imei.classify.progress — a one-line progress bar on standard error, for people
 -- watching a terminal: rows/s and a percentage when the size of the input is known.
 -- Quiet unless enabled (imei classify enables it when stderr is a terminal).
-local core = require "imei.core"
+local host = require "imei.host"
 local text = require "imei.classify.text"
 
 local progress = {}
@@ -29,7 +29,7 @@ end
 
 function progress:draw(line, force)
   if not self.enabled then return end
-  local now = core.monotime()
+  local now = host.monotime()
   if not force and now - self.last < 0.1 then return end
   self.last = now
   if #line > self.width - 1 then line = line:sub(1, self.width - 1) end

@@ -44,13 +44,13 @@ end
 
 function classify_cmd.run(args)
   local cli = require "imei.cli"
-  local core = require "imei.core"
+  local host = require "imei.host"
   local quiet = args.quiet
   local result, err = require("imei.classify").run {
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
-    progress = not quiet and (args.progress or core.isatty(2)),
+    progress = not quiet and (args.progress or host.isatty(2)),
   }
   if not result then return cli.fail("classify", err) end
   if result.interrupted then
@@ -58,7 +58,7 @@ function classify_cmd.run(args)
     io.stderr:write(("imei classify: interrupted by %s: nothing was written to %s\n"):format(sig.name or "a signal",
       args.out))
     io.stderr:flush()
-    if sig.signal then core.signals_reraise(sig.signal) end
+    if sig.signal then host.signals_reraise(sig.signal) end
     return 130
   end
   if args.json then

@@ -1,0 +1,29 @@
+/*
+ * imei_lua_host.h — the parts of the Lua module imei.host (luaopen_imei_host, lua_host.c):
+ * what a trusted Lua host (the CLI, classify, a test) may use and a policy never may —
+ * the engine, batch replay, the OS helpers of batch commands and the sandbox's test hook.
+ * Each host/lua_*.c file adds its functions to the module table on the stack top.
+ *
+ * The direction is one way: imei.host uses imei.core's data objects (imei_lua.h), and
+ * imei.core knows nothing of the host. A policy's sandbox opens imei.core alone, so no
+ * function of this module exists in a policy's lua_State (tests/c/test_layers.c).
+ */
+#ifndef IMEI_LUA_HOST_H
+#define IMEI_LUA_HOST_H
+
+#include <signal.h>
+
+#include "imei_lua.h"
+
+int luaopen_imei_host(lua_State *L);
+
+void imei_lua_engine(lua_State *L);            /* lua_engine.c: engine_new */
+void imei_lua_replay(lua_State *L);            /* lua_replay.c: replay_new */
+void imei_lua_sandbox_patterns(lua_State *L);  /* lua_sandbox_patterns.c: _budgeted_string */
+void imei_lua_batchio(lua_State *L);           /* lua_batchio.c: signals, mkdir, durable_rename… */
+
+/* The flag the signal handler of lua_batchio.c raises (it holds the signal's number),
+ * watched by the replay. */
+const volatile sig_atomic_t *imei_lua_stop_flag(void);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * replay_eval.c — the evaluation of a replay (replay_state.h): every observed (device,
+ * IMSI) pair is decided by the policy at the run's date, as an EIR would decide a check of
+ * that subscriber with that device. Each thread has its own engine (a sandboxed lua_State)
+ * and takes chunks of pairs from an atomic cursor; each verdict lands in its own pair, so
+ * results are the same with 1 or N threads.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "replay_state.h"
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+
+/* The index of a condition name, adding it when new; -1 when the table is full. */
+static int cond_index(struct imei_replay *r, const char *name)
+{
+	size_t n = atomic_load_explicit(&r->ncond, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r->cond_names[i], name) == 0)
+			return (int)i;
+	pthread_mutex_lock(&r->clock_);
+	n = atomic_load_explicit(&r->ncond, memory_order_acquire);
+	int found = -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r->cond_names[i], name) == 0)
+			found = (int)i;
+	if (found < 0 && n < IMEI_REPLAY_MAX_CONDITIONS) {
+		char *copy = strdup(name);
+		if (copy) {
+			r->cond_names[n] = copy;
+			r->cond_status[n] = IMEI_STATUS_BLACKLISTED;
+			atomic_store_explicit(&r->ncond, n + 1, memory_order_release);
+			found = (int)n;
+		}
+	}
+	pthread_mutex_unlock(&r->clock_);
+	return found;
+}
+
+static int32_t parse_iso_day(const char *s)
+{
+	int32_t day;
+	if (s && imei_dump_date(s, strlen(s), &day))
+		return day;
+	return IMEI_REPLAY_NO_DAY;
+}
+
+static size_t digits_of(uint64_t enc, char *out)
+{
+	return imei_sight_digits_str(enc, out);
+}
+
+/* MCCs whose MNCs have 3 digits (ITU-T E.212 assignments): North America and the
+ * Caribbean, India's 405 series, and a few in Latin America. */
+static bool three_digit_mnc(unsigned mcc)
+{
+	switch (mcc) {
+	case 302: case 310: case 311: case 312: case 313: case 314: case 315: case 316:
+	case 334: case 338: case 342: case 344: case 346: case 348: case 354: case 356:
+	case 358: case 360: case 365: case 376: case 405: case 708: case 722: case 732:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void imei_replay_home_network(uint64_t imsi, char *out)
+{
+	char d[24];
+	size_t n = imei_sight_digits_str(imsi, d);
+	if (n < 6) {
+		out[0] = 0;
+		return;
+	}
+	unsigned mcc = (unsigned)((d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0'));
+	size_t mnc = three_digit_mnc(mcc) ? 3 : 2;
+	memcpy(out, d, 3);
+	out[3] = '-';
+	memcpy(out + 4, d + 3, mnc);
+	out[4 + mnc] = 0;
+}
+
+static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p, const char *msg)
+{
+	pthread_mutex_lock(&r->clock_);
+	if (r->nfailures < MAX_FAILURES) {
+		char id[IMEI_DUMP_MAX_IDENT + 1], imsi[24], buf[600];
+		imei_replay_ident_str(r, p->ident, id);
+		digits_of(p->imsi, imsi);
+		snprintf(buf, sizeof buf, "%s/%s: %s", id, imsi, msg ? msg : "the policy failed");
+		r->failures[r->nfailures] = strdup(buf);
+		if (r->failures[r->nfailures])
+			r->nfailures++;
+	}
+	pthread_mutex_unlock(&r->clock_);
+}
+
+static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_replay_pair *p)
+{
+	char pei[IMEI_DUMP_MAX_IDENT + 1], imsi[24], msisdn[24], net[8];
+	if (p->ident < IMEI_REPLAY_TEXT_BASE)
+		imei_dump_form_digits(p->ident, p->form, pei); /* as the device was written */
+	else
+		imei_replay_ident_str(r, p->ident, pei);
+	digits_of(p->imsi, imsi);
+	bool has_msisdn = p->msisdn && digits_of(p->msisdn, msisdn) > 0;
+	imei_replay_home_network(p->imsi, net);
+	const char *extras[2] = { "network", r->op_names[p->op] };
+	struct imei_request req = {
+		.pei = pei,
+		.imsi = imsi,
+		.msisdn = has_msisdn ? msisdn : NULL,
+		.operator_id = net[0] ? net : NULL,
+		.rat = p->rat ? imei_sight_rat_name(p->rat) : NULL,
+		.time = (long long)r->run_day * IMEI_SIGHT_DAY,
+		.nextras = 1,
+		.extras = extras,
+	};
+	struct imei_verdict v;
+	int rc = imei_engine_check(e, &req, &v);
+	p->status = (uint8_t)v.status;
+	p->flags &= (uint8_t)~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED);
+	p->matched = p->blocked = p->grace = 0;
+	p->block_day = parse_iso_day(v.block_date);
+	if (rc < 0 || v.failed) {
+		p->flags |= IMEI_REPLAY_FAILED;
+		note_failure(r, p, v.error);
+		return;
+	}
+	if (v.notify)
+		p->flags |= IMEI_REPLAY_NOTIFY;
+	int vsev = replay_severity(v.status);
+	for (size_t i = 0; i < v.nreasons; i++) {
+		const struct imei_reason *reason = &v.reasons[i];
+		int idx = cond_index(r, reason->condition ? reason->condition : "");
+		if (idx < 0)
+			continue;
+		uint64_t bit = 1ULL << idx;
+		if (reason->informative) {
+			p->matched |= bit;
+			continue;
+		}
+		if (replay_severity(reason->status) > vsev)
+			continue; /* overruled by a final condition: it decided nothing */
+		p->matched |= bit;
+		if (reason->status == IMEI_STATUS_BLACKLISTED)
+			p->blocked |= bit;
+		else if (reason->status == IMEI_STATUS_GREYLISTED && reason->block_date) {
+			int32_t bd = parse_iso_day(reason->block_date);
+			if (r->cond_status[idx] != IMEI_STATUS_GREYLISTED || (bd != IMEI_REPLAY_NO_DAY && bd > r->run_day))
+				p->grace |= bit;
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct imei_replay *r = w->r;
+	for (;;) {
+		if (replay_stopped(r))
+			break;
+		size_t i = atomic_fetch_add(&r->next_pair, EVAL_CHUNK);
+		if (i >= r->npairs)
+			break;
+		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
+		for (size_t j = i; j < end; j++)
+			evaluate(r, w->engine, &r->pairs[j]);
+		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
+	}
+	pthread_mutex_lock(&r->elock);
+	r->running--;
+	pthread_cond_broadcast(&r->edone);
+	pthread_mutex_unlock(&r->elock);
+	return NULL;
+}
+
+int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
+                           size_t errlen)
+{
+	if (!r->ingest_done) {
+		snprintf(err, errlen, "replay: evaluate after the ingest is done");
+		return -1;
+	}
+	if (r->eval_started) {
+		snprintf(err, errlen, "replay: already evaluated");
+		return -1;
+	}
+	if (cfg->nconditions > IMEI_REPLAY_MAX_CONDITIONS) {
+		snprintf(err, errlen, "replay: the policy has %zu conditions, at most %d are counted", cfg->nconditions,
+		         IMEI_REPLAY_MAX_CONDITIONS);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nconditions; i++) {
+		int idx = cond_index(r, cfg->conditions[i].name);
+		if (idx >= 0)
+			r->cond_status[idx] = cfg->conditions[i].status;
+	}
+	r->eval_started = true;
+	clock_gettime(CLOCK_MONOTONIC, &r->t_eval);
+	unsigned threads = cfg->threads ? cfg->threads : 1;
+	if (threads > 64)
+		threads = 64;
+	if ((size_t)threads > (r->npairs + EVAL_CHUNK - 1) / EVAL_CHUNK)
+		threads = (unsigned)((r->npairs + EVAL_CHUNK - 1) / EVAL_CHUNK);
+	if (threads == 0)
+		threads = 1;
+	r->totals.threads = threads;
+	r->workers = calloc(threads, sizeof *r->workers);
+	if (!r->workers) {
+		snprintf(err, errlen, "replay: out of memory");
+		return -1;
+	}
+	struct imei_engine_config ec = cfg->engine;
+	ec.record = false;      /* the ingest recorded every row already */
+	ec.skip_examples = true; /* the caller loaded the policy once with its examples */
+	for (unsigned i = 0; i < threads; i++) {
+		r->workers[i].r = r;
+		r->workers[i].engine = imei_engine_new(&ec, err, errlen);
+		if (!r->workers[i].engine) {
+			r->nworkers = i;
+			imei_replay_stop_workers(r);
+			return -1;
+		}
+	}
+	r->nworkers = threads;
+	atomic_store(&r->next_pair, 0);
+	r->running = threads;
+	for (unsigned i = 0; i < threads; i++) {
+		int rc = pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
+		if (rc != 0) {
+			pthread_mutex_lock(&r->elock);
+			r->running -= threads - i;
+			pthread_mutex_unlock(&r->elock);
+			imei_replay_stop_workers(r);
+			snprintf(err, errlen, "replay: cannot start an evaluation thread: %s", strerror(rc));
+			return -1;
+		}
+		r->workers[i].started = true;
+	}
+	return 0;
+}
+
+void imei_replay_stop_workers(struct imei_replay *r)
+{
+	if (!r->workers)
+		return;
+	atomic_store(&r->next_pair, r->npairs); /* nothing more to hand out */
+	for (unsigned i = 0; i < r->nworkers; i++)
+		if (r->workers[i].started) {
+			pthread_join(r->workers[i].thread, NULL);
+			r->workers[i].started = false;
+		}
+	for (unsigned i = 0; i < r->nworkers; i++)
+		imei_engine_free(r->workers[i].engine);
+	free(r->workers);
+	r->workers = NULL;
+	r->nworkers = 0;
+}
+
+int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
+{
+	if (r->eval_done)
+		return IMEI_REPLAY_DONE;
+	if (!r->eval_started) {
+		snprintf(err, errlen, "replay: evaluation not started");
+		return IMEI_REPLAY_ERROR;
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->elock);
+	int wrc = 0;
+	while (r->running > 0 && wrc != ETIMEDOUT && !replay_stopped(r))
+		wrc = pthread_cond_timedwait(&r->edone, &r->elock, &deadline);
+	unsigned running = r->running;
+	pthread_mutex_unlock(&r->elock);
+	if (replay_stopped(r)) {
+		imei_replay_stop_workers(r);
+		return IMEI_REPLAY_STOPPED;
+	}
+	if (running > 0)
+		return IMEI_REPLAY_MORE;
+	imei_replay_stop_workers(r);
+	r->totals.eval_seconds = replay_seconds_since(&r->t_eval);
+	if (imei_replay_tally(r, err, errlen) < 0)
+		return IMEI_REPLAY_ERROR;
+	r->eval_done = true;
+	return IMEI_REPLAY_DONE;
+}

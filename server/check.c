@@ -1,0 +1,57 @@
+/*
+ * check.c — the check service every front end calls: one equipment check on the
+ * worker's engine, with the counters (verdicts, failures, failed conditions, check time)
+ * and the watchdog's arming around it (service.h). Protocol-neutral: the front end maps
+ * its request to struct imei_request before and the verdict to its answer after.
+ */
+#include <time.h>
+
+#include "service.h"
+
+uint64_t eird_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int eird_check(struct eird_worker *w, const struct imei_request *req, struct imei_verdict *v)
+{
+	uint64_t t0 = eird_now_ns();
+	/* Arm the watchdog: it may take the check over (RUNNING -> HUNG) once it runs past
+	 * --check-deadline; the release store publishes w->hang and the connection's state. */
+	atomic_store_explicit(&w->check_started, t0, memory_order_relaxed);
+	atomic_store_explicit(&w->check_state, EIRD_CHECK_RUNNING, memory_order_release);
+	int rc = imei_engine_check(w->engine, req, v);
+	int expect = EIRD_CHECK_RUNNING;
+	if (!atomic_compare_exchange_strong_explicit(&w->check_state, &expect, EIRD_CHECK_IDLE, memory_order_acq_rel,
+	                                             memory_order_acquire)) {
+		/* The watchdog answered this request and gave up on the worker: wait (bounded)
+		 * until it is done with the sockets, then let the worker's loop end. */
+		for (int i = 0; i < 2000 && !atomic_load(&w->hang_answered); i++) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL); /* at most 2 s: the watchdog's writes are bounded */
+		}
+		ev_break(w->loop, EVBREAK_ALL);
+		w->hang.answer = NULL;
+		return EIRD_CHECK_ABANDONED;
+	}
+	w->hang.answer = NULL;
+	uint64_t ns = eird_now_ns() - t0;
+	eird_count_verdict(&w->m, v);
+	size_t b = 0;
+	while (b < EIRD_NBUCKETS - 1 && (double)ns > eird_buckets[b] * 1e9)
+		b++;
+	eird_inc(&w->m.hist[b]);
+	eird_add(&w->m.hist_sum_ns, ns);
+	eird_inc(&w->m.hist_count);
+	if (rc < 0) {
+		/* The policy failed: the engine answers with its on_error status; say why once
+		 * in a while (the access log has every request). */
+		uint64_t n = atomic_load_explicit(&w->m.failures, memory_order_relaxed);
+		if ((n & (n - 1)) == 0)
+			eird_logf(w->srv, "worker %u: policy failed (%llu so far): %s", w->id, (unsigned long long)n,
+			          v->error ? v->error : "?");
+	}
+	return rc;
+}

@@ -1,0 +1,179 @@
+/*
+ * http_handler.c — what the N5g-eir front end answers, whatever the HTTP version:
+ * routing, the N5g-eir Equipment Identity Check (TS 29.511 §6.2.3.2.3.1; verdict → 200
+ * EirResponseData or 404 ERROR_EQUIPMENT_UNKNOWN) through the check service
+ * (eird_check), health, metrics, ProblemDetails for everything else (TS 29.500 §5.2.7),
+ * the response counters and the access log record.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+
+const char *eird_reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static const int code_values[EIRD_NCODES] = { 200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 0 };
+
+int eird_code_slot(int status)
+{
+	for (int i = 0; i < EIRD_COTHER; i++)
+		if (code_values[i] == status)
+			return i;
+	return EIRD_COTHER;
+}
+
+static const char JSON[] = "application/json";
+static const char PROBLEM[] = "application/problem+json";
+
+static void problem(struct eird_reply *rp, int status, const char *detail, const char *cause)
+{
+	rp->status = status;
+	rp->content_type = PROBLEM;
+	n5g_problem_body(&rp->body, status, eird_reason_phrase(status), detail, cause, NULL, 0);
+}
+
+void eird_http_status_body(struct ebuf *b, const struct imei_verdict *v, int *http_status)
+{
+	if (v->status == IMEI_STATUS_UNKNOWN) {
+		*http_status = 404;
+		char detail[200];
+		snprintf(detail, sizeof detail, "equipment unknown to policy %s", v->policy ? v->policy : "?");
+		n5g_problem_body(b, 404, "Not Found", detail, "ERROR_EQUIPMENT_UNKNOWN", NULL, 0);
+		return;
+	}
+	*http_status = 200;
+	n5g_status_body(b, imei_status_name(v->status));
+}
+
+/* false: the watchdog took the check over */
+static bool equipment_status(struct http_worker *hw, const char *query, size_t qlen, struct eird_reply *rp,
+                             struct imei_verdict *v, bool *checked)
+{
+	struct n5g_query q;
+	n5g_parse_query(query, qlen, &q);
+	if (q.ninvalid) {
+		rp->status = 400;
+		rp->content_type = PROBLEM;
+		const char *cause = q.mandatory_missing     ? "MANDATORY_QUERY_PARAM_MISSING"
+		                    : q.mandatory_incorrect ? "MANDATORY_QUERY_PARAM_INCORRECT"
+		                                            : "OPTIONAL_QUERY_PARAM_INCORRECT";
+		const char *detail = q.mandatory_missing ? "the pei query parameter is mandatory"
+		                                         : "a query parameter is malformed (see invalidParams)";
+		n5g_problem_body(&rp->body, 400, "Bad Request", detail, cause, q.invalid, q.ninvalid);
+		return true;
+	}
+	const char *extras[4];
+	size_t nextras = 0;
+	if (q.has_supi) {
+		extras[2 * nextras] = "supi";
+		extras[2 * nextras + 1] = q.supi;
+		nextras++;
+	}
+	if (q.has_gpsi) {
+		extras[2 * nextras] = "gpsi";
+		extras[2 * nextras + 1] = q.gpsi;
+		nextras++;
+	}
+	struct imei_request req = {
+		.pei = q.pei,
+		.imsi = q.imsi[0] ? q.imsi : NULL,
+		.msisdn = q.msisdn[0] ? q.msisdn : NULL,
+		.nextras = nextras,
+		.extras = extras,
+	};
+	if (eird_check(hw->w, &req, v) == EIRD_CHECK_ABANDONED)
+		return false;
+	*checked = true;
+	rp->content_type = v->status == IMEI_STATUS_UNKNOWN ? PROBLEM : JSON;
+	eird_http_status_body(&rp->body, v, &rp->status);
+	return true;
+}
+
+static bool path_is(const char *p, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, struct eird_reply *rp)
+{
+	struct eird_worker *w = hw->w;
+	uint64_t t0 = eird_now_ns();
+	ebuf_init(&rp->body);
+	rp->allow = NULL;
+	struct imei_verdict v;
+	bool checked = false;
+	const char *target = rq->target ? rq->target : "";
+	const char *q = memchr(target, '?', rq->target_len);
+	size_t plen = q ? (size_t)(q - target) : rq->target_len;
+
+	if (rq->forced_status) {
+		const char *detail = rq->forced_status == 413   ? "the request body is too large"
+		                     : rq->forced_status == 414 ? "the request target is too long"
+		                     : rq->forced_status == 431 ? "the request header fields are too large"
+		                     : rq->forced_status == 408 ? "the request did not arrive in time"
+		                                                : "malformed HTTP request";
+		problem(rp, rq->forced_status, detail, rq->forced_status == 400 ? "INVALID_MSG_FORMAT" : NULL);
+	} else if (path_is(target, plen, N5G_PATH)) {
+		if (rq->method == EIRD_OTHER) {
+			problem(rp, 405, "the equipment-status resource answers GET", NULL);
+			rp->allow = "GET, HEAD";
+		} else if (!equipment_status(hw, q ? q + 1 : NULL, q ? rq->target_len - plen - 1 : 0, rp, &v, &checked)) {
+			ebuf_free(&rp->body);
+			return false;
+		}
+	} else if (path_is(target, plen, "/health") || path_is(target, plen, "/metrics")) {
+		if (rq->method == EIRD_OTHER) {
+			problem(rp, 405, "this resource answers GET", NULL);
+			rp->allow = "GET, HEAD";
+		} else if (plen == 7) {
+			bool up;
+			eird_health_render(w->srv, &rp->body, &up);
+			rp->status = up ? 200 : 503;
+			rp->content_type = JSON;
+		} else {
+			rp->status = 200;
+			rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+			eird_metrics_render(w->srv, &rp->body);
+		}
+	} else {
+		problem(rp, 404, "no such resource (the API is GET " N5G_PATH ")", "RESOURCE_URI_STRUCTURE_NOT_FOUND");
+	}
+	if (rp->body.failed) { /* out of memory while writing the body */
+		ebuf_free(&rp->body);
+		rp->status = 500;
+		rp->content_type = PROBLEM;
+		rp->allow = NULL;
+		static const char oom[] = "{\"title\":\"Internal Server Error\",\"status\":500}";
+		ebuf_add(&rp->body, oom, sizeof oom - 1);
+	}
+	eird_inc(&hw->responses[eird_code_slot(rp->status)][rq->proto ? 1 : 0]);
+	struct eird_log_record rec = {
+		.protocol = rq->proto ? "HTTP/2" : "HTTP/1.1",
+		.peer = rq->peer,
+		.op = rq->method_name,
+		.op_len = rq->method_len,
+		.target = rq->target,
+		.target_len = rq->target_len,
+		.result = rp->status,
+		.bytes = rp->body.len,
+		.v = checked ? &v : NULL,
+		.ns = eird_now_ns() - t0,
+	};
+	eird_log_write(w, &rec);
+	return true;
+}
