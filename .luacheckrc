@@ -6,5 +6,5 @@ codes = true
 -- busted specs: describe/it/assert/… are globals there
 files["tests/spec"] = { std = "+busted" }
 
--- policy scripts run in the policy sandbox, which provides these (DESIGN.md §4)
+-- policy scripts run in the policy sandbox, which provides these (docs/sandbox.md)
 files["policies"] = { read_globals = { "policy", "lists", "sightings" } }

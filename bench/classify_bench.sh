@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/classify_bench.sh — batch replay end to end (DESIGN.md §6: ≥ 1 M rows/s per core):
+# bench/classify_bench.sh — batch replay end to end (target, docs/architecture.md "Targets": ≥ 1 M rows/s per core):
 # a generated national dump of CLASSIFY_ROWS rows (default 10,000,000; 4 operators, 30
 # days, seed 11, with matching lists) through `imei classify` with the example country
 # policy, with 1 and 2 jobs; and the same with a policy without conditions, which

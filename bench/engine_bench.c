@@ -3,7 +3,7 @@
  * second and the latency of each check (clock_gettime around every imei_engine_check),
  * p50 / p90 / p99 / p99.9 / max, on one thread; then the aggregate rate of T threads, each
  * with its own engine on the shared TAC image, lists and store (the thread model). It
- * measures; it asserts nothing (DESIGN.md §6: p99 <= 20 us in-process).
+ * measures; it asserts nothing (target, docs/architecture.md "Targets": p99 <= 20 us in-process).
  *
  *   engine_bench POLICY TAC-IMAGE LISTS-DIR PEI-FILE [CHECKS [THREADS]]
  * Run from the repository root (lua/ is read from there). PEI-FILE: one PEI per line.

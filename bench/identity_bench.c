@@ -1,5 +1,5 @@
 /*
- * identity_bench.c — validate 1,000,000 15-digit IMEIs from C (DESIGN.md §6):
+ * identity_bench.c — validate 1,000,000 15-digit IMEIs from C (targets: docs/architecture.md "Targets"):
  *   imei_valid15(s, 15)          the fast path, length known (as a caller with a length has it)
  *   imei_valid15(s, strlen(s))   the same from a C string
  *   imei_valid(s, strlen(s))     the general entry point (parses whatever the fast path refuses)

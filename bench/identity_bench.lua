@@ -1,4 +1,4 @@
--- identity_bench.lua — validate 1,000,000 15-digit IMEIs from Lua (DESIGN.md §6), same run:
+-- identity_bench.lua — validate 1,000,000 15-digit IMEIs from Lua (targets: docs/architecture.md "Targets"), same run:
 --   imei.valid(s)                one C call per IMEI
 --   pure-Lua Luhn                the same check written in Lua (string.byte, no C)
 --   imei.validate_lines(buf)     one bulk call over a newline-separated buffer

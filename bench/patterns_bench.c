@@ -1,5 +1,5 @@
 /*
- * patterns_bench.c — the cost of the pattern budget (sandbox_patterns.c, DESIGN.md §4):
+ * patterns_bench.c — the cost of the pattern budget (sandbox_patterns.c, docs/sandbox.md):
  * Lua 5.4's own string.find/match/gmatch/gsub against the budgeted versions, on the
  * patterns policies use (IMEI/TAC shapes, digit runs, separators stripped with gsub)
  * and on long failing searches that are all matcher work. Each case is a Lua loop of

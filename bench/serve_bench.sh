@@ -5,9 +5,12 @@
 # and a memory store; 10,000 distinct PEIs (bench/serve_fixtures.lua). Prints requests/s and
 # latency percentiles (h2load's per-request log), the server's own histogram, and the load
 # average, since on a shared machine the other processes' load shows in every figure.
-# It measures and asserts nothing. Targets (issue 7, DESIGN.md §6): >= 100 k requests/s
+# It measures and asserts nothing. Targets (docs/architecture.md "Targets"; docs/serve.md): >= 100 k requests/s
 # and p99 < 1 ms for the service; p99 <= 20 us per check in-process.
-# Environment: BUILD (build folder), CC, REQUESTS (default 300000), CHECKS (default 300000).
+# Environment: BUILD (build folder), CC, REQUESTS (default 300000), CHECKS (default 300000),
+# EIRD (the server binary, default $BUILD/imei-eird), PEER (a second server binary, e.g. an
+# earlier build: the three h2load runs are then repeated against it, alternating, so both
+# are measured under the same load).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -27,16 +30,21 @@ echo "machine: $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loada
 echo "-- in-process (C API), example-country policy"
 "$out/engine_bench" policies/example-country.lua "$out/tacs.img" "$out/lists" "$out/peis.txt" "$CHECKS" 2
 
+EIRD=${EIRD:-$BUILD/imei-eird}
+PEER=${PEER:-}
+start_server() { # start_server BINARY
 rm -f "$out/port"
-"$BUILD/imei-eird" --policy policies/example-country.lua --tacdb "$out/tacs.img" --lists "$out/lists" \
+"$1" --policy policies/example-country.lua --tacdb "$out/tacs.img" --lists "$out/lists" \
 	--store memory --workers 2 --listen 127.0.0.1:0 --port-file "$out/port" --quiet \
 	--lua-path "$PWD/lua/?.lua;$PWD/lua/?/init.lua" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 300); do [ -s "$out/port" ] && break; sleep 0.1; done
 port=$(cat "$out/port")
 base="http://127.0.0.1:$port/n5g-eir-eic/v1/equipment-status?pei="
 sed "s|^|$base|; s|\$|\&supi=imsi-410010000000001|" "$out/peis.txt" >"$out/uris.txt"
+}
+pid=
+trap 'if [ -n "$pid" ]; then kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; fi' EXIT
 
 # percentiles of h2load's per-request log (3rd column: microseconds to the response)
 percentiles() {
@@ -58,7 +66,10 @@ run() {
 	percentiles "$out/h2load.log"
 }
 
-echo "-- imei-eird: 2 workers on 127.0.0.1:$port; h2load on the same machine (1 thread)"
+# one round: the three h2load runs and the server's own histogram, against BINARY
+round() {
+start_server "$1"
+echo "-- $2: imei-eird ($1), 2 workers on 127.0.0.1:$port; h2load on the same machine (1 thread); load $(cut -d' ' -f1 /proc/loadavg)"
 timeout 60 h2load -n 20000 -c 8 -m 8 -t 1 -i "$out/uris.txt" >/dev/null 2>&1 || true # warm-up
 run "throughput, HTTP/2: 16 connections x 32 streams" -n "$REQUESTS" -c 16 -m 32 -t 1
 run "latency, HTTP/2: 8 connections x 4 streams" -n "$REQUESTS" -c 8 -m 4 -t 1
@@ -73,4 +84,13 @@ curl -s "http://127.0.0.1:$port/metrics" | awk '
 		for (k = 1; k <= 3; k++) for (i = 1; i <= n; i++) if (c[i] >= q[k] * total) {
 			printf " p%s <= %s s;", q[k] * 100, le[i]; break }
 		printf "\n" }'
+kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
+}
+
+round "$EIRD" "this build"
+if [ -n "$PEER" ]; then
+	round "$PEER" "peer"
+	round "$EIRD" "this build, again"
+	round "$PEER" "peer, again"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

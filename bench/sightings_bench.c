@@ -1,6 +1,6 @@
 /*
  * sightings_bench.c — the sightings store (core/sightings*.c) against SQLite doing the same
- * upserts in the same run (DESIGN §6: the ratio is the figure that counts).
+ * upserts in the same run (docs/architecture.md "Targets": the ratio is the figure that counts).
  *
  * Workload (seeded, generated before timing): N sightings of N/4 devices over 90 days in
  * time order; 9 in 10 sightings of a device carry its own IMSI, the rest one of a few

@@ -1,4 +1,4 @@
--- tacdb_bench.lua — the TAC database from Lua (DESIGN.md §6), for each file given:
+-- tacdb_bench.lua — the TAC database from Lua (targets: docs/architecture.md "Targets"), for each file given:
 --   load from text     imei.tacdb.load (LPeg parse, checks, builder, freeze), rows/s
 --   save, open         db:save; imei.tacdb.open (mmap + full validation), best of 20
 --   db:lookup(tac)     one C call per 8-digit TAC string (90% in the db, 10% not), every

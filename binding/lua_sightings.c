@@ -1,5 +1,5 @@
 /*
- * lua_sightings.c — Lua binding of the sightings store (imei_sightings.h; DESIGN §3, §5):
+ * lua_sightings.c — Lua binding of the sightings store (imei_sightings.h; docs/sightings.md):
  *   sightings_open("memory" | "lmdb:PATH" [, opts]) -> store | nil, err
  *   store:record{key=, imsi=, msisdn=, time=, operator=, rat=} -> true | nil, err
  *   store:record_many{row, …} -> n | nil, err, n_recorded

@@ -1,5 +1,5 @@
 /*
- * imei_dump_reader.h — operator dumps, the input of batch replay (DESIGN.md §2): one row per
+ * imei_dump_reader.h — operator dumps, the input of batch replay (docs/classify.md): one row per
  * distinct date–IMEI–IMSI–MSISDN, `date,imei,imsi,msisdn[,rat]` by default, as DIRBS
  * operator data files are. Plain or gzip (detected from the bytes, not the name).
  *

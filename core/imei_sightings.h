@@ -1,6 +1,6 @@
 /*
  * imei_sightings.h — the sightings store: which subscribers used a device identity, when, and
- * which subscriber owns it (DESIGN §5). Policies ask it for cloned-IMEI evidence: distinct
+ * which subscriber owns it (docs/sightings.md). Policies ask it for cloned-IMEI evidence: distinct
  * IMSIs of a key within N days, daily averages, the first-seen IMSI, IMEI–IMSI pairings.
  *
  * Model. A sighting is (key, IMSI, MSISDN, operator, RAT, time). The store keeps one

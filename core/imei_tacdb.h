@@ -122,6 +122,11 @@ struct imei_tacdb;
  * checksum, every offset). NULL with err filled ("PATH: truncated: …", "PATH: not a TAC
  * image …") on any problem. */
 struct imei_tacdb *imei_tacdb_open(const char *path, struct imei_tacdb_error *err);
+/* The same, read into private memory instead of mapped: immune to the file being
+ * overwritten in place (a mapping would see the new bytes, or SIGBUS past a truncation).
+ * What long-running hosts use (imei_engine_config_open, imei-eird). A file changing
+ * while it is read is refused ("changed while being read"). */
+struct imei_tacdb *imei_tacdb_open_copy(const char *path, struct imei_tacdb_error *err);
 
 /* The same from bytes in memory (copied, so buf may be freed afterwards and need not be
  * aligned). */

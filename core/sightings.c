@@ -2,7 +2,7 @@
  * sightings.c — the sightings store handle (imei_sightings.h): opens a backend by spec, counts
  * references atomically (C11 stdatomic), holds the read-write lock that makes one store
  * safe for many threads, checks every input, and answers every query from the aggregates
- * a backend fetches (sightings_agg.c), so "memory" and "lmdb:" answer alike (DESIGN §5).
+ * a backend fetches (sightings_agg.c), so "memory" and "lmdb:" answer alike (docs/sightings.md).
  */
 #include <pthread.h>
 #include <stdatomic.h>

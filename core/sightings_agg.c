@@ -1,5 +1,5 @@
 /*
- * sightings_agg.c — the aggregate of one (key, IMSI, MSISDN) triple (DESIGN §5): merging
+ * sightings_agg.c — the aggregate of one (key, IMSI, MSISDN) triple (docs/sightings.md): merging
  * a sighting in, and which UTC days it was seen on. Every backend stores these and every
  * query is answered from them by this code, so all backends give the same answers.
  *

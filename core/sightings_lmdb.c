@@ -1,6 +1,6 @@
 /*
  * sightings_lmdb.c — the persistent sightings backend on LMDB (Debian liblmdb-dev): the
- * default store (DESIGN §5). PATH is an LMDB environment directory (data.mdb, lock.mdb)
+ * default store (docs/sightings.md). PATH is an LMDB environment directory (data.mdb, lock.mdb)
  * that many processes may open at once; LMDB itself is crash-safe (copy-on-write pages,
  * a commit is atomic and fsync'd).
  *

@@ -1,5 +1,6 @@
 /*
- * tacdb_image.c — frozen TAC database images in and out: open (mmap), copy in, save
+ * tacdb_image.c — frozen TAC database images in and out: open (mmap, or a copy for
+ * long-running hosts), copy in, save
  * (temporary file + fsync + rename), reference counting (C11 atomics), statistics.
  * Every image taken in goes through tac_validate() first. Layout in tacdb_format.h.
  */
@@ -128,6 +129,67 @@ struct imei_tacdb *imei_tacdb_open(const char *path, struct imei_tacdb_error *er
 		return NULL;
 	}
 	struct imei_tacdb *db = tac_image_adopt(map, size, true, err);
+	if (!db)
+		prefix_error(err, path);
+	return db;
+}
+
+/* The same, read into memory rather than mapped: for long-running hosts (imei-eird,
+ * engines from imei_engine_config_open). A file overwritten in place under a mapping (cp
+ * over it) changes or truncates the pages under the readers, and a truncated page kills
+ * the process with SIGBUS; a copy cannot be touched. A file changed while being read
+ * fails the size and time check or the checksum and is refused. */
+struct imei_tacdb *imei_tacdb_open_copy(const char *path, struct imei_tacdb_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fail(err, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+		int e = errno;
+		fail(err, "%s: %s", path,
+		     !S_ISREG(sb.st_mode) ? "not a regular file" : sb.st_size == 0 ? "empty file, not a TAC image" : strerror(e));
+		close(fd);
+		return NULL;
+	}
+	size_t size = (size_t)sb.st_size;
+	unsigned char *buf = malloc(size);
+	if (!buf) {
+		fail(err, "%s: out of memory for %zu bytes", path, size);
+		close(fd);
+		return NULL;
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				fail(err, "%s: %s", path, strerror(errno));
+			else
+				fail(err, "%s: the file shrank while being read (%zu of %zu bytes): being replaced?", path, got,
+				     size);
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	struct stat after;
+	bool changed = fstat(fd, &after) != 0 || after.st_size != sb.st_size ||
+	               after.st_mtim.tv_sec != sb.st_mtim.tv_sec || after.st_mtim.tv_nsec != sb.st_mtim.tv_nsec;
+	close(fd);
+	if (changed) {
+		fail(err, "%s: the file changed while being read: being replaced? (write the new image beside it and "
+		          "rename it over)",
+		     path);
+		free(buf);
+		return NULL;
+	}
+	struct imei_tacdb *db = tac_image_adopt(buf, size, false, err);
 	if (!db)
 		prefix_error(err, path);
 	return db;

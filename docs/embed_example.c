@@ -1,6 +1,6 @@
 /*
  * embed_example.c — a C host of the imei engine through its embedding API
- * (core/imei_engine.h): open the shared objects once, give each worker thread its own
+ * (host/imei_engine.h): open the shared objects once, give each worker thread its own
  * engine, check requests, reload, read statistics, free. Built by `make` into
  * build/embed_example; run it from the repository root:
  *

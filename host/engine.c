@@ -21,9 +21,12 @@
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
 
-/* What a policy file looked like when loaded: refresh() reloads when it changes. */
+/* What a policy file looked like when loaded: refresh() reloads when it changes; its
+ * text, from which a degraded state is rebuilt without reading the file again. */
 struct file_stamp {
 	char *path;
+	char *text;
+	size_t len;
 	struct stat st;
 };
 
@@ -33,6 +36,8 @@ struct instance {
 	char name[128];
 	struct file_stamp *files; /* the policy and the files it extends */
 	size_t nfiles;
+	uint64_t failures;        /* failed checks on this state */
+	bool no_memory_rebuild;   /* the policy alone holds more than the rebuild threshold */
 };
 
 struct imei_engine {
@@ -45,7 +50,9 @@ struct imei_engine {
 	struct imei_store *store;
 	struct imei_sandbox_limits limits;
 	enum imei_status on_error;
-	bool record, skip_examples;
+	bool record, skip_examples, quiet;
+	void (*log)(void *ud, const char *policy, const char *line, size_t len);
+	void *log_ud;
 	struct imei_engine_stats stats;
 };
 
@@ -69,8 +76,10 @@ static void instance_free(struct instance *inst)
 	if (!inst)
 		return;
 	imei_sandbox_free(inst->sb);
-	for (size_t i = 0; i < inst->nfiles; i++)
+	for (size_t i = 0; i < inst->nfiles; i++) {
 		free(inst->files[i].path);
+		free(inst->files[i].text);
+	}
 	free(inst->files);
 	free(inst);
 }
@@ -86,18 +95,26 @@ static bool stamp_files(struct instance *inst, lua_State *L, int idx)
 		lua_pop(L, 2);
 		return false;
 	}
+	lua_getfield(L, -1, "texts");
 	for (size_t i = 0; i < n; i++) {
-		lua_rawgeti(L, -1, (lua_Integer)i + 1);
-		const char *path = lua_tostring(L, -1);
+		lua_rawgeti(L, -2, (lua_Integer)i + 1);
+		lua_rawgeti(L, -2, (lua_Integer)i + 1);
+		const char *path = lua_tostring(L, -2);
+		size_t len = 0;
+		const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
 		struct file_stamp *f = &inst->files[inst->nfiles];
 		if (path && (f->path = strdup(path))) {
 			if (stat(path, &f->st) != 0)
 				memset(&f->st, 0, sizeof f->st);
+			if (text && (f->text = malloc(len + 1))) {
+				memcpy(f->text, text, len + 1);
+				f->len = len;
+			}
 			inst->nfiles++;
 		}
-		lua_pop(L, 1);
+		lua_pop(L, 2);
 	}
-	lua_pop(L, 2);
+	lua_pop(L, 3);
 	return true;
 }
 
@@ -115,10 +132,20 @@ static bool files_changed(const struct instance *inst)
 	return false;
 }
 
-/* Push runtime.new's options table. */
-static void push_options(lua_State *L, const struct imei_engine *e)
+/* Push runtime.new's options table; from: the instance being rebuilt (its texts), or NULL. */
+static void push_options(lua_State *L, const struct imei_engine *e, const struct instance *from)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
+	if (from) {
+		lua_createtable(L, 0, (int)from->nfiles);
+		for (size_t i = 0; i < from->nfiles; i++) {
+			if (from->files[i].text) {
+				lua_pushlstring(L, from->files[i].text, from->files[i].len);
+				lua_setfield(L, -2, from->files[i].path);
+			}
+		}
+		lua_setfield(L, -2, "sources");
+	}
 	lua_pushstring(L, e->policy);
 	lua_setfield(L, -2, "policy");
 	if (e->tacdb) {
@@ -137,8 +164,42 @@ static void push_options(lua_State *L, const struct imei_engine *e)
 	}
 	lua_pushboolean(L, e->record);
 	lua_setfield(L, -2, "record");
-	lua_pushboolean(L, e->skip_examples);
+	lua_pushboolean(L, e->skip_examples || from); /* a rebuild: the examples passed on these texts */
 	lua_setfield(L, -2, "skip_examples");
+}
+
+/* ---- policy output ------------------------------------------------------------- */
+
+struct log_ctx {
+	struct imei_engine *e;
+	const char *policy;
+};
+
+static void log_line(void *ud, const char *line, size_t len)
+{
+	struct log_ctx *ctx = ud;
+	struct imei_engine *e = ctx->e;
+	e->stats.log_lines++;
+	if (e->quiet)
+		return;
+	if (e->log)
+		e->log(e->log_ud, ctx->policy, line, len);
+	else
+		fprintf(stderr, "imei: policy %s: %.*s\n", ctx->policy, (int)len, line);
+}
+
+/* Pass the policy's output on, and say how much was dropped. */
+static void drain_log(struct imei_engine *e, struct instance *inst)
+{
+	struct log_ctx ctx = { e, inst->name[0] ? inst->name : e->policy };
+	size_t dropped = imei_sandbox_log_drain(inst->sb, log_line, &ctx);
+	if (dropped) {
+		e->stats.log_dropped += dropped;
+		char line[96];
+		int n = snprintf(line, sizeof line, "(%zu more lines of policy output dropped)", dropped);
+		log_line(&ctx, line, (size_t)n);
+		e->stats.log_lines--; /* that line is the host's, not the policy's */
+	}
 }
 
 static int ref_field(lua_State *L, int idx, const char *name)
@@ -147,8 +208,9 @@ static int ref_field(lua_State *L, int idx, const char *name)
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* A fresh instance: sandbox, runtime, policy, examples. NULL and err on failure. */
-static struct instance *instance_new(const struct imei_engine *e, char *err, size_t errlen)
+/* A fresh instance: sandbox, runtime, policy, examples. NULL and err on failure. With
+ * from, a rebuild of that instance: its texts, no examples, its file stamps taken over. */
+static struct instance *instance_new(struct imei_engine *e, struct instance *from, char *err, size_t errlen)
 {
 	struct instance *inst = calloc(1, sizeof *inst);
 	if (!inst) {
@@ -177,8 +239,16 @@ static struct instance *instance_new(const struct imei_engine *e, char *err, siz
 	}
 	imei_sandbox_lock(inst->sb);
 	lua_getfield(L, -1, "new");
-	push_options(L, e);
-	if (imei_sandbox_call(inst->sb, 1, 1, imei_sandbox_load_budget(inst->sb), err, errlen) != LUA_OK) {
+	push_options(L, e, from);
+	imei_sandbox_seal_shared(inst->sb); /* the TAC db and store classes exist now */
+	int rc = imei_sandbox_run(inst->sb, 1, 1, IMEI_SANDBOX_LOAD, err, errlen);
+	drain_log(e, inst);
+	if (rc != LUA_OK && imei_sandbox_last_stop(inst->sb) != IMEI_SANDBOX_OK) { /* say which policy hung */
+		char why[256];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "%s: loading the policy and running its examples: %s", e->policy, why);
+	}
+	if (rc != LUA_OK) {
 		instance_free(inst);
 		return NULL;
 	}
@@ -190,7 +260,12 @@ static struct instance *instance_new(const struct imei_engine *e, char *err, siz
 	lua_getfield(L, -2, "version");
 	snprintf(inst->name, sizeof inst->name, "%s@%s", lua_tostring(L, -2), lua_tostring(L, -1));
 	lua_pop(L, 3);
-	if (!stamp_files(inst, L, idx)) {
+	if (from) { /* the same files: keep their stamps, so refresh() still sees a change */
+		inst->files = from->files;
+		inst->nfiles = from->nfiles;
+		from->files = NULL;
+		from->nfiles = 0;
+	} else if (!stamp_files(inst, L, idx)) {
 		snprintf(err, errlen, "out of memory");
 		instance_free(inst);
 		return NULL;
@@ -221,10 +296,13 @@ struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *
 	e->on_error = cfg->on_error;
 	e->record = cfg->record;
 	e->skip_examples = cfg->skip_examples;
+	e->quiet = cfg->quiet;
+	e->log = cfg->log;
+	e->log_ud = cfg->log_ud;
 	e->tacdb = cfg->tacdb ? imei_tacdb_ref(cfg->tacdb) : NULL;
 	e->lists = cfg->lists ? imei_lists_ref(cfg->lists) : NULL;
 	e->store = cfg->store ? imei_store_retain(cfg->store) : NULL;
-	e->current = instance_new(e, err, errlen);
+	e->current = instance_new(e, NULL, err, errlen);
 	if (!e->current) {
 		imei_engine_free(e);
 		return NULL;
@@ -374,6 +452,50 @@ static void push_c_request(lua_State *L, void *ud)
 	}
 }
 
+/* The request is built inside the protected call: a request field larger than the
+ * memory cap is a memory error of this check, never a Lua panic that aborts the host. */
+struct request_pusher {
+	void (*push)(lua_State *L, void *ud);
+	void *ud;
+};
+
+static int call_check(lua_State *L)
+{
+	struct request_pusher *p = lua_touserdata(L, 2);
+	lua_settop(L, 1); /* the runtime's check function */
+	p->push(L, p->ud);
+	lua_call(L, 1, 1);
+	return 1;
+}
+
+/* After a check: rebuild the state from the policy's texts when it has failed too often
+ * or holds too much memory even after a full collection (see imei_engine.h). */
+static void maybe_rebuild(struct imei_engine *e)
+{
+	struct instance *inst = e->current;
+	unsigned max_failures = e->limits.rebuild_failures ? e->limits.rebuild_failures : 64;
+	bool rebuild = inst->failures >= max_failures;
+	size_t limit = imei_sandbox_memory_limit(inst->sb);
+	if (!rebuild && !inst->no_memory_rebuild && imei_sandbox_memory_used(inst->sb) > limit / 4 * 3) {
+		lua_gc(imei_sandbox_state(inst->sb), LUA_GCCOLLECT, 0);
+		rebuild = imei_sandbox_memory_used(inst->sb) > limit / 4 * 3;
+	}
+	if (!rebuild)
+		return;
+	char err[512];
+	struct instance *fresh = instance_new(e, inst, err, sizeof err);
+	if (!fresh) {
+		e->stats.rebuild_failures++;
+		inst->failures = 0; /* try again after as many failures, not on every check */
+		inst->no_memory_rebuild = true;
+		return;
+	}
+	fresh->no_memory_rebuild = imei_sandbox_memory_used(fresh->sb) > limit / 4 * 3;
+	e->current = fresh;
+	e->stats.rebuilds++;
+	instance_free(inst);
+}
+
 int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
                            struct imei_verdict *v)
 {
@@ -386,11 +508,14 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	struct instance *inst = e->current;
 	lua_State *L = imei_sandbox_state(inst->sb);
 	int top = lua_gettop(L);
+	struct request_pusher pusher = { push_request, ud };
+	lua_pushcfunction(L, call_check);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
-	push_request(L, ud);
-	int rc = imei_sandbox_call(inst->sb, 1, 1, imei_sandbox_check_budget(inst->sb), why, sizeof why);
+	lua_pushlightuserdata(L, &pusher);
+	int rc = imei_sandbox_run(inst->sb, 2, 1, IMEI_SANDBOX_CHECK, why, sizeof why);
 	ok = rc == LUA_OK && read_verdict(L, v, &a, why, sizeof why);
 	lua_settop(L, top);
+	drain_log(e, inst);
 	e->stats.checks++;
 	if (!ok) {
 		memset(v, 0, offsetof(struct imei_verdict, reasons));
@@ -399,12 +524,17 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 		v->error = arena_str(&a, why, strlen(why));
 		v->policy = arena_str(&a, inst->name, strlen(inst->name));
 		e->stats.failures++;
-		if (strstr(why, "budget") && rc != LUA_OK)
+		inst->failures++;
+		enum imei_sandbox_stop stop = imei_sandbox_last_stop(inst->sb);
+		if (stop == IMEI_SANDBOX_DEADLINE)
+			e->stats.deadline_exceeded++;
+		else if (stop == IMEI_SANDBOX_BUDGET || (strstr(why, "budget") && rc != LUA_OK))
 			e->stats.budget_exceeded++;
-		if (rc == LUA_ERRMEM)
+		else if (rc == LUA_ERRMEM || stop == IMEI_SANDBOX_MEMORY)
 			e->stats.memory_exceeded++;
 	}
 	e->stats.by_status[v->status]++;
+	maybe_rebuild(e);
 	pthread_mutex_unlock(&e->lock);
 	return ok ? 0 : -1;
 }
@@ -419,7 +549,7 @@ int imei_engine_check(struct imei_engine *e, const struct imei_request *req, str
 int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&e->reload_lock);
-	struct instance *fresh = instance_new(e, err, errlen);
+	struct instance *fresh = instance_new(e, NULL, err, errlen);
 	if (!fresh) {
 		pthread_mutex_lock(&e->lock);
 		e->stats.reload_failures++;

@@ -24,7 +24,7 @@ int imei_engine_config_open(struct imei_engine_config *cfg, const struct imei_en
 	cfg->lua_path = paths->lua_path;
 	if (paths->tacdb) {
 		struct imei_tacdb_error terr;
-		cfg->tacdb = imei_tacdb_open(paths->tacdb, &terr);
+		cfg->tacdb = imei_tacdb_open_copy(paths->tacdb, &terr); /* a copy: cp over the file cannot touch it */
 		if (!cfg->tacdb) {
 			snprintf(err, errlen, "tacdb: %s", terr.msg);
 			goto fail;

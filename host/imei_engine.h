@@ -102,6 +102,12 @@ struct imei_engine_config {
 	enum imei_status on_error;       /* the status when the policy fails on a request; default WHITELISTED */
 	bool record;                     /* record each check's sighting in the store before deciding */
 	bool skip_examples;              /* load without running the examples (imei policy test runs them itself) */
+	/* Where the policy's print/log lines go (after each check or load, in the caller's
+	 * thread; at most IMEI_SANDBOX_LOG_LINES per call, the rest counted as dropped and
+	 * said in one line). NULL: stderr, as "imei: policy NAME@VERSION: LINE". */
+	void (*log)(void *ud, const char *policy, const char *line, size_t len);
+	void *log_ud;
+	bool quiet;                      /* discard policy output (still counted) */
 };
 
 struct imei_engine;
@@ -120,8 +126,14 @@ int imei_engine_check(struct imei_engine *e, const struct imei_request *req, str
 int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
                            struct imei_verdict *v);
 
-/* Reload the policy file(s) into a fresh sandbox, self-test, swap. On failure the old
- * policy stays in force and err says why; returns 0 or -1. */
+/* Reload the policy file(s) into a fresh sandbox, self-test, swap. On failure (also a
+ * policy that hangs: the load is cut at its deadline) the old policy stays in force and
+ * err says why; returns 0 or -1.
+ *
+ * Separately, the engine rebuilds its state from the texts of the loaded policy (no file
+ * is read again, the examples are not run again) when, after a check, the state holds
+ * more than 3/4 of its memory cap after a full collection, or when
+ * limits.rebuild_failures checks have failed on it: a state cannot degrade for good. */
 int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
 
 /* Swap in new lists (a new frozen collection) without reloading the policy. */
@@ -148,6 +160,10 @@ struct imei_engine_stats {
 	uint64_t memory_exceeded;  /* of which: memory cap */
 	uint64_t reloads, reload_failures;
 	size_t memory_used, memory_limit;
+	uint64_t deadline_exceeded; /* of the failures: the time limit */
+	uint64_t rebuilds;          /* states rebuilt (memory or failed checks over the threshold) */
+	uint64_t rebuild_failures;  /* rebuilds that failed (the old state stays) */
+	uint64_t log_lines, log_dropped; /* policy output lines passed on / dropped */
 };
 void imei_engine_stats(struct imei_engine *e, struct imei_engine_stats *st);
 
@@ -162,7 +178,7 @@ void imei_engine_unlock(struct imei_engine *e);
 /* Registry reference of the runtime instance in the sandbox (a table). */
 int imei_engine_instance_ref(struct imei_engine *e);
 
-/* ---- convenience: the shared objects from paths (core/engine_paths.c) ---------------- */
+/* ---- convenience: the shared objects from paths (engine_paths.c) ---------------- */
 
 struct imei_engine_paths {
 	const char *policy;   /* policy file (required) */

@@ -1,5 +1,5 @@
 /*
- * imei_replay.h — batch replay of operator dumps through a policy (DESIGN.md §2, §5, §6):
+ * imei_replay.h — batch replay of operator dumps through a policy (docs/classify.md):
  * what a national CEIR runs before a policy goes live and every day after.
  *
  *   1. ingest   dumps are read (imei_dump_reader.h), every row checked; a refused row is
@@ -60,6 +60,11 @@ struct imei_replay_config {
 struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *err, size_t errlen);
 void imei_replay_free(struct imei_replay *r);
 
+/* An operator's name, as a dump's file name or --operator gives it: 1 to
+ * IMEI_REPLAY_MAX_OPERATOR_NAME letters, digits, '.', '_' or '-' (it names list files). */
+#define IMEI_REPLAY_MAX_OPERATOR_NAME 64
+bool imei_replay_operator_ok(const char *name);
+
 /* Queue a dump (path "-": standard input) from operator `name` (letters, digits, . _ -;
  * at most IMEI_REPLAY_MAX_OPERATORS distinct names). Rows dated outside first..last
  * (UTC days; NO_DAY: no bound) are refused. Returns the file's index or -1 with err. */
@@ -112,6 +117,12 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 #define IMEI_REPLAY_DEVICE 0x04      /* the first pair of its device */
 #define IMEI_REPLAY_DEV_BLOCKED 0x08 /* (first pair) the device has a BLACKLISTED pair */
 #define IMEI_REPLAY_DEV_NOTIFY 0x10  /* (first pair) the device has a pair to notify */
+/* The list rules, decided here once (replay_tally.c) and only written out by the caller
+ * (lua/imei/classify/lists.lua), for every operator the pair was seen on: */
+#define IMEI_REPLAY_EXCEPTION 0x20    /* a pair of a blocked device whose own verdict is not
+                                       * BLACKLISTED: on the operator's exception list */
+#define IMEI_REPLAY_NOTIFICATION 0x40 /* a pair not BLACKLISTED with a condition in its grace
+                                       * period: on the operator's notification list */
 
 /* One observed (device, IMSI) pair and its verdict. */
 struct imei_replay_pair {
@@ -181,8 +192,6 @@ struct imei_replay_operator_stats {
 	uint64_t rows, rejected;
 	uint64_t devices, pairs;
 	uint64_t devices_by_status[4];
-	uint64_t notifications;   /* (pair, operator) entries: notify, not blocked */
-	uint64_t exceptions;      /* (pair, operator): a blocked device's pair that is not blocked */
 };
 
 struct imei_replay_condition_stats {

@@ -55,8 +55,11 @@ static void copy_value(lua_State *from, int idx, lua_State *to, int depth)
 			lua_pushnil(to);
 			break;
 		}
-		luaL_checkstack(from, 4, "copying a table");
-		luaL_checkstack(to, 4, "copying a table");
+		/* never raise in 'from' here: this runs inside the sandbox's protected call */
+		if (!lua_checkstack(from, 4) || !lua_checkstack(to, 4)) {
+			lua_pushnil(to);
+			break;
+		}
 		lua_newtable(to);
 		lua_pushnil(from);
 		while (lua_next(from, idx)) {
@@ -193,6 +196,11 @@ static int l_engine_new(lua_State *L)
 	cfg.limits.memory = (size_t)opt_int_field(L, 1, "memory");
 	cfg.limits.check_budget = opt_int_field(L, 1, "instructions");
 	cfg.limits.load_budget = opt_int_field(L, 1, "load_instructions");
+	cfg.limits.check_deadline_us = opt_int_field(L, 1, "deadline_us");
+	cfg.limits.load_deadline_us = opt_int_field(L, 1, "load_deadline_us");
+	cfg.limits.rebuild_failures = (unsigned)opt_int_field(L, 1, "rebuild_failures");
+	lua_getfield(L, 1, "quiet");
+	cfg.quiet = lua_toboolean(L, -1);
 
 	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
 	box->e = NULL;
@@ -285,6 +293,11 @@ static int l_stats(lua_State *L)
 	set_count(L, "reload_failures", (lua_Integer)st.reload_failures);
 	set_count(L, "memory_used", (lua_Integer)st.memory_used);
 	set_count(L, "memory_limit", (lua_Integer)st.memory_limit);
+	set_count(L, "deadline_exceeded", (lua_Integer)st.deadline_exceeded);
+	set_count(L, "rebuilds", (lua_Integer)st.rebuilds);
+	set_count(L, "rebuild_failures", (lua_Integer)st.rebuild_failures);
+	set_count(L, "log_lines", (lua_Integer)st.log_lines);
+	set_count(L, "log_dropped", (lua_Integer)st.log_dropped);
 	lua_createtable(L, 0, 4);
 	for (int s = 0; s < 4; s++)
 		set_count(L, imei_status_name((enum imei_status)s), (lua_Integer)st.by_status[s]);
@@ -304,7 +317,7 @@ static int call_instance(lua_State *L, const char *method)
 	lua_rawgeti(S, LUA_REGISTRYINDEX, imei_engine_instance_ref(e));
 	lua_getfield(S, -1, method);
 	lua_insert(S, -2);
-	int rc = imei_sandbox_call(sb, 1, 1, imei_sandbox_load_budget(sb), err, sizeof err);
+	int rc = imei_sandbox_run(sb, 1, 1, IMEI_SANDBOX_LOAD, err, sizeof err);
 	if (rc == LUA_OK)
 		copy_value(S, -1, L, COPY_DEPTH);
 	lua_settop(S, top);

@@ -12,7 +12,8 @@
  *   r:devices() -> iterator over the devices to list (blocked, or with a pair to notify)
  *   r:find(imei [, imsi]) -> the pair (or the device's first pair) as a table, or nil
  *   r:close()
- * The stop flag the replay watches is the one core.signals_catch() raises (lua_batchio.c).
+ *   dump_date_ok(s) -> bool           operator_ok(name) -> bool   (the C rules, for early checks)
+ * The stop flag the replay watches is the one imei.host.signals_catch() raises (lua_batchio.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,8 +322,6 @@ static int l_operators(lua_State *L)
 		set_int(L, "rejected", (lua_Integer)o->rejected);
 		set_int(L, "devices", (lua_Integer)o->devices);
 		set_int(L, "pairs", (lua_Integer)o->pairs);
-		set_int(L, "notifications", (lua_Integer)o->notifications);
-		set_int(L, "exceptions", (lua_Integer)o->exceptions);
 		push_by_status(L, o->devices_by_status);
 		lua_setfield(L, -2, "devices_by_status");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -469,6 +468,10 @@ static void push_pair(lua_State *L, struct imei_replay *r, const struct imei_rep
 	set_str(L, "status", imei_status_name((enum imei_status)p->status));
 	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFY) != 0);
 	lua_setfield(L, -2, "notify");
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFICATION) != 0);
+	lua_setfield(L, -2, "notification");
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_EXCEPTION) != 0);
+	lua_setfield(L, -2, "exception");
 	if (p->flags & IMEI_REPLAY_FAILED) {
 		lua_pushboolean(L, 1);
 		lua_setfield(L, -2, "failed");
@@ -600,6 +603,25 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* dump_date_ok(s) -> bool: YYYYMMDD or YYYY-MM-DD, a real calendar date (imei_dump_date) */
+static int l_dump_date_ok(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	int32_t day;
+	lua_pushboolean(L, imei_dump_date(s, len, &day));
+	return 1;
+}
+
+/* operator_ok(name) -> bool: a name an operator may have (imei_replay_operator_ok) */
+static int l_operator_ok(lua_State *L)
+{
+	size_t len;
+	const char *s = imei_lua_checkstring(L, 1, &len);
+	lua_pushboolean(L, strlen(s) == len && imei_replay_operator_ok(s));
+	return 1;
+}
+
 void imei_lua_replay(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -624,4 +646,8 @@ void imei_lua_replay(lua_State *L)
 	imei_lua_new_class(L, REPLAY_MT, methods, l_close, l_tostring);
 	lua_pushcfunction(L, l_replay_new);
 	lua_setfield(L, -2, "replay_new");
+	lua_pushcfunction(L, l_dump_date_ok);
+	lua_setfield(L, -2, "dump_date_ok");
+	lua_pushcfunction(L, l_operator_ok);
+	lua_setfield(L, -2, "operator_ok");
 }

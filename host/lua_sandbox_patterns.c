@@ -1,6 +1,6 @@
 /*
  * lua_sandbox_patterns.c — a test hook for sandbox_patterns.c (budgeted pattern matching
- * for the policy sandbox, DESIGN.md §4), not a public API:
+ * for the policy sandbox, docs/sandbox.md), not a public API:
  *   _budgeted_string(steps) -> { find, match, gmatch, gsub, remaining, refill }
  * find/match/gmatch/gsub behave as string.* but share a fresh budget of `steps` steps;
  * remaining() -> steps left, exceeded (boolean); refill(steps) re-arms the budget.

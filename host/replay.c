@@ -108,9 +108,9 @@ void imei_replay_free(struct imei_replay *r)
 	free(r);
 }
 
-static bool name_ok(const char *s)
+bool imei_replay_operator_ok(const char *s)
 {
-	if (!*s)
+	if (!s || !*s || strlen(s) > IMEI_REPLAY_MAX_OPERATOR_NAME)
 		return false;
 	for (; *s; s++) {
 		char c = *s;
@@ -128,9 +128,9 @@ int imei_replay_add_file(struct imei_replay *r, const char *path, const char *na
 		snprintf(err, errlen, "replay: files must be added before the ingest starts");
 		return -1;
 	}
-	if (!name || !name_ok(name) || strlen(name) > 64) {
-		snprintf(err, errlen, "%s: operator name '%s': use 1 to 64 letters, digits, '.', '_' or '-'", path,
-		         name ? name : "");
+	if (!imei_replay_operator_ok(name)) {
+		snprintf(err, errlen, "%s: operator name '%s': use 1 to %d letters, digits, '.', '_' or '-'", path,
+		         name ? name : "", IMEI_REPLAY_MAX_OPERATOR_NAME);
 		return -1;
 	}
 	size_t op;

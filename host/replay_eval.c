@@ -273,14 +273,7 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 		snprintf(err, errlen, "replay: evaluation not started");
 		return IMEI_REPLAY_ERROR;
 	}
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = replay_deadline(ms);
 	pthread_mutex_lock(&r->elock);
 	int wrc = 0;
 	while (r->running > 0 && wrc != ETIMEDOUT && !replay_stopped(r))

@@ -35,13 +35,7 @@ void imei_replay_stop_reader(struct imei_replay *r)
 	while (!r->reader_done) {
 		if (sig > 0)
 			pthread_kill(r->reader, sig);
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 50000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
+		struct timespec t = replay_deadline(50);
 		pthread_cond_timedwait(&r->q_filled, &r->qlock, &t);
 	}
 	pthread_mutex_unlock(&r->qlock);
@@ -396,14 +390,7 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 		return imei_replay_finish_ingest(r, err, errlen);
 	}
 	/* threaded: record what the reader hands over, until the time is up */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = replay_deadline(ms);
 	for (;;) {
 		if (replay_stopped(r)) {
 			imei_replay_stop_reader(r);

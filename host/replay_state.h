@@ -162,6 +162,20 @@ static inline double replay_seconds_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
+/* ms milliseconds from now on the realtime clock, for pthread_cond_timedwait. */
+static inline struct timespec replay_deadline(unsigned ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 static inline bool replay_stopped(const struct imei_replay *r)
 {
 	return r->cfg.stop && *r->cfg.stop;

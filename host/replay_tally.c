@@ -1,6 +1,10 @@
 /*
  * replay_tally.c — after the verdicts (replay_state.h): the per-device decisions of a
- * replay and every count of the report.
+ * replay and every count of the report. The list rules are decided here and nowhere
+ * else: a device is blocked when one of its pairs is BLACKLISTED; a pair of a blocked
+ * device that is not BLACKLISTED itself is an exception; a pair that is not BLACKLISTED
+ * and has a condition in its grace period is a notification (IMEI_REPLAY_EXCEPTION,
+ * IMEI_REPLAY_NOTIFICATION). lua/imei/classify/lists.lua writes the lists from these flags.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,15 +60,13 @@ int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 				grace |= p->grace;
 			bool pair_notify = !pair_blocked && (p->flags & IMEI_REPLAY_NOTIFY);
 			notify |= pair_notify;
-			for (size_t o = 0; o < r->nops; o++) {
-				if (!(p->ops & (1ULL << o)))
-					continue;
-				r->ops[o].pairs++;
-				if (pair_notify)
-					r->ops[o].notifications++;
-				if (dev_blocked && !pair_blocked)
-					r->ops[o].exceptions++;
-			}
+			if (pair_notify)
+				p->flags |= IMEI_REPLAY_NOTIFICATION;
+			if (dev_blocked && !pair_blocked)
+				p->flags |= IMEI_REPLAY_EXCEPTION;
+			for (size_t o = 0; o < r->nops; o++)
+				if (p->ops & (1ULL << o))
+					r->ops[o].pairs++;
 		}
 		struct imei_replay_pair *first = &r->pairs[i];
 		if (dev_blocked)

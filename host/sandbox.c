@@ -1,23 +1,31 @@
 /*
- * sandbox.c — the policy sandbox (see imei_sandbox.h; DESIGN.md §4).
+ * sandbox.c — the policy sandbox (see imei_sandbox.h; docs/sandbox.md).
  *
- * Containment, and how each part holds:
+ * Containment, and how each part holds (the full table is in docs/sandbox.md):
  *  - memory: the state's allocator refuses to grow past the cap; Lua turns that into a
- *    "not enough memory" error, and the state stays usable after it.
- *  - time: a count hook charges the budget every HOOK_EVERY instructions. Once spent, it
+ *    "not enough memory" error, and the state stays usable after it. Small blocks come
+ *    from per-class slabs that are given back once empty, so memory one size class
+ *    used is there for the others afterwards.
+ *  - work: a count hook charges the budget every HOOK_EVERY instructions. Once spent, it
  *    re-arms itself to fire on every instruction of whichever coroutine runs, so a pcall
  *    that catches the error cannot go on: the very next instruction raises again. New
  *    coroutines inherit the hook, and the budget is one counter for all of them.
- *  - C functions that could run long on their own (pattern matching) charge the same
- *    budget (sandbox_patterns.c); the others are bounded by the memory cap.
+ *  - C functions that do bulk work charge the same budget for it before they do it
+ *    (sandbox_patterns.c, sandbox_lib.c), and so does every large allocation.
+ *  - time: the clock is read when a call starts, at each hook and after every
+ *    LOOK_EVERY units charged from C; past the deadline the call stops as when the
+ *    budget is spent. When the instructions between two looks were slow (bulk work the
+ *    budget underprices), the hook fires on every instruction for the rest of the call.
  *  - finalizers: setmetatable refuses a metatable with __gc, so no policy code runs at
- *    collection time, outside any budget.
+ *    collection time, outside any budget; the shared objects' __close does nothing.
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -26,11 +34,18 @@
 #include "imei_sandbox.h"
 
 #define HOOK_EVERY 1000
+#define LOOK_EVERY 20000           /* units charged from C between two looks at the clock */
+#define LARGE_LOOK ((size_t)1 << 18) /* an allocation this large looks at the clock */
+#define MEMORY_STRIKES 16          /* refusals at the cap in one call before it is stopped */
 
 /* Small blocks (most of a check's allocations: tables, short strings, closures) come
- * from per-sandbox free lists in 16-byte classes, carved from 64 KiB chunks; larger ones
- * from malloc. The cap counts chunks and large blocks. Under AddressSanitizer the pool
- * is off, so use-after-free in the Lua heap stays visible. */
+ * from slabs: 64 KiB chunks, aligned on their size, each serving one 16-byte class and
+ * keeping its own free list and count of blocks in use. A slab whose last block is
+ * freed goes back to malloc unless it is its class's only slab with room, so memory
+ * moves between classes (a check that filled the cap with one class does not starve
+ * the others afterwards). Larger blocks come from malloc. The cap counts slabs and large
+ * blocks. Under AddressSanitizer the pool is off, so use-after-free in the Lua heap
+ * stays visible. */
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_MAX 0
 #elif defined(__has_feature)
@@ -45,9 +60,18 @@
 #define POOL_CLASSES (256 / POOL_STEP)
 #define POOL_CHUNK ((size_t)64 << 10)
 
-struct pool_chunk {
-	struct pool_chunk *next;
-	max_align_t align[]; /* the blocks */
+struct slab {
+	struct slab *prev, *next; /* in its class's list of slabs with room */
+	void *free;               /* freed blocks, linked through their first word */
+	char *bump, *end;         /* the never-used tail */
+	size_t live;              /* blocks handed out */
+	bool listed;
+};
+#define SLAB_HEAD ((sizeof(struct slab) + POOL_STEP - 1) / POOL_STEP * POOL_STEP)
+
+struct log_line {
+	size_t len;
+	char text[IMEI_SANDBOX_LOG_LINE];
 };
 
 struct imei_sandbox {
@@ -55,52 +79,161 @@ struct imei_sandbox {
 	size_t used, limit;
 	struct imei_budget budget;
 	long long check_budget, load_budget;
+	long long check_deadline_ns, load_deadline_ns;
 	int armed;
-	void *free_list[POOL_CLASSES]; /* per class: freed blocks, linked through their first word */
-	struct pool_chunk *chunks;
-	char *bump; /* the unused tail of the newest chunk */
-	size_t bump_left;
+	/* the running call */
+	enum imei_sandbox_stop stop;
+	long long deadline_ns, t_start, t_last, longest_gap, since_look;
+	int period;       /* the hook's count for this call: HOOK_EVERY, or 1 once slow */
+	int strikes;      /* refusals at the memory cap */
+	struct slab *avail[POOL_CLASSES]; /* per class: slabs with room */
+	size_t log_n, log_dropped;
+	struct log_line log[IMEI_SANDBOX_LOG_LINES];
 };
 
 int luaopen_imei_core(lua_State *L);
+
+/* The coarse monotonic clock: a few nanoseconds to read (CLOCK_MONOTONIC costs about
+ * 100 ns on some virtual machines, the thread's CPU clock microseconds), ticking every
+ * few milliseconds, which is fine against deadlines of tens of milliseconds. */
+static long long mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* Stop the running call: every budgeted function raises from now on, and the main
+ * thread's hook fires on its next instruction (a coroutine's at its next hook). */
+static void stop_call(struct imei_sandbox *sb, enum imei_sandbox_stop why)
+{
+	if (sb->stop == IMEI_SANDBOX_OK)
+		sb->stop = why;
+	sb->budget.exceeded = 1;
+	lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, 1);
+}
+
+/* Look at the clock: true once past the deadline. After a slow stretch (more than an
+ * eighth of the deadline since the last look: instructions doing bulk work the budget
+ * underprices, or the thread was descheduled) the hook looks 16 times as often; after a
+ * quick one, half as often again, down to every HOOK_EVERY instructions. */
+static bool past_deadline(struct imei_sandbox *sb)
+{
+	long long now = mono_ns(), gap = now - sb->t_last;
+	if (gap > sb->longest_gap)
+		sb->longest_gap = gap;
+	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
+	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
+	 * steady slowness is */
+	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns)
+		return true;
+	if (gap > sb->deadline_ns / 8)
+		sb->period = sb->period > 16 ? sb->period / 16 : 1;
+	else if (sb->period < HOOK_EVERY)
+		sb->period = sb->period * 2 < HOOK_EVERY ? sb->period * 2 : HOOK_EVERY;
+	sb->t_last = now;
+	return false;
+}
+
+/* Work done inside the allocator: large blocks are charged (about one unit per 32 bytes
+ * written), and a large one looks at the clock. Never raises; stops the call instead. */
+static void alloc_charge(struct imei_sandbox *sb, size_t bytes)
+{
+	if (!sb->armed || sb->stop)
+		return;
+	sb->budget.remaining -= (long long)(bytes >> 5);
+	if (sb->budget.remaining <= 0)
+		stop_call(sb, IMEI_SANDBOX_BUDGET);
+	else if (bytes >= LARGE_LOOK && past_deadline(sb))
+		stop_call(sb, IMEI_SANDBOX_DEADLINE);
+}
+
+/* The cap refused a block: after MEMORY_STRIKES refusals in one call (a policy catching
+ * "not enough memory" and trying again), or past the deadline, the call is stopped. */
+static void alloc_refused(struct imei_sandbox *sb)
+{
+	if (!sb->armed || sb->stop)
+		return;
+	if (++sb->strikes >= MEMORY_STRIKES)
+		stop_call(sb, IMEI_SANDBOX_MEMORY);
+	else if (past_deadline(sb))
+		stop_call(sb, IMEI_SANDBOX_DEADLINE);
+}
 
 static size_t pool_class(size_t n)
 {
 	return (n + POOL_STEP - 1) / POOL_STEP - 1;
 }
 
+static void slab_list(struct imei_sandbox *sb, struct slab *s, size_t c)
+{
+	s->prev = NULL;
+	s->next = sb->avail[c];
+	if (s->next)
+		s->next->prev = s;
+	sb->avail[c] = s;
+	s->listed = true;
+}
+
+static void slab_unlist(struct imei_sandbox *sb, struct slab *s, size_t c)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sb->avail[c] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	s->listed = false;
+}
+
 /* A block of class c; force = ignore the cap (Lua requires that shrinking never fails). */
 static void *pool_get(struct imei_sandbox *sb, size_t c, int force)
 {
-	void *p = sb->free_list[c];
-	if (p) {
-		memcpy(&sb->free_list[c], p, sizeof(void *));
-		return p;
-	}
 	size_t size = (c + 1) * POOL_STEP;
-	if (sb->bump_left < size) {
-		size_t bytes = sizeof(struct pool_chunk) + POOL_CHUNK;
-		if (!force && sb->used + bytes > sb->limit)
+	struct slab *s = sb->avail[c];
+	if (!s) {
+		if (!force && sb->used + POOL_CHUNK > sb->limit) {
+			alloc_refused(sb);
 			return NULL;
-		struct pool_chunk *chunk = malloc(bytes);
-		if (!chunk)
+		}
+		s = aligned_alloc(POOL_CHUNK, POOL_CHUNK);
+		if (!s)
 			return NULL;
-		chunk->next = sb->chunks;
-		sb->chunks = chunk;
-		sb->used += bytes;
-		sb->bump = (char *)chunk->align;
-		sb->bump_left = POOL_CHUNK;
+		memset(s, 0, sizeof *s);
+		s->bump = (char *)s + SLAB_HEAD;
+		s->end = (char *)s + POOL_CHUNK;
+		sb->used += POOL_CHUNK;
+		slab_list(sb, s, c);
 	}
-	p = sb->bump;
-	sb->bump += size;
-	sb->bump_left -= size;
+	void *p = s->free;
+	if (p) {
+		memcpy(&s->free, p, sizeof(void *));
+	} else {
+		p = s->bump;
+		s->bump += size;
+	}
+	s->live++;
+	if (!s->free && (size_t)(s->end - s->bump) < size)
+		slab_unlist(sb, s, c);
 	return p;
 }
 
 static void pool_put(struct imei_sandbox *sb, void *p, size_t c)
 {
-	memcpy(p, &sb->free_list[c], sizeof(void *));
-	sb->free_list[c] = p;
+	struct slab *s = (struct slab *)((uintptr_t)p & ~(uintptr_t)(POOL_CHUNK - 1));
+	memcpy(p, &s->free, sizeof(void *));
+	s->free = p;
+	s->live--;
+	if (!s->listed) {
+		slab_list(sb, s, c);
+	} else if (s->live == 0 && (s->prev || s->next)) { /* empty, and not the class's only room */
+		slab_unlist(sb, s, c);
+		free(s);
+		sb->used -= POOL_CHUNK;
+	}
 }
 
 static void release(struct imei_sandbox *sb, void *p, size_t size)
@@ -126,20 +259,27 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (old_small && new_small && pool_class(old) == pool_class(nsize))
 		return ptr;
 	if (ptr && !old_small && !new_small) { /* large to large */
-		if (nsize > old && sb->used - old + nsize > sb->limit)
+		if (nsize > old && sb->used - old + nsize > sb->limit) {
+			alloc_refused(sb);
 			return NULL;
+		}
 		void *p = realloc(ptr, nsize);
 		if (!p)
 			return nsize <= old ? ptr : NULL; /* a shrink must not fail: keep the block */
 		sb->used = sb->used - old + nsize;
+		if (nsize > old)
+			alloc_charge(sb, nsize);
 		return p;
 	}
 	int shrink = ptr && nsize <= old;
 	void *p = NULL;
 	if (new_small) {
 		p = pool_get(sb, pool_class(nsize), shrink);
-	} else if (sb->used + nsize <= sb->limit && (p = malloc(nsize)) != NULL) {
+	} else if (sb->used + nsize > sb->limit) {
+		alloc_refused(sb);
+	} else if ((p = malloc(nsize)) != NULL) {
 		sb->used += nsize;
+		alloc_charge(sb, nsize);
 	}
 	if (!p)
 		return shrink ? ptr : NULL;
@@ -155,6 +295,24 @@ static struct imei_sandbox *sandbox_of(lua_State *L)
 	return *(struct imei_sandbox **)lua_getextraspace(L);
 }
 
+static const char *stop_reason(enum imei_sandbox_stop why)
+{
+	switch (why) {
+	case IMEI_SANDBOX_DEADLINE:
+		return "time limit exceeded";
+	case IMEI_SANDBOX_MEMORY:
+		return "memory limit exceeded";
+	default:
+		return "instruction budget exceeded";
+	}
+}
+
+static int raise_stop(lua_State *L, struct imei_sandbox *sb)
+{
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+	return luaL_error(L, "%s", stop_reason(sb->stop));
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
@@ -164,15 +322,35 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 	if (!sb->budget.exceeded) {
 		int every = lua_gethookcount(L);
 		sb->budget.remaining -= every;
-		if (sb->budget.remaining > 0) {
-			if (every != HOOK_EVERY) /* a coroutine still on the per-instruction hook of an earlier call */
-				lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+		if (sb->budget.remaining <= 0) {
+			stop_call(sb, IMEI_SANDBOX_BUDGET);
+		} else if (past_deadline(sb)) {
+			stop_call(sb, IMEI_SANDBOX_DEADLINE);
+		} else {
+			if (every != sb->period) /* slow now, or a coroutine still on an earlier call's setting */
+				lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
 			return;
 		}
-		sb->budget.exceeded = 1;
 	}
-	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-	luaL_error(L, "instruction budget exceeded");
+	raise_stop(L, sb);
+}
+
+void imei_sandbox_charge(lua_State *L, long long n)
+{
+	struct imei_sandbox *sb = sandbox_of(L);
+	if (!sb || !sb->armed)
+		return;
+	if (sb->budget.exceeded || (sb->budget.remaining -= n) <= 0) {
+		stop_call(sb, IMEI_SANDBOX_BUDGET);
+		raise_stop(L, sb);
+	}
+	if ((sb->since_look += n) >= LOOK_EVERY) {
+		sb->since_look = 0;
+		if (past_deadline(sb)) {
+			stop_call(sb, IMEI_SANDBOX_DEADLINE);
+			raise_stop(L, sb);
+		}
+	}
 }
 
 /* setmetatable for policies: no __gc, so no code runs outside a budgeted call. */
@@ -204,6 +382,64 @@ static int message_handler(lua_State *L)
 	return 1;
 }
 
+/* print and log for the runtime: the arguments, as tostring shows them, joined by a
+ * space, into the bounded buffer. Nothing is kept in the Lua heap. */
+static int host_log(lua_State *L)
+{
+	struct imei_sandbox *sb = sandbox_of(L);
+	char line[IMEI_SANDBOX_LOG_LINE];
+	size_t len = 0;
+	int n = lua_gettop(L);
+	for (int i = 1; i <= n && len < sizeof line; i++) {
+		size_t l;
+		const char *s = luaL_tolstring(L, i, &l);
+		if (i > 1)
+			line[len++] = ' ';
+		size_t room = sizeof line - len;
+		memcpy(line + len, s, l < room ? l : room);
+		len += l < room ? l : room;
+		lua_pop(L, 1);
+	}
+	imei_sandbox_log(sb, line, len);
+	return 0;
+}
+
+void imei_sandbox_log(struct imei_sandbox *sb, const char *line, size_t len)
+{
+	if (sb->log_n >= IMEI_SANDBOX_LOG_LINES) {
+		sb->log_dropped++;
+		return;
+	}
+	struct log_line *out = &sb->log[sb->log_n++];
+	out->len = len < sizeof out->text ? len : sizeof out->text;
+	memcpy(out->text, line, out->len);
+}
+
+size_t imei_sandbox_log_drain(struct imei_sandbox *sb, void (*fn)(void *ud, const char *line, size_t len), void *ud)
+{
+	for (size_t i = 0; fn && i < sb->log_n; i++)
+		fn(ud, sb->log[i].text, sb->log[i].len);
+	size_t dropped = sb->log_dropped;
+	sb->log_n = 0;
+	sb->log_dropped = 0;
+	return dropped;
+}
+
+/* Make the shared classes' metatables exist in this state now (they are made on first
+ * use), so that imei_sandbox_seal_shared reaches them before any policy code runs. */
+static void make_shared_classes(lua_State *L, int core)
+{
+	lua_getfield(L, core, "list_load_string");
+	lua_pushliteral(L, "imei\n");
+	lua_pushliteral(L, "sandbox");
+	if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+		lua_pop(L, 1);
+	lua_getfield(L, core, "lists_new");
+	lua_newtable(L);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+		lua_pop(L, 1);
+}
+
 struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, char *err, size_t errlen)
 {
 	struct imei_sandbox *sb = calloc(1, sizeof *sb);
@@ -214,6 +450,8 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	sb->limit = limits && limits->memory ? limits->memory : (size_t)64 << 20;
 	sb->check_budget = limits && limits->check_budget ? limits->check_budget : 1000000;
 	sb->load_budget = limits && limits->load_budget ? limits->load_budget : 200000000;
+	sb->check_deadline_ns = (limits && limits->check_deadline_us ? limits->check_deadline_us : 50000) * 1000;
+	sb->load_deadline_ns = (limits && limits->load_deadline_us ? limits->load_deadline_us : 2000000) * 1000;
 	sb->L = lua_newstate(sandbox_alloc, sb);
 	if (!sb->L) {
 		snprintf(err, errlen, "out of memory creating the policy sandbox");
@@ -225,7 +463,12 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
 	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	make_shared_classes(L, lua_gettop(L));
 	lua_pop(L, 1);
+	imei_sandbox_seal_shared(sb);
+	/* the runtime takes this as its print and log, before the state is locked */
+	lua_pushcfunction(L, host_log);
+	lua_setglobal(L, "_IMEI_HOST_LOG");
 	return sb;
 }
 
@@ -235,10 +478,12 @@ void imei_sandbox_free(struct imei_sandbox *sb)
 		return;
 	sb->armed = 0;
 	lua_close(sb->L);
-	while (sb->chunks) {
-		struct pool_chunk *next = sb->chunks->next;
-		free(sb->chunks);
-		sb->chunks = next;
+	for (size_t c = 0; c < POOL_CLASSES; c++) { /* every block is back: each slab is listed */
+		while (sb->avail[c]) {
+			struct slab *s = sb->avail[c];
+			slab_unlist(sb, s, c);
+			free(s);
+		}
 	}
 	free(sb);
 }
@@ -246,6 +491,30 @@ void imei_sandbox_free(struct imei_sandbox *sb)
 lua_State *imei_sandbox_state(struct imei_sandbox *sb)
 {
 	return sb->L;
+}
+
+static int do_nothing(lua_State *L)
+{
+	(void)L;
+	return 0;
+}
+
+void imei_sandbox_seal_shared(struct imei_sandbox *sb)
+{
+	lua_State *L = sb->L;
+	static const char *const classes[] = { "imei.list", "imei.lists", "imei.tacdb", "imei.sightings.store", NULL };
+	for (int i = 0; classes[i]; i++) {
+		if (luaL_getmetatable(L, classes[i]) == LUA_TTABLE) {
+			lua_pushcfunction(L, do_nothing); /* `local x <close> = lists.stolen` closes nothing */
+			lua_setfield(L, -2, "__close");
+			if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+				lua_pushnil(L);
+				lua_setfield(L, -2, "close");
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
 }
 
 void imei_sandbox_lock(struct imei_sandbox *sb)
@@ -267,7 +536,7 @@ void imei_sandbox_lock(struct imei_sandbox *sb)
 	lua_pushcfunction(L, safe_setmetatable);
 	lua_setglobal(L, "setmetatable");
 	static const char *const removed[] = { "io", "debug", "package", "require", "load", "loadfile",
-	                                       "dofile", "collectgarbage", NULL };
+	                                       "dofile", "collectgarbage", "_IMEI_HOST_LOG", NULL };
 	for (int i = 0; removed[i]; i++) {
 		lua_pushnil(L);
 		lua_setglobal(L, removed[i]);
@@ -282,10 +551,30 @@ void imei_sandbox_lock(struct imei_sandbox *sb)
 	}
 	lua_setglobal(L, "os");
 	lua_pop(L, 1);
+	imei_sandbox_lib_install(L);
+	imei_sandbox_seal_shared(sb);
+}
+
+static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long long budget, long long deadline_ns,
+                      char *err, size_t errlen);
+
+int imei_sandbox_run(struct imei_sandbox *sb, int nargs, int nresults, enum imei_sandbox_phase phase, char *err,
+                     size_t errlen)
+{
+	bool load = phase == IMEI_SANDBOX_LOAD;
+	return call_armed(sb, nargs, nresults, load ? sb->load_budget : sb->check_budget,
+	                  load ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
 }
 
 int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long long budget, char *err,
                       size_t errlen)
+{
+	return call_armed(sb, nargs, nresults, budget,
+	                  budget >= sb->load_budget ? sb->load_deadline_ns : sb->check_deadline_ns, err, errlen);
+}
+
+static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long long budget, long long deadline_ns,
+                      char *err, size_t errlen)
 {
 	lua_State *L = sb->L;
 	int base = lua_gettop(L) - nargs;
@@ -293,6 +582,13 @@ int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long lon
 	lua_insert(L, base);
 	sb->budget.remaining = budget;
 	sb->budget.exceeded = 0;
+	sb->stop = IMEI_SANDBOX_OK;
+	sb->deadline_ns = deadline_ns;
+	sb->period = HOOK_EVERY;
+	sb->strikes = 0;
+	sb->since_look = 0;
+	sb->t_start = sb->t_last = mono_ns();
+	sb->longest_gap = 0;
 	sb->armed = 1;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	int status = lua_pcall(L, nargs, nresults, base);
@@ -306,15 +602,25 @@ int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long lon
 		status = LUA_ERRRUN;
 		lua_pushliteral(L, "");
 	}
-	if (status == LUA_ERRMEM)
+	if (sb->stop == IMEI_SANDBOX_DEADLINE)
+		snprintf(err, errlen, "time limit of %lld ms exceeded", sb->deadline_ns / 1000000);
+	else if (sb->stop == IMEI_SANDBOX_MEMORY || status == LUA_ERRMEM)
 		snprintf(err, errlen, "memory limit of %zu MiB exceeded", sb->limit >> 20);
 	else if (sb->budget.exceeded)
 		snprintf(err, errlen, "instruction budget of %lld exceeded", budget);
+	else if (status == LUA_ERRERR)
+		snprintf(err, errlen, "C stack overflow: calls nested too deeply (recursion through metamethods, "
+		                      "pcall, coroutines or C functions), then again while handling that error");
 	else
 		snprintf(err, errlen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "unknown error");
 	lua_pop(L, 1);
 	lua_gc(L, LUA_GCCOLLECT, 0); /* give back what a failed call may have piled up */
 	return status;
+}
+
+enum imei_sandbox_stop imei_sandbox_last_stop(const struct imei_sandbox *sb)
+{
+	return sb->stop;
 }
 
 long long imei_sandbox_check_budget(const struct imei_sandbox *sb)

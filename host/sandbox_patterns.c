@@ -1,6 +1,6 @@
 /*
  * sandbox_patterns.c — string.find / match / gmatch / gsub with a work budget, for the
- * policy sandbox (DESIGN.md §4; interface and budget rules in sandbox_patterns.h and
+ * policy sandbox (docs/sandbox.md; interface and budget rules in sandbox_patterns.h and
  * docs/sandbox.md). Needs Lua 5.4.
  *
  * Derived from the pattern-matching part of lstrlib.c of Lua 5.4.4 (Debian source package

@@ -1,6 +1,6 @@
 /*
  * sandbox_patterns.h — budgeted string.find / match / gmatch / gsub for the policy sandbox
- * (DESIGN.md §4: no way for a policy to stall the host inside a C function).
+ * (docs/sandbox.md: no way for a policy to stall the host inside a C function).
  *
  * The instruction-count hook only fires while Lua code runs; Lua's pattern matcher is C
  * and can backtrack for hours (string.find(("a"):rep(30000), ".-.-.-.-.-b")). These

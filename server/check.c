@@ -4,6 +4,7 @@
  * and the watchdog's arming around it (service.h). Protocol-neutral: the front end maps
  * its request to struct imei_request before and the verdict to its answer after.
  */
+#include <string.h>
 #include <time.h>
 
 #include "service.h"
@@ -22,6 +23,11 @@ int eird_check(struct eird_worker *w, const struct imei_request *req, struct ime
 	 * --check-deadline; the release store publishes w->hang and the connection's state. */
 	atomic_store_explicit(&w->check_started, t0, memory_order_relaxed);
 	atomic_store_explicit(&w->check_state, EIRD_CHECK_RUNNING, memory_order_release);
+	if (w->srv->fault_hang_pei && req->pei && strcmp(req->pei, w->srv->fault_hang_pei) == 0)
+		for (;;) { /* the test of the watchdog: a thread stuck in C for good */
+			struct timespec ts = { 1, 0 };
+			nanosleep(&ts, NULL);
+		}
 	int rc = imei_engine_check(w->engine, req, v);
 	int expect = EIRD_CHECK_RUNNING;
 	if (!atomic_compare_exchange_strong_explicit(&w->check_state, &expect, EIRD_CHECK_IDLE, memory_order_acq_rel,
@@ -45,6 +51,17 @@ int eird_check(struct eird_worker *w, const struct imei_request *req, struct ime
 	eird_inc(&w->m.hist[b]);
 	eird_add(&w->m.hist_sum_ns, ns);
 	eird_inc(&w->m.hist_count);
+	for (size_t i = 0; i < v->nreasons; i++) {
+		if (!eird_reason_failed(&v->reasons[i]))
+			continue;
+		/* A condition failed and decided nothing; the others still did (issue 10 §3).
+		 * Counted by eird_count_verdict; said on stderr at the 1st, 2nd, 4th… */
+		uint64_t n = atomic_load_explicit(&w->m.failed_conditions, memory_order_relaxed);
+		if ((n & (n - 1)) == 0)
+			eird_logf(w->srv, "worker %u: condition %s failed (%llu failed conditions so far): %s", w->id,
+			          v->reasons[i].condition ? v->reasons[i].condition : "?", (unsigned long long)n,
+			          v->reasons[i].text ? v->reasons[i].text : "?");
+	}
 	if (rc < 0) {
 		/* The policy failed: the engine answers with its on_error status; say why once
 		 * in a while (the access log has every request). */

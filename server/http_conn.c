@@ -694,7 +694,15 @@ static bool h2_start(struct http_conn *c)
 		{ NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, (uint32_t)cfg->h2_header_table },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)(cfg->max_header_bytes + cfg->max_target) },
 	};
-	return nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) == 0;
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0)
+		return false;
+	/* the server's preface into the output now, before any request is handled: an
+	 * answer the watchdog writes for a hung first request must come after it */
+	const uint8_t *data;
+	ssize_t n;
+	while ((n = nghttp2_session_mem_send(c->h2, &data)) > 0)
+		ebuf_add(&c->out, data, (size_t)n);
+	return n == 0 && !c->out.failed;
 }
 
 static void h2_feed(struct http_conn *c, const char *data, size_t len)

@@ -117,6 +117,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 	rp->allow = NULL;
 	struct imei_verdict v;
 	bool checked = false;
+	const struct imei_verdict *logged = NULL; /* the verdict, once there is one */
 	const char *target = rq->target ? rq->target : "";
 	const char *q = memchr(target, '?', rq->target_len);
 	size_t plen = q ? (size_t)(q - target) : rq->target_len;
@@ -162,6 +163,8 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		ebuf_add(&rp->body, oom, sizeof oom - 1);
 	}
 	eird_inc(&hw->responses[eird_code_slot(rp->status)][rq->proto ? 1 : 0]);
+	if (checked)
+		logged = &v;
 	struct eird_log_record rec = {
 		.protocol = rq->proto ? "HTTP/2" : "HTTP/1.1",
 		.peer = rq->peer,
@@ -171,7 +174,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		.target_len = rq->target_len,
 		.result = rp->status,
 		.bytes = rp->body.len,
-		.v = checked ? &v : NULL,
+		.v = logged,
 		.ns = eird_now_ns() - t0,
 	};
 	eird_log_write(w, &rec);

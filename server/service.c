@@ -191,24 +191,28 @@ static void *reload_main(void *arg)
 	struct imei_tacdb *tacdb = NULL;
 	struct stat tst = srv->tacdb_stat; /* only the reload thread writes it after startup */
 	job->ok = 0;
+	while (srv->fault_hang_reload) { /* the test of the reload timeout: a load stuck for good */
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+	}
 	if (srv->cfg.lists) {
 		lists = imei_lists_load_dir(srv->cfg.lists, err, sizeof err);
 		if (!lists) {
-			snprintf(job->err, sizeof job->err, "lists kept: %s", err);
+			snprintf(job->err, sizeof job->err, "lists kept: %.900s", err);
 			goto out;
 		}
 	}
 	if (srv->cfg.tacdb && !srv->cfg.tacdb_temporary) {
 		struct stat st;
 		if (stat(srv->cfg.tacdb, &st) != 0) {
-			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %s", srv->cfg.tacdb, strerror(errno));
+			snprintf(job->err, sizeof job->err, "TAC image kept: %s: %.900s", srv->cfg.tacdb, strerror(errno));
 			goto out;
 		}
 		if (!same_file(&st, &srv->tacdb_stat)) {
 			struct imei_tacdb_error terr;
-			tacdb = imei_tacdb_open(srv->cfg.tacdb, &terr);
+			tacdb = imei_tacdb_open_copy(srv->cfg.tacdb, &terr);
 			if (!tacdb) {
-				snprintf(job->err, sizeof job->err, "TAC image kept: %s", terr.msg);
+				snprintf(job->err, sizeof job->err, "TAC image kept: %.900s", terr.msg);
 				goto out;
 			}
 			tst = st;
@@ -224,7 +228,7 @@ static void *reload_main(void *arg)
 		tc.tacdb = tacdb;
 	struct imei_engine *trial = imei_engine_new(&tc, err, sizeof err);
 	if (!trial) {
-		snprintf(job->err, sizeof job->err, "policy kept: %s", err);
+		snprintf(job->err, sizeof job->err, "policy kept: %.900s", err);
 		goto out;
 	}
 	imei_engine_free(trial);
@@ -246,11 +250,11 @@ static void *reload_main(void *arg)
 		if (tacdb)
 			imei_engine_set_tacdb(engines[i], tacdb);
 		if (lists && imei_engine_set_lists(engines[i], lists, err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: lists kept: %.900s", i, err);
 			job->ok = 0;
 		}
 		if (imei_engine_reload(engines[i], err, sizeof err) != 0) {
-			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %s", i, err);
+			snprintf(job->err, sizeof job->err, "worker %zu: policy kept: %.900s", i, err);
 			job->ok = 0;
 		}
 	}
@@ -456,6 +460,13 @@ int eird_run(struct eird_server *srv)
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	const char *fault = getenv("IMEI_EIRD_FAULT");
+	if (fault && strncmp(fault, "hang-check:", 11) == 0)
+		srv->fault_hang_pei = fault + 11;
+	srv->fault_hang_reload = fault && strcmp(fault, "hang-reload") == 0;
+	if (fault)
+		eird_logf(srv, "fault injection for tests: %s", fault);
 
 	char err[1024];
 	struct imei_engine_paths paths = { .policy = cfg->policy, .tacdb = cfg->tacdb, .lists = cfg->lists,

@@ -156,6 +156,10 @@ struct eird_server {
 	char reload_error[1024];
 	struct ebuf lists_json; /* the load report of the lists in force, as JSON */
 	struct eird_admit *admit;
+	/* Fault injection for the tests of the watchdog and the reload timeout, from the
+	 * environment (IMEI_EIRD_FAULT=hang-check:PEI or hang-reload); NULL / false in use. */
+	const char *fault_hang_pei;
+	bool fault_hang_reload;
 };
 
 /* A condition that failed (error, budget) and decided nothing: the per-reason flag of

@@ -1,11 +1,14 @@
---- imei.engine — the EIR engine for Lua hosts (the engine itself is C: core/engine.c).
+--- imei.engine — the EIR engine for Lua hosts (the engine itself is C: host/engine.c).
 --
 --   local engine = assert(imei.engine.new {
 --     policy = "policies/example-country.lua",
 --     tacdb  = "data/osmocom-tacdb.csv",     -- a db, a compiled image or a text file
 --     lists  = "lists/",                     -- a lists object or a folder of CSV lists
 --     store  = "memory",                     -- a store object or "memory" | "lmdb:PATH"
---     limits = { memory = 64 << 20, instructions = 1e6 },
+--     limits = { memory = 64 << 20, instructions = 1e6,  -- per check (loads: load_instructions)
+--                deadline_ms = 50, load_deadline_ms = 2000,  -- wall-clock limits of a check, a load
+--                rebuild_failures = 64 },                    -- failed checks before a fresh state
+--     quiet  = false,                        -- true: drop the policy's print/log output
 --   })
 --   local verdict = engine:check { pei = "imei-490154203237518", imsi = "410010000000001" }
 --   verdict.status --> "WHITELISTED" | "GREYLISTED" | "BLACKLISTED" | "UNKNOWN"
@@ -16,7 +19,7 @@ local engine = {}
 
 local OPTION_NAMES = {
   policy = true, tacdb = true, lists = true, store = true, limits = true, on_error = true,
-  record = true, lua_path = true, skip_examples = true,
+  record = true, lua_path = true, skip_examples = true, quiet = true,
 }
 
 --- The data an engine reads, from an object or a path. Shared with imei classify.
@@ -73,6 +76,9 @@ function engine.new(opts)
     on_error = opts.on_error, record = opts.record, skip_examples = opts.skip_examples,
     lua_path = opts.lua_path or package.path,
     memory = limits.memory, instructions = limits.instructions, load_instructions = limits.load_instructions,
+    deadline_us = limits.deadline_ms and math.floor(limits.deadline_ms * 1000),
+    load_deadline_us = limits.load_deadline_ms and math.floor(limits.load_deadline_ms * 1000),
+    rebuild_failures = limits.rebuild_failures, quiet = opts.quiet,
   }
 end
 

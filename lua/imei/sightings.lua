@@ -7,7 +7,7 @@
 --   store:flush()                                   -- acknowledged: durable from here on
 --   store:imsis("352099001761481", 120)              --> distinct IMSIs in the last 120 days
 --
--- The store itself is C (core/sightings*.c, bound in core/lua_sightings.c); see
+-- The store itself is C (core/sightings*.c, bound in binding/lua_sightings.c); see
 -- docs/sightings.md for the model, the backends, durability and the thread model.
 local core = require "imei.core"
 

@@ -2,7 +2,7 @@
  * test_mobile_identity.c — TBCD Mobile Identity decode/encode: TS 24.008 §10.5.1.4,
  * TS 24.501 §9.11.3.4 and the MAP TBCD IMEI of TS 29.002.
  *
- * Vectors are libosmocore's (tests/gsm0408) and DESIGN.md §2; on top, a differential
+ * Vectors are libosmocore's (tests/gsm0408) and 3GPP TS 24.008 §10.5.1.4; on top, a differential
  * run against libosmocore's own decoder and encoder (osmo_mobile_identity_decode /
  * _encode_buf), loaded with dlopen so that the test links like every other one.
  * Every decode runs on a heap buffer of exactly the given size, so ASan sees any read
@@ -75,7 +75,7 @@ static const struct vector vectors[] = {
 	{ IMEI_MI_24008, IMEI_MI_IMSI, "901700000004620", 8, { 0x99, 0x10, 0x07, 0x00, 0x00, 0x00, 0x64, 0x02 } },
 	{ IMEI_MI_24008, IMEI_MI_IMSI, "123456", 4, { 0x11, 0x32, 0x54, 0xf6 } },
 	{ IMEI_MI_24008, IMEI_MI_IMSI, "262420000000001", 8, { 0x29, 0x26, 0x24, 0x00, 0x00, 0x00, 0x00, 0x10 } },
-	/* TS 24.501: IMEI is type 3, IMEISV type 5 (DESIGN.md §2) */
+	/* TS 24.501: IMEI is type 3, IMEISV type 5 (TS 24.501 §9.11.3.4) */
 	{ IMEI_MI_24501, IMEI_MI_IMEI, "490154203237518", 8, { 0x4b, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x81 } },
 	{ IMEI_MI_24501, IMEI_MI_IMEI, "49015420323751", 8, { 0x43, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0xf1 } },
 	{ IMEI_MI_24501, IMEI_MI_IMEISV, "3520990017614899", 9,

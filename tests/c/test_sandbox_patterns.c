@@ -1,6 +1,6 @@
 /*
  * test_sandbox_patterns.c — the budgeted pattern functions (sandbox_patterns.c,
- * DESIGN.md §4): same results and error messages as Lua 5.4's string.find, match,
+ * docs/sandbox.md): same results and error messages as Lua 5.4's string.find, match,
  * gmatch and gsub on a corpus of subjects × patterns × init values × replacements
  * (the reference is the real string library in the same state); then the budget
  * itself: exact step accounting, catastrophic patterns stopped with the budget error,

@@ -1,5 +1,5 @@
 /*
- * test_sightings_crash.c — the LMDB sightings store survives SIGKILL (DESIGN §5, §7).
+ * test_sightings_crash.c — the LMDB sightings store survives SIGKILL (docs/sightings.md).
  *
  * A writer process (a fork of this one) runs a large deterministic ingest into one LMDB
  * store, resuming where the store stands, and reports every acknowledged batch (a flush()

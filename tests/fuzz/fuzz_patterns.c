@@ -1,6 +1,6 @@
 /*
  * fuzz_patterns.c — libFuzzer target for the budgeted pattern functions
- * (sandbox_patterns.c, DESIGN.md §4): random subjects and patterns through find, match,
+ * (sandbox_patterns.c, docs/sandbox.md): random subjects and patterns through find, match,
  * gmatch and gsub with a small budget. No crash, no sanitizer report; the budget error
  * leaves the budget marked exceeded; and when the budgeted call finishes within the
  * budget (so the original cannot be catastrophic on this input), Lua's own string

@@ -1,4 +1,4 @@
--- imei classify: batch replay of operator dumps (lua/imei/classify, core/replay.c).
+-- imei classify: batch replay of operator dumps (lua/imei/classify, host/replay*.c).
 -- A hand-made scenario of 13 devices on two operators, where every list entry and every
 -- count of the report is known; damaged rows of every kind; deltas across two runs;
 -- the safety ratio; and interrupted runs that must leave the output folder untouched.
@@ -486,6 +486,13 @@ describe("imei classify", function()
         assert.equal(csv { "imei,imsi,msisdn,change" }, read(out .. "/exceptions_Beta_delta.csv"))
         assert.equal(csv { "imei,imsi,msisdn", D5 .. "," .. S5b .. "," .. M(52) }, read(out .. "/exceptions_Alpha.csv"))
         local l = r2.report.lists
+        -- the report prints one result: an operator's notifications and exceptions are the
+        -- rows of its lists (carried-over rows included), decided once (replay_tally.c)
+        assert.equal(2, #r2.report.operators)
+        for _, o in ipairs(r2.report.operators) do
+          assert.equal(l.notifications[o.name], o.notifications)
+          assert.equal(l.exceptions[o.name], o.exceptions)
+        end
         assert.equal(1, l.carried_over)
         assert.equal(1, l.kept_by_sticky)
         assert.same({ blocked = 2, unblocked = 1, changed = 1 }, l.deltas.block)

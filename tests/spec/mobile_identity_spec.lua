@@ -1,6 +1,6 @@
 -- mobile_identity_spec.lua — imei.decode_mobile_identity / imei.encode_mobile_identity:
 -- TS 24.008 §10.5.1.4, TS 24.501 §9.11.3.4, TS 29.002 MAP TBCD IMEI.
--- Vectors: libosmocore's tests and DESIGN.md §2.
+-- Vectors: libosmocore's tests and 3GPP TS 24.008 §10.5.1.4 / TS 24.501 §9.11.3.4.
 local imei = require "imei"
 
 local function hex(s) return (s:gsub(" ", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)) end

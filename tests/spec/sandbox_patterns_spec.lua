@@ -1,5 +1,5 @@
 -- sandbox_patterns_spec.lua — the budgeted pattern functions of the policy sandbox
--- (DESIGN.md §4), through the test hook imei.host._budgeted_string(steps): the same
+-- (docs/sandbox.md), through the test hook imei.host._budgeted_string(steps): the same
 -- results and errors as string.*, and a budget that stops catastrophic patterns and that
 -- pcall cannot swallow.
 local host = require "imei.host"

@@ -1,4 +1,4 @@
--- imei.sightings: the sightings store from Lua (DESIGN §3, §5; docs/sightings.md).
+-- imei.sightings: the sightings store from Lua (docs/sightings.md).
 local imei = require "imei"
 local sightings = require "imei.sightings"
 

@@ -1,5 +1,5 @@
 --- imei.classify — batch replay: classify operator dumps with a policy, write the CEIR
--- lists and an impact report (DESIGN.md §2; docs/classify.md).
+-- lists and an impact report (docs/classify.md).
 --
 --   local classify = require "imei.classify"
 --   local result, err = classify.run {
@@ -11,7 +11,7 @@
 --   result.report   --> the report table (also out/report.json), result.text its text
 --   result.interrupted --> { signal =, name = } when SIGINT/SIGTERM/SIGHUP stopped it
 --
--- The work (reading, recording, deciding) is C (core/replay.c); this module drives it in
+-- The work (reading, recording, deciding) is C (host/replay*.c); this module drives it in
 -- slices, so that a progress bar can be drawn and a signal handled between two slices,
 -- then decides the lists (imei.classify.lists) and writes everything into a temporary
 -- folder inside `out`, renaming each file into place only at the end: an interrupted

@@ -1,4 +1,4 @@
---- imei.classify.lists — the lists a CEIR gives operators (DESIGN.md §2, DIRBS formats),
+--- imei.classify.lists — the lists a CEIR gives operators (docs/classify.md, DIRBS formats),
 -- from the verdicts of a replay, and their deltas against the previous run's lists.
 --
 --   blocklist.csv                 imei,block_date,reasons
@@ -8,21 +8,24 @@
 --   notifications_<OP>_delta.csv  …,change   new|resolved|blacklisted|changed|no_longer_seen
 --   exceptions_<OP>_delta.csv     imei,imsi,msisdn,change                 added|removed
 --
--- Decisions, per device (its 14-digit key, or its text when it is no IMEI):
---   * blocked: some observed pair's verdict is BLACKLISTED. block_date: the earliest date
---     a grace period of its blocking reasons ended, else the date it was first listed
---     (kept from the previous list), else the run's date. reasons: the conditions that
---     ask for BLACKLISTED, '|'-separated, in the policy's order.
---   * exception: a pair of a blocked device whose own verdict is not BLACKLISTED (the
---     paired or first-seen subscriber of a cloned IMEI keeps service), for every
---     operator the pair was seen on.
---   * notification: a pair whose verdict is not BLACKLISTED but in a grace period, with
---     the date its block begins and the conditions in grace.
+-- The list rules are decided once, in C, after the verdicts (host/replay_tally.c), and
+-- come here as flags: dev.blocked, p.exception, p.notification. This module only writes
+-- them out, per device (its 14-digit key, or its text when it is no IMEI):
+--   * blocked (dev.blocked: some observed pair's verdict is BLACKLISTED). block_date: the
+--     earliest date a grace period of its blocking reasons ended, else the date it was
+--     first listed (kept from the previous list), else the run's date. reasons: the
+--     conditions that ask for BLACKLISTED, '|'-separated, in the policy's order.
+--   * exception (p.exception: a pair of a blocked device whose own verdict is not
+--     BLACKLISTED — the paired or first-seen subscriber of a cloned IMEI keeps service),
+--     for every operator the pair was seen on.
+--   * notification (p.notification: a pair not BLACKLISTED with a condition in its grace
+--     period), with the date its block begins and the conditions in grace.
 --   * carried over: a device on the previous block list that this run did not observe
 --     stays listed as it was (not seen is not innocent), and so do its exceptions;
 --     an observed device that was blocked by a sticky condition stays blocked too.
 --     --fresh (opts.fresh) turns both off: the lists then describe this run alone.
 local text = require "imei.classify.text"
+local dsv = require "imei.tacdb.dsv"
 
 local lists = {}
 
@@ -44,35 +47,31 @@ function lists.file(kind, operator, delta)
   return base .. (delta and "_delta" or "") .. ".csv"
 end
 
--- Read one previous list: rows of cells, or nil and "PATH:LINE: why".
+-- Read one previous list: rows of cells, or nil and "PATH:LINE: why". The records are
+-- read by the one CSV reader of the Lua side (imei.tacdb.dsv); blank lines are skipped.
 local function read_list(path, kind)
   local f = io.open(path, "rb")
   if not f then return nil end
+  local body, rerr = f:read("a")
+  f:close()
+  if not body then return nil, ("%s: %s"):format(path, tostring(rerr)) end
   local want = lists.HEADERS[kind]
-  local rows, lineno = {}, 0
-  for line in f:lines() do
-    lineno = lineno + 1
-    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
-    local cells, why = text.split(line)
-    if not cells then
-      f:close()
-      return nil, ("%s:%d: %s"):format(path, lineno, why)
-    end
-    if lineno == 1 then
+  local rows, header = {}, false
+  for lineno, cells, why, start, stop in dsv.records(body, ",") do
+    if not cells then return nil, ("%s:%d: %s"):format(path, lineno, why) end
+    if not header then
       if table.concat(cells, ",") ~= table.concat(want, ",") then
-        f:close()
-        return nil, ("%s:1: not a previous %s list: the header is '%s', expected '%s'")
-          :format(path, kind, line, table.concat(want, ","))
+        return nil, ("%s:%d: not a previous %s list: the header is '%s', expected '%s'")
+          :format(path, lineno, kind, body:sub(start, stop - 1):gsub("\r$", ""), table.concat(want, ","))
       end
-    elseif line ~= "" then
+      header = true
+    else
       if #cells ~= #want then
-        f:close()
         return nil, ("%s:%d: %d fields, expected %d (%s)"):format(path, lineno, #cells, #want, table.concat(want, ","))
       end
       rows[#rows + 1] = cells
     end
   end
-  f:close()
   return rows
 end
 
@@ -187,7 +186,7 @@ function lists.build(replay, opts)
       date = date or (old and old[2]) or opts.run_date
       block[imei] = { imei, date, why }
       for _, p in ipairs(dev.pairs) do
-        if p.status ~= "BLACKLISTED" then
+        if p.exception then
           for _, op in ipairs(p.operators) do
             local row = { imei, p.imsi, p.msisdn or "" }
             bucket(exceptions, op)[imei .. "/" .. p.imsi .. "/" .. row[3]] = row
@@ -196,7 +195,7 @@ function lists.build(replay, opts)
       end
     end
     for _, p in ipairs(dev.pairs) do
-      if p.status ~= "BLACKLISTED" and p.notify then
+      if p.notification then
         for _, op in ipairs(p.operators) do
           bucket(notifications, op)[imei .. "/" .. p.imsi] =
             { imei, p.imsi, p.msisdn or "", p.block_date or "", reasons(p.grace) }

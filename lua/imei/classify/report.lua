@@ -73,10 +73,14 @@ function report.build(ctx)
     end
     r.conditions[#r.conditions + 1] = entry
   end
-  -- operators
+  -- operators; their notifications and exceptions are the rows of the lists built
+  -- (lists.build writes out the decisions of the replay, and nothing else does)
+  local built = ctx.built
   r.operators = text.array()
   for _, o in ipairs(replay:operators()) do
     o.blocked = o.devices_by_status.BLACKLISTED
+    o.notifications = built and built.notifications[o.name] and #built.notifications[o.name] or 0
+    o.exceptions = built and built.exceptions[o.name] and #built.exceptions[o.name] or 0
     r.operators[#r.operators + 1] = o
   end
   -- brands, most devices first
@@ -91,7 +95,6 @@ function report.build(ctx)
     end)
   end
   -- lists
-  local built = ctx.built
   if built then
     local l = {
       blocklist = #built.block, carried_over = built.counts.carried, kept_by_sticky = built.counts.sticky_kept,

@@ -1,6 +1,6 @@
 --- imei.classify.text — the small text formats of batch replay: CSV cells and lines as
--- the lists are written (RFC 4180: a cell with a comma, a quote or a line end is quoted),
--- a CSV line reader for reading a previous run's lists back, and JSON with sorted keys
+-- the lists are written (RFC 4180: a cell with a comma, a quote or a line end is quoted;
+-- they are read back with imei.tacdb.dsv), and JSON with sorted keys
 -- (so that two reports of the same run are the same bytes).
 local text = {}
 
@@ -16,41 +16,6 @@ function text.line(cells, n)
   local out = {}
   for i = 1, n or #cells do out[i] = text.cell(cells[i]) end
   return table.concat(out, ",")
-end
-
---- The cells of one CSV line; nil and why when its quoting is broken.
-function text.split(line)
-  local cells, pos, n = {}, 1, #line
-  if line:sub(-1) == "\r" then n = n - 1 end
-  while true do
-    if line:sub(pos, pos) == '"' then
-      local buf, i = {}, pos + 1
-      while true do
-        local q = line:find('"', i, true)
-        if not q or q > n then return nil, "a quote that does not close" end
-        buf[#buf + 1] = line:sub(i, q - 1)
-        if line:sub(q + 1, q + 1) == '"' then
-          buf[#buf + 1] = '"'
-          i = q + 2
-        else
-          pos = q + 1
-          break
-        end
-      end
-      cells[#cells + 1] = table.concat(buf)
-      if pos > n then return cells end
-      if line:sub(pos, pos) ~= "," then return nil, "text after a closing quote" end
-      pos = pos + 1
-    else
-      local comma = line:find(",", pos, true)
-      if not comma or comma > n then
-        cells[#cells + 1] = line:sub(pos, n)
-        return cells
-      end
-      cells[#cells + 1] = line:sub(pos, comma - 1)
-      pos = comma + 1
-    end
-  end
 end
 
 --- Thousands separators for people: 1234567 -> "1,234,567".

@@ -1,4 +1,4 @@
---- imei.policy.duplicates — cloned-IMEI conditions for the policy library (DESIGN.md §5),
+--- imei.policy.duplicates — cloned-IMEI conditions for the policy library (docs/policies.md, docs/sightings.md),
 -- after DIRBS's duplicate_threshold, duplicate_daily_avg, transient_imei and its
 -- IMEI–IMSI pairing. Each builder returns a condition spec to pass to P:condition, with
 -- `when`, `unless` and `since` filled in; any other condition field may be added:

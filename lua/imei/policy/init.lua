@@ -1,4 +1,4 @@
---- imei.policy — the library a policy file sees as `policy` (DESIGN.md §4).
+--- imei.policy — the library a policy file sees as `policy` (docs/policies.md).
 --
 --   local P = policy.new { name = "example-country", version = "2026-11" }
 --   P:condition { name = "stolen", status = "BLACKLISTED", reason = "reported stolen",

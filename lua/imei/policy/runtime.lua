@@ -1,6 +1,6 @@
 --- imei.policy.runtime — trusted code between the engine and a policy.
 --
--- Inside the engine's sandbox (core/sandbox.c) this module is loaded before the state
+-- Inside the engine's sandbox (host/sandbox.c) this module is loaded before the state
 -- is locked down, so it keeps what it needs (file reading, load) as locals; the policy
 -- itself only ever sees the environment built by `environment()` below. It also runs
 -- in a plain Lua state (unsandboxed), which the benchmarks use as the reference.
@@ -18,6 +18,8 @@ local duplicates = require "imei.policy.duplicates"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load = io.open, load
+-- The host's bounded log (core/sandbox.c), nil outside the sandbox.
+local host_log = rawget(_G, "_IMEI_HOST_LOG")
 local parse = core.parse
 
 local runtime = {}
@@ -60,7 +62,7 @@ local function copy(t)
   return c
 end
 
---- The policy's global environment: a whitelist (DESIGN.md §4). Reads the globals at
+--- The policy's global environment: a whitelist (docs/sandbox.md). Reads the globals at
 -- call time, i.e. after the sandbox is locked: setmetatable refuses __gc and the string
 -- functions are the budgeted ones.
 local function environment(api)
@@ -281,11 +283,16 @@ local function dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
-local function load_policy(path, env, files, depth)
+-- sources: path -> text already read (a rebuild of the same policy reads no file again);
+-- files.texts gets each text read, for the host to keep.
+local function load_policy(path, env, files, depth, sources)
   if depth > 8 then error(("policy.extend: more than 8 levels of extension at %s"):format(path), 0) end
-  local text, err = read_file(path)
+  local text, err = sources and sources[path]
+  if not text then text, err = read_file(path) end
   if not text then error(("cannot read policy %s"):format(err), 0) end
   files[#files + 1] = path
+  files.texts = files.texts or {}
+  files.texts[#files] = text
   local chunk, syntax = load(text, "@" .. path, "t", env)
   if not chunk then error(syntax, 0) end
   local P = chunk()
@@ -314,7 +321,9 @@ local function policy_api(state, env)
       error(("%s: policy.extend(%q): give a relative path to a .lua file in the policy's folder, without '..'")
         :format(current, tostring(relative)), 0)
     end
-    local base = load_policy(state.dir .. "/" .. relative, env, state.files, state.depth + 1)
+    state.depth = state.depth + 1 -- a policy extending itself, directly or not, stops at 8 levels
+    local base = load_policy(state.dir .. "/" .. relative, env, state.files, state.depth, state.sources)
+    state.depth = state.depth - 1
     return policy.derive(base, meta or {})
   end
   return read_only(api, "policy")
@@ -338,11 +347,11 @@ function runtime.new(opts)
   local state = {
     dir = dirname(opts.policy), files = {}, depth = 0, loading = true,
     tacdb = opts.tacdb, lists = opts.lists, store = opts.store_ro or opts.store,
-    store_rw = opts.store, record = opts.record, now = os.time(), warnings = {},
+    store_rw = opts.store, record = opts.record, now = os.time(), warnings = {}, sources = opts.sources,
   }
   local warned = {}
   function state.warn(message)
-    if not warned[message] then
+    if not warned[message] and #state.warnings < 100 then -- bounded: a state must not grow
       warned[message] = true
       state.warnings[#state.warnings + 1] = message
     end
@@ -350,16 +359,19 @@ function runtime.new(opts)
   local env = {}
   local api = {
     policy = nil, lists = lists_view(state), sightings = sightings_view(state), imei = imei_api,
-    log = function(...)
+    -- print and log: to the host's log through a bounded buffer (drops counted there);
+    -- outside the sandbox, the last 100 lines are kept as warnings.
+    log = host_log or function(...)
       local parts = table.pack(...)
       for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      if #state.warnings >= 100 then table.remove(state.warnings, 1) end
       state.warnings[#state.warnings + 1] = "log: " .. table.concat(parts, " ", 1, parts.n)
     end,
   }
   for k, v in pairs(environment(api)) do env[k] = v end
   env.policy = policy_api(state, env)
   env._G = env
-  local P = load_policy(opts.policy, env, state.files, 0)
+  local P = load_policy(opts.policy, env, state.files, 0, state.sources)
   state.loading = false
   local inst = setmetatable({ policy = P, state = state, context = { first_seen = first_seen_of(state) } },
     { __index = instance_methods })

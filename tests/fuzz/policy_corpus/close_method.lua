@@ -1,0 +1,2 @@
+-- fail-open: closing the shared list by its method
+return lists.stolen:close()
