@@ -188,7 +188,7 @@ lint: deps build
 	tests/layers $(BUILD)
 	luacheck lua bin/imei tests/spec bench policies
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz
+		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/s13 tests/fuzz
 
 rock:
 	luarocks --lua-version 5.4 make --deps-mode=none --local imei-scm-1.rockspec

@@ -407,21 +407,25 @@ static void cmd_load(struct mme *m, char *args)
 	size_t cap = 1024, nimei = 0;
 	char(*imeis)[20] = malloc(cap * sizeof *imeis);
 	char line[128];
-	while (imeis && fgets(line, sizeof line, f)) {
+	bool oom = imeis == NULL;
+	while (!oom && fgets(line, sizeof line, f)) {
 		line[strcspn(line, "\r\n \t")] = 0;
 		if (!line[0] || strlen(line) > 16)
 			continue;
 		if (nimei == cap) {
-			void *p = realloc(imeis, 2 * cap * sizeof *imeis);
+			char(*p)[20] = realloc(imeis, 2 * cap * sizeof *imeis);
 			if (!p) {
-				free(imeis);
-				imeis = NULL;
+				oom = true;
 				break;
 			}
 			imeis = p;
 			cap *= 2;
 		}
 		snprintf(imeis[nimei++], sizeof imeis[0], "%s", line);
+	}
+	if (oom) {
+		free(imeis);
+		imeis = NULL;
 	}
 	fclose(f);
 	struct load *L = calloc(1, sizeof *L);
