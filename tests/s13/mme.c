@@ -421,7 +421,9 @@ static void cmd_load(struct mme *m, char *args)
 			imeis = p;
 			cap *= 2;
 		}
-		snprintf(imeis[nimei++], sizeof imeis[0], "%s", line);
+		size_t len = strlen(line); /* at most 16 */
+		memcpy(imeis[nimei], line, len + 1);
+		nimei++;
 	}
 	if (oom) {
 		free(imeis);
