@@ -139,8 +139,8 @@ $(S13_MME): tests/s13/mme.c server/s13_dict.c server/s13_dict.h server/s13_ident
 	$(CC) $(CFLAGS_ALL) -Iserver $< server/s13_dict.c server/s13_ident.c -o $@ -lfdcore -lfdproto -lpthread -lm
 
 # The query parser of the service is tested (and fuzzed) on its own.
-$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h tests/c/check.h | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c -o $@
+$(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h server/ebuf.c server/ebuf.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c server/ebuf.c -o $@
 
 $(BUILD)/obj/core $(BUILD)/obj/binding $(BUILD)/obj/host $(BUILD)/imei $(BUILD)/tests $(BUILD)/server:
 	mkdir -p $@
@@ -174,7 +174,7 @@ sanitize: deps
 		build/sanitize/embed_example build/sanitize/tests/s13_mme
 	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve s13
 
-fuzz: deps
+fuzz: deps build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 bench: deps build
@@ -186,7 +186,7 @@ demo: deps build
 # lint also checks the layers from the objects' symbols (tests/layers), so it builds first.
 lint: deps build
 	tests/layers $(BUILD)
-	luacheck lua bin/imei tests/spec bench policies
+	luacheck lua bin/imei tests/spec tests/fuzz/policy_fuzz.lua bench policies
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/s13 tests/fuzz
 

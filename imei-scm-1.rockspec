@@ -148,6 +148,7 @@ build = {
         "host/replay_results.c",
         "host/replay_tally.c",
         "host/sandbox.c",
+        "host/sandbox_lib.c",
         "host/sandbox_patterns.c",
       },
       defines = { "_DEFAULT_SOURCE" },

@@ -15,6 +15,7 @@ void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);
 void imei_lua_bulk(lua_State *L);
 void imei_lua_lists(lua_State *L);
+void imei_lua_status(lua_State *L);
 
 /* Lists (lua_lists.c): push a userdata holding a NEW reference (nil for NULL); check
  * returns the borrowed C object and raises on a wrong or closed argument. */

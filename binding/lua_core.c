@@ -14,6 +14,7 @@ int luaopen_imei_core(lua_State *L)
 	imei_lua_mobile_identity(L);
 	imei_lua_bulk(L);
 	imei_lua_lists(L);
+	imei_lua_status(L);
 	imei_lua_tacdb(L);
 	imei_lua_sightings(L);
 	return 1;

@@ -6,7 +6,8 @@
  *   store:imsis(key, days [, now]) -> n, exact     store:imsi_list(...) -> {imsi…}, exact
  *   store:msisdns(...), store:msisdn_list(...)      store:daily(key, days [, now]) -> t
  *   store:first_imsi(key), store:last_imsi(key) -> imsi, time | nil
- *   store:sightings(key) -> {t…}                    store:each() / keys() / pairings()
+ *   store:sightings(key [, days [, now]]) -> {t…} (with days: those seen in the window)
+ *                    store:each() / keys() / pairings()
  *   store:pair(key, imsi [, msisdn]), unpair(key, imsi), is_paired(key, imsi), pairs_of(key)
  *   store:flush(), stats(), check(), close(), read_only(), read_only_view()
  * A store userdata holds one reference (imei_store_retain); read-only userdata (what the
@@ -413,7 +414,10 @@ static int l_sightings(lua_State *L)
 	struct imei_store_error err;
 	struct imei_sighting_agg *list;
 	size_t n;
-	if (arg_key(L, 2, &key, &err) < 0 || imei_store_sightings(st, key, &list, &n, &err) < 0)
+	if (arg_key(L, 2, &key, &err) < 0)
+		return push_error(L, &err);
+	if (lua_isnoneornil(L, 3) ? imei_store_sightings(st, key, &list, &n, &err) < 0
+	                          : imei_store_sightings_in(st, key, check_days(L, 3), opt_now(L, 4), &list, &n, &err) < 0)
 		return push_error(L, &err);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {

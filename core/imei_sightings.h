@@ -255,6 +255,10 @@ int imei_store_last(struct imei_store *st, uint64_t key, struct imei_sighting_ag
 /* Every aggregate of key, sorted by IMSI then MSISDN (malloc'd, free() it). */
 int imei_store_sightings(struct imei_store *st, uint64_t key, struct imei_sighting_agg **list, size_t *n,
                          struct imei_store_error *err);
+/* The same, only the aggregates seen within the window of `days` days at `now` (the rule
+ * imei_store_distinct counts by): what a policy's sequence and threshold rules read. */
+int imei_store_sightings_in(struct imei_store *st, uint64_t key, uint32_t days, int64_t now,
+                            struct imei_sighting_agg **list, size_t *n, struct imei_store_error *err);
 
 /* Pairings (key, IMSI) -> MSISDN. pair: 1 added, 0 was there (MSISDN replaced).
  * unpair: 1 removed, 0 was not there. is_paired: 1 / 0, *msisdn (may be NULL) set.

@@ -461,6 +461,24 @@ int imei_store_sightings(struct imei_store *st, uint64_t key, struct imei_sighti
 	return rc;
 }
 
+int imei_store_sightings_in(struct imei_store *st, uint64_t key, uint32_t days, int64_t now,
+                            struct imei_sighting_agg **list, size_t *n, struct imei_store_error *err)
+{
+	int64_t d0 = 0, d1 = 0;
+	if (window(days, now, &d0, &d1, err) < 0 || imei_store_sightings(st, key, list, n, err) < 0)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) /* the window rule of imei_store_distinct: seen for sure */
+		if (imei_agg_seen_between(&(*list)[i], d0, d1) == IMEI_SEEN_YES)
+			(*list)[k++] = (*list)[i];
+	*n = k;
+	if (k == 0) {
+		free(*list);
+		*list = NULL;
+	}
+	return 0;
+}
+
 int imei_store_pair(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t msisdn,
                     struct imei_store_error *err)
 {

@@ -33,12 +33,13 @@ static void print_verdict(const char *pei, const struct imei_verdict *v)
 static void *work(void *arg)
 {
 	struct worker *w = arg;
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* reused: it owns its strings and reasons */
 	for (const char *const *p = w->peis; *p; p++) {
 		struct imei_request req = { .pei = *p, .imsi = "410010000000001", .operator_id = "410-01" };
-		struct imei_verdict v; /* self-contained: its strings live in v.storage */
 		imei_engine_check(w->engine, &req, &v);
 		w->checked++;
 	}
+	imei_verdict_release(&v);
 	return NULL;
 }
 
@@ -90,9 +91,10 @@ int main(int argc, char **argv)
 	/* The verdicts themselves, from this thread with engine 0 (the threads are done). */
 	for (const char *const *p = peis; *p; p++) {
 		struct imei_request req = { .pei = *p, .imsi = "410010000000001", .operator_id = "410-01" };
-		struct imei_verdict v;
+		struct imei_verdict v = IMEI_VERDICT_INIT;
 		imei_engine_check(workers[0].engine, &req, &v);
 		print_verdict(*p, &v);
+		imei_verdict_release(&v);
 	}
 
 	/* 5. Statistics, then free. */

@@ -16,10 +16,12 @@
 #include <lauxlib.h>
 
 #include "imei_engine.h"
+#include "imei_identity.h"
 #include "imei_lists.h"
 #include "imei_lua.h"
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
+#include "verdict.h"
 
 /* What a policy file looked like when loaded: refresh() reloads when it changes; its
  * text, from which a degraded state is rebuilt without reading the file again. */
@@ -55,21 +57,6 @@ struct imei_engine {
 	void *log_ud;
 	struct imei_engine_stats stats;
 };
-
-static const char *const status_names[] = { "WHITELISTED", "BLACKLISTED", "GREYLISTED", "UNKNOWN" };
-
-const char *imei_status_name(enum imei_status status)
-{
-	return (unsigned)status < 4 ? status_names[status] : "UNKNOWN";
-}
-
-int imei_status_from_name(const char *name)
-{
-	for (int i = 0; i < 4; i++)
-		if (strcmp(name, status_names[i]) == 0)
-			return i;
-	return -1;
-}
 
 static void instance_free(struct instance *inst)
 {
@@ -157,15 +144,31 @@ static void push_options(lua_State *L, const struct imei_engine *e, const struct
 		lua_setfield(L, -2, "lists");
 	}
 	if (e->store) {
-		imei_lua_push_store(L, e->store, 0); /* the runtime records with it */
+		imei_lua_push_store(L, e->store, 1); /* read-only: the engine records in C */
 		lua_setfield(L, -2, "store");
-		imei_lua_push_store(L, e->store, 1); /* the policy reads with this one */
-		lua_setfield(L, -2, "store_ro");
 	}
-	lua_pushboolean(L, e->record);
-	lua_setfield(L, -2, "record");
-	lua_pushboolean(L, e->skip_examples || from); /* a rebuild: the examples passed on these texts */
+	lua_pushboolean(L, 1); /* the examples run in a state of their own (run_examples) */
 	lua_setfield(L, -2, "skip_examples");
+}
+
+/* The options of an instance for examples only: the texts of inst, and no live data. */
+static void push_example_options(lua_State *L, const struct imei_engine *e, const struct instance *inst)
+{
+	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, (int)inst->nfiles);
+	for (size_t i = 0; i < inst->nfiles; i++) {
+		if (inst->files[i].text) {
+			lua_pushlstring(L, inst->files[i].text, inst->files[i].len);
+			lua_setfield(L, -2, inst->files[i].path);
+		}
+	}
+	lua_setfield(L, -2, "sources");
+	lua_pushstring(L, e->policy);
+	lua_setfield(L, -2, "policy");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "skip_examples");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "examples");
 }
 
 /* ---- policy output ------------------------------------------------------------- */
@@ -208,9 +211,9 @@ static int ref_field(lua_State *L, int idx, const char *name)
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* A fresh instance: sandbox, runtime, policy, examples. NULL and err on failure. With
- * from, a rebuild of that instance: its texts, no examples, its file stamps taken over. */
-static struct instance *instance_new(struct imei_engine *e, struct instance *from, char *err, size_t errlen)
+/* An instance with its sandbox, the runtime loaded and the state locked; the runtime's
+ * module table is on the stack top. NULL and err on failure. */
+static struct instance *runtime_instance(struct imei_engine *e, char *err, size_t errlen)
 {
 	struct instance *inst = calloc(1, sizeof *inst);
 	if (!inst) {
@@ -238,17 +241,78 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 		return NULL;
 	}
 	imei_sandbox_lock(inst->sb);
-	lua_getfield(L, -1, "new");
-	push_options(L, e, from);
+	return inst;
+}
+
+/* Run a load-phase call in inst's sandbox; on a stop (budget, deadline, memory) say
+ * which policy and what it was doing. */
+static int run_load(struct imei_engine *e, struct instance *inst, int nargs, int nresults, const char *doing,
+                    char *err, size_t errlen)
+{
 	imei_sandbox_seal_shared(inst->sb); /* the TAC db and store classes exist now */
-	int rc = imei_sandbox_run(inst->sb, 1, 1, IMEI_SANDBOX_LOAD, err, errlen);
+	int rc = imei_sandbox_run(inst->sb, nargs, nresults, IMEI_SANDBOX_LOAD, err, errlen);
 	drain_log(e, inst);
 	if (rc != LUA_OK && imei_sandbox_last_stop(inst->sb) != IMEI_SANDBOX_OK) { /* say which policy hung */
 		char why[256];
 		snprintf(why, sizeof why, "%s", err);
-		snprintf(err, errlen, "%s: loading the policy and running its examples: %s", e->policy, why);
+		snprintf(err, errlen, "%s: %s: %s", e->policy, doing, why);
 	}
-	if (rc != LUA_OK) {
+	return rc;
+}
+
+/* The examples' own state: a sandbox of its own, the texts of inst (the policy as it was
+ * loaded), no live data; thrown away afterwards, so a run cut short leaves nothing behind.
+ * With out: their results table is handed to out (on that state's stack top); without: a
+ * failing example fails the call, with every failure in err. */
+static int run_examples(struct imei_engine *e, const struct instance *inst, void (*out)(lua_State *S, void *ud),
+                        void *ud, char *err, size_t errlen)
+{
+	struct instance *ex = runtime_instance(e, err, errlen);
+	if (!ex)
+		return -1;
+	lua_State *L = imei_sandbox_state(ex->sb);
+	int rc;
+	if (!out) {
+		lua_getfield(L, -1, "self_test");
+		push_example_options(L, e, inst);
+		rc = run_load(e, ex, 1, 0, "running its examples", err, errlen);
+	} else {
+		lua_getfield(L, -1, "new");
+		push_example_options(L, e, inst);
+		rc = run_load(e, ex, 1, 1, "loading the policy for its examples", err, errlen);
+		if (rc == LUA_OK) {
+			lua_getfield(L, -1, "run_examples");
+			lua_insert(L, -2);
+			rc = run_load(e, ex, 1, 1, "running its examples", err, errlen);
+			if (rc == LUA_OK)
+				out(L, ud);
+		}
+	}
+	instance_free(ex);
+	return rc == LUA_OK ? 0 : -1;
+}
+
+int imei_engine_examples(struct imei_engine *e, void (*out)(lua_State *S, void *ud), void *ud, char *err,
+                         size_t errlen)
+{
+	pthread_mutex_lock(&e->reload_lock); /* the instance in force stays while its texts are read */
+	int rc = run_examples(e, e->current, out, ud, err, errlen);
+	pthread_mutex_unlock(&e->reload_lock);
+	return rc;
+}
+
+/* A fresh instance: sandbox, runtime, policy, then (unless skip_examples) its examples in
+ * a state of their own, on the texts it loaded. NULL and err on failure. With from, a
+ * rebuild of that instance: its texts, no examples, its file stamps taken over. */
+static struct instance *instance_new(struct imei_engine *e, struct instance *from, char *err, size_t errlen)
+{
+	struct instance *inst = runtime_instance(e, err, errlen);
+	if (!inst)
+		return NULL;
+	lua_State *L = imei_sandbox_state(inst->sb);
+	lua_getfield(L, -1, "new");
+	push_options(L, e, from);
+	if (run_load(e, inst, 1, 1, "loading the policy", err, errlen) != LUA_OK) {
 		instance_free(inst);
 		return NULL;
 	}
@@ -272,6 +336,10 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 	}
 	inst->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, 0);
+	if (!from && !e->skip_examples && run_examples(e, inst, NULL, NULL, err, errlen) != 0) {
+		instance_free(inst);
+		return NULL;
+	}
 	return inst;
 }
 
@@ -330,101 +398,6 @@ void imei_engine_free(struct imei_engine *e)
 
 /* --- verdicts ------------------------------------------------------------------ */
 
-struct arena {
-	char *buf;
-	size_t used, cap;
-};
-
-/* Copy a string into the verdict's storage; cut when full (never overflow). */
-static const char *arena_str(struct arena *a, const char *s, size_t len)
-{
-	if (a->used >= a->cap)
-		return "";
-	size_t room = a->cap - a->used - 1;
-	if (len > room)
-		len = room;
-	char *p = a->buf + a->used;
-	memcpy(p, s, len);
-	p[len] = 0;
-	a->used += len + 1;
-	return p;
-}
-
-/* A string field of the table at idx (raw access: no policy metamethod runs here). */
-static const char *raw_string(lua_State *L, int idx, const char *field, struct arena *a)
-{
-	const char *out = NULL;
-	lua_pushstring(L, field);
-	if (lua_rawget(L, idx) == LUA_TSTRING) {
-		size_t len;
-		const char *s = lua_tolstring(L, -1, &len);
-		out = arena_str(a, s, len);
-	}
-	lua_pop(L, 1);
-	return out;
-}
-
-static bool raw_bool(lua_State *L, int idx, const char *field)
-{
-	lua_pushstring(L, field);
-	lua_rawget(L, idx);
-	bool b = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return b;
-}
-
-static int raw_status(lua_State *L, int idx, const char *field)
-{
-	int status = -1;
-	lua_pushstring(L, field);
-	if (lua_rawget(L, idx) == LUA_TSTRING)
-		status = imei_status_from_name(lua_tostring(L, -1));
-	lua_pop(L, 1);
-	return status;
-}
-
-/* Read the verdict table on the stack top into *v; false and why on a malformed one. */
-static bool read_verdict(lua_State *L, struct imei_verdict *v, struct arena *a, char *why, size_t whylen)
-{
-	int idx = lua_gettop(L);
-	if (!lua_istable(L, idx)) {
-		snprintf(why, whylen, "the policy returned a %s, not a verdict table", luaL_typename(L, idx));
-		return false;
-	}
-	int status = raw_status(L, idx, "status");
-	if (status < 0) {
-		snprintf(why, whylen, "the policy's verdict has no valid status");
-		return false;
-	}
-	v->status = (enum imei_status)status;
-	v->notify = raw_bool(L, idx, "notify");
-	v->block_date = raw_string(L, idx, "block_date", a);
-	v->policy = raw_string(L, idx, "policy", a);
-	lua_pushliteral(L, "reasons");
-	if (lua_rawget(L, idx) == LUA_TTABLE) {
-		int reasons = lua_gettop(L);
-		size_t n = lua_rawlen(L, reasons);
-		v->nreasons_total = n;
-		for (size_t i = 1; i <= n && v->nreasons < IMEI_VERDICT_MAX_REASONS; i++) {
-			if (lua_rawgeti(L, reasons, (lua_Integer)i) == LUA_TTABLE) {
-				int r = lua_gettop(L);
-				struct imei_reason *out = &v->reasons[v->nreasons++];
-				out->condition = raw_string(L, r, "condition", a);
-				out->text = raw_string(L, r, "text", a);
-				int st = raw_status(L, r, "status");
-				out->status = st < 0 ? v->status : (enum imei_status)st;
-				out->block_date = raw_string(L, r, "block_date", a);
-				out->informative = raw_bool(L, r, "informative");
-				if (!out->condition)
-					out->condition = "";
-			}
-			lua_pop(L, 1);
-		}
-	}
-	lua_pop(L, 1);
-	return true;
-}
-
 static void push_optional(lua_State *L, const char *field, const char *value)
 {
 	if (value) {
@@ -457,13 +430,61 @@ static void push_c_request(lua_State *L, void *ud)
 struct request_pusher {
 	void (*push)(lua_State *L, void *ud);
 	void *ud;
+	struct imei_engine *e;
 };
+
+/* A string field of the request table at idx, raw; NULL when absent or not a string. */
+static const char *request_string(lua_State *L, int idx, const char *field, size_t *len)
+{
+	lua_pushstring(L, field);
+	const char *s = lua_rawget(L, idx) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+	lua_pop(L, 1); /* the table still holds the string */
+	return s;
+}
+
+/* Record the sighting of the request table at idx in the store, in C (as replay does):
+ * the device's key and the IMSI are required; a request whose fields do not make a
+ * valid sighting is not recorded (the policy still decides on it). */
+static void record_sighting(struct imei_engine *e, lua_State *L, int idx)
+{
+	size_t len = 0, imsi_len = 0;
+	const char *pei = request_string(L, idx, "pei", &len);
+	if (!pei)
+		pei = request_string(L, idx, "imei", &len);
+	const char *imsi = request_string(L, idx, "imsi", &imsi_len);
+	if (!pei || !imsi)
+		return;
+	struct imei_id id;
+	struct imei_error perr;
+	if (imei_parse(pei, len, &id, &perr) != IMEI_OK || id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN)
+		return;
+	struct imei_sighting s = { 0 };
+	struct imei_store_error err;
+	const char *v;
+	if (imei_sight_key(id.key, strlen(id.key), &s.key, &err) < 0 || imei_sight_imsi(imsi, imsi_len, &s.imsi, &err) < 0)
+		return;
+	if ((v = request_string(L, idx, "msisdn", &len)) && imei_sight_msisdn(v, len, &s.msisdn, &err) < 0)
+		return;
+	if ((v = request_string(L, idx, "operator", &len)) && imei_sight_operator(v, len, &s.op, &err) < 0)
+		return;
+	if ((v = request_string(L, idx, "rat", &len)) && imei_sight_rat(v, len, &s.rat, &err) < 0)
+		return;
+	lua_pushliteral(L, "time");
+	lua_rawget(L, idx);
+	int isint = 0;
+	lua_Integer t = lua_tointegerx(L, -1, &isint);
+	lua_pop(L, 1);
+	s.time = (uint32_t)(isint && t > 0 && t <= (lua_Integer)UINT32_MAX ? t : (lua_Integer)time(NULL));
+	imei_store_record(e->store, &s, &err);
+}
 
 static int call_check(lua_State *L)
 {
 	struct request_pusher *p = lua_touserdata(L, 2);
 	lua_settop(L, 1); /* the runtime's check function */
 	p->push(L, p->ud);
+	if (p->e->record && p->e->store && lua_istable(L, 2))
+		record_sighting(p->e, L, 2); /* before the policy decides, as replay does */
 	lua_call(L, 1, 1);
 	return 1;
 }
@@ -499,8 +520,6 @@ static void maybe_rebuild(struct imei_engine *e)
 int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
                            struct imei_verdict *v)
 {
-	memset(v, 0, offsetof(struct imei_verdict, reasons));
-	struct arena a = { v->storage, 0, sizeof v->storage };
 	char why[512];
 	bool ok;
 
@@ -508,21 +527,17 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	struct instance *inst = e->current;
 	lua_State *L = imei_sandbox_state(inst->sb);
 	int top = lua_gettop(L);
-	struct request_pusher pusher = { push_request, ud };
+	struct request_pusher pusher = { push_request, ud, e };
 	lua_pushcfunction(L, call_check);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
 	lua_pushlightuserdata(L, &pusher);
 	int rc = imei_sandbox_run(inst->sb, 2, 1, IMEI_SANDBOX_CHECK, why, sizeof why);
-	ok = rc == LUA_OK && read_verdict(L, v, &a, why, sizeof why);
+	ok = rc == LUA_OK && imei_verdict_from_lua(L, -1, v, why, sizeof why) == 0;
 	lua_settop(L, top);
 	drain_log(e, inst);
 	e->stats.checks++;
 	if (!ok) {
-		memset(v, 0, offsetof(struct imei_verdict, reasons));
-		v->status = e->on_error;
-		v->failed = true;
-		v->error = arena_str(&a, why, strlen(why));
-		v->policy = arena_str(&a, inst->name, strlen(inst->name));
+		imei_verdict_fail(v, e->on_error, why, inst->name);
 		e->stats.failures++;
 		inst->failures++;
 		enum imei_sandbox_stop stop = imei_sandbox_last_stop(inst->sb);
@@ -532,8 +547,11 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 			e->stats.budget_exceeded++;
 		else if (rc == LUA_ERRMEM || stop == IMEI_SANDBOX_MEMORY)
 			e->stats.memory_exceeded++;
+	} else if (v->failed) {
+		e->stats.condition_failures += v->nfailed;
+		inst->failures++; /* a state whose conditions keep failing is rebuilt too */
 	}
-	e->stats.by_status[v->status]++;
+	e->stats.by_status[v->status & 3]++;
 	maybe_rebuild(e);
 	pthread_mutex_unlock(&e->lock);
 	return ok ? 0 : -1;

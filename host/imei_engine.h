@@ -26,7 +26,7 @@
  * What is shared and how: the TAC image and the lists are immutable after load (lookups
  * take no lock); the store has its own reader/writer lock (recording, with record =
  * true, from many engines at once is safe); an engine's lua_State is never shared.
- * Verdicts are self-contained (strings in v->storage): keep or copy them freely.
+ * A verdict owns its strings and reasons until the next check into it or its release.
  * Tested with several threads, each with its own engine, on one TAC image, one lists
  * collection and one store, with reloads and list swaps during the checks
  * (tests/c/test_engine_threads.c).
@@ -44,19 +44,7 @@ struct imei_tacdb;
 struct imei_lists;
 struct imei_store;
 
-/* The verdict's status. The first three values are those of the Equipment-Status AVP
- * (TS 29.272 §7.3.51) and of N5g-eir's EquipmentStatus (TS 29.511); UNKNOWN is the
- * "equipment unknown" answer (Diameter 5422, HTTP 404 ERROR_EQUIPMENT_UNKNOWN). */
-enum imei_status {
-	IMEI_STATUS_WHITELISTED = 0,
-	IMEI_STATUS_BLACKLISTED = 1,
-	IMEI_STATUS_GREYLISTED = 2,
-	IMEI_STATUS_UNKNOWN = 3
-};
-
-const char *imei_status_name(enum imei_status status);
-/* -1 for a string that is not a status name */
-int imei_status_from_name(const char *name);
+#include "imei_status.h"
 
 struct imei_request {
 	const char *pei;         /* PEI or IMEI in any form imei_parse() takes (required) */
@@ -69,28 +57,51 @@ struct imei_request {
 	const char *const *extras; /* key0, value0, key1, value1, … */
 };
 
-#define IMEI_VERDICT_MAX_REASONS 16
-
+/* One condition's part in a verdict. Every reason the policy gave is kept (no cap). */
 struct imei_reason {
-	const char *condition;   /* the condition that produced it */
-	const char *text;        /* its reason text */
-	enum imei_status status; /* what it asked for, after its grace period */
-	const char *block_date;  /* "YYYY-MM-DD" or NULL */
-	bool informative;        /* reported, decided nothing */
+	const char *condition;    /* the condition that produced it */
+	const char *text;         /* its reason text */
+	enum imei_status status;  /* what it asked for, after its grace period (a failed one: its on_error) */
+	const char *block_date;   /* "YYYY-MM-DD" or NULL */
+	bool informative;         /* reported, decided nothing (blocking = false, or failed without on_error) */
+	bool overruled;           /* matched, but a final condition decided instead */
+	bool sticky;              /* once blocked, stays blocked (for list generation) */
+	bool notify;              /* in its grace period: notify the subscriber */
+	bool failed;              /* the condition raised or ran out of its budget share */
+	const char *overruled_by; /* the final condition that overruled it, or NULL */
+	const char *error;        /* why it failed, or NULL */
 };
 
+/* A verdict. The caller owns the struct (on its stack, say) and starts it with
+ * IMEI_VERDICT_INIT; the engine fills it and owns the buffers behind the pointers, which
+ * grow as a verdict needs and are kept for the next check into the same struct. Give
+ * them back with imei_verdict_release(). Strings and reasons stay valid until the next
+ * check into this struct or the release.
+ * ABI: `size` and `reason_size` record the layout the caller was compiled with; a later
+ * library only writes the fields that layout has, and lays reasons out reason_size bytes
+ * apart, so new fields can be appended to either struct. */
 struct imei_verdict {
+	size_t size;                /* sizeof(struct imei_verdict) as the caller compiled it */
+	size_t reason_size;         /* sizeof(struct imei_reason) likewise */
 	enum imei_status status;
-	bool notify;              /* some condition is in its grace period: notify the subscriber */
-	bool failed;              /* the policy failed on this request; status is the on_error one */
-	const char *block_date;   /* the earliest block date, or NULL */
-	const char *policy;       /* "name@version" */
-	const char *error;        /* why it failed, or NULL */
-	size_t nreasons;          /* filled in reasons[] */
-	size_t nreasons_total;    /* given by the policy (more than the array holds: cut) */
-	struct imei_reason reasons[IMEI_VERDICT_MAX_REASONS];
-	char storage[2048];       /* the strings above point in here */
+	bool notify;                /* some condition is in its grace period: notify the subscriber */
+	bool failed;                /* the policy failed (status is the engine's on_error), or a condition did */
+	const char *block_date;     /* the earliest block date, or NULL */
+	const char *policy;         /* "name@version" */
+	const char *error;          /* why it (or its first failed condition) failed, or NULL */
+	size_t nreasons;            /* entries in reasons */
+	struct imei_reason *reasons;
+	size_t nfailed;             /* reasons whose condition failed */
+	struct imei_verdict_buffers *buffers; /* private: what reasons and the strings live in */
 };
+
+#define IMEI_VERDICT_INIT                                                                             \
+	{                                                                                             \
+		.size = sizeof(struct imei_verdict), .reason_size = sizeof(struct imei_reason)         \
+	}
+
+/* Give back a verdict's buffers; it may then be reused (it is as IMEI_VERDICT_INIT left it). */
+void imei_verdict_release(struct imei_verdict *v);
 
 struct imei_engine_config {
 	const char *policy;              /* policy file (required) */
@@ -117,14 +128,25 @@ struct imei_engine;
 struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *err, size_t errlen);
 void imei_engine_free(struct imei_engine *e);
 
-/* Decide one request. Always fills *v (a failing policy gives the on_error status with
- * failed = true and the reason in v->error); returns 0, or -1 when it failed. */
+/* Decide one request. Always fills *v, which must have been started with IMEI_VERDICT_INIT
+ * (and may hold an earlier verdict: its buffers are reused). A condition that fails is a
+ * reason with failed = true (and v->failed); the others still decide. When the policy as
+ * a whole fails, v->status is the on_error status, v->failed is set, v->error says why,
+ * and the call returns -1; otherwise 0. Out of memory for the verdict's buffers counts as
+ * a failure of the whole policy. */
 int imei_engine_check(struct imei_engine *e, const struct imei_request *req, struct imei_verdict *v);
 
 /* The same with the request table built by a callback in the sandbox's state (the Lua
  * binding copies a Lua host's table this way). */
 int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
                            struct imei_verdict *v);
+
+/* Run the policy's examples in a state of their own (a fresh sandbox, the texts of the
+ * policy in force, no live data) and hand their results table ({ total, passed, failed = {…} }) to
+ * out, on the top of that state's stack, before it is thrown away. Returns 0, or -1 and
+ * err when the policy cannot be loaded or the run fails (its budget, say). */
+int imei_engine_examples(struct imei_engine *e, void (*out)(lua_State *S, void *ud), void *ud, char *err,
+                         size_t errlen);
 
 /* Reload the policy file(s) into a fresh sandbox, self-test, swap. On failure (also a
  * policy that hangs: the load is cut at its deadline) the old policy stays in force and
@@ -156,6 +178,7 @@ struct imei_engine_stats {
 	uint64_t checks;
 	uint64_t by_status[4];     /* by enum imei_status */
 	uint64_t failures;         /* checks where the policy failed */
+	uint64_t condition_failures; /* conditions that failed (the others decided) */
 	uint64_t budget_exceeded;  /* of which: instruction budget */
 	uint64_t memory_exceeded;  /* of which: memory cap */
 	uint64_t reloads, reload_failures;

@@ -22,8 +22,10 @@ struct imei_sandbox_limits {
 	size_t memory;              /* bytes the state may hold; 0 = 64 MiB */
 	long long check_budget;     /* work units (~VM instructions) per call; 0 = 1,000,000 */
 	long long load_budget;      /* for loading a policy and running its examples; 0 = 200,000,000 */
-	long long check_deadline_us; /* wall-clock limit of one check, microseconds; 0 = 50,000 (50 ms) */
-	long long load_deadline_us;  /* of loading a policy with its examples; 0 = 2,000,000 (2 s) */
+	/* time limits, microseconds of the calling thread's CPU time (checked on the wall clock
+	 * first, confirmed on the CPU clock: a busy machine fails neither a check nor a load) */
+	long long check_deadline_us; /* one check; 0 = 50,000 (50 ms) */
+	long long load_deadline_us;  /* loading a policy with its examples; 0 = 2,000,000 (2 s) */
 	unsigned rebuild_failures;  /* failed checks after which the engine rebuilds the state; 0 = 64 */
 };
 

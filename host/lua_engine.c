@@ -19,6 +19,7 @@
 
 struct engine_box {
 	struct imei_engine *e;
+	struct imei_verdict v; /* the last verdict: its buffers are reused check after check */
 };
 
 static struct imei_engine *check_engine(lua_State *L, int idx)
@@ -99,40 +100,46 @@ static void set_string(lua_State *L, const char *field, const char *value)
 	}
 }
 
+static void set_flag(lua_State *L, const char *field, bool on)
+{
+	if (on) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, field);
+	}
+}
+
 static void push_verdict(lua_State *L, const struct imei_verdict *v)
 {
 	lua_createtable(L, 0, 8);
 	set_string(L, "status", imei_status_name(v->status));
 	set_string(L, "policy", v->policy);
 	set_string(L, "block_date", v->block_date);
-	if (v->notify) {
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, "notify");
-	}
+	set_flag(L, "notify", v->notify);
 	if (v->failed) {
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, "failed");
+		set_flag(L, "failed", true);
 		set_string(L, "error", v->error);
 	}
-	lua_createtable(L, (int)v->nreasons, 0);
+	luaL_checkstack(L, 4, "verdict");
+	lua_createtable(L, v->nreasons < 1024 ? (int)v->nreasons : 1024, 0);
 	for (size_t i = 0; i < v->nreasons; i++) {
 		const struct imei_reason *r = &v->reasons[i];
-		lua_createtable(L, 0, 5);
+		lua_createtable(L, 0, 6);
 		set_string(L, "condition", r->condition);
 		set_string(L, "text", r->text);
 		set_string(L, "status", imei_status_name(r->status));
 		set_string(L, "block_date", r->block_date);
-		if (r->informative) {
-			lua_pushboolean(L, 1);
-			lua_setfield(L, -2, "informative");
+		set_flag(L, "informative", r->informative);
+		set_flag(L, "overruled", r->overruled);
+		set_string(L, "overruled_by", r->overruled_by);
+		set_flag(L, "sticky", r->sticky);
+		set_flag(L, "notify", r->notify);
+		if (r->failed) {
+			set_flag(L, "failed", true);
+			set_string(L, "error", r->error);
 		}
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "reasons");
-	if (v->nreasons_total > v->nreasons) {
-		lua_pushinteger(L, (lua_Integer)v->nreasons_total);
-		lua_setfield(L, -2, "reasons_total");
-	}
 }
 
 static void *opt_object(lua_State *L, int opts, const char *field, void *(*check)(lua_State *, int))
@@ -204,6 +211,7 @@ static int l_engine_new(lua_State *L)
 
 	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
 	box->e = NULL;
+	box->v = (struct imei_verdict)IMEI_VERDICT_INIT;
 	luaL_setmetatable(L, ENGINE_MT);
 	char err[1024];
 	box->e = imei_engine_new(&cfg, err, sizeof err);
@@ -218,11 +226,11 @@ static int l_engine_new(lua_State *L)
 static int l_check(lua_State *L)
 {
 	struct imei_engine *e = check_engine(L, 1);
+	struct engine_box *box = lua_touserdata(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	struct host_request hr = { L, 2 };
-	struct imei_verdict v;
-	imei_engine_check_with(e, push_host_request, &hr, &v);
-	push_verdict(L, &v);
+	imei_engine_check_with(e, push_host_request, &hr, &box->v);
+	push_verdict(L, &box->v); /* may raise (memory): the box still owns the buffers */
 	return 1;
 }
 
@@ -287,6 +295,7 @@ static int l_stats(lua_State *L)
 	lua_createtable(L, 0, 10);
 	set_count(L, "checks", (lua_Integer)st.checks);
 	set_count(L, "failures", (lua_Integer)st.failures);
+	set_count(L, "condition_failures", (lua_Integer)st.condition_failures);
 	set_count(L, "budget_exceeded", (lua_Integer)st.budget_exceeded);
 	set_count(L, "memory_exceeded", (lua_Integer)st.memory_exceeded);
 	set_count(L, "reloads", (lua_Integer)st.reloads);
@@ -335,9 +344,45 @@ static int l_info(lua_State *L)
 	return call_instance(L, "info");
 }
 
+struct examples_out {
+	lua_State *host;
+	int status;
+};
+
+static int copy_examples_protected(lua_State *L)
+{
+	lua_State *S = lua_touserdata(L, 1);
+	copy_value(S, -1, L, COPY_DEPTH);
+	return 1;
+}
+
+/* Copied under a protected call of the host's state: a memory error there must not jump
+ * out of the engine, which holds a lock and the examples' sandbox meanwhile. */
+static void copy_examples(lua_State *S, void *ud)
+{
+	struct examples_out *o = ud;
+	lua_pushcfunction(o->host, copy_examples_protected);
+	lua_pushlightuserdata(o->host, S);
+	o->status = lua_pcall(o->host, 1, 1, 0);
+}
+
+/* engine:examples() runs them in a state of their own (imei_engine_examples), never in the
+ * live one: a run cut short leaves nothing behind. */
 static int l_examples(lua_State *L)
 {
-	return call_instance(L, "run_examples");
+	struct imei_engine *e = check_engine(L, 1);
+	char err[1024];
+	struct examples_out o = { L, LUA_OK };
+	lua_settop(L, 1);
+	if (imei_engine_examples(e, copy_examples, &o, err, sizeof err) != 0) {
+		lua_settop(L, 1);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	if (o.status != LUA_OK)
+		return lua_error(L); /* the copy's error, now that the engine is out of the way */
+	return 1;
 }
 
 static int l_policy_name(lua_State *L)
@@ -354,6 +399,7 @@ static int l_close(lua_State *L)
 	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
 	imei_engine_free(box->e);
 	box->e = NULL;
+	imei_verdict_release(&box->v);
 	return 0;
 }
 

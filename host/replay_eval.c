@@ -102,7 +102,7 @@ static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p
 	pthread_mutex_unlock(&r->clock_);
 }
 
-static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_replay_pair *p)
+static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_verdict *vp, struct imei_replay_pair *p)
 {
 	char pei[IMEI_DUMP_MAX_IDENT + 1], imsi[24], msisdn[24], net[8];
 	if (p->ident < IMEI_REPLAY_TEXT_BASE)
@@ -123,8 +123,8 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_r
 		.nextras = 1,
 		.extras = extras,
 	};
-	struct imei_verdict v;
-	int rc = imei_engine_check(e, &req, &v);
+	int rc = imei_engine_check(e, &req, vp);
+	const struct imei_verdict v = *vp;
 	p->status = (uint8_t)v.status;
 	p->flags &= (uint8_t)~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED);
 	p->matched = p->blocked = p->grace = 0;
@@ -132,23 +132,25 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_r
 	if (rc < 0 || v.failed) {
 		p->flags |= IMEI_REPLAY_FAILED;
 		note_failure(r, p, v.error);
-		return;
-	}
+		if (rc < 0)
+			return; /* the whole policy failed: nothing decided */
+	} /* else some conditions failed and decided nothing; the others still count */
 	if (v.notify)
 		p->flags |= IMEI_REPLAY_NOTIFY;
-	int vsev = replay_severity(v.status);
 	for (size_t i = 0; i < v.nreasons; i++) {
 		const struct imei_reason *reason = &v.reasons[i];
 		int idx = cond_index(r, reason->condition ? reason->condition : "");
 		if (idx < 0)
 			continue;
 		uint64_t bit = 1ULL << idx;
+		if (reason->failed && reason->informative)
+			continue; /* failed without an on_error status: it decided nothing */
 		if (reason->informative) {
 			p->matched |= bit;
 			continue;
 		}
-		if (replay_severity(reason->status) > vsev)
-			continue; /* overruled by a final condition: it decided nothing */
+		if (reason->overruled)
+			continue; /* the runtime says a final condition decided instead: this one decided nothing */
 		p->matched |= bit;
 		if (reason->status == IMEI_STATUS_BLACKLISTED)
 			p->blocked |= bit;
@@ -164,6 +166,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct imei_replay *r = w->r;
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* its buffers serve every check of this worker */
 	for (;;) {
 		if (replay_stopped(r))
 			break;
@@ -172,9 +175,10 @@ static void *worker_main(void *arg)
 			break;
 		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
 		for (size_t j = i; j < end; j++)
-			evaluate(r, w->engine, &r->pairs[j]);
+			evaluate(r, w->engine, &v, &r->pairs[j]);
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
 	}
+	imei_verdict_release(&v);
 	pthread_mutex_lock(&r->elock);
 	r->running--;
 	pthread_cond_broadcast(&r->edone);

@@ -186,11 +186,10 @@ static inline const char *replay_pool_text(const struct text_pool *p, size_t i)
 	return p->arena + p->offs[i];
 }
 
-/* The severity of a status: the worst verdict of several wins. */
+/* The severity of a status: the worst verdict of several wins (imei_status.h). */
 static inline int replay_severity(unsigned status)
 {
-	static const int severity[4] = { 0 /* WHITELISTED */, 3 /* BLACKLISTED */, 2 /* GREYLISTED */, 1 /* UNKNOWN */ };
-	return severity[status & 3];
+	return imei_status_severity((enum imei_status)(status & 3));
 }
 
 /* replay_pool.c */

@@ -12,9 +12,10 @@
  *    coroutines inherit the hook, and the budget is one counter for all of them.
  *  - C functions that do bulk work charge the same budget for it before they do it
  *    (sandbox_patterns.c, sandbox_lib.c), and so does every large allocation.
- *  - time: the clock is read when a call starts, at each hook and after every
- *    LOOK_EVERY units charged from C; past the deadline the call stops as when the
- *    budget is spent. When the instructions between two looks were slow (bulk work the
+ *  - time: the coarse clock is read when a call starts, at each hook and after every
+ *    LOOK_EVERY units charged from C; when it says the deadline has passed, the thread's
+ *    CPU clock confirms it (a busy machine does not fail a check), and the call stops as
+ *    when the budget is spent. When the instructions between two looks were slow (bulk work the
  *    budget underprices), the hook fires on every instruction for the rest of the call.
  *  - finalizers: setmetatable refuses a metatable with __gc, so no policy code runs at
  *    collection time, outside any budget; the shared objects' __close does nothing.
@@ -84,6 +85,7 @@ struct imei_sandbox {
 	/* the running call */
 	enum imei_sandbox_stop stop;
 	long long deadline_ns, t_start, t_last, longest_gap, since_look;
+	long long cpu_start; /* the thread's CPU clock at the call's start, 0 until the first look */
 	int period;       /* the hook's count for this call: HOOK_EVERY, or 1 once slow */
 	int strikes;      /* refusals at the memory cap */
 	struct slab *avail[POOL_CLASSES]; /* per class: slabs with room */
@@ -100,6 +102,13 @@ static long long mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -124,11 +133,22 @@ static bool past_deadline(struct imei_sandbox *sb)
 	long long now = mono_ns(), gap = now - sb->t_last;
 	if (gap > sb->longest_gap)
 		sb->longest_gap = gap;
+	if (!sb->cpu_start) /* the first look of a long call: note the thread's CPU clock (as if
+	                     * the call had had the CPU all along until now) */
+		sb->cpu_start = (thread_cpu_ns() - (now - sb->t_start)) | 1;
 	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
 	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
 	 * steady slowness is */
-	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns)
-		return true;
+	if (now - sb->t_start - sb->longest_gap > sb->deadline_ns) {
+		/* past in wall time, but was it this thread's work? (microseconds to ask on some
+		 * machines, so only now) If not, move the start so that wall time tracks the
+		 * CPU time again. */
+		long long cpu = thread_cpu_ns() - sb->cpu_start;
+		if (cpu > sb->deadline_ns)
+			return true;
+		sb->t_start = now - cpu;
+		sb->longest_gap = 0;
+	}
 	if (gap > sb->deadline_ns / 8)
 		sb->period = sb->period > 16 ? sb->period / 16 : 1;
 	else if (sb->period < HOOK_EVERY)
@@ -382,6 +402,101 @@ static int message_handler(lua_State *L)
 	return 1;
 }
 
+/* pcall_budget(f, ...) -> true, results… | false, message, kind ("error", "budget",
+ * "deadline" or "memory"). Runs f in a protected call that may use at most half of what
+ * remains of the current call's instruction budget and half of its remaining time, and
+ * charges what it used to it. A sub-call that runs out (budget, time, the memory cap's
+ * strikes) ends alone: the call is re-armed for its caller with the other half. The policy
+ * runtime gives each condition its own protected call with this (docs/policies.md,
+ * fail-safe verdicts); policy code never sees it. */
+static int l_pcall_budget(lua_State *L)
+{
+	struct imei_sandbox *sb = sandbox_of(L);
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	int nargs = lua_gettop(L) - 1;
+	if (!sb->armed || sb->stop != IMEI_SANDBOX_OK) { /* outside a budgeted call: a plain pcall */
+		int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+		if (st == LUA_OK) {
+			lua_pushboolean(L, 1);
+			lua_insert(L, 1);
+			return lua_gettop(L);
+		}
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		lua_pushstring(L, st == LUA_ERRMEM ? "memory" : "error");
+		return 3;
+	}
+	long long now = mono_ns();
+	long long saved = sb->budget.remaining, share = saved / 2;
+	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
+	long long time_left = saved_deadline - (now - saved_start - saved_gap);
+	int saved_strikes = sb->strikes;
+	sb->budget.remaining = share;
+	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
+	sb->t_start = now;
+	sb->longest_gap = 0;
+	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
+	enum imei_sandbox_stop stop = sb->stop;
+	long long used = share - sb->budget.remaining;
+	/* back to the caller's call: its clock, its budget less what was used (at most the share) */
+	long long gap = sb->longest_gap;
+	sb->deadline_ns = saved_deadline;
+	sb->t_start = saved_start;
+	sb->longest_gap = saved_gap > gap ? saved_gap : gap;
+	sb->budget.remaining = saved - (stop != IMEI_SANDBOX_OK || used > share ? share : used);
+	if (stop != IMEI_SANDBOX_OK) {
+		sb->stop = IMEI_SANDBOX_OK;
+		sb->budget.exceeded = 0;
+		sb->strikes = saved_strikes;
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
+		if (L != sb->L)
+			lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, sb->period);
+	}
+	if (st == LUA_OK && stop == IMEI_SANDBOX_OK) {
+		lua_pushboolean(L, 1);
+		lua_insert(L, 1);
+		return lua_gettop(L);
+	}
+	int err_idx = lua_gettop(L);
+	if (st == LUA_ERRMEM || stop == IMEI_SANDBOX_MEMORY)
+		lua_gc(L, LUA_GCCOLLECT, 0); /* room for the message */
+	lua_pushboolean(L, 0);
+	switch (stop) {
+	case IMEI_SANDBOX_BUDGET:
+		lua_pushfstring(L, "instruction budget exceeded (its share: %I)", (lua_Integer)share);
+		lua_pushliteral(L, "budget");
+		break;
+	case IMEI_SANDBOX_DEADLINE:
+		lua_pushfstring(L, "time limit exceeded (its share: %I us)", (lua_Integer)(time_left / 2000));
+		lua_pushliteral(L, "deadline");
+		break;
+	case IMEI_SANDBOX_MEMORY:
+		lua_pushfstring(L, "memory limit of %I MiB exceeded", (lua_Integer)(sb->limit >> 20));
+		lua_pushliteral(L, "memory");
+		break;
+	default:
+		if (st == LUA_ERRMEM) {
+			lua_pushfstring(L, "memory limit of %I MiB exceeded", (lua_Integer)(sb->limit >> 20));
+			lua_pushliteral(L, "memory");
+		} else {
+			if (lua_type(L, err_idx) == LUA_TSTRING) /* never a metamethod of a policy's error object */
+				lua_pushvalue(L, err_idx);
+			else
+				lua_pushfstring(L, "policy raised a non-string error (a %s value)", luaL_typename(L, err_idx));
+			lua_pushliteral(L, "error");
+		}
+	}
+	return 3;
+}
+
+static int open_sandbox_module(lua_State *L)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, l_pcall_budget);
+	lua_setfield(L, -2, "pcall_budget");
+	return 1;
+}
+
 /* print and log for the runtime: the arguments, as tostring shows them, joined by a
  * space, into the bounded buffer. Nothing is kept in the Lua heap. */
 static int host_log(lua_State *L)
@@ -410,9 +525,26 @@ void imei_sandbox_log(struct imei_sandbox *sb, const char *line, size_t len)
 		sb->log_dropped++;
 		return;
 	}
+	/* control characters as \xHH: a policy cannot forge lines in the host's log */
 	struct log_line *out = &sb->log[sb->log_n++];
-	out->len = len < sizeof out->text ? len : sizeof out->text;
-	memcpy(out->text, line, out->len);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c >= 0x20 && c != 0x7f) {
+			if (n + 1 > sizeof out->text)
+				break;
+			out->text[n++] = (char)c;
+		} else {
+			if (n + 4 > sizeof out->text)
+				break;
+			static const char hex[] = "0123456789abcdef";
+			out->text[n++] = '\\';
+			out->text[n++] = 'x';
+			out->text[n++] = hex[c >> 4];
+			out->text[n++] = hex[c & 15];
+		}
+	}
+	out->len = n;
 }
 
 size_t imei_sandbox_log_drain(struct imei_sandbox *sb, void (*fn)(void *ud, const char *line, size_t len), void *ud)
@@ -469,6 +601,9 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	/* the runtime takes this as its print and log, before the state is locked */
 	lua_pushcfunction(L, host_log);
 	lua_setglobal(L, "_IMEI_HOST_LOG");
+	/* for the trusted runtime only: `require` is gone once the state is locked */
+	luaL_requiref(L, "imei.sandbox", open_sandbox_module, 0);
+	lua_pop(L, 1);
 	return sb;
 }
 
@@ -589,6 +724,7 @@ static int call_armed(struct imei_sandbox *sb, int nargs, int nresults, long lon
 	sb->since_look = 0;
 	sb->t_start = sb->t_last = mono_ns();
 	sb->longest_gap = 0;
+	sb->cpu_start = 0;
 	sb->armed = 1;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
 	int status = lua_pcall(L, nargs, nresults, base);

@@ -20,7 +20,7 @@ int eird_check(struct eird_worker *w, const struct imei_request *req, struct ime
 {
 	uint64_t t0 = eird_now_ns();
 	/* Arm the watchdog: it may take the check over (RUNNING -> HUNG) once it runs past
-	 * --check-deadline; the release store publishes w->hang and the connection's state. */
+	 * --watchdog; the release store publishes w->hang and the connection's state. */
 	atomic_store_explicit(&w->check_started, t0, memory_order_relaxed);
 	atomic_store_explicit(&w->check_state, EIRD_CHECK_RUNNING, memory_order_release);
 	if (w->srv->fault_hang_pei && req->pei && strcmp(req->pei, w->srv->fault_hang_pei) == 0)

@@ -7,6 +7,7 @@
 #ifndef EIRD_HTTP_H
 #define EIRD_HTTP_H
 
+#include "n5g.h"
 #include "service.h"
 
 struct eird_http_config {
@@ -20,6 +21,7 @@ struct eird_http_config {
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
 	size_t h2_header_table;  /* SETTINGS_HEADER_TABLE_SIZE (HPACK dynamic table) */
 	size_t h2_memory;        /* nghttp2's memory for one connection: over it, GOAWAY */
+	size_t h2_memory_total;  /* the same over all connections */
 };
 
 /* HTTP status codes the front end answers with, as counter slots. */

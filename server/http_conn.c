@@ -15,7 +15,7 @@
  *  - HTTP/2 state: SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_HEADER_TABLE_SIZE,
  *    SETTINGS_MAX_HEADER_LIST_SIZE, and every byte nghttp2 and the streams allocate
  *    counted against a cap per connection (--h2-memory) and one over all connections
- *    (http_front.h2_total_cap): over either, the connection ends (GOAWAY);
+ *    (--h2-memory-total): over either, the connection ends (GOAWAY);
  *  - output: answers wait in a buffer of at most --max-output per connection, over
  *    which reading stops until the client reads; the kernel's send and receive buffers
  *    are fixed (SO_SNDBUF, SO_RCVBUF) so a client that does not read pins little memory.
@@ -55,6 +55,7 @@ struct h2_stream {
 	char method[16];
 	size_t method_len;
 	struct ebuf path;
+	size_t path_charged; /* bytes of path counted in the connection's HTTP/2 memory */
 	size_t header_bytes, body_bytes;
 	int forced;
 	bool responded;
@@ -116,28 +117,42 @@ struct mem_hdr {
 	size_t pad; /* keeps the payload 16-byte aligned */
 };
 
+/* Count n more bytes against the connection's cap and the one over all connections;
+ * false (nothing counted) when either would be passed. */
+static bool h2_charge(struct http_conn *c, size_t n)
+{
+	struct http_front *hf = c->hw->hf;
+	if (n > hf->cfg.h2_memory || c->h2_mem + n > hf->cfg.h2_memory) {
+		c->h2_nomem = true;
+		return false;
+	}
+	if (atomic_fetch_add(&hf->h2_total, n) + n > hf->h2_total_cap) {
+		atomic_fetch_sub(&hf->h2_total, n);
+		c->h2_nomem = true;
+		return false;
+	}
+	c->h2_mem += n;
+	return true;
+}
+
+static void h2_uncharge(struct http_conn *c, size_t n)
+{
+	c->h2_mem -= n;
+	atomic_fetch_sub(&c->hw->hf->h2_total, n);
+}
+
 static void *h2_malloc(size_t size, void *ud)
 {
 	struct http_conn *c = ud;
-	struct http_front *hf = c->hw->hf;
-	if (size > SIZE_MAX - sizeof(struct mem_hdr) || c->h2_mem + size > hf->cfg.h2_memory) {
-		c->h2_nomem = true;
+	if (size > SIZE_MAX - sizeof(struct mem_hdr) || !h2_charge(c, size))
 		return NULL;
-	}
-	size_t total = atomic_fetch_add(&hf->h2_total, size) + size;
-	if (total > hf->h2_total_cap) {
-		atomic_fetch_sub(&hf->h2_total, size);
-		c->h2_nomem = true;
-		return NULL;
-	}
 	struct mem_hdr *h = malloc(sizeof *h + size);
 	if (!h) {
-		atomic_fetch_sub(&hf->h2_total, size);
+		h2_uncharge(c, size);
 		c->h2_nomem = true;
 		return NULL;
 	}
 	h->size = size;
-	c->h2_mem += size;
 	return h + 1;
 }
 
@@ -145,10 +160,8 @@ static void h2_free(void *p, void *ud)
 {
 	if (!p)
 		return;
-	struct http_conn *c = ud;
 	struct mem_hdr *h = (struct mem_hdr *)p - 1;
-	c->h2_mem -= h->size;
-	atomic_fetch_sub(&c->hw->hf->h2_total, h->size);
+	h2_uncharge(ud, h->size);
 	free(h);
 }
 
@@ -189,6 +202,8 @@ static void h2_stream_free(struct http_conn *c, struct h2_stream *st)
 		c->streams = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
+	if (st->path_charged)
+		h2_uncharge(c, st->path_charged);
 	ebuf_free(&st->path);
 	ebuf_free(&st->body);
 	h2_free(st, c);
@@ -547,6 +562,16 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
 			st->forced = 414;
 			return 0;
 		}
+		if (st->path_charged) {
+			h2_uncharge(c, st->path_charged);
+			st->path_charged = 0;
+		}
+		if (!h2_charge(c, valuelen)) {
+			c->h2_nomem = false; /* this stream is refused, the connection goes on */
+			eird_inc(&c->hw->h2_refused_streams);
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* over --h2-memory: RST_STREAM */
+		}
+		st->path_charged = valuelen;
 		st->path.len = 0;
 		ebuf_add(&st->path, value, valuelen);
 	} else if (namelen > 0 && name[0] != ':' && st->header_bytes > cfg->max_header_bytes) {
@@ -1017,7 +1042,7 @@ static int fe_open(struct eird_frontend *fe, struct eird_server *srv)
 	if (hf->listen_fd < 0)
 		return -1;
 	snprintf(hf->cfg.port, sizeof hf->cfg.port, "%s", port);
-	hf->h2_total_cap = hf->cfg.h2_memory * 4 * (srv->cfg.max_connections < 64 ? 64 : 64 + srv->cfg.max_connections / 16);
+	hf->h2_total_cap = hf->cfg.h2_memory_total;
 	if (hf->cfg.port_file) {
 		char tmp[4096], line[32];
 		snprintf(line, sizeof line, "%s\n", port);
@@ -1112,7 +1137,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 	struct http_front *hf = fe->state;
 	static const int codes[EIRD_NCODES] = { 200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 0 };
 	uint64_t sums[EIRD_NCODES][2] = { { 0 } };
-	uint64_t timeouts = 0, nomem = 0, pauses = 0;
+	uint64_t timeouts = 0, nomem = 0, pauses = 0, refused = 0;
 	pthread_mutex_lock(&hf->lock);
 	for (struct http_worker *hw = hf->all; hw; hw = hw->all_next) {
 		for (int c = 0; c < EIRD_NCODES; c++)
@@ -1121,6 +1146,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 		timeouts += atomic_load_explicit(&hw->header_timeouts, memory_order_relaxed);
 		nomem += atomic_load_explicit(&hw->h2_memory_closes, memory_order_relaxed);
 		pauses += atomic_load_explicit(&hw->read_pauses, memory_order_relaxed);
+		refused += atomic_load_explicit(&hw->h2_refused_streams, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&hf->lock);
 	ebuf_str(b, "# HELP imei_eir_http_responses_total HTTP responses by status code and protocol.\n"
@@ -1142,12 +1168,16 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 	            "imei_eir_http_request_timeouts_total %llu\n"
 	            "# HELP imei_eir_http2_memory_closes_total HTTP/2 connections ended for going over --h2-memory.\n"
 	            "# TYPE imei_eir_http2_memory_closes_total counter\nimei_eir_http2_memory_closes_total %llu\n"
+	            "# HELP imei_eir_http2_memory_refused_streams_total HTTP/2 streams reset: their headers would pass "
+	            "--h2-memory.\n# TYPE imei_eir_http2_memory_refused_streams_total counter\n"
+	            "imei_eir_http2_memory_refused_streams_total %llu\n"
 	            "# HELP imei_eir_http2_memory_bytes Memory held by HTTP/2 sessions and streams, all connections.\n"
 	            "# TYPE imei_eir_http2_memory_bytes gauge\nimei_eir_http2_memory_bytes %zu\n"
 	            "# HELP imei_eir_http_read_pauses_total Times reading from a client paused: its answers were not "
 	            "being read (over --max-output).\n# TYPE imei_eir_http_read_pauses_total counter\n"
 	            "imei_eir_http_read_pauses_total %llu\n",
-	            (unsigned long long)timeouts, (unsigned long long)nomem, atomic_load(&hf->h2_total),
+	            (unsigned long long)timeouts, (unsigned long long)nomem, (unsigned long long)refused,
+	            atomic_load(&hf->h2_total),
 	            (unsigned long long)pauses);
 }
 

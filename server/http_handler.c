@@ -115,7 +115,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 	uint64_t t0 = eird_now_ns();
 	ebuf_init(&rp->body);
 	rp->allow = NULL;
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	bool checked = false;
 	const struct imei_verdict *logged = NULL; /* the verdict, once there is one */
 	const char *target = rq->target ? rq->target : "";
@@ -135,6 +135,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 			rp->allow = "GET, HEAD";
 		} else if (!equipment_status(hw, q ? q + 1 : NULL, q ? rq->target_len - plen - 1 : 0, rp, &v, &checked)) {
 			ebuf_free(&rp->body);
+			imei_verdict_release(&v);
 			return false;
 		}
 	} else if (path_is(target, plen, "/health") || path_is(target, plen, "/metrics")) {
@@ -178,5 +179,6 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		.ns = eird_now_ns() - t0,
 	};
 	eird_log_write(w, &rec);
+	imei_verdict_release(&v);
 	return true;
 }

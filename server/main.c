@@ -44,13 +44,14 @@ static void usage(FILE *out)
 	      "                         this (default 10; else 408 or RST_STREAM)\n"
 	      "  --grace SEC            graceful stop: longest wait for requests in flight (default 10);\n"
 	      "                         the process ends then even if a worker is stuck\n"
-	      "  --check-deadline SEC   watchdog: a check running longer is answered on_error and its\n"
-	      "                         worker replaced (default 2)\n"
+	      "  --watchdog SEC         a check still running after SEC (the engine's own deadline\n"
+	      "                         failed) is answered on_error, its worker replaced (default 2)\n"
 	      "  --reload-timeout SEC   a SIGHUP reload running longer is refused (default 10)\n"
 	      "  --max-output BYTES     answers buffered per connection before reading pauses (default 65536)\n"
 	      "  --h2-max-streams N     HTTP/2 concurrent streams per connection (default 100)\n"
 	      "  --h2-header-table BYTES HTTP/2 HPACK dynamic table size (default 4096)\n"
 	      "  --h2-memory BYTES      HTTP/2 memory per connection; over it, GOAWAY (default 1 MiB)\n"
+	      "  --h2-memory-total BYTES HTTP/2 memory over all connections (default 256 MiB)\n"
 	      "  --max-target BYTES     longest request target (default 8192; longer: 414)\n"
 	      "  --max-headers BYTES    header fields of one request (default 16384; more: 431)\n"
 	      "  --max-body BYTES       request body (default 16384; more: 413)\n"
@@ -123,8 +124,8 @@ static bool parse_listen(const char *s, struct eird_http_config *cfg)
 
 enum {
 	O_POLICY = 256, O_TACDB, O_LISTS, O_STORE, O_RECORD, O_LISTEN, O_WORKERS, O_ACCESS_LOG, O_PORT_FILE,
-	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_CHECK_DEADLINE, O_RELOAD_TIMEOUT,
-	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_INSTR,
+	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
+	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_H2_MEMORY_TOTAL, O_INSTR,
 	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP
 };
 
@@ -143,7 +144,7 @@ static const struct option long_options[] = {
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "header-timeout", required_argument, NULL, O_HEADER_TIMEOUT },
 	{ "grace", required_argument, NULL, O_GRACE },
-	{ "check-deadline", required_argument, NULL, O_CHECK_DEADLINE },
+	{ "watchdog", required_argument, NULL, O_WATCHDOG },
 	{ "reload-timeout", required_argument, NULL, O_RELOAD_TIMEOUT },
 	{ "max-target", required_argument, NULL, O_MAX_TARGET },
 	{ "max-headers", required_argument, NULL, O_MAX_HEADERS },
@@ -152,6 +153,7 @@ static const struct option long_options[] = {
 	{ "h2-max-streams", required_argument, NULL, O_H2_STREAMS },
 	{ "h2-header-table", required_argument, NULL, O_H2_TABLE },
 	{ "h2-memory", required_argument, NULL, O_H2_MEMORY },
+	{ "h2-memory-total", required_argument, NULL, O_H2_MEMORY_TOTAL },
 	{ "instructions", required_argument, NULL, O_INSTR },
 	{ "memory", required_argument, NULL, O_MEMORY },
 	{ "lua-path", required_argument, NULL, O_LUA_PATH },
@@ -171,7 +173,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		.max_connections = 10000,
 		.max_per_client = 1000,
 		.grace = 10,
-		.check_deadline = 2,
+		.watchdog = 2,
 		.reload_timeout = 10,
 	};
 	*hc = (struct eird_http_config){
@@ -184,6 +186,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		.h2_max_streams = 100,
 		.h2_header_table = 4096,
 		.h2_memory = 1u << 20,
+		.h2_memory_total = 256u << 20,
 	};
 	snprintf(hc->host, sizeof hc->host, "127.0.0.1");
 	snprintf(hc->port, sizeof hc->port, "8080");
@@ -235,7 +238,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		case O_IDLE: ok = parse_seconds(optarg, &hc->idle_timeout); break;
 		case O_HEADER_TIMEOUT: ok = parse_seconds(optarg, &hc->header_timeout); break;
 		case O_GRACE: ok = parse_seconds(optarg, &cfg->grace); break;
-		case O_CHECK_DEADLINE: ok = parse_seconds(optarg, &cfg->check_deadline); break;
+		case O_WATCHDOG: ok = parse_seconds(optarg, &cfg->watchdog); break;
 		case O_RELOAD_TIMEOUT: ok = parse_seconds(optarg, &cfg->reload_timeout); break;
 		case O_MAX_TARGET: ok = parse_size(optarg, &hc->max_target) && hc->max_target >= 64; break;
 		case O_MAX_HEADERS: ok = parse_size(optarg, &hc->max_header_bytes) && hc->max_header_bytes >= 256; break;
@@ -247,6 +250,9 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 			break;
 		case O_H2_TABLE: ok = parse_size(optarg, &hc->h2_header_table) && hc->h2_header_table <= 65536; break;
 		case O_H2_MEMORY: ok = parse_size(optarg, &hc->h2_memory) && hc->h2_memory >= 65536; break;
+		case O_H2_MEMORY_TOTAL:
+			ok = parse_size(optarg, &hc->h2_memory_total) && hc->h2_memory_total >= 65536;
+			break;
 		case O_INSTR:
 			ok = parse_size(optarg, &n) && n >= 1000;
 			cfg->limits.check_budget = (long long)n;

@@ -197,7 +197,7 @@ void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 	            (unsigned long long)atomic_load(&srv->reloads_failed),
 	            (unsigned long long)atomic_load(&srv->reloads_hung));
 	help(b, "imei_eir_watchdog_recycles_total", "counter",
-	     "Workers stuck in a check past --check-deadline: the check answered on_error, the worker replaced.");
+	     "Workers stuck in a check past --watchdog: the check answered on_error, the worker replaced.");
 	ebuf_printf(b, "imei_eir_watchdog_recycles_total %llu\n",
 	            (unsigned long long)atomic_load(&srv->watchdog_recycles));
 

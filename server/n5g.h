@@ -10,22 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A growable byte buffer; every append checks its allocation and sets failed. */
-struct ebuf {
-	char *data;
-	size_t len, cap;
-	bool failed; /* an allocation failed: the content is cut */
-};
+#include "ebuf.h"
 
-void ebuf_init(struct ebuf *b);
-void ebuf_free(struct ebuf *b);
-bool ebuf_reserve(struct ebuf *b, size_t more);
-void ebuf_add(struct ebuf *b, const void *p, size_t n);
-void ebuf_str(struct ebuf *b, const char *s);
-void ebuf_printf(struct ebuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal (quotes included): control characters, quotes, backslashes and
- * bytes >= 0x7f escaped as \u00XX, so the output is ASCII whatever the input. */
-void ebuf_json_str(struct ebuf *b, const char *s, size_t n);
 
 #define N5G_PATH "/n5g-eir-eic/v1/equipment-status"
 #define N5G_VALUE_MAX 128 /* bytes of a decoded query value we keep */

@@ -9,7 +9,7 @@
  *   SIGTERM  graceful stop: front ends drain, workers end within --grace; a worker
  *            still stuck after that does not hold the process: it exits anyway;
  *   SIGUSR1  reopen the access log;
- *   watchdog every 50 ms: a worker in one check longer than --check-deadline gets its
+ *   watchdog every 50 ms: a worker in one check longer than --watchdog gets its
  *            request answered with on_error (by its front end, on the socket), its
  *            connections shut down, and a fresh worker in its slot.
  */
@@ -360,12 +360,12 @@ static void recycle(struct eird_server *srv, size_t slot)
 		return; /* it finished meanwhile */
 	atomic_store(&w->abandoned, 1);
 	/* the hung request: the on_error verdict, answered by the front end */
-	struct imei_verdict v;
-	memset(&v, 0, sizeof v);
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* no buffers: its one string is msg */
+	char msg[128];
 	v.status = srv->ecfg.on_error;
 	v.failed = true;
-	snprintf(v.storage, sizeof v.storage, "watchdog: the check ran past %.3f s", srv->cfg.check_deadline);
-	v.error = v.storage;
+	snprintf(msg, sizeof msg, "watchdog: the check ran past %.3f s", srv->cfg.watchdog);
+	v.error = msg;
 	if (w->hang.answer)
 		w->hang.answer(w->hang.ctx, &v);
 	for (size_t i = 0; i < srv->nfe; i++)
@@ -375,7 +375,7 @@ static void recycle(struct eird_server *srv, size_t slot)
 	atomic_fetch_add(&srv->watchdog_recycles, 1);
 	eird_logf(srv, "watchdog: worker %u stuck in a check for over %.3f s: answered %s (on_error), its connections "
 	               "closed, replacing it",
-	          w->id, srv->cfg.check_deadline, imei_status_name(v.status));
+	          w->id, srv->cfg.watchdog, imei_status_name(v.status));
 	char err[1024];
 	struct eird_worker *fresh = eird_worker_new(srv, w->id, err, sizeof err);
 	if (fresh) {
@@ -405,7 +405,7 @@ static void watch(struct eird_server *srv)
 		                                          EIRD_CHECK_RUNNING)
 			continue;
 		uint64_t t = atomic_load_explicit(&w->check_started, memory_order_relaxed);
-		if (now > t && (double)(now - t) > srv->cfg.check_deadline * 1e9)
+		if (now > t && (double)(now - t) > srv->cfg.watchdog * 1e9)
 			recycle(srv, i);
 	}
 }
@@ -522,7 +522,7 @@ int eird_run(struct eird_server *srv)
 	if (!cfg->quiet) {
 		char name[160];
 		eird_policy_name(srv, name, sizeof name);
-		eird_logf(srv, "%zu workers, policy %s; watchdog %.3f s per check", srv->nworkers, name, cfg->check_deadline);
+		eird_logf(srv, "%zu workers, policy %s; watchdog %.3f s per check", srv->nworkers, name, cfg->watchdog);
 	}
 
 	for (;;) {

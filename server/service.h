@@ -29,7 +29,7 @@
 #include <ev.h>
 
 #include "imei_engine.h"
-#include "n5g.h" /* struct ebuf */
+#include "ebuf.h"
 
 struct eird_config {
 	const char *policy, *tacdb, *lists, *store, *lua_path;
@@ -38,7 +38,7 @@ struct eird_config {
 	unsigned max_connections;  /* over all workers and front ends */
 	unsigned max_per_client;   /* open connections from one client address */
 	double grace;              /* seconds: graceful stop, then the process ends */
-	double check_deadline;     /* seconds: the watchdog recycles a worker stuck in a check this long */
+	double watchdog;           /* seconds: the watchdog recycles a worker stuck in a check this long */
 	double reload_timeout;     /* seconds: a reload running longer is refused */
 	bool record, tacdb_temporary, quiet;
 	struct imei_sandbox_limits limits;
@@ -162,13 +162,11 @@ struct eird_server {
 	bool fault_hang_reload;
 };
 
-/* A condition that failed (error, budget) and decided nothing: the per-reason flag of
- * issue 10 §3. Until struct imei_reason carries it, only the verdict as a whole is
- * known to have failed (v->failed); this is the one place to read the flag from. */
+/* A condition that failed (error, budget): the per-reason flag of issue 10 §3 (it decided
+ * nothing, or its own on_error status); this is the one place to read the flag from. */
 static inline bool eird_reason_failed(const struct imei_reason *r)
 {
-	(void)r;
-	return false;
+	return r->failed;
 }
 
 /* ---- the check service (check.c) ------------------------------------------------------ */

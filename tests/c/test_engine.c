@@ -49,7 +49,7 @@ static struct imei_engine *new_engine(void)
 
 static void test_verdicts(struct imei_engine *e)
 {
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_request req = { .pei = "000000000000000", .imsi = "001010000000001" };
 	CHECK_INT(imei_engine_check(e, &req, &v), 0);
 	CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
@@ -62,21 +62,36 @@ static void test_verdicts(struct imei_engine *e)
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
 	CHECK_INT(v.nreasons, 0);
 
-	/* a failing policy: the on_error status, failed, and why */
+	/* a condition that runs out of budget fails alone: reported, and it decides nothing */
 	const char *extras[] = { "hang", "yes" };
 	req.nextras = 1;
 	req.extras = extras;
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
 	CHECK(v.failed);
+	CHECK_INT(v.nfailed, 1);
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
+	CHECK_INT(v.nreasons, 1);
+	CHECK_STR(v.reasons[0].condition, "loop");
+	CHECK(v.reasons[0].failed && v.reasons[0].informative);
+	CHECK(v.reasons[0].error && strstr(v.reasons[0].error, "instruction budget"));
 	CHECK(v.error && strstr(v.error, "instruction budget"));
+
+	/* ... and the others still decide: the junk device stays BLACKLISTED */
+	req.pei = "000000000000000";
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
+	CHECK_INT(v.nreasons, 2);
+	CHECK_STR(v.reasons[0].condition, "junk");
+	CHECK(!v.reasons[0].failed);
+	CHECK(v.reasons[1].failed);
 
 	struct imei_engine_stats st;
 	imei_engine_stats(e, &st);
-	CHECK_INT(st.checks, 3);
-	CHECK_INT(st.failures, 1);
-	CHECK_INT(st.budget_exceeded, 1);
-	CHECK_INT(st.by_status[IMEI_STATUS_BLACKLISTED], 1);
+	CHECK_INT(st.checks, 4);
+	CHECK_INT(st.failures, 0);
+	CHECK_INT(st.condition_failures, 2);
+	CHECK_INT(st.by_status[IMEI_STATUS_BLACKLISTED], 2);
+	imei_verdict_release(&v);
 }
 
 struct worker {
@@ -87,7 +102,7 @@ struct worker {
 static void *check_loop(void *arg)
 {
 	struct worker *w = arg;
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_request req = { .pei = "000000000000000" };
 	for (int i = 0; i < 3000; i++) {
 		if (imei_engine_check(w->e, &req, &v) != 0 || v.failed)
@@ -96,6 +111,7 @@ static void *check_loop(void *arg)
 			w->wrong++;
 		w->checks++;
 	}
+	imei_verdict_release(&v);
 	return NULL;
 }
 

@@ -64,6 +64,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	char imsi[16];
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	for (int round = 0; round < ROUNDS; round++) {
 		for (size_t i = 0; i < NEXPECT; i++) {
 			const struct expect *x = &w->expect[i];
@@ -71,7 +72,6 @@ static void *work(void *arg)
 			 * recorded in the shared store (the others keep one SIM) */
 			snprintf(imsi, sizeof imsi, "41001%04d%06d", w->id, i == 1 ? round % 50 : 0);
 			struct imei_request req = { .pei = x->pei, .imsi = imsi, .operator_id = "410-01", .time = T_2026_06_01 };
-			struct imei_verdict v;
 			int rc = imei_engine_check(w->engine, &req, &v);
 			w->checks++;
 			if (rc != 0 || v.failed) {
@@ -87,6 +87,7 @@ static void *work(void *arg)
 				         imei_status_name(x->status), x->first_reason ? x->first_reason : "no reason");
 		}
 	}
+	imei_verdict_release(&v);
 	atomic_fetch_sub(&running, 1);
 	return NULL;
 }
@@ -249,10 +250,11 @@ static void test_config_open(void)
 	imei_engine_config_release(&cfg);
 	CHECK(cfg.store == NULL);
 	if (e) {
-		struct imei_verdict v;
+		struct imei_verdict v = IMEI_VERDICT_INIT;
 		struct imei_request req = { .pei = "000000000000000" };
 		CHECK_INT(imei_engine_check(e, &req, &v), 0);
 		CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
+		imei_verdict_release(&v);
 		imei_engine_free(e);
 	}
 

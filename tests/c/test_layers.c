@@ -299,9 +299,10 @@ int main(void)
 	if (e) {
 		/* one check first, so whatever a check creates lazily is there too */
 		struct imei_request req = { .pei = "490154203237518", .imsi = "001010000000001" };
-		struct imei_verdict v;
+		struct imei_verdict v = IMEI_VERDICT_INIT;
 		CHECK_INT(imei_engine_check(e, &req, &v), 0);
 		CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
+		imei_verdict_release(&v);
 
 		imei_engine_lock(e);
 		lua_State *L = imei_sandbox_state(imei_engine_sandbox(e));

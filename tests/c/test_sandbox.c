@@ -4,7 +4,7 @@
  * field larger than the memory cap, the bounded policy log, sealed shared lists, the
  * rebuild of a degraded state, hanging loads and reloads, the C stack overflow message.
  * After each hostile case the next good check must still find the stolen device.
- * Time bounds here are loose (seconds) upper bounds on runs cut at tens of milliseconds:
+ * Time bounds here are loose (5 s) upper bounds on runs cut at tens of milliseconds of CPU:
  * they fail only when a run is not cut at all.
  */
 #include <stdlib.h>
@@ -76,14 +76,15 @@ static struct imei_lists *stolen_lists(void)
 
 struct log_count {
 	size_t lines;
+	char last[300];
 };
 
 static void count_line(void *ud, const char *policy, const char *line, size_t len)
 {
 	(void)policy;
-	(void)line;
-	(void)len;
-	((struct log_count *)ud)->lines++;
+	struct log_count *log = ud;
+	log->lines++;
+	snprintf(log->last, sizeof log->last, "%.*s", (int)len, line);
 }
 
 static struct imei_engine *engine_with(const char *body, struct imei_sandbox_limits limits, struct log_count *log,
@@ -108,11 +109,14 @@ static struct imei_engine *engine_with(const char *body, struct imei_sandbox_lim
 static bool stolen_is_blacklisted(struct imei_engine *e)
 {
 	struct imei_request req = { .pei = STOLEN, .time = 1767225600 };
-	struct imei_verdict v;
-	return imei_engine_check(e, &req, &v) == 0 && !v.failed && v.status == IMEI_STATUS_BLACKLISTED;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	bool ok = imei_engine_check(e, &req, &v) == 0 && !v.failed && v.status == IMEI_STATUS_BLACKLISTED;
+	imei_verdict_release(&v);
+	return ok;
 }
 
-/* The hostile check: failed, on_error status, error matching want; then good checks. */
+/* The hostile check: its condition failed alone (the fail-safe verdict: reported as a
+ * failed reason with why, deciding nothing), error matching want; then good checks. */
 static void hostile(const char *body, const char *want, struct imei_sandbox_limits limits)
 {
 	char err[512];
@@ -124,19 +128,21 @@ static void hostile(const char *body, const char *want, struct imei_sandbox_limi
 		return;
 	}
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	double t0 = now_s();
 	int rc = imei_engine_check(e, &req, &v);
 	double took = now_s() - t0;
-	CHECK_INT(rc, -1);
+	CHECK_INT(rc, 0);
 	CHECK(v.failed);
 	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
 	CHECK(v.error && strstr(v.error, want));
-	CHECK(took < 2.0);
-	if (!v.error || !strstr(v.error, want) || took >= 2.0)
+	CHECK(v.nreasons == 1 && v.reasons[0].failed && strcmp(v.reasons[0].condition, "x") == 0);
+	CHECK(took < 5.0);
+	if (!v.error || !strstr(v.error, want) || took >= 5.0)
 		fprintf(stderr, "  %s: %s after %.3f s\n", body, v.error ? v.error : "(no error)", took);
 	CHECK(stolen_is_blacklisted(e));
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -191,14 +197,14 @@ static void test_deadline(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 50 ms exceeded") != NULL);
 	CHECK_INT(imei_sandbox_last_stop(sb), IMEI_SANDBOX_DEADLINE);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: slow instructions cut after %.3f s (%s)\n", took, err);
 	/* one C call charging too little: cut from inside the call */
 	t0 = now_s();
 	CHECK(run(sb, "spin_charged(10000000)", err, sizeof err) != LUA_OK);
 	took = now_s() - t0;
 	CHECK(strstr(err, "time limit") != NULL);
-	CHECK(took < 1.0);
+	CHECK(took < 5.0);
 	/* caught with pcall: still a failure, and the next call is fresh */
 	CHECK(run(sb, "while true do pcall(spin_charged, 10000000) end", err, sizeof err) != LUA_OK);
 	CHECK(strstr(err, "time limit") != NULL);
@@ -240,11 +246,13 @@ static void test_memory_moves_between_classes(void)
 		return;
 	const char *extras[] = { "big", "yes" };
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600, .nextras = 1, .extras = extras };
-	struct imei_verdict v;
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	CHECK_INT(imei_engine_check(e, &req, &v), 0); /* the condition failed alone */
+	CHECK(v.failed && v.nfailed == 1);
 	CHECK(v.error && strstr(v.error, "memory limit"));
 	for (int i = 0; i < 50; i++)
 		CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -266,7 +274,7 @@ static void test_giant_request(void)
 	big[n] = 0;
 	const char *extras[] = { "note", big };
 	struct imei_request req = { .pei = STOLEN, .time = 1767225600, .nextras = 1, .extras = extras };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	CHECK_INT(imei_engine_check(e, &req, &v), -1);
 	CHECK(v.failed);
 	CHECK(v.error && strstr(v.error, "memory limit"));
@@ -276,6 +284,7 @@ static void test_giant_request(void)
 	CHECK(v.failed);
 	free(big);
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -289,6 +298,16 @@ static void test_log_flood(void)
 	CHECK(e != NULL);
 	if (!e)
 		return;
+	/* a line cannot forge another in the host's log */
+	struct imei_request one = { .pei = "000000000000000", .time = 1767225600 };
+	struct imei_verdict v1;
+	imei_engine_free(e);
+	e = engine_with("log('a\\nFAKE line', 7, nil) return false", limits, &log, err, sizeof err);
+	CHECK(e != NULL);
+	if (!e)
+		return;
+	CHECK_INT(imei_engine_check(e, &one, &v1), 0);
+	CHECK_STR(log.last, "a\\x0aFAKE line 7 nil");
 	imei_engine_free(e);
 	e = engine_with("for i = 1, 100 do print('flood', i, string.rep('y', 300)) end log('x') return false", limits, &log,
 	                err, sizeof err);
@@ -296,7 +315,7 @@ static void test_log_flood(void)
 	if (!e)
 		return;
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_engine_stats st;
 	imei_engine_stats(e, &st);
 	size_t before = st.memory_used;
@@ -313,6 +332,7 @@ static void test_log_flood(void)
 	CHECK_INT(log.lines, (size_t)2000 * (IMEI_SANDBOX_LOG_LINES + 1)); /* + one "dropped" line each */
 	CHECK(st.memory_used < before + ((size_t)1 << 20));
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -330,15 +350,18 @@ static void test_rebuild(void)
 	char path[128];
 	snprintf(path, sizeof path, "%s/p.lua", dir);
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	struct imei_engine_stats st;
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	/* the condition fails alone (rc 0, v.failed), and counts toward a rebuild */
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK(v.failed);
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
 	imei_engine_stats(e, &st);
 	CHECK_INT(st.rebuilds, 0);
 	sleep(1); /* a different mtime */
 	write_file(path, "broken(");
-	CHECK_INT(imei_engine_check(e, &req, &v), -1);
+	CHECK_INT(imei_engine_check(e, &req, &v), 0);
+	CHECK(v.failed);
 	imei_engine_stats(e, &st);
 	CHECK_INT(st.rebuilds, 1);
 	CHECK_INT(st.rebuild_failures, 0);
@@ -363,6 +386,7 @@ static void test_rebuild(void)
 	CHECK_INT(st.failures, 0);
 	CHECK(st.rebuilds >= 1);
 	CHECK(stolen_is_blacklisted(e));
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 }
 
@@ -386,7 +410,7 @@ static void test_hanging_loads(void)
 	double took = now_s() - t0;
 	CHECK(strstr(err, "time limit of 300 ms exceeded") != NULL);
 	CHECK(strstr(err, path) != NULL);
-	CHECK(took < 3.0);
+	CHECK(took < 5.0);
 	fprintf(stderr, "test_sandbox: hanging reload refused after %.3f s: %s\n", took, err);
 	CHECK_STR(imei_engine_policy_name(e), "t@1");
 	CHECK(stolen_is_blacklisted(e));
@@ -424,11 +448,12 @@ static void test_shared_and_stack(void)
 	if (!e)
 		return;
 	struct imei_request req = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(imei_engine_check(e, &req, &v), 0);
 		CHECK(stolen_is_blacklisted(e));
 	}
+	imei_verdict_release(&v);
 	imei_engine_free(e);
 	hostile("return lists.stolen:close()", "close", limits);
 	hostile("local function f() return string.gsub('x', 'x', f) end return f() ~= nil", "C stack overflow", limits);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../server/ebuf.c"
 #include "../../server/n5g.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@ local imei = require "imei"
 local M = {}
 
 local STOLEN = "490154203237518"
-local CHECK_BOUND, LOAD_BOUND = 2.0, 6.0 -- seconds; the deadlines are 0.05 s and 2 s
+local CHECK_BOUND, LOAD_BOUND = 5.0, 10.0 -- wall seconds; the limits are 0.05 s and 2 s of CPU
 
 local function wall()
   local p = io.popen("date +%s.%N")
@@ -72,11 +72,12 @@ local ATOMS = {
 }
 
 local SHAPES = {
-  function(args, direct) return ("pcall(%s)"):format(args) end,
-  function(args, direct) return ("for _ = 1, 1e9 do pcall(%s) end"):format(args) end,
-  function(args, direct) return ("local co = coroutine.wrap(function() for _ = 1, 1e9 do pcall(%s) end end) co()"):format(args) end,
-  function(args, direct) return ("local r = { %s } return #r > 0"):format(direct) end,
-  function(args, direct) return ("local r = { %s } return #r > 0"):format(direct) end,
+  function(args) return ("pcall(%s)"):format(args) end,
+  function(args) return ("for _ = 1, 1e9 do pcall(%s) end"):format(args) end,
+  function(args)
+    return ("local co = coroutine.wrap(function() for _ = 1, 1e9 do pcall(%s) end end) co()"):format(args)
+  end,
+  function(_, direct) return ("local r = { %s } return #r > 0"):format(direct) end,
 }
 
 -- One generated snippet: a function from the list, 0 to 4 atoms as its arguments, in a shape.

@@ -7,11 +7,13 @@ its sockets at the end. Prints key=value lines for the test to check.
                              0.3 s for up to SECONDS; prints answered_408 (connections
                              that got a 408), closed (connections the server ended) and
                              longest (seconds the longest one stayed open)
-  h2-halfopen PORT N SECONDS one HTTP/2 connection opening N streams whose HEADERS never
-                             END_STREAM; waits up to SECONDS; prints resets (RST_STREAM
-                             frames received, any code), refused (REFUSED_STREAM among
-                             them), goaway (1 if the server sent GOAWAY), open (1 if the
-                             connection was still open at the end)
+  h2-halfopen PORT N SECONDS [PATHLEN]
+                             one HTTP/2 connection opening N streams whose HEADERS never
+                             END_STREAM (a PATHLEN-byte query in each path); waits up to
+                             SECONDS; prints resets (RST_STREAM frames received, any code),
+                             refused (REFUSED_STREAM among them), internal
+                             (INTERNAL_ERROR among them), goaway (1 if the server sent
+                             GOAWAY), open (1 if the connection was still open at the end)
   nonreader PORT N SECONDS   pipelines N HTTP/1.1 requests and reads nothing for SECONDS,
                              then prints sent (bytes the server took from us) and
                              keeps the socket open until stdin closes (so the test can
@@ -72,26 +74,41 @@ def slowloris(port, n, seconds):
         s.close()
 
 
+def hpack_int(value, prefix_bits, first=0):
+    # RFC 7541 5.1 integer representation
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = [first | limit]
+    value -= limit
+    while value >= 128:
+        out.append((value & 127) | 128)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def hpack_literal(index, value):
-    # literal header field without indexing, indexed name (RFC 7541 6.2.2), short values
-    assert index < 15 and len(value) < 127
-    return bytes([index, len(value)]) + value
+    # literal header field without indexing, indexed name (RFC 7541 6.2.2)
+    assert index < 15
+    return bytes([index]) + hpack_int(len(value), 7) + value
 
 
 def frame(ftype, flags, sid, payload):
     return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
 
 
-def h2_halfopen(port, n, seconds):
+def h2_halfopen(port, n, seconds, pathlen=0):
     s = connect(port)
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
     out = b""
     for i in range(n):
         sid = 2 * i + 1
-        block = b"\x82\x86" + hpack_literal(4, b"/health") + hpack_literal(1, b"x")  # GET http /health
+        path = b"/health" + (b"?" + b"a" * pathlen if pathlen else b"")
+        block = b"\x82\x86" + hpack_literal(4, path) + hpack_literal(1, b"x")  # GET http /health
         out += frame(1, 0x4, sid, block)  # HEADERS, END_HEADERS, no END_STREAM
     s.sendall(out)
-    resets = refused = goaway = 0
+    resets = refused = internal = goaway = 0
     buf = b""
     closed = False
     start = time.time()
@@ -117,8 +134,9 @@ def h2_halfopen(port, n, seconds):
                 s.sendall(frame(4, 1, 0, b""))
             if ftype == 3:
                 resets += 1
-                if int.from_bytes(payload[0:4], "big") == 7:
-                    refused += 1
+                code = int.from_bytes(payload[0:4], "big")
+                refused += code == 7
+                internal += code == 2
             if ftype == 7:
                 goaway = 1
             buf = buf[9 + length:]
@@ -126,6 +144,7 @@ def h2_halfopen(port, n, seconds):
             break
     print("resets=%d" % resets)
     print("refused=%d" % refused)
+    print("internal=%d" % internal)
     print("goaway=%d" % goaway)
     print("open=%d" % (0 if closed else 1))
     s.close()
@@ -186,7 +205,7 @@ def main():
     if mode == "slowloris":
         slowloris(port, int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "h2-halfopen":
-        h2_halfopen(port, int(sys.argv[3]), float(sys.argv[4]))
+        h2_halfopen(port, int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) > 5 else 0)
     elif mode == "nonreader":
         nonreader(port, int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "conns":

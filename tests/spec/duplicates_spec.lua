@@ -106,31 +106,3 @@ for _, backend in ipairs { "memory", "lmdb" } do
     end)
   end)
 end
-
-describe("an example's sightings", function()
-  it("answer as the real store does, on random workloads", function()
-    local runtime = require "imei.policy.runtime"
-    math.randomseed(5)
-    for round = 1, 30 do
-      local store = assert(imei.sightings.open("memory"))
-      local entries, now = {}, T0 + math.random(0, 100) * DAY + math.random(0, DAY - 1)
-      for i = 1, math.random(1, 40) do
-        local e = { imsi = ("4100100000%05d"):format(math.random(1, 15)),
-                    msisdn = ("9230010%05d"):format(math.random(1, 15)),
-                    time = now - math.random(0, 90 * DAY) }
-        entries[i] = e
-        assert(store:record { key = KEY, imsi = e.imsi, msisdn = e.msisdn, time = e.time })
-      end
-      local fixture = runtime._fixture_store(entries, now)
-      for _, days in ipairs { 1, 2, 7, 30, 64 } do
-        local what = ("round %d, %d days"):format(round, days)
-        assert.equal((store:imsis(KEY, days, now)), fixture:imsis(KEY, days, now), what)
-        assert.equal((store:msisdns(KEY, days, now)), fixture:msisdns(KEY, days, now), what)
-        local real, fake = store:daily(KEY, days, now), fixture:daily(KEY, days, now)
-        assert.same({ real.days_seen, real.total }, { fake.days_seen, fake.total }, what)
-      end
-      assert.equal((store:first_imsi(KEY)), (fixture:first_imsi(KEY)))
-      store:close()
-    end
-  end)
-end)

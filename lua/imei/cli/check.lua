@@ -2,6 +2,9 @@
 
 local check = {}
 
+-- `imei check` exits with this when a verdict was given but a condition (or the policy) failed.
+check.EXIT_FAILED = 3
+
 function check.configure(cmd)
   cmd:option("--policy", "Policy file."):count(1)
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
@@ -17,8 +20,13 @@ function check.configure(cmd)
   cmd:argument("imsi", "The subscriber's IMSI (SUPI)."):args("?")
   cmd:epilog([[
 Prints the verdict: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN, with the conditions
-that produced it. Exit status 0 whenever a verdict was given (whatever it is), 2 when the
-policy or its data cannot be loaded.
+that produced it. A condition that failed (an error, its share of the budget) is listed as
+FAILED with why; it decided nothing (or its own on_error status), the others decided.
+Exit status:
+  0  a verdict was given (whatever it is) and every condition ran
+  2  the policy or its data cannot be loaded
+  3  a verdict was given, but a condition failed (or the whole policy did: then the
+     status is the engine's on_error status)
 
 Example:
   imei check --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
@@ -41,16 +49,18 @@ function check.run(args)
     io.write(("%s  %s  (%s)\n"):format(args.pei, verdict.status, verdict.policy))
     for _, r in ipairs(verdict.reasons) do
       local notes = {}
-      if r.informative then notes[#notes + 1] = "informative" end
+      if r.failed then notes[#notes + 1] = "FAILED: " .. tostring(r.error) end
+      if r.overruled then notes[#notes + 1] = "overruled by " .. tostring(r.overruled_by) end
+      if r.informative and not r.failed then notes[#notes + 1] = "informative" end
       if r.block_date then notes[#notes + 1] = "block " .. r.block_date end
       io.write(("  %-26s %-12s %s%s\n"):format(r.condition, r.status, r.text or "",
         #notes > 0 and (" [" .. table.concat(notes, ", ") .. "]") or ""))
     end
     if verdict.notify then io.write("  notify the subscriber: blocked from ", verdict.block_date, "\n") end
-    if verdict.failed then io.write("  POLICY FAILED: ", verdict.error, "\n") end
+    if verdict.failed and #verdict.reasons == 0 then io.write("  POLICY FAILED: ", tostring(verdict.error), "\n") end
   end
   engine:close()
-  return 0
+  return verdict.failed and check.EXIT_FAILED or 0
 end
 
 return check

@@ -8,7 +8,6 @@
 --   P:condition(policy.transient_imei { msisdns = 5, days = 7, blocking = false })
 --
 -- The builders read the policy's own `sightings` and `lists` (bound by the runtime).
-local DAY = 86400
 
 return function(views)
   local sightings, lists = views.sightings, views.lists
@@ -108,13 +107,12 @@ return function(views)
       name = "transient_imei", status = "GREYLISTED",
       reason = ("%d or more MSISDNs in a sequence within %d days on one network"):format(count, days),
     })
-    spec.when = function(d, r)
+    spec.when = function(d)
       if d.key == nil or sightings.msisdns(d.key, days) < count then return false end
-      local first_day = r.time // DAY - days -- whole UTC days, as the store counts them
       local by_operator = {}
-      for _, row in ipairs(sightings.rows(d.key)) do
+      for _, row in ipairs(sightings.rows(d.key, days)) do -- seen in the window (the store's rule)
         local number = row.msisdn and tonumber(row.msisdn)
-        if number and row.last_seen // DAY > first_day then
+        if number then
           local op = row.operator or "?"
           local set = by_operator[op] or {}
           by_operator[op] = set

@@ -17,12 +17,17 @@
 -- evaluation stops there and conditions matched before it are reported as overruled.
 -- A condition with `blocking = false` is reported in the reasons but decides nothing.
 -- Runs inside the policy sandbox, but is plain Lua and runs unsandboxed as well.
+--
+-- Fail-safe: each condition runs in its own protected call (ctx.protect, the sandbox's
+-- budgeted pcall; plain pcall outside a sandbox). A condition that raises or runs out of
+-- its share of the budget is reported as a reason with failed = true and its error, and
+-- decides nothing, unless it names its own `on_error` status, which it then asks for.
+-- The other conditions still decide.
 local getinfo = debug and debug.getinfo -- captured before the sandbox is locked: example locations
+-- Status names and their severity (resolve = "worst") come from C: core/imei_status.h.
+local SEVERITY = require("imei.core").SEVERITY
 
 local policy = {}
-
--- Severity for resolve = "worst"; the values of the 3GPP Equipment-Status are elsewhere.
-policy.SEVERITY = { WHITELISTED = 0, UNKNOWN = 1, GREYLISTED = 2, BLACKLISTED = 3 }
 
 local DAY = 86400
 
@@ -33,7 +38,7 @@ Policy.__name = "imei.policy"
 local CONDITION_FIELDS = {
   name = "string", status = "string", when = "function", unless = "function",
   grace_days = "number|function", since = "function", blocking = "boolean", sticky = "boolean",
-  reason = "string", final = "boolean", description = "string", max_ratio = "number",
+  reason = "string", final = "boolean", description = "string", max_ratio = "number", on_error = "string",
 }
 local EXAMPLE_FIELDS = {
   pei = "string", imei = "string", imsi = "string", msisdn = "string", operator = "string",
@@ -75,7 +80,7 @@ local function check_fields(spec, fields, what, level)
 end
 
 local function check_status(status, what, level)
-  if policy.SEVERITY[status] == nil then
+  if SEVERITY[status] == nil then
     error(("%s: status '%s' is not one of WHITELISTED, GREYLISTED, BLACKLISTED, UNKNOWN"):format(what,
       tostring(status)), level + 1)
   end
@@ -109,11 +114,29 @@ function policy.is_policy(value)
   return getmetatable(value) == Policy
 end
 
+--- A reason name (a condition's name; a raw check's reason names) is a word: it is written
+-- into lists, reports, metrics and logs, so no newline, comma, quote or control character.
+local function is_word(name)
+  return type(name) == "string" and name:match("^[%a_][%w_]*$") ~= nil and #name <= 64
+end
+policy.is_reason_name = is_word
+
+--- A reason text is for people: one line, no control characters.
+local function is_text(text)
+  return type(text) == "string" and not text:find("[%c]") and #text <= 512
+end
+
 local function validate_condition(c, what, level)
-  if type(c.name) ~= "string" or not c.name:match("^[%a_][%w_]*$") then
-    error(what .. ": 'name' is required (a word: letters, digits, _)", level + 1)
+  if not is_word(c.name) then
+    error(("%s: 'name' %s is not a word (letters, digits and _, at most 64, starting with a letter or _)")
+      :format(what, type(c.name) == "string" and ("%q"):format(c.name) or "is required"), level + 1)
+  end
+  if not is_text(c.reason) then
+    error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
+      :format(what, c.name, tostring(c.reason)), level + 1)
   end
   check_status(c.status, what .. " '" .. c.name .. "'", level + 1)
+  if c.on_error ~= nil then check_status(c.on_error, what .. " '" .. c.name .. "': on_error", level + 1) end
   if type(c.when) ~= "function" then
     error(what .. " '" .. c.name .. "': 'when' must be a function(d, r)", level + 1)
   end
@@ -209,6 +232,12 @@ function policy.derive(base, meta)
   -- conditions the base's examples exercise (for lint's coverage report)
   P.base_covered = {}
   for name in pairs(base.base_covered or {}) do P.base_covered[name] = true end
+  -- list names the base's examples declare (known to the strict lists view)
+  P.base_lists = {}
+  for name in pairs(base.base_lists or {}) do P.base_lists[name] = true end
+  for _, e in ipairs(base.examples) do
+    for name in pairs(type(e.lists) == "table" and e.lists or {}) do P.base_lists[name] = true end
+  end
   for _, e in ipairs(base.examples) do
     for _, name in ipairs(e.reasons or {}) do P.base_covered[name] = true end
   end
@@ -259,9 +288,7 @@ local function reason_of(c, d, r, ctx)
   return reason
 end
 
-local SEVERITY = policy.SEVERITY
-
--- Turn a raw check's answer into a verdict.
+-- Turn a raw check's answer into a verdict; its reason names must be words.
 local function normalise_raw(answer, self)
   if type(answer) == "string" then answer = { status = answer } end
   if type(answer) ~= "table" then
@@ -269,30 +296,146 @@ local function normalise_raw(answer, self)
   end
   check_status(answer.status, "raw check verdict", 2)
   answer.reasons = answer.reasons or {}
+  if type(answer.reasons) ~= "table" then error("raw check verdict: 'reasons' must be a table", 2) end
+  for i, reason in ipairs(answer.reasons) do
+    if type(reason) ~= "table" or not is_word(reason.condition) then
+      error(("raw check verdict: reason %d: 'condition' must be a word (letters, digits, _), got %q")
+        :format(i, tostring(type(reason) == "table" and reason.condition or reason)), 2)
+    end
+    if reason.text ~= nil and not is_text(reason.text) then
+      error(("raw check verdict: reason '%s': text must be one line without control characters")
+        :format(reason.condition), 2)
+    end
+  end
   answer.policy = self.name .. "@" .. self.version
   return answer
 end
 
---- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, policy }
-function Policy:evaluate(d, r, ctx)
-  if self.raw_check then return normalise_raw(self.raw_check(d, r, ctx), self) end
-  local reasons, n = {}, 0
-  local first = self.resolve == "first"
-  for _, c in ipairs(self.order) do
+-- Outside a sandbox a condition's protected call is a plain pcall (f returns one value).
+local function plain_protect(f, arg)
+  local ok, result = pcall(f, arg)
+  if ok then return true, result end
+  return false, tostring(result), "error"
+end
+
+-- The reason of a condition that failed: it decides nothing, unless it has on_error.
+local function failed_reason(c, message)
+  local reason = { condition = c.name, text = c.reason, failed = true, error = message }
+  if c.on_error and c.blocking then
+    reason.status = c.on_error
+  else
+    reason.status = c.on_error or c.status
+    reason.informative = true
+  end
+  if c.sticky then reason.sticky = true end
+  return reason
+end
+
+-- The conditions from run.i + 1 on, until one decides alone (final, or resolve = "first").
+-- Progress lives in `run`, so that when a condition raises, the caller knows which one.
+local function run_conditions(run)
+  local order, d, r, ctx, reasons = run.order, run.d, run.r, run.ctx, run.reasons
+  local n, first = #order, run.first
+  while run.i < n do
+    local i = run.i + 1
+    run.i = i
+    local c = order[i]
     if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
       local reason = reason_of(c, d, r, ctx)
-      n = n + 1
-      reasons[n] = reason
+      local k = run.n + 1
+      run.n = k
+      reasons[k] = reason
       if c.final then
-        -- a final condition decides alone; what matched before it is kept, overruled
-        for i = 1, n - 1 do reasons[i].overruled = true end
-        return {
-          status = reason.status, reasons = reasons, block_date = reason.block_date, notify = reason.notify,
-          policy = self.name .. "@" .. self.version,
-        }
+        run.final = k
+        return
       end
-      if first and not reason.informative then break end
+      if first and not reason.informative then return end
     end
+  end
+end
+
+-- One condition alone (after a run of several ran out of budget in it): true when the
+-- run may go on after it.
+local function run_one(run)
+  local c = run.order[run.i]
+  if not c.disabled and c.when(run.d, run.r) and not (c.unless and c.unless(run.d, run.r)) then
+    local reason = reason_of(c, run.d, run.r, run.ctx)
+    run.n = run.n + 1
+    run.reasons[run.n] = reason
+    if c.final then
+      run.final = run.n
+      return false
+    end
+    return not (run.first and not reason.informative)
+  end
+  return true
+end
+
+--- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, failed?, policy }
+function Policy:evaluate(d, r, ctx)
+  if self.raw_check then return normalise_raw(self.raw_check(d, r, ctx), self) end
+  local protect = ctx and ctx.protect or plain_protect
+  local order = self.order
+  -- the run's state: one table per policy, reused check after check (a nested evaluate,
+  -- from a policy that calls P:evaluate itself, gets a fresh one)
+  local run = self.scratch
+  if run and not run.busy then
+    run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, {}, 0, 0, nil
+  else
+    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = self.resolve == "first" }
+    if not self.scratch then self.scratch = run end
+  end
+  run.order, run.first, run.busy = order, self.resolve == "first", true
+  local reasons, nfailed = run.reasons, 0
+  -- The usual case is one protected call for all conditions. When one fails, it is
+  -- reported and the run goes on after it; when a run of several ran out of budget, the
+  -- one it ran out in gets a protected call (and a share of the budget) of its own.
+  local start = 0
+  while true do
+    local ok, message, kind = protect(run_conditions, run)
+    if ok then break end
+    local i = run.i
+    local c = order[i]
+    local last = reasons[run.n]
+    if last and last.condition == c.name then
+      -- it had finished when the error came (between two conditions): nothing failed
+      if run.final or run.first and not last.informative then break end
+    else
+      local handled = false
+      if (kind == "budget" or kind == "deadline") and i > start + 1 then
+        local ok1, more = protect(run_one, run)
+        if ok1 then
+          handled = true
+          if not more then break end
+        else
+          message = more
+        end
+      end
+      if not handled then
+        local reason = failed_reason(c, message)
+        nfailed = nfailed + 1
+        run.n = run.n + 1
+        reasons[run.n] = reason
+        if run.first and not reason.informative then break end
+      end
+    end
+    if run.i >= #order then break end
+    start = run.i
+  end
+  local n, final = run.n, run.final
+  run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
+  local policy_name = self.name .. "@" .. self.version
+  if final then
+    -- a final condition decides alone; what matched before it is kept, overruled by it
+    local decider = reasons[final]
+    for i = 1, final - 1 do
+      reasons[i].overruled = true
+      reasons[i].overruled_by = decider.condition
+    end
+    return {
+      status = decider.status, reasons = reasons, block_date = decider.block_date, notify = decider.notify,
+      failed = nfailed > 0 or nil, policy = policy_name,
+    }
   end
   local status, decided = self.default, false
   for i = 1, n do
@@ -317,7 +460,7 @@ function Policy:evaluate(d, r, ctx)
   end
   return {
     status = status, reasons = reasons, block_date = block_date, notify = notify,
-    policy = self.name .. "@" .. self.version,
+    failed = nfailed > 0 or nil, policy = policy_name,
   }
 end
 

@@ -18,23 +18,47 @@ local duplicates = require "imei.policy.duplicates"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load = io.open, load
+local os_time, os_date = os.time, os.date
 -- The host's bounded log (core/sandbox.c), nil outside the sandbox.
 local host_log = rawget(_G, "_IMEI_HOST_LOG")
 local parse = core.parse
+-- The examples' data are the real C objects, built in the examples' own instance.
+local list_load_string, lists_new, sightings_open = core.list_load_string, core.lists_new, core.sightings_open
+-- Inside the engine's sandbox: a protected call with a share of the check's budget, for
+-- each condition (lua/imei/policy/init.lua). Outside one (a plain state) policy uses pcall.
+local has_sandbox, sandbox = pcall(require, "imei.sandbox")
+local protect = has_sandbox and sandbox.pcall_budget or nil
 
 local runtime = {}
 
 local IMEI_KINDS = { imei = true, imei14 = true, imeisv = true }
 
+--- The fields a device record may have (imei.parse's, and the runtime's). Reading any
+-- other is an error, so that a typo (d.kye) fails a condition and its examples instead of
+-- reading as nil.
+local D_FIELDS = {}
+for name in ([[kind digits from_pei key tac snr rbi rbi_name test cd_expected cd cd_ok spare pei svn
+  svn_reserved junk pesn decimal decimal_form input parsed valid error imei_kind device known_tac]]):gmatch("%S+") do
+  D_FIELDS[name] = true
+end
+runtime.DEVICE_FIELDS = D_FIELDS
+local STRICT_D = {
+  __index = function(_, name)
+    if D_FIELDS[name] then return nil end
+    error(("d.%s: the device record has no such field (see docs/policies.md)"):format(tostring(name)), 2)
+  end,
+  __metatable = false,
+}
+
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
   local input = r.pei or r.imei
   if type(input) ~= "string" then
-    return { parsed = false, valid = false, error = "the request has no pei or imei" }
+    return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
   end
   local d, err = parse(input)
   if not d then
-    return { input = input, parsed = false, valid = false, error = err }
+    return setmetatable({ input = input, parsed = false, valid = false, error = err }, STRICT_D)
   end
   d.input = input
   d.parsed = true
@@ -44,7 +68,7 @@ function runtime.device(r, tacdb)
     d.device = tacdb:lookup(d.key)
     d.known_tac = d.device ~= nil -- stays nil without a TAC database: not known either way
   end
-  return d
+  return setmetatable(d, STRICT_D)
 end
 
 -- A table that refuses writes, so shared objects survive a careless policy.
@@ -65,7 +89,7 @@ end
 --- The policy's global environment: a whitelist (docs/sandbox.md). Reads the globals at
 -- call time, i.e. after the sandbox is locked: setmetatable refuses __gc and the string
 -- functions are the budgeted ones.
-local function environment(api)
+local function environment(api, state)
   local env = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
     select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
@@ -73,7 +97,18 @@ local function environment(api)
     setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
     string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
     coroutine = copy(coroutine),
-    os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime },
+    -- the clock is the request's: os.time() and os.date(fmt) without a time give r.time
+    os = {
+      time = function(t)
+        if t == nil then return state.now end
+        return os_time(t)
+      end,
+      date = function(fmt, t)
+        if t == nil then t = state.now end
+        return os_date(fmt, t)
+      end,
+      clock = os.clock, difftime = os.difftime,
+    },
     policy = api.policy, lists = api.lists, sightings = api.sightings, imei = api.imei,
     log = api.log, print = api.log,
   }
@@ -88,9 +123,16 @@ local imei_api = read_only({
 }, "imei")
 
 --- Lists as a policy sees them: lists.NAME:has(id [, imsi]) on the loaded list itself (a
--- frozen C set). A name with no list loaded is an empty list, and a warning says so once.
+-- frozen C set). A name with no list loaded is an empty list when the name is known (a
+-- list kind of docs/lists.md, or a list an example of the policy declares), and a
+-- warning says so once; any other name is an error (a typo must not read as empty).
 -- Each name is looked up once and then read raw; a new collection empties the view.
 local EMPTY_LIST = read_only({ has = function() return false end }, "an empty list")
+local KNOWN_LISTS = {}
+for name in ([[stolen lost blocked block blocklist barred barred_tac golden registration approved pairing
+  exceptions exception notification notifications monitoring]]):gmatch("%S+") do
+  KNOWN_LISTS[name] = true
+end
 
 local function lists_view(state)
   local view = {}
@@ -99,10 +141,13 @@ local function lists_view(state)
   end
   return setmetatable(view, {
     __index = function(t, name)
-      if type(name) ~= "string" then return nil end
       local source = state.lists
-      local list = source and source:get(name)
-      if list == nil then
+      local list = type(name) == "string" and source and source:get(name)
+      if not list then
+        if type(name) ~= "string" or not (KNOWN_LISTS[name] or state.declared_lists[name]) then
+          error(("lists.%s: no such list (not a list kind of docs/lists.md, none is loaded under that name, "
+            .. "and no example of the policy declares it)"):format(tostring(name)), 2)
+        end
         if state.warn then
           state.warn(("policy uses list '%s', but no such list is loaded: it is empty"):format(name))
         end
@@ -116,44 +161,72 @@ local function lists_view(state)
   })
 end
 
---- Lists declared by an example: { name = { "imei", … } or { { "imei", "imsi" }, … } }.
-local function fixture_lists(spec)
-  local lists = {}
-  for name, entries in pairs(spec or {}) do
-    local keys = {}
-    for _, entry in ipairs(entries) do
-      local id, imsi = entry, nil
-      if type(entry) == "table" then id, imsi = entry[1], entry[2] end
-      local parsed = parse(id)
-      local key = parsed and parsed.key or (id:match("^%d%d%d%d%d%d%d%d$") and id)
-      if not key then error(("example list '%s': '%s' is not an IMEI or TAC"):format(name, tostring(id))) end
-      keys[key .. (imsi and ("/" .. imsi) or "")] = true
-      if imsi then keys[key .. "/*"] = true end -- the device is paired with someone
-    end
-    lists[name] = {
-      has = function(_, id, imsi)
-        local parsed = parse(id)
-        local key = parsed and parsed.key
-        if not key then return false end
-        if imsi == nil and keys[key .. "/*"] then return true end
-        return keys[key .. (imsi and ("/" .. imsi) or "")] or keys[key:sub(1, 8)] or false
-      end,
-    }
-    setmetatable(lists[name], { __len = function() return #entries end })
-  end
-  return { get = function(_, name) return lists[name] end }
+-- One CSV field, quoted (RFC 4180): an example's entry cannot forge another row.
+local function csv_field(value)
+  return '"' .. tostring(value):gsub('"', '""') .. '"'
 end
 
---- The store's windows are whole UTC days (docs/sightings.md): "N days at now" is the N
--- calendar days ending with now's day. A sighting from first to last is in the window
--- when its last day is in it.
-local function in_window(first, last, days, now)
-  local today = now // 86400
-  return last // 86400 > today - days and first // 86400 <= today
+--- The lists of an example, { name = { "imei", … } | { "tac", … } | { {"imei", "imsi"}, … } },
+-- loaded by the C loader (core/list.c) from text, as a lists collection: an example tests
+-- the very code that answers live.
+local function example_lists(spec)
+  local made = {}
+  for name, entries in pairs(spec or {}) do
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      error(("example: list name %q is not a word"):format(tostring(name)), 0)
+    end
+    if type(entries) ~= "table" then error(("example list '%s': a table of entries"):format(name), 0) end
+    local kind, rows = nil, {}
+    for i, entry in ipairs(entries) do
+      local k, row
+      if type(entry) == "table" then
+        k, row = "pairs", csv_field(entry[1]) .. "," .. csv_field(entry[2])
+      elseif type(entry) == "string" and entry:match("^%d%d%d%d%d%d%d%d$") then
+        k, row = "tacs", entry
+      elseif type(entry) == "string" then
+        k, row = "keys", csv_field(entry)
+      else
+        error(("example list '%s': entry %d is a %s"):format(name, i, type(entry)), 0)
+      end
+      if kind and kind ~= k then
+        error(("example list '%s': entries of two kinds (%s and %s)"):format(name, kind, k), 0)
+      end
+      kind = k
+      rows[i] = row
+    end
+    local header = kind == "pairs" and "imei,imsi" or kind == "tacs" and "tac" or "imei"
+    local list, report = list_load_string(header .. "\n" .. table.concat(rows, "\n") .. "\n", name)
+    if not list then error(("example list '%s': %s"):format(name, tostring(report)), 0) end
+    if report.rejected > 0 then
+      local first = report.errors[1]
+      error(("example list '%s': entry %d: %s"):format(name, first and first.line - 1 or 0,
+        first and first.reason or "rejected"), 0)
+    end
+    made[#made + 1] = list
+  end
+  local lists, err = lists_new(made)
+  if not lists then error("example lists: " .. tostring(err), 0) end
+  return lists
+end
+
+--- The sightings of an example, { {imsi =, msisdn =, operator =, days_ago = | time = }, … },
+-- recorded for the example's device in a memory store of its own (core/sightings*.c).
+local function example_store(entries, key, now)
+  if not key then error("example: sightings need a pei that parses as an IMEI", 0) end
+  local store = assert(sightings_open("memory"))
+  for i, e in ipairs(entries) do
+    if type(e) ~= "table" then error(("example sighting %d: a table"):format(i), 0) end
+    local ok, err = store:record { key = key, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator,
+                                   time = e.time or (now - (e.days_ago or 0) * 86400) }
+    if not ok then
+      error(("example sighting %d: %s"):format(i, tostring(err)), 0)
+    end
+  end
+  return store
 end
 
 --- Sightings as a policy sees them (read-only; "now" is the request's time). The store
--- is imei.sightings' (C) or an example's fixture; both answer the same methods.
+-- is imei.sightings' (C): the live one, or an example's memory store.
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
@@ -190,23 +263,24 @@ local function sightings_view(state)
     local store = state.store
     return store and store:daily(key, days, state.now) or NO_DAYS
   end
-  --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … }
-  function api.rows(key)
+  --- The sightings of the key: { {imsi, msisdn, operator, first_seen, last_seen, days_seen}, … };
+  -- with days, those seen within the window of `days` days at the request's time (the
+  -- store's own window rule, core/sightings.c).
+  function api.rows(key, days)
     local store = state.store
-    return store and store:sightings(key) or {}
+    if not store then return {} end
+    if days == nil then return store:sightings(key) or {} end
+    return store:sightings(key, days, state.now) or {}
   end
   --- When the n-th distinct IMSI seen within the window first appeared: the moment a
   -- duplicate threshold was crossed, from which its grace period counts.
   function api.nth_imsi_seen(key, n, days)
     local store = state.store
     if not store then return nil end
-    local rows = store:sightings(key) or {}
     local first = {}
-    for _, row in ipairs(rows) do
-      if in_window(row.first_seen, row.last_seen, days, state.now) then
-        local t = first[row.imsi]
-        if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
-      end
+    for _, row in ipairs(store:sightings(key, days, state.now) or {}) do
+      local t = first[row.imsi]
+      if not t or row.first_seen < t then first[row.imsi] = row.first_seen end
     end
     local times = {}
     for _, t in pairs(first) do times[#times + 1] = t end
@@ -214,60 +288,6 @@ local function sightings_view(state)
     return times[n]
   end
   return read_only(api, "sightings")
-end
-
---- The sightings of an example: { {imsi =, msisdn =, days_ago = | time = }, … }, answering
--- the methods of a store for the example's device.
-local function fixture_store(entries, now)
-  local rows = {}
-  for i, e in ipairs(entries or {}) do
-    local t = e.time or (now - (e.days_ago or 0) * 86400)
-    rows[i] = { imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, first_seen = t, last_seen = t,
-                days_seen = 1 }
-  end
-  local function distinct(field, days, at)
-    local seen, n = {}, 0
-    for _, row in ipairs(rows) do
-      local v = row[field]
-      if v and in_window(row.first_seen, row.last_seen, days, at) and not seen[v] then
-        seen[v] = true
-        n = n + 1
-      end
-    end
-    return n
-  end
-  local store = {}
-  function store.imsis(_, _, days, at) return distinct("imsi", days, at) end
-  function store.msisdns(_, _, days, at) return distinct("msisdn", days, at) end
-  function store.first_imsi()
-    local best
-    for _, row in ipairs(rows) do if not best or row.first_seen < best.first_seen then best = row end end
-    if best then return best.imsi, best.first_seen end
-    return nil
-  end
-  function store.is_paired() return false end
-  function store.pairs_of() return {} end
-  function store.sightings() return rows end
-  function store.daily(_, _, days, at)
-    local per_day, total, days_seen = {}, 0, 0
-    for _, row in ipairs(rows) do
-      if in_window(row.first_seen, row.last_seen, days, at) then
-        local day = row.first_seen // 86400
-        local imsis = per_day[day]
-        if not imsis then
-          imsis = {}
-          per_day[day] = imsis
-          days_seen = days_seen + 1
-        end
-        if not imsis[row.imsi] then
-          imsis[row.imsi] = true
-          total = total + 1
-        end
-      end
-    end
-    return { days_seen = days_seen, total = total, average = days_seen > 0 and total / days_seen or 0 }
-  end
-  return store
 end
 
 -- Policy files: the main one, and the ones it extends (same folder or below only).
@@ -340,14 +360,36 @@ local function first_seen_of(state)
   end
 end
 
---- runtime.new(opts) → instance. Loads the policy and runs its examples; raises with a
--- clear message when either fails.
+--- Run the examples of the policy file in an instance of their own (its own environment
+-- and policy load, and no live data) and raise when one fails. The engine does the same
+-- in a sandbox of its own (host/engine.c).
+-- opts.sources (path -> text): the texts to test, those a live instance loaded.
+function runtime.self_test(opts)
+  local tester = runtime.new { policy = opts.policy, sources = opts.sources, skip_examples = true, examples = true }
+  local results = tester:run_examples()
+  if #results.failed > 0 then
+    local lines = {}
+    for _, f in ipairs(results.failed) do lines[#lines + 1] = "  " .. f.at .. ": " .. f.message end
+    local P = tester.policy
+    error(("%d of %d examples of %s failed:\n%s"):format(#results.failed, results.total,
+      P.name .. "@" .. P.version, table.concat(lines, "\n")), 0)
+  end
+  return results
+end
+
+--- runtime.new(opts) → instance. Loads the policy and (unless skip_examples) runs its
+-- examples in an instance of their own; raises with a clear message when either fails.
+-- opts: policy, tacdb, lists, store (read-only: the engine records sightings itself, in
+-- C), skip_examples, examples (an instance for examples only: it never holds live data).
 function runtime.new(opts)
   assert(type(opts) == "table" and type(opts.policy) == "string", "runtime.new: opts.policy is required")
+  if opts.examples and (opts.tacdb or opts.lists or opts.store) then
+    error("runtime.new: an instance for examples holds no live data", 2)
+  end
   local state = {
     dir = dirname(opts.policy), files = {}, depth = 0, loading = true,
-    tacdb = opts.tacdb, lists = opts.lists, store = opts.store_ro or opts.store,
-    store_rw = opts.store, record = opts.record, now = os.time(), warnings = {}, sources = opts.sources,
+    tacdb = opts.tacdb, lists = opts.lists, store = opts.store, now = os_time(), warnings = {},
+    declared_lists = {}, examples = opts.examples, sources = opts.sources,
   }
   local warned = {}
   function state.warn(message)
@@ -368,12 +410,17 @@ function runtime.new(opts)
       state.warnings[#state.warnings + 1] = "log: " .. table.concat(parts, " ", 1, parts.n)
     end,
   }
-  for k, v in pairs(environment(api)) do env[k] = v end
+  for k, v in pairs(environment(api, state)) do env[k] = v end
   env.policy = policy_api(state, env)
   env._G = env
   local P = load_policy(opts.policy, env, state.files, 0, state.sources)
   state.loading = false
-  local inst = setmetatable({ policy = P, state = state, context = { first_seen = first_seen_of(state) } },
+  for name in pairs(P.base_lists or {}) do state.declared_lists[name] = true end
+  for _, e in ipairs(P.examples) do
+    for name in pairs(type(e.lists) == "table" and e.lists or {}) do state.declared_lists[name] = true end
+  end
+  local inst = setmetatable({ policy = P, state = state,
+                              context = { first_seen = first_seen_of(state), protect = protect } },
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
@@ -382,14 +429,10 @@ function runtime.new(opts)
     state.reset_lists()
     return true
   end
-  if not opts.skip_examples then
-    local results = inst:run_examples()
-    if #results.failed > 0 then
-      local lines = {}
-      for _, f in ipairs(results.failed) do lines[#lines + 1] = "  " .. f.at .. ": " .. f.message end
-      error(("%d of %d examples of %s failed:\n%s"):format(#results.failed, results.total,
-        P.name .. "@" .. P.version, table.concat(lines, "\n")), 0)
-    end
+  if not opts.skip_examples then -- on the very texts this instance loaded
+    local sources = {}
+    for i, path in ipairs(state.files) do sources[path] = state.files.texts[i] end
+    runtime.self_test { policy = opts.policy, sources = sources }
   end
   return inst
 end
@@ -398,14 +441,9 @@ end
 --- inst:evaluate(request) → verdict. `request.time` defaults to now (UTC seconds).
 function instance_methods:evaluate(r)
   local state = self.state
-  if r.time == nil then r.time = os.time() end
+  if r.time == nil then r.time = os_time() end
   state.now = r.time
-  local d = runtime.device(r, state.tacdb)
-  if state.record and state.store_rw and d.key and r.imsi then
-    state.store_rw:record { key = d.key, imsi = r.imsi, msisdn = r.msisdn, operator = r.operator,
-                            rat = r.rat, time = r.time }
-  end
-  return self.policy:evaluate(d, r, self.context)
+  return self.policy:evaluate(runtime.device(r, state.tacdb), r, self.context)
 end
 
 local function has_reason(verdict, name)
@@ -415,33 +453,57 @@ local function has_reason(verdict, name)
   return false
 end
 
+local DEFAULT_EXAMPLE_TIME = 1767225600 -- 2026-01-01T00:00:00Z: examples are reproducible
+
+-- One example against its own lists, store and device: the verdict, or raises.
+local function run_example(self, e, r)
+  local state = self.state
+  state.lists = e.lists and example_lists(e.lists) or nil
+  state.reset_lists()
+  local parsed = parse(r.pei or r.imei or "")
+  state.store = e.sightings and example_store(e.sightings, parsed and parsed.key, r.time) or nil
+  local device = e.device
+  state.tacdb = { lookup = function() return device or nil end }
+  return self:evaluate(r)
+end
+
 --- inst:run_examples() → { total =, passed =, failed = { {at =, message =}, … } }
--- Each example runs against its own declared lists, device and sightings.
+-- Only in an instance made for examples (runtime.new{examples = true}): each example
+-- runs against its own declared lists, device and sightings, built as real C objects,
+-- and a condition that fails fails the example.
 function instance_methods:run_examples()
   local P, state = self.policy, self.state
+  if not state.examples then
+    error("examples run in an instance of their own (runtime.new{ examples = true }), never on live data", 2)
+  end
   local results = { total = #P.examples, passed = 0, failed = {} }
-  local saved_lists, saved_store, saved_tacdb = state.lists, state.store, state.tacdb
   for _, e in ipairs(P.examples) do
     local r = {
       pei = e.pei, imei = e.imei, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, rat = e.rat,
-      time = e.time or 1767225600, -- 2026-01-01T00:00:00Z: examples are reproducible
+      time = e.time or DEFAULT_EXAMPLE_TIME,
     }
     for k, v in pairs(e.extras or {}) do r[k] = v end
-    state.lists = fixture_lists(e.lists)
-    state.reset_lists()
-    state.store = e.sightings and fixture_store(e.sightings, r.time) or nil
-    local device = e.device
-    state.tacdb = { lookup = function() return device or nil end }
-    local ok, verdict = pcall(self.evaluate, self, r)
+    local ok, verdict = pcall(run_example, self, e, r)
+    -- the example's store and lists go with the collector (inside a sandbox their close
+    -- methods are sealed away); they never outlive this instance
+    state.lists, state.store, state.tacdb = nil, nil, nil
     local problem
     if not ok then
       problem = "raised: " .. tostring(verdict)
-    elseif verdict.status ~= e.expect then
+    else
+      for _, reason in ipairs(verdict.reasons) do
+        if reason.failed then
+          problem = ("condition '%s' failed: %s"):format(reason.condition, tostring(reason.error))
+          break
+        end
+      end
+    end
+    if not problem and verdict.status ~= e.expect then
       local got = {}
       for _, reason in ipairs(verdict.reasons) do got[#got + 1] = reason.condition end
       problem = ("expected %s, got %s (reasons: %s)"):format(e.expect, verdict.status,
         #got > 0 and table.concat(got, ", ") or "none")
-    else
+    elseif not problem then
       for _, name in ipairs(e.reasons or {}) do
         if not has_reason(verdict, name) then
           problem = ("expected reason '%s' among the reasons"):format(name)
@@ -462,7 +524,6 @@ function instance_methods:run_examples()
       results.passed = results.passed + 1
     end
   end
-  state.lists, state.store, state.tacdb = saved_lists, saved_store, saved_tacdb
   state.reset_lists()
   return results
 end
@@ -483,5 +544,4 @@ function instance_methods:info()
   }
 end
 
-runtime._fixture_store = fixture_store -- for tests: examples' sightings answer as a store does
 return runtime
