@@ -512,7 +512,7 @@ static bool handle(struct eird_s13 *s, struct eird_worker *w, struct msg *req)
 	uint64_t t0 = eird_now_ns();
 	struct ecr e;
 	struct s13_ident id;
-	struct imei_verdict v;
+	struct imei_verdict v = IMEI_VERDICT_INIT;
 	bool checked = false;
 	int outcome;
 	const char *em = NULL;
@@ -532,11 +532,15 @@ static bool handle(struct eird_s13 *s, struct eird_worker *w, struct msg *req)
 		struct hang_ctx hc = { s, req, &e };
 		eird_check_on_hang(w, on_hang, &hc);
 		int rc = eird_check(w, &r, &v);
-		if (rc == EIRD_CHECK_ABANDONED)
+		if (rc == EIRD_CHECK_ABANDONED) {
+			imei_verdict_release(&v);
 			return false; /* on_hang answered it */
+		}
 		checked = true;
 		if (rc < 0) {
-			outcome = R_5012; /* the policy failed as a whole: no verdict to give */
+			/* the policy failed as a whole (a condition failing alone still leaves a
+			 * verdict, v.failed with rc 0: that one is answered) */
+			outcome = R_5012;
 			em = "the equipment policy failed on this request";
 		} else {
 			outcome = (int)v.status; /* WHITELISTED 0, BLACKLISTED 1, GREYLISTED 2, UNKNOWN 3 */
@@ -565,6 +569,7 @@ static bool handle(struct eird_s13 *s, struct eird_worker *w, struct msg *req)
 		.result = result_code[outcome], .bytes = 0, .v = checked ? &v : NULL, .ns = eird_now_ns() - t0,
 	};
 	eird_log_write(w, &rec);
+	imei_verdict_release(&v);
 	return true;
 }
 
