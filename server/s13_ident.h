@@ -8,7 +8,8 @@
  * 10 of the Mobile Identity of 3GPP2 A.S0022, i.e. 14 hex digits in TBCD with a type of
  * identity of 5). The EIR identifies the ME by the first 14 digits of the IMEI (§5.2.4.1);
  * a 15th digit is kept for the policy, which reports a wrong check digit and ignores it.
- * User-Name (§7.3.?, RFC 6733 §8.14) carries the IMSI: 6 to 15 digits (TS 23.003 §2.2).
+ * User-Name (RFC 6733 §8.14; TS 29.272 §5.2.4.1.1) carries the IMSI: 6 to 15 digits
+ * (TS 23.003 §2.2).
  */
 #ifndef EIRD_S13_IDENT_H
 #define EIRD_S13_IDENT_H
