@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imei/imei.h"
 #include "imei_sandbox.h"
 
 struct imei_tacdb;

@@ -93,7 +93,7 @@ struct imei_sandbox {
 	struct log_line log[IMEI_SANDBOX_LOG_LINES];
 };
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 /* The coarse monotonic clock: a few nanoseconds to read (CLOCK_MONOTONIC costs about
  * 100 ns on some virtual machines, the thread's CPU clock microseconds), ticking every
@@ -437,6 +437,8 @@ static int l_pcall_budget(lua_State *L)
 	sb->longest_gap = 0;
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
 	enum imei_sandbox_stop stop = sb->stop;
+	if (stop == IMEI_SANDBOX_OK && sb->budget.exceeded)
+		stop = IMEI_SANDBOX_BUDGET; /* the pattern matcher spent the share: it marks only the budget */
 	long long used = share - sb->budget.remaining;
 	/* back to the caller's call: its clock, its budget less what was used (at most the share) */
 	long long gap = sb->longest_gap;
@@ -594,7 +596,7 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	lua_State *L = sb->L;
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
-	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	make_shared_classes(L, lua_gettop(L));
 	lua_pop(L, 1);
 	imei_sandbox_seal_shared(sb);

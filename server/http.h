@@ -41,6 +41,8 @@ struct http_worker {
 	char rbuf[16384];
 	_Atomic uint64_t responses[EIRD_NCODES][2]; /* [code][0 HTTP/1.1, 1 HTTP/2] */
 	_Atomic uint64_t header_timeouts, h2_refused_streams, h2_memory_closes, read_pauses;
+	size_t h2_used, h2_reserved;   /* HTTP/2 memory of this worker's connections; its share of h2_total */
+	_Atomic size_t h2_used_pub;    /* h2_used, for /metrics */
 	struct http_worker *all_next; /* every http_worker ever made (counters survive recycling) */
 };
 
@@ -50,7 +52,7 @@ struct http_front {
 	int listen_fd;
 	pthread_mutex_t lock; /* the all list */
 	struct http_worker *all;
-	_Atomic size_t h2_total; /* bytes held by all HTTP/2 sessions and streams */
+	_Atomic size_t h2_total; /* bytes reserved by the workers for HTTP/2 sessions and streams */
 	size_t h2_total_cap;
 	bool wrote_port_file;
 };

@@ -118,27 +118,45 @@ struct mem_hdr {
 };
 
 /* Count n more bytes against the connection's cap and the one over all connections;
- * false (nothing counted) when either would be passed. */
+ * false (nothing counted) when either would be passed. The total is shared by the
+ * workers, so each worker reserves it in 64 KiB steps and counts within its reserve
+ * without touching the shared counter on every allocation. */
+#define H2_RESERVE_STEP ((size_t)64 * 1024)
+
 static bool h2_charge(struct http_conn *c, size_t n)
 {
-	struct http_front *hf = c->hw->hf;
+	struct http_worker *hw = c->hw;
+	struct http_front *hf = hw->hf;
 	if (n > hf->cfg.h2_memory || c->h2_mem + n > hf->cfg.h2_memory) {
 		c->h2_nomem = true;
 		return false;
 	}
-	if (atomic_fetch_add(&hf->h2_total, n) + n > hf->h2_total_cap) {
-		atomic_fetch_sub(&hf->h2_total, n);
-		c->h2_nomem = true;
-		return false;
+	if (hw->h2_used + n > hw->h2_reserved) {
+		size_t want = n + H2_RESERVE_STEP;
+		if (atomic_fetch_add(&hf->h2_total, want) + want > hf->h2_total_cap) {
+			atomic_fetch_sub(&hf->h2_total, want);
+			c->h2_nomem = true;
+			return false;
+		}
+		hw->h2_reserved += want;
 	}
+	hw->h2_used += n;
 	c->h2_mem += n;
+	atomic_store_explicit(&hw->h2_used_pub, hw->h2_used, memory_order_relaxed);
 	return true;
 }
 
 static void h2_uncharge(struct http_conn *c, size_t n)
 {
+	struct http_worker *hw = c->hw;
 	c->h2_mem -= n;
-	atomic_fetch_sub(&c->hw->hf->h2_total, n);
+	hw->h2_used -= n;
+	if (hw->h2_reserved - hw->h2_used > 2 * H2_RESERVE_STEP) { /* give back all but one step */
+		size_t give = hw->h2_reserved - hw->h2_used - H2_RESERVE_STEP;
+		atomic_fetch_sub(&hw->hf->h2_total, give);
+		hw->h2_reserved -= give;
+	}
+	atomic_store_explicit(&hw->h2_used_pub, hw->h2_used, memory_order_relaxed);
 }
 
 static void *h2_malloc(size_t size, void *ud)
@@ -1138,6 +1156,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 	static const int codes[EIRD_NCODES] = { 200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 0 };
 	uint64_t sums[EIRD_NCODES][2] = { { 0 } };
 	uint64_t timeouts = 0, nomem = 0, pauses = 0, refused = 0;
+	size_t h2_used = 0;
 	pthread_mutex_lock(&hf->lock);
 	for (struct http_worker *hw = hf->all; hw; hw = hw->all_next) {
 		for (int c = 0; c < EIRD_NCODES; c++)
@@ -1147,6 +1166,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 		nomem += atomic_load_explicit(&hw->h2_memory_closes, memory_order_relaxed);
 		pauses += atomic_load_explicit(&hw->read_pauses, memory_order_relaxed);
 		refused += atomic_load_explicit(&hw->h2_refused_streams, memory_order_relaxed);
+		h2_used += atomic_load_explicit(&hw->h2_used_pub, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&hf->lock);
 	ebuf_str(b, "# HELP imei_eir_http_responses_total HTTP responses by status code and protocol.\n"
@@ -1177,7 +1197,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 	            "being read (over --max-output).\n# TYPE imei_eir_http_read_pauses_total counter\n"
 	            "imei_eir_http_read_pauses_total %llu\n",
 	            (unsigned long long)timeouts, (unsigned long long)nomem, (unsigned long long)refused,
-	            atomic_load(&hf->h2_total),
+	            h2_used,
 	            (unsigned long long)pauses);
 }
 

@@ -25,7 +25,7 @@
 #include "imei_u64set.h"
 #include "imei_lua.h"
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 #define FIX "tests/fixtures/lists/"
 
@@ -892,7 +892,7 @@ static void test_lua_states(void)
 	}
 	luaL_openlibs(a);
 	luaL_openlibs(b);
-	luaL_requiref(a, "imei.core", luaopen_imei_core, 0); /* a has the module, b does not */
+	luaL_requiref(a, "imei.core", imei_luaopen_core, 0); /* a has the module, b does not */
 	lua_pop(a, 1);
 	imei_lua_push_lists(a, ls);
 	CHECK(imei_lua_check_lists(a, -1) == ls);
