@@ -435,8 +435,6 @@ static int l_pcall_budget(lua_State *L)
 	long long saved_cpu = sb->cpu_start;
 	long long time_left = saved_deadline - (now - saved_start - saved_gap);
 	int saved_strikes = sb->strikes;
-	long long saved_cpu = sb->cpu_start;
-	sb->cpu_start = 0; /* the sub-call's own CPU start, read at its first look if it has one */
 	sb->budget.remaining = share;
 	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
 	sb->t_start = now;
