@@ -13,7 +13,9 @@
 #   $(BUILD)/imei/host.so   the Lua 5.4 C module `imei.host` (core + binding + host): engine,
 #                           replay, OS helpers; for trusted Lua hosts, never for a policy
 #   $(BUILD)/tests/*        C unit tests
-#   $(BUILD)/imei-eird      the N5g-eir service (server/*.c; nghttp2, http_parser, libev)
+#   $(BUILD)/imei-eird      the EIR service: N5g-eir and S13 (server/*.c; nghttp2, http_parser,
+#                           libev, freeDiameter)
+#   $(BUILD)/tests/s13_mme  the test MME: a freeDiameter client sending ECRs (tests/s13/)
 #   $(BUILD)/imei/exec.so   the Lua module `imei.exec` (`imei serve` execs imei-eird)
 #   $(BUILD)/embed_example  docs/embed_example.c: a C host of the engine (public API only)
 #   $(BUILD)/libimei.so.*   the shared library (SONAME libimei.so.MAJOR; exports imei_* only)
@@ -63,7 +65,7 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	lua5.4 liblua5.4-dev lua-lpeg lua-busted luarocks lua-cjson lua-argparse lua-check \
 	nettle-dev liblmdb-dev zlib1g-dev libosmocore-dev python3 python3-stdnum \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
-	libhttp-parser-dev
+	libhttp-parser-dev libfreediameter-dev freediameter freediameter-extensions
 
 CORE_SRC = $(wildcard core/*.c)
 BIND_SRC = $(filter-out binding/lua_core_module.c,$(wildcard binding/*.c))
@@ -83,15 +85,16 @@ CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # The N5g-eir service: server/*.c except the Lua module server/lua_exec.c.
 SERVER_SRC = $(filter-out server/lua_%.c,$(wildcard server/*.c))
 SERVER_OBJ = $(SERVER_SRC:server/%.c=$(BUILD)/server/%.o)
-SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev
+SERVER_LDLIBS = -lnghttp2 -lhttp_parser -lev -lfdcore -lfdproto
 SERVER_BIN = $(BUILD)/imei-eird $(BUILD)/imei/exec.so $(BUILD)/embed_example
 SHLIB = $(BUILD)/libimei.so.$(VERSION)
 
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-install sanitize fuzz bench demo lint clean rock \
-	install install-lua install-bin install-share install-lib install-service install-rock uninstall man deb deps-deb
+.PHONY: all help deps build test test-c test-lua test-fuzz test-serve test-s13 test-install sanitize fuzz bench demo lint \
+	clean rock install install-lua install-bin install-share install-lib install-service install-rock uninstall man deb \
+	deps-deb
 
 all: build
 
@@ -200,6 +203,15 @@ $(BUILD)/include/imei/%.h: core/%.h
 $(BUILD)/embed_example: docs/embed_example.c $(STAGED_HEADERS) $(BUILD)/libimei.a
 	$(CC) $(CFLAGS_ALL) -I$(BUILD)/include $< -o $@ $(BUILD)/libimei.a $(HOST_LDLIBS)
 
+# The S13 identity rules are tested on their own (no Diameter library).
+$(BUILD)/tests/test_s13_ident: tests/c/test_s13_ident.c server/s13_ident.c server/s13_ident.h tests/c/check.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/s13_ident.c -o $@
+
+# The test MME: a freeDiameter client (libfdcore) that sends ECRs to imei-eird.
+S13_MME = $(BUILD)/tests/s13_mme
+$(S13_MME): tests/s13/mme.c server/s13_dict.c server/s13_dict.h server/s13_ident.c server/s13_ident.h | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Iserver $< server/s13_dict.c server/s13_ident.c -o $@ -lfdcore -lfdproto -lpthread -lm
+
 # The query parser of the service is tested (and fuzzed) on its own.
 $(BUILD)/tests/test_n5g: tests/c/test_n5g.c server/n5g.c server/n5g.h server/ebuf.c server/ebuf.h tests/c/check.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Iserver -Itests/c $< server/n5g.c server/ebuf.c -o $@
@@ -284,7 +296,7 @@ deb: deps-deb
 	@BUILD=$(BUILD) dist/deb-build
 
 # The whole suite; tests/run prints one closing line "N passed, N failed".
-test: deps build $(CTEST_BIN)
+test: deps build $(CTEST_BIN) $(S13_MME)
 	@BUILD=$(BUILD) LUA=$(LUA) tests/run
 
 test-c: build $(CTEST_BIN)
@@ -299,6 +311,9 @@ test-fuzz: build
 test-serve: build
 	@BUILD=$(BUILD) tests/run serve
 
+test-s13: build $(S13_MME)
+	@BUILD=$(BUILD) tests/run s13
+
 test-install: build
 	@BUILD=$(BUILD) tests/run install
 
@@ -309,8 +324,8 @@ sanitize: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		build/sanitize/libimei_core.a build/sanitize/libimei.a build/sanitize/imei/core.so build/sanitize/imei/host.so \
 		$(CTEST_SRC:tests/c/%.c=build/sanitize/tests/%) build/sanitize/imei-eird build/sanitize/imei/exec.so \
-		build/sanitize/embed_example
-	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve
+		build/sanitize/embed_example build/sanitize/tests/s13_mme
+	@BUILD=build/sanitize SANITIZE=1 tests/run c lua serve s13
 
 fuzz: deps build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
@@ -326,7 +341,7 @@ lint: deps build
 	tests/layers $(BUILD)
 	luacheck lua bin/imei tests/spec tests/fuzz/policy_fuzz.lua bench policies dist/man.lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/fuzz
+		--std=c11 --inline-suppr -Icore -Ibinding -Ihost core binding host server tests/c tests/s13 tests/fuzz
 
 rock:
 	luarocks --lua-version 5.4 make --deps-mode=none --local imei-scm-1.rockspec

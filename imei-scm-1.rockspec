@@ -30,6 +30,8 @@ external_dependencies = {
   NGHTTP2 = { header = "nghttp2/nghttp2.h", library = "nghttp2" }, -- imei-eird: HTTP/2
   LIBEV = { header = "ev.h", library = "ev" },                -- imei-eird: event loops
   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- imei-eird: HTTP/1.1
+  FDCORE = { header = "freeDiameter/libfdcore.h", library = "fdcore" }, -- imei-eird: S13 (Diameter)
+  FDPROTO = { header = "freeDiameter/libfdproto.h", library = "fdproto" }, -- imei-eird: S13 messages
 }
 build = {
   -- The project's Makefile builds everything (docs/install.md); LuaRocks' directories are
@@ -41,8 +43,8 @@ build = {
     BUILD = ".rockbuild",
     LUA = "$(LUA)",
     LUA_INC = "$(LUA_INCDIR)",
-    EXT_CPPFLAGS = "-I$(NETTLE_INCDIR) -I$(LMDB_INCDIR) -I$(ZLIB_INCDIR) -I$(NGHTTP2_INCDIR) -I$(LIBEV_INCDIR) -I$(HTTP_PARSER_INCDIR)",
-    EXT_LDFLAGS = "-L$(NETTLE_LIBDIR) -L$(LMDB_LIBDIR) -L$(ZLIB_LIBDIR) -L$(NGHTTP2_LIBDIR) -L$(LIBEV_LIBDIR) -L$(HTTP_PARSER_LIBDIR)",
+    EXT_CPPFLAGS = "-I$(NETTLE_INCDIR) -I$(LMDB_INCDIR) -I$(ZLIB_INCDIR) -I$(NGHTTP2_INCDIR) -I$(LIBEV_INCDIR) -I$(HTTP_PARSER_INCDIR) -I$(FDCORE_INCDIR) -I$(FDPROTO_INCDIR)",
+    EXT_LDFLAGS = "-L$(NETTLE_LIBDIR) -L$(LMDB_LIBDIR) -L$(ZLIB_LIBDIR) -L$(NGHTTP2_LIBDIR) -L$(LIBEV_LIBDIR) -L$(HTTP_PARSER_LIBDIR) -L$(FDCORE_LIBDIR) -L$(FDPROTO_LIBDIR)",
   },
   install_variables = {
     PREFIX = "$(PREFIX)",

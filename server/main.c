@@ -22,6 +22,7 @@
 
 #include "eird_config.h"
 #include "http.h"
+#include "s13.h"
 
 /* Where make install puts the Lua modules (the Makefile passes -DIMEI_LUA_LMOD=…). */
 #ifndef IMEI_LUA_LMOD
@@ -79,6 +80,7 @@ static void usage(FILE *out)
 	      "SIGUSR1 reopens the access log. Endpoints: /n5g-eir-eic/v1/equipment-status, /health,\n"
 	      "/metrics (Prometheus text format).\n",
 	      out);
+	fputs(eird_s13_usage, out);
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -184,12 +186,36 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Our options and the S13 ones (s13.h) in one table, built once; NULL when out of memory. */
+static const struct option *all_options(void)
+{
+	static struct option *all;
+	if (!all) {
+		size_t nmain = sizeof long_options / sizeof long_options[0] - 1, ns13 = eird_s13_noptions();
+		all = calloc(nmain + ns13 + 1, sizeof *all);
+		if (all) {
+			memcpy(all, long_options, nmain * sizeof *all);
+			memcpy(all + nmain, eird_s13_long_options, ns13 * sizeof *all);
+		}
+	}
+	return all;
+}
+
 /* One option (from the command line or the config file) into the configurations: false for
  * a bad value. */
-static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, int opt, const char *arg)
+static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, struct eird_s13_config *sc, int opt,
+                       const char *arg)
 {
 	size_t n;
 	bool ok = true;
+	if (opt >= EIRD_S13_OPT_BASE) { /* S13 (s13.h) says what is wrong itself */
+		char why[300];
+		if (!eird_s13_option(sc, opt, arg, why, sizeof why)) {
+			fprintf(stderr, "imei-eird: %s\n", why);
+			return false;
+		}
+		return true;
+	}
 	switch (opt) {
 	case O_POLICY: cfg->policy = arg; break;
 	case O_TACDB: cfg->tacdb = arg; break;
@@ -262,7 +288,7 @@ static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, int
 
 /* The options of the config file; the file's strings stay in conf until exit. */
 static int apply_config_file(const char *path, struct eird_conffile *conf, struct eird_config *cfg,
-                             struct eird_http_config *hc)
+                             struct eird_http_config *hc, struct eird_s13_config *sc)
 {
 	char err[1024];
 	if (eird_conffile_read(path, conf, err, sizeof err) != 0) {
@@ -271,7 +297,7 @@ static int apply_config_file(const char *path, struct eird_conffile *conf, struc
 	}
 	for (size_t i = 0; i < conf->n; i++) {
 		const char *name = conf->names[i], *value = conf->values[i];
-		const struct option *o = long_options;
+		const struct option *o = all_options();
 		while (o->name && strcmp(o->name, name) != 0)
 			o++;
 		if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_VERSION) {
@@ -286,7 +312,7 @@ static int apply_config_file(const char *path, struct eird_conffile *conf, struc
 			if (value[0] == 'f')
 				continue;
 		}
-		if (!set_option(cfg, hc, o->val, value)) {
+		if (!set_option(cfg, hc, sc, o->val, value)) {
 			fprintf(stderr, "imei-eird: config %s: bad value '%s' for %s\n", path, value, name);
 			return -1;
 		}
@@ -330,7 +356,7 @@ static const char *default_lua_path(void)
 
 /* 0 ok, 1 help or version printed, -1 error printed. */
 static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eird_http_config *hc,
-                      struct eird_conffile *conf)
+                      struct eird_s13_config *sc, struct eird_conffile *conf)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	*cfg = (struct eird_config){
@@ -357,6 +383,11 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 	};
 	snprintf(hc->host, sizeof hc->host, "127.0.0.1");
 	snprintf(hc->port, sizeof hc->port, "8080");
+	eird_s13_config_init(sc);
+	if (!all_options()) {
+		fprintf(stderr, "imei-eird: out of memory\n");
+		return -1;
+	}
 	/* The config file first (the last --config given), then the command line over it. */
 	const char *config = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -367,11 +398,11 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		else if (strncmp(argv[i], "--config=", 9) == 0)
 			config = argv[i] + 9;
 	}
-	if (config && apply_config_file(config, conf, cfg, hc) != 0)
+	if (config && apply_config_file(config, conf, cfg, hc, sc) != 0)
 		return -1;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", all_options(), NULL)) != -1) {
 		if (opt == O_HELP) {
 			usage(stdout);
 			return 1;
@@ -387,7 +418,7 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 			usage(stderr);
 			return -1;
 		}
-		if (!set_option(cfg, hc, opt, optarg)) {
+		if (!set_option(cfg, hc, sc, opt, optarg)) {
 			fprintf(stderr, "imei-eird: bad value '%s' for %s\n", optarg, argv[optind - 1]);
 			return -1;
 		}
@@ -413,7 +444,8 @@ int main(int argc, char **argv)
 	static struct eird_server server;
 	static struct eird_conffile conf; /* the config file's strings, used until exit */
 	struct eird_http_config hc;
-	int rc = parse_args(argc, argv, &server.cfg, &hc, &conf);
+	static struct eird_s13_config sc;
+	int rc = parse_args(argc, argv, &server.cfg, &hc, &sc, &conf);
 	if (rc != 0) {
 		eird_conffile_free(&conf);
 		return rc > 0 ? 0 : 2;
@@ -430,15 +462,19 @@ int main(int argc, char **argv)
 		hc.no_metrics = true;
 		metrics = eird_http_frontend(&mc);
 	}
+	/* S13 first: its listener is up before HTTP writes the port file */
+	struct eird_frontend *s13 = eird_s13_enabled(&sc) ? eird_s13_frontend(&sc) : NULL;
 	struct eird_frontend *http = eird_http_frontend(&hc);
-	if (!http || eird_add_frontend(&server, http) != 0 || (hc.metrics_port[0] && (!metrics ||
-	    eird_add_frontend(&server, metrics) != 0))) {
+	if (!http || (eird_s13_enabled(&sc) && (!s13 || eird_add_frontend(&server, s13) != 0)) ||
+	    (hc.metrics_port[0] && (!metrics || eird_add_frontend(&server, metrics) != 0)) ||
+	    eird_add_frontend(&server, http) != 0) {
 		fprintf(stderr, "imei-eird: out of memory\n");
 		return 1;
 	}
 	int status = eird_run(&server);
 	eird_http_frontend_free(http);
 	eird_http_frontend_free(metrics);
+	eird_s13_frontend_free(s13);
 	eird_conffile_free(&conf);
 	return status;
 }

@@ -434,7 +434,7 @@ static void test_hanging_loads(void)
 	took = now_s() - t0;
 	CHECK(e == NULL);
 	CHECK(strstr(err, "exceeded") != NULL);
-	CHECK(took < 5.0);
+	CHECK(took < 30.0); /* the default 2 s of CPU, on a loaded machine under the sanitizers */
 	imei_engine_free(e);
 }
 
