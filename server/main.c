@@ -68,6 +68,12 @@ static void usage(FILE *out)
 	      "  --lua-path PATH        package.path for the policy runtime (default: $LUA_PATH, else the\n"
 	      "                         one installed beside this program or where make install put it)\n"
 	      "  --tacdb-temporary      unlink the TAC image once mapped (imei serve's compiled copy)\n"
+	      "  --policy-error 500|verdict  the policy failed as a whole: 500 ProblemDetails (default), or\n"
+	      "                         the engine's on_error verdict as a 200\n"
+	      "  --max-queue N          equipment checks a worker takes per event-loop pass; more get\n"
+	      "                         503 with Retry-After: 1 (default 1024)\n"
+	      "  --metrics-listen HOST:PORT  serve /metrics (and /health) on this address only\n"
+	      "  --metrics-port-file FILE    write the metrics listener's port here once listening\n"
 	      "  --quiet                no startup and reload lines on stderr\n"
 	      "  --version              print the version and exit\n"
 	      "Signals: SIGHUP reloads lists, TAC image and policy; SIGTERM/SIGINT stop gracefully;\n"
@@ -136,7 +142,8 @@ enum {
 	O_POLICY = 256, O_TACDB, O_LISTS, O_STORE, O_RECORD, O_LISTEN, O_WORKERS, O_ACCESS_LOG, O_PORT_FILE,
 	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
 	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_H2_MEMORY_TOTAL, O_INSTR,
-	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP, O_CONFIG, O_VERSION
+	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP, O_CONFIG, O_VERSION,
+	O_POLICY_ERROR, O_MAX_QUEUE, O_METRICS_LISTEN, O_METRICS_PORT_FILE
 };
 
 static const struct option long_options[] = {
@@ -171,6 +178,10 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "config", required_argument, NULL, O_CONFIG },
+	{ "policy-error", required_argument, NULL, O_POLICY_ERROR },
+	{ "max-queue", required_argument, NULL, O_MAX_QUEUE },
+	{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
+	{ "metrics-port-file", required_argument, NULL, O_METRICS_PORT_FILE },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
@@ -252,6 +263,24 @@ static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, str
 	case O_LUA_PATH: cfg->lua_path = arg; break;
 	case O_TACDB_TMP: cfg->tacdb_temporary = true; break;
 	case O_QUIET: cfg->quiet = true; break;
+	case O_POLICY_ERROR:
+		ok = strcmp(arg, "500") == 0 || strcmp(arg, "verdict") == 0;
+		hc->policy_error_500 = arg[0] == '5';
+		break;
+	case O_MAX_QUEUE:
+		ok = parse_size(arg, &n) && n >= 1 && n <= 1000000;
+		hc->max_queue = (unsigned)n;
+		break;
+	case O_METRICS_LISTEN: {
+		struct eird_http_config m;
+		ok = parse_listen(arg, &m);
+		if (ok) {
+			memcpy(hc->metrics_host, m.host, sizeof hc->metrics_host);
+			memcpy(hc->metrics_port, m.port, sizeof hc->metrics_port);
+		}
+		break;
+	}
+	case O_METRICS_PORT_FILE: hc->metrics_port_file = arg; break;
 	default: ok = false;
 	}
 	return ok;
@@ -348,6 +377,8 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 		.h2_max_streams = 100,
 		.h2_header_table = 4096,
 		.h2_memory = 1u << 20,
+		.policy_error_500 = true,
+		.max_queue = 1024,
 		.h2_memory_total = 256u << 20,
 	};
 	snprintf(hc->host, sizeof hc->host, "127.0.0.1");
@@ -419,16 +450,30 @@ int main(int argc, char **argv)
 		eird_conffile_free(&conf);
 		return rc > 0 ? 0 : 2;
 	}
+	/* With --metrics-listen, a second HTTP listener answers /metrics and /health only, and
+	 * the service's listener no longer answers /metrics. */
+	struct eird_frontend *metrics = NULL;
+	if (hc.metrics_port[0]) {
+		struct eird_http_config mc = hc;
+		memcpy(mc.host, hc.metrics_host, sizeof mc.host);
+		memcpy(mc.port, hc.metrics_port, sizeof mc.port);
+		mc.port_file = hc.metrics_port_file;
+		mc.metrics_only = true;
+		hc.no_metrics = true;
+		metrics = eird_http_frontend(&mc);
+	}
 	/* S13 first: its listener is up before HTTP writes the port file */
 	struct eird_frontend *s13 = eird_s13_enabled(&sc) ? eird_s13_frontend(&sc) : NULL;
 	struct eird_frontend *http = eird_http_frontend(&hc);
 	if (!http || (eird_s13_enabled(&sc) && (!s13 || eird_add_frontend(&server, s13) != 0)) ||
+	    (hc.metrics_port[0] && (!metrics || eird_add_frontend(&server, metrics) != 0)) ||
 	    eird_add_frontend(&server, http) != 0) {
 		fprintf(stderr, "imei-eird: out of memory\n");
 		return 1;
 	}
 	int status = eird_run(&server);
 	eird_http_frontend_free(http);
+	eird_http_frontend_free(metrics);
 	eird_s13_frontend_free(s13);
 	eird_conffile_free(&conf);
 	return status;
