@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		return 2;
 	const char *opts[][2] = {
 		{ "policy", argc > 1 ? argv[1] : "policies/example-country.lua" },
-		{ "tacdb", argc > 2 ? argv[2] : NULL },
+		{ "tacdb", argc > 2 && argv[2][0] ? argv[2] : NULL }, /* "" for none */
 		{ "lists", argc > 3 ? argv[3] : NULL },
 		{ "store", "memory" },
 		{ "instructions", "1000000" }, /* per check; the default too */
