@@ -2,13 +2,18 @@ rockspec_format = "3.0"
 package = "imei"
 version = "scm-1"
 source = {
-  url = "git+file:///dev/null", -- built from a checkout: luarocks --lua-version 5.4 make
+  -- built from a checkout: luarocks --lua-version 5.4 make; then `luarocks pack imei`
+  -- makes a binary rock of the installed one
+  url = "git+file:///dev/null",
 }
 description = {
   summary = "A scriptable IMEI engine: fast identifier and TAC checks in C, EIR policies in Lua.",
   detailed = [[
 imei parses and validates IMEI, IMEISV, 5G PEI, MEID and ESN identifiers, looks devices up
-in a TAC database, and runs operator and country EIR policies written in Lua.]],
+in a TAC database, runs operator and country EIR policies written in Lua, and serves them
+as an N5g-eir Equipment Identity Check service (imei-eird, HTTP/2 and HTTP/1.1).
+The rock installs the Lua modules, imei.core, the `imei` command, the `imei-eird` service,
+the shipped policies and the sample TAC data.]],
   license = "MIT",
 }
 dependencies = {
@@ -17,160 +22,39 @@ dependencies = {
   "lua-cjson",
   "argparse",
 }
+-- Every C library the build links (make: core, module, service).
 external_dependencies = {
-  NETTLE = { header = "nettle/sha1.h", library = "nettle" },
-  LMDB = { header = "lmdb.h", library = "lmdb" },
-  ZLIB = { header = "zlib.h", library = "z" },
-  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
-  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+  NETTLE = { header = "nettle/sha1.h", library = "nettle" },   -- SHA-1 of MEID pseudo-ESNs
+  LMDB = { header = "lmdb.h", library = "lmdb" },             -- the persistent sightings store
+  ZLIB = { header = "zlib.h", library = "z" },                -- gzip operator dumps
+  NGHTTP2 = { header = "nghttp2/nghttp2.h", library = "nghttp2" }, -- imei-eird: HTTP/2
+  LIBEV = { header = "ev.h", library = "ev" },                -- imei-eird: event loops
+  HTTP_PARSER = { header = "http_parser.h", library = "http_parser" }, -- imei-eird: HTTP/1.1
+  FDCORE = { header = "freeDiameter/libfdcore.h", library = "fdcore" }, -- imei-eird: S13 (Diameter)
+  FDPROTO = { header = "freeDiameter/libfdproto.h", library = "fdproto" }, -- imei-eird: S13 messages
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the Redis sightings store
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },     -- TLS to Redis (rediss://)
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" },   -- OpenSSL's crypto, for its TLS
 }
 build = {
-  type = "builtin",
-  modules = {
-    ["imei"] = "lua/imei/init.lua",
-    ["imei.cli"] = "lua/imei/cli/init.lua",
-    ["imei.cli.inspect"] = "lua/imei/cli/inspect.lua",
-    ["imei.cli.serve"] = "lua/imei/cli/serve.lua",
-    -- `imei serve` execs the service (build/imei-eird, built by make) through this
-    ["imei.exec"] = { sources = { "server/lua_exec.c" } },
-    ["imei.cli.tac"] = "lua/imei/cli/tac.lua",
-    ["imei.tacdb"] = "lua/imei/tacdb/init.lua",
-    ["imei.tacdb.dsv"] = "lua/imei/tacdb/dsv.lua",
-    ["imei.tacdb.gsma"] = "lua/imei/tacdb/gsma.lua",
-    ["imei.tacdb.osmocom"] = "lua/imei/tacdb/osmocom.lua",
-    ["imei.tacdb.report"] = "lua/imei/tacdb/report.lua",
-    ["imei.tacdb.rows"] = "lua/imei/tacdb/rows.lua",
-    ["imei.cli.check"] = "lua/imei/cli/check.lua",
-    ["imei.cli.policy"] = "lua/imei/cli/policy.lua",
-    ["imei.cli.util"] = "lua/imei/cli/util.lua",
-    ["imei.engine"] = "lua/imei/engine.lua",
-    ["imei.policy"] = "lua/imei/policy/init.lua",
-    ["imei.policy.runtime"] = "lua/imei/policy/runtime.lua",
-    ["imei.policy.duplicates"] = "lua/imei/policy/duplicates.lua",
-    ["imei.sightings"] = "lua/imei/sightings.lua",
-    ["imei.classify"] = "lua/imei/classify/init.lua",
-    ["imei.classify.dumps"] = "lua/imei/classify/dumps.lua",
-    ["imei.classify.lists"] = "lua/imei/classify/lists.lua",
-    ["imei.classify.progress"] = "lua/imei/classify/progress.lua",
-    ["imei.classify.report"] = "lua/imei/classify/report.lua",
-    ["imei.classify.text"] = "lua/imei/classify/text.lua",
-    ["imei.gen"] = "lua/imei/gen.lua",
-    ["imei.cli.classify"] = "lua/imei/cli/classify.lua",
-    ["imei.cli.gen"] = "lua/imei/cli/gen.lua",
-    -- the data objects only: the one module a policy's sandbox opens
-    ["imei.core"] = {
-      sources = {
-        "core/bulk.c",
-        "core/csv.c",
-        "core/dump_reader.c",
-        "core/identity.c",
-        "core/identity_luhn.c",
-        "core/identity_meid.c",
-        "core/identity_rbi.c",
-        "core/lists_collection.c",
-        "core/lists_file.c",
-        "core/mobile_identity.c",
-        "core/sightings.c",
-        "core/sightings_agg.c",
-        "core/sightings_codec.c",
-        "core/sightings_lmdb.c",
-        "core/sightings_mem.c",
-        "core/sightings_redis.c",
-        "core/sightings_redis_conn.c",
-        "core/sightings_wire.c",
-        "core/status.c",
-        "core/tacdb_bands.c",
-        "core/tacdb_builder.c",
-        "core/tacdb_checksum.c",
-        "core/tacdb_freeze.c",
-        "core/tacdb_image.c",
-        "core/tacdb_intern.c",
-        "core/tacdb_lookup.c",
-        "core/tacdb_validate.c",
-        "core/u64set.c",
-        "binding/lua_bulk.c",
-        "binding/lua_common.c",
-        "binding/lua_core.c",
-        "binding/lua_identity.c",
-        "binding/lua_lists.c",
-        "binding/lua_mobile_identity.c",
-        "binding/lua_sightings.c",
-        "binding/lua_status.c",
-        "binding/lua_tacdb.c",
-      },
-      defines = { "_DEFAULT_SOURCE" },
-      incdirs = { "core", "binding", "host", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)", "$(ZLIB_INCDIR)",
-                  "$(HIREDIS_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(NETTLE_LIBDIR)", "$(LMDB_LIBDIR)", "$(ZLIB_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "nettle", "lmdb", "hiredis", "ssl", "crypto", "z", "pthread" },
-    },
-    -- engine, replay, OS helpers: for trusted Lua hosts, never reachable from a policy
-    ["imei.host"] = {
-      sources = {
-        "core/bulk.c",
-        "core/csv.c",
-        "core/dump_reader.c",
-        "core/identity.c",
-        "core/identity_luhn.c",
-        "core/identity_meid.c",
-        "core/identity_rbi.c",
-        "core/lists_collection.c",
-        "core/lists_file.c",
-        "core/mobile_identity.c",
-        "core/sightings.c",
-        "core/sightings_agg.c",
-        "core/sightings_codec.c",
-        "core/sightings_lmdb.c",
-        "core/sightings_mem.c",
-        "core/sightings_redis.c",
-        "core/sightings_redis_conn.c",
-        "core/sightings_wire.c",
-        "core/status.c",
-        "core/tacdb_bands.c",
-        "core/tacdb_builder.c",
-        "core/tacdb_checksum.c",
-        "core/tacdb_freeze.c",
-        "core/tacdb_image.c",
-        "core/tacdb_intern.c",
-        "core/tacdb_lookup.c",
-        "core/tacdb_validate.c",
-        "core/u64set.c",
-        "binding/lua_bulk.c",
-        "binding/lua_common.c",
-        "binding/lua_core.c",
-        "binding/lua_identity.c",
-        "binding/lua_lists.c",
-        "binding/lua_mobile_identity.c",
-        "binding/lua_sightings.c",
-        "binding/lua_status.c",
-        "binding/lua_tacdb.c",
-        "host/engine.c",
-        "host/engine_paths.c",
-        "host/lua_batchio.c",
-        "host/lua_engine.c",
-        "host/lua_host.c",
-        "host/lua_replay.c",
-        "host/lua_sandbox_patterns.c",
-        "host/replay.c",
-        "host/replay_eval.c",
-        "host/replay_ingest.c",
-        "host/replay_pairs.c",
-        "host/replay_pool.c",
-        "host/replay_results.c",
-        "host/replay_tally.c",
-        "host/sandbox.c",
-        "host/sandbox_lib.c",
-        "host/sandbox_patterns.c",
-        "host/verdict.c",
-      },
-      defines = { "_DEFAULT_SOURCE" },
-      incdirs = { "core", "binding", "host", "$(NETTLE_INCDIR)", "$(LMDB_INCDIR)", "$(ZLIB_INCDIR)",
-                  "$(HIREDIS_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(NETTLE_LIBDIR)", "$(LMDB_LIBDIR)", "$(ZLIB_LIBDIR)", "$(HIREDIS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "nettle", "lmdb", "hiredis", "ssl", "crypto", "z", "pthread" },
-    },
+  -- The project's Makefile builds everything (docs/install.md); LuaRocks' directories are
+  -- mapped onto its install variables. The build folder is removed by install-rock.
+  type = "make",
+  build_target = "build",
+  install_target = "install-rock",
+  variables = {
+    BUILD = ".rockbuild",
+    LUA = "$(LUA)",
+    LUA_INC = "$(LUA_INCDIR)",
+    EXT_CPPFLAGS = "-I$(NETTLE_INCDIR) -I$(LMDB_INCDIR) -I$(ZLIB_INCDIR) -I$(NGHTTP2_INCDIR) -I$(LIBEV_INCDIR) -I$(HTTP_PARSER_INCDIR) -I$(FDCORE_INCDIR) -I$(FDPROTO_INCDIR) -I$(HIREDIS_INCDIR) -I$(OPENSSL_INCDIR) -I$(CRYPTO_INCDIR)",
+    EXT_LDFLAGS = "-L$(NETTLE_LIBDIR) -L$(LMDB_LIBDIR) -L$(ZLIB_LIBDIR) -L$(NGHTTP2_LIBDIR) -L$(LIBEV_LIBDIR) -L$(HTTP_PARSER_LIBDIR) -L$(FDCORE_LIBDIR) -L$(FDPROTO_LIBDIR) -L$(HIREDIS_LIBDIR) -L$(OPENSSL_LIBDIR) -L$(CRYPTO_LIBDIR)",
   },
-  install = {
-    bin = { imei = "bin/imei" },
+  install_variables = {
+    PREFIX = "$(PREFIX)",
+    BINDIR = "$(BINDIR)",
+    LUA_LMOD = "$(LUADIR)",
+    LUA_CMOD = "$(LIBDIR)",
+    IMEI_SHAREDIR = "$(PREFIX)/share/imei",
+    IMEI_TREE_SHAREDIR = "lib/luarocks/rocks-5.4/imei/scm-1/share/imei",
   },
 }

@@ -9,7 +9,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-int luaopen_imei_core(lua_State *L);
+/* The module table of imei.core (lua_core.c); luaopen_imei_core (lua_core_module.c) returns it:
+ * the library keeps only imei_ names. */
+int imei_luaopen_core(lua_State *L);
 
 void imei_lua_identity(lua_State *L);
 void imei_lua_mobile_identity(lua_State *L);

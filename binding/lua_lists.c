@@ -50,6 +50,14 @@ static void push_report(lua_State *L, const struct imei_list_report *r)
 	set_int(L, "rejected", r->rejected);
 	set_int(L, "duplicates", r->duplicates);
 	set_int(L, "warnings", r->warnings);
+	set_int(L, "bytes", (size_t)r->bytes);
+	lua_pushstring(L, r->sha256);
+	lua_setfield(L, -2, "sha256");
+	lua_createtable(L, 0, 2);
+	for (int k = 0; k < IMEI_LIST_NREJECT; k++)
+		if (r->rejected_by[k])
+			set_int(L, imei_list_reject_name((enum imei_list_reject)k), r->rejected_by[k]);
+	lua_setfield(L, -2, "rejected_by");
 	lua_createtable(L, (int)r->nerrors, 0);
 	for (size_t i = 0; i < r->nerrors; i++) {
 		lua_createtable(L, 0, 2);

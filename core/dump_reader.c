@@ -1,6 +1,6 @@
 /*
  * dump_reader.c — operator dump rows (imei_dump_reader.h): layouts, headers, the row parser
- * and a bounded line reader over plain or gzip files (zlib; RFC 1952 detected by zlib
+ * and a bounded line reader over plain or gzip files (zlib's inflate; RFC 1952 detected
  * from the magic bytes, so a gzip file needs no .gz name and a plain one reads as is).
  */
 #include <errno.h>
@@ -625,61 +625,102 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
 
 /* ---- the line reader ---------------------------------------------------------------- */
 
+/* The file is read with read(2) and, for gzip, inflated here (not with gzread): zlib's
+ * gzread ignores whatever follows the last gzip member, and a dump with a second file
+ * appended, or garbage after its end, must be read whole or refused, never cut short.
+ * RFC 1952 §2.2: a gzip file is a series of members; each is read in turn. */
+
 #define READ_CHUNK (1u << 20)
+#define IN_CHUNK (1u << 18)
+#define SNIFF 512 /* bytes looked at for the text encoding */
 
 struct imei_dump_file {
-	gzFile gz;
+	int fd;
+	z_stream zs;
+	bool zs_ready;      /* inflateInit2 done */
+	bool member_done;   /* between two gzip members (or at the end) */
+	unsigned char *in;  /* compressed input (gzip only) */
+	uint64_t in_read;   /* bytes read from the file so far */
+	unsigned char head[2];
+	size_t nhead;       /* bytes of head[] read at open and not yet used */
 	char *buf;
 	size_t cap, start, end;
 	size_t line;
+	size_t unterminated; /* the last line had no line end: its number */
 	uint64_t size;
-	bool eof, skipping, first, gzip;
+	char sep;           /* the line end: '\n' (LF or CRLF) or '\r' (CR only); 0 until known */
+	bool in_eof, eof, skipping, started, gzip;
 	char path[512];
 };
+
+/* read(2) all of n bytes unless the file ends; the count, or -1 with errno. */
+static ssize_t read_some(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t got = read(fd, p, n);
+		if (got >= 0 || errno != EINTR)
+			return got;
+	}
+}
 
 struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen)
 {
 	int fd;
 	bool is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "standard input" : path;
 	if (is_stdin)
-		fd = dup(0);
+		fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", is_stdin ? "standard input" : path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+		snprintf(err, errlen, "%s: %s", name, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
 		close(fd);
 		return NULL;
 	}
-	unsigned char magic[2];
-	bool gzip = false;
-	if (S_ISREG(st.st_mode) && pread(fd, magic, 2, 0) == 2)
-		gzip = magic[0] == 0x1f && magic[1] == 0x8b;
 	struct imei_dump_file *f = calloc(1, sizeof *f);
 	if (!f || !(f->buf = malloc(READ_CHUNK + IMEI_DUMP_MAX_LINE + 2))) {
 		free(f);
 		close(fd);
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
+	f->fd = fd;
 	f->cap = READ_CHUNK + IMEI_DUMP_MAX_LINE + 2;
-	f->gz = gzdopen(fd, "rb");
-	if (!f->gz) {
-		close(fd);
-		free(f->buf);
-		free(f);
-		snprintf(err, errlen, "%s: cannot start reading (out of memory)", path);
-		return NULL;
-	}
-	gzbuffer(f->gz, 1u << 18);
 	f->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-	f->first = true;
-	f->gzip = gzip;
-	snprintf(f->path, sizeof f->path, "%s", is_stdin ? "standard input" : path);
+	snprintf(f->path, sizeof f->path, "%s", name);
+	/* gzip or not, from the first two bytes (RFC 1952 §2.3.1: ID1 0x1f, ID2 0x8b) */
+	while (f->nhead < 2) {
+		ssize_t got = read_some(fd, f->head + f->nhead, 2 - f->nhead);
+		if (got < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno));
+			imei_dump_close(f);
+			return NULL;
+		}
+		if (got == 0) {
+			f->in_eof = true;
+			break;
+		}
+		f->nhead += (size_t)got;
+		f->in_read += (uint64_t)got;
+	}
+	f->gzip = f->nhead == 2 && f->head[0] == 0x1f && f->head[1] == 0x8b;
+	if (f->gzip) {
+		if (!(f->in = malloc(IN_CHUNK)) || inflateInit2(&f->zs, 16 + MAX_WBITS) != Z_OK) {
+			snprintf(err, errlen, "%s: cannot start reading (out of memory)", name);
+			imei_dump_close(f);
+			return NULL;
+		}
+		f->zs_ready = true;
+		memcpy(f->in, f->head, 2);
+		f->zs.next_in = f->in;
+		f->zs.avail_in = 2;
+		f->nhead = 0;
+	}
 	return f;
 }
 
@@ -687,15 +728,17 @@ void imei_dump_close(struct imei_dump_file *f)
 {
 	if (!f)
 		return;
-	gzclose(f->gz);
+	if (f->zs_ready)
+		inflateEnd(&f->zs);
+	close(f->fd);
+	free(f->in);
 	free(f->buf);
 	free(f);
 }
 
 uint64_t imei_dump_offset(const struct imei_dump_file *f)
 {
-	z_off_t off = gzoffset(f->gz);
-	return off < 0 ? 0 : (uint64_t)off;
+	return f->in_read - (f->gzip ? f->zs.avail_in : 0);
 }
 
 uint64_t imei_dump_size(const struct imei_dump_file *f)
@@ -708,6 +751,113 @@ bool imei_dump_gzip(const struct imei_dump_file *f)
 	return f->gzip;
 }
 
+size_t imei_dump_unterminated(const struct imei_dump_file *f)
+{
+	return f->unterminated;
+}
+
+/* More compressed input after what is left unread; 0, or -1 with err. */
+static int read_in(struct imei_dump_file *f, char *err, size_t errlen)
+{
+	size_t left = f->zs.avail_in;
+	if (left && f->zs.next_in != f->in)
+		memmove(f->in, f->zs.next_in, left);
+	ssize_t got = read_some(f->fd, f->in + left, IN_CHUNK - left);
+	if (got < 0) {
+		snprintf(err, errlen, "%s: byte %llu (after line %zu): cannot read: %s", f->path,
+		         (unsigned long long)f->in_read, f->line, strerror(errno));
+		return -1;
+	}
+	if (got == 0)
+		f->in_eof = true;
+	f->in_read += (uint64_t)got;
+	f->zs.next_in = f->in;
+	f->zs.avail_in = (uInt)(left + (size_t)got);
+	return 0;
+}
+
+/* The lines complete in everything inflated so far (those returned and those still in
+ * the buffer, up to produced bytes at the buffer's end): where in the text an error in
+ * the compressed stream falls. */
+static size_t lines_so_far(const struct imei_dump_file *f, size_t produced)
+{
+	size_t n = f->line;
+	char sep = f->sep ? f->sep : '\n';
+	const char *p = f->buf + f->start, *end = f->buf + f->end + produced;
+	while (p < end && (p = memchr(p, sep, (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/* Inflate into dst[0..room): at least one byte unless the last member has ended.
+ * The byte offsets in messages are those of the compressed file. */
+static int inflate_some(struct imei_dump_file *f, char *dst, size_t room, size_t *got, char *err, size_t errlen)
+{
+	z_stream *zs = &f->zs;
+	zs->next_out = (unsigned char *)dst;
+	zs->avail_out = (uInt)room;
+	while (zs->avail_out == room) {
+		if (f->member_done) {
+			/* RFC 1952 §2.2: another member, or the end of the file; anything else is refused */
+			if (zs->avail_in < 2 && !f->in_eof) {
+				if (read_in(f, err, errlen) < 0)
+					return -1;
+				continue;
+			}
+			if (zs->avail_in == 0) {
+				f->eof = true;
+				break;
+			}
+			if (zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
+				if (inflateReset(zs) != Z_OK) {
+					snprintf(err, errlen, "%s: cannot restart inflating", f->path);
+					return -1;
+				}
+				f->member_done = false;
+				continue;
+			}
+			uint64_t at = imei_dump_offset(f);
+			size_t lines = lines_so_far(f, room - zs->avail_out);
+			char shown[32];
+			show((const char *)zs->next_in, zs->avail_in, shown);
+			snprintf(err, errlen,
+			         "%s: byte %llu (after line %zu): %llu byte%s after the end of the gzip data that are not "
+			         "another gzip member ('%s'): the file is damaged or something was appended to it",
+			         f->path, (unsigned long long)at, lines,
+			         (unsigned long long)(f->size > at ? f->size - at : zs->avail_in),
+			         (f->size > at ? f->size - at : zs->avail_in) == 1 ? "" : "s", shown);
+			return -1;
+		}
+		if (zs->avail_in == 0 && !f->in_eof) {
+			if (read_in(f, err, errlen) < 0)
+				return -1;
+			continue;
+		}
+		int rc = inflate(zs, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END) {
+			f->member_done = true;
+			continue;
+		}
+		if (rc == Z_OK)
+			continue;
+		uint64_t at = imei_dump_offset(f);
+		size_t lines = lines_so_far(f, room - zs->avail_out);
+		if (rc == Z_BUF_ERROR && zs->avail_in == 0 && f->in_eof)
+			snprintf(err, errlen, "%s: byte %llu (after line %zu): the gzip stream is truncated (the file ends "
+			                      "inside a gzip member)", f->path, (unsigned long long)at, lines);
+		else if (rc == Z_MEM_ERROR)
+			snprintf(err, errlen, "%s: out of memory inflating", f->path);
+		else
+			snprintf(err, errlen, "%s: byte %llu (after line %zu): damaged gzip data (%s)", f->path,
+			         (unsigned long long)at, lines, zs->msg ? zs->msg : "inflate error");
+		return -1;
+	}
+	*got = room - zs->avail_out;
+	return 0;
+}
+
 /* Read more into the buffer after compacting; -1 on a read error. */
 static int fill(struct imei_dump_file *f, char *err, size_t errlen)
 {
@@ -716,45 +866,112 @@ static int fill(struct imei_dump_file *f, char *err, size_t errlen)
 		f->end -= f->start;
 		f->start = 0;
 	}
-	size_t room = f->cap - f->end - 1;
+	size_t room = f->cap - f->end - 1, n = 0;
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
-	int n = gzread(f->gz, f->buf + f->end, (unsigned)room);
-	if (n < 0) {
-		int code;
-		const char *msg = gzerror(f->gz, &code);
-		snprintf(err, errlen, "%s: after line %zu: %s", f->path, f->line,
-		         code == Z_ERRNO ? strerror(errno) : (code == Z_DATA_ERROR ? "damaged gzip data" : msg));
-		return -1;
-	}
-	if (n == 0) {
-		int code;
-		const char *msg = gzerror(f->gz, &code);
-		if (code != Z_OK && code != Z_STREAM_END) {
-			snprintf(err, errlen, "%s: after line %zu: %s", f->path, f->line,
-			         code == Z_BUF_ERROR ? "the gzip stream is truncated (unexpected end of file)" : msg);
+	if (f->gzip) {
+		if (inflate_some(f, f->buf + f->end, room, &n, err, errlen) < 0)
+			return -1;
+	} else if (f->nhead) {
+		memcpy(f->buf + f->end, f->head, f->nhead);
+		n = f->nhead;
+		f->nhead = 0;
+	} else if (f->in_eof) {
+		f->eof = true;
+	} else {
+		ssize_t got = read_some(f->fd, f->buf + f->end, room);
+		if (got < 0) {
+			snprintf(err, errlen, "%s: byte %llu (after line %zu): cannot read: %s", f->path,
+			         (unsigned long long)f->in_read, f->line, strerror(errno));
 			return -1;
 		}
-		f->eof = true;
+		if (got == 0)
+			f->eof = f->in_eof = true;
+		n = (size_t)got;
+		f->in_read += (uint64_t)got;
 	}
-	f->end += (size_t)n;
-	if (f->first && f->end - f->start >= 3) {
-		if (memcmp(f->buf + f->start, "\xEF\xBB\xBF", 3) == 0)
-			f->start += 3;
-		f->first = false;
-	} else if (f->first && f->eof) {
-		f->first = false;
+	f->end += n;
+	return 0;
+}
+
+/* The start of the text: what encoding it is in. A UTF-8 byte order mark is skipped;
+ * UTF-16 and UTF-32 (byte order mark, or NUL bytes between ASCII characters) are refused
+ * by name: read as bytes they would be rows of control bytes, none of them a row. */
+static int sniff(struct imei_dump_file *f, char *err, size_t errlen)
+{
+	while (!f->eof && f->end - f->start < SNIFF)
+		if (fill(f, err, errlen) < 0)
+			return -1;
+	const unsigned char *p = (const unsigned char *)f->buf + f->start;
+	size_t n = f->end - f->start;
+	const char *what = NULL, *how = NULL;
+	if (n >= 4 && ((p[0] == 0xFF && p[1] == 0xFE && p[2] == 0 && p[3] == 0) ||
+	               (p[0] == 0 && p[1] == 0 && p[2] == 0xFE && p[3] == 0xFF))) {
+		what = "UTF-32", how = "from its byte order mark";
+	} else if (n >= 2 && p[0] == 0xFF && p[1] == 0xFE) {
+		what = "UTF-16 (little-endian)", how = "from its byte order mark FF FE";
+	} else if (n >= 2 && p[0] == 0xFE && p[1] == 0xFF) {
+		what = "UTF-16 (big-endian)", how = "from its byte order mark FE FF";
+	} else {
+		size_t even = 0, odd = 0, m = n < SNIFF ? n : SNIFF;
+		for (size_t i = 0; i < m; i++)
+			if (p[i] == 0)
+				*(i % 2 ? &odd : &even) += 1;
+		if (m >= 4 && (even + odd) * 4 >= m) {
+			if (odd > 8 * even)
+				what = "UTF-16 (little-endian)";
+			else if (even > 8 * odd)
+				what = "UTF-16 (big-endian)";
+			else
+				what = "binary (not text)";
+			how = "from the NUL bytes between its characters";
+		}
 	}
+	if (what) {
+		snprintf(err, errlen, "%s: the %sfile is %s, %s; a dump is ASCII or UTF-8 text: convert it (e.g. "
+		                      "iconv -f UTF-16 -t UTF-8)", f->path, f->gzip ? "uncompressed " : "", what, how);
+		return -1;
+	}
+	if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		f->start += 3;
+	return 0;
+}
+
+/* Which line end the file uses, from its first one: LF (or CRLF), or a lone CR (old
+ * Mac and some exporters). 0 when it is not known yet (more must be read). */
+static char line_end(const struct imei_dump_file *f)
+{
+	const char *p = f->buf + f->start;
+	size_t avail = f->end - f->start;
+	const char *lf = memchr(p, '\n', avail), *cr = memchr(p, '\r', lf ? (size_t)(lf - p) : avail);
+	if (cr) {
+		size_t i = (size_t)(cr - p);
+		if (i + 1 < avail)
+			return p[i + 1] == '\n' ? '\n' : '\r';
+		return f->eof ? '\r' : 0;
+	}
+	if (lf || f->eof || avail > IMEI_DUMP_MAX_LINE + 1)
+		return '\n';
 	return 0;
 }
 
 int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, size_t *lineno, bool *too_long,
                    char *err, size_t errlen)
 {
+	if (!f->started) {
+		if (sniff(f, err, errlen) < 0)
+			return -1;
+		f->started = true;
+	}
+	while (!f->sep) {
+		if (!(f->sep = line_end(f)) && fill(f, err, errlen) < 0)
+			return -1;
+	}
+	const char sep = f->sep;
 	for (;;) {
 		char *p = f->buf + f->start;
 		size_t avail = f->end - f->start;
-		char *nl = avail ? memchr(p, '\n', avail) : NULL;
+		char *nl = avail ? memchr(p, sep, avail) : NULL;
 		if (f->skipping) {
 			/* the rest of a line too long to keep */
 			if (nl) {
@@ -784,12 +1001,14 @@ int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, siz
 			} else {
 				f->start += nl ? n + 1 : n;
 			}
-			if (n > 0 && p[n - 1] == '\r' && !cut)
+			if (sep == '\n' && n > 0 && p[n - 1] == '\r' && !cut)
 				n--;
 			*line = p;
 			*len = n;
 			*lineno = ++f->line;
 			*too_long = cut;
+			if (!nl && f->eof)
+				f->unterminated = f->line;
 			return 1;
 		}
 		if (f->eof)

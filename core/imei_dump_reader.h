@@ -21,7 +21,8 @@
  *   rat     empty, a RAT name or a TS 29.274 §8.17 RAT Type number (as the store takes)
  * Fields are separated by one delimiter byte (',' by default); a field may be enclosed
  * in double quotes ("" for a quote); a quoted field cannot span lines. Spaces and tabs
- * around a field are ignored. Lines end with LF or CRLF.
+ * around a field are ignored. Lines end with LF, CRLF or a lone CR (the file's first line
+ * end decides which).
  */
 #ifndef IMEI_DUMP_READER_H
 #define IMEI_DUMP_READER_H
@@ -149,13 +150,22 @@ struct imei_dump_file;
 struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen);
 void imei_dump_close(struct imei_dump_file *f);
 
-/* The next line, without its line end (CR LF or LF), and its 1-based line number.
- * A line longer than IMEI_DUMP_MAX_LINE comes back cut, with *too_long set; the rest of
- * it is skipped. A UTF-8 byte order mark at the start of the file is skipped.
- * Returns 1 for a line, 0 at the end, -1 on a read error ("PATH: line N: why": a damaged
- * or truncated gzip stream, an I/O error) in err. */
+/* The next line, without its line end, and its 1-based line number. The line end is the
+ * one the file's first line uses: LF, CR LF, or a lone CR (a line end of another kind later
+ * stays in the line, where the row parser refuses it as a control byte: never a silent
+ * merge). A line longer than IMEI_DUMP_MAX_LINE comes back cut, with *too_long set; the
+ * rest of it is skipped. A UTF-8 byte order mark at the start of the file is skipped.
+ * A gzip file is read member after member (RFC 1952 §2.2, as gzip -d does).
+ * Returns 1 for a line, 0 at the end, -1 with "PATH: byte N (after line L): why" in err:
+ * a damaged or truncated gzip stream, bytes after the gzip data that are not another
+ * member, an I/O error; or "PATH: the file is UTF-16 ..." for a UTF-16 or UTF-32 text (a
+ * byte order mark, or NUL bytes between the characters), which no row could come from. */
 int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, size_t *lineno, bool *too_long,
                    char *err, size_t errlen);
+
+/* After the last line: its number if the file ended in the middle of it (no line end:
+ * possibly a copy cut short), else 0. The line itself was returned as it stands. */
+size_t imei_dump_unterminated(const struct imei_dump_file *f);
 
 /* Bytes of the file consumed so far (compressed bytes for gzip) and the file's size
  * (0 when unknown: a pipe, standard input). */

@@ -37,10 +37,27 @@ struct imei_lists; /* a named collection of lists (e.g. a --lists DIR), immutabl
 
 #define IMEI_LIST_MAX_ERRORS 20
 
+/* Why a row was rejected (report.rejected_by[]); imei_list_reject_name() gives the short
+ * stable name used in reports ("fields", "quote", ...). */
+enum imei_list_reject {
+	IMEI_LIST_R_FIELDS = 0, /* "fields"    not as many fields as the header */
+	IMEI_LIST_R_QUOTE,      /* "quote"     a quoted field that never ends, text after a quote */
+	IMEI_LIST_R_EMPTY,      /* "empty"     an empty key, IMSI or TAC */
+	IMEI_LIST_R_KEY,        /* "key"       a key that is not an IMEI (malformed, too long) */
+	IMEI_LIST_R_MEID,       /* "meid_esn"  a 3GPP2 MEID or ESN in a key column */
+	IMEI_LIST_R_IMSI,       /* "imsi"      an IMSI that is not 6 to 15 digits */
+	IMEI_LIST_R_TAC,        /* "tac"       a TAC that is not 8 digits */
+	IMEI_LIST_NREJECT
+};
+const char *imei_list_reject_name(enum imei_list_reject r);
+
 /* What a load did. rows = data records (the header and empty lines are not rows);
  * rows == loaded + rejected + duplicates; loaded == imei_list_size(). */
 struct imei_list_report {
 	size_t rows, loaded, rejected, duplicates;
+	size_t rejected_by[IMEI_LIST_NREJECT]; /* rejected rows by reason: they add up to rejected */
+	unsigned long long bytes;              /* the size of what was read */
+	char sha256[65];                       /* SHA-256 of those bytes, lower-case hex (FIPS 180-4) */
 	size_t nerrors; /* entries used in errors[]: the first rejected rows */
 	struct {
 		size_t line; /* 1-based physical line where the record starts */
@@ -135,5 +152,57 @@ void imei_lists_unref(struct imei_lists *ls);
  * be read (a reload would fail and say why). dir NULL: the collection's own directory,
  * or, for a collection built with imei_lists_add, each list's own file. */
 int imei_lists_changed(const struct imei_lists *ls, const char *dir);
+
+/* ---- what a policy needs (core/lists_needs.c) --------------------------------------- */
+
+/* A list a policy needs: declared by the policy (P:requires_list, docs/policies.md) or found
+ * in its source (lists.NAME, lists["NAME"]). A host refuses to start, reload or swap lists
+ * when a need is not met: a policy that reads a missing or broken stolen list would answer
+ * every stolen device "not listed", which is fail-open. */
+#define IMEI_LIST_DEFAULT_MAX_REJECTED 0.01 /* rejected rows / rows: more means a damaged file */
+
+struct imei_list_need {
+	char name[64];
+	size_t min_rows;        /* accepted rows (rows - rejected) at least; found needs: 1 */
+	double max_rejected;    /* rejected rows / rows at most */
+	bool optional;          /* may be absent; when present the checks above apply */
+	bool declared;          /* declared by the policy (else found in its source) */
+	char where[160];        /* "FILE:LINE" of the declaration or the first reference */
+};
+
+struct imei_list_needs {
+	size_t n, cap;
+	struct imei_list_need *v;
+};
+
+/* Add a need. A declared need replaces a found one of the same name; a found one never
+ * replaces anything. 0, or -1 (ENOMEM, or EINVAL for a name that is empty or longer than
+ * 63 bytes). */
+int imei_list_needs_add(struct imei_list_needs *ns, const struct imei_list_need *need);
+/* The needs a Lua policy's source shows: every lists.NAME, lists["NAME"] and
+ * lists:get("NAME") outside comments and strings, each with min_rows 1 and the default
+ * max_rejected. file names them in `where`. 0, or -1 (ENOMEM). */
+int imei_list_needs_scan(struct imei_list_needs *ns, const char *src, size_t len, const char *file);
+/* The same from a file; -1 and "PATH: why" in err when it cannot be read. */
+int imei_list_needs_scan_file(struct imei_list_needs *ns, const char *path, char *err, size_t errlen);
+const struct imei_list_need *imei_list_needs_get(const struct imei_list_needs *ns, const char *name);
+void imei_list_needs_free(struct imei_list_needs *ns);
+
+/* Does the collection (NULL: no lists at all) meet every need? 0, or -1 and, in err, one
+ * line per unmet need naming the list, the file, what is wrong and where the need comes
+ * from. */
+int imei_lists_check_needs(const struct imei_lists *ls, const struct imei_list_needs *ns, char *err, size_t errlen);
+
+/* ---- reports for hosts (core/lists_needs.c) -------------------------------------------- */
+
+/* One list's load report as one JSON object (name, file, kind, rows, loaded, rejected,
+ * rejected_by, duplicates, warnings, bytes, sha256, first errors), and a collection's as
+ * a JSON array; for /health and logs. Returns the length it needs (like snprintf): output
+ * is cut, and still NUL-terminated, when cap is too small. */
+size_t imei_list_report_json(const struct imei_list *l, char *out, size_t cap);
+size_t imei_lists_report_json(const struct imei_lists *ls, char *out, size_t cap);
+/* A one-line summary for a startup log: "stolen: lists/stolen.csv: 1000 rows, 998 loaded,
+ * 2 rejected (key 2), 0 duplicates, sha256 ab12..." (the digest in full). */
+size_t imei_list_report_line(const struct imei_list *l, char *out, size_t cap);
 
 #endif

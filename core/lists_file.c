@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 #include "imei_csv.h"
 #include "imei_identity.h"
 #include "imei_lists.h"
@@ -144,11 +146,22 @@ struct loader {
 	size_t n, cap;
 };
 
-static void reject(struct loader *ld, size_t line, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void reject(struct loader *ld, size_t line, const char *f, ...)
+static const char *const reject_names[IMEI_LIST_NREJECT] = {
+	"fields", "quote", "empty", "key", "meid_esn", "imsi", "tac",
+};
+
+const char *imei_list_reject_name(enum imei_list_reject r)
+{
+	return (unsigned)r < IMEI_LIST_NREJECT ? reject_names[r] : "?";
+}
+
+static void reject(struct loader *ld, enum imei_list_reject why, size_t line, const char *f, ...)
+	__attribute__((format(printf, 4, 5)));
+static void reject(struct loader *ld, enum imei_list_reject why, size_t line, const char *f, ...)
 {
 	struct imei_list_report *r = ld->rep;
 	r->rejected++;
+	r->rejected_by[why]++;
 	if (r->nerrors < IMEI_LIST_MAX_ERRORS) {
 		va_list ap;
 		va_start(ap, f);
@@ -329,28 +342,29 @@ static uint64_t row_key(struct loader *ld, size_t line, const struct imei_csv_fi
 	char v[64], shown[32];
 	size_t n = imei_csv_value(f, v, sizeof v);
 	if (n == 0) {
-		reject(ld, line, "empty %s", ld->key_name);
+		reject(ld, IMEI_LIST_R_EMPTY, line, "empty %s", ld->key_name);
 		return UINT64_MAX;
 	}
 	if (n >= sizeof v) {
-		reject(ld, line, "%s too long (%zu characters)", ld->key_name, n);
+		reject(ld, ld->kind == IMEI_LIST_TACS ? IMEI_LIST_R_TAC : IMEI_LIST_R_KEY, line, "%s too long (%zu characters)",
+		       ld->key_name, n);
 		return UINT64_MAX;
 	}
 	show(v, n, shown);
 	if (ld->kind == IMEI_LIST_TACS) {
 		uint64_t tac = n == 8 ? digits_value(v, 8) : UINT64_MAX;
 		if (tac == UINT64_MAX)
-			reject(ld, line, "tac \"%s\": a TAC is 8 decimal digits", shown);
+			reject(ld, IMEI_LIST_R_TAC, line, "tac \"%s\": a TAC is 8 decimal digits", shown);
 		return tac;
 	}
 	struct imei_id id;
 	struct imei_error e;
 	if (imei_parse(v, n, &id, &e) != IMEI_OK) {
-		reject(ld, line, "%s \"%s\": %s", ld->key_name, shown, e.msg);
+		reject(ld, IMEI_LIST_R_KEY, line, "%s \"%s\": %s", ld->key_name, shown, e.msg);
 		return UINT64_MAX;
 	}
 	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
-		reject(ld, line, "%s \"%s\": reads as a 3GPP2 %s, not an IMEI (14-16 digits)", ld->key_name, shown,
+		reject(ld, IMEI_LIST_R_MEID, line, "%s \"%s\": reads as a 3GPP2 %s, not an IMEI (14-16 digits)", ld->key_name, shown,
 		       id.kind == IMEI_KIND_MEID ? "MEID" : "ESN");
 		return UINT64_MAX;
 	}
@@ -365,23 +379,23 @@ static uint64_t row_imsi(struct loader *ld, size_t line, const struct imei_csv_f
 	char v[32], shown[32];
 	size_t n = imei_csv_value(f, v, sizeof v);
 	if (n == 0) {
-		reject(ld, line, "empty imsi");
+		reject(ld, IMEI_LIST_R_EMPTY, line, "empty imsi");
 		return UINT64_MAX;
 	}
 	if (n >= sizeof v) {
-		reject(ld, line, "imsi too long (%zu characters)", n);
+		reject(ld, IMEI_LIST_R_IMSI, line, "imsi too long (%zu characters)", n);
 		return UINT64_MAX;
 	}
 	show(v, n, shown);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9') {
-			reject(ld, line, "imsi \"%s\": not all decimal digits", shown);
+			reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": not all decimal digits", shown);
 			return UINT64_MAX;
 		}
 	}
 	uint64_t code = imsi_code(v, n);
 	if (code == UINT64_MAX)
-		reject(ld, line, "imsi \"%s\": %zu digits, an IMSI has 6 to 15", shown, n);
+		reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": %zu digits, an IMSI has 6 to 15", shown, n);
 	return code;
 }
 
@@ -411,11 +425,11 @@ static int read_rows(struct loader *ld, struct imei_csv *c)
 			continue;
 		ld->rep->rows++;
 		if (csv_error) {
-			reject(ld, line, "%s", csv_error);
+			reject(ld, IMEI_LIST_R_QUOTE, line, "%s", csv_error);
 			continue;
 		}
 		if (nf != ld->ncols) {
-			reject(ld, line, "%zu field%s, the header has %zu", nf, nf == 1 ? "" : "s", ld->ncols);
+			reject(ld, IMEI_LIST_R_FIELDS, line, "%zu field%s, the header has %zu", nf, nf == 1 ? "" : "s", ld->ncols);
 			continue;
 		}
 		uint64_t key = row_key(ld, line, &kf), imsi = 0;
@@ -485,6 +499,18 @@ static struct imei_list *load(const char *buf, size_t len, const char *where, co
 		return NULL;
 	}
 	struct loader ld = { .where = where, .rep = &l->report };
+	struct sha256_ctx sha;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	sha256_init(&sha);
+	for (size_t done = 0; done < len;) { /* nettle takes a size_t, but stay in bounded steps */
+		size_t step = len - done < ((size_t)1 << 30) ? len - done : ((size_t)1 << 30);
+		sha256_update(&sha, step, (const uint8_t *)buf + done);
+		done += step;
+	}
+	sha256_digest(&sha, sizeof digest, digest);
+	for (size_t i = 0; i < sizeof digest; i++)
+		snprintf(l->report.sha256 + 2 * i, 3, "%02x", digest[i]);
+	l->report.bytes = len;
 	struct imei_csv c;
 	imei_csv_init(&c, buf, len);
 	if (read_header(&ld, &c, err, errlen) != 0)

@@ -46,9 +46,9 @@ struct imei_tacdb_builder *imei_tacdb_builder_new(enum imei_tacdb_dup dup)
 	if (!b)
 		return NULL;
 	b->dup = dup;
-	tac_intern_init(&b->strings);
+	imei_tac_intern_init(&b->strings);
 	uint32_t empty;
-	if (!tac_intern(&b->strings, "", 0, &empty)) {
+	if (!imei_tac_intern(&b->strings, "", 0, &empty)) {
 		free(b);
 		return NULL;
 	}
@@ -62,7 +62,7 @@ void imei_tacdb_builder_free(struct imei_tacdb_builder *b)
 	free(b->ent);
 	free(b->slots);
 	free(b->kv);
-	tac_intern_free(&b->strings);
+	imei_tac_intern_free(&b->strings);
 	free(b);
 }
 
@@ -71,7 +71,7 @@ size_t imei_tacdb_builder_count(const struct imei_tacdb_builder *b)
 	return b->nent;
 }
 
-void tac_builder_view(const struct imei_tacdb_builder *b, const struct tac_entry **ent, size_t *nent,
+void imei_tac_builder_view(const struct imei_tacdb_builder *b, const struct tac_entry **ent, size_t *nent,
                       const struct tac_kv **kv, const char **pool, size_t *pool_size)
 {
 	*ent = b->ent;
@@ -142,7 +142,7 @@ static int intern_checked(struct imei_tacdb_builder *b, const char *s, size_t le
 		return fail(err, "%s: NULL with length %zu", what, len);
 	if (len && memchr(s, '\0', len))
 		return fail(err, "%s contains a NUL byte", what);
-	if (!tac_intern(&b->strings, s, len, off))
+	if (!imei_tac_intern(&b->strings, s, len, off))
 		return fail(err, "out of memory (string table)");
 	return 0;
 }

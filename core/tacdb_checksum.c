@@ -21,13 +21,13 @@ static inline uint64_t rotl64(uint64_t x, int r)
 	return (x << r) | (x >> (64 - r));
 }
 
-void tac_ck_init(struct tac_ck *c)
+void imei_tac_ck_init(struct tac_ck *c)
 {
 	const uint64_t seed[8] = { P1, P2, P3, P4, P5, P1 ^ P2, P2 ^ P3, P3 ^ P4 };
 	memcpy(c->v, seed, sizeof seed);
 }
 
-void tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size_t to)
+void imei_tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size_t to)
 {
 	uint64_t v[8], w[8];
 	memcpy(v, c->v, sizeof v);
@@ -41,7 +41,7 @@ void tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size
 	memcpy(c->v, v, sizeof v);
 }
 
-uint64_t tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size)
+uint64_t imei_tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size)
 {
 	uint64_t h = (uint64_t)size * P5;
 	for (int k = 0; k < 8; k++)
@@ -61,10 +61,10 @@ uint64_t tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t s
 	return h;
 }
 
-uint64_t tac_checksum(const unsigned char *img, size_t size)
+uint64_t imei_tac_checksum(const unsigned char *img, size_t size)
 {
 	struct tac_ck c;
-	tac_ck_init(&c);
-	tac_ck_blocks(&c, img, 0, size & ~(size_t)63);
-	return tac_ck_final(&c, img, size);
+	imei_tac_ck_init(&c);
+	imei_tac_ck_blocks(&c, img, 0, size & ~(size_t)63);
+	return imei_tac_ck_final(&c, img, size);
 }

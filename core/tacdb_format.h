@@ -55,7 +55,7 @@ struct tac_header {
 	uint32_t byte_order;
 	uint32_t version;
 	uint64_t size;     /* the whole image, header included */
-	uint64_t checksum; /* tac_checksum() of the image, this field read as zero */
+	uint64_t checksum; /* imei_tac_checksum() of the image, this field read as zero */
 	uint32_t nrecords, ndense, nnodes, nschemas, ncols, nxval;
 	uint32_t bits;     /* 2^bits buckets, 0 to TAC_MAX_BITS */
 	uint32_t pool_size;
@@ -115,7 +115,7 @@ static inline uint32_t tac_bucket(uint32_t tac, uint32_t bits)
 }
 
 /* 10^n for n = 0..14. */
-extern const uint64_t tac_pow10[15];
+extern const uint64_t imei_tac_pow10[15];
 
 static inline uint64_t tac_key_pack(uint64_t value, unsigned len)
 {
@@ -133,29 +133,29 @@ static inline uint64_t tac_key_value(uint64_t key)
 }
 
 /* The key of record idx (< nrecords). */
-uint64_t tac_record_key(const struct imei_tacdb *db, uint32_t idx);
+uint64_t imei_tac_record_key(const struct imei_tacdb *db, uint32_t idx);
 
 /* Write the key's digits and a NUL into out[15]; returns the length. */
-size_t tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1]);
+size_t imei_tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1]);
 
 /* The image checksum (tacdb_checksum.c): 64 bits, the header's checksum field read as 0.
- * Streaming: tac_ck_blocks over whole 64-byte blocks [from, to), in order from 0, then
- * tac_ck_final, which takes the bytes after the last whole block. */
+ * Streaming: imei_tac_ck_blocks over whole 64-byte blocks [from, to), in order from 0, then
+ * imei_tac_ck_final, which takes the bytes after the last whole block. */
 struct tac_ck {
 	uint64_t v[8];
 };
-void tac_ck_init(struct tac_ck *c);
-void tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size_t to);
-uint64_t tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size);
-uint64_t tac_checksum(const unsigned char *img, size_t size);
+void imei_tac_ck_init(struct tac_ck *c);
+void imei_tac_ck_blocks(struct tac_ck *c, const unsigned char *img, size_t from, size_t to);
+uint64_t imei_tac_ck_final(const struct tac_ck *c, const unsigned char *img, size_t size);
+uint64_t imei_tac_checksum(const unsigned char *img, size_t size);
 
 /* Check the image at db->base (db->size bytes) and fill in the rest of db (tacdb_validate.c).
  * false with err filled when the image is refused. */
-bool tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err);
+bool imei_tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err);
 
 /* Validate an image and make a db of it (refs = 1). The db owns base: it is freed (or
  * unmapped when mapped) with the db, and also on failure. NULL with err filled. */
-struct imei_tacdb *tac_image_adopt(unsigned char *base, size_t size, bool mapped, struct imei_tacdb_error *err);
+struct imei_tacdb *imei_tac_image_adopt(unsigned char *base, size_t size, bool mapped, struct imei_tacdb_error *err);
 
 /* A growable set of interned strings: pool[0] = '\0' is "", each string once. */
 struct tac_intern {
@@ -167,10 +167,10 @@ struct tac_intern {
 	size_t nslots, count;
 };
 
-void tac_intern_init(struct tac_intern *t);
-void tac_intern_free(struct tac_intern *t);
+void imei_tac_intern_init(struct tac_intern *t);
+void imei_tac_intern_free(struct tac_intern *t);
 /* Intern s[0..len) (no NUL inside); false when out of memory or past 4 GiB. */
-bool tac_intern(struct tac_intern *t, const char *s, size_t len, uint32_t *off);
+bool imei_tac_intern(struct tac_intern *t, const char *s, size_t len, uint32_t *off);
 
 /* The builder's content, for freezing. */
 struct tac_entry {
@@ -186,7 +186,7 @@ struct tac_kv {
 	uint32_t key, value;
 };
 
-void tac_builder_view(const struct imei_tacdb_builder *b, const struct tac_entry **ent, size_t *nent,
+void imei_tac_builder_view(const struct imei_tacdb_builder *b, const struct tac_entry **ent, size_t *nent,
                       const struct tac_kv **kv, const char **pool, size_t *pool_size);
 
 #endif

@@ -256,7 +256,7 @@ static bool fill_records(const struct tac_entry *ent, const struct tac_kv *bkv, 
 		ok = schema_id(ss, names.p, e->kv_n, &r->schema);
 		if (ok && ord[i].len != 8) {
 			char digits[IMEI_TACDB_KEY_MAX + 1];
-			size_t len = tac_key_digits(e->key, digits);
+			size_t len = imei_tac_key_digits(e->key, digits);
 			okeys[i - ndense] = e->key;
 			ok = tmp_insert(trie, digits, len, (uint32_t)i);
 		}
@@ -271,7 +271,7 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 	const struct tac_kv *bkv;
 	const char *pool;
 	size_t nent, pool_size;
-	tac_builder_view(b, &ent, &nent, &bkv, &pool, &pool_size);
+	imei_tac_builder_view(b, &ent, &nent, &bkv, &pool, &pool_size);
 
 	struct order *ord = malloc((nent ? nent : 1) * sizeof *ord);
 	struct tac_rec *recs = calloc(nent ? nent : 1, sizeof *recs);
@@ -297,7 +297,7 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 		ord[i].len = len;
 		ord[i].ent = (uint32_t)i;
 		ord[i].sort = len == 8 ? (uint64_t)tac_bucket((uint32_t)v, bits) << 32 | v
-		                       : ((uint64_t)1 << 62) + v * tac_pow10[14 - len];
+		                       : ((uint64_t)1 << 62) + v * imei_tac_pow10[14 - len];
 	}
 	qsort(ord, nent, sizeof *ord, cmp_order);
 	if (!fill_records(ent, bkv, ord, nent, recs, okeys, ndense, &ss, &xval, &trie)) {
@@ -364,10 +364,10 @@ struct imei_tacdb *imei_tacdb_freeze(const struct imei_tacdb_builder *b, struct 
 		if (len[s])
 			memcpy(img + h.sec[s].off, src[s], len[s]);
 	memcpy(img, &h, sizeof h);
-	h.checksum = tac_checksum(img, (size_t)at);
+	h.checksum = imei_tac_checksum(img, (size_t)at);
 	memcpy(img + offsetof(struct tac_header, checksum), &h.checksum, sizeof h.checksum);
 
-	db = tac_image_adopt(img, (size_t)at, false, err); /* takes img, even on failure */
+	db = imei_tac_image_adopt(img, (size_t)at, false, err); /* takes img, even on failure */
 	img = NULL;
 	if (!db && err) {
 		struct imei_tacdb_error inner = *err;

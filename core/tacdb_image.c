@@ -2,7 +2,7 @@
  * tacdb_image.c — frozen TAC database images in and out: open (mmap, or a copy for
  * long-running hosts), copy in, save
  * (temporary file + fsync + rename), reference counting (C11 atomics), statistics.
- * Every image taken in goes through tac_validate() first. Layout in tacdb_format.h.
+ * Every image taken in goes through imei_tac_validate() first. Layout in tacdb_format.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +56,7 @@ static void release(unsigned char *base, size_t size, bool mapped)
 		free(base);
 }
 
-struct imei_tacdb *tac_image_adopt(unsigned char *base, size_t size, bool mapped, struct imei_tacdb_error *err)
+struct imei_tacdb *imei_tac_image_adopt(unsigned char *base, size_t size, bool mapped, struct imei_tacdb_error *err)
 {
 	struct imei_tacdb *db = calloc(1, sizeof *db);
 	if (!db) {
@@ -68,7 +68,7 @@ struct imei_tacdb *tac_image_adopt(unsigned char *base, size_t size, bool mapped
 	db->base = base;
 	db->size = size;
 	db->mapped = mapped;
-	if (!tac_validate(db, err)) {
+	if (!imei_tac_validate(db, err)) {
 		release(base, size, mapped);
 		free(db);
 		return NULL;
@@ -87,7 +87,7 @@ struct imei_tacdb *imei_tacdb_from_image(const void *buf, size_t len, struct ime
 	}
 	if (len)
 		memcpy(copy, buf, len);
-	struct imei_tacdb *db = tac_image_adopt(copy, len, false, err);
+	struct imei_tacdb *db = imei_tac_image_adopt(copy, len, false, err);
 	if (!db)
 		prefix_error(err, "TAC image");
 	return db;
@@ -128,7 +128,7 @@ struct imei_tacdb *imei_tacdb_open(const char *path, struct imei_tacdb_error *er
 		fail(err, "%s: %s", path, strerror(e));
 		return NULL;
 	}
-	struct imei_tacdb *db = tac_image_adopt(map, size, true, err);
+	struct imei_tacdb *db = imei_tac_image_adopt(map, size, true, err);
 	if (!db)
 		prefix_error(err, path);
 	return db;
@@ -189,7 +189,7 @@ struct imei_tacdb *imei_tacdb_open_copy(const char *path, struct imei_tacdb_erro
 		free(buf);
 		return NULL;
 	}
-	struct imei_tacdb *db = tac_image_adopt(buf, size, false, err);
+	struct imei_tacdb *db = imei_tac_image_adopt(buf, size, false, err);
 	if (!db)
 		prefix_error(err, path);
 	return db;

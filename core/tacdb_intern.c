@@ -11,12 +11,12 @@
 
 #define POOL_LIMIT ((size_t)UINT32_MAX) /* offsets are 32 bits */
 
-void tac_intern_init(struct tac_intern *t)
+void imei_tac_intern_init(struct tac_intern *t)
 {
 	memset(t, 0, sizeof *t);
 }
 
-void tac_intern_free(struct tac_intern *t)
+void imei_tac_intern_free(struct tac_intern *t)
 {
 	free(t->pool);
 	free(t->slots);
@@ -69,7 +69,7 @@ static bool reserve_pool(struct tac_intern *t, size_t more)
 	return true;
 }
 
-bool tac_intern(struct tac_intern *t, const char *s, size_t len, uint32_t *off)
+bool imei_tac_intern(struct tac_intern *t, const char *s, size_t len, uint32_t *off)
 {
 	if (t->len == 0) {
 		if (!reserve_pool(t, 1))

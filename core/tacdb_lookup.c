@@ -18,7 +18,7 @@
 
 #include "tacdb_format.h"
 
-const uint64_t tac_pow10[15] = {
+const uint64_t imei_tac_pow10[15] = {
 	1ULL,           10ULL,           100ULL,           1000ULL,           10000ULL,
 	100000ULL,      1000000ULL,      10000000ULL,      100000000ULL,      1000000000ULL,
 	10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
@@ -39,7 +39,7 @@ const char *imei_tac_field_name(enum imei_tac_field f)
 	return (unsigned)f < IMEI_TAC_NFIELDS ? field_names[f] : NULL;
 }
 
-size_t tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1])
+size_t imei_tac_key_digits(uint64_t key, char out[IMEI_TACDB_KEY_MAX + 1])
 {
 	size_t len = tac_key_len(key);
 	uint64_t v = tac_key_value(key);
@@ -256,7 +256,7 @@ void imei_tacdb_lookup_lines(const struct imei_tacdb *db, const char *buf, size_
 	}
 }
 
-uint64_t tac_record_key(const struct imei_tacdb *db, uint32_t idx)
+uint64_t imei_tac_record_key(const struct imei_tacdb *db, uint32_t idx)
 {
 	if (idx >= db->ndense)
 		return db->okeys[idx - db->ndense];
@@ -268,7 +268,7 @@ bool imei_tacdb_record(const struct imei_tacdb *db, uint32_t idx, struct imei_ta
 	if (idx >= db->nrecords)
 		return false;
 	const struct tac_rec *r = &db->recs[idx];
-	rec->key_len = tac_key_digits(tac_record_key(db, idx), rec->key);
+	rec->key_len = imei_tac_key_digits(imei_tac_record_key(db, idx), rec->key);
 	for (int f = 0; f < IMEI_TAC_NFIELDS; f++)
 		rec->str[f] = db->pool + r->str[f];
 	rec->date = r->date_rat & TAC_DATE_MASK;

@@ -153,12 +153,12 @@ static bool checksum_and_records(struct imei_tacdb *db, const struct tac_header 
 	const unsigned char *base = db->base;
 	size_t whole = db->size & ~(size_t)63;
 	struct tac_ck ck;
-	tac_ck_init(&ck);
+	imei_tac_ck_init(&ck);
 	uint32_t recs_done = 0, xval_done = 0;
 	unsigned bad_rec = 0, bad_xval = 0;
 	for (size_t off = 0; off < whole; off += CHUNK) {
 		size_t end = whole - off < CHUNK ? whole : off + CHUNK;
-		tac_ck_blocks(&ck, base, off, end);
+		imei_tac_ck_blocks(&ck, base, off, end);
 		uint32_t r = below(h->sec[TAC_SEC_RECORDS].off, sizeof(struct tac_rec), db->nrecords, end);
 		bad_rec |= bad_records(db, recs_done, r);
 		recs_done = r;
@@ -166,7 +166,7 @@ static bool checksum_and_records(struct imei_tacdb *db, const struct tac_header 
 		bad_xval |= any_at_least(db->xval + xval_done, x - xval_done, db->pool_size);
 		xval_done = x;
 	}
-	uint64_t sum = tac_ck_final(&ck, base, db->size);
+	uint64_t sum = imei_tac_ck_final(&ck, base, db->size);
 	if (sum != h->checksum)
 		return fail(err, "checksum mismatch (stored %016llx, computed %016llx): the image is corrupt",
 		            (unsigned long long)h->checksum, (unsigned long long)sum);
@@ -231,7 +231,7 @@ static bool check_index(struct imei_tacdb *db, struct imei_tacdb_error *err)
 	}
 	for (uint32_t i = 0; i < db->nrecords - db->ndense; i++) {
 		unsigned len = tac_key_len(db->okeys[i]);
-		if (len < 1 || len > IMEI_TACDB_KEY_MAX || len == 8 || tac_key_value(db->okeys[i]) >= tac_pow10[len])
+		if (len < 1 || len > IMEI_TACDB_KEY_MAX || len == 8 || tac_key_value(db->okeys[i]) >= imei_tac_pow10[len])
 			return fail(err, "corrupt trie key %u", (unsigned)i);
 		db->short_keys |= len < 8;
 		db->long_keys |= len > 8;
@@ -261,7 +261,7 @@ static void view(struct imei_tacdb *db, const struct tac_header *h)
 	db->bits = h->bits;
 }
 
-bool tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err)
+bool imei_tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err)
 {
 	struct tac_header h;
 	if (!check_basics(db->base, db->size, &h, err))
@@ -269,7 +269,7 @@ bool tac_validate(struct imei_tacdb *db, struct imei_tacdb_error *err)
 	struct imei_tacdb_error serr;
 	if (!check_sections(&h, db->size, &serr)) {
 		/* a damaged header is more likely a damaged file: say so when it is */
-		uint64_t sum = tac_checksum(db->base, db->size);
+		uint64_t sum = imei_tac_checksum(db->base, db->size);
 		if (sum != h.checksum)
 			return fail(err, "checksum mismatch (stored %016llx, computed %016llx): the image is corrupt",
 			            (unsigned long long)h.checksum, (unsigned long long)sum);

@@ -1,80 +1,99 @@
 /*
- * embed_example.c — a C host of the imei engine through its embedding API
- * (host/imei_engine.h): open the shared objects once, give each worker thread its own
- * engine, check requests, reload, read statistics, free. Built by `make` into
- * build/embed_example; run it from the repository root:
+ * embed_example.c — a C host of the imei engine through its public API (imei/imei.h):
+ * set the options once, give each worker thread its own engine, check queries, reload,
+ * free. It needs nothing but the installed library:
  *
- *   build/embed_example [POLICY [TAC-IMAGE [LISTS-DIR]]]
+ *   cc embed_example.c $(pkg-config --cflags imei) $(pkg-config --libs imei) -lpthread
+ *   ./a.out [POLICY [TAC-IMAGE [LISTS-DIR]]]
  *
- * (defaults: policies/example-country.lua, no TAC image, no lists). It checks a few
- * identities in two threads and prints each verdict with its reasons.
+ * (defaults: policies/example-country.lua, no TAC image, no lists; `make` builds it
+ * into build/embed_example to run from the repository root). It checks a few identities
+ * in two threads and prints each verdict with its reasons.
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "imei_engine.h"
+#include <imei/imei.h>
 
 struct worker {
 	struct imei_engine *engine; /* this thread's own: engines are not shared */
 	const char *const *peis;
-	int checked;
+	int checked, failed;
 };
 
-static void print_verdict(const char *pei, const struct imei_verdict *v)
+static void print_answer(const char *pei, const struct imei_answer *a)
 {
-	printf("%-24s %-12s %s%s\n", pei, imei_status_name(v->status), v->policy ? v->policy : "",
-	       v->failed ? "  (policy failed)" : "");
-	for (size_t i = 0; i < v->nreasons; i++)
-		printf("    %-26s %-12s %s%s%s\n", v->reasons[i].condition, imei_status_name(v->reasons[i].status),
-		       v->reasons[i].text ? v->reasons[i].text : "", v->reasons[i].block_date ? ", block on " : "",
-		       v->reasons[i].block_date ? v->reasons[i].block_date : "");
+	const char *policy = imei_answer_policy(a);
+	printf("%-24s %-12s %s%s\n", pei, imei_status_name(imei_answer_status(a)), policy ? policy : "",
+	       imei_answer_failed(a) ? "  (policy failed)" : "");
+	for (size_t i = 0; i < imei_answer_reasons(a); i++) {
+		const char *condition, *text;
+		enum imei_status status;
+		if (imei_answer_reason(a, i, &condition, &text, &status) == IMEI_EOK)
+			printf("    %-26s %-12s %s\n", condition ? condition : "", imei_status_name(status),
+			       text ? text : "");
+	}
 }
 
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	struct imei_verdict v = IMEI_VERDICT_INIT; /* reused: it owns its strings and reasons */
+	struct imei_answer *a = imei_answer_new(); /* reused for every query */
+	if (!a)
+		return NULL;
 	for (const char *const *p = w->peis; *p; p++) {
-		struct imei_request req = { .pei = *p, .imsi = "410010000000001", .operator_id = "410-01" };
-		imei_engine_check(w->engine, &req, &v);
+		struct imei_query q = IMEI_QUERY_INIT;
+		q.pei = *p;
+		q.imsi = "410010000000001";
+		q.operator_id = "410-01";
+		if (imei_engine_query(w->engine, &q, a) != IMEI_EOK)
+			w->failed++;
 		w->checked++;
 	}
-	imei_verdict_release(&v);
+	imei_answer_free(a);
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	char err[1024];
-	/* 1. The objects engines share: opened once, from paths. */
-	struct imei_engine_paths paths = {
-		.policy = argc > 1 ? argv[1] : "policies/example-country.lua",
-		.tacdb = argc > 2 ? argv[2] : NULL,
-		.lists = argc > 3 ? argv[3] : NULL,
-		.store = "memory",
-		.lua_path = "lua/?.lua;lua/?/init.lua",
-	};
-	struct imei_engine_config cfg;
-	if (imei_engine_config_open(&cfg, &paths, err, sizeof err) != 0) {
-		fprintf(stderr, "embed_example: %s\n", err);
+	if (strcmp(imei_version(), IMEI_VERSION_STRING) != 0)
+		fprintf(stderr, "embed_example: built with imei %s, running with %s\n", IMEI_VERSION_STRING,
+		        imei_version());
+	/* 1. The options, and through them the objects all engines share (opened once). */
+	struct imei_options *o = imei_options_new();
+	if (!o)
 		return 2;
+	const char *opts[][2] = {
+		{ "policy", argc > 1 ? argv[1] : "policies/example-country.lua" },
+		{ "tacdb", argc > 2 && argv[2][0] ? argv[2] : NULL }, /* "" for none */
+		{ "lists", argc > 3 ? argv[3] : NULL },
+		{ "store", "memory" },
+		{ "instructions", "1000000" }, /* per check; the default too */
+	};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		int rc = opts[i][1] ? imei_options_set(o, opts[i][0], opts[i][1]) : IMEI_EOK;
+		if (rc != IMEI_EOK) {
+			fprintf(stderr, "embed_example: option %s: %s\n", opts[i][0], imei_strerror(rc));
+			return 2;
+		}
 	}
-	cfg.limits.check_budget = 1000000; /* per check; the default too */
 
-	/* 2. One engine per worker thread, all from the same configuration. */
+	/* 2. One engine per worker thread, all from the same options. */
 	enum { NWORKERS = 2 };
 	static const char *const peis[] = { "imei-490154203237518", "imei-352099001761481", "000000000000000",
 	                                    "A0000000002329", "4901542032375", NULL };
 	struct worker workers[NWORKERS] = { { 0 } };
 	for (int i = 0; i < NWORKERS; i++) {
-		workers[i].engine = imei_engine_new(&cfg, err, sizeof err);
-		workers[i].peis = peis;
-		if (!workers[i].engine) {
-			fprintf(stderr, "embed_example: %s\n", err);
+		int rc = imei_engine_open(&workers[i].engine, o, err, sizeof err);
+		if (rc != IMEI_EOK) {
+			fprintf(stderr, "embed_example: %s: %s\n", imei_strerror(rc), err);
 			return 2;
 		}
+		workers[i].peis = peis;
 	}
-	imei_engine_config_release(&cfg); /* the engines hold their own references */
+	imei_options_free(o); /* the engines hold their own references */
 
 	/* 3. Checks: each thread with its own engine. */
 	pthread_t threads[NWORKERS];
@@ -89,26 +108,25 @@ int main(int argc, char **argv)
 		pthread_join(threads[i], NULL);
 
 	/* The verdicts themselves, from this thread with engine 0 (the threads are done). */
+	struct imei_answer *a = imei_answer_new();
+	if (!a)
+		return 2;
 	for (const char *const *p = peis; *p; p++) {
-		struct imei_request req = { .pei = *p, .imsi = "410010000000001", .operator_id = "410-01" };
-		struct imei_verdict v = IMEI_VERDICT_INIT;
-		imei_engine_check(workers[0].engine, &req, &v);
-		print_verdict(*p, &v);
-		imei_verdict_release(&v);
+		struct imei_query q = IMEI_QUERY_INIT;
+		q.pei = *p;
+		q.imsi = "410010000000001";
+		q.operator_id = "410-01";
+		imei_engine_query(workers[0].engine, &q, a);
+		print_answer(*p, a);
 	}
+	imei_answer_free(a);
 
-	/* 5. Statistics, then free. */
+	/* 5. Free. */
 	for (int i = 0; i < NWORKERS; i++) {
-		struct imei_engine_stats st;
-		imei_engine_stats(workers[i].engine, &st);
-		printf("engine %d: %llu checks (%llu whitelisted, %llu greylisted, %llu blacklisted, %llu unknown), "
-		       "%llu failed, %llu reloads, %zu KiB in its sandbox\n",
-		       i, (unsigned long long)st.checks, (unsigned long long)st.by_status[IMEI_STATUS_WHITELISTED],
-		       (unsigned long long)st.by_status[IMEI_STATUS_GREYLISTED],
-		       (unsigned long long)st.by_status[IMEI_STATUS_BLACKLISTED],
-		       (unsigned long long)st.by_status[IMEI_STATUS_UNKNOWN], (unsigned long long)st.failures,
-		       (unsigned long long)st.reloads, st.memory_used / 1024);
+		printf("engine %d: %d checks, %d failed, policy %s\n", i, workers[i].checked, workers[i].failed,
+		       imei_engine_policy_name(workers[i].engine));
 		imei_engine_free(workers[i].engine);
 	}
+	printf("imei %s\n", imei_version());
 	return 0;
 }

@@ -38,6 +38,7 @@ struct instance {
 	char name[128];
 	struct file_stamp *files; /* the policy and the files it extends */
 	size_t nfiles;
+	struct imei_list_needs needs; /* the lists it cannot do without (core/lists_needs.c) */
 	uint64_t failures;        /* failed checks on this state */
 	bool no_memory_rebuild;   /* the policy alone holds more than the rebuild threshold */
 };
@@ -52,7 +53,7 @@ struct imei_engine {
 	struct imei_store *store;
 	struct imei_sandbox_limits limits;
 	enum imei_status on_error;
-	bool record, skip_examples, quiet;
+	bool record, skip_examples, quiet, allow_missing_lists;
 	void (*log)(void *ud, const char *policy, const char *line, size_t len);
 	void *log_ud;
 	struct imei_engine_stats stats;
@@ -68,7 +69,58 @@ static void instance_free(struct instance *inst)
 		free(inst->files[i].text);
 	}
 	free(inst->files);
+	imei_list_needs_free(&inst->needs);
 	free(inst);
+}
+
+/* The lists the policy needs: those it declares (P:requires_list, read raw from the
+ * instance's policy table) and those its files name (lists.NAME). 0, or -1 and err. */
+static int collect_needs(struct instance *inst, lua_State *L, int idx, char *err, size_t errlen)
+{
+	lua_pushliteral(L, "policy");
+	lua_rawget(L, idx);
+	lua_pushliteral(L, "required_lists");
+	if (lua_istable(L, -2))
+		lua_rawget(L, -2);
+	else
+		lua_pushnil(L);
+	size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+	for (size_t i = 1; i <= n; i++) {
+		struct imei_list_need need = { .declared = true, .max_rejected = IMEI_LIST_DEFAULT_MAX_REJECTED };
+		lua_rawgeti(L, -1, (lua_Integer)i);
+		if (lua_istable(L, -1)) {
+			lua_pushliteral(L, "name");
+			lua_rawget(L, -2);
+			lua_pushliteral(L, "at");
+			lua_rawget(L, -3);
+			lua_pushliteral(L, "min_rows");
+			lua_rawget(L, -4);
+			lua_pushliteral(L, "max_rejected");
+			lua_rawget(L, -5);
+			lua_pushliteral(L, "optional");
+			lua_rawget(L, -6);
+			const char *name = lua_type(L, -5) == LUA_TSTRING ? lua_tostring(L, -5) : "";
+			snprintf(need.name, sizeof need.name, "%s", name);
+			snprintf(need.where, sizeof need.where, "%s", lua_type(L, -4) == LUA_TSTRING ? lua_tostring(L, -4) : "?");
+			lua_Integer min = lua_isinteger(L, -3) ? lua_tointeger(L, -3) : 0;
+			need.min_rows = min > 0 ? (size_t)min : 0;
+			if (lua_type(L, -2) == LUA_TNUMBER)
+				need.max_rejected = lua_tonumber(L, -2);
+			need.optional = lua_toboolean(L, -1);
+			lua_pop(L, 5);
+			if (strlen(name) >= sizeof need.name || imei_list_needs_add(&inst->needs, &need) != 0) {
+				snprintf(err, errlen, "requires_list: cannot note list '%.64s'", name);
+				lua_pop(L, 3);
+				return -1;
+			}
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	for (size_t i = 0; i < inst->nfiles; i++)
+		if (imei_list_needs_scan_file(&inst->needs, inst->files[i].path, err, errlen) != 0)
+			return -1;
+	return 0;
 }
 
 /* Note the policy files the runtime loaded (inst.state.files) and their stat. */
@@ -334,6 +386,13 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 		instance_free(inst);
 		return NULL;
 	}
+	if (from) { /* the same policy: the same needs */
+		inst->needs = from->needs;
+		memset(&from->needs, 0, sizeof from->needs);
+	} else if (collect_needs(inst, L, idx, err, errlen) != 0) {
+		instance_free(inst);
+		return NULL;
+	}
 	inst->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, 0);
 	if (!from && !e->skip_examples && run_examples(e, inst, NULL, NULL, err, errlen) != 0) {
@@ -341,6 +400,13 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 		return NULL;
 	}
 	return inst;
+}
+
+/* A policy never runs on lists it cannot do without (imei_lists_check_needs). */
+static bool needs_unmet(const struct imei_engine *e, const struct instance *inst, const struct imei_lists *lists,
+                        char *err, size_t errlen)
+{
+	return !e->allow_missing_lists && imei_lists_check_needs(lists, &inst->needs, err, errlen) != 0;
 }
 
 struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *err, size_t errlen)
@@ -364,6 +430,7 @@ struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *
 	e->on_error = cfg->on_error;
 	e->record = cfg->record;
 	e->skip_examples = cfg->skip_examples;
+	e->allow_missing_lists = cfg->allow_missing_lists;
 	e->quiet = cfg->quiet;
 	e->log = cfg->log;
 	e->log_ud = cfg->log_ud;
@@ -371,7 +438,7 @@ struct imei_engine *imei_engine_new(const struct imei_engine_config *cfg, char *
 	e->lists = cfg->lists ? imei_lists_ref(cfg->lists) : NULL;
 	e->store = cfg->store ? imei_store_retain(cfg->store) : NULL;
 	e->current = instance_new(e, NULL, err, errlen);
-	if (!e->current) {
+	if (!e->current || needs_unmet(e, e->current, e->lists, err, errlen)) {
 		imei_engine_free(e);
 		return NULL;
 	}
@@ -503,8 +570,13 @@ static void maybe_rebuild(struct imei_engine *e)
 	}
 	if (!rebuild)
 		return;
+	/* the shared objects (e->tacdb, e->lists) are swapped under reload_lock, which is taken
+	 * before e->lock elsewhere: only try it here, and rebuild after a later check if busy */
+	if (pthread_mutex_trylock(&e->reload_lock) != 0)
+		return;
 	char err[512];
 	struct instance *fresh = instance_new(e, inst, err, sizeof err);
+	pthread_mutex_unlock(&e->reload_lock);
 	if (!fresh) {
 		e->stats.rebuild_failures++;
 		inst->failures = 0; /* try again after as many failures, not on every check */
@@ -568,6 +640,10 @@ int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&e->reload_lock);
 	struct instance *fresh = instance_new(e, NULL, err, errlen);
+	if (fresh && needs_unmet(e, fresh, e->lists, err, errlen)) {
+		instance_free(fresh);
+		fresh = NULL;
+	}
 	if (!fresh) {
 		pthread_mutex_lock(&e->lock);
 		e->stats.reload_failures++;
@@ -590,6 +666,12 @@ int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char 
 	pthread_mutex_lock(&e->reload_lock);
 	pthread_mutex_lock(&e->lock);
 	struct instance *inst = e->current;
+	if (needs_unmet(e, inst, lists, err, errlen)) { /* the lists in force stay */
+		e->stats.reload_failures++;
+		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_unlock(&e->reload_lock);
+		return -1;
+	}
 	lua_State *L = imei_sandbox_state(inst->sb);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->set_lists_ref);
 	if (lists)

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imei/imei.h"
 #include "imei_sandbox.h"
 
 struct imei_tacdb;
@@ -79,7 +80,8 @@ struct imei_reason {
  * check into this struct or the release.
  * ABI: `size` and `reason_size` record the layout the caller was compiled with; a later
  * library only writes the fields that layout has, and lays reasons out reason_size bytes
- * apart, so new fields can be appended to either struct. */
+ * apart, so new fields can be appended to either struct. A struct whose size the library
+ * does not know (one not started with IMEI_VERDICT_INIT) is started afresh, never trusted. */
 struct imei_verdict {
 	size_t size;                /* sizeof(struct imei_verdict) as the caller compiled it */
 	size_t reason_size;         /* sizeof(struct imei_reason) likewise */
@@ -113,6 +115,10 @@ struct imei_engine_config {
 	enum imei_status on_error;       /* the status when the policy fails on a request; default WHITELISTED */
 	bool record;                     /* record each check's sighting in the store before deciding */
 	bool skip_examples;              /* load without running the examples (imei policy test runs them itself) */
+	bool allow_missing_lists;        /* load although a list the policy needs is missing, empty or damaged
+	                                    (imei policy test/lint: examples bring their own lists). Otherwise
+	                                    new, reload and set_lists refuse, naming the list and why
+	                                    (imei_lists_check_needs, docs/lists.md) */
 	/* Where the policy's print/log lines go (after each check or load, in the caller's
 	 * thread; at most IMEI_SANDBOX_LOG_LINES per call, the rest counted as dropped and
 	 * said in one line). NULL: stderr, as "imei: policy NAME@VERSION: LINE". */
@@ -158,7 +164,8 @@ int imei_engine_examples(struct imei_engine *e, void (*out)(lua_State *S, void *
  * limits.rebuild_failures checks have failed on it: a state cannot degrade for good. */
 int imei_engine_reload(struct imei_engine *e, char *err, size_t errlen);
 
-/* Swap in new lists (a new frozen collection) without reloading the policy. */
+/* Swap in new lists (a new frozen collection) without reloading the policy. Refused (-1,
+ * the lists in force stay) when they do not meet the policy's needs. */
 int imei_engine_set_lists(struct imei_engine *e, struct imei_lists *lists, char *err, size_t errlen);
 
 /* Give the engine another TAC database (a new image after a SIGHUP, say). The policy in

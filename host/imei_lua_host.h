@@ -1,5 +1,5 @@
 /*
- * imei_lua_host.h — the parts of the Lua module imei.host (luaopen_imei_host, lua_host.c):
+ * imei_lua_host.h — the parts of the Lua module imei.host (imei_luaopen_host, lua_host.c):
  * what a trusted Lua host (the CLI, classify, a test) may use and a policy never may —
  * the engine, batch replay, the OS helpers of batch commands and the sandbox's test hook.
  * Each host/lua_*.c file adds its functions to the module table on the stack top.
@@ -15,7 +15,9 @@
 
 #include "imei_lua.h"
 
-int luaopen_imei_host(lua_State *L);
+/* The module table of imei.host; luaopen_imei_host (lua_host_module.c) returns it: the
+ * library keeps only imei_ names. */
+int imei_luaopen_host(lua_State *L);
 
 void imei_lua_engine(lua_State *L);            /* lua_engine.c: engine_new */
 void imei_lua_replay(lua_State *L);            /* lua_replay.c: replay_new */

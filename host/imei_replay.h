@@ -185,6 +185,7 @@ struct imei_replay_file_stats {
 	uint64_t bytes;
 	bool header, gzip, done;
 	uint64_t by_reason[IMEI_DUMP_NREJECT];
+	size_t unterminated_line; /* the file ended in the middle of this line (no line end), or 0 */
 };
 
 struct imei_replay_operator_stats {

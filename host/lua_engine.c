@@ -197,6 +197,8 @@ static int l_engine_new(lua_State *L)
 	cfg.record = lua_toboolean(L, -1);
 	lua_getfield(L, 1, "skip_examples");
 	cfg.skip_examples = lua_toboolean(L, -1);
+	lua_getfield(L, 1, "allow_missing_lists");
+	cfg.allow_missing_lists = lua_toboolean(L, -1);
 	cfg.tacdb = opt_object(L, 1, "tacdb", check_tacdb_any);
 	cfg.lists = opt_object(L, 1, "lists", check_lists_any);
 	cfg.store = opt_object(L, 1, "store", check_store_any);

@@ -295,6 +295,8 @@ static int l_files(lua_State *L)
 		set_int(L, "rejected", (lua_Integer)f->rejected);
 		set_int(L, "blank_lines", (lua_Integer)f->blank);
 		set_int(L, "bytes", (lua_Integer)f->bytes);
+		if (f->unterminated_line)
+			set_int(L, "unterminated_line", (lua_Integer)f->unterminated_line);
 		lua_pushboolean(L, f->header);
 		lua_setfield(L, -2, "header");
 		lua_pushboolean(L, f->gzip);

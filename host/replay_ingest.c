@@ -297,6 +297,7 @@ static int read_lines(struct imei_replay *r, size_t max)
 		if (rc == 0) {
 			uint64_t size = imei_dump_size(r->cur);
 			f->st.bytes = size ? size : imei_dump_offset(r->cur);
+			f->st.unterminated_line = imei_dump_unterminated(r->cur);
 			f->st.done = true;
 			r->bytes_before += f->st.bytes;
 			imei_dump_close(r->cur);

@@ -93,7 +93,7 @@ struct imei_sandbox {
 	struct log_line log[IMEI_SANDBOX_LOG_LINES];
 };
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 /* The coarse monotonic clock: a few nanoseconds to read (CLOCK_MONOTONIC costs about
  * 100 ns on some virtual machines, the thread's CPU clock microseconds), ticking every
@@ -133,9 +133,12 @@ static bool past_deadline(struct imei_sandbox *sb)
 	long long now = mono_ns(), gap = now - sb->t_last;
 	if (gap > sb->longest_gap)
 		sb->longest_gap = gap;
-	if (!sb->cpu_start) /* the first look of a long call: note the thread's CPU clock (as if
-	                     * the call had had the CPU all along until now) */
-		sb->cpu_start = (thread_cpu_ns() - (now - sb->t_start)) | 1;
+	if (!sb->cpu_start) { /* the first look of a long call: note the thread's CPU clock, as if
+	                       * the call had had the CPU all along except for its longest gap
+	                       * (forgiven below too; at the first look, the whole stretch) */
+		long long ran = now - sb->t_start - sb->longest_gap;
+		sb->cpu_start = (thread_cpu_ns() - (ran > 0 ? ran : 0)) | 1;
+	}
 	/* the longest gap between two looks is forgiven: one stall (the thread descheduled on
 	 * a loaded machine, a lock held by a descheduled thread) is not the policy's doing;
 	 * steady slowness is */
@@ -429,25 +432,36 @@ static int l_pcall_budget(lua_State *L)
 	long long now = mono_ns();
 	long long saved = sb->budget.remaining, share = saved / 2;
 	long long saved_deadline = sb->deadline_ns, saved_start = sb->t_start, saved_gap = sb->longest_gap;
+	long long saved_cpu = sb->cpu_start;
 	long long time_left = saved_deadline - (now - saved_start - saved_gap);
 	int saved_strikes = sb->strikes;
 	sb->budget.remaining = share;
 	sb->deadline_ns = time_left > 1 ? time_left / 2 : 1;
 	sb->t_start = now;
 	sb->longest_gap = 0;
+	sb->cpu_start = 0; /* the sub-call's own CPU clock, from its first look */
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 0);
 	enum imei_sandbox_stop stop = sb->stop;
+	if (stop == IMEI_SANDBOX_OK && sb->budget.exceeded)
+		stop = IMEI_SANDBOX_BUDGET; /* the pattern matcher spent the share: it marks only the budget */
 	long long used = share - sb->budget.remaining;
 	/* back to the caller's call: its clock, its budget less what was used (at most the share) */
 	long long gap = sb->longest_gap;
 	sb->deadline_ns = saved_deadline;
 	sb->t_start = saved_start;
+	sb->cpu_start = saved_cpu;
 	sb->longest_gap = saved_gap > gap ? saved_gap : gap;
 	sb->budget.remaining = saved - (stop != IMEI_SANDBOX_OK || used > share ? share : used);
 	if (stop != IMEI_SANDBOX_OK) {
 		sb->stop = IMEI_SANDBOX_OK;
 		sb->budget.exceeded = 0;
 		sb->strikes = saved_strikes;
+		/* the caller keeps the other half of its time, even if one C operation ran past
+		 * the share before the stop was seen (a check takes at most twice its limit) */
+		long long later = mono_ns();
+		sb->t_start = later - (saved_deadline - (time_left > 1 ? time_left / 2 : 1));
+		sb->longest_gap = 0;
+		sb->cpu_start = 0;
 		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
 		if (L != sb->L)
 			lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, sb->period);
@@ -594,7 +608,7 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	lua_State *L = sb->L;
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
-	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	make_shared_classes(L, lua_gettop(L));
 	lua_pop(L, 1);
 	imei_sandbox_seal_shared(sb);

@@ -20,7 +20,7 @@
 
 struct reason_off {
 	size_t condition, text, block_date, overruled_by, error;
-	enum imei_status status;
+	int status; /* enum imei_status, or -1: the verdict's */
 	bool informative, overruled, sticky, notify, failed;
 };
 
@@ -63,8 +63,27 @@ void imei_verdict_release(struct imei_verdict *v)
 	v->reason_size = rsize;
 }
 
+/* Layouts this library knows: today's (and 0, a zeroed struct). Anything else is a struct
+ * the caller did not start with IMEI_VERDICT_INIT: start it afresh rather than trust its
+ * pointers (its earlier buffers, if any, are the caller's leak, never a crash). A later
+ * version adds the sizes of the layouts it still serves here. */
+static void settle(struct imei_verdict *v)
+{
+	if (v->size != 0 && v->size != sizeof *v) {
+		v->size = sizeof *v;
+		v->reason_size = sizeof(struct imei_reason);
+		v->buffers = NULL;
+	}
+	if (v->reason_size != 0 && (v->reason_size < offsetof(struct imei_reason, informative) + sizeof(bool) ||
+	                            v->reason_size > sizeof(struct imei_reason))) {
+		v->reason_size = sizeof(struct imei_reason);
+		v->buffers = NULL;
+	}
+}
+
 static struct imei_verdict_buffers *buffers_of(struct imei_verdict *v)
 {
+	settle(v);
 	if (!HAS(v, buffers))
 		return NULL;
 	if (!v->buffers)
@@ -142,6 +161,65 @@ static int raw_status(lua_State *L, int idx, const char *field)
 	return status;
 }
 
+static bool key_is(const char *k, size_t klen, const char *want, size_t wlen)
+{
+	return klen == wlen && memcmp(k, want, wlen) == 0;
+}
+#define KEY_IS(lit) key_is(k, klen, lit, sizeof lit - 1)
+
+/* One reason table at idx, in one pass over its fields (no key is pushed: a verdict with
+ * many reasons costs a walk each, not a dozen lookups). Raw access only. */
+static void read_reason(lua_State *L, int idx, struct reason_off *o, struct imei_verdict_buffers *b, bool *oom)
+{
+	*o = (struct reason_off){ NO_STR, NO_STR, NO_STR, NO_STR, NO_STR, -1, false, false, false, false, false };
+	size_t error = NO_STR;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) == LUA_TSTRING) {
+			size_t klen, vlen = 0;
+			const char *k = lua_tolstring(L, -2, &klen);
+			bool str = lua_type(L, -1) == LUA_TSTRING, on = lua_toboolean(L, -1);
+			const char *val = str ? lua_tolstring(L, -1, &vlen) : NULL;
+			if (KEY_IS("condition")) {
+				if (str)
+					o->condition = put_str(b, val, vlen, oom);
+			} else if (KEY_IS("text")) {
+				if (str)
+					o->text = put_str(b, val, vlen, oom);
+			} else if (KEY_IS("status")) {
+				int st = str ? imei_status_from_name(val) : -1;
+				if (st >= 0)
+					o->status = st;
+			} else if (KEY_IS("block_date")) {
+				if (str)
+					o->block_date = put_str(b, val, vlen, oom);
+			} else if (KEY_IS("informative")) {
+				o->informative = on;
+			} else if (KEY_IS("sticky")) {
+				o->sticky = on;
+			} else if (KEY_IS("notify")) {
+				o->notify = on;
+			} else if (KEY_IS("failed")) {
+				o->failed = on;
+			} else if (KEY_IS("overruled")) {
+				o->overruled = o->overruled || on;
+			} else if (KEY_IS("overruled_by")) {
+				if (str) {
+					o->overruled_by = put_str(b, val, vlen, oom);
+					o->overruled = true;
+				}
+			} else if (KEY_IS("error")) {
+				if (str)
+					error = put_str(b, val, vlen, oom);
+			}
+		}
+		lua_pop(L, 1);
+	}
+	if (o->condition == NO_STR)
+		o->condition = put_str(b, "", 0, oom);
+	o->error = o->failed ? error : NO_STR;
+}
+
 static void set_reason(struct imei_verdict *v, size_t i, const struct imei_reason *r)
 {
 	size_t rsize = reason_size(v);
@@ -183,22 +261,10 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 				lua_pop(L, 2);
 				return -1;
 			}
-			int r = lua_gettop(L);
 			struct reason_off *o = &b->offs[n++];
-			o->condition = raw_str(L, r, "condition", b, &oom);
-			if (o->condition == NO_STR)
-				o->condition = put_str(b, "", 0, &oom);
-			o->text = raw_str(L, r, "text", b, &oom);
-			int st = raw_status(L, r, "status");
-			o->status = st < 0 ? (enum imei_status)status : (enum imei_status)st;
-			o->block_date = raw_str(L, r, "block_date", b, &oom);
-			o->informative = raw_bool(L, r, "informative");
-			o->sticky = raw_bool(L, r, "sticky");
-			o->notify = raw_bool(L, r, "notify");
-			o->failed = raw_bool(L, r, "failed");
-			o->overruled_by = raw_str(L, r, "overruled_by", b, &oom);
-			o->overruled = o->overruled_by != NO_STR || raw_bool(L, r, "overruled");
-			o->error = o->failed ? raw_str(L, r, "error", b, &oom) : NO_STR;
+			read_reason(L, lua_gettop(L), o, b, &oom);
+			if (o->status < 0)
+				o->status = status;
 			if (o->failed) {
 				nfailed++;
 				if (error == NO_STR && o->error != NO_STR)
@@ -230,7 +296,7 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 		struct imei_reason r = {
 			.condition = str_at(b, o->condition),
 			.text = str_at(b, o->text),
-			.status = o->status,
+			.status = (enum imei_status)o->status,
 			.block_date = str_at(b, o->block_date),
 			.informative = o->informative,
 			.overruled = o->overruled,

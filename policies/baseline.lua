@@ -66,6 +66,13 @@ P:condition { name = "monitored", status = "GREYLISTED",
   reason = "on the monitoring list",
   when = function(d) return d.key ~= nil and lists.monitoring:has(d.key) end }
 
+-- The lists: stolen.csv must be there and hold rows (a missing or empty block list would
+-- let every stolen device through); the others are optional, but checked when present.
+P:requires_list("stolen", { min_rows = 1 })
+P:requires_list("golden", { optional = true })
+P:requires_list("barred_tac", { optional = true })
+P:requires_list("monitoring", { optional = true })
+
 -- Self-tests: run on every load and reload; each sees only the lists and device it names.
 local phone = { brand = "Example", model = "Phone 1", device_type = "Smartphone" }
 

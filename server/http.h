@@ -21,6 +21,13 @@ struct eird_http_config {
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
 	size_t h2_header_table;  /* SETTINGS_HEADER_TABLE_SIZE (HPACK dynamic table) */
 	size_t h2_memory;        /* nghttp2's memory for one connection: over it, GOAWAY */
+	/* TS 29.511 details (docs/serve.md "Status codes"): */
+	bool policy_error_500;   /* the policy failed as a whole: 500 ProblemDetails, not the on_error verdict */
+	unsigned max_queue;      /* equipment checks one worker takes per event-loop pass; more: 503 */
+	bool metrics_only;       /* this listener serves /metrics and /health only (--metrics-listen) */
+	bool no_metrics;         /* /metrics is served on another listener: 404 here */
+	char metrics_host[256], metrics_port[16]; /* --metrics-listen; metrics_port[0] = 0: none */
+	const char *metrics_port_file;
 	size_t h2_memory_total;  /* the same over all connections */
 };
 
@@ -37,10 +44,14 @@ struct http_worker {
 	ev_timer accept_pause; /* out of file descriptors: stop accepting a moment */
 	struct http_conn *conns;
 	long date_sec;
-	char date[40]; /* IMF-fixdate of date_sec, for HTTP/1.1 Date */
+	char date[40]; /* IMF-fixdate of date_sec, for the Date header (HTTP/1.1 and HTTP/2) */
+	ev_prepare queue_reset; /* before the loop waits: the pass is over, queued = 0 */
+	unsigned queued;        /* equipment checks taken in this loop pass (the worker's queue) */
 	char rbuf[16384];
 	_Atomic uint64_t responses[EIRD_NCODES][2]; /* [code][0 HTTP/1.1, 1 HTTP/2] */
 	_Atomic uint64_t header_timeouts, h2_refused_streams, h2_memory_closes, read_pauses;
+	size_t h2_used, h2_reserved;   /* HTTP/2 memory of this worker's connections; its share of h2_total */
+	_Atomic size_t h2_used_pub;    /* h2_used, for /metrics */
 	struct http_worker *all_next; /* every http_worker ever made (counters survive recycling) */
 };
 
@@ -50,7 +61,7 @@ struct http_front {
 	int listen_fd;
 	pthread_mutex_t lock; /* the all list */
 	struct http_worker *all;
-	_Atomic size_t h2_total; /* bytes held by all HTTP/2 sessions and streams */
+	_Atomic size_t h2_total; /* bytes reserved by the workers for HTTP/2 sessions and streams */
 	size_t h2_total_cap;
 	bool wrote_port_file;
 };
@@ -78,6 +89,7 @@ struct eird_reply {
 	int status;
 	const char *content_type;
 	const char *allow; /* Allow header of a 405 */
+	unsigned retry_after; /* seconds, for a 503 (0: no Retry-After) */
 	struct ebuf body;
 };
 
@@ -88,7 +100,12 @@ struct eird_reply {
 bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, struct eird_reply *rp);
 const char *eird_reason_phrase(int status);
 int eird_code_slot(int status);
-/* The equipment-status body of an on_error verdict, for the watchdog's answer. */
-void eird_http_status_body(struct ebuf *b, const struct imei_verdict *v, int *http_status);
+/* The equipment-status answer of a verdict: 200, 404 for UNKNOWN, or 500 ProblemDetails
+ * when the policy failed as a whole (policy_failed) and the front end is configured so
+ * (cfg->policy_error_500). Also the watchdog's answer to a hung check. */
+void eird_http_status_body(struct ebuf *b, const struct imei_verdict *v, bool policy_failed,
+                           const struct eird_http_config *cfg, int *http_status);
+/* The IMF-fixdate of now for the Date header (RFC 9110 §6.6.1), cached per second. */
+const char *eird_http_date(struct http_worker *hw);
 
 #endif

@@ -118,27 +118,45 @@ struct mem_hdr {
 };
 
 /* Count n more bytes against the connection's cap and the one over all connections;
- * false (nothing counted) when either would be passed. */
+ * false (nothing counted) when either would be passed. The total is shared by the
+ * workers, so each worker reserves it in 64 KiB steps and counts within its reserve
+ * without touching the shared counter on every allocation. */
+#define H2_RESERVE_STEP ((size_t)64 * 1024)
+
 static bool h2_charge(struct http_conn *c, size_t n)
 {
-	struct http_front *hf = c->hw->hf;
+	struct http_worker *hw = c->hw;
+	struct http_front *hf = hw->hf;
 	if (n > hf->cfg.h2_memory || c->h2_mem + n > hf->cfg.h2_memory) {
 		c->h2_nomem = true;
 		return false;
 	}
-	if (atomic_fetch_add(&hf->h2_total, n) + n > hf->h2_total_cap) {
-		atomic_fetch_sub(&hf->h2_total, n);
-		c->h2_nomem = true;
-		return false;
+	if (hw->h2_used + n > hw->h2_reserved) {
+		size_t want = n + H2_RESERVE_STEP;
+		if (atomic_fetch_add(&hf->h2_total, want) + want > hf->h2_total_cap) {
+			atomic_fetch_sub(&hf->h2_total, want);
+			c->h2_nomem = true;
+			return false;
+		}
+		hw->h2_reserved += want;
 	}
+	hw->h2_used += n;
 	c->h2_mem += n;
+	atomic_store_explicit(&hw->h2_used_pub, hw->h2_used, memory_order_relaxed);
 	return true;
 }
 
 static void h2_uncharge(struct http_conn *c, size_t n)
 {
+	struct http_worker *hw = c->hw;
 	c->h2_mem -= n;
-	atomic_fetch_sub(&c->hw->hf->h2_total, n);
+	hw->h2_used -= n;
+	if (hw->h2_reserved - hw->h2_used > 2 * H2_RESERVE_STEP) { /* give back all but one step */
+		size_t give = hw->h2_reserved - hw->h2_used - H2_RESERVE_STEP;
+		atomic_fetch_sub(&hw->hf->h2_total, give);
+		hw->h2_reserved -= give;
+	}
+	atomic_store_explicit(&hw->h2_used_pub, hw->h2_used, memory_order_relaxed);
 }
 
 static void *h2_malloc(size_t size, void *ud)
@@ -261,7 +279,7 @@ static void h1_hang_answer(void *ctx, const struct imei_verdict *v)
 	ebuf_init(&body);
 	ebuf_init(&msg);
 	int status;
-	eird_http_status_body(&body, v, &status);
+	eird_http_status_body(&body, v, true, &c->hw->hf->cfg, &status);
 	ebuf_add(&msg, c->out.data + c->out_off, pending(c)); /* answers already due, in order */
 	ebuf_printf(&msg, "HTTP/1.1 %d %s\r\nServer: imei-eird\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                  "Connection: close\r\n\r\n",
@@ -304,9 +322,9 @@ static void h2_hang_answer(void *ctx, const struct imei_verdict *v)
 	ebuf_init(&hdr);
 	ebuf_init(&msg);
 	int status;
-	eird_http_status_body(&body, v, &status);
+	eird_http_status_body(&body, v, true, &c->hw->hf->cfg, &status);
 	bool head = st->method_len == 4 && memcmp(st->method, "HEAD", 4) == 0;
-	unsigned char s = status == 200 ? 0x88 : 0x8d; /* :status 200 / 404, static table */
+	unsigned char s = status == 200 ? 0x88 : status == 404 ? 0x8d : 0x8e; /* :status 200/404/500, static table */
 	ebuf_add(&hdr, &s, 1);
 	const char *ct = status == 200 ? "application/json" : "application/problem+json";
 	hpack_literal(&hdr, 31, ct, strlen(ct)); /* content-type */
@@ -353,9 +371,8 @@ static enum eird_method method_of(const char *m, size_t n)
 }
 
 /* Serialise a reply as an HTTP/1.1 response into c->out. */
-static void h1_write_reply(struct http_conn *c, const struct eird_reply *rp, bool head, bool close_after)
+const char *eird_http_date(struct http_worker *hw)
 {
-	struct http_worker *hw = c->hw;
 	long now = (long)ev_now(hw->w->loop);
 	if (now != hw->date_sec) {
 		time_t t = (time_t)now;
@@ -364,10 +381,19 @@ static void h1_write_reply(struct http_conn *c, const struct eird_reply *rp, boo
 		strftime(hw->date, sizeof hw->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 		hw->date_sec = now;
 	}
+	return hw->date;
+}
+
+static void h1_write_reply(struct http_conn *c, const struct eird_reply *rp, bool head, bool close_after)
+{
+	struct http_worker *hw = c->hw;
+	char retry[40] = ""; /* a 503's Retry-After (RFC 9110 §10.2.3) */
+	if (rp->retry_after)
+		snprintf(retry, sizeof retry, "Retry-After: %u\r\n", rp->retry_after);
 	ebuf_printf(&c->out,
-	            "HTTP/1.1 %d %s\r\nServer: imei-eird\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s\r\n",
-	            rp->status, eird_reason_phrase(rp->status), hw->date, rp->content_type, rp->body.len,
-	            rp->allow ? "Allow: " : "", rp->allow ? rp->allow : "", rp->allow ? "\r\n" : "",
+	            "HTTP/1.1 %d %s\r\nServer: imei-eird\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+	            rp->status, eird_reason_phrase(rp->status), eird_http_date(hw), rp->content_type, rp->body.len,
+	            rp->allow ? "Allow: " : "", rp->allow ? rp->allow : "", rp->allow ? "\r\n" : "", retry,
 	            close_after ? "Connection: close\r\n" : "");
 	if (!head)
 		ebuf_add(&c->out, rp->body.data, rp->body.len);
@@ -639,18 +665,24 @@ static bool h2_respond(struct http_conn *c, struct h2_stream *st)
 	}
 	st->body = rp.body; /* the stream owns the body until it closes */
 	st->body_off = 0;
-	char status[12], length[24];
+	char status[12], length[24], retry[16];
 	snprintf(status, sizeof status, "%03d", rp.status % 1000);
 	int ll = snprintf(length, sizeof length, "%zu", st->body.len);
-	nghttp2_nv nva[5] = {
+	const char *date = eird_http_date(c->hw); /* RFC 9113 §8.3 leaves Date to the server, as in HTTP/1.1 */
+	nghttp2_nv nva[7] = {
 		NV(":status", status, 3),
 		NV("content-type", rp.content_type, strlen(rp.content_type)),
 		NV("content-length", length, (size_t)ll),
 		NV("server", "imei-eird", 9),
+		NV("date", date, strlen(date)),
 	};
-	size_t n = 4;
+	size_t n = 5;
 	if (rp.allow)
 		nva[n++] = (nghttp2_nv)NV("allow", rp.allow, strlen(rp.allow));
+	if (rp.retry_after) {
+		int rl = snprintf(retry, sizeof retry, "%u", rp.retry_after);
+		nva[n++] = (nghttp2_nv)NV("retry-after", retry, (size_t)rl);
+	}
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = h2_read_body };
 	/* A failure means the stream is gone (reset by the client): nothing to answer. */
 	nghttp2_submit_response(c->h2, st->id, nva, n, m == EIRD_HEAD ? NULL : &prd);
@@ -1063,6 +1095,16 @@ static int fe_open(struct eird_frontend *fe, struct eird_server *srv)
 	return 0;
 }
 
+/* The worker's queue is the equipment checks it takes in one pass of its event loop:
+ * every request that arrived by the time it last polled waits behind the ones before it.
+ * Before it polls again that queue is empty. */
+static void on_queue_reset(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	(void)loop;
+	(void)revents;
+	((struct http_worker *)p->data)->queued = 0;
+}
+
 static int fe_worker_start(struct eird_frontend *fe, struct eird_worker *w)
 {
 	struct http_front *hf = fe->state;
@@ -1076,6 +1118,9 @@ static int fe_worker_start(struct eird_frontend *fe, struct eird_worker *w)
 	ev_init(&hw->accept_pause, on_accept_resume);
 	hw->accept_pause.data = hw;
 	ev_io_start(w->loop, &hw->listen_io);
+	ev_prepare_init(&hw->queue_reset, on_queue_reset);
+	hw->queue_reset.data = hw;
+	ev_prepare_start(w->loop, &hw->queue_reset);
 	w->fe_state[fe->slot] = hw;
 	pthread_mutex_lock(&hf->lock);
 	hw->all_next = hf->all;
@@ -1116,6 +1161,7 @@ static void fe_worker_close(struct eird_frontend *fe, struct eird_worker *w)
 		return;
 	ev_io_stop(w->loop, &hw->listen_io);
 	ev_timer_stop(w->loop, &hw->accept_pause);
+	ev_prepare_stop(w->loop, &hw->queue_reset);
 	while (hw->conns)
 		conn_free(hw->conns);
 }
@@ -1135,9 +1181,12 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 {
 	(void)srv;
 	struct http_front *hf = fe->state;
+	if (hf->cfg.metrics_only)
+		return; /* the metrics listener: its few answers are not the service's */
 	static const int codes[EIRD_NCODES] = { 200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 0 };
 	uint64_t sums[EIRD_NCODES][2] = { { 0 } };
 	uint64_t timeouts = 0, nomem = 0, pauses = 0, refused = 0;
+	size_t h2_used = 0;
 	pthread_mutex_lock(&hf->lock);
 	for (struct http_worker *hw = hf->all; hw; hw = hw->all_next) {
 		for (int c = 0; c < EIRD_NCODES; c++)
@@ -1147,6 +1196,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 		nomem += atomic_load_explicit(&hw->h2_memory_closes, memory_order_relaxed);
 		pauses += atomic_load_explicit(&hw->read_pauses, memory_order_relaxed);
 		refused += atomic_load_explicit(&hw->h2_refused_streams, memory_order_relaxed);
+		h2_used += atomic_load_explicit(&hw->h2_used_pub, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&hf->lock);
 	ebuf_str(b, "# HELP imei_eir_http_responses_total HTTP responses by status code and protocol.\n"
@@ -1177,7 +1227,7 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 	            "being read (over --max-output).\n# TYPE imei_eir_http_read_pauses_total counter\n"
 	            "imei_eir_http_read_pauses_total %llu\n",
 	            (unsigned long long)timeouts, (unsigned long long)nomem, (unsigned long long)refused,
-	            atomic_load(&hf->h2_total),
+	            h2_used,
 	            (unsigned long long)pauses);
 }
 

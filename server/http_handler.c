@@ -47,8 +47,20 @@ static void problem(struct eird_reply *rp, int status, const char *detail, const
 	n5g_problem_body(&rp->body, status, eird_reason_phrase(status), detail, cause, NULL, 0);
 }
 
-void eird_http_status_body(struct ebuf *b, const struct imei_verdict *v, int *http_status)
+void eird_http_status_body(struct ebuf *b, const struct imei_verdict *v, bool policy_failed,
+                           const struct eird_http_config *cfg, int *http_status)
 {
+	if (policy_failed && cfg->policy_error_500) {
+		/* TS 29.500 Table 5.2.7.2-1: SYSTEM_FAILURE; the AMF applies its own local policy */
+		*http_status = 500;
+		char detail[200]; /* why stays in the server's log: no path or policy text to clients */
+		if (v->policy)
+			snprintf(detail, sizeof detail, "the EIR policy %s failed on this request", v->policy);
+		else
+			snprintf(detail, sizeof detail, "the EIR policy failed on this request");
+		n5g_problem_body(b, 500, "Internal Server Error", detail, "SYSTEM_FAILURE", NULL, 0);
+		return;
+	}
 	if (v->status == IMEI_STATUS_UNKNOWN) {
 		*http_status = 404;
 		char detail[200];
@@ -77,6 +89,20 @@ static bool equipment_status(struct http_worker *hw, const char *query, size_t q
 		n5g_problem_body(&rp->body, 400, "Bad Request", detail, cause, q.invalid, q.ninvalid);
 		return true;
 	}
+	if (q.not_equipment) {
+		/* A MAC or EUI-64 PEI (wireline access, TS 29.571 Pei) is well formed but names no
+		 * 3GPP mobile equipment: the EIR does not know it (TS 29.511 §6.2.3.2.3.1). */
+		problem(rp, 404, "the PEI is a MAC or EUI-64 address, not a mobile equipment identity",
+		        "ERROR_EQUIPMENT_UNKNOWN");
+		return true;
+	}
+	if (++hw->queued > hw->hf->cfg.max_queue) {
+		/* Shed load: this worker already took max_queue checks in this loop pass; the
+		 * client tries again (or elsewhere) instead of waiting behind them. */
+		problem(rp, 503, "the EIR is overloaded: try again shortly", "NF_CONGESTION");
+		rp->retry_after = 1;
+		return true;
+	}
 	const char *extras[4];
 	size_t nextras = 0;
 	if (q.has_supi) {
@@ -96,11 +122,12 @@ static bool equipment_status(struct http_worker *hw, const char *query, size_t q
 		.nextras = nextras,
 		.extras = extras,
 	};
-	if (eird_check(hw->w, &req, v) == EIRD_CHECK_ABANDONED)
+	int rc = eird_check(hw->w, &req, v);
+	if (rc == EIRD_CHECK_ABANDONED)
 		return false;
 	*checked = true;
-	rp->content_type = v->status == IMEI_STATUS_UNKNOWN ? PROBLEM : JSON;
-	eird_http_status_body(&rp->body, v, &rp->status);
+	eird_http_status_body(&rp->body, v, rc < 0, &hw->hf->cfg, &rp->status);
+	rp->content_type = rp->status == 200 ? JSON : PROBLEM;
 	return true;
 }
 
@@ -115,6 +142,8 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 	uint64_t t0 = eird_now_ns();
 	ebuf_init(&rp->body);
 	rp->allow = NULL;
+	rp->retry_after = 0;
+	const struct eird_http_config *cfg = &hw->hf->cfg;
 	struct imei_verdict v = IMEI_VERDICT_INIT;
 	bool checked = false;
 	const struct imei_verdict *logged = NULL; /* the verdict, once there is one */
@@ -129,7 +158,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		                     : rq->forced_status == 408 ? "the request did not arrive in time"
 		                                                : "malformed HTTP request";
 		problem(rp, rq->forced_status, detail, rq->forced_status == 400 ? "INVALID_MSG_FORMAT" : NULL);
-	} else if (path_is(target, plen, N5G_PATH)) {
+	} else if (path_is(target, plen, N5G_PATH) && !cfg->metrics_only) {
 		if (rq->method == EIRD_OTHER) {
 			problem(rp, 405, "the equipment-status resource answers GET", NULL);
 			rp->allow = "GET, HEAD";
@@ -138,7 +167,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 			imei_verdict_release(&v);
 			return false;
 		}
-	} else if (path_is(target, plen, "/health") || path_is(target, plen, "/metrics")) {
+	} else if (path_is(target, plen, "/health") || (path_is(target, plen, "/metrics") && !cfg->no_metrics)) {
 		if (rq->method == EIRD_OTHER) {
 			problem(rp, 405, "this resource answers GET", NULL);
 			rp->allow = "GET, HEAD";
@@ -160,6 +189,7 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		rp->status = 500;
 		rp->content_type = PROBLEM;
 		rp->allow = NULL;
+		rp->retry_after = 0;
 		static const char oom[] = "{\"title\":\"Internal Server Error\",\"status\":500}";
 		ebuf_add(&rp->body, oom, sizeof oom - 1);
 	}

@@ -246,6 +246,7 @@ void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 	help(b, "imei_eir_start_time_seconds", "gauge", "Start time of the process, UTC seconds.");
 	ebuf_printf(b, "imei_eir_start_time_seconds %lld\n", srv->started);
 	store_metrics(b, srv->ecfg.store);
+	eird_metrics_process(srv, b);
 
 	for (size_t i = 0; i < srv->nfe; i++)
 		if (srv->fe[i]->metrics)

@@ -249,6 +249,7 @@ void n5g_parse_query(const char *query, size_t len, struct n5g_query *q)
 	}
 	if (q->ninvalid)
 		return;
+	q->not_equipment = strncmp(q->pei, "mac", 3) == 0 || strncmp(q->pei, "eui", 3) == 0;
 	if (q->has_supi && strncmp(q->supi, "imsi-", 5) == 0)
 		snprintf(q->imsi, sizeof q->imsi, "%s", q->supi + 5);
 	if (q->has_gpsi && strncmp(q->gpsi, "msisdn-", 7) == 0)

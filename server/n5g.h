@@ -39,6 +39,7 @@ struct n5g_query {
 	bool mandatory_incorrect; /* pei given but malformed */
 	/* the request fields derived from a valid query */
 	char imsi[16], msisdn[16];
+	bool not_equipment; /* a well-formed MAC or EUI-64 PEI: no mobile equipment to check */
 };
 
 /* Parse and validate the query string (the part after '?', without it; NULL or empty for

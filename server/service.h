@@ -225,6 +225,8 @@ static inline void eird_add(_Atomic uint64_t *c, uint64_t n)
 
 void eird_count_verdict(struct eird_metrics *m, const struct imei_verdict *v);
 void eird_metrics_render(struct eird_server *srv, struct ebuf *out);
+/* build_info and the process_* metrics (metrics_process.c) */
+void eird_metrics_process(struct eird_server *srv, struct ebuf *out);
 /* Sum of one per-worker counter over every worker, retired ones included; offset is
  * offsetof(struct eird_metrics, field) of an _Atomic uint64_t. Takes workers_lock. */
 uint64_t eird_metrics_sum(struct eird_server *srv, size_t offset);

@@ -19,7 +19,7 @@ local engine = {}
 
 local OPTION_NAMES = {
   policy = true, tacdb = true, lists = true, store = true, limits = true, on_error = true,
-  record = true, lua_path = true, skip_examples = true, quiet = true,
+  record = true, lua_path = true, skip_examples = true, quiet = true, allow_missing_lists = true,
 }
 
 --- The data an engine reads, from an object or a path. Shared with imei classify.
@@ -74,6 +74,7 @@ function engine.new(opts)
   return host.engine_new {
     policy = opts.policy, tacdb = tacdb, lists = lists, store = store,
     on_error = opts.on_error, record = opts.record, skip_examples = opts.skip_examples,
+    allow_missing_lists = opts.allow_missing_lists,
     lua_path = opts.lua_path or package.path,
     memory = limits.memory, instructions = limits.instructions, load_instructions = limits.load_instructions,
     deadline_us = limits.deadline_ms and math.floor(limits.deadline_ms * 1000),

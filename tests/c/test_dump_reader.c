@@ -1,8 +1,11 @@
 /*
  * test_dump_reader.c — operator dump rows (imei_dump_reader.h): dates, layouts and headers,
  * every reason a row is refused, identity forms against imei_parse, and the line reader
- * over plain and gzip files (CRLF, BOM, long lines, truncated streams).
+ * over plain and gzip files (CRLF, BOM, long lines, truncated streams) and the inputs
+ * that must never go missing silently: CR-only line ends, a gzip file with a second
+ * member or with bytes after its end, UTF-16 text, a file that ends mid-line.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +296,172 @@ static void test_truncated_gzip(void)
 	CHECK(strstr(err, "is a directory") != NULL);
 }
 
+
+/* gzip bytes of content (one member). */
+static size_t gz_member(const char *content, size_t len, unsigned char *out, size_t cap)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return 0;
+	zs.next_in = (unsigned char *)(uintptr_t)content;
+	zs.avail_in = (uInt)len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	int rc = deflate(&zs, Z_FINISH);
+	size_t n = cap - zs.avail_out;
+	deflateEnd(&zs);
+	return rc == Z_STREAM_END ? n : 0;
+}
+
+/* Read a whole file: the lines joined with '|', the return of the last imei_dump_next
+ * (0 or -1) and its message. */
+static int read_all(const char *path, char *joined, size_t cap, size_t *lines, size_t *unterminated, char *err,
+                    size_t errlen)
+{
+	struct imei_dump_file *f = imei_dump_open(path, err, errlen);
+	if (!f)
+		return -2;
+	const char *line;
+	size_t len, lineno, n = 0;
+	bool too_long;
+	int rc;
+	*lines = 0;
+	joined[0] = 0;
+	while ((rc = imei_dump_next(f, &line, &len, &lineno, &too_long, err, errlen)) == 1) {
+		if (n + len + 2 < cap) {
+			if (n)
+				joined[n++] = '|';
+			memcpy(joined + n, line, len);
+			n += len;
+			joined[n] = 0;
+		}
+		(*lines)++;
+	}
+	*unterminated = imei_dump_unterminated(f);
+	imei_dump_close(f);
+	return rc;
+}
+
+static void test_line_ends(void)
+{
+	char got[256], err[400];
+	size_t lines, unterm;
+	/* CR only (old Mac exporters): three lines, not one long line */
+	const char *path = write_file("date,imei\r20260101,1\r20260102,2\r", 32, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_STR(got, "date,imei|20260101,1|20260102,2");
+	CHECK_INT(lines, 3);
+	CHECK_INT(unterm, 0);
+	unlink(path);
+	/* CR only, gzip, the last line without its end: read, and its number reported */
+	unsigned char gz[512];
+	size_t n = gz_member("a\rb\rc", 5, gz, sizeof gz);
+	path = write_file((const char *)gz, n, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_STR(got, "a|b|c");
+	CHECK_INT(unterm, 3);
+	unlink(path);
+	/* LF file whose last line is cut: reported */
+	path = write_file("x\ny\n20260101,35209", 19, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_INT(lines, 3);
+	CHECK_INT(unterm, 3);
+	unlink(path);
+	/* a lone CR inside an LF file stays in its line (the row parser refuses it) */
+	path = write_file("a\nb\rc\n", 6, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_INT(lines, 2);
+	CHECK_STR(got, "a|b\rc");
+	unlink(path);
+	/* empty file, one-byte file */
+	path = write_file("", 0, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_INT(lines, 0);
+	unlink(path);
+	path = write_file("\r", 1, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_INT(lines, 1);
+	CHECK_INT(unterm, 0);
+	unlink(path);
+}
+
+static void test_gzip_members(void)
+{
+	char got[256], err[400];
+	size_t lines, unterm;
+	unsigned char buf[2048];
+	/* two members: both read (RFC 1952 §2.2), as gzip -d does */
+	size_t a = gz_member("one\ntwo\n", 8, buf, sizeof buf);
+	size_t b = gz_member("three\nfour\n", 11, buf + a, sizeof buf - a);
+	const char *path = write_file((const char *)buf, a + b, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_STR(got, "one|two|three|four");
+	unlink(path);
+	/* a member, then plain text: refused with the byte offset where it starts */
+	memcpy(buf + a, "20260101,352099001761481,410010000000001,\n", 42);
+	path = write_file((const char *)buf, a + 42, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), -1);
+	char want[64];
+	snprintf(want, sizeof want, "byte %zu", a);
+	CHECK_HAS(err, want);
+	CHECK_HAS(err, path);
+	CHECK_HAS(err, "42 bytes after the end of the gzip data");
+	CHECK_HAS(err, "not another gzip member");
+	unlink(path);
+	/* a single trailing byte, and a trailing 0x1f alone */
+	buf[a] = 0x1f;
+	path = write_file((const char *)buf, a + 1, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), -1);
+	CHECK_HAS(err, "1 byte after the end of the gzip data");
+	unlink(path);
+	/* a second member cut short: truncated, with its offset */
+	b = gz_member("three\nfour\n", 11, buf + a, sizeof buf - a);
+	path = write_file((const char *)buf, a + b - 5, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), -1);
+	CHECK_HAS(err, "truncated");
+	CHECK_HAS(err, "byte ");
+	unlink(path);
+	/* damaged deflate data */
+	a = gz_member("one\ntwo\n", 8, buf, sizeof buf);
+	buf[12] ^= 0xff;
+	buf[13] ^= 0xff;
+	path = write_file((const char *)buf, a, false);
+	int rc = read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err);
+	CHECK_INT(rc, -1);
+	CHECK_HAS(err, "gzip");
+	unlink(path);
+}
+
+static void test_encodings(void)
+{
+	char got[256], err[400];
+	size_t lines, unterm;
+	/* UTF-16LE with its byte order mark */
+	const char le[] = "\xFF\xFE" "d\0a\0t\0e\0\n\0" "2\0" "0\0";
+	const char *path = write_file(le, sizeof le - 1, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), -1);
+	CHECK_HAS(err, "UTF-16 (little-endian)");
+	CHECK_HAS(err, "byte order mark");
+	CHECK_HAS(err, path);
+	CHECK_INT(lines, 0);
+	unlink(path);
+	/* UTF-16BE without one: found from the NUL bytes; and inside gzip */
+	const char be[] = "\0d\0a\0t\0e\0,\0i\0m\0e\0i\0\n\0" "2\0" "0\0" "2\0" "6";
+	unsigned char gz[512];
+	size_t n = gz_member(be, sizeof be - 1, gz, sizeof gz);
+	path = write_file((const char *)gz, n, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), -1);
+	CHECK_HAS(err, "UTF-16 (big-endian)");
+	CHECK_HAS(err, "NUL bytes");
+	unlink(path);
+	/* a stray NUL in ASCII text is a row problem, not an encoding */
+	path = write_file("date,imei\n2026\0" "101,1\n", 21, false);
+	CHECK_INT(read_all(path, got, sizeof got, &lines, &unterm, err, sizeof err), 0);
+	CHECK_INT(lines, 2);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_dates();
@@ -302,5 +471,8 @@ int main(void)
 	test_reader(false);
 	test_reader(true);
 	test_truncated_gzip();
+	test_line_ends();
+	test_gzip_members();
+	test_encodings();
 	return CHECK_DONE("dump_reader");
 }

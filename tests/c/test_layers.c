@@ -221,7 +221,7 @@ static void host_face(struct host_face *h)
 
 	lua_State *C = luaL_newstate();
 	luaL_openlibs(C);
-	luaL_requiref(C, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(C, "imei.core", imei_luaopen_core, 0);
 	lua_getfield(C, -1, "parse");
 	h->parse = lua_tocfunction(C, -1);
 	lua_settop(C, 0);
@@ -229,7 +229,7 @@ static void host_face(struct host_face *h)
 
 	lua_State *H = luaL_newstate();
 	luaL_openlibs(H);
-	luaL_requiref(H, "imei.host", luaopen_imei_host, 0);
+	luaL_requiref(H, "imei.host", imei_luaopen_host, 0);
 	int mod = lua_gettop(H);
 	lua_pushnil(H);
 	while (lua_next(H, mod)) {

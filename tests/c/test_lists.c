@@ -25,7 +25,7 @@
 #include "imei_u64set.h"
 #include "imei_lua.h"
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 #define FIX "tests/fixtures/lists/"
 
@@ -892,7 +892,7 @@ static void test_lua_states(void)
 	}
 	luaL_openlibs(a);
 	luaL_openlibs(b);
-	luaL_requiref(a, "imei.core", luaopen_imei_core, 0); /* a has the module, b does not */
+	luaL_requiref(a, "imei.core", imei_luaopen_core, 0); /* a has the module, b does not */
 	lua_pop(a, 1);
 	imei_lua_push_lists(a, ls);
 	CHECK(imei_lua_check_lists(a, -1) == ls);
@@ -926,6 +926,137 @@ static void test_lua_states(void)
 	lua_close(b);
 }
 
+
+/* The lists a policy needs: found in its source (comments and strings are not code). */
+static void test_needs_scan(void)
+{
+	static const char src[] =
+		"-- lists.in_a_comment:has(x)\n"
+		"--[==[ lists.in_a_long_comment ]==]\n"
+		"local s = \"lists.in_a_string\" .. [[lists.in_a_long_string]]\n"
+		"P:condition { when = function(d) return lists.stolen:has(d.key) end }\n"
+		"local x = lists [ 'golden' ] or lists:get(\"monitoring\") or lists\n"
+		"  . barred_tac\n"
+		"local y = cfg.lists.not_ours, t:lists(), 1 .. lists.pairing\n"
+		"lists.stolen:has(1)\n";
+	struct imei_list_needs ns = { 0 };
+	CHECK_INT(imei_list_needs_scan(&ns, src, sizeof src - 1, "p.lua"), 0);
+	CHECK_INT(ns.n, 5);
+	const struct imei_list_need *n = imei_list_needs_get(&ns, "stolen");
+	CHECK(n != NULL);
+	if (n) {
+		CHECK_STR(n->where, "p.lua:4"); /* the first reference */
+		CHECK_INT(n->min_rows, 1);
+		CHECK(!n->optional && !n->declared);
+	}
+	CHECK(imei_list_needs_get(&ns, "golden") != NULL);
+	CHECK(imei_list_needs_get(&ns, "monitoring") != NULL);
+	n = imei_list_needs_get(&ns, "barred_tac");
+	CHECK(n != NULL && strcmp(n->where, "p.lua:5") == 0);
+	CHECK(imei_list_needs_get(&ns, "pairing") != NULL);
+	CHECK(imei_list_needs_get(&ns, "in_a_comment") == NULL);
+	CHECK(imei_list_needs_get(&ns, "in_a_long_comment") == NULL);
+	CHECK(imei_list_needs_get(&ns, "in_a_string") == NULL);
+	CHECK(imei_list_needs_get(&ns, "not_ours") == NULL);
+	/* a declaration sets the terms of a found need; a found one never undoes it */
+	struct imei_list_need decl = { .name = "golden", .optional = true, .declared = true, .where = "p.lua:1" };
+	CHECK_INT(imei_list_needs_add(&ns, &decl), 0);
+	CHECK_INT(imei_list_needs_scan(&ns, "lists.golden", 12, "q.lua"), 0);
+	n = imei_list_needs_get(&ns, "golden");
+	CHECK(n && n->optional && n->declared && strcmp(n->where, "p.lua:1") == 0);
+	struct imei_list_need bad = { .name = "" };
+	CHECK_INT(imei_list_needs_add(&ns, &bad), -1);
+	/* a source that ends inside a string or a comment is scanned to its end, no further */
+	CHECK_INT(imei_list_needs_scan(&ns, "lists.x --[[", 12, "r.lua"), 0);
+	CHECK_INT(imei_list_needs_scan(&ns, "'lists.y", 8, "r.lua"), 0);
+	CHECK(imei_list_needs_get(&ns, "x") != NULL && imei_list_needs_get(&ns, "y") == NULL);
+	imei_list_needs_free(&ns);
+	char err[128];
+	CHECK_INT(imei_list_needs_scan_file(&ns, "/nonexistent/p.lua", err, sizeof err), -1);
+	CHECK_HAS(err, "/nonexistent/p.lua: No such file");
+}
+
+static struct imei_list *from(const char *csv, const char *name)
+{
+	char err[256];
+	return imei_list_load_buffer(csv, strlen(csv), name, NULL, err, sizeof err);
+}
+
+/* The check every host runs: missing, empty, under min_rows, damaged; optional lists. */
+static void test_needs_check(void)
+{
+	struct imei_lists *ls = imei_lists_new();
+	struct imei_list *stolen = from("imei\n352099001761481\n", "stolen");
+	struct imei_list *empty = from("imei\n", "golden");
+	struct imei_list *damaged = from("imei\n352099001761481\nx\ny\n", "monitoring");
+	CHECK(ls && stolen && empty && damaged);
+	if (!ls || !stolen || !empty || !damaged)
+		return;
+	imei_lists_add(ls, stolen);
+	imei_lists_add(ls, empty);
+	imei_lists_add(ls, damaged);
+	struct imei_list_needs ns = { 0 };
+	struct imei_list_need need = { .name = "stolen", .min_rows = 1, .max_rejected = 0.01, .where = "p.lua:3" };
+	imei_list_needs_add(&ns, &need);
+	char err[1024];
+	CHECK_INT(imei_lists_check_needs(ls, &ns, err, sizeof err), 0);
+	CHECK_INT(imei_lists_check_needs(NULL, &ns, err, sizeof err), -1);
+	CHECK_HAS(err, "list 'stolen' (the policy reads it at p.lua:3): no lists are loaded");
+	/* more rows than there are */
+	ns.v[0].min_rows = 2;
+	ns.v[0].declared = true;
+	CHECK_INT(imei_lists_check_needs(ls, &ns, err, sizeof err), -1);
+	CHECK_HAS(err, "list 'stolen' (required by the policy at p.lua:3): stolen: 1 row accepted of 1, the policy "
+	               "needs at least 2 (min_rows)");
+	ns.v[0].min_rows = 1;
+	/* empty, damaged, missing: each on its own line */
+	struct imei_list_need g = { .name = "golden", .min_rows = 1, .max_rejected = 0.01, .where = "p.lua:4" };
+	struct imei_list_need m = { .name = "monitoring", .min_rows = 1, .max_rejected = 0.5, .where = "p.lua:5" };
+	struct imei_list_need b = { .name = "barred_tac", .min_rows = 1, .max_rejected = 0.01, .where = "p.lua:6" };
+	imei_list_needs_add(&ns, &g);
+	imei_list_needs_add(&ns, &m);
+	imei_list_needs_add(&ns, &b);
+	CHECK_INT(imei_lists_check_needs(ls, &ns, err, sizeof err), -1);
+	CHECK_HAS(err, "list 'golden' (the policy reads it at p.lua:4): golden: empty (no rows)");
+	CHECK_HAS(err, "\nlist 'monitoring' (the policy reads it at p.lua:5): monitoring: damaged: 2 of 3 rows rejected "
+	               "(66.7%), more than the 50% allowed (max_rejected); first: line 3: imei \"x\"");
+	CHECK_HAS(err, "\nlist 'barred_tac' (the policy reads it at p.lua:6): missing from the lists given");
+	CHECK(strstr(err, "'stolen'") == NULL);
+	/* optional: may be absent, or empty with min_rows 0; a damaged one is still refused */
+	ns.v[1].optional = true, ns.v[1].min_rows = 0;
+	ns.v[2].max_rejected = 0.7;
+	ns.v[3].optional = true;
+	CHECK_INT(imei_lists_check_needs(ls, &ns, err, sizeof err), 0);
+	ns.v[2].optional = true, ns.v[2].max_rejected = 0.6;
+	CHECK_INT(imei_lists_check_needs(ls, &ns, err, sizeof err), -1);
+	CHECK_HAS(err, "damaged");
+	/* a message longer than the buffer is cut, NUL-terminated */
+	char small[16];
+	CHECK_INT(imei_lists_check_needs(ls, &ns, small, sizeof small), -1);
+	CHECK_INT(strlen(small), sizeof small - 1);
+	imei_list_needs_free(&ns);
+
+	/* the reports hosts print: JSON and one line, with the file's SHA-256 */
+	char json[2048], line[512];
+	size_t need_len = imei_list_report_json(damaged, json, sizeof json);
+	CHECK_INT(need_len, strlen(json));
+	CHECK_HAS(json, "{\"name\":\"monitoring\",\"file\":null,\"kind\":\"keys\",\"rows\":3,\"loaded\":1,\"rejected\":2,");
+	CHECK_HAS(json, "\"rejected_by\":{\"key\":2}");
+	CHECK_HAS(json, "\"errors\":[{\"line\":3,\"reason\":\"imei \\\"x\\\": ");
+	imei_list_report_line(stolen, line, sizeof line);
+	CHECK_STR(line, "stolen: stolen: 1 row, 1 loaded, 0 rejected, 0 duplicates, 0 warnings, 21 bytes, sha256 "
+	                "1e9e40125c93c8535c371aee12ca695eca382fbc9aec29882b904500a8edc155");
+	CHECK_INT(imei_lists_report_json(ls, json, sizeof json), strlen(json));
+	CHECK(json[0] == '[' && json[strlen(json) - 1] == ']');
+	char tiny[8];
+	CHECK(imei_lists_report_json(ls, tiny, sizeof tiny) > sizeof tiny);
+	CHECK_INT(strlen(tiny), sizeof tiny - 1);
+	imei_list_unref(stolen);
+	imei_list_unref(empty);
+	imei_list_unref(damaged);
+	imei_lists_unref(ls);
+}
+
 int main(void)
 {
 	test_csv();
@@ -944,5 +1075,7 @@ int main(void)
 	test_large();
 	test_large_pairs();
 	test_lua_states();
+	test_needs_scan();
+	test_needs_check();
 	return CHECK_DONE("test_lists");
 }

@@ -94,6 +94,16 @@ static bool has_invalid(const char *param)
 
 static void test_query(void)
 {
+	/* a MAC or EUI-64 PEI is well formed and names no mobile equipment (answered 404) */
+	parse("pei=mac-00-1a-2B-3c-4d-5e");
+	CHECK_INT(q.ninvalid, 0);
+	CHECK(q.not_equipment);
+	parse("pei=eui-00-11-22-33-44-55-66-77");
+	CHECK(q.not_equipment);
+	parse("pei=mac-00-1a-2b");
+	CHECK(q.ninvalid > 0 && q.mandatory_incorrect); /* malformed: still a 400 */
+	parse("pei=imei-490154203237518");
+	CHECK(!q.not_equipment);
 	parse("pei=imei-490154203237518&supi=imsi-410010000000001&gpsi=msisdn-923001234567");
 	CHECK_INT(q.ninvalid, 0);
 	CHECK_STR(q.pei, "imei-490154203237518");

@@ -300,7 +300,7 @@ static void test_log_flood(void)
 		return;
 	/* a line cannot forge another in the host's log */
 	struct imei_request one = { .pei = "000000000000000", .time = 1767225600 };
-	struct imei_verdict v1;
+	struct imei_verdict v1 = IMEI_VERDICT_INIT;
 	imei_engine_free(e);
 	e = engine_with("log('a\\nFAKE line', 7, nil) return false", limits, &log, err, sizeof err);
 	CHECK(e != NULL);
@@ -308,6 +308,7 @@ static void test_log_flood(void)
 		return;
 	CHECK_INT(imei_engine_check(e, &one, &v1), 0);
 	CHECK_STR(log.last, "a\\x0aFAKE line 7 nil");
+	imei_verdict_release(&v1);
 	imei_engine_free(e);
 	e = engine_with("for i = 1, 100 do print('flood', i, string.rep('y', 300)) end log('x') return false", limits, &log,
 	                err, sizeof err);
@@ -433,7 +434,7 @@ static void test_hanging_loads(void)
 	took = now_s() - t0;
 	CHECK(e == NULL);
 	CHECK(strstr(err, "exceeded") != NULL);
-	CHECK(took < 5.0);
+	CHECK(took < 30.0); /* the default 2 s of CPU, on a loaded machine under the sanitizers */
 	imei_engine_free(e);
 }
 

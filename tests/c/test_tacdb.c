@@ -24,7 +24,7 @@
 #include "tacdb_format.h"
 #include "imei_tacdb.h"
 
-int luaopen_imei_core(lua_State *L);
+int imei_luaopen_core(lua_State *L);
 
 
 static struct imei_tac_fields named(const char *brand, const char *model)
@@ -555,7 +555,7 @@ static void crafted(const unsigned char *img, size_t len, void (*edit)(unsigned 
 		return;
 	memcpy(buf, img, len);
 	edit(buf);
-	uint64_t sum = tac_checksum(buf, len);
+	uint64_t sum = imei_tac_checksum(buf, len);
 	memcpy(buf + offsetof(struct tac_header, checksum), &sum, sizeof sum);
 	struct imei_tacdb_error err = { { 0 } };
 	struct imei_tacdb *db = imei_tacdb_from_image(buf, len, &err);
@@ -691,7 +691,7 @@ static lua_State *state_with_core(void)
 	if (!L)
 		return NULL;
 	luaL_openlibs(L);
-	luaL_requiref(L, "imei.core", luaopen_imei_core, 0);
+	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	lua_pop(L, 1);
 	return L;
 }

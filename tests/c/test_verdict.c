@@ -115,6 +115,14 @@ int main(void)
 	CHECK(r[MANY - 1].informative);
 	imei_verdict_release(&old);
 
+	/* a struct the caller forgot to start with IMEI_VERDICT_INIT: started afresh, not trusted */
+	struct imei_verdict junk;
+	memset(&junk, 0xab, sizeof junk);
+	CHECK_INT(imei_engine_check(e, &req, &junk), 0);
+	CHECK_INT(junk.nreasons, MANY);
+	CHECK_STR(junk.reasons[MANY - 1].condition, "c40");
+	imei_verdict_release(&junk);
+
 	imei_engine_free(e);
 	unlink(policy_path);
 	return CHECK_DONE("test_verdict");

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(img, data, size);
 	if (fix && size >= sizeof(struct tac_header)) {
-		uint64_t sum = tac_checksum(img, size);
+		uint64_t sum = imei_tac_checksum(img, size);
 		memcpy(img + offsetof(struct tac_header, checksum), &sum, sizeof sum);
 	}
 	struct imei_tacdb_error err = { { 0 } };

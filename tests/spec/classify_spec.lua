@@ -28,6 +28,7 @@ end
 -- The test policy: a small country policy whose every rule the scenario exercises.
 local POLICY = [[
 local P = policy.new { name = "scenario", version = "1" }
+P:requires_list("stolen", { min_rows = 0 }) -- a run below empties it on purpose
 P:condition { name = "malformed", status = "BLACKLISTED", max_ratio = 1,
   when = function(d) return not d.parsed end }
 P:condition { name = "not_an_imei", status = "UNKNOWN",
@@ -596,7 +597,9 @@ describe("imei classify", function()
       assert(os.execute("gzip -n '" .. alpha .. "'"))
       local gz = support.read(alpha .. ".gz")
       support.write(alpha .. ".gz", gz:sub(1, #gz // 2))
-      local r, err = classify.run { policy = write_policy(dir), out = dir .. "/out", dumps = { alpha .. ".gz" } }
+      write_lists(dir .. "/lists")
+      local r, err = classify.run { policy = write_policy(dir), out = dir .. "/out", dumps = { alpha .. ".gz" },
+                                    lists = dir .. "/lists" }
       assert.is_nil(r)
       assert.matches("truncated", err, 1, true)
       assert.same({}, host.listdir(dir .. "/out"))
@@ -605,7 +608,8 @@ describe("imei classify", function()
     it("refuses a header without an imsi column", function()
       local dir = support.tmpdir()
       support.write(dir .. "/X_Y_20260101_20260131.csv", "date,imei,msisdn\n20260101,352099001761481,923001234567\n")
-      local r, err = classify.run { policy = write_policy(dir), out = dir .. "/out",
+      write_lists(dir .. "/lists")
+      local r, err = classify.run { policy = write_policy(dir), out = dir .. "/out", lists = dir .. "/lists",
                                     dumps = { dir .. "/X_Y_20260101_20260131.csv" } }
       assert.is_nil(r)
       assert.matches("X_Y_20260101_20260131.csv:1: header: no 'imsi' column", err, 1, true)

@@ -51,12 +51,15 @@ describe("imei policy / imei check", function()
   end)
 
   it("checks one request, readable and as JSON", function()
-    local out, _, code = support.imei("check --policy policies/example-country.lua --operator 410-01 "
-      .. "--time 1767225600 000000000000000 410010000000001")
+    local lists = support.tmpdir()
+    support.write(lists .. "/stolen.csv", "imei\n352099001761481\n")
+    support.write(lists .. "/registration.csv", "approved_imei\n490154203237518\n")
+    local out, _, code = support.imei("check --policy policies/example-country.lua --operator 410-01 --lists "
+      .. lists .. " --time 1767225600 000000000000000 410010000000001")
     assert.equal(0, code)
     assert.matches("000000000000000  BLACKLISTED  %(example%-country@2026%-11%)", out)
     assert.matches("junk_imei", out)
-    out, _, code = support.imei("check --json --policy policies/baseline.lua 35209900176148x")
+    out, _, code = support.imei("check --json --policy policies/baseline.lua --lists " .. lists .. " 35209900176148x")
     assert.equal(0, code)
     local verdict = cjson.decode(out)
     assert.equal("BLACKLISTED", verdict.status)

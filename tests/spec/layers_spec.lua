@@ -26,14 +26,15 @@ describe("imei.core and imei.host", function()
   end)
 
   it("objects made by imei.core are taken by imei.host", function()
-    local lists = assert(core.lists_new {})
+    local stolen = assert(core.list_load_string("imei\n352099001761481\n", "stolen"))
+    local lists = assert(core.lists_new { stolen })
     local store = assert(core.sightings_open("memory"))
     local e, err = host.engine_new { policy = "policies/baseline.lua", lists = lists, store = store,
                                      lua_path = package.path }
     assert.is_truthy(e, err)
     -- the same verdict as through imei.engine, which builds its objects itself
     local v = e:check { pei = "490154203237518", imsi = "001010000000001" }
-    local e2 = assert(require("imei.engine").new { policy = "policies/baseline.lua", store = "memory" })
+    local e2 = assert(require("imei.engine").new { policy = "policies/baseline.lua", store = "memory", lists = lists })
     local v2 = e2:check { pei = "490154203237518", imsi = "001010000000001" }
     assert.equal(v2.status, v.status)
     assert.equal("WHITELISTED", v.status)

@@ -24,6 +24,8 @@ describe("imei.core.list_load", function()
     assert.equal(7 * 16, l:bytes())
     assert.equal("imei.list stolen (keys, 7 entries)", tostring(l))
     assert.same({ rows = 9, loaded = 7, rejected = 0, duplicates = 2, warnings = 2, errors = {},
+                  bytes = 302, sha256 = "eb3ad988522141262d8d7be0fb7a4be05054f9ca88efba88a554b18ded8b481a",
+                  rejected_by = {},
                   warning_lines = {
                     { line = 8,
                       reason = 'imei "860123456789010": check digit 0, expected 4; kept as key 86012345678901' },
@@ -119,6 +121,8 @@ describe("imei.core.list_load", function()
       assert.truthy(r.errors[i].reason:find(e[2], 1, true), r.errors[i].reason)
     end
     assert.is_true(l:has("490154203237518"))
+    -- by reason, adding up to the rejected rows
+    assert.same({ key = 4, empty = 1, fields = 2, meid_esn = 2, quote = 2 }, r.rejected_by)
 
     l, r = load("damaged_pairs.csv")
     assert.same({ 8, 2, 6 }, { r.rows, r.loaded, r.rejected })
@@ -278,7 +282,8 @@ describe("imei.core.lists_load_dir", function()
     assert.is_nil(lists.nope)
     assert.is_nil(lists[1])
     assert.same({ rows = 2, loaded = 2, rejected = 0, duplicates = 0, warnings = 0, errors = {},
-                  warning_lines = {} }, lists:report("stolen"))
+                  bytes = 86, sha256 = "d1efdc7e589f12f47bb3263efef2fbfa03b089f5998e99f0fdfa44c870018915",
+                  rejected_by = {}, warning_lines = {} }, lists:report("stolen"))
     local none, err = lists:report("nope")
     assert.is_nil(none)
     assert.equal("no list named 'nope'", err)

@@ -1,48 +1,49 @@
--- rockspec_spec.lua — the rockspec builds the same two C modules as the Makefile:
--- imei.core from core/*.c and binding/*.c (no host code in it), imei.host from those and
--- host/*.c. The Makefile takes the folders by wildcard; the rockspec lists every file.
-local function c_files(dir)
-  local out = {}
-  local p = assert(io.popen("ls " .. dir .. "/*.c 2>/dev/null"))
-  for line in p:lines() do out[#out + 1] = line end
-  p:close()
-  return out
-end
-
-local function set(list)
-  local s = {}
-  for _, v in ipairs(list) do s[v] = true end
-  return s
-end
-
+-- rockspec_spec.lua — the rock is built by the Makefile (make backend), so it cannot list
+-- a file the Makefile does not build: the rockspec names the Makefile's targets, maps
+-- LuaRocks' folders onto its install variables, and declares every C library the Makefile
+-- links. (tests/install builds the rock from a clean clone and checks what it installed.)
 describe("imei-scm-1.rockspec", function()
   local spec = {}
   assert(loadfile("imei-scm-1.rockspec", "t", spec))()
-  local modules = spec.build.modules
+  local build = spec.build
+  local f = assert(io.open("Makefile"))
+  local makefile = f:read("a")
+  f:close()
 
-  it("imei.core is core/ and binding/, all of them and nothing of host/", function()
-    local want = {}
-    for _, d in ipairs { "core", "binding" } do
-      for _, f in ipairs(c_files(d)) do want[#want + 1] = f end
+  it("uses the make backend with targets the Makefile has", function()
+    assert.equal("make", build.type)
+    for _, target in ipairs { build.build_target, build.install_target } do
+      assert.truthy(makefile:find("\n" .. target:gsub("%-", "%%-") .. ":"), target .. " is not a Makefile target")
     end
-    assert.same(set(want), set(modules["imei.core"].sources))
   end)
 
-  it("imei.host is core/, binding/ and host/", function()
-    local want = {}
-    for _, d in ipairs { "core", "binding", "host" } do
-      for _, f in ipairs(c_files(d)) do want[#want + 1] = f end
-    end
-    assert.same(set(want), set(modules["imei.host"].sources))
+  it("installs into LuaRocks' folders", function()
+    local iv = build.install_variables
+    assert.equal("$(LUADIR)", iv.LUA_LMOD)
+    assert.equal("$(LIBDIR)", iv.LUA_CMOD)
+    assert.equal("$(BINDIR)", iv.BINDIR)
+    assert.equal("$(PREFIX)", iv.PREFIX)
   end)
 
-  it("names every Lua module file that exists under lua/", function()
-    local listed = {}
-    for _, v in pairs(modules) do
-      if type(v) == "string" then listed[v] = true end
+  it("declares every library the Makefile links, and passes their folders to make", function()
+    local declared = {}
+    for name, dep in pairs(spec.external_dependencies) do
+      declared[dep.library] = name
     end
-    local p = assert(io.popen("find lua -name '*.lua' | sort"))
-    for f in p:lines() do assert.is_true(listed[f] == true, f .. " is not in the rockspec") end
-    p:close()
+    local linked = {}
+    for line in makefile:gmatch("[^\n]+") do
+      if line:match("^[%u_]*LDLIBS[%u_]*%s*=") then
+        for lib in line:gmatch("%-l([%w_]+)") do linked[lib] = true end
+      end
+    end
+    assert.truthy(linked.nghttp2 and linked.nettle, "the Makefile's LDLIBS lines were not found")
+    for lib in pairs(linked) do
+      if lib ~= "lua5" and lib ~= "pthread" and lib ~= "m" and lib ~= "imei" then
+        assert.is_truthy(declared[lib], "-l" .. lib .. " is not in external_dependencies")
+        local name = declared[lib]
+        assert.truthy(build.variables.EXT_CPPFLAGS:find("$(" .. name .. "_INCDIR)", 1, true), name)
+        assert.truthy(build.variables.EXT_LDFLAGS:find("$(" .. name .. "_LIBDIR)", 1, true), name)
+      end
+    end
   end)
 end)

@@ -162,8 +162,10 @@ function classify.run(opts)
   -- temporary folder exists, so no signal can leave it behind)
   host.signals_catch()
   local tmp = ("%s/.classify-%d.tmp"):format(opts.out, host.getpid())
-  ok, err = host.mkdir(tmp)
+  local mkdir_code
+  ok, err, mkdir_code = host.mkdir(tmp)
   if not ok then
+    err = text.io_error(tmp, err, mkdir_code)
     host.signals_restore()
     replay:close()
     lock:unlock()
@@ -227,7 +229,8 @@ function classify.run(opts)
       dumps = text.array(opts.dumps), jobs = jobs, reader_thread = jobs >= 2,
       forced = opts.force or false, fresh = opts.fresh or false, date_given = run_date ~= nil,
     }
-    local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb }
+    local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
+                             lists = list_set }
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do
@@ -258,21 +261,23 @@ function classify.run(opts)
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     local report_text = report.text(r)
     for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
-      local f, ferr = io.open(tmp .. "/" .. item[1], "wb")
-      if not f then error({ message = ferr }, 0) end
-      local wok, werr = f:write(item[2])
-      local cok, cerr = f:close()
-      if not wok or not cok then error({ message = ("%s/%s: %s"):format(tmp, item[1], tostring(werr or cerr)) }, 0) end
+      local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
+      if not wok then error({ message = werr }, 0) end
       files[#files + 1] = item[1]
     end
     check()
-    -- 4. commit: every file renamed into place; signals wait until it is done
+    -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
+    for _, name in ipairs(files) do
+      local sok, serr, scode = host.fsync(tmp .. "/" .. name)
+      if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
+    end
+    -- ... then commit: every file renamed into place; signals wait until it is done
     host.signals_block(true)
     for _, name in ipairs(files) do
-      local rok, rerr = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
+      local rok, rerr, rcode = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
       if not rok then
         host.signals_block(false)
-        error({ message = rerr }, 0)
+        error({ message = text.io_error(opts.out .. "/" .. name, rerr, rcode) }, 0)
       end
     end
     host.rmdir(tmp)

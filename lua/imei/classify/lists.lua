@@ -122,6 +122,14 @@ end
 -- lists, their deltas and counts.
 function lists.build(replay, opts)
   local names = replay:condition_names()
+  -- a reason name goes into the lists' reasons cells, '|'-separated: a '|' would read back
+  -- as two reasons, and a control byte (a line end) has no place in what operators load
+  for _, name in ipairs(names) do
+    if name:find("[|%c]") then
+      error({ message = ("condition name %q: a '|' or a control character (a line end, ...) cannot go into the " ..
+        "lists' reasons; name conditions with words (letters, digits, _)"):format(name) }, 0)
+    end
+  end
   local prev = opts.previous or { block = {}, notifications = {}, exceptions = {}, operators = {}, exceptions_of = {} }
   local sticky = opts.sticky or {}
   local memo = {}
@@ -325,20 +333,36 @@ function lists.build(replay, opts)
 end
 
 -- Write rows to path; check() is called every 65,536 rows and may raise to stop.
+-- Every cell goes through text.cell (RFC 4180 quoting), so a comma or a quote in a value
+-- is written so that read_list reads it back; a control character (a line end) is refused. A full disk is reported as
+-- such (text.io_error); the caller writes into a temporary folder and removes it then.
 local function write_csv(path, header, rows, check)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
+  local f, err, code = io.open(path, "wb")
+  if not f then return nil, text.io_error(path, err, code) end
   f:setvbuf("full", 1 << 16)
-  local ok, werr = f:write(table.concat(header, ","), "\n")
+  local ok, werr, wcode = f:write(text.line(header), "\n")
   local n = #header
   for i, row in ipairs(rows) do
     if not ok then break end
-    ok, werr = f:write(text.line(row, n), "\n")
-    if check and i % 65536 == 0 then check() end
+    local line = text.line(row, n)
+    if line:find("%c") then -- a line end in a cell: read_list (one record per line) could not read it back
+      f:close()
+      return nil, ("%s: row %d: %s: a cell holds a control character (a line end, ...); refused rather than " ..
+        "write a list that cannot be read back"):format(path, i, (line:gsub("%c", function(c)
+          return ("\\%d"):format(c:byte()) end)))
+    end
+    ok, werr, wcode = f:write(line, "\n")
+    if check and i % 65536 == 0 then
+      local cok, stop = pcall(check)
+      if not cok then
+        f:close()
+        error(stop, 0)
+      end
+    end
   end
-  local closed, cerr = f:close()
-  if not ok then return nil, ("%s: %s"):format(path, tostring(werr)) end
-  if not closed then return nil, ("%s: %s"):format(path, tostring(cerr)) end
+  local closed, cerr, ccode = f:close()
+  if not ok then return nil, text.io_error(path, werr, wcode) end
+  if not closed then return nil, text.io_error(path, cerr, ccode) end
   return true
 end
 

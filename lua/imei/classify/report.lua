@@ -50,6 +50,30 @@ function report.build(ctx)
       threads = totals.threads, reader_thread = ctx.run.reader_thread,
     },
   }
+  -- the lists the policy read: what each file gave (rows, accepted, rejected by reason)
+  -- and its SHA-256, so that a report says which lists it was computed from
+  r.lists_loaded = text.array()
+  if ctx.lists then
+    for _, name in ipairs(ctx.lists:names()) do
+      local l = ctx.lists:get(name)
+      local rep = l:report()
+      local errors = text.array()
+      for i = 1, math.min(5, #rep.errors) do errors[i] = rep.errors[i] end
+      r.lists_loaded[#r.lists_loaded + 1] = {
+        name = name, file = l:path(), kind = l:kind(), rows = rep.rows, loaded = rep.loaded,
+        rejected = rep.rejected, rejected_by = rep.rejected_by, duplicates = rep.duplicates,
+        warnings = rep.warnings, bytes = rep.bytes, sha256 = rep.sha256, errors = errors,
+      }
+    end
+  end
+  -- what the reader noticed without refusing a row: a file that ends mid-line
+  r.input.warnings = text.array()
+  for _, f in ipairs(r.input.files) do
+    if f.unterminated_line then
+      r.input.warnings[#r.input.warnings + 1] = ("%s:%d: the file ends in the middle of this line (no line end): " ..
+        "was the copy cut short? The line was read as it stands"):format(f.path, f.unterminated_line)
+    end
+  end
   -- conditions, in the policy's order, with their counts and safety ratios
   local stats = {}
   for _, c in ipairs(replay:conditions()) do stats[c.name] = c end
@@ -151,6 +175,7 @@ function report.text(r)
       f.period_first and (f.period_first .. "-" .. f.period_last) or "-" }
   end
   out[#out + 1] = util.table(rows, "  "):sub(1, -2)
+  for _, w in ipairs(input.warnings or {}) do line(out, "  WARNING: " .. w) end
   if #input.rejected_by_reason > 0 then
     line(out)
     line(out, "Rejected rows, by reason (first examples):")
@@ -160,6 +185,28 @@ function report.text(r)
         if i > 3 then break end -- the report.json has up to 5
         local field = ex.field and (" field " .. ex.field) or ""
         line(out, ("      %s:%d%s: %s"):format(ex.file, ex.line, field, ex.message))
+      end
+    end
+  end
+  if r.lists_loaded and #r.lists_loaded > 0 then
+    line(out)
+    line(out, "Lists read:")
+    rows = { { "list", "file", "rows", "loaded", "rejected", "duplicates", "sha256" } }
+    for _, l in ipairs(r.lists_loaded) do
+      local why = {}
+      local reasons = {}
+      for reason in pairs(l.rejected_by) do reasons[#reasons + 1] = reason end
+      table.sort(reasons)
+      for _, reason in ipairs(reasons) do why[#why + 1] = reason .. " " .. text.count(l.rejected_by[reason]) end
+      rows[#rows + 1] = { l.name, l.file or "-", text.count(l.rows), text.count(l.loaded),
+        text.count(l.rejected) .. (#why > 0 and (" (" .. table.concat(why, ", ") .. ")") or ""),
+        text.count(l.duplicates), l.sha256 }
+    end
+    out[#out + 1] = util.table(rows, "  "):sub(1, -2)
+    for _, l in ipairs(r.lists_loaded) do
+      for i, e in ipairs(l.errors) do
+        if i > 3 then break end
+        line(out, ("      %s:%d: %s"):format(l.file or l.name, e.line, e.reason))
       end
     end
   end

@@ -18,6 +18,30 @@ function text.line(cells, n)
   return table.concat(out, ",")
 end
 
+-- errno values that mean the disk (or the user's share of it) is full: said as such, not
+-- as an opaque "Input/output error" (Linux numbers, as io and core report them)
+local FULL = { [28] = "disk full (ENOSPC: no space left on device)", [122] = "disk quota exceeded (EDQUOT)",
+               [27] = "file too large for the file system (EFBIG)" }
+
+--- A write error as a message that names the file and the cause.
+function text.io_error(path, msg, code)
+  if FULL[code] then return ("%s: %s"):format(path, FULL[code]) end
+  msg = tostring(msg or "write failed")
+  if msg:find(path, 1, true) then return msg end
+  return path .. ": " .. msg
+end
+
+--- Write s to path (created or truncated): true, or nil and text.io_error's message.
+function text.write_file(path, s)
+  local f, err, code = io.open(path, "wb")
+  if not f then return nil, text.io_error(path, err, code) end
+  local ok, werr, wcode = f:write(s)
+  local closed, cerr, ccode = f:close()
+  if not ok then return nil, text.io_error(path, werr, wcode) end
+  if not closed then return nil, text.io_error(path, cerr, ccode) end
+  return true
+end
+
 --- Thousands separators for people: 1234567 -> "1,234,567".
 function text.count(n)
   if math.type(n) ~= "integer" then n = math.floor((n or 0) + 0.5) end

@@ -13,7 +13,8 @@ function gen_cmd.configure(cmd)
   cmd:option("--start", "First date, YYYYMMDD.", D.start)
   cmd:option("--operators", "Operators as Name:MNC:share,...", D.operators)
   cmd:option("--region", "Region in the file names.", D.region)
-  cmd:option("--tacdb", "TAC database to draw TACs from (default data/osmocom-tacdb.csv when present).")
+  cmd:option("--tacdb", "TAC database to draw TACs from (default: the shipped osmocom-tacdb.csv, "
+    .. "found in ./data, $IMEI_DATA_PATH or the installed share folder).")
   cmd:option("--lists", "Also write stolen.csv, registration.csv and pairing.csv into this folder.")
   cmd:option("--damaged", "Share of damaged rows.", tostring(D.damaged)):convert(tonumber)
   cmd:option("--clone", "Share of subscribers on cloned IMEIs.", tostring(D.clone)):convert(tonumber)
@@ -36,11 +37,8 @@ function gen_cmd.run(args)
   local cli = require "imei.cli"
   local tacdb = args.tacdb
   if not tacdb then
-    local f = io.open("data/osmocom-tacdb.csv")
-    if f then
-      f:close()
-      tacdb = "data/osmocom-tacdb.csv"
-    end
+    -- the shipped sample: ./data/, $IMEI_DATA_PATH, then the installed share folder
+    tacdb = require("imei.paths").data("osmocom-tacdb.csv")
   end
   local summary, err = require("imei.gen").run {
     out = args.out, seed = args.seed, subscribers = args.subscribers, rows = args.rows, days = args.days,

@@ -25,6 +25,10 @@ function cli.main(argv)
   local parser = argparse("imei", "A scriptable IMEI engine: identifiers, TAC lookups, EIR policies.")
     :epilog("Run 'imei COMMAND --help' for the options of one command.")
   parser:command_target("command")
+  parser:flag("--version", "Show the version of imei and exit."):action(function()
+    io.write("imei ", require("imei.core").version, "\n")
+    os.exit(cli.EXIT_OK)
+  end)
   parser:require_command(true)
   -- usage errors exit 2 (1 means "some input was invalid"), with the usage of the
   -- (sub)command at fault

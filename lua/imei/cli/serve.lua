@@ -1,4 +1,4 @@
---- imei serve --policy FILE [--tacdb DB] [--lists DIR] [--store S] [--listen HOST:PORT] — the
+--- imei serve [--config FILE] --policy FILE [--tacdb DB] [--lists DIR] [--store S] [--listen HOST:PORT] — the
 -- N5g-eir Equipment Identity Check service (3GPP TS 29.511) over HTTP/2 and HTTP/1.1.
 --
 -- The service is a C program, imei-eird (server/, docs/serve.md); this command finds it,
@@ -7,13 +7,14 @@
 local serve = {}
 
 function serve.configure(cmd)
-  cmd:option("--policy", "Policy file."):count(1)
+  cmd:option("--config", "imei-eird config file (a Lua table of options; docs/serve.md); flags override it.")
+  cmd:option("--policy", "Policy file (required here or in --config).")
   cmd:option("--tacdb", "TAC database: a compiled image, or a GSMA/Osmocom file (compiled to a temporary image).")
   cmd:option("--lists", "Folder of CSV lists (stolen.csv, registration.csv, ...); reloaded on SIGHUP.")
   cmd:option("--store",
     "Sightings store: memory, lmdb:PATH or a redis://, rediss://, redis+cluster://, redis+unix:// URL.")
   cmd:flag("--record", "Record each check's sighting in the store.")
-  cmd:option("--listen", "Address to listen on, HOST:PORT (port 0: any free port).", "127.0.0.1:8080")
+  cmd:option("--listen", "Address to listen on, HOST:PORT (port 0: any free port; default 127.0.0.1:8080).")
   cmd:option("--workers", "Worker threads, one engine each (default: the number of CPUs).")
   cmd:option("--access-log", "Access log file, one line per request ('-': standard output).")
   cmd:option("--port-file", "Write the port listened on to this file once ready.")
@@ -42,7 +43,8 @@ local function exists(path)
   return f ~= nil
 end
 
---- The imei-eird program: --server, $IMEI_EIRD, the checkout's build folder, then PATH.
+--- The imei-eird program: --server, $IMEI_EIRD, the checkout's build folder, beside the
+-- imei script (make install, a rock's own bin/), the rock tree's bin/, then PATH.
 local function find_server(args)
   if args.server then return args.server end
   local env = os.getenv("IMEI_EIRD")
@@ -53,6 +55,13 @@ local function find_server(args)
     local build = os.getenv("IMEI_BUILD") or "build"
     local candidate = (build:sub(1, 1) == "/" and build or root .. "/" .. build) .. "/imei-eird"
     if exists(candidate) then return candidate end
+  end
+  local script_dir = arg and type(arg[0]) == "string" and arg[0]:match("^(.*)/[^/]+$")
+  if script_dir then
+    local tree = script_dir:match("^(.*)/lib/luarocks/rocks%-5%.4/[^/]+/[^/]+/bin$")
+    for _, dir in ipairs { script_dir, tree and tree .. "/bin" } do
+      if exists(dir .. "/imei-eird") then return dir .. "/imei-eird" end
+    end
   end
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
     if exists(dir .. "/imei-eird") then return dir .. "/imei-eird" end
@@ -90,7 +99,20 @@ function serve.run(args)
   if not server then
     return cli.fail("serve", "cannot find imei-eird: build it (make build) or give --server / $IMEI_EIRD")
   end
-  local argv = { "--policy", args.policy, "--listen", args.listen, "--lua-path", package.path }
+  if not args.policy and not args.config then
+    return cli.fail("serve", "give --policy (or a --config file that names one)")
+  end
+  local argv = { "--lua-path", package.path }
+  if args.config then
+    argv[#argv + 1] = "--config"
+    argv[#argv + 1] = args.config
+  end
+  if args.policy then
+    argv[#argv + 1] = "--policy"
+    argv[#argv + 1] = args.policy
+  end
+  -- loopback unless told otherwise (here or in the config file)
+  if not args.listen and not args.config then args.listen = "127.0.0.1:8080" end
   local temporary -- a compiled copy of a text TAC database, removed by the server
   if args.tacdb then
     local image, err_or_tmp = tacdb_image(args.tacdb)
@@ -103,7 +125,7 @@ function serve.run(args)
     end
   end
   local options = {
-    { "lists", "--lists" }, { "store", "--store" }, { "workers", "--workers" },
+    { "listen", "--listen" }, { "lists", "--lists" }, { "store", "--store" }, { "workers", "--workers" },
     { "access_log", "--access-log" }, { "port_file", "--port-file" }, { "grace", "--grace" },
     { "idle_timeout", "--idle-timeout" }, { "instructions", "--instructions" },
   }

@@ -107,6 +107,7 @@ function policy.new(meta)
     examples = {},
     raw_check = nil,
     base = nil,        -- name@version of the policy this one extends
+    required_lists = {}, -- P:requires_list, in order (the engine reads them: host/engine.c)
   }, Policy)
 end
 
@@ -128,8 +129,8 @@ end
 
 local function validate_condition(c, what, level)
   if not is_word(c.name) then
-    error(("%s: 'name' %s is not a word (letters, digits and _, at most 64, starting with a letter or _)")
-      :format(what, type(c.name) == "string" and ("%q"):format(c.name) or "is required"), level + 1)
+    error(("%s: 'name' is required (a word: letters, digits and _, not starting with a digit, at most 64 bytes)%s")
+      :format(what, type(c.name) == "string" and ("; %q is not a word"):format(c.name) or ""), level + 1)
   end
   if not is_text(c.reason) then
     error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
@@ -204,6 +205,38 @@ function Policy:check(fn)
   return self
 end
 
+local NEED_FIELDS = { min_rows = "number", max_rejected = "number", optional = "boolean" }
+
+--- P:requires_list(name [, { min_rows =, max_rejected =, optional = }]) — a list the
+-- policy cannot do without. Hosts (imei check, classify, serve, a reload, a swap of lists)
+-- refuse to run the policy when it is missing (unless optional), has fewer accepted rows
+-- than min_rows (default 1; 0 when optional) or rejected more than max_rejected of its rows
+-- (default 0.01). Lists read as lists.NAME in the policy's files are needed anyway, with
+-- the defaults; declaring one sets its terms (docs/lists.md).
+function Policy:requires_list(name, opts)
+  if type(name) ~= "string" or not name:match("^[%w_.%-]+$") or #name > 63 then
+    error("requires_list: the list name is a word (letters, digits, _ . -), at most 63 bytes", 2)
+  end
+  opts = opts or {}
+  check_fields(opts, NEED_FIELDS, "requires_list", 2)
+  local min_rows = opts.min_rows or (opts.optional and 0 or 1)
+  if min_rows < 0 or min_rows ~= math.floor(min_rows) or min_rows >= 2^53 then
+    error("requires_list: min_rows must be a whole number >= 0", 2)
+  end
+  local max_rejected = opts.max_rejected or 0.01
+  if not (max_rejected >= 0 and max_rejected <= 1) then error("requires_list: max_rejected must be in [0, 1]", 2) end
+  local need = { name = name, min_rows = math.tointeger(min_rows), max_rejected = max_rejected,
+                 optional = opts.optional or false, at = where(2) }
+  for i, have in ipairs(self.required_lists) do
+    if have.name == name then
+      self.required_lists[i] = need
+      return self
+    end
+  end
+  self.required_lists[#self.required_lists + 1] = need
+  return self
+end
+
 --- P:example{ pei =, expect =, … } — a self-test, run on load and on every reload.
 -- It sees only what it declares: lists = { name = { id, … } or { {id, imsi}, … } },
 -- device = a TAC record table (or false/nil: unknown TAC), sightings = { {imsi =,
@@ -250,6 +283,7 @@ function policy.derive(base, meta)
   -- the base's examples stay with the base (its own `imei policy test` runs them): the
   -- derived policy changes outcomes on purpose, and writes examples of its own
   P.raw_check = base.raw_check
+  for i, need in ipairs(base.required_lists or {}) do P.required_lists[i] = need end
   return P
 end
 
@@ -335,10 +369,10 @@ end
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
   local order, d, r, ctx, reasons = run.order, run.d, run.r, run.ctx, run.reasons
-  local n, first = #order, run.first
-  while run.i < n do
-    local i = run.i + 1
-    run.i = i
+  local n, first, i = #order, run.first, run.i
+  while i < n do
+    i = i + 1
+    run.i = i -- which condition runs, for the caller when it raises
     local c = order[i]
     if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
       local reason = reason_of(c, d, r, ctx)

@@ -15,6 +15,7 @@
 local core = require "imei.core"
 local policy = require "imei.policy"
 local duplicates = require "imei.policy.duplicates"
+local paths = require "imei.paths"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load = io.open, load
@@ -297,7 +298,11 @@ local function sightings_view(state)
   return read_only(api, "sightings")
 end
 
--- Policy files: the main one, and the ones it extends (same folder or below only).
+-- Policy files: the main one, and the ones it extends: found beside the main policy, then
+-- in $IMEI_POLICY_PATH, then in the installed policies (imei.paths), by a relative path
+-- without "..". The search folders are read once, while the runtime loads (unlocked).
+local POLICY_DIRS = paths.policy_dirs()
+local exists = paths.exists
 local function read_file(path)
   local f, err = open(path, "rb")
   if not f then return nil, err end
@@ -348,8 +353,17 @@ local function policy_api(state, env)
       error(("%s: policy.extend(%q): give a relative path to a .lua file in the policy's folder, without '..'")
         :format(current, tostring(relative)), 0)
     end
+    local path = state.dir .. "/" .. relative
+    if not exists(path) then
+      local found, tried = paths.search(relative, POLICY_DIRS)
+      if not found then
+        error(("%s: policy.extend(%q): not found beside the policy (%s) nor in %s"):format(current, relative,
+          path, #tried > 0 and table.concat(tried, ", ") or "any policy folder ($IMEI_POLICY_PATH unset)"), 0)
+      end
+      path = found
+    end
     state.depth = state.depth + 1 -- a policy extending itself, directly or not, stops at 8 levels
-    local base = load_policy(state.dir .. "/" .. relative, env, state.files, state.depth, state.sources)
+    local base = load_policy(path, env, state.files, state.depth, state.sources)
     state.depth = state.depth - 1
     return policy.derive(base, meta or {})
   end
