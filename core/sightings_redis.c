@@ -151,7 +151,7 @@ struct ropts {
 	char prefix[64];
 };
 
-static int parse_option(const char *kv, size_t len, struct rc_cfg *c, struct ropts *o, struct imei_store_error *err)
+static int parse_option(const char *kv, size_t len, struct imei_redis_cfg *c, struct ropts *o, struct imei_store_error *err)
 {
 	char k[32], v[256];
 	const char *eq = memchr(kv, '=', len);
@@ -246,7 +246,7 @@ static int parse_hostport(const char *s, size_t n, char *host, size_t hcap, int 
 	return 0;
 }
 
-static int parse_spec(const char *spec, struct rc_cfg *c, struct ropts *o, struct imei_store_error *err)
+static int parse_spec(const char *spec, struct imei_redis_cfg *c, struct ropts *o, struct imei_store_error *err)
 {
 	memset(c, 0, sizeof *c);
 	c->timeout_ms = 25; /* within a check's deadline (50 ms by default) */
@@ -491,7 +491,7 @@ static bool parse_key(const struct rbe *b, const char *s, size_t len, bool pairi
 /* A pipeline under construction: commands, and what each one is for. */
 enum ckind { K_APPEND, K_EXPIRE, K_FOLD, K_GROWGET, K_OTHER };
 struct pipe {
-	struct rc_cmd *c;
+	struct imei_redis_cmd *c;
 	enum ckind *kind;
 	size_t *from, *to; /* K_APPEND: the pending sightings it carries */
 	size_t n, cap;
@@ -501,7 +501,7 @@ struct pipe {
 static void pipe_free(struct pipe *p)
 {
 	for (size_t i = 0; i < p->n; i++)
-		rc_cmd_clear(&p->c[i]);
+		imei_redis_cmd_clear(&p->c[i]);
 	free(p->c);
 	free(p->kind);
 	free(p->from);
@@ -509,14 +509,14 @@ static void pipe_free(struct pipe *p)
 	memset(p, 0, sizeof *p);
 }
 
-static struct rc_cmd *pipe_add(struct pipe *p, enum ckind kind, const char *key, int argc, const char **argv,
+static struct imei_redis_cmd *pipe_add(struct pipe *p, enum ckind kind, const char *key, int argc, const char **argv,
                                const size_t *lens)
 {
 	if (p->oom)
 		return NULL;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct rc_cmd *c = realloc(p->c, cap * sizeof *c);
+		struct imei_redis_cmd *c = realloc(p->c, cap * sizeof *c);
 		if (c)
 			p->c = c;
 		enum ckind *k = c ? realloc(p->kind, cap * sizeof *k) : NULL;
@@ -534,8 +534,8 @@ static struct rc_cmd *pipe_add(struct pipe *p, enum ckind kind, const char *key,
 		}
 		p->cap = cap;
 	}
-	struct rc_cmd *c = &p->c[p->n];
-	if (rc_cmd(c, key, argc, argv, lens) < 0) {
+	struct imei_redis_cmd *c = &p->c[p->n];
+	if (imei_redis_cmd(c, key, argc, argv, lens) < 0) {
 		p->oom = true;
 		return NULL;
 	}
@@ -617,7 +617,7 @@ static void add_folds(struct rbe *b, struct pipe *p)
 		char k[96];
 		skey(b, b->grow[i], k, sizeof k);
 		const char *av[2] = { "GET", k };
-		struct rc_cmd *c = pipe_add(p, K_GROWGET, k, 2, av, NULL);
+		struct imei_redis_cmd *c = pipe_add(p, K_GROWGET, k, 2, av, NULL);
 		if (c)
 			p->from[p->n - 1] = (size_t)b->grow[i];
 	}
@@ -655,7 +655,7 @@ static size_t settle(struct rbe *b, struct pipe *p, size_t m)
 {
 	size_t keep = 0, failed = 0;
 	for (size_t i = 0; i < p->n; i++) {
-		struct rc_cmd *c = &p->c[i];
+		struct imei_redis_cmd *c = &p->c[i];
 		bool ok = c->reply && c->reply->type != REDIS_REPLY_ERROR;
 		if (!ok && c->err[0] == 0 && c->reply)
 			snprintf(c->err, sizeof c->err, "redis: %.140s", c->reply->str);
@@ -732,7 +732,7 @@ static int send_pending(struct rbe *b, struct imei_store_error *err)
 			pipe_free(&p);
 			return imei_store_fail(err, IMEI_STORE_ENOMEM, "redis: out of memory for a pipeline");
 		}
-		rc_exchange(b->rc, p.c, p.n);
+		imei_redis_exchange(b->rc, p.c, p.n);
 		size_t failed = settle(b, &p, m);
 		pipe_free(&p);
 		if (failed) {
@@ -749,13 +749,13 @@ static int run(struct rbe *b, struct pipe *p, size_t m, struct imei_store_error 
 {
 	if (p->oom)
 		return imei_store_fail(err, IMEI_STORE_ENOMEM, "redis: out of memory for a pipeline");
-	rc_exchange(b->rc, p->c, p->n);
+	imei_redis_exchange(b->rc, p->c, p->n);
 	settle(b, p, m);
 	return 0;
 }
 
 /* The reply of the caller's command c, or -1 with the reason. */
-static int reply_of(struct rc_cmd *c, int want, struct imei_store_error *err)
+static int reply_of(struct imei_redis_cmd *c, int want, struct imei_store_error *err)
 {
 	if (!c->reply)
 		return imei_store_fail(err, IMEI_STORE_EIO, "%s", c->err);
@@ -809,7 +809,7 @@ static void *flusher(void *arg)
 
 void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts, struct imei_store_error *err)
 {
-	struct rc_cfg cfg;
+	struct imei_redis_cfg cfg;
 	struct ropts o;
 	char msg[200];
 	if (parse_spec(spec, &cfg, &o, err) < 0)
@@ -839,7 +839,7 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 		imei_store_fail(err, IMEI_STORE_ENOMEM, "redis: out of memory for a buffer of %zu sightings", o.buffer);
 		return NULL;
 	}
-	b->rc = rc_new(&cfg, msg, sizeof msg);
+	b->rc = imei_redis_new(&cfg, msg, sizeof msg);
 	if (!b->rc) {
 		free(b->pend);
 		free(b->ttl_key);
@@ -855,15 +855,15 @@ void *imei_store_redis_open(const char *spec, const struct imei_store_opts *opts
 	struct pipe p;
 	memset(&p, 0, sizeof p);
 	const char *av[1] = { "PING" };
-	struct rc_cmd *c = pipe_add(&p, K_OTHER, NULL, 1, av, NULL);
+	struct imei_redis_cmd *c = pipe_add(&p, K_OTHER, NULL, 1, av, NULL);
 	if (c) {
-		rc_exchange(b->rc, p.c, p.n);
+		imei_redis_exchange(b->rc, p.c, p.n);
 		const char *e = c->reply ? (c->reply->type == REDIS_REPLY_ERROR ? c->reply->str : NULL) : c->err;
 		if (e && (strstr(e, "AUTH") || strstr(e, "TLS") || strstr(e, "NOAUTH") || strstr(e, "WRONGPASS") ||
 		          strstr(e, "SELECT") || strstr(e, "resolve"))) {
 			imei_store_fail(err, IMEI_STORE_EINVAL, "%.250s", e);
 			pipe_free(&p);
-			rc_free(b->rc);
+			imei_redis_free(b->rc);
 			pthread_mutex_destroy(&b->mu);
 			pthread_cond_destroy(&b->cv);
 			free(b->pend);
@@ -915,7 +915,7 @@ static int r_record_many(void *be, const struct imei_sighting *s, size_t n, size
 				rc = imei_store_fail(err, IMEI_STORE_EIO,
 				                     "redis %s: unavailable and %zu sightings already buffered: %zu dropped "
 				                     "(counted): %s",
-				                     rc_name(b->rc), b->buffer, n - i, e.msg);
+				                     imei_redis_name(b->rc), b->buffer, n - i, e.msg);
 				break;
 			}
 		}
@@ -1177,13 +1177,13 @@ static int r_stats(void *be, struct imei_store_stats *out, struct imei_store_err
 	pthread_mutex_lock(&b->mu);
 	int nodes[64];
 	char msg[200];
-	size_t nn = rc_nodes(b->rc, nodes, 64, msg, sizeof msg);
+	size_t nn = imei_redis_nodes(b->rc, nodes, 64, msg, sizeof msg);
 	int rc = nn ? 0 : imei_store_fail(err, IMEI_STORE_EIO, "%s", msg);
 	struct pipe p;
 	memset(&p, 0, sizeof p);
 	for (size_t i = 0; i < nn; i++) {
 		const char *av[1] = { "DBSIZE" };
-		struct rc_cmd *c = pipe_add(&p, K_OTHER, NULL, 1, av, NULL);
+		struct imei_redis_cmd *c = pipe_add(&p, K_OTHER, NULL, 1, av, NULL);
 		if (c)
 			c->node = nodes[i];
 	}
@@ -1202,8 +1202,8 @@ static int r_stats(void *be, struct imei_store_stats *out, struct imei_store_err
 void imei_store_redis_counters(void *be, struct imei_store_counters *out)
 {
 	struct rbe *b = be;
-	struct rc_counters c;
-	rc_counters(b->rc, &c);
+	struct imei_redis_counters c;
+	imei_redis_counters(b->rc, &c);
 	out->recorded = atomic_load(&b->recorded);
 	out->written = atomic_load(&b->written);
 	out->buffered = atomic_load(&b->buffered);
@@ -1229,7 +1229,7 @@ static void *r_iter_open(void *be, enum imei_iter_kind kind, struct imei_store_e
 	snprintf(it->cursor, sizeof it->cursor, "0");
 	imei_agg_buf_init(&it->buf);
 	pthread_mutex_lock(&b->mu);
-	it->nnodes = rc_nodes(b->rc, it->nodes, 64, msg, sizeof msg);
+	it->nnodes = imei_redis_nodes(b->rc, it->nodes, 64, msg, sizeof msg);
 	pthread_mutex_unlock(&b->mu);
 	if (!it->nnodes) {
 		free(it);
@@ -1248,7 +1248,7 @@ static int scan_step(struct rbe *b, struct riter *it, struct imei_store_error *e
 	const char *av[6] = { "SCAN", it->cursor, "MATCH", match, "COUNT", SCAN_COUNT };
 	struct pipe p;
 	memset(&p, 0, sizeof p);
-	struct rc_cmd *c = pipe_add(&p, K_OTHER, NULL, 6, av, NULL);
+	struct imei_redis_cmd *c = pipe_add(&p, K_OTHER, NULL, 6, av, NULL);
 	if (c)
 		c->node = it->nodes[it->node];
 	if (run(b, &p, 0, err) < 0 || reply_of(&p.c[0], REDIS_REPLY_ARRAY, err) < 0) {
@@ -1287,7 +1287,7 @@ static int scan_step(struct rbe *b, struct riter *it, struct imei_store_error *e
 	it->buf.n = 0;
 	it->pos = 0;
 	for (size_t i = 0; rc == 0 && i < kk; i++) {
-		struct rc_cmd *g = &q.c[i];
+		struct imei_redis_cmd *g = &q.c[i];
 		if ((rc = reply_of(g, pairing ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING, err)) < 0)
 			break;
 		if (g->reply->type == REDIS_REPLY_NIL)
@@ -1390,7 +1390,7 @@ static void r_close(void *be)
 		free(b->cache[i].log);
 		free(b->cache[i].pairs);
 	}
-	rc_free(b->rc);
+	imei_redis_free(b->rc);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b->grow);

@@ -43,7 +43,7 @@ struct rnode {
 };
 
 struct rc {
-	struct rc_cfg cfg;
+	struct imei_redis_cfg cfg;
 	SSL_CTX *ctx;
 	struct rnode nodes[MAX_NODES];
 	size_t nnodes;
@@ -73,7 +73,7 @@ static uint16_t crc16(const char *p, size_t n)
 	return crc;
 }
 
-unsigned rc_slot(const char *key, size_t len)
+unsigned imei_redis_slot(const char *key, size_t len)
 {
 	const char *o = memchr(key, '{', len);
 	if (o) {
@@ -84,11 +84,11 @@ unsigned rc_slot(const char *key, size_t len)
 	return crc16(key, len) & (NSLOTS - 1);
 }
 
-int rc_cmd(struct rc_cmd *c, const char *key, int argc, const char **argv, const size_t *lens)
+int imei_redis_cmd(struct imei_redis_cmd *c, const char *key, int argc, const char **argv, const size_t *lens)
 {
 	memset(c, 0, sizeof *c);
 	c->node = -1;
-	c->slot = key ? rc_slot(key, strlen(key)) : RC_NO_SLOT;
+	c->slot = key ? imei_redis_slot(key, strlen(key)) : RC_NO_SLOT;
 	int len = redisFormatCommandArgv(&c->buf, argc, argv, lens);
 	if (len < 0) {
 		c->buf = NULL;
@@ -98,7 +98,7 @@ int rc_cmd(struct rc_cmd *c, const char *key, int argc, const char **argv, const
 	return 0;
 }
 
-void rc_cmd_clear(struct rc_cmd *c)
+void imei_redis_cmd_clear(struct imei_redis_cmd *c)
 {
 	if (c->buf)
 		redisFreeCommand(c->buf);
@@ -157,7 +157,7 @@ static int add_node(struct rc *rc, const char *host, int port)
 	return (int)rc->nnodes++;
 }
 
-struct rc *rc_new(const struct rc_cfg *cfg, char *msg, size_t msglen)
+struct rc *imei_redis_new(const struct imei_redis_cfg *cfg, char *msg, size_t msglen)
 {
 	struct rc *rc = calloc(1, sizeof *rc);
 	if (!rc) {
@@ -194,7 +194,7 @@ struct rc *rc_new(const struct rc_cfg *cfg, char *msg, size_t msglen)
 			bad = "tls_key: cannot load the client key";
 		if (bad) {
 			snprintf(msg, msglen, "%s (%s)", bad, ERR_reason_error_string(ERR_get_error()));
-			rc_free(rc);
+			imei_redis_free(rc);
 			return NULL;
 		}
 		SSL_CTX_set_verify(rc->ctx, cfg->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
@@ -209,7 +209,7 @@ struct rc *rc_new(const struct rc_cfg *cfg, char *msg, size_t msglen)
 	return rc;
 }
 
-void rc_free(struct rc *rc)
+void imei_redis_free(struct rc *rc)
 {
 	if (!rc)
 		return;
@@ -224,12 +224,12 @@ void rc_free(struct rc *rc)
 	free(rc);
 }
 
-const char *rc_name(const struct rc *rc)
+const char *imei_redis_name(const struct rc *rc)
 {
 	return rc->name;
 }
 
-void rc_counters(const struct rc *rc, struct rc_counters *out)
+void imei_redis_counters(const struct rc *rc, struct imei_redis_counters *out)
 {
 	out->redirects = atomic_load(&((struct rc *)rc)->redirects);
 	out->reconnects = atomic_load(&((struct rc *)rc)->reconnects);
@@ -439,7 +439,7 @@ static int tls_handshake(struct rc *rc, struct rnode *n, int64_t deadline, char 
 	}
 }
 
-static int pump(struct rc *rc, struct rc_cmd *cmds, int64_t deadline, int only);
+static int pump(struct rc *rc, struct imei_redis_cmd *cmds, int64_t deadline, int only);
 
 /* Connect node i (and AUTH/SELECT) unless it is up, or down until later; within
  * connect_timeout_ms and before limit. */
@@ -466,13 +466,13 @@ static int node_up(struct rc *rc, int i, int64_t limit)
 		return -1;
 	}
 	/* the prelude: AUTH and SELECT, answered before anything else */
-	struct rc_cmd pre[2];
+	struct imei_redis_cmd pre[2];
 	size_t np = 0;
 	char db[16];
 	if (rc->cfg.pass[0]) {
 		const char *av[3] = { "AUTH", rc->cfg.user, rc->cfg.pass };
 		const char *ap[2] = { "AUTH", rc->cfg.pass };
-		if (rc->cfg.user[0] ? rc_cmd(&pre[np], NULL, 3, av, NULL) : rc_cmd(&pre[np], NULL, 2, ap, NULL)) {
+		if (rc->cfg.user[0] ? imei_redis_cmd(&pre[np], NULL, 3, av, NULL) : imei_redis_cmd(&pre[np], NULL, 2, ap, NULL)) {
 			node_down(rc, n, "out of memory");
 			return -1;
 		}
@@ -481,7 +481,7 @@ static int node_up(struct rc *rc, int i, int64_t limit)
 	if (rc->cfg.db && !rc->cfg.cluster) {
 		snprintf(db, sizeof db, "%d", rc->cfg.db);
 		const char *av[2] = { "SELECT", db };
-		if (rc_cmd(&pre[np], NULL, 2, av, NULL)) {
+		if (imei_redis_cmd(&pre[np], NULL, 2, av, NULL)) {
 			node_down(rc, n, "out of memory");
 			return -1;
 		}
@@ -492,7 +492,7 @@ static int node_up(struct rc *rc, int i, int64_t limit)
 	for (size_t k = 0; k < np; k++)
 		if (out_add(n, pre[k].buf, pre[k].len) < 0 || expect_add(n, (int)k) < 0) {
 			for (size_t j = 0; j < np; j++)
-				rc_cmd_clear(&pre[j]);
+				imei_redis_cmd_clear(&pre[j]);
 			node_down(rc, n, "out of memory");
 			return -1;
 		}
@@ -508,7 +508,7 @@ static int node_up(struct rc *rc, int i, int64_t limit)
 			node_down(rc, n, why);
 			rc_ = -1;
 		}
-		rc_cmd_clear(&pre[k]);
+		imei_redis_cmd_clear(&pre[k]);
 	}
 	return rc_;
 }
@@ -516,7 +516,7 @@ static int node_up(struct rc *rc, int i, int64_t limit)
 /* Drive every node with bytes to send or replies to read until done or the deadline.
  * Replies go to cmds[expect]; a failing node is closed and its unanswered commands get
  * the reason in err. */
-static int pump(struct rc *rc, struct rc_cmd *cmds, int64_t deadline, int only)
+static int pump(struct rc *rc, struct imei_redis_cmd *cmds, int64_t deadline, int only)
 {
 	struct pollfd pf[MAX_NODES];
 	int idx[MAX_NODES];
@@ -588,13 +588,13 @@ static void load_map(struct rc *rc, int64_t deadline)
 	for (size_t i = 0; i < rc->nnodes && now_ms() < deadline; i++) {
 		if (node_up(rc, (int)i, deadline) < 0)
 			continue;
-		struct rc_cmd c;
+		struct imei_redis_cmd c;
 		const char *av[2] = { "CLUSTER", "SLOTS" };
-		if (rc_cmd(&c, NULL, 2, av, NULL) < 0)
+		if (imei_redis_cmd(&c, NULL, 2, av, NULL) < 0)
 			return;
 		struct rnode *n = &rc->nodes[i];
 		if (out_add(n, c.buf, c.len) < 0 || expect_add(n, 0) < 0) {
-			rc_cmd_clear(&c);
+			imei_redis_cmd_clear(&c);
 			return;
 		}
 		pump(rc, &c, deadline, (int)i);
@@ -617,14 +617,14 @@ static void load_map(struct rc *rc, int64_t deadline)
 			}
 			rc->need_map = false;
 			rc->map_retry = 0;
-			rc_cmd_clear(&c);
+			imei_redis_cmd_clear(&c);
 			return;
 		}
-		rc_cmd_clear(&c);
+		imei_redis_cmd_clear(&c);
 	}
 }
 
-static int route(struct rc *rc, const struct rc_cmd *c)
+static int route(struct rc *rc, const struct imei_redis_cmd *c)
 {
 	if (c->node >= 0)
 		return c->node;
@@ -634,7 +634,7 @@ static int route(struct rc *rc, const struct rc_cmd *c)
 	return s == 0xFF ? -1 : s;
 }
 
-size_t rc_nodes(struct rc *rc, int *nodes, size_t max, char *msg, size_t msglen)
+size_t imei_redis_nodes(struct rc *rc, int *nodes, size_t max, char *msg, size_t msglen)
 {
 	size_t k = 0;
 	if (!rc->cfg.cluster) {
@@ -681,7 +681,7 @@ static int redirect(struct rc *rc, const char *s, bool *ask, unsigned *slot)
 	return add_node(rc, hl ? host : rc->cfg.seeds[0].host, atoi(colon + 1));
 }
 
-size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n)
+size_t imei_redis_exchange(struct rc *rc, struct imei_redis_cmd *cmds, size_t n)
 {
 	int64_t deadline = now_ms() + rc->cfg.timeout_ms;
 	static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
@@ -700,7 +700,7 @@ size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			if (!todo[i])
 				continue;
-			struct rc_cmd *c = &cmds[i];
+			struct imei_redis_cmd *c = &cmds[i];
 			int node = route(rc, c);
 			c->err[0] = 0;
 			if (node < 0) {
@@ -726,7 +726,7 @@ size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n)
 			pump(rc, cmds, deadline, -1);
 		bool again = false;
 		for (size_t i = 0; i < n; i++) {
-			struct rc_cmd *c = &cmds[i];
+			struct imei_redis_cmd *c = &cmds[i];
 			if (!todo[i])
 				continue;
 			todo[i] = false;

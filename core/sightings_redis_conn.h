@@ -24,7 +24,7 @@
 #define RC_MAX_SEEDS 16
 #define RC_NO_SLOT 0xFFFFu
 
-struct rc_cfg {
+struct imei_redis_cfg {
 	bool tls, cluster;
 	char unix_path[108];
 	struct {
@@ -39,13 +39,13 @@ struct rc_cfg {
 	bool tls_verify;
 };
 
-/* One command of an exchange: filled by rc_cmd(); reply set by rc_exchange() (NULL and
+/* One command of an exchange: filled by imei_redis_cmd(); reply set by imei_redis_exchange() (NULL and
  * err set when no reply came: the node could not be reached or did not answer in time). */
-struct rc_cmd {
+struct imei_redis_cmd {
 	char *buf;
 	size_t len;
 	unsigned slot; /* hash slot of its key, RC_NO_SLOT: any node */
-	int node;      /* resolved by rc_exchange */
+	int node;      /* resolved by imei_redis_exchange */
 	bool asking;
 	redisReply *reply;
 	char err[200];
@@ -54,24 +54,24 @@ struct rc_cmd {
 struct rc;
 
 /* NULL with msg filled (errlen bytes) when TLS cannot be set up. Connects lazily. */
-struct rc *rc_new(const struct rc_cfg *cfg, char *msg, size_t msglen);
-void rc_free(struct rc *rc);
+struct rc *imei_redis_new(const struct imei_redis_cfg *cfg, char *msg, size_t msglen);
+void imei_redis_free(struct rc *rc);
 /* Format argv into c (slot from the hash tag of key when key != NULL). -1: out of memory. */
-int rc_cmd(struct rc_cmd *c, const char *key, int argc, const char **argv, const size_t *lens);
-void rc_cmd_clear(struct rc_cmd *c);
-unsigned rc_slot(const char *key, size_t len);
+int imei_redis_cmd(struct imei_redis_cmd *c, const char *key, int argc, const char **argv, const size_t *lens);
+void imei_redis_cmd_clear(struct imei_redis_cmd *c);
+unsigned imei_redis_slot(const char *key, size_t len);
 /* Send cmds (in order per node) and read their replies within timeout_ms, following
  * MOVED/ASK redirects. Returns the number of commands without a reply (0: all answered;
  * a reply may still be a Redis error). */
-size_t rc_exchange(struct rc *rc, struct rc_cmd *cmds, size_t n);
+size_t imei_redis_exchange(struct rc *rc, struct imei_redis_cmd *cmds, size_t n);
 /* Nodes holding slots (masters): for SCAN and DBSIZE. */
-size_t rc_nodes(struct rc *rc, int *nodes, size_t max, char *msg, size_t msglen);
+size_t imei_redis_nodes(struct rc *rc, int *nodes, size_t max, char *msg, size_t msglen);
 /* counters */
-struct rc_counters {
+struct imei_redis_counters {
 	uint64_t redirects, reconnects, failures;
 };
-void rc_counters(const struct rc *rc, struct rc_counters *out);
+void imei_redis_counters(const struct rc *rc, struct imei_redis_counters *out);
 /* A description of the first node ("127.0.0.1:6379", "/path", "cluster of 3") */
-const char *rc_name(const struct rc *rc);
+const char *imei_redis_name(const struct rc *rc);
 
 #endif
