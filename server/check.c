@@ -60,7 +60,7 @@ int eird_check(struct eird_worker *w, const struct imei_request *req, struct ime
 		if ((n & (n - 1)) == 0)
 			eird_logf(w->srv, "worker %u: condition %s failed (%llu failed conditions so far): %s", w->id,
 			          v->reasons[i].condition ? v->reasons[i].condition : "?", (unsigned long long)n,
-			          v->reasons[i].text ? v->reasons[i].text : "?");
+			          v->reasons[i].error ? v->reasons[i].error : "?");
 	}
 	if (rc < 0) {
 		/* The policy failed: the engine answers with its on_error status; say why once

@@ -162,8 +162,8 @@ struct eird_server {
 	bool fault_hang_reload;
 };
 
-/* A condition that failed (error, budget): the per-reason flag of issue 10 §3 (it decided
- * nothing, or its own on_error status); this is the one place to read the flag from. */
+/* A condition that failed (error, budget) and decided nothing: the per-reason flag of
+ * issue 10 §3; the one place the server reads it from. */
 static inline bool eird_reason_failed(const struct imei_reason *r)
 {
 	return r->failed;
