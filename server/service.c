@@ -371,6 +371,9 @@ static void recycle(struct eird_server *srv, size_t slot)
 	for (size_t i = 0; i < srv->nfe; i++)
 		if (srv->fe[i]->worker_abandon)
 			srv->fe[i]->worker_abandon(srv->fe[i], w);
+	/* the access-log lines it buffered before it hung: the worker thread touches its buffer
+	 * again only after hang_answered, so writing them out here races with nothing */
+	eird_log_flush(w);
 	atomic_store(&w->hang_answered, 1);
 	atomic_fetch_add(&srv->watchdog_recycles, 1);
 	eird_logf(srv, "watchdog: worker %u stuck in a check for over %.3f s: answered %s (on_error), its connections "
