@@ -650,6 +650,7 @@ struct imei_dump_file {
 	uint64_t size;
 	char sep;           /* the line end: '\n' (LF or CRLF) or '\r' (CR only); 0 until known */
 	bool in_eof, eof, skipping, started, gzip;
+	uint64_t limit;     /* a range's end: no line starting at or after it is returned */
 	char path[512];
 };
 
@@ -690,6 +691,7 @@ struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen
 		return NULL;
 	}
 	f->fd = fd;
+	f->limit = UINT64_MAX;
 	f->cap = READ_CHUNK + IMEI_DUMP_MAX_LINE + 2;
 	f->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 	snprintf(f->path, sizeof f->path, "%s", name);
@@ -722,6 +724,49 @@ struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen
 		f->nhead = 0;
 	}
 	return f;
+}
+
+struct imei_dump_file *imei_dump_open_range(const char *path, uint64_t from, uint64_t to, char sep, char *err,
+                                            size_t errlen)
+{
+	struct imei_dump_file *f = imei_dump_open(path, err, errlen);
+	if (!f || from == 0) {
+		if (f)
+			f->limit = to;
+		return f;
+	}
+	if (f->gzip || !f->size || (sep != '\n' && sep != '\r') || from > f->size) {
+		snprintf(err, errlen, "%s: cannot read from byte %llu: not a plain file of that size", f->path,
+		         (unsigned long long)from);
+		imei_dump_close(f);
+		return NULL;
+	}
+	/* from the byte before the range: the rest of the line it is part of (just its line
+	 * end when a line starts at from) belongs to the range before */
+	if (lseek(f->fd, (off_t)(from - 1), SEEK_SET) < 0) {
+		snprintf(err, errlen, "%s: cannot seek to byte %llu: %s", f->path, (unsigned long long)from,
+		         strerror(errno));
+		imei_dump_close(f);
+		return NULL;
+	}
+	f->nhead = 0;
+	f->in_eof = false;
+	f->in_read = from - 1;
+	f->sep = sep;
+	f->started = true;
+	f->skipping = true;
+	f->limit = to;
+	return f;
+}
+
+char imei_dump_line_end(const struct imei_dump_file *f)
+{
+	return f->sep;
+}
+
+uint64_t imei_dump_line_offset(const struct imei_dump_file *f)
+{
+	return f->in_read - f->nhead - (f->end - f->start);
 }
 
 void imei_dump_close(struct imei_dump_file *f)
@@ -986,6 +1031,8 @@ int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, siz
 				return -1;
 			continue;
 		}
+		if (f->limit != UINT64_MAX && imei_dump_line_offset(f) >= f->limit)
+			return 0; /* the next line starts in the range after */
 		if (nl || (f->eof && avail > 0) || avail > IMEI_DUMP_MAX_LINE) {
 			size_t n = nl ? (size_t)(nl - p) : avail;
 			bool cut = false;

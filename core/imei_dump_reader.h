@@ -150,6 +150,19 @@ struct imei_dump_file;
 struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen);
 void imei_dump_close(struct imei_dump_file *f);
 
+/* A byte range of a plain file, for reading one file on several threads: the lines that
+ * start at a byte in [from, to) (the last may end after to). from 0 is imei_dump_open
+ * (the file's start: byte order mark, encoding) with the range's end; from > 0 needs the
+ * file's line end, sep ('\n' or '\r', imei_dump_line_end of a reader that read its first
+ * line), and skips the rest of the line before from. Line numbers count from 1 in the
+ * range; the ranges of a file cut at any bytes together give every line once. */
+struct imei_dump_file *imei_dump_open_range(const char *path, uint64_t from, uint64_t to, char sep, char *err,
+                                            size_t errlen);
+/* The file's line end once its first line is read: '\n' (LF or CR LF) or '\r'; else 0. */
+char imei_dump_line_end(const struct imei_dump_file *f);
+/* A plain file: the byte just after the last line returned (where the next one starts). */
+uint64_t imei_dump_line_offset(const struct imei_dump_file *f);
+
 /* The next line, without its line end, and its 1-based line number. The line end is the
  * one the file's first line uses: LF, CR LF, or a lone CR (a line end of another kind later
  * stays in the line, where the row parser refuses it as a control byte: never a silent

@@ -42,6 +42,7 @@ struct imei_replay;
 
 #define IMEI_REPLAY_MAX_OPERATORS 64
 #define IMEI_REPLAY_MAX_CONDITIONS 64
+#define IMEI_REPLAY_MAX_READERS 64
 #define IMEI_REPLAY_EXAMPLES 5                      /* examples kept per refusal reason */
 #define IMEI_REPLAY_TEXT_BASE 100000000000000ULL    /* idents >= this are texts, not keys */
 #define IMEI_REPLAY_NO_DAY INT32_MIN
@@ -52,7 +53,11 @@ struct imei_replay_config {
 	struct imei_dump_layout layout;    /* for files without a header, or always when explicit */
 	bool layout_explicit;              /* a header line is then skipped, not read */
 	int32_t run_day;                   /* the run's date (UTC day number), or NO_DAY: the latest date seen */
-	bool reader_thread;                /* parse in a thread of its own */
+	bool reader_thread;                /* parse in threads of their own ... */
+	unsigned readers;                  /* ... this many (0: one); files, and byte ranges of
+	                                    * large plain files, are read in parallel, and the
+	                                    * results are the same for any number */
+	uint64_t chunk_bytes;              /* the size of those ranges (0: 8 MiB; tests make it small) */
 	const volatile sig_atomic_t *stop; /* non-zero: stop at the next occasion; a signal handler
 	                                    * stores the signal's number (sent on to the reader thread) */
 };

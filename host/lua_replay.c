@@ -109,6 +109,9 @@ static int l_replay_new(lua_State *L)
 	cfg.run_day = opt_day(L, -1, "run_date");
 	lua_getfield(L, 1, "reader_thread");
 	cfg.reader_thread = lua_toboolean(L, -1);
+	lua_getfield(L, 1, "readers");
+	lua_Integer readers = luaL_optinteger(L, -1, 1);
+	cfg.readers = readers < 1 ? 1 : readers > IMEI_REPLAY_MAX_READERS ? IMEI_REPLAY_MAX_READERS : (unsigned)readers;
 	cfg.stop = imei_lua_stop_flag();
 	struct lreplay *lr = lua_newuserdatauv(L, sizeof *lr, 0);
 	lr->r = NULL;

@@ -2,13 +2,14 @@
  * replay.c — batch replay (imei_replay.h): dumps in, sightings recorded, every observed
  * (device, IMSI) pair decided by the policy at the run's date, counts for the report.
  *
- * Ingest runs as two stages: a reader (read, gunzip, split, parse, check) and a recorder
- * (fold into the pair table, imei_store_record). With reader_thread the reader has a
- * thread of its own and hands sightings over in fixed-size batches through a small ring,
- * so memory stays bounded and the two cores overlap; without, one thread does both.
+ * Ingest runs as two stages: readers (read, gunzip, split, parse, check) and a recorder
+ * (fold into the pair table, imei_store_record). With reader_thread the readers have
+ * threads of their own, each reading chunks (a file, or a byte range of a large plain
+ * one) and handing rows over in fixed-size batches, so memory stays bounded and the cores
+ * overlap; the recorder takes the chunks in file order. Without, one thread does both.
  * Evaluation gives each thread its own engine (a sandboxed lua_State) and hands out
  * chunks of pairs from an atomic cursor. Nothing here depends on the thread count: the
- * pair table is written by the reader alone, in file order, and each verdict lands in
+ * pair table is written by the recorder alone, in file order, and each verdict lands in
  * its own pair, so results are the same with 1 or N threads.
  *
  * This file: setup, the files of a run and teardown; the other jobs are in replay_*.c
@@ -55,15 +56,27 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 		snprintf(err, errlen, "replay: out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < NBATCHES; i++) {
-		r->all_batches[i] = malloc(sizeof(struct sbatch));
-		if (!r->all_batches[i]) {
-			imei_replay_free(r);
-			snprintf(err, errlen, "replay: out of memory");
-			return NULL;
+	unsigned nreaders = cfg->reader_thread && cfg->readers > 1 ? cfg->readers : 1;
+	if (nreaders > IMEI_REPLAY_MAX_READERS)
+		nreaders = IMEI_REPLAY_MAX_READERS;
+	if (!(r->readers = calloc(nreaders, sizeof *r->readers))) {
+		imei_replay_free(r);
+		snprintf(err, errlen, "replay: out of memory");
+		return NULL;
+	}
+	r->nreaders = nreaders;
+	for (unsigned i = 0; i < nreaders; i++) {
+		struct reader *rd = &r->readers[i];
+		rd->r = r;
+		for (size_t k = 0; k < READER_BATCHES; k++) {
+			if (!(rd->batches[k] = malloc(sizeof(struct sbatch)))) {
+				imei_replay_free(r);
+				snprintf(err, errlen, "replay: out of memory");
+				return NULL;
+			}
+			rd->batches[k]->owner = rd;
+			rd->free_list[rd->nfree++] = rd->batches[k];
 		}
-		r->all_batches[i]->n = 0;
-		r->free_list[r->nfree++] = r->all_batches[i];
 	}
 	return r;
 }
@@ -74,7 +87,13 @@ void imei_replay_free(struct imei_replay *r)
 		return;
 	imei_replay_stop_reader(r);
 	imei_replay_stop_workers(r);
-	imei_dump_close(r->cur);
+	for (unsigned i = 0; i < r->nreaders; i++) {
+		imei_dump_close(r->readers[i].cur);
+		for (size_t k = 0; k < READER_BATCHES; k++)
+			free(r->readers[i].batches[k]);
+	}
+	free(r->readers);
+	free(r->chunks);
 	for (size_t i = 0; i < r->nfiles; i++)
 		free(r->files[i].path);
 	free(r->files);
@@ -87,8 +106,6 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->tab);
 	free(r->sightings);
 	free(r->pairs);
-	for (size_t i = 0; i < NBATCHES; i++)
-		free(r->all_batches[i]);
 	for (size_t i = 0; i < atomic_load(&r->ncond); i++)
 		free(r->cond_names[i]);
 	for (size_t i = 0; i < r->nfailures; i++)

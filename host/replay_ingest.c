@@ -1,9 +1,17 @@
 /*
- * replay_ingest.c — the ingest of a replay (replay_state.h): a reader (read, gunzip,
- * split, parse, check every row; a refused row is counted with its reason) and a recorder
- * (fold into the pair table, imei_store_record_many). With reader_thread the reader has a
- * thread of its own and hands rows over in fixed-size batches through a small ring, so
- * memory stays bounded and the two cores overlap; without, one thread does both.
+ * replay_ingest.c — the ingest of a replay (replay_state.h): readers (read, gunzip, split,
+ * parse, check every row; a refused row is counted with its reason) and a recorder (fold
+ * into the pair table, imei_store_record_many).
+ *
+ * The input is cut into chunks: a file each, and a large plain file into byte ranges
+ * (CHUNK_BYTES each) cut at line boundaries (gzip and pipes stay whole: they cannot be
+ * entered in the middle). With reader_thread, readers take the chunks in order, each
+ * handing its chunk's rows over in batches with the chunk's counts and first examples; the
+ * recorder (the caller's thread) takes the chunks in order, so rows are folded, numbered
+ * and recorded in file order and every count, example and line number is the one a
+ * single reader gives, for any number of readers. Memory stays bounded: a reader owns
+ * READER_BATCHES batches and waits for the recorder to give one back. Without
+ * reader_thread, the caller's thread reads each file whole and records as it goes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,13 +24,13 @@
 
 #include "replay_state.h"
 
-/* Stop the reader thread and join it. When a signal raised the stop flag (it holds the
- * signal's number), the reader may sit in a read() of a pipe that no more data will
- * come through: the same signal sent to its thread interrupts the read (the handler
- * is installed without SA_RESTART), so the join never hangs on an idle input. */
+/* Stop the reader threads and join them. When a signal raised the stop flag (it holds
+ * the signal's number), a reader may sit in a read() of a pipe that no more data will
+ * come through: the same signal sent to its thread interrupts the read (the handler is
+ * installed without SA_RESTART), so the join never hangs on an idle input. */
 void imei_replay_stop_reader(struct imei_replay *r)
 {
-	if (!r->thread_started)
+	if (!r->threads_started)
 		return;
 	pthread_mutex_lock(&r->qlock);
 	r->abort = true;
@@ -32,18 +40,29 @@ void imei_replay_stop_reader(struct imei_replay *r)
 	struct sigaction sa;
 	if (sig > 0 && (sigaction(sig, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
 		sig = 0; /* only a handled signal can be sent on without harm */
-	while (!r->reader_done) {
-		if (sig > 0)
-			pthread_kill(r->reader, sig);
+	for (;;) {
+		bool running = false;
+		for (unsigned i = 0; i < r->nreaders; i++)
+			if (r->readers[i].started && !r->readers[i].exited) {
+				running = true;
+				if (sig > 0)
+					pthread_kill(r->readers[i].thread, sig);
+			}
+		if (!running)
+			break;
 		struct timespec t = replay_deadline(50);
 		pthread_cond_timedwait(&r->q_filled, &r->qlock, &t);
 	}
 	pthread_mutex_unlock(&r->qlock);
-	pthread_join(r->reader, NULL);
-	r->thread_started = false;
+	for (unsigned i = 0; i < r->nreaders; i++)
+		if (r->readers[i].started) {
+			pthread_join(r->readers[i].thread, NULL);
+			r->readers[i].started = false;
+		}
+	r->threads_started = false;
 }
 
-/* ---- the reader -------------------------------------------------------------------- */
+/* ---- the readers ------------------------------------------------------------------- */
 
 static void sanitize(const char *s, size_t n, char *out, size_t cap)
 {
@@ -57,32 +76,41 @@ static void sanitize(const char *s, size_t n, char *out, size_t cap)
 	out[k] = 0;
 }
 
-static void refuse(struct imei_replay *r, struct file_entry *f, size_t lineno, const struct imei_dump_problem *why,
-                   const char *line, size_t len)
+/* A refused row: counted with its reason, one of the chunk's first examples. */
+static void refuse(struct chunk *ch, size_t lineno, const struct imei_dump_problem *why, const char *line, size_t len)
 {
 	enum imei_dump_reject reason = why->reason;
-	f->st.rejected++;
-	f->st.by_reason[reason]++;
-	r->totals.rejected++;
-	r->totals.by_reason[reason]++;
-	r->ops[f->st.op].rejected++;
-	size_t k = r->nexamples[reason];
+	struct chunk_counts *c = &ch->c;
+	c->rejected++;
+	c->by_reason[reason]++;
+	size_t k = c->nexamples[reason];
 	if (k < IMEI_REPLAY_EXAMPLES) {
-		struct imei_replay_example *ex = &r->examples[reason][k];
-		ex->file = r->cur_file;
+		struct imei_replay_example *ex = &c->examples[reason][k];
+		ex->file = ch->file;
 		ex->line = lineno;
 		ex->field = why->field;
 		snprintf(ex->msg, sizeof ex->msg, "%s", why->msg);
 		sanitize(line, len, ex->text, sizeof ex->text);
-		r->nexamples[reason] = k + 1;
+		c->nexamples[reason] = k + 1;
 	}
 }
 
-/* The recorder's part: fold a batch into the pair table and record its IMEI rows in the
- * store. In the recorder thread when there is one: the two memory-bound steps there,
- * reading and parsing in the reader. */
+/* The recorder's part: number the batch's texts, fold it into the pair table and record
+ * its IMEI rows in the store, in the order read. */
 static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
+	for (size_t i = 0; i < b->n; i++) {
+		struct pending *p = &b->rows[i];
+		if (p->form != IMEI_DUMP_FORM_TEXT)
+			continue;
+		const char *t = b->text + p->ident;
+		long id = imei_replay_pool_intern(&r->pool, t + 2, (unsigned char)t[1], (uint8_t)t[0]);
+		if (id < 0) {
+			snprintf(err, errlen, "replay: out of memory (identity texts)");
+			return -1;
+		}
+		p->ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
+	}
 	for (size_t i = 0; i < b->n; i += FOLD_BATCH) {
 		size_t n = b->n - i < FOLD_BATCH ? b->n - i : FOLD_BATCH;
 		if (imei_replay_fold_rows(r, b->rows + i, n) < 0) {
@@ -100,7 +128,7 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
 	}
-	b->n = 0;
+	b->n = b->ntext = 0;
 	struct imei_store_error se;
 	size_t done;
 	if (n && imei_store_record_many(r->store, r->sightings, n, &done, &se) < 0) {
@@ -110,39 +138,30 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 	return 0;
 }
 
-/* Hand the filled batch over (threaded) or record it (inline). */
-static int emit_batch(struct imei_replay *r)
+/* Hand the filled batch over (threaded) or record it (inline). 0, -1 (ch->err), -2 stopped. */
+static int emit_batch(struct reader *rd, struct chunk *ch)
 {
-	struct sbatch *b = r->fill;
+	struct imei_replay *r = rd->r;
+	struct sbatch *b = rd->fill;
 	if (!b || b->n == 0)
 		return 0;
-	if (!r->cfg.reader_thread) {
-		return record_batch(r, b, r->reader_err, sizeof r->reader_err);
-	}
+	if (!r->cfg.reader_thread)
+		return record_batch(r, b, ch->err, sizeof ch->err);
 	pthread_mutex_lock(&r->qlock);
-	r->filled[(r->fhead + r->fcount) % (NBATCHES + 1)] = b;
-	r->fcount++;
-	pthread_cond_signal(&r->q_filled);
-	while (r->nfree == 0 && !r->abort)
+	ch->q[(ch->qhead + ch->qcount) % READER_BATCHES] = b;
+	ch->qcount++;
+	pthread_cond_broadcast(&r->q_filled);
+	while (rd->nfree == 0 && !r->abort)
 		pthread_cond_wait(&r->q_freed, &r->qlock);
 	if (r->abort) {
-		r->fill = NULL;
+		rd->fill = NULL;
 		pthread_mutex_unlock(&r->qlock);
 		return -2;
 	}
-	r->fill = r->free_list[--r->nfree];
-	r->fill->n = 0;
+	rd->fill = rd->free_list[--rd->nfree];
+	rd->fill->n = rd->fill->ntext = 0;
 	pthread_mutex_unlock(&r->qlock);
 	return 0;
-}
-
-static void publish_progress(struct imei_replay *r)
-{
-	atomic_store_explicit(&r->p_rows, r->totals.rows, memory_order_relaxed);
-	atomic_store_explicit(&r->p_rejected, r->totals.rejected, memory_order_relaxed);
-	atomic_store_explicit(&r->p_file, r->cur_file, memory_order_relaxed);
-	uint64_t in_file = r->cur ? imei_dump_offset(r->cur) : 0;
-	atomic_store_explicit(&r->p_bytes, r->bytes_before + in_file, memory_order_relaxed);
 }
 
 static bool blank(const char *s, size_t n)
@@ -153,88 +172,94 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
-/* One line of the current file. 0, or -1 with reader_err (a file-level problem). */
-static int take_line(struct imei_replay *r, struct file_entry *f, const char *line, size_t len, size_t lineno,
-                     bool too_long)
+/* A row refused for its date, outside the file's period or after the run's date. */
+static void refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, const char *msg, const char *line,
+                        size_t len)
 {
 	struct imei_dump_problem why;
+	why.reason = IMEI_DUMP_R_DATE_RANGE;
+	why.field = 0;
+	for (size_t i = 0; i < rd->layout.ncols; i++)
+		if (rd->layout.col[i] == IMEI_DUMP_COL_DATE)
+			why.field = (unsigned)i + 1;
+	snprintf(why.msg, sizeof why.msg, "%s", msg);
+	refuse(ch, lineno, &why, line, len);
+}
+
+/* One line of the chunk. 0, -1 with ch->err (a file-level problem), -2 stopped. */
+static int take_line(struct reader *rd, struct chunk *ch, const struct file_entry *f, const char *line, size_t len,
+                     size_t lineno, bool too_long)
+{
+	struct imei_replay *r = rd->r;
+	struct chunk_counts *c = &ch->c;
+	struct imei_dump_problem why;
 	if (too_long) {
-		f->st.rows++;
-		r->totals.rows++;
-		r->ops[f->st.op].rows++;
+		c->rows++;
 		why.reason = IMEI_DUMP_R_LONG;
 		why.field = 0;
 		snprintf(why.msg, sizeof why.msg, "a line of more than %d bytes", IMEI_DUMP_MAX_LINE);
-		refuse(r, f, lineno, &why, line, len);
+		refuse(ch, lineno, &why, line, len);
 		return 0;
 	}
 	if (blank(line, len)) {
-		f->st.blank++;
-		r->totals.blank++;
+		c->blank++;
 		return 0;
 	}
-	if (r->header_pending) {
-		r->header_pending = false;
+	if (rd->header_pending) {
+		rd->header_pending = false;
 		if (imei_dump_is_header(line, len, r->cfg.layout.delim)) {
-			f->st.header = true;
-			r->totals.headers++;
+			c->header = true;
 			if (!r->cfg.layout_explicit) {
 				char why_h[300];
-				if (imei_dump_header_layout(line, len, r->cfg.layout.delim, &r->layout, why_h, sizeof why_h) < 0) {
-					snprintf(r->reader_err, sizeof r->reader_err, "%s:%zu: %s (or give the layout with --columns)",
-					         f->path, lineno, why_h);
+				if (imei_dump_header_layout(line, len, r->cfg.layout.delim, &rd->layout, why_h, sizeof why_h) < 0) {
+					snprintf(ch->err, sizeof ch->err, "%s:%zu: %s (or give the layout with --columns)", f->path,
+					         lineno, why_h);
 					return -1;
 				}
 			}
 			return 0;
 		}
 	}
-	f->st.rows++;
-	r->totals.rows++;
-	r->ops[f->st.op].rows++;
+	c->rows++;
 	struct imei_dump_row row;
-	if (imei_dump_parse(&r->layout, line, len, &row, r->scratch, &why) != IMEI_DUMP_OK) {
-		refuse(r, f, lineno, &why, line, len);
+	if (imei_dump_parse(&rd->layout, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
+		refuse(ch, lineno, &why, line, len);
 		return 0;
 	}
 	if ((f->st.first != IMEI_REPLAY_NO_DAY && row.day < f->st.first) ||
 	    (f->st.last != IMEI_REPLAY_NO_DAY && row.day > f->st.last)) {
-		char d[9], a[9], b[9];
+		char d[9], a[9], b[9], msg[160];
 		imei_dump_day_str(row.day, d);
 		imei_dump_day_str(f->st.first, a);
 		imei_dump_day_str(f->st.last, b);
-		why.reason = IMEI_DUMP_R_DATE_RANGE;
-		why.field = 0;
-		for (size_t i = 0; i < r->layout.ncols; i++)
-			if (r->layout.col[i] == IMEI_DUMP_COL_DATE)
-				why.field = (unsigned)i + 1;
-		snprintf(why.msg, sizeof why.msg, "date: %s is outside the file's period %s-%s", d, a, b);
-		refuse(r, f, lineno, &why, line, len);
+		snprintf(msg, sizeof msg, "date: %s is outside the file's period %s-%s", d, a, b);
+		refuse_date(rd, ch, lineno, msg, line, len);
 		return 0;
 	}
 	if (r->cfg.run_day != IMEI_REPLAY_NO_DAY && row.day > r->cfg.run_day) {
-		char d[9], a[9];
+		char d[9], a[9], msg[160];
 		imei_dump_day_str(row.day, d);
 		imei_dump_day_str(r->cfg.run_day, a);
-		why.reason = IMEI_DUMP_R_DATE_RANGE;
-		why.field = 0;
-		for (size_t i = 0; i < r->layout.ncols; i++)
-			if (r->layout.col[i] == IMEI_DUMP_COL_DATE)
-				why.field = (unsigned)i + 1;
-		snprintf(why.msg, sizeof why.msg, "date: %s is after the run's date %s", d, a);
-		refuse(r, f, lineno, &why, line, len);
+		snprintf(msg, sizeof msg, "date: %s is after the run's date %s", d, a);
+		refuse_date(rd, ch, lineno, msg, line, len);
 		return 0;
 	}
 	uint64_t ident = row.key;
 	if (row.form == IMEI_DUMP_FORM_TEXT) {
-		long id = imei_replay_pool_intern(&r->pool, row.ident, row.ident_len, row.kind);
-		if (id < 0) {
-			snprintf(r->reader_err, sizeof r->reader_err, "replay: out of memory (identity texts)");
-			return -1;
+		/* the text travels with the batch: the recorder numbers it, in file order */
+		if (rd->fill->ntext + 2 + row.ident_len > BATCH_TEXT) {
+			int rc = emit_batch(rd, ch);
+			if (rc < 0)
+				return rc;
 		}
-		ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
+		struct sbatch *b = rd->fill;
+		ident = b->ntext;
+		b->text[b->ntext] = (char)row.kind;
+		b->text[b->ntext + 1] = (char)row.ident_len;
+		memcpy(b->text + b->ntext + 2, row.ident, row.ident_len);
+		b->ntext += 2 + row.ident_len;
 	}
-	struct pending *p = &r->fill->rows[r->fill->n++];
+	struct pending *p = &rd->fill->rows[rd->fill->n++];
 	p->ident = ident;
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
@@ -243,105 +268,333 @@ static int take_line(struct imei_replay *r, struct file_entry *f, const char *li
 	p->form = row.form;
 	p->rat = row.rat;
 	p->op = (uint8_t)f->st.op;
-	f->st.accepted++;
-	r->totals.accepted++;
-	if (row.day > r->max_day)
-		r->max_day = row.day;
-	if (row.day < r->min_day)
-		r->min_day = row.day;
-	if (f->st.seen_first == IMEI_REPLAY_NO_DAY || row.day < f->st.seen_first)
-		f->st.seen_first = row.day;
-	if (f->st.seen_last == IMEI_REPLAY_NO_DAY || row.day > f->st.seen_last)
-		f->st.seen_last = row.day;
+	c->accepted++;
+	if (row.day > c->max_day)
+		c->max_day = row.day;
+	if (row.day < c->min_day)
+		c->min_day = row.day;
 	if (row.form != IMEI_DUMP_FORM_TEXT)
-		r->totals.sightings++;
-	if (r->fill->n == BATCH_ROWS) {
-		int rc = emit_batch(r);
-		if (rc == -2)
-			return -2;
-		if (rc < 0)
-			return -1;
-	}
+		c->sightings++;
+	if (rd->fill->n == BATCH_ROWS)
+		return emit_batch(rd, ch);
 	return 0;
 }
 
-static int read_lines(struct imei_replay *r, size_t max);
-
-/* Read up to max lines. 1 more to do, 0 all files read, -1 error (reader_err), -2 stopped. */
-static int reader_step(struct imei_replay *r, size_t max)
+/* Read up to max lines of the chunk. 1 more to do, 0 the chunk is read (its last batch
+ * not yet handed over), -1 error (ch->err), -2 stopped. */
+static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 {
-	return read_lines(r, max);
-}
-
-static int read_lines(struct imei_replay *r, size_t max)
-{
-	for (size_t n = 0; n < max;) {
-		if (!r->cur) {
-			if (r->cur_file == r->nfiles)
-				return 0;
-			struct file_entry *f = &r->files[r->cur_file];
-			r->cur = imei_dump_open(f->path, r->reader_err, sizeof r->reader_err);
-			if (!r->cur)
-				return -1;
-			f->st.gzip = imei_dump_gzip(r->cur);
-			r->layout = r->cfg.layout;
-			r->header_pending = true;
-		}
-		struct file_entry *f = &r->files[r->cur_file];
+	struct imei_replay *r = rd->r;
+	const struct file_entry *f = &r->files[ch->file];
+	if (!rd->cur) {
+		rd->cur = imei_dump_open_range(f->path, ch->from, ch->to, ch->sep, ch->err, sizeof ch->err);
+		if (!rd->cur)
+			return -1;
+		ch->c.gzip = imei_dump_gzip(rd->cur);
+		rd->layout = ch->first ? r->cfg.layout : ch->layout;
+		rd->header_pending = ch->first;
+	}
+	for (size_t n = 0; n < max; n++) {
 		const char *line;
 		size_t len, lineno;
 		bool too_long;
-		int rc = imei_dump_next(r->cur, &line, &len, &lineno, &too_long, r->reader_err, sizeof r->reader_err);
+		int rc = imei_dump_next(rd->cur, &line, &len, &lineno, &too_long, ch->err, sizeof ch->err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
-			uint64_t size = imei_dump_size(r->cur);
-			f->st.bytes = size ? size : imei_dump_offset(r->cur);
-			f->st.unterminated_line = imei_dump_unterminated(r->cur);
-			f->st.done = true;
-			r->bytes_before += f->st.bytes;
-			imei_dump_close(r->cur);
-			r->cur = NULL;
-			r->cur_file++;
-			continue;
+			if (ch->last) {
+				uint64_t size = imei_dump_size(rd->cur);
+				ch->c.bytes = size ? size : imei_dump_offset(rd->cur);
+				ch->c.unterminated = imei_dump_unterminated(rd->cur);
+			}
+			imei_dump_close(rd->cur);
+			rd->cur = NULL;
+			return 0;
 		}
-		n++;
-		rc = take_line(r, f, line, len, lineno, too_long);
+		ch->c.lines = lineno;
+		rc = take_line(rd, ch, f, line, len, lineno, too_long);
 		if (rc < 0)
 			return rc;
 	}
 	return 1;
 }
 
-static void *reader_main(void *arg)
+/* Read a whole chunk (a reader thread). 0, -1, -2 as read_chunk. */
+static int read_whole_chunk(struct reader *rd, struct chunk *ch)
 {
-	struct imei_replay *r = arg;
+	struct imei_replay *r = rd->r;
 	int rc;
 	for (;;) {
-		rc = reader_step(r, SLICE_LINES);
-		publish_progress(r);
+		rc = read_chunk(rd, ch, SLICE_LINES);
 		if (rc != 1)
 			break;
-		if (replay_stopped(r)) {
-			rc = -2;
-			break;
-		}
+		if (replay_stopped(r))
+			return -2;
 		pthread_mutex_lock(&r->qlock);
 		bool aborted = r->abort;
 		pthread_mutex_unlock(&r->qlock);
-		if (aborted) {
-			rc = -2;
-			break;
-		}
+		if (aborted)
+			return -2;
 	}
-	if (rc == 0 && emit_batch(r) == -2)
-		rc = -2;
+	if (rc == 0)
+		rc = emit_batch(rd, ch);
+	return rc;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	struct imei_replay *r = rd->r;
+	for (;;) {
+		pthread_mutex_lock(&r->qlock);
+		size_t k = r->abort ? r->nchunks : r->next_chunk;
+		if (k < r->nchunks)
+			r->next_chunk++;
+		pthread_mutex_unlock(&r->qlock);
+		if (k >= r->nchunks)
+			break;
+		struct chunk *ch = &r->chunks[k];
+		int rc = read_whole_chunk(rd, ch);
+		if (rd->cur) {
+			imei_dump_close(rd->cur);
+			rd->cur = NULL;
+		}
+		pthread_mutex_lock(&r->qlock);
+		ch->rc = rc;
+		ch->done = true;
+		pthread_cond_broadcast(&r->q_filled);
+		pthread_mutex_unlock(&r->qlock);
+		if (rc != 0)
+			break; /* the recorder reports it when it comes to this chunk, then stops the rest */
+	}
 	pthread_mutex_lock(&r->qlock);
-	r->reader_done = true;
-	r->reader_rc = rc;
+	rd->exited = true;
 	pthread_cond_broadcast(&r->q_filled);
 	pthread_mutex_unlock(&r->qlock);
 	return NULL;
+}
+
+/* ---- the plan: the chunks ---------------------------------------------------------- */
+
+static int add_chunk(struct imei_replay *r, size_t *cap, size_t file, uint64_t from, uint64_t to, bool first,
+                     bool last, const struct imei_dump_layout *lay, char sep)
+{
+	if (r->nchunks == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct chunk *grown = realloc(r->chunks, ncap * sizeof *grown);
+		if (!grown)
+			return -1;
+		r->chunks = grown;
+		*cap = ncap;
+	}
+	struct chunk *ch = &r->chunks[r->nchunks++];
+	memset(ch, 0, sizeof *ch);
+	ch->file = file;
+	ch->from = from;
+	ch->to = to;
+	ch->first = first;
+	ch->last = last;
+	ch->layout = *lay;
+	ch->sep = sep;
+	ch->c.min_day = INT32_MAX;
+	ch->c.max_day = INT32_MIN;
+	return 0;
+}
+
+/* How a file is read: in ranges from the offsets at[0..n) (at[0] = 0), with the layout and
+ * line end the ranges after the first need (what its first line says) — a plain file of
+ * at least two chunk_bytes read by several readers; else whole (n = 1). The first row or
+ * header is read in the first range, whatever the chunk size. The count, or 0 when out of
+ * memory. */
+static size_t plan_file(struct imei_replay *r, const struct file_entry *f, struct imei_dump_layout *lay, char *sep,
+                        uint64_t **at)
+{
+	uint64_t chunk = r->cfg.chunk_bytes ? r->cfg.chunk_bytes : CHUNK_BYTES;
+	*lay = r->cfg.layout;
+	size_t n = 1;
+	uint64_t head_end = 0;
+	if (r->cfg.reader_thread && r->nreaders > 1 && f->size / 2 >= chunk) {
+		char err[600];
+		struct imei_dump_file *d = imei_dump_open(f->path, err, sizeof err);
+		if (d && !imei_dump_gzip(d)) {
+			const char *line;
+			size_t len, lineno;
+			bool too_long;
+			for (int i = 0; i < 64; i++) {
+				if (imei_dump_next(d, &line, &len, &lineno, &too_long, err, sizeof err) != 1)
+					break;
+				if (too_long || blank(line, len))
+					continue;
+				n = (size_t)(f->size / chunk);
+				head_end = imei_dump_line_offset(d);
+				if (!r->cfg.layout_explicit && imei_dump_is_header(line, len, r->cfg.layout.delim) &&
+				    imei_dump_header_layout(line, len, r->cfg.layout.delim, lay, err, sizeof err) < 0)
+					n = 1; /* the first range's reader says why */
+				*sep = imei_dump_line_end(d);
+				break;
+			}
+		}
+		imei_dump_close(d);
+	}
+	if (!(*at = malloc(n * sizeof **at)))
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		uint64_t b = f->size / n * k;
+		(*at)[k] = k == 0 ? 0 : b > head_end ? b : head_end;
+	}
+	return n;
+}
+
+static int plan_chunks(struct imei_replay *r, char *err, size_t errlen)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < r->nfiles; i++) {
+		struct imei_dump_layout lay;
+		char sep = 0;
+		uint64_t *at;
+		size_t n = plan_file(r, &r->files[i], &lay, &sep, &at);
+		int rc = n ? 0 : -1;
+		for (size_t k = 0; k < n && rc == 0; k++)
+			rc = add_chunk(r, &cap, i, at[k], k == n - 1 ? UINT64_MAX : at[k + 1], k == 0, k == n - 1, &lay, sep);
+		free(at);
+		if (rc < 0) {
+			snprintf(err, errlen, "replay: out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the recorder ------------------------------------------------------------------ */
+
+/* A chunk read through: its counts into the run's, its examples after those before it,
+ * its line numbers after its file's earlier chunks'. */
+static void merge_chunk(struct imei_replay *r, const struct chunk *ch)
+{
+	const struct chunk_counts *c = &ch->c;
+	struct file_entry *f = &r->files[ch->file];
+	if (ch->first) {
+		r->line_base = 0;
+		f->st.gzip = c->gzip;
+	}
+	f->st.rows += c->rows;
+	f->st.accepted += c->accepted;
+	f->st.rejected += c->rejected;
+	f->st.blank += c->blank;
+	r->totals.rows += c->rows;
+	r->totals.accepted += c->accepted;
+	r->totals.rejected += c->rejected;
+	r->totals.blank += c->blank;
+	r->totals.sightings += c->sightings;
+	r->ops[f->st.op].rows += c->rows;
+	r->ops[f->st.op].rejected += c->rejected;
+	if (c->header) {
+		f->st.header = true;
+		r->totals.headers++;
+	}
+	for (size_t why = 0; why < IMEI_DUMP_NREJECT; why++) {
+		f->st.by_reason[why] += c->by_reason[why];
+		r->totals.by_reason[why] += c->by_reason[why];
+		for (size_t i = 0; i < c->nexamples[why] && r->nexamples[why] < IMEI_REPLAY_EXAMPLES; i++) {
+			struct imei_replay_example *ex = &r->examples[why][r->nexamples[why]++];
+			*ex = c->examples[why][i];
+			ex->line += r->line_base;
+		}
+	}
+	if (c->min_day <= c->max_day) {
+		if (c->max_day > r->max_day)
+			r->max_day = c->max_day;
+		if (c->min_day < r->min_day)
+			r->min_day = c->min_day;
+		if (f->st.seen_first == IMEI_REPLAY_NO_DAY || c->min_day < f->st.seen_first)
+			f->st.seen_first = c->min_day;
+		if (f->st.seen_last == IMEI_REPLAY_NO_DAY || c->max_day > f->st.seen_last)
+			f->st.seen_last = c->max_day;
+	}
+	if (c->unterminated)
+		f->st.unterminated_line = r->line_base + c->unterminated;
+	r->line_base += c->lines;
+	if (ch->last) {
+		f->st.bytes = c->bytes;
+		f->st.done = true;
+		r->bytes_before += c->bytes;
+	}
+}
+
+/* Progress, from the recorded chunks and (inline) the chunk being read. */
+static void publish_progress(struct imei_replay *r, const struct reader *inline_rd)
+{
+	uint64_t rows = r->totals.rows, rejected = r->totals.rejected, bytes = r->bytes_before;
+	size_t file = r->nfiles ? r->nfiles - 1 : 0;
+	if (r->rec_chunk < r->nchunks) {
+		const struct chunk *ch = &r->chunks[r->rec_chunk];
+		file = ch->file;
+		if (inline_rd) {
+			rows += ch->c.rows;
+			rejected += ch->c.rejected;
+			bytes += inline_rd->cur ? imei_dump_offset(inline_rd->cur) : 0;
+		} else if (ch->to != UINT64_MAX) {
+			bytes += ch->from;
+		}
+	}
+	atomic_store_explicit(&r->p_rows, rows, memory_order_relaxed);
+	atomic_store_explicit(&r->p_rejected, rejected, memory_order_relaxed);
+	atomic_store_explicit(&r->p_file, file, memory_order_relaxed);
+	atomic_store_explicit(&r->p_bytes, bytes, memory_order_relaxed);
+}
+
+static int start_ingest(struct imei_replay *r, char *err, size_t errlen)
+{
+	if (plan_chunks(r, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < r->nreaders; i++) {
+		struct reader *rd = &r->readers[i];
+		rd->fill = rd->free_list[--rd->nfree];
+		rd->fill->n = rd->fill->ntext = 0;
+	}
+	if (!r->cfg.reader_thread)
+		return 0;
+	unsigned n = r->nreaders;
+	if ((size_t)n > r->nchunks)
+		n = r->nchunks ? (unsigned)r->nchunks : 1;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = pthread_create(&r->readers[i].thread, NULL, reader_main, &r->readers[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "replay: cannot start a reader thread: %s", strerror(rc));
+			imei_replay_stop_reader(r);
+			return -1;
+		}
+		r->readers[i].started = true;
+		r->threads_started = true;
+	}
+	return 0;
+}
+
+/* Without reader threads: read and record in the caller's thread, for ms at most. */
+static int ingest_inline(struct imei_replay *r, const struct timespec *t0, double budget, char *err, size_t errlen)
+{
+	struct reader *rd = &r->readers[0];
+	while (r->rec_chunk < r->nchunks) {
+		struct chunk *ch = &r->chunks[r->rec_chunk];
+		int rc = read_chunk(rd, ch, SLICE_LINES);
+		if (rc == 0)
+			rc = emit_batch(rd, ch);
+		publish_progress(r, rd);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s", ch->err);
+			return IMEI_REPLAY_ERROR;
+		}
+		if (rc == 0 && !rd->cur) {
+			merge_chunk(r, ch);
+			r->rec_chunk++;
+			publish_progress(r, rd);
+		}
+		if (replay_stopped(r))
+			return IMEI_REPLAY_STOPPED;
+		if (replay_seconds_since(t0) >= budget)
+			return IMEI_REPLAY_MORE;
+	}
+	return imei_replay_finish_ingest(r, err, errlen);
 }
 
 int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
@@ -357,59 +610,33 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 	if (!r->ingest_started) {
 		r->ingest_started = true;
 		r->t_ingest = t0;
-		r->fill = r->free_list[--r->nfree];
-		r->fill->n = 0;
-		if (r->cfg.reader_thread) {
-			int rc = pthread_create(&r->reader, NULL, reader_main, r);
-			if (rc != 0) {
-				snprintf(err, errlen, "replay: cannot start the reader thread: %s", strerror(rc));
-				return IMEI_REPLAY_ERROR;
-			}
-			r->thread_started = true;
-		}
+		if (start_ingest(r, err, errlen) < 0)
+			return IMEI_REPLAY_ERROR;
 	}
 	double budget = ms / 1000.0;
-	if (!r->cfg.reader_thread) {
-		for (;;) {
-			int rc = reader_step(r, SLICE_LINES);
-			publish_progress(r);
-			if (rc < 0) {
-				snprintf(err, errlen, "%s", r->reader_err);
-				return IMEI_REPLAY_ERROR;
-			}
-			if (rc == 0)
-				break;
-			if (replay_stopped(r))
-				return IMEI_REPLAY_STOPPED;
-			if (replay_seconds_since(&t0) >= budget)
-				return IMEI_REPLAY_MORE;
-		}
-		if (emit_batch(r) < 0) {
-			snprintf(err, errlen, "%s", r->reader_err);
-			return IMEI_REPLAY_ERROR;
-		}
-		return imei_replay_finish_ingest(r, err, errlen);
-	}
-	/* threaded: record what the reader hands over, until the time is up */
+	if (!r->cfg.reader_thread)
+		return ingest_inline(r, &t0, budget, err, errlen);
+	/* threaded: record what the readers hand over, chunk after chunk, until the time is up */
 	struct timespec deadline = replay_deadline(ms);
-	for (;;) {
+	while (r->rec_chunk < r->nchunks) {
 		if (replay_stopped(r)) {
 			imei_replay_stop_reader(r);
 			return IMEI_REPLAY_STOPPED;
 		}
+		struct chunk *ch = &r->chunks[r->rec_chunk];
 		pthread_mutex_lock(&r->qlock);
 		int wrc = 0;
-		while (r->fcount == 0 && !r->reader_done && wrc != ETIMEDOUT)
+		while (ch->qcount == 0 && !ch->done && wrc != ETIMEDOUT)
 			wrc = pthread_cond_timedwait(&r->q_filled, &r->qlock, &deadline);
-		if (r->fcount > 0) {
-			struct sbatch *b = r->filled[r->fhead];
-			r->fhead = (r->fhead + 1) % (NBATCHES + 1);
-			r->fcount--;
+		if (ch->qcount > 0) {
+			struct sbatch *b = ch->q[ch->qhead];
+			ch->qhead = (ch->qhead + 1) % READER_BATCHES;
+			ch->qcount--;
 			pthread_mutex_unlock(&r->qlock);
 			int rc = record_batch(r, b, err, errlen);
 			pthread_mutex_lock(&r->qlock);
-			r->free_list[r->nfree++] = b;
-			pthread_cond_signal(&r->q_freed);
+			b->owner->free_list[b->owner->nfree++] = b;
+			pthread_cond_broadcast(&r->q_freed);
 			pthread_mutex_unlock(&r->qlock);
 			if (rc < 0) {
 				imei_replay_stop_reader(r);
@@ -419,22 +646,28 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 				return IMEI_REPLAY_MORE;
 			continue;
 		}
-		if (r->reader_done) {
-			int rrc = r->reader_rc;
+		if (ch->done) {
+			int rc = ch->rc;
 			pthread_mutex_unlock(&r->qlock);
-			pthread_join(r->reader, NULL);
-			r->thread_started = false;
-			if (rrc == -1) {
-				snprintf(err, errlen, "%s", r->reader_err);
+			if (rc == -1) {
+				snprintf(err, errlen, "%s", ch->err);
+				imei_replay_stop_reader(r);
 				return IMEI_REPLAY_ERROR;
 			}
-			if (rrc == -2)
+			if (rc == -2) {
+				imei_replay_stop_reader(r);
 				return IMEI_REPLAY_STOPPED;
-			return imei_replay_finish_ingest(r, err, errlen);
+			}
+			merge_chunk(r, ch);
+			r->rec_chunk++;
+			publish_progress(r, NULL);
+			continue;
 		}
 		pthread_mutex_unlock(&r->qlock);
 		return IMEI_REPLAY_MORE; /* timed out */
 	}
+	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
+	return imei_replay_finish_ingest(r, err, errlen);
 }
 
 void imei_replay_progress(struct imei_replay *r, struct imei_replay_progress *p)

@@ -26,7 +26,6 @@
 #include "imei_tacdb.h"
 
 #define BATCH_ROWS 8192
-#define NBATCHES 4
 #define SLICE_LINES 4096
 #define EVAL_CHUNK 256
 #define MAX_FAILURES 5
@@ -62,10 +61,63 @@ struct pending {
 	uint8_t form, rat, op;
 };
 
-/* Accepted rows handed from the reader to the recorder. */
+/* Accepted rows handed from a reader to the recorder, with the identities of its text
+ * rows (a kind byte, a length byte, the text; a text row's ident is its offset here until
+ * the recorder numbers it in the text pool, in file order). */
+#define BATCH_TEXT (BATCH_ROWS * 4)
+
 struct sbatch {
-	size_t n;
+	size_t n, ntext;
+	struct reader *owner; /* whose batch it is: it goes back to that reader once recorded */
 	struct pending rows[BATCH_ROWS];
+	char text[BATCH_TEXT];
+};
+
+/* What a reader counted in one chunk, merged into the run by the recorder in chunk order
+ * (line numbers are the chunk's own until then). */
+struct chunk_counts {
+	uint64_t rows, accepted, rejected, blank, sightings;
+	uint64_t by_reason[IMEI_DUMP_NREJECT];
+	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
+	size_t nexamples[IMEI_DUMP_NREJECT];
+	int32_t min_day, max_day;     /* of the accepted rows; INT32_MAX / INT32_MIN: none */
+	size_t lines, unterminated;   /* lines read; the last one had no line end: its number */
+	bool header, gzip;
+	uint64_t bytes;               /* the file's size or bytes read (the file's last chunk) */
+};
+
+/* A piece of the input read by one reader: a whole file (gzip, a pipe, a small file) or
+ * the lines starting in a byte range of a plain one (dump_reader.h). */
+#define CHUNK_BYTES (8u << 20)
+#define READER_BATCHES 4 /* batches each reader owns: what it may have read ahead */
+
+struct chunk {
+	size_t file;
+	uint64_t from, to;                /* to: UINT64_MAX for the whole file */
+	bool first, last;                 /* the file's first and last chunks */
+	struct imei_dump_layout layout;   /* of a chunk after the first: the one its header set */
+	char sep;                         /* its line end, for a chunk after the first */
+	struct sbatch *q[READER_BATCHES]; /* read, not yet recorded (the queue's lock) */
+	size_t qhead, qcount;
+	bool done;                        /* its reader is through (the queue's lock) */
+	int rc;                           /* then: 0, -1 (err), -2 stopped */
+	struct chunk_counts c;
+	char err[600];
+};
+
+/* A reader: a thread (or the caller's, without reader_thread) reading chunks. */
+struct reader {
+	struct imei_replay *r;
+	pthread_t thread;
+	bool started, exited;              /* exited: the queue's lock */
+	struct imei_dump_file *cur;        /* the chunk being read */
+	struct imei_dump_layout layout;
+	bool header_pending;
+	struct sbatch *fill;               /* the batch being filled */
+	struct sbatch *free_list[READER_BATCHES];
+	size_t nfree;
+	struct sbatch *batches[READER_BATCHES];
+	char scratch[IMEI_DUMP_MAX_IDENT * 2 + IMEI_MAX_DIGITS + 8];
 };
 
 struct file_entry {
@@ -93,14 +145,17 @@ struct imei_replay {
 	char *op_names[IMEI_REPLAY_MAX_OPERATORS];
 	size_t nops;
 
-	/* reader state (the reader thread alone touches these during ingest) */
-	size_t cur_file;
-	struct imei_dump_file *cur;
-	struct imei_dump_layout layout;
-	bool header_pending;
+	/* the readers and the chunks they read, taken in order from next_chunk */
+	struct reader *readers;
+	unsigned nreaders;
+	struct chunk *chunks;
+	size_t nchunks, next_chunk;
+	/* recorder state (the calling thread's): the chunk whose rows it records next, the
+	 * pair table, the text pool, a batch of sightings, what the run counted */
+	size_t rec_chunk;
+	uint64_t line_base;    /* lines of the recorded chunks of rec_chunk's file */
 	uint64_t bytes_before; /* sizes of the files already read */
 	struct text_pool pool;
-	/* recorder state (the calling thread's): the pair table, a batch of sightings */
 	struct pin *tab;
 	size_t tab_cap, tab_n;
 	struct imei_sighting *sightings;
@@ -108,21 +163,11 @@ struct imei_replay {
 	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
 	size_t nexamples[IMEI_DUMP_NREJECT];
 	int32_t max_day, min_day;
-	struct sbatch *fill; /* the batch being filled */
-	char scratch[IMEI_DUMP_MAX_IDENT * 2 + IMEI_MAX_DIGITS + 8];
-	char reader_err[600];
 
-	/* the hand-over ring */
+	/* the hand-over (chunks' queues, readers' free batches) */
 	pthread_mutex_t qlock;
 	pthread_cond_t q_filled, q_freed;
-	struct sbatch *filled[NBATCHES + 1];
-	size_t fhead, fcount;
-	struct sbatch *free_list[NBATCHES + 1];
-	size_t nfree;
-	struct sbatch *all_batches[NBATCHES + 1];
-	bool reader_done, abort, thread_started;
-	int reader_rc;
-	pthread_t reader;
+	bool abort, threads_started;
 	bool ingest_started, ingest_done;
 	struct timespec t_ingest;
 

@@ -142,7 +142,7 @@ function classify.run(opts)
   local replay
   replay, err = host.replay_new {
     store = store, tacdb = tacdb, columns = opts.columns, delimiter = opts.delimiter, run_date = run_date,
-    reader_thread = jobs >= 2,
+    reader_thread = jobs >= 2, readers = jobs,
   }
   if not replay then
     lock:unlock()

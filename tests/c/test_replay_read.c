@@ -1,0 +1,259 @@
+/*
+ * test_replay_read.c — the readers of batch replay (replay_ingest.c) give the same ingest
+ * for any number of threads and any cut of the files into byte ranges: rows, refusals by
+ * reason, the first examples with their file and line, per-file counts, the pair table
+ * (text identities numbered alike) and the store. Files with refused rows spread through
+ * them, one without a trailing line end, one with CR LF line ends, one gzip (read whole),
+ * and one with a header naming its columns in another order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "imei_replay.h"
+#include "imei_sightings.h"
+
+static char dir[64];
+
+static const char *path_of(const char *name)
+{
+	static char path[4][128];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+	return path[k];
+}
+
+/* Line i of a dump (1-based, after the header), with a refused row every 37th line and
+ * other oddities at fixed places. */
+static void line_of(unsigned i, const char *eol, char *out, size_t cap)
+{
+	unsigned dev = i % 211, day = 1 + i % 28;
+	if (i % 37 == 0)
+		snprintf(out, cap, "202601%02u,35209900%06u,41001000000%04ux,923000%06u%s", day, dev, i % 10000, i, eol);
+	else if (i % 101 == 0)
+		snprintf(out, cap, "202601%02u,35209900%06u%s", day, dev, eol); /* too few fields */
+	else if (i % 151 == 0)
+		snprintf(out, cap, "   %s", eol);
+	else if (i % 173 == 0)
+		snprintf(out, cap, "202601%02u,A0000000%06X,41001%010u,%s", day, dev, i % 97, eol); /* a MEID */
+	else if (i % 191 == 0)
+		snprintf(out, cap, "202601%02u,junk-%u,41001%010u,%s", day, i % 7, i % 89, eol); /* text */
+	else
+		snprintf(out, cap, "202601%02u,35209900%06u,41001%010u,923000%06u%s", day, dev, i % 389, i, eol);
+}
+
+static void write_dump(const char *name, unsigned lines, const char *eol, bool last_eol, bool gz, bool long_lines)
+{
+	FILE *f = gz ? NULL : fopen(path_of(name), "wb");
+	gzFile z = gz ? gzopen(path_of(name), "wb") : NULL;
+	if (!f && !z) {
+		perror(name);
+		exit(2);
+	}
+	static char big[6000];
+	char line[128];
+	const char *head = "date,imei,imsi,msisdn";
+	for (unsigned i = 0; i <= lines; i++) {
+		const char *text = line;
+		if (i == 0)
+			snprintf(line, sizeof line, "%s%s", head, eol);
+		else if (long_lines && i % 509 == 0) {
+			memset(big, 'x', 5000);
+			snprintf(big + 5000, sizeof big - 5000, "%s", eol);
+			text = big;
+		} else
+			line_of(i, i == lines && !last_eol ? "" : eol, line, sizeof line);
+		if (z)
+			gzputs(z, text);
+		else
+			fputs(text, f);
+	}
+	if (z)
+		gzclose(z);
+	else
+		fclose(f);
+}
+
+struct ingest_result {
+	struct imei_store *st;
+	struct imei_replay *r;
+};
+
+static struct ingest_result ingest(bool thread, unsigned readers, uint64_t chunk)
+{
+	struct ingest_result res;
+	struct imei_store_error se;
+	char err[600];
+	res.st = imei_store_open("memory", NULL, &se);
+	struct imei_replay_config cfg = { 0 };
+	cfg.store = res.st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = thread;
+	cfg.readers = readers;
+	cfg.chunk_bytes = chunk;
+	res.r = imei_replay_new(&cfg, err, sizeof err);
+	if (!res.r) {
+		fprintf(stderr, "imei_replay_new: %s\n", err);
+		exit(1);
+	}
+	const char *files[] = { "big.csv", "crlf.csv", "small.csv", "dump.csv.gz", "cols.csv", "big.csv" };
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+		CHECK_INT(imei_replay_add_file(res.r, path_of(files[i]), i % 2 ? "Beta" : "Alpha", IMEI_REPLAY_NO_DAY,
+		                               IMEI_REPLAY_NO_DAY, err, sizeof err), (long long)i);
+	int rc;
+	while ((rc = imei_replay_ingest(res.r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_DONE);
+	if (rc != IMEI_REPLAY_DONE)
+		fprintf(stderr, "ingest: %s\n", err);
+	return res;
+}
+
+static void done(struct ingest_result *res)
+{
+	imei_replay_free(res->r);
+	imei_store_release(res->st);
+}
+
+static bool same_examples(const struct imei_replay *a, const struct imei_replay *b)
+{
+	for (int why = 1; why < IMEI_DUMP_NREJECT; why++) {
+		const struct imei_replay_example *x, *y;
+		size_t n = imei_replay_examples(a, why, &x);
+		if (imei_replay_examples(b, why, &y) != n)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (x[i].file != y[i].file || x[i].line != y[i].line || x[i].field != y[i].field ||
+			    strcmp(x[i].msg, y[i].msg) != 0 || strcmp(x[i].text, y[i].text) != 0)
+				return false;
+	}
+	return true;
+}
+
+static bool same_files(const struct imei_replay *a, const struct imei_replay *b)
+{
+	for (size_t i = 0; i < imei_replay_nfiles(a); i++) {
+		const struct imei_replay_file_stats *x = imei_replay_file(a, i), *y = imei_replay_file(b, i);
+		if (x->rows != y->rows || x->accepted != y->accepted || x->rejected != y->rejected || x->blank != y->blank ||
+		    x->bytes != y->bytes || x->header != y->header || x->gzip != y->gzip || x->done != y->done ||
+		    x->seen_first != y->seen_first || x->seen_last != y->seen_last ||
+		    x->unterminated_line != y->unterminated_line ||
+		    memcmp(x->by_reason, y->by_reason, sizeof x->by_reason) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool same_pairs(const struct imei_replay *a, const struct imei_replay *b)
+{
+	size_t n = imei_replay_npairs(a);
+	if (imei_replay_npairs(b) != n)
+		return false;
+	const struct imei_replay_pair *x = imei_replay_pairs(a), *y = imei_replay_pairs(b);
+	for (size_t i = 0; i < n; i++) {
+		char s[64], t[64];
+		imei_replay_ident_str(a, x[i].ident, s);
+		imei_replay_ident_str(b, y[i].ident, t);
+		if (x[i].ident != y[i].ident || strcmp(s, t) != 0 || x[i].imsi != y[i].imsi || x[i].msisdn != y[i].msisdn ||
+		    x[i].ops != y[i].ops || x[i].first != y[i].first || x[i].last != y[i].last || x[i].rows != y[i].rows ||
+		    x[i].form != y[i].form || x[i].rat != y[i].rat || x[i].op != y[i].op || x[i].flags != y[i].flags)
+			return false;
+	}
+	return true;
+}
+
+/* What one reader gives, checked against the dumps as written. */
+static void test_one_reader(const struct imei_replay *r, struct imei_store *st)
+{
+	const struct imei_replay_totals *t = imei_replay_totals(r);
+	CHECK_INT(t->headers, 6);
+	CHECK(t->rejected > 100 && t->by_reason[IMEI_DUMP_R_IMSI] > 50 && t->by_reason[IMEI_DUMP_R_FIELDS] > 20);
+	CHECK_INT(t->by_reason[IMEI_DUMP_R_LONG], 2 * (3000 / 509) + 1500 / 509);
+	const struct imei_replay_example *ex;
+	CHECK_INT(imei_replay_examples(r, IMEI_DUMP_R_IMSI, &ex), IMEI_REPLAY_EXAMPLES);
+	CHECK_INT(ex[0].file, 0);
+	CHECK_INT(ex[0].line, 38); /* line 37 of the rows, after the header */
+	CHECK_INT(ex[4].line, 5 * 37 + 1);
+	CHECK_INT(imei_replay_examples(r, IMEI_DUMP_R_LONG, &ex), IMEI_REPLAY_EXAMPLES);
+	CHECK_INT(ex[0].line, 510);
+	CHECK_INT(ex[4].line, 5 * 509 + 1);
+	CHECK_INT(imei_replay_file(r, 0)->unterminated_line, 3001); /* big.csv ends without a line end */
+	CHECK_INT(imei_replay_file(r, 1)->unterminated_line, 0);
+	CHECK(imei_replay_file(r, 3)->gzip);
+	CHECK_INT(imei_replay_file(r, 1)->rows, 2000 - 2000 / 151 + 2000 / (151 * 37) + 2000 / (151 * 101));
+	CHECK_INT(imei_replay_file(r, 4)->rejected, 0); /* its header names the columns */
+	size_t n;
+	struct imei_store_error se;
+	CHECK_INT(imei_store_distinct(st, 35209900000005ULL, IMEI_FIELD_IMSI, 60, 20485LL * 86400, &n, NULL, NULL, &se),
+	          0);
+	CHECK(n > 3);
+}
+
+static void test_same_for_any_readers(void)
+{
+	struct ingest_result one = ingest(false, 1, 0);
+	test_one_reader(one.r, one.st);
+	struct {
+		unsigned readers;
+		uint64_t chunk;
+	} runs[] = { { 1, 0 }, { 2, 0 }, { 2, 4096 }, { 4, 1000 }, { 4, 97 }, { 3, 20000 } };
+	for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+		struct ingest_result par = ingest(true, runs[i].readers, runs[i].chunk);
+		const struct imei_replay_totals *a = imei_replay_totals(one.r), *b = imei_replay_totals(par.r);
+		CHECK_INT(b->rows, a->rows);
+		CHECK_INT(b->accepted, a->accepted);
+		CHECK_INT(b->rejected, a->rejected);
+		CHECK_INT(b->blank, a->blank);
+		CHECK_INT(b->headers, a->headers);
+		CHECK_INT(b->sightings, a->sightings);
+		CHECK_INT(b->first_day, a->first_day);
+		CHECK_INT(b->last_day, a->last_day);
+		CHECK(memcmp(a->by_reason, b->by_reason, sizeof a->by_reason) == 0);
+		CHECK(same_examples(one.r, par.r));
+		CHECK(same_files(one.r, par.r));
+		CHECK(same_pairs(one.r, par.r));
+		for (int o = 0; o < 2; o++) {
+			CHECK_INT(imei_replay_operator(par.r, o)->rows, imei_replay_operator(one.r, o)->rows);
+			CHECK_INT(imei_replay_operator(par.r, o)->rejected, imei_replay_operator(one.r, o)->rejected);
+		}
+		size_t x, y;
+		struct imei_store_error se;
+		for (uint64_t key = 35209900000000ULL; key < 35209900000211ULL; key += 7) {
+			CHECK_INT(imei_store_distinct(one.st, key, IMEI_FIELD_IMSI, 60, 20485LL * 86400, &x, NULL, NULL, &se), 0);
+			CHECK_INT(imei_store_distinct(par.st, key, IMEI_FIELD_IMSI, 60, 20485LL * 86400, &y, NULL, NULL, &se), 0);
+			CHECK_INT(y, x);
+		}
+		done(&par);
+	}
+	done(&one);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	write_dump("big.csv", 3000, "\n", false, false, true);
+	write_dump("crlf.csv", 2000, "\r\n", true, false, false);
+	write_dump("small.csv", 40, "\n", true, false, false);
+	write_dump("dump.csv.gz", 1500, "\n", true, true, true);
+	FILE *f = fopen(path_of("cols.csv"), "wb");
+	if (!f)
+		return 2;
+	fputs("imsi,date,imei\n", f);
+	for (unsigned i = 1; i <= 1500; i++)
+		fprintf(f, "41001%010u,202601%02u,35209900%06u\n", i % 53, 1 + i % 28, i % 211);
+	fclose(f);
+	test_same_for_any_readers();
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return CHECK_DONE("replay_read");
+}
