@@ -6,6 +6,14 @@
 # measures the replay's own machinery (read, check, record, one engine call per pair,
 # lists) apart from what the policy's rules cost. Prints wall time, rows/s, CPU time,
 # rows per CPU-second (the per-core figure) and peak memory (/usr/bin/time -v).
+# Then the peer (when `npm install --prefix bench` has put @duckdb/node-api there): DuckDB
+# running the core DIRBS rules in SQL (bench/classify_duckdb.js) against `imei classify`
+# with the same rules (bench/dirbs_core_policy.lua), both on CLASSIFY_PEER_JOBS threads
+# (2), interleaved CLASSIFY_PEER_REPEAT times (3) with the load average beside each run:
+# ours with --store memory and with the default store, and ours on one job; min and
+# median of each, the ratios, and a sanity line comparing DuckDB's counts with our
+# report's (rows, pairs, devices, blocked, devices per rule). CLASSIFY_BEFORE=DIR (another
+# checkout, built) adds its `imei classify` to each round: a before/after in the same run.
 # It measures; it asserts nothing. Environment: BUILD, CLASSIFY_ROWS, CLASSIFY_JOBS
 # ("1 2"), CLASSIFY_REPEAT (runs of each, the fastest shown: default 1; on a shared
 # machine other processes' load shows in wall and even CPU time). The dump is generated
@@ -76,3 +84,95 @@ for jobs in $JOBS; do
 	run example-country policies/example-country.lua "$jobs"
 	run empty-policy "$dir/empty-policy.lua" "$jobs"
 done
+
+# ---- the peer: DuckDB, the core DIRBS rules -------------------------------------------
+if [ ! -d bench/node_modules/@duckdb/node-api ]; then
+	echo "peer: DuckDB not installed (npm install --prefix bench): skipped"
+	exit 0
+fi
+PJOBS=${CLASSIFY_PEER_JOBS:-2}
+PREPEAT=${CLASSIFY_PEER_REPEAT:-3}
+peer=$dir/peer
+mkdir -p "$peer"
+measure() { # measure NAME CMD...: appends "wall cpu rss_kb" to $peer/NAME.txt
+	local name=$1
+	shift
+	/usr/bin/time -v -o "$peer/time.txt" "$@" >"$peer/$name.out" 2>"$peer/$name.err" ||
+		{ echo "$name failed:"; cat "$peer/$name.err"; exit 1; }
+	awk -F': ' '/Elapsed/ { n = split($2, t, ":"); w = n == 3 ? t[1] * 3600 + t[2] * 60 + t[3] : t[1] * 60 + t[2] }
+		/User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { m = $2 }
+		END { printf "%.2f %.2f %d\n", w, u + s, m }' "$peer/time.txt" >>"$peer/$name.txt"
+	printf "  %-15s %s  (load %s)\n" "$name" "$(tail -1 "$peer/$name.txt")" "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+ours() { # ours NAME JOBS [--store memory]; IMEI: the imei command (bin/imei)
+	local name=$1 jobs=$2
+	shift 2
+	rm -rf "$peer/out-$name"
+	measure "$name" "${IMEI:-bin/imei}" classify -q --force "$@" --policy bench/dirbs_core_policy.lua --tacdb "$dir/tacdb.img" \
+		--lists "$data/lists" --out "$peer/out-$name" --jobs "$jobs" "$data"/*.csv
+}
+rm -f "$peer"/*.txt
+echo "peer: DuckDB vs imei classify, core DIRBS rules, $PJOBS threads each, $PREPEAT rounds (wall s, CPU s, peak RSS KiB)"
+for i in $(seq "$PREPEAT"); do
+	measure duckdb node bench/classify_duckdb.js "$PJOBS" "$peer/duckdb-blocklist.csv" data/osmocom-tacdb.csv \
+		"$data/lists" "$data"/*.csv
+	ours ours-memory "$PJOBS" --store memory
+	ours ours-default "$PJOBS"
+	ours ours-1job 1 --store memory
+	[ -z "${CLASSIFY_BEFORE:-}" ] || IMEI=$CLASSIFY_BEFORE/bin/imei ours ours-before "$PJOBS" --store memory
+done
+lua5.4 - "$peer" "$ROWS" <<'LUA'
+local dir, rows = arg[1], tonumber(arg[2])
+local cjson = require("cjson")
+local function runs(name)
+  local t = {}
+  for line in io.lines(dir .. "/" .. name .. ".txt") do
+    local w, c, m = line:match("(%S+) (%S+) (%S+)")
+    t[#t + 1] = { wall = tonumber(w), cpu = tonumber(c), rss = tonumber(m) }
+  end
+  return t
+end
+local function stat(t, field)
+  local v = {}
+  for i, r in ipairs(t) do v[i] = r[field] end
+  table.sort(v)
+  local n = #v
+  return v[1], n % 2 == 1 and v[(n + 1) // 2] or (v[n // 2] + v[n // 2 + 1]) / 2
+end
+local duck = runs("duckdb")
+local dmin, dmed = stat(duck, "wall")
+local _, drss = stat(duck, "rss")
+print(("duckdb        wall min %6.2f s, median %6.2f s; CPU median %6.2f s; peak RSS median %5d MiB")
+  :format(dmin, dmed, select(2, stat(duck, "cpu")), drss // 1024))
+for _, name in ipairs { "ours-memory", "ours-default", "ours-1job", "ours-before" } do
+  local f = io.open(dir .. "/" .. name .. ".txt")
+  if not f then break end
+  f:close()
+  local t = runs(name)
+  local wmin, wmed = stat(t, "wall")
+  local _, cmed = stat(t, "cpu")
+  local _, rss = stat(t, "rss")
+  local r = cjson.decode(assert(io.open(dir .. "/out-" .. name .. "/report.json")):read("a"))
+  local p = r.performance
+  print(("%-13s wall min %6.2f s, median %6.2f s; CPU median %6.2f s (%4.2f M rows per CPU-s); peak RSS median %5d MiB;" ..
+         " DuckDB/ours wall %4.2fx (min) %4.2fx (median), memory 1/%.1f; last run: setup %4.2f read %4.2f decide %4.2f" ..
+         " lists %4.2f s")
+    :format(name, wmin, wmed, cmed, rows / cmed / 1e6, rss // 1024, dmin / wmin, dmed / wmed, drss / rss,
+      p.setup_seconds, p.ingest_seconds, p.eval_seconds, p.lists_seconds))
+end
+-- sanity: the same decisions
+local d = cjson.decode(assert(io.open(dir .. "/duckdb.out")):read("a"))
+local r = cjson.decode(assert(io.open(dir .. "/out-ours-memory/report.json")):read("a"))
+local ours = { rows = r.input.accepted, pairs = r.devices.pairs, devices = r.devices.total,
+               blocked = r.devices.by_status.BLACKLISTED }
+for _, c in ipairs(r.conditions) do ours[c.name] = c.devices end
+local keys = { "rows", "pairs", "devices", "blocked", "malformed_identifier", "wrong_check_digit", "gsma_not_found",
+               "stolen", "not_registered", "duplicate_imsis" }
+local parts, differ = {}, {}
+for _, k in ipairs(keys) do
+  parts[#parts + 1] = ("%s %s/%s"):format(k, tostring(ours[k]), tostring(d[k]))
+  if ours[k] ~= d[k] then differ[#differ + 1] = k end
+end
+print("sanity (ours/DuckDB): " .. table.concat(parts, ", ") ..
+  (#differ == 0 and "; all agree" or ("; differ: " .. table.concat(differ, ", "))))
+LUA

@@ -38,9 +38,9 @@ CREATE TEMP TABLE rows AS
     AND (rat IS NULL OR rat = '' OR upper(rat) IN ('UTRAN', 'GERAN', 'WLAN', 'GAN', 'HSPA', 'EUTRAN', 'VIRTUAL',
       'NB-IOT', 'LTE-M', 'NR', '2G', '3G', '4G', 'LTE', '5G') OR regexp_full_match(rat, '[1-9]|10'));
 CREATE TEMP TABLE tacs AS
-  SELECT DISTINCT lpad(split_part(line, ',', 1), 8, '0') AS tac
+  SELECT DISTINCT lpad(trim(split_part(line, ',', 1)), 8, '0') AS tac
   FROM read_csv(${q(tacdb)}, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false, delim = '\t',
-    quote = '', escape = '', strict_mode = false, ignore_errors = true) WHERE regexp_matches(line, '^[0-9]{6,8},');
+    quote = '', escape = '', strict_mode = false, ignore_errors = true) WHERE regexp_matches(line, '^ *[0-9]{6,8} *,');
 CREATE TEMP TABLE stolen AS
   SELECT DISTINCT substr(imei, 1, 14) AS k FROM read_csv(${q(lists + '/stolen.csv')}, header = true, all_varchar = true);
 CREATE TEMP TABLE registered AS
