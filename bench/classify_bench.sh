@@ -170,7 +170,8 @@ local keys = { "rows", "pairs", "devices", "blocked", "malformed_identifier", "w
                "stolen", "not_registered", "duplicate_imsis" }
 local parts, differ = {}, {}
 for _, k in ipairs(keys) do
-  parts[#parts + 1] = ("%s %s/%s"):format(k, tostring(ours[k]), tostring(d[k]))
+  parts[#parts + 1] = ("%s %s/%s"):format(k, tostring(math.tointeger(ours[k]) or ours[k]),
+    tostring(math.tointeger(d[k]) or d[k]))
   if ours[k] ~= d[k] then differ[#differ + 1] = k end
 end
 print("sanity (ours/DuckDB): " .. table.concat(parts, ", ") ..

@@ -23,18 +23,19 @@ const files = '[' + dumps.map(q).join(', ') + ']';
 const sql = `
 -- a row is taken as the core's row parser takes it (core/imei_dump_reader.h): a date in the
 -- file's period (its name's _FIRST_LAST), an identity of 1..32 printable characters, an
--- IMSI of 6..15 digits, an E.164 MSISDN or none, a RAT or none; the others are refused.
+-- IMSI of 6..15 digits, an E.164 MSISDN or an empty field, a RAT or none; the others are
+-- refused (a missing field is NULL, an empty one '').
 -- A quoted field cannot span lines there: here no field is read as quoted, and an identity
 -- with a quote is refused (the generated dumps quote nothing; a damaged row opens a quote).
 CREATE TEMP TABLE rows AS
   SELECT imei, imsi FROM read_csv(${files}, header = true, all_varchar = true, null_padding = true,
-    quote = '', escape = '', ignore_errors = true, filename = true, max_line_size = 1048576,
+    quote = '', escape = '', ignore_errors = true, filename = true, max_line_size = 1048576, nullstr = '\\N',
     columns = {'date': 'VARCHAR', 'imei': 'VARCHAR', 'imsi': 'VARCHAR', 'msisdn': 'VARCHAR', 'rat': 'VARCHAR'})
   WHERE regexp_full_match(imsi, '[0-9]{6,15}') AND regexp_full_match(imei, '[ !#-~]{1,32}')
     AND regexp_full_match(date, '[0-9]{8}') AND try_strptime(date, '%Y%m%d') IS NOT NULL
     AND date BETWEEN regexp_extract(filename, '_([0-9]{8})_[0-9]{8}[.]', 1)
                  AND regexp_extract(filename, '_([0-9]{8})[.][^/]*$', 1)
-    AND (msisdn IS NULL OR msisdn = '' OR regexp_full_match(msisdn, '[+]?[0-9]{3,15}'))
+    AND (msisdn = '' OR regexp_full_match(msisdn, '[+]?[0-9]{3,15}'))
     AND (rat IS NULL OR rat = '' OR upper(rat) IN ('UTRAN', 'GERAN', 'WLAN', 'GAN', 'HSPA', 'EUTRAN', 'VIRTUAL',
       'NB-IOT', 'LTE-M', 'NR', '2G', '3G', '4G', 'LTE', '5G') OR regexp_full_match(rat, '[1-9]|10'));
 CREATE TEMP TABLE tacs AS

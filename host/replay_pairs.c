@@ -100,14 +100,9 @@ int imei_replay_fold_rows(struct imei_replay *r, struct pending *rows, size_t n)
 
 /* ---- end of ingest: the pairs in order --------------------------------------------- */
 
-struct order {
-	uint64_t ident, imsi;
-	size_t slot;
-};
-
-static int order_cmp(const void *a, const void *b)
+static int pin_cmp(const void *a, const void *b)
 {
-	const struct order *x = a, *y = b;
+	const struct pin *x = a, *y = b;
 	if (x->ident != y->ident)
 		return x->ident < y->ident ? -1 : 1;
 	if (x->imsi != y->imsi)
@@ -129,22 +124,27 @@ int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen)
 		r->totals.first_day = r->min_day;
 		r->totals.last_day = r->max_day;
 	}
-	size_t n = r->tab_n;
-	struct order *ord = n ? malloc(n * sizeof *ord) : NULL;
+	/* the table's pairs moved to its front and sorted there, the rest given back, before
+	 * the result is made: the peak is the pairs twice over, not the whole table and them */
+	size_t n = 0;
+	for (size_t i = 0; i < r->tab_cap; i++)
+		if (r->tab[i].imsi)
+			r->tab[n++] = r->tab[i];
+	if (n && n < r->tab_cap) {
+		struct pin *shrunk = realloc(r->tab, n * sizeof *shrunk);
+		if (shrunk)
+			r->tab = shrunk; /* else it stays as large: no harm */
+	}
+	r->tab_cap = n;
+	if (n)
+		qsort(r->tab, n, sizeof *r->tab, pin_cmp);
 	r->pairs = n ? malloc(n * sizeof *r->pairs) : NULL;
-	if (n && (!ord || !r->pairs)) {
-		free(ord);
+	if (n && !r->pairs) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return IMEI_REPLAY_ERROR;
 	}
-	size_t k = 0;
-	for (size_t i = 0; i < r->tab_cap; i++)
-		if (r->tab[i].imsi)
-			ord[k++] = (struct order){ r->tab[i].ident, r->tab[i].imsi, i };
-	if (n)
-		qsort(ord, n, sizeof *ord, order_cmp);
 	for (size_t i = 0; i < n; i++) {
-		const struct pin *e = &r->tab[ord[i].slot];
+		const struct pin *e = &r->tab[i];
 		struct imei_replay_pair *p = &r->pairs[i];
 		memset(p, 0, sizeof *p);
 		p->ident = e->ident;
@@ -159,10 +159,9 @@ int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen)
 		p->op = e->op;
 		p->status = IMEI_STATUS_WHITELISTED;
 		p->block_day = IMEI_REPLAY_NO_DAY;
-		if (i == 0 || ord[i - 1].ident != e->ident)
+		if (i == 0 || r->tab[i - 1].ident != e->ident)
 			p->flags |= IMEI_REPLAY_DEVICE;
 	}
-	free(ord);
 	free(r->tab);
 	r->tab = NULL;
 	r->tab_cap = 0;
