@@ -240,7 +240,9 @@ local function write_report(r)
   io.write(cli_util.table(rows, "  "))
   io.write(table.concat(rbi))
   for _, c in ipairs(r.conditions) do
-    if c.locked then io.write(("  locked: %s (by %s at %s)\n"):format(c.name, c.locked_by or "?", c.locked_at or "?")) end
+    if c.locked then
+      io.write(("  locked: %s (by %s at %s)\n"):format(c.name, c.locked_by or "?", c.locked_at or "?"))
+    end
   end
   local ex = r.examples
   io.write(("  examples: %d (%d inherited from national policies, %d skipped)%s\n"):format(ex.total, ex.inherited,

@@ -244,7 +244,9 @@ function Policy:override(spec)
   for k, v in pairs(c) do changed[k] = v end
   for k, v in pairs(spec) do changed[k] = v end
   changed.changed_at = where(2)
-  if spec.locked then changed.lock_owner, changed.locked_at, changed.locked_by = self, changed.changed_at, self.name .. "@" .. self.version
+  if spec.locked then
+    changed.lock_owner, changed.locked_at = self, changed.changed_at
+    changed.locked_by = self.name .. "@" .. self.version
   end
   validate_condition(changed, "override", 2)
   for k, v in pairs(changed) do c[k] = v end
@@ -340,17 +342,17 @@ end
 -- policy.verify compares. Weak keys: the policy objects.
 local LOCK_SNAPSHOTS = setmetatable({}, { __mode = "k" })
 
---- policy.verify(P) — raises when a condition P inherited locked was changed, moved or
+--- policy.verify(P [, file]) — raises when a condition P inherited locked was changed, moved or
 -- removed by hand; the runtime calls it when a policy file has loaded, derive on its base.
-function policy.verify(P)
+function policy.verify(P, file)
   for _, snap in ipairs(LOCK_SNAPSHOTS[P] or {}) do
     local c = snap.condition
     local ok = P.order[snap.index] == c and P.conditions[c.name] == c
     for k, v in pairs(snap.fields) do ok = ok and rawequal(rawget(c, k), v) end
     for k in pairs(c) do ok = ok and snap.fields[k] ~= nil end
     if not ok then
-      error(("%s: condition '%s' is locked by %s at %s, and was changed by hand"):format(
-        P.name .. "@" .. P.version, snap.name, snap.fields.locked_by or "?", snap.fields.locked_at or "?"), 0)
+      error(("%s (%s): condition '%s' is locked by %s at %s, and was changed by hand"):format(
+        file or "?", P.name .. "@" .. P.version, snap.name, snap.fields.locked_by or "?", snap.fields.locked_at or "?"), 0)
     end
   end
   return true
@@ -670,7 +672,8 @@ function Policy:describe()
       grace_by_rbi = BY_RBI[c.grace_days], locked = c.locked or false, locked_by = c.locked and c.locked_by or nil,
       locked_at = c.locked and c.locked_at or nil,
       sticky = c.sticky or false, final = c.final or false, disabled = c.disabled and true or false,
-      reason = type(c.reason) == "string" and c.reason or "(computed)", defined_at = c.defined_at, max_ratio = c.max_ratio, description = c.description,
+      reason = type(c.reason) == "string" and c.reason or "(computed)", defined_at = c.defined_at,
+      max_ratio = c.max_ratio, description = c.description,
     }
   end
   return out

@@ -347,7 +347,7 @@ local function load_policy(path, env, files, depth, sources)
   if next(made) and not made[P] then -- a hand-made copy would leave the base's locks behind
     error(("%s calls policy.extend but returns another policy: return the one policy.extend made"):format(path), 0)
   end
-  policy.verify(P)
+  policy.verify(P, path)
   return P
 end
 
