@@ -133,7 +133,9 @@ local function scan_warnings(info, dir_lists, warn)
       order[#order + 1] = use.name
     end
   end
+  local optional = {}
   for _, need in ipairs(info.required_lists or {}) do
+    optional[need.name] = need.optional or nil
     if not used_lists[need.name] then
       used_lists[need.name] = need.at or "requires_list"
       order[#order + 1] = need.name
@@ -142,8 +144,8 @@ local function scan_warnings(info, dir_lists, warn)
   if dir_lists then
     for _, name in ipairs(order) do
       if not dir_lists.set[name] then
-        warn(("%s: the policy reads list '%s', and %s has no %s.csv%s"):format(used_lists[name], name, dir_lists.dir,
-          name, suggest(name, dir_lists.set)))
+        warn(("%s: the policy reads list '%s', and %s has no %s.csv%s%s"):format(used_lists[name], name,
+          dir_lists.dir, name, optional[name] and " (optional: it reads as empty)" or "", suggest(name, dir_lists.set)))
       end
     end
   end
