@@ -67,7 +67,9 @@ local function missing_line(expected, output)
 end
 
 describe(DOC, function()
-  local root = os.getenv("PWD")
+  local pwd = assert(io.popen("pwd"))
+  local root = pwd:read("l")
+  pwd:close()
   local dir, files, failing
 
   local function sh(command)
