@@ -25,7 +25,7 @@ local function operator(dir, name, body, base)
   return support.write(dir .. "/" .. name, text)
 end
 
-describe("national locks", function()
+describe("a national policy", function()
   local dir
   before_each(function()
     dir = support.tmpdir()
@@ -33,120 +33,116 @@ describe("national locks", function()
   end)
   after_each(function() support.cleanup() end)
 
-  it("refuses an operator policy that disables a locked condition, naming it and both files", function()
-    local op = operator(dir, "op.lua", 'P:disable("stolen", "not here")')
-    local out, _, code = support.imei("policy test " .. op)
-    assert.equal(2, code)
-    assert.matches("LOAD ERROR: " .. dir:gsub("%p", "%%%0") .. "/op%.lua:2: cannot disable condition 'stolen': "
-      .. "it is locked %(locked = true%) by country@1 at " .. dir:gsub("%p", "%%%0") .. "/country%.lua:2", out)
-  end)
-
-  it("refuses an override of a locked condition, also when the lock is a grandparent's", function()
-    local op = operator(dir, "op.lua", 'P:override { name = "stolen", status = "GREYLISTED" }')
-    local out, _, code = support.imei("policy lint " .. op)
-    assert.equal(2, code)
-    assert.matches("op%.lua:2: cannot override condition 'stolen': it is locked .- by country@1 at .-/country%.lua:2",
-      out)
-    operator(dir, "region.lua", "")
-    local leaf = operator(dir, "leaf.lua", 'P:override { name = "stolen", when = function() return false end }',
-      "region.lua")
-    out, _, code = support.imei("policy test " .. leaf)
-    assert.equal(2, code)
-    assert.matches("leaf%.lua:2: cannot override condition 'stolen': it is locked .- at .-/country%.lua:2", out)
-    -- an unlocked condition may change, and a lock set by override binds in the same way
-    local ok = operator(dir, "ok.lua", 'P:override { name = "unregistered", grace_days = 30, locked = true }')
-    local deeper = operator(dir, "deeper.lua", 'P:disable("unregistered")', "ok.lua")
-    out, _, code = support.imei("policy test " .. deeper)
-    assert.equal(2, code)
-    assert.matches("deeper%.lua:2: cannot disable condition 'unregistered': it is locked .- by ok@1 at .-/ok%.lua:2",
-      out)
-    out, _, code = support.imei("policy lint " .. ok)
-    assert.matches("unregistered%s+BLACKLISTED%s+30d%s+%-%s+locked%s+.-country%.lua:4%s+.-ok%.lua:2", out)
-    assert.equal(0, code, out)
-  end)
-
-  it("closes the other ways round a lock: raw check, resolve, edits by hand, a hand-made copy", function()
-    local cases = {
-      { 'P:check(function() return "WHITELISTED" end)', "P:check would replace the conditions, and condition 'stolen' "
-        .. "is locked by country@1" },
-      { 'P.conditions.stolen.when = function() return false end', "condition 'stolen' is locked by country@1 at "
-        .. ".-, and was changed by hand" },
-      { 'table.remove(P.order, 1)', "and was changed by hand" },
-      { 'P = policy.new { name = "mine", version = "1" }', "calls policy.extend but returns another policy" },
-    }
-    for i, case in ipairs(cases) do
-      local op = operator(dir, "op" .. i .. ".lua", case[1])
+  describe("locks", function()
+    it("refuses an operator policy that disables a locked condition, naming it and both files", function()
+      local op = operator(dir, "op.lua", 'P:disable("stolen", "not here")')
       local out, _, code = support.imei("policy test " .. op)
-      assert.equal(2, code, out)
-      assert.matches(case[2], out)
-    end
-    support.write(dir .. "/first.lua",
-      'return policy.extend("country.lua", { name = "f", version = "1", resolve = "first" })')
-    local out, _, code = support.imei("policy test " .. dir .. "/first.lua")
-    assert.equal(2, code)
-    assert.matches("resolve cannot change from \"worst\": condition 'stolen' is locked", out)
+      assert.equal(2, code)
+      assert.matches("LOAD ERROR: " .. dir:gsub("%p", "%%%0") .. "/op%.lua:2: cannot disable condition 'stolen': "
+        .. "it is locked %(locked = true%) by country@1 at " .. dir:gsub("%p", "%%%0") .. "/country%.lua:2", out)
+    end)
+
+    it("refuses an override of a locked condition, also when the lock is a grandparent's", function()
+      local op = operator(dir, "op.lua", 'P:override { name = "stolen", status = "GREYLISTED" }')
+      local out, _, code = support.imei("policy lint " .. op)
+      assert.equal(2, code)
+      assert.matches("op%.lua:2: cannot override condition 'stolen': it is locked .- by country@1 at .-/country%.lua:2",
+        out)
+      operator(dir, "region.lua", "")
+      local leaf = operator(dir, "leaf.lua", 'P:override { name = "stolen", when = function() return false end }',
+        "region.lua")
+      out, _, code = support.imei("policy test " .. leaf)
+      assert.equal(2, code)
+      assert.matches("leaf%.lua:2: cannot override condition 'stolen': it is locked .- at .-/country%.lua:2", out)
+      -- an unlocked condition may change, and a lock set by override binds in the same way
+      local ok = operator(dir, "ok.lua", 'P:override { name = "unregistered", grace_days = 30, locked = true }')
+      local deeper = operator(dir, "deeper.lua", 'P:disable("unregistered")', "ok.lua")
+      out, _, code = support.imei("policy test " .. deeper)
+      assert.equal(2, code)
+      assert.matches("deeper%.lua:2: cannot disable condition 'unregistered': it is locked .- by ok@1 at .-/ok%.lua:2",
+        out)
+      out, _, code = support.imei("policy lint " .. ok)
+      assert.matches("unregistered%s+BLACKLISTED%s+30d%s+%-%s+locked%s+.-country%.lua:4%s+.-ok%.lua:2", out)
+      assert.equal(0, code, out)
+    end)
+
+    it("closes the other ways round a lock: raw check, resolve, edits by hand, a hand-made copy", function()
+      local cases = {
+        { 'P:check(function() return "WHITELISTED" end)',
+          "P:check would replace the conditions, and condition 'stolen' is locked by country@1" },
+        { 'P.conditions.stolen.when = function() return false end', "condition 'stolen' is locked by country@1 at "
+          .. ".-, and was changed by hand" },
+        { 'table.remove(P.order, 1)', "and was changed by hand" },
+        { 'P = policy.new { name = "mine", version = "1" }', "calls policy.extend but returns another policy" },
+      }
+      for i, case in ipairs(cases) do
+        local op = operator(dir, "op" .. i .. ".lua", case[1])
+        local out, _, code = support.imei("policy test " .. op)
+        assert.equal(2, code, out)
+        assert.matches(case[2], out)
+      end
+      support.write(dir .. "/first.lua",
+        'return policy.extend("country.lua", { name = "f", version = "1", resolve = "first" })')
+      local out, _, code = support.imei("policy test " .. dir .. "/first.lua")
+      assert.equal(2, code)
+      assert.matches("resolve cannot change from \"worst\": condition 'stolen' is locked", out)
+    end)
+
+    it("a final condition does not overrule a locked one", function()
+      local op = operator(dir, "op.lua", [[
+  P:condition { name = "vip", status = "WHITELISTED", final = true, when = function() return true end }
+  P:example { pei = "490154203237518", lists = { stolen = { "490154203237518" }, registration = { "490154203237518" } },
+              expect = "BLACKLISTED", reasons = { "stolen", "vip" } }]])
+      local out, _, code = support.imei("policy test -v " .. op)
+      -- the operator's own example passes (stolen still blocks); the country's "registered
+      -- phone" too; "60 days' notice" fails: the operator's final allow overrules the unlocked
+      -- registration rule, and the country's example says so
+      assert.equal(1, code, out)
+      assert.matches("ok   .-op%.lua:3", out)
+      assert.matches("ok   .-country%.lua:6: stolen is blocked %(an example of country@1%)", out)
+      assert.matches("FAIL .-country%.lua:10: 60 days' notice: expected GREYLISTED, got WHITELISTED %(reasons: "
+        .. "unregistered, vip%) %(an example of country@1%)", out)
+      assert.matches("3 passed, 1 failed", out)
+    end)
   end)
 
-  it("a final condition does not overrule a locked one", function()
-    local op = operator(dir, "op.lua", [[
-P:condition { name = "vip", status = "WHITELISTED", final = true, when = function() return true end }
-P:example { pei = "490154203237518", lists = { stolen = { "490154203237518" }, registration = { "490154203237518" } },
-            expect = "BLACKLISTED", reasons = { "stolen", "vip" } }]])
-    local out, _, code = support.imei("policy test -v " .. op)
-    -- the operator's own example passes (stolen still blocks); the country's "registered
-    -- phone" too; "60 days' notice" fails: the operator's final allow overrules the unlocked
-    -- registration rule, and the country's example says so
-    assert.equal(1, code, out)
-    assert.matches("ok   .-op%.lua:3", out)
-    assert.matches("ok   .-country%.lua:6: stolen is blocked %(an example of country@1%)", out)
-    assert.matches("FAIL .-country%.lua:10: 60 days' notice: expected GREYLISTED, got WHITELISTED %(reasons: "
-      .. "unregistered, vip%) %(an example of country@1%)", out)
-    assert.matches("3 passed, 1 failed", out)
-  end)
-end)
+  describe("examples", function()
+    it("run against every policy that extends it, in test, lint and at engine load", function()
+      local op = operator(dir, "op.lua", [[
+  P:condition { name = "grey_all", status = "GREYLISTED", when = function(d) return d.key ~= nil end }]])
+      local out, _, code = support.imei("policy test " .. op)
+      assert.equal(1, code)
+      assert.is_nil(out:find("FAIL [^\n]-country%.lua:6")) -- passes: BLACKLISTED is worse than GREYLISTED
+      assert.matches("FAIL .-country%.lua:8: a registered phone is allowed: expected WHITELISTED, got GREYLISTED "
+        .. "%(reasons: grey_all%) %(an example of country@1%)", out)
+      out, _, code = support.imei("policy lint " .. op)
+      assert.equal(2, code)
+      assert.matches("error: example at .-country%.lua:8 fails", out)
+      local engine = require "imei.engine"
+      local lists = support.tmpdir()
+      support.write(lists .. "/stolen.csv", "imei\n352099001761481\n")
+      support.write(lists .. "/registration.csv", "imei\n352099001761481\n")
+      local e, err = engine.new { policy = op, lists = lists }
+      assert.is_nil(e)
+      assert.matches("a registered phone is allowed: expected WHITELISTED, got GREYLISTED", err)
+      assert.matches("an example of country@1", err)
+    end)
 
-describe("a national policy's examples", function()
-  local dir
-  before_each(function()
-    dir = support.tmpdir()
-    support.write(dir .. "/country.lua", COUNTRY)
-  end)
-  after_each(function() support.cleanup() end)
-
-  it("run against every policy that extends it, in test, lint and at engine load", function()
-    local op = operator(dir, "op.lua", [[
-P:condition { name = "grey_all", status = "GREYLISTED", when = function(d) return d.key ~= nil end }]])
-    local out, _, code = support.imei("policy test " .. op)
-    assert.equal(1, code)
-    assert.is_nil(out:find("FAIL [^\n]-country%.lua:6")) -- passes: BLACKLISTED is worse than GREYLISTED
-    assert.matches("FAIL .-country%.lua:8: a registered phone is allowed: expected WHITELISTED, got GREYLISTED "
-      .. "%(reasons: grey_all%) %(an example of country@1%)", out)
-    out, _, code = support.imei("policy lint " .. op)
-    assert.equal(2, code)
-    assert.matches("error: example at .-country%.lua:8 fails", out)
-    local engine = require "imei.engine"
-    local lists = support.tmpdir()
-    support.write(lists .. "/stolen.csv", "imei\n352099001761481\n")
-    support.write(lists .. "/registration.csv", "imei\n352099001761481\n")
-    local e, err = engine.new { policy = op, lists = lists }
-    assert.is_nil(e)
-    assert.matches("a registered phone is allowed: expected WHITELISTED, got GREYLISTED", err)
-    assert.matches("an example of country@1", err)
+    it("are skipped, saying why, where the extending policy changed a condition they name", function()
+      local op = operator(dir, "op.lua", 'P:override { name = "unregistered", grace_days = 30 }')
+      local out, _, code = support.imei("policy test -v " .. op)
+      assert.equal(0, code, out)
+      assert.matches("skip .-country%.lua:10: names 'unregistered', changed at .-op%.lua:2 %(an example of country@1%)",
+        out)
+      assert.matches("2 passed, 0 failed, 1 skipped", out)
+      -- only a national policy binds: the same base without national = true binds nothing
+      support.write(dir .. "/country.lua", (COUNTRY:gsub(", national = true", "")))
+      out, _, code = support.imei("policy test -v " .. op)
+      assert.equal(0, code, out)
+      assert.matches("0 passed, 0 failed", out)
+    end)
   end)
 
-  it("are skipped, saying why, where the extending policy changed a condition they name", function()
-    local op = operator(dir, "op.lua", 'P:override { name = "unregistered", grace_days = 30 }')
-    local out, _, code = support.imei("policy test -v " .. op)
-    assert.equal(0, code, out)
-    assert.matches("skip .-country%.lua:10: names 'unregistered', changed at .-op%.lua:2 %(an example of country@1%)",
-      out)
-    assert.matches("2 passed, 0 failed, 1 skipped", out)
-    -- only a national policy binds: the same base without national = true binds nothing
-    support.write(dir .. "/country.lua", (COUNTRY:gsub(", national = true", "")))
-    out, _, code = support.imei("policy test -v " .. op)
-    assert.equal(0, code, out)
-    assert.matches("0 passed, 0 failed", out)
-  end)
 end)
 
 describe("imei policy test / lint", function()

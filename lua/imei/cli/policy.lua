@@ -82,20 +82,13 @@ for name in ([[pei imei imsi msisdn operator rat time supi gpsi interface origin
   REQUEST_FIELDS[name] = true
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 --- Uses of d.NAME, r.NAME and lists.NAME / lists["NAME"] in the files: { {kind, name, at}, … }
 local function scan(files)
   local uses = {}
   for _, path in ipairs(files) do
     local lineno = 0
-    for line in ((read(path) or "") .. "\n"):gmatch("([^\n]*)\n") do
+    local ok, lines = pcall(io.lines, path) -- the files the engine just loaded
+    for line in ok and lines or function() end do
       lineno = lineno + 1
       local code = line:gsub("%-%-.*$", "")
       local at = path .. ":" .. lineno
