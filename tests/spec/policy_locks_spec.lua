@@ -128,6 +128,17 @@ describe("a national policy", function()
       assert.matches("an example of country@1", err)
     end)
 
+    it("cannot be dropped or skipped by hand", function()
+      local op = operator(dir, "op.lua", [[
+P.inherited_examples, P.changed, P.examples = {}, { unregistered = "here" }, {}
+assert(policy.examples_of == nil)
+P:condition { name = "grey_all", status = "GREYLISTED", when = function(d) return d.key ~= nil end }]])
+      local out, _, code = support.imei("policy test " .. op)
+      assert.equal(1, code, out)
+      assert.matches("FAIL .-country%.lua:8: a registered phone is allowed: expected WHITELISTED", out)
+      assert.matches("2 passed, 1 failed", out)
+    end)
+
     it("are skipped, saying why, where the extending policy changed a condition they name", function()
       local op = operator(dir, "op.lua", 'P:override { name = "unregistered", grace_days = 30 }')
       local out, _, code = support.imei("policy test -v " .. op)

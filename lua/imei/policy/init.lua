@@ -60,6 +60,13 @@ local META_FIELDS = {
 -- grace_days functions made by policy.by_rbi, with their tables (for lint): weak keys.
 local BY_RBI = setmetatable({}, { __mode = "k" })
 
+-- What a policy file must not reach, even by hand (P is a plain table it can write to),
+-- by policy object (weak keys): `owner`, a token naming the policy in its conditions'
+-- locks (no way back to the object); `changed`, name -> where, the conditions this policy
+-- overrode, disabled or enabled; `inherited`, the examples of national bases it runs,
+-- { example =, from =, changed = }; `snapshots`, the locked conditions it got (verify).
+local PRIVATE = setmetatable({}, { __mode = "k" })
+
 local function where(level)
   if not getinfo then return "?" end
   local info = getinfo(level + 1, "Sl")
@@ -148,7 +155,7 @@ function policy.new(meta)
   end
   local default = meta.default or "WHITELISTED"
   check_status(default, "policy.new: default", 2)
-  return setmetatable({
+  local P = setmetatable({
     name = meta.name, version = meta.version, description = meta.description,
     resolve = resolve, default = default, national = meta.national or false,
     conditions = {},   -- name -> condition
@@ -156,10 +163,10 @@ function policy.new(meta)
     examples = {},
     raw_check = nil,
     base = nil,        -- name@version of the policy this one extends
-    changed = {},      -- name -> where: conditions this policy overrode, disabled or enabled
-    inherited_examples = {}, -- { example =, from =, changed = } from national bases (derive)
     required_lists = {}, -- P:requires_list, in order (the engine reads them: host/engine.c)
   }, Policy)
+  PRIVATE[P] = { owner = {}, changed = {}, inherited = {}, snapshots = {} }
+  return P
 end
 
 function policy.is_policy(value)
@@ -211,7 +218,9 @@ function Policy:condition(spec)
   if c.blocking == nil then c.blocking = true end
   c.reason = c.reason or c.name
   c.defined_at = where(2)
-  if c.locked then c.lock_owner, c.locked_at, c.locked_by = self, c.defined_at, self.name .. "@" .. self.version end
+  if c.locked then
+    c.lock_owner, c.locked_at, c.locked_by = PRIVATE[self].owner, c.defined_at, self.name .. "@" .. self.version
+  end
   validate_condition(c, "condition", 2)
   self.conditions[c.name] = c
   self.order[#self.order + 1] = c
@@ -228,11 +237,11 @@ local function changeable(self, name, action, level)
     for _, other in ipairs(self.order) do names[#names + 1] = other.name end
     error(("%s: no condition named '%s'%s"):format(action, tostring(name), policy.suggest(name, names)), level + 1)
   end
-  if c.locked and c.lock_owner ~= self then
+  if c.locked and c.lock_owner ~= PRIVATE[self].owner then
     error(("%s: cannot %s condition '%s': it is locked (locked = true) by %s at %s"):format(where(level + 1),
       action, c.name, c.locked_by or "the policy it extends", c.locked_at or "?"), 0)
   end
-  self.changed[c.name] = where(level + 1)
+  PRIVATE[self].changed[c.name] = where(level + 1)
   return c
 end
 
@@ -245,7 +254,7 @@ function Policy:override(spec)
   for k, v in pairs(spec) do changed[k] = v end
   changed.changed_at = where(2)
   if spec.locked then
-    changed.lock_owner, changed.locked_at = self, changed.changed_at
+    changed.lock_owner, changed.locked_at = PRIVATE[self].owner, changed.changed_at
     changed.locked_by = self.name .. "@" .. self.version
   end
   validate_condition(changed, "override", 2)
@@ -272,7 +281,7 @@ end
 local function inherited_locks(self)
   local locks = {}
   for _, c in ipairs(self.order) do
-    if c.locked and c.lock_owner ~= self then locks[#locks + 1] = c end
+    if c.locked and c.lock_owner ~= PRIVATE[self].owner then locks[#locks + 1] = c end
   end
   return locks
 end
@@ -337,22 +346,22 @@ function Policy:example(spec)
   return self
 end
 
--- The locked conditions a derived policy got from its base, as they were: the policy
--- file could change them by hand (P.conditions.x.when = …) instead of through override;
--- policy.verify compares. Weak keys: the policy objects.
-local LOCK_SNAPSHOTS = setmetatable({}, { __mode = "k" })
-
 --- policy.verify(P [, file]) — raises when a condition P inherited locked was changed, moved or
 -- removed by hand; the runtime calls it when a policy file has loaded, derive on its base.
 function policy.verify(P, file)
-  for _, snap in ipairs(LOCK_SNAPSHOTS[P] or {}) do
+  -- the locked conditions P got from its base, as they were: the policy file could change
+  -- them by hand (P.conditions.x.when = …) instead of through override
+  local private = PRIVATE[P]
+  if not private then error("policy.verify: not a policy made by policy.new", 2) end
+  for _, snap in ipairs(private.snapshots) do
     local c = snap.condition
     local ok = P.order[snap.index] == c and P.conditions[c.name] == c
     for k, v in pairs(snap.fields) do ok = ok and rawequal(rawget(c, k), v) end
     for k in pairs(c) do ok = ok and snap.fields[k] ~= nil end
     if not ok then
-      error(("%s (%s): condition '%s' is locked by %s at %s, and was changed by hand"):format(
-        file or "?", P.name .. "@" .. P.version, snap.name, snap.fields.locked_by or "?", snap.fields.locked_at or "?"), 0)
+      local fields = snap.fields
+      error(("%s (%s): condition '%s' is locked by %s at %s, and was changed by hand"):format(file or "?",
+        P.name .. "@" .. P.version, snap.name, fields.locked_by or "?", fields.locked_at or "?"), 0)
     end
   end
   return true
@@ -381,7 +390,8 @@ function policy.derive(base, meta)
   for _, e in ipairs(base.examples) do
     for _, name in ipairs(e.reasons or {}) do P.base_covered[name] = true end
   end
-  local snapshots = {}
+  local mine, theirs = PRIVATE[P], PRIVATE[base]
+  local snapshots = mine.snapshots
   for i, c in ipairs(base.order) do
     local copy = {}
     for k, v in pairs(c) do copy[k] = v end
@@ -394,7 +404,6 @@ function policy.derive(base, meta)
     end
   end
   if #snapshots > 0 then
-    LOCK_SNAPSHOTS[P] = snapshots
     if P.resolve ~= base.resolve then
       error(("policy.extend: resolve cannot change from \"%s\": condition '%s' is locked by %s at %s"):format(
         base.resolve, snapshots[1].name, snapshots[1].fields.locked_by, snapshots[1].fields.locked_at), 3)
@@ -404,21 +413,42 @@ function policy.derive(base, meta)
   -- A national base binds this policy to its examples (and those it was bound to), except
   -- an example that names in `reasons` a condition changed since it was written
   -- (overridden, disabled or enabled: the change is allowed; its outcome is the changer's).
-  for _, inherited in ipairs(base.inherited_examples or {}) do
+  for _, inherited in ipairs(theirs.inherited) do
     local changed = {}
     for name, at in pairs(inherited.changed) do changed[name] = at end
-    for name, at in pairs(base.changed) do changed[name] = changed[name] or at end
-    P.inherited_examples[#P.inherited_examples + 1] = { example = inherited.example, from = inherited.from,
-                                                        changed = changed }
+    for name, at in pairs(theirs.changed) do changed[name] = changed[name] or at end
+    mine.inherited[#mine.inherited + 1] = { example = inherited.example, from = inherited.from, changed = changed }
   end
   if base.national then
     for _, e in ipairs(base.examples) do
-      P.inherited_examples[#P.inherited_examples + 1] = { example = e, from = P.base, changed = {} }
+      mine.inherited[#mine.inherited + 1] = { example = e, from = P.base, changed = {} }
     end
   end
   P.raw_check = base.raw_check
   for i, need in ipairs(base.required_lists or {}) do P.required_lists[i] = need end
   return P
+end
+
+--- policy.examples_of(P) → { {example =, from =, skip =}, … }: the examples to run, the
+-- policy's own, then those of the national bases it is bound to (from = "name@version");
+-- an inherited one whose `reasons` name a condition changed since it was written has
+-- skip = why (the change is allowed, its outcome is the changer's to test).
+function policy.examples_of(P)
+  local private = PRIVATE[P]
+  local list = {}
+  for _, e in ipairs(P.examples) do list[#list + 1] = { example = e } end
+  for _, inherited in ipairs(private and private.inherited or {}) do
+    local skip
+    for _, name in ipairs(inherited.example.reasons or {}) do
+      local at = inherited.changed[name] or private.changed[name]
+      if at then
+        skip = ("names '%s', changed at %s"):format(name, at)
+        break
+      end
+    end
+    list[#list + 1] = { example = inherited.example, from = inherited.from, skip = skip }
+  end
+  return list
 end
 
 --- grace_days = policy.by_rbi{ ["35"] = 20, ["86"] = 19, default = 30 } — per reporting

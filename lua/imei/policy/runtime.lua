@@ -354,7 +354,10 @@ end
 --- The `policy` table a policy file sees: the library, plus extend() bound to its folder.
 local function policy_api(state, env)
   local api = {}
-  for k, v in pairs(policy) do api[k] = v end
+  for k, v in pairs(policy) do
+    -- examples_of hands out the national examples a policy file must not edit
+    if k ~= "examples_of" then api[k] = v end
+  end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
   function api.extend(relative, meta)
@@ -532,25 +535,6 @@ local function example_problem(e, verdict)
   end
 end
 
--- The examples to run: the policy's own, then those of national bases it is bound to;
--- an inherited one that names a condition changed since is skipped, saying which.
-local function examples_of(P)
-  local list = {}
-  for _, e in ipairs(P.examples) do list[#list + 1] = { example = e } end
-  for _, inherited in ipairs(P.inherited_examples or {}) do
-    local skip
-    for _, name in ipairs(inherited.example.reasons or {}) do
-      local at = inherited.changed[name] or P.changed[name]
-      if at then
-        skip = ("names '%s', changed at %s"):format(name, at)
-        break
-      end
-    end
-    list[#list + 1] = { example = inherited.example, from = inherited.from, skip = skip }
-  end
-  return list
-end
-
 --- inst:run_examples() → { total =, passed =, skipped =, failed = { {at =, message =}, … },
 --   examples = { {at =, note =, result = "ok"|"fail"|"skip", from =, message =}, … } }
 -- Only in an instance made for examples (runtime.new{examples = true}): each example
@@ -562,7 +546,7 @@ function instance_methods:run_examples()
   if not state.examples then
     error("examples run in an instance of their own (runtime.new{ examples = true }), never on live data", 2)
   end
-  local list = examples_of(P)
+  local list = policy.examples_of(P)
   local results = { total = #list, passed = 0, skipped = 0, failed = {}, examples = {} }
   for _, item in ipairs(list) do
     local e = item.example
@@ -617,7 +601,7 @@ function instance_methods:info()
     name = P.name, version = P.version, base = P.base, resolve = P.resolve, default = P.default,
     files = self.state.files, conditions = P:describe(), warnings = self.state.warnings,
     examples = #P.examples, raw = P.raw_check ~= nil, national = P.national,
-    inherited_examples = #(P.inherited_examples or {}), required_lists = P.required_lists,
+    required_lists = P.required_lists,
   }
 end
 
