@@ -277,7 +277,7 @@ function Policy:enable(name)
   return self
 end
 
--- Locks this policy inherited (from the policies it extends): name -> condition.
+-- The conditions this policy inherited locked (from the policies it extends), in order.
 local function inherited_locks(self)
   local locks = {}
   for _, c in ipairs(self.order) do
@@ -546,6 +546,7 @@ local function failed_reason(c, message)
     reason.informative = true
   end
   if c.sticky then reason.sticky = true end
+  if c.locked then reason.locked = true end
   return reason
 end
 
