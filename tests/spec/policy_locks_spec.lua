@@ -106,6 +106,24 @@ describe("a national policy", function()
     end)
   end)
 
+  it("a locked condition that fails with on_error is not overruled by a final one either", function()
+    local policy = require "imei.policy"
+    local P = policy.new { name = "p", version = "1" }
+    P:condition { name = "stolen", status = "BLACKLISTED", locked = true, on_error = "BLACKLISTED",
+                  when = function() error("the list is away") end }
+    P:condition { name = "allow", status = "WHITELISTED", final = true, when = function() return true end }
+    local verdict = P:evaluate({}, { time = 0 })
+    assert.equal("BLACKLISTED", verdict.status)
+    assert.is_true(verdict.reasons[1].failed)
+    assert.is_nil(verdict.reasons[1].overruled)
+    local Q = policy.new { name = "q", version = "1" }
+    Q:condition { name = "other", status = "GREYLISTED", on_error = "BLACKLISTED", when = function() error("x") end }
+    Q:condition { name = "allow", status = "WHITELISTED", final = true, when = function() return true end }
+    verdict = Q:evaluate({}, { time = 0 })
+    assert.equal("WHITELISTED", verdict.status) -- unlocked: overruled as before
+    assert.equal("allow", verdict.reasons[1].overruled_by)
+  end)
+
   describe("examples", function()
     it("run against every policy that extends it, in test, lint and at engine load", function()
       local op = operator(dir, "op.lua", [[
