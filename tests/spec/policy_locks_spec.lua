@@ -239,6 +239,7 @@ return P
     assert.equal(0, code, out)
     local report = cjson.decode(out)
     assert.equal(0, report.errors)
+    assert.matches('"warnings": %[%]', out) -- an empty list is a list
     local file = report.files[1]
     assert.equal("example-operator@2026-11.1", file.policy)
     local by_name = {}

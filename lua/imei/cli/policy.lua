@@ -264,14 +264,15 @@ local function run_lint(args)
     if not args.json then write_report(r) end
   end
   if args.json then
-    local cjson = require "cjson"
+    -- the JSON of batch replay (keys sorted; empty lists as [], not {})
+    local text = require "imei.classify.text"
     for _, r in ipairs(reports) do
       for _, list in ipairs { r.errors, r.warnings, r.conditions or {}, r.lists or {}, r.files or {} } do
-        setmetatable(list, cjson.array_mt)
+        setmetatable(list, text.ARRAY)
       end
     end
-    setmetatable(reports, cjson.array_mt)
-    io.write(cjson.encode { files = reports, errors = errors, warnings = warnings }, "\n")
+    io.write(text.json({ files = setmetatable(reports, text.ARRAY), errors = errors, warnings = warnings }, "  "),
+      "\n")
   else
     io.write(("%d error(s), %d warning(s)\n"):format(errors, warnings))
   end
