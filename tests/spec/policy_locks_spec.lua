@@ -169,6 +169,8 @@ P:condition { name = "grey_all", status = "GREYLISTED", when = function(d) retur
       out, _, code = support.imei("policy test -v " .. op)
       assert.equal(0, code, out)
       assert.matches("0 passed, 0 failed", out)
+      out = support.imei("policy lint " .. dir .. "/country.lua")
+      assert.matches("warning: condition 'stolen' is locked, but the policy is not national = true", out)
     end)
   end)
 

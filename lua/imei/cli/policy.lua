@@ -212,6 +212,13 @@ local function lint_file(file, dir_lists)
     end
   end
   if (info.examples or 0) == 0 then warn("no examples: the policy cannot test itself on reload") end
+  for _, c in ipairs(report.conditions) do
+    if c.locked and c.locked_by == report.policy and not report.national then
+      warn(("condition '%s' is locked, but the policy is not national = true: its examples do not run against "
+        .. "the policies that extend it"):format(c.name))
+      break
+    end
+  end
   for _, w in ipairs(info.warnings or {}) do warn(w) end
   report.lists = scan_warnings(info, dir_lists, warn)
   return report
