@@ -283,6 +283,21 @@ return P
     assert.matches("imei policy lint: lists: ", err)
   end)
 
+  it("a condition's detail adds to its reason text, one line; a detail that is not text fails it", function()
+    local policy = require "imei.policy"
+    local P = policy.new { name = "p", version = "1" }
+    P:condition { name = "a", status = "GREYLISTED", reason = "why", when = function() return true end,
+                  detail = function(d) return d.x end }
+    assert.equal("why: line one line two", P:evaluate({ x = "line one\nline two" }, { time = 0 }).reasons[1].text)
+    assert.equal("why", P:evaluate({}, { time = 0 }).reasons[1].text)
+    local long = P:evaluate({ x = ("y"):rep(600) }, { time = 0 }).reasons[1].text
+    assert.equal(512, #long)
+    local failed = P:evaluate({ x = 42 }, { time = 0 })
+    assert.is_true(failed.reasons[1].failed)
+    assert.matches("detail returned number, not a string", failed.reasons[1].error)
+    assert.equal("WHITELISTED", failed.status) -- a failed condition without on_error decides nothing
+  end)
+
   it("the malformed-identifier reason carries the parser's message", function()
     local lists = support.tmpdir()
     support.write(lists .. "/stolen.csv", "imei\n352099001761481\n")

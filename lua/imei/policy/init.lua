@@ -43,7 +43,7 @@ Policy.__name = "imei.policy"
 local CONDITION_FIELDS = {
   name = "string", status = "string", when = "function", unless = "function",
   grace_days = "number|function", since = "function", blocking = "boolean", sticky = "boolean",
-  reason = "string|function", final = "boolean", description = "string", max_ratio = "number",
+  reason = "string", detail = "function", final = "boolean", description = "string", max_ratio = "number",
   on_error = "string", locked = "boolean",
 }
 local EXAMPLE_FIELDS = {
@@ -190,7 +190,7 @@ local function validate_condition(c, what, level)
     error(("%s: 'name' is required (a word: letters, digits and _, not starting with a digit, at most 64 bytes)%s")
       :format(what, type(c.name) == "string" and ("; %q is not a word"):format(c.name) or ""), level + 1)
   end
-  if type(c.reason) ~= "function" and not is_text(c.reason) then
+  if not is_text(c.reason) then
     error(("%s '%s': reason text %q must be one line without control characters (at most 512 bytes)")
       :format(what, c.name, tostring(c.reason)), level + 1)
   end
@@ -471,14 +471,16 @@ local function block_date_of(t)
   return os.date("!%Y-%m-%d", t)
 end
 
--- The text of a reason written as a function(d, r) (e.g. to carry the parser's message):
--- made one line of at most 512 bytes; anything but a string is an error of the condition.
+-- The reason text with the condition's `detail(d, r)` for this device (e.g. the parser's
+-- message: where the bad character is): "reason: detail", made one line of at most 512
+-- bytes; a detail that is not a string is an error of the condition.
 local function reason_text(c, d, r)
-  local text = c.reason(d, r)
-  if type(text) ~= "string" then
-    error(("condition '%s': reason function returned %s, not a string"):format(c.name, type(text)), 0)
+  local detail = c.detail(d, r)
+  if detail == nil then return c.reason end
+  if type(detail) ~= "string" then
+    error(("condition '%s': detail returned %s, not a string"):format(c.name, type(detail)), 0)
   end
-  text = text:gsub("%c", " ")
+  local text = (c.reason .. ": " .. detail):gsub("%c", " ")
   if #text > 512 then text = text:sub(1, 509) .. "..." end
   return text
 end
@@ -486,7 +488,7 @@ end
 -- The reason entry of one matching condition, with its grace period applied.
 local function reason_of(c, d, r, ctx)
   local text = c.reason
-  if type(text) == "function" then text = reason_text(c, d, r) end
+  if c.detail then text = reason_text(c, d, r) end
   local reason = { condition = c.name, status = c.status, text = text }
   if not c.blocking then reason.informative = true end
   if c.sticky then reason.sticky = true end
@@ -537,8 +539,7 @@ end
 
 -- The reason of a condition that failed: it decides nothing, unless it has on_error.
 local function failed_reason(c, message)
-  local reason = { condition = c.name, text = type(c.reason) == "string" and c.reason or c.name, failed = true,
-                   error = message }
+  local reason = { condition = c.name, text = c.reason, failed = true, error = message }
   if c.on_error and c.blocking then
     reason.status = c.on_error
   else
@@ -703,7 +704,7 @@ function Policy:describe()
       grace_by_rbi = BY_RBI[c.grace_days], locked = c.locked or false, locked_by = c.locked and c.locked_by or nil,
       locked_at = c.locked and c.locked_at or nil,
       sticky = c.sticky or false, final = c.final or false, disabled = c.disabled and true or false,
-      reason = type(c.reason) == "string" and c.reason or "(computed)", defined_at = c.defined_at,
+      reason = c.reason, defined_at = c.defined_at,
       max_ratio = c.max_ratio, description = c.description,
     }
   end
