@@ -88,6 +88,24 @@ describe("a national policy", function()
       assert.matches("resolve cannot change from \"worst\": condition 'stolen' is locked", out)
     end)
 
+    it("holds at check time: a condition that edits the policy while it runs changes nothing", function()
+      local op = operator(dir, "op.lua", [[
+P:condition { name = "meddle", status = "GREYLISTED", blocking = false, when = function()
+  P.conditions.stolen.disabled = true
+  P.order[1] = { name = "stolen", status = "WHITELISTED", when = function() return false end }
+  P.raw_check = function() return "WHITELISTED" end
+  P.default = "BLACKLISTED"
+  return true
+end }
+P:example { pei = "352099001761481", lists = { registration = { "352099001761481" } }, expect = "WHITELISTED",
+            note = "meddles" }
+P:example { pei = "490154203237518", lists = { stolen = { "490154203237518" } }, expect = "BLACKLISTED",
+            reasons = { "stolen" }, note = "still stolen" }]])
+      local out, _, code = support.imei("policy test -v " .. op)
+      assert.equal(0, code, out)
+      assert.matches("ok   .-op%.lua:%d+: still stolen", out)
+    end)
+
     it("a final condition does not overrule a locked one", function()
       local op = operator(dir, "op.lua", [[
   P:condition { name = "vip", status = "WHITELISTED", final = true, when = function() return true end }

@@ -429,6 +429,24 @@ function policy.derive(base, meta)
   return P
 end
 
+--- policy.seal(P) — what P decides with from now on: copies of its conditions and of its
+-- settings, out of the policy code's reach, so that a condition that edits P.conditions,
+-- P.order or P.raw_check while a check runs changes nothing (a lock holds at check time
+-- too). The runtime seals a policy once it has loaded and passed policy.verify.
+function policy.seal(P)
+  local private = PRIVATE[P]
+  if not private then error("policy.seal: not a policy made by policy.new", 2) end
+  local order = {}
+  for i, c in ipairs(P.order) do
+    local copy = {}
+    for k, v in pairs(c) do copy[k] = v end
+    order[i] = copy
+  end
+  private.sealed = { order = order, raw_check = P.raw_check, resolve = P.resolve, default = P.default,
+                     name = P.name, version = P.version }
+  return P
+end
+
 --- policy.examples_of(P) → { {example =, from =, skip =}, … }: the examples to run, the
 -- policy's own, then those of the national bases it is bound to (from = "name@version");
 -- an inherited one whose `reasons` name a condition changed since it was written has
@@ -593,19 +611,22 @@ end
 
 --- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, failed?, policy }
 function Policy:evaluate(d, r, ctx)
-  if self.raw_check then return normalise_raw(self.raw_check(d, r, ctx), self) end
+  -- a sealed policy decides with its sealed copy (policy.seal), whatever its code does to P
+  local private = PRIVATE[self]
+  local P = private and private.sealed or self
+  if P.raw_check then return normalise_raw(P.raw_check(d, r, ctx), P) end
   local protect = ctx and ctx.protect or plain_protect
-  local order = self.order
+  local order = P.order
   -- the run's state: one table per policy, reused check after check (a nested evaluate,
   -- from a policy that calls P:evaluate itself, gets a fresh one)
-  local run = self.scratch
+  local run = P.scratch
   if run and not run.busy then
     run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, {}, 0, 0, nil
   else
-    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = self.resolve == "first" }
-    if not self.scratch then self.scratch = run end
+    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = P.resolve == "first" }
+    if not P.scratch then P.scratch = run end
   end
-  run.order, run.first, run.busy = order, self.resolve == "first", true
+  run.order, run.first, run.busy = order, P.resolve == "first", true
   local reasons, nfailed = run.reasons, 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
@@ -644,7 +665,7 @@ function Policy:evaluate(d, r, ctx)
   end
   local n, final = run.n, run.final
   run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
-  local policy_name = self.name .. "@" .. self.version
+  local policy_name = P.name .. "@" .. P.version
   if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it,
     -- except a locked (national) condition, which it cannot overrule: the worse one wins
@@ -666,7 +687,7 @@ function Policy:evaluate(d, r, ctx)
       failed = nfailed > 0 or nil, policy = policy_name,
     }
   end
-  local status, decided = self.default, false
+  local status, decided = P.default, false
   for i = 1, n do
     local reason = reasons[i]
     if not reason.informative and (not decided or SEVERITY[reason.status] > SEVERITY[status]) then

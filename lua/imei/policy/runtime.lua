@@ -355,8 +355,9 @@ end
 local function policy_api(state, env)
   local api = {}
   for k, v in pairs(policy) do
-    -- examples_of hands out the national examples a policy file must not edit
-    if k ~= "examples_of" then api[k] = v end
+    -- examples_of hands out the national examples a policy file must not edit; seal is
+    -- the runtime's
+    if k ~= "examples_of" and k ~= "seal" then api[k] = v end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -453,7 +454,7 @@ function runtime.new(opts)
   for k, v in pairs(environment(api, state)) do env[k] = v end
   env.policy = policy_api(state, env)
   env._G = env
-  local P = load_policy(opts.policy, env, state.files, 0, state.sources)
+  local P = policy.seal(load_policy(opts.policy, env, state.files, 0, state.sources))
   state.loading = false
   for name in pairs(P.base_lists or {}) do state.declared_lists[name] = true end
   for _, e in ipairs(P.examples) do
