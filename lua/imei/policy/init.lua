@@ -442,8 +442,11 @@ function policy.seal(P)
     for k, v in pairs(c) do copy[k] = v end
     order[i] = copy
   end
-  private.sealed = { order = order, raw_check = P.raw_check, resolve = P.resolve, default = P.default,
-                     name = P.name, version = P.version }
+  -- every setting (name, version, resolve, default, raw_check, and any other evaluate reads)
+  local sealed = {}
+  for k, v in pairs(P) do sealed[k] = v end
+  sealed.order, sealed.conditions, sealed.scratch = order, nil, nil
+  private.sealed = sealed
   return P
 end
 
