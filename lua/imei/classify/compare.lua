@@ -70,6 +70,28 @@ function compare.operator_policies(engine_mod, specs, national, national_file, c
   return list, networks
 end
 
+--- The national policy's description with the conditions the operator policies add
+-- (after its own, each once), so that the report counts them too; sticky gets theirs.
+function compare.with_operator_conditions(info, list, sticky)
+  local merged, known = {}, {}
+  for k, v in pairs(info) do merged[k] = v end
+  merged.conditions = {}
+  for _, c in ipairs(info.conditions or {}) do
+    known[c.name] = true
+    merged.conditions[#merged.conditions + 1] = c
+  end
+  for _, p in ipairs(list) do
+    for _, c in ipairs(p.info.conditions or {}) do
+      if c.sticky then sticky[c.name] = true end
+      if not known[c.name] then
+        known[c.name] = true
+        merged.conditions[#merged.conditions + 1] = c
+      end
+    end
+  end
+  return merged
+end
+
 --- report.json's operator_policies: the national policy first, then each network's.
 function compare.operator_section(replay, national, national_file, list)
   local pairs_by = replay:network_pairs()

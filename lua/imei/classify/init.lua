@@ -137,11 +137,7 @@ function classify.run(opts)
     op_policies, networks = compare.operator_policies(engine_mod, opts.operator_policies, info, opts.policy,
       conditions, data)
     if not op_policies then return nil, networks end
-    for _, p in ipairs(op_policies) do
-      for _, c in ipairs(p.info.conditions or {}) do
-        if c.sticky then sticky[c.name] = true end
-      end
-    end
+    info = compare.with_operator_conditions(info, op_policies, sticky)
   end
 
   -- the output folder: ours alone while we write (a lock on the folder itself)
