@@ -135,8 +135,9 @@ describe("imei classify --compare", function()
   it("writes the same lists as a run without it, and the same counts with --jobs 1 and 2", function()
     local dir = setup()
     assert.equal(0, (classify(dir, ("--policy '%s/country.lua'"):format(dir), "plain")))
-    local code1, _, j1 = classify(dir, ("--policy '%s/country.lua' --compare '%s/old.lua' --jobs 1"):format(dir, dir), "j1")
-    local code2, _, j2 = classify(dir, ("--policy '%s/country.lua' --compare '%s/old.lua' --jobs 2"):format(dir, dir), "j2")
+    local args = ("--policy '%s/country.lua' --compare '%s/old.lua'"):format(dir, dir)
+    local code1, _, j1 = classify(dir, args .. " --jobs 1", "j1")
+    local code2, _, j2 = classify(dir, args .. " --jobs 2", "j2")
     assert.equal(0, code1)
     assert.equal(0, code2)
     assert.same(cjson.decode(j1).compare, cjson.decode(j2).compare)
@@ -150,8 +151,8 @@ describe("imei classify --compare", function()
 
   it("is also imei diff, where --compare is required", function()
     local dir = setup()
-    local _, err, code = support.imei(("diff -q --policy '%s/country.lua' --compare '%s/old.lua' --out '%s/d' '%s'/*.csv")
-      :format(dir, dir, dir, dir))
+    local _, err, code = support.imei(("diff -q --policy '%s/country.lua' --compare '%s/old.lua' --out '%s/d' " ..
+      "'%s'/*.csv"):format(dir, dir, dir, dir))
     assert.equal(0, code, err)
     assert.equal(3, cjson.decode(support.read(dir .. "/d/report.json")).compare.devices.changed)
     _, err, code = support.imei(("diff -q --policy '%s/country.lua' --out '%s/d2' '%s'/*.csv"):format(dir, dir, dir))
@@ -175,8 +176,8 @@ describe("imei classify --operator-policy", function()
     local dir = setup()
     local lists = {}
     for _, jobs in ipairs({ 1, 2 }) do
-      local code, err, json, txt = classify(dir, ("--policy '%s/country.lua' --operator-policy '410-06=%s/telenor.lua'" ..
-        " --jobs %d"):format(dir, dir, jobs), "op" .. jobs)
+      local code, err, json, txt = classify(dir, ("--policy '%s/country.lua' " ..
+        "--operator-policy '410-06=%s/telenor.lua' --jobs %d"):format(dir, dir, jobs), "op" .. jobs)
       assert.equal(0, code, err)
       local r = cjson.decode(json)
       assert.same({

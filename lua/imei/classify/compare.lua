@@ -28,7 +28,8 @@ function compare.parse_operator_policy(spec)
   if type(spec) ~= "string" then return nil, "--operator-policy: expected MCC-MNC=FILE" end
   local net, path = spec:match("^(%d%d%d%-%d%d%d?)=(.+)$")
   if not net then
-    return nil, ("--operator-policy '%s': expected MCC-MNC=FILE, the subscribers' home network (e.g. 410-06=telenor.lua)")
+    return nil, ("--operator-policy '%s': expected MCC-MNC=FILE, the subscribers' home network " ..
+      "(e.g. 410-06=telenor.lua)")
       :format(spec)
   end
   return net, path
@@ -45,7 +46,9 @@ function compare.operator_policies(engine_mod, specs, national, national_file, c
   for _, spec in ipairs(specs or {}) do
     local net, path = compare.parse_operator_policy(spec)
     if not net then return nil, path end
-    if seen[net] then return nil, ("--operator-policy: network %s is given twice (%s and %s)"):format(net, seen[net], path) end
+    if seen[net] then
+      return nil, ("--operator-policy: network %s is given twice (%s and %s)"):format(net, seen[net], path)
+    end
     seen[net] = path
     local info, conds = compare.describe(engine_mod, path, data)
     if not info then return nil, ("--operator-policy %s=%s: %s"):format(net, path, conds) end
@@ -65,7 +68,8 @@ function compare.operator_policies(engine_mod, specs, national, national_file, c
     networks[#networks + 1] = { network = net, policy = path }
   end
   if #conditions > 64 then
-    return nil, "the national and operator policies have more than 64 conditions together: batch replay counts at most 64"
+    return nil, "the national and operator policies have more than 64 conditions together: " ..
+      "batch replay counts at most 64"
   end
   return list, networks
 end
@@ -160,7 +164,9 @@ function compare.section(ctx)
       newly_blocked = c.newly_blocked, no_longer_blocked = c.no_longer_blocked,
       newly_grace = c.newly_grace, no_longer_grace = c.no_longer_grace,
     }
-    if c.in_new then entry.new = side(report, new_desc[c.name], new_counts[c.name] or {}, total, safety.new.over_ratio) end
+    if c.in_new then
+      entry.new = side(report, new_desc[c.name], new_counts[c.name] or {}, total, safety.new.over_ratio)
+    end
     if c.in_old then entry.old = side(report, old_desc[c.name], c.old, total, safety.old.over_ratio) end
     -- a condition NEW declares but never named in a verdict is still NEW's
     if new_desc[c.name] or old_desc[c.name] or c.in_new or c.in_old then conditions[#conditions + 1] = entry end
@@ -235,7 +241,8 @@ function compare.text(c)
     line(out, ("  safety ratio, %s policy: %s"):format(which, #over == 0 and "every condition within its limit"
       or ("over the limit: " .. table.concat(over, ", "))))
   end
-  for _, g in ipairs({ { "operators", "name", "operator" }, { "rbi", "rbi", "RBI" }, { "brands", "brand", "brand" } }) do
+  local groups = { { "operators", "name", "operator" }, { "rbi", "rbi", "RBI" }, { "brands", "brand", "brand" } }
+  for _, g in ipairs(groups) do
     local list = c[g[1]]
     if #list > 0 then
       rows = { { g[3], "changed", "+blocked", "-blocked", "block date", "notification" } }
