@@ -204,6 +204,16 @@ describe("imei classify --operator-policy", function()
     assert.is_nil(support.read(dir .. "/rogue/report.json"))
   end)
 
+  it("takes an operator policy that extends the national one through another file", function()
+    local dir = setup()
+    support.write(dir .. "/telenor-lab.lua",
+      'return policy.extend("telenor.lua", { name = "telenor-lab", version = "1" })\n')
+    local code, err, json = classify(dir, ("--policy '%s/country.lua' --operator-policy '410-06=%s/telenor-lab.lua'")
+      :format(dir, dir), "lab")
+    assert.equal(0, code, err)
+    assert.equal("telenor@7", cjson.decode(json).operator_policies[2].base)
+  end)
+
   it("refuses a malformed network and a network given twice", function()
     local dir = setup()
     local code, err = classify(dir, ("--policy '%s/country.lua' --operator-policy '41006=%s/telenor.lua'"):format(dir,

@@ -35,6 +35,23 @@ function compare.parse_operator_policy(spec)
   return net, path
 end
 
+local function normal_path(path)
+  path = path:gsub("/+", "/"):gsub("/%./", "/"):gsub("^%./", "")
+  return path
+end
+
+-- Whether an operator policy extends the national one: directly (its base is the
+-- national name@version) or through other files (the national file is among those it
+-- loaded after its own).
+local function extends(info, want, national_file)
+  if info.base == want then return true end
+  local national = normal_path(national_file)
+  for i, f in ipairs(info.files or {}) do
+    if i > 1 and normal_path(f) == national then return true end
+  end
+  return false
+end
+
 --- The operator policies: each loaded and checked to extend the national policy.
 -- Returns { { network =, file =, info = }, … }, the networks for replay:evaluate, and the
 -- conditions to count (the national ones first, then each operator policy's others).
@@ -52,7 +69,7 @@ function compare.operator_policies(engine_mod, specs, national, national_file, c
     seen[net] = path
     local info, conds = compare.describe(engine_mod, path, data)
     if not info then return nil, ("--operator-policy %s=%s: %s"):format(net, path, conds) end
-    if info.base ~= want then
+    if not extends(info, want, national_file) then
       return nil, ("--operator-policy %s=%s: the policy %s@%s does not extend the national policy %s (%s)%s; " ..
         "an operator policy starts with policy.extend(\"%s\", {…})"):format(net, path, tostring(info.name),
         tostring(info.version), want, national_file,
