@@ -446,6 +446,19 @@ static int l_failures(lua_State *L)
 	return 1;
 }
 
+const char *imei_lua_replay_brand(struct imei_tacdb *db, size_t idx)
+{
+	struct imei_tac_record rec;
+	if (!imei_tacdb_record(db, (uint32_t)idx, &rec))
+		return NULL;
+	const char *brand = rec.str[IMEI_TAC_BRAND];
+	if (!brand || !*brand)
+		brand = rec.str[IMEI_TAC_MANUFACTURER];
+	if (!brand || !*brand)
+		brand = "(no brand in the TAC database)";
+	return brand;
+}
+
 /* Devices per brand of the TAC database: { [brand] = { devices =, blocked =, notified = } } */
 static int l_brands(lua_State *L)
 {
@@ -463,14 +476,9 @@ static int l_brands(lua_State *L)
 	for (size_t i = 0; i < n; i++) {
 		if (!dev[i])
 			continue;
-		struct imei_tac_record rec;
-		if (!imei_tacdb_record(db, (uint32_t)i, &rec))
+		const char *brand = imei_lua_replay_brand(db, i);
+		if (!brand)
 			continue;
-		const char *brand = rec.str[IMEI_TAC_BRAND];
-		if (!brand || !*brand)
-			brand = rec.str[IMEI_TAC_MANUFACTURER];
-		if (!brand || !*brand)
-			brand = "(no brand in the TAC database)";
 		if (lua_getfield(L, t, brand) != LUA_TTABLE) {
 			lua_pop(L, 1);
 			lua_createtable(L, 0, 3);

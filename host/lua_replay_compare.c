@@ -113,14 +113,9 @@ static void push_brands(lua_State *L, struct imei_tacdb *db, const struct imei_r
 		const struct imei_replay_changes *c = &x->tacs[i];
 		if (!c->changed)
 			continue;
-		struct imei_tac_record rec;
-		if (!imei_tacdb_record(db, (uint32_t)i, &rec))
+		const char *brand = imei_lua_replay_brand(db, i);
+		if (!brand)
 			continue;
-		const char *brand = rec.str[IMEI_TAC_BRAND];
-		if (!brand || !*brand)
-			brand = rec.str[IMEI_TAC_MANUFACTURER];
-		if (!brand || !*brand)
-			brand = "(no brand in the TAC database)";
 		struct imei_replay_changes sum = *c;
 		if (lua_getfield(L, t, brand) == LUA_TTABLE) {
 			static const char *const f[5] = { "devices_changed", "newly_blocked", "unblocked", "block_date",

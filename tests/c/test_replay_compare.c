@@ -76,9 +76,8 @@ static const struct imei_replay_condition old_conds[] = {
 	{ "rbi35", IMEI_STATUS_BLACKLISTED }, { "gone", IMEI_STATUS_BLACKLISTED },
 };
 
-/* A replay of the dump, evaluated by policy (with old compared, networks when given). */
-static struct imei_replay *run(struct imei_store *st, unsigned threads, const char *old,
-                               const struct imei_replay_network_policy *nets, size_t nnets)
+/* The dump read into a replay, and an evaluation of it by new.lua to start. */
+static struct imei_replay *ingest(struct imei_store *st, unsigned threads, struct imei_replay_eval_config *ec)
 {
 	struct imei_replay_config cfg = { 0 };
 	char err[1024];
@@ -96,13 +95,24 @@ static struct imei_replay *run(struct imei_store *st, unsigned threads, const ch
 	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
 		;
 	CHECK_INT(rc, IMEI_REPLAY_DONE);
-	struct imei_replay_eval_config ec = { 0 };
-	ec.engine.policy = path_of("new.lua");
-	ec.engine.lua_path = LUA_PATH;
-	ec.engine.store = st;
-	ec.threads = threads;
-	ec.conditions = new_conds;
-	ec.nconditions = 2;
+	memset(ec, 0, sizeof *ec);
+	ec->engine.policy = path_of("new.lua");
+	ec->engine.lua_path = LUA_PATH;
+	ec->engine.store = st;
+	ec->threads = threads;
+	ec->conditions = new_conds;
+	ec->nconditions = 2;
+	return r;
+}
+
+/* A replay of the dump, evaluated by new.lua (with old compared, networks when given). */
+static struct imei_replay *run(struct imei_store *st, unsigned threads, const char *old,
+                               const struct imei_replay_network_policy *nets, size_t nnets)
+{
+	struct imei_replay_eval_config ec;
+	struct imei_replay *r = ingest(st, threads, &ec);
+	char err[1024];
+	int rc;
 	struct imei_engine_config oc = ec.engine;
 	if (old) {
 		oc.policy = path_of(old);
@@ -257,25 +267,9 @@ static void test_networks(struct imei_store *st, unsigned threads, char *summary
 static void test_bad_network(struct imei_store *st)
 {
 	struct imei_replay_network_policy nets[2] = { { .network = "41006" }, { .network = "410-06" } };
-	struct imei_replay_config cfg = { 0 };
+	struct imei_replay_eval_config ec;
+	struct imei_replay *r = ingest(st, 1, &ec);
 	char err[1024];
-	cfg.store = st;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-	CHECK(r != NULL);
-	if (!r)
-		return;
-	CHECK_INT(imei_replay_add_file(r, path_of("dump.csv"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
-	                               sizeof err), 0);
-	int rc;
-	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
-		;
-	struct imei_replay_eval_config ec = { 0 };
-	ec.engine.policy = path_of("new.lua");
-	ec.engine.lua_path = LUA_PATH;
-	ec.engine.store = st;
-	ec.threads = 1;
 	ec.networks = nets;
 	ec.nnetworks = 2;
 	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), -1);
