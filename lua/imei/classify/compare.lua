@@ -185,8 +185,7 @@ function compare.section(ctx)
       entry.new = side(report, new_desc[c.name], new_counts[c.name] or {}, total, safety.new.over_ratio)
     end
     if c.in_old then entry.old = side(report, old_desc[c.name], c.old, total, safety.old.over_ratio) end
-    -- a condition NEW declares but never named in a verdict is still NEW's
-    if new_desc[c.name] or old_desc[c.name] or c.in_new or c.in_old then conditions[#conditions + 1] = entry end
+    conditions[#conditions + 1] = entry
   end
   local transitions = text.array(raw.transitions)
   table.sort(transitions, function(a, b)
