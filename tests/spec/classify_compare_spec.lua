@@ -132,6 +132,20 @@ describe("imei classify --compare", function()
     assert.matches("safety ratio, old policy: over the limit: rbi35", txt, 1, true)
   end)
 
+  it("counts the changed devices by brand with a TAC database", function()
+    local dir = setup()
+    local code, err, json = classify(dir, ("--policy '%s/country.lua' --compare '%s/old.lua' " ..
+      "--tacdb data/osmocom-tacdb.csv"):format(dir, dir), "brands")
+    assert.equal(0, code, err)
+    local c = cjson.decode(json).compare
+    -- the two RBI 35 devices: an Alcatel One Touch 332 and a Nokia N900; the Nokia 3110
+    -- (RBI 49) does not change, the junk IMEI has no TAC record
+    assert.same({
+      { brand = "Alcatel", devices_changed = 1, newly_blocked = 0, unblocked = 0, block_date = 1, notification = 0 },
+      { brand = "Nokia", devices_changed = 1, newly_blocked = 0, unblocked = 0, block_date = 1, notification = 0 },
+    }, c.brands)
+  end)
+
   it("writes the same lists as a run without it, and the same counts with --jobs 1 and 2", function()
     local dir = setup()
     assert.equal(0, (classify(dir, ("--policy '%s/country.lua'"):format(dir), "plain")))
