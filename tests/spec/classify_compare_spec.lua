@@ -163,6 +163,24 @@ describe("imei classify --compare", function()
     assert.matches(JUNK:sub(1, 14), support.read(dir .. "/j1/blocklist.csv"), 1, true)
   end)
 
+  it("counts where the old policy fails without refusing the new policy's lists", function()
+    local dir = setup()
+    support.write(dir .. "/failing.lua", [[
+local P = policy.new { name = "failing", version = "1" }
+P:condition { name = "boom", status = "BLACKLISTED", max_ratio = 1,
+  when = function(d) if d.rbi == "49" then error("no RBI 49 here") end return false end }
+return P
+]])
+    local code, err, json, txt = classify(dir, ("--policy '%s/country.lua' --compare '%s/failing.lua'"):format(dir,
+      dir), "failing")
+    assert.equal(0, code, err) -- the lists are NEW's: OLD's failures do not stop them
+    local r = cjson.decode(json)
+    assert.equal(1, r.compare.failures_old)
+    assert.equal(0, r.policy_failures.count)
+    assert.is_true(r.lists_written)
+    assert.matches("the old policy failed on 1 pairs", txt, 1, true)
+  end)
+
   it("is also imei diff, where --compare is required", function()
     local dir = setup()
     local _, err, code = support.imei(("diff -q --policy '%s/country.lua' --compare '%s/old.lua' --out '%s/d' " ..
