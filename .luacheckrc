@@ -8,3 +8,4 @@ files["tests/spec"] = { std = "+busted" }
 
 -- policy scripts run in the policy sandbox, which provides these (docs/sandbox.md)
 files["policies"] = { read_globals = { "policy", "lists", "sightings" } }
+files["bench/dirbs_core_policy.lua"] = { read_globals = { "policy", "lists", "sightings" } }
