@@ -76,8 +76,9 @@ static void sanitize(const char *s, size_t n, char *out, size_t cap)
 	out[k] = 0;
 }
 
-/* A refused row: counted with its reason, one of the chunk's first examples. */
-static void refuse(struct chunk *ch, size_t lineno, const struct imei_dump_problem *why, const char *line, size_t len)
+/* A refused row: counted with its reason, one of the chunk's first examples. 0, or -1
+ * with ch->err when out of memory for the examples. */
+static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_problem *why, const char *line, size_t len)
 {
 	enum imei_dump_reject reason = why->reason;
 	struct chunk_counts *c = &ch->c;
@@ -85,6 +86,10 @@ static void refuse(struct chunk *ch, size_t lineno, const struct imei_dump_probl
 	c->by_reason[reason]++;
 	size_t k = c->nexamples[reason];
 	if (k < IMEI_REPLAY_EXAMPLES) {
+		if (!c->examples && !(c->examples = calloc(IMEI_DUMP_NREJECT, sizeof *c->examples))) {
+			snprintf(ch->err, sizeof ch->err, "replay: out of memory (refused rows' examples)");
+			return -1;
+		}
 		struct imei_replay_example *ex = &c->examples[reason][k];
 		ex->file = ch->file;
 		ex->line = lineno;
@@ -93,6 +98,7 @@ static void refuse(struct chunk *ch, size_t lineno, const struct imei_dump_probl
 		sanitize(line, len, ex->text, sizeof ex->text);
 		c->nexamples[reason] = k + 1;
 	}
+	return 0;
 }
 
 /* The recorder's part: number the batch's texts, fold it into the pair table and record
@@ -173,7 +179,7 @@ static bool blank(const char *s, size_t n)
 }
 
 /* A row refused for its date, outside the file's period or after the run's date. */
-static void refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, const char *msg, const char *line,
+static int refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, const char *msg, const char *line,
                         size_t len)
 {
 	struct imei_dump_problem why;
@@ -183,7 +189,7 @@ static void refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, cons
 		if (rd->layout.col[i] == IMEI_DUMP_COL_DATE)
 			why.field = (unsigned)i + 1;
 	snprintf(why.msg, sizeof why.msg, "%s", msg);
-	refuse(ch, lineno, &why, line, len);
+	return refuse(ch, lineno, &why, line, len);
 }
 
 /* One line of the chunk. 0, -1 with ch->err (a file-level problem), -2 stopped. */
@@ -198,8 +204,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 		why.reason = IMEI_DUMP_R_LONG;
 		why.field = 0;
 		snprintf(why.msg, sizeof why.msg, "a line of more than %d bytes", IMEI_DUMP_MAX_LINE);
-		refuse(ch, lineno, &why, line, len);
-		return 0;
+		return refuse(ch, lineno, &why, line, len);
 	}
 	if (blank(line, len)) {
 		c->blank++;
@@ -223,8 +228,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	c->rows++;
 	struct imei_dump_row row;
 	if (imei_dump_parse(&rd->layout, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
-		refuse(ch, lineno, &why, line, len);
-		return 0;
+		return refuse(ch, lineno, &why, line, len);
 	}
 	if ((f->st.first != IMEI_REPLAY_NO_DAY && row.day < f->st.first) ||
 	    (f->st.last != IMEI_REPLAY_NO_DAY && row.day > f->st.last)) {
@@ -233,16 +237,14 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 		imei_dump_day_str(f->st.first, a);
 		imei_dump_day_str(f->st.last, b);
 		snprintf(msg, sizeof msg, "date: %s is outside the file's period %s-%s", d, a, b);
-		refuse_date(rd, ch, lineno, msg, line, len);
-		return 0;
+		return refuse_date(rd, ch, lineno, msg, line, len);
 	}
 	if (r->cfg.run_day != IMEI_REPLAY_NO_DAY && row.day > r->cfg.run_day) {
 		char d[9], a[9], msg[160];
 		imei_dump_day_str(row.day, d);
 		imei_dump_day_str(r->cfg.run_day, a);
 		snprintf(msg, sizeof msg, "date: %s is after the run's date %s", d, a);
-		refuse_date(rd, ch, lineno, msg, line, len);
-		return 0;
+		return refuse_date(rd, ch, lineno, msg, line, len);
 	}
 	uint64_t ident = row.key;
 	if (row.form == IMEI_DUMP_FORM_TEXT) {
@@ -469,9 +471,9 @@ static int plan_chunks(struct imei_replay *r, char *err, size_t errlen)
 
 /* A chunk read through: its counts into the run's, its examples after those before it,
  * its line numbers after its file's earlier chunks'. */
-static void merge_chunk(struct imei_replay *r, const struct chunk *ch)
+static void merge_chunk(struct imei_replay *r, struct chunk *ch)
 {
-	const struct chunk_counts *c = &ch->c;
+	struct chunk_counts *c = &ch->c;
 	struct file_entry *f = &r->files[ch->file];
 	if (ch->first) {
 		r->line_base = 0;
@@ -514,6 +516,8 @@ static void merge_chunk(struct imei_replay *r, const struct chunk *ch)
 	if (c->unterminated)
 		f->st.unterminated_line = r->line_base + c->unterminated;
 	r->line_base += c->lines;
+	free(c->examples);
+	c->examples = NULL;
 	if (ch->last) {
 		f->st.bytes = c->bytes;
 		f->st.done = true;

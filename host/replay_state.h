@@ -79,7 +79,9 @@ struct sbatch {
 struct chunk_counts {
 	uint64_t rows, accepted, rejected, blank, sightings;
 	uint64_t by_reason[IMEI_DUMP_NREJECT];
-	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
+	/* the first refused rows of each reason: allocated at the chunk's first refusal and
+	 * freed once merged, so that a run of many chunks costs little for them */
+	struct imei_replay_example (*examples)[IMEI_REPLAY_EXAMPLES];
 	size_t nexamples[IMEI_DUMP_NREJECT];
 	int32_t min_day, max_day;     /* of the accepted rows; INT32_MAX / INT32_MIN: none */
 	size_t lines, unterminated;   /* lines read; the last one had no line end: its number */
