@@ -232,6 +232,48 @@ static void test_same_for_any_readers(void)
 	done(&one);
 }
 
+/* A file that cannot be read in the middle of the run: the same error, whatever the
+ * readers, after the files before it; the readers still at work are stopped. */
+static void error_of(bool thread, unsigned readers, uint64_t chunk, const char *bad, char *err, size_t errlen)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay_config cfg = { 0 };
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = thread;
+	cfg.readers = readers;
+	cfg.chunk_bytes = chunk;
+	struct imei_replay *r = imei_replay_new(&cfg, err, errlen);
+	const char *files[] = { "big.csv", bad, "crlf.csv", "big.csv" };
+	for (size_t i = 0; i < 4; i++)
+		CHECK_INT(imei_replay_add_file(r, path_of(files[i]), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+		                               errlen), (long long)i);
+	int rc;
+	while ((rc = imei_replay_ingest(r, 50, err, errlen)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_ERROR);
+	CHECK_INT(imei_replay_file(r, 0)->done, 1);
+	CHECK_INT(imei_replay_file(r, 2)->done, 0);
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
+static void test_errors(void)
+{
+	const char *bad[] = { "cut.csv.gz", "header.csv" };
+	for (size_t b = 0; b < 2; b++) {
+		char one[600], par[600];
+		error_of(false, 1, 0, bad[b], one, sizeof one);
+		CHECK(strstr(one, bad[b]) != NULL);
+		error_of(true, 4, 100, bad[b], par, sizeof par);
+		CHECK_STR(par, one);
+		error_of(true, 2, 0, bad[b], par, sizeof par);
+		CHECK_STR(par, one);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
@@ -251,6 +293,24 @@ int main(void)
 		fprintf(f, "41001%010u,202601%02u,35209900%06u\n", i % 53, 1 + i % 28, i % 211);
 	fclose(f);
 	test_same_for_any_readers();
+	/* a gzip file cut short, and a large file whose header lacks a required column */
+	write_dump("whole.csv.gz", 1500, "\n", true, true, false);
+	FILE *in = fopen(path_of("whole.csv.gz"), "rb"), *out = fopen(path_of("cut.csv.gz"), "wb");
+	if (!in || !out)
+		return 2;
+	char buf[4096];
+	size_t got = fread(buf, 1, sizeof buf, in);
+	fwrite(buf, 1, got / 2, out);
+	fclose(in);
+	fclose(out);
+	f = fopen(path_of("header.csv"), "wb");
+	if (!f)
+		return 2;
+	fputs("date,device,imsi\n", f);
+	for (unsigned i = 1; i <= 500; i++)
+		fprintf(f, "202601%02u,35209900%06u,41001%010u\n", 1 + i % 28, i % 211, i % 53);
+	fclose(f);
+	test_errors();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
