@@ -1,7 +1,7 @@
 /*
  * lua_replay.c — Lua binding of batch replay (imei_replay.h), for lua/imei/classify:
  *   replay_new{ store =, tacdb =, columns =, delimiter =, run_date = "YYYYMMDD",
- *               reader_thread = bool } -> replay | nil, err
+ *               reader_thread = bool, readers = n } -> replay | nil, err
  *   r:add_file(path, operator [, first, last]) -> index | nil, err   (dates "YYYYMMDD")
  *   r:ingest(ms) -> "more" | "done" | "stopped" | nil, err
  *   r:evaluate{ policy =, tacdb =, lists =, store =, lua_path =, threads =, on_error =,
