@@ -258,3 +258,20 @@ describe("imei classify --operator-policy", function()
     assert.matches("network 410-06 is given twice", err, 1, true)
   end)
 end)
+
+describe("imei.classify.compare.pick_examples", function()
+  it("takes each kind of change in turn, in device order", function()
+    local pick = require("imei.classify.compare").pick_examples
+    local all = {}
+    for i = 1, 30 do all[i] = { id = i, changes = { "block_date" } } end
+    all[25].changes = { "verdict", "block_date" }
+    all[28].changes = { "verdict" }
+    all[29].changes = { "notification" }
+    local ids = {}
+    for i, e in ipairs(pick(all, 20)) do ids[i] = e.id end
+    -- 17 block dates (1..18 but 25's kind is verdict), the two verdicts, the notification
+    assert.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 25, 28, 29 }, ids)
+    assert.equal(3, #pick(all, 3))
+    assert.same({}, pick({}, 20))
+  end)
+end)
