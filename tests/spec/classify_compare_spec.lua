@@ -181,15 +181,18 @@ return P
     assert.matches("the old policy failed on 1 pairs", txt, 1, true)
   end)
 
-  it("is also imei diff, where --compare is required", function()
+  it("is also imei diff OLD NEW DUMP...", function()
     local dir = setup()
-    local _, err, code = support.imei(("diff -q --policy '%s/country.lua' --compare '%s/old.lua' --out '%s/d' " ..
-      "'%s'/*.csv"):format(dir, dir, dir, dir))
+    local _, err, code = support.imei(("diff -q '%s/old.lua' '%s/country.lua' --out '%s/d' '%s'/*.csv")
+      :format(dir, dir, dir, dir))
     assert.equal(0, code, err)
-    assert.equal(3, cjson.decode(support.read(dir .. "/d/report.json")).compare.devices.changed)
-    _, err, code = support.imei(("diff -q --policy '%s/country.lua' --out '%s/d2' '%s'/*.csv"):format(dir, dir, dir))
-    assert.equal(2, code)
-    assert.matches("--compare", err, 1, true)
+    local c = cjson.decode(support.read(dir .. "/d/report.json")).compare
+    assert.equal(3, c.devices.changed)
+    assert.equal(dir .. "/old.lua", c.old.file)
+    assert.equal(dir .. "/country.lua", c.new.file)
+    _, err, code = support.imei(("diff -q '%s/old.lua' --out '%s/d2'"):format(dir, dir))
+    assert.equal(2, code) -- usage: NEW and a dump are missing
+    assert.matches("Usage: imei diff", err, 1, true)
   end)
 
   it("refuses an old policy that does not load, saying which", function()
