@@ -75,6 +75,9 @@ static void usage(FILE *out)
 	      "                         503 with Retry-After: 1 (default 1024)\n"
 	      "  --metrics-listen HOST:PORT  serve /metrics (and /health) on this address only\n"
 	      "  --metrics-port-file FILE    write the metrics listener's port here once listening\n"
+	      "  --admin-listen HOST:PORT    serve GET /explain?pei=...&imsi=... (why a verdict, JSON;\n"
+	      "                         docs/explain.md) and /health on this address only; keep it private\n"
+	      "  --admin-port-file FILE      write the admin listener's port here once listening\n"
 	      "  --quiet                no startup and reload lines on stderr\n"
 	      "  --version              print the version and exit\n"
 	      "Signals: SIGHUP reloads lists, TAC image and policy; SIGTERM/SIGINT stop gracefully;\n"
@@ -144,7 +147,7 @@ enum {
 	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
 	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_H2_MEMORY_TOTAL, O_INSTR,
 	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP, O_CONFIG, O_VERSION,
-	O_POLICY_ERROR, O_MAX_QUEUE, O_METRICS_LISTEN, O_METRICS_PORT_FILE
+	O_POLICY_ERROR, O_MAX_QUEUE, O_METRICS_LISTEN, O_METRICS_PORT_FILE, O_ADMIN_LISTEN, O_ADMIN_PORT_FILE
 };
 
 static const struct option long_options[] = {
@@ -183,6 +186,8 @@ static const struct option long_options[] = {
 	{ "max-queue", required_argument, NULL, O_MAX_QUEUE },
 	{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
 	{ "metrics-port-file", required_argument, NULL, O_METRICS_PORT_FILE },
+	{ "admin-listen", required_argument, NULL, O_ADMIN_LISTEN },
+	{ "admin-port-file", required_argument, NULL, O_ADMIN_PORT_FILE },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
@@ -282,6 +287,16 @@ static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, str
 		break;
 	}
 	case O_METRICS_PORT_FILE: hc->metrics_port_file = arg; break;
+	case O_ADMIN_LISTEN: {
+		struct eird_http_config a;
+		ok = parse_listen(arg, &a);
+		if (ok) {
+			memcpy(hc->admin_host, a.host, sizeof hc->admin_host);
+			memcpy(hc->admin_port, a.port, sizeof hc->admin_port);
+		}
+		break;
+	}
+	case O_ADMIN_PORT_FILE: hc->admin_port_file = arg; break;
 	default: ok = false;
 	}
 	return ok;
@@ -463,11 +478,24 @@ int main(int argc, char **argv)
 		hc.no_metrics = true;
 		metrics = eird_http_frontend(&mc);
 	}
+	/* With --admin-listen, a third HTTP listener answers /explain and /health only; no
+	 * other listener answers /explain. */
+	struct eird_frontend *admin = NULL;
+	if (hc.admin_port[0]) {
+		struct eird_http_config ac = hc;
+		memcpy(ac.host, hc.admin_host, sizeof ac.host);
+		memcpy(ac.port, hc.admin_port, sizeof ac.port);
+		ac.port_file = hc.admin_port_file;
+		ac.admin_only = true;
+		ac.metrics_only = false;
+		admin = eird_http_frontend(&ac);
+	}
 	/* S13 first: its listener is up before HTTP writes the port file */
 	struct eird_frontend *s13 = eird_s13_enabled(&sc) ? eird_s13_frontend(&sc) : NULL;
 	struct eird_frontend *http = eird_http_frontend(&hc);
 	if (!http || (eird_s13_enabled(&sc) && (!s13 || eird_add_frontend(&server, s13) != 0)) ||
 	    (hc.metrics_port[0] && (!metrics || eird_add_frontend(&server, metrics) != 0)) ||
+	    (hc.admin_port[0] && (!admin || eird_add_frontend(&server, admin) != 0)) ||
 	    eird_add_frontend(&server, http) != 0) {
 		fprintf(stderr, "imei-eird: out of memory\n");
 		return 1;
@@ -475,6 +503,7 @@ int main(int argc, char **argv)
 	int status = eird_run(&server);
 	eird_http_frontend_free(http);
 	eird_http_frontend_free(metrics);
+	eird_http_frontend_free(admin);
 	eird_s13_frontend_free(s13);
 	eird_conffile_free(&conf);
 	return status;
