@@ -3,7 +3,7 @@
 # Runs bench/engine_bench.lua (the engine's checks/s, sandboxed, example country policy)
 # alternately with BASE (a built checkout without explain, e.g. `git archive <commit> |
 # tar -x -C BASE && make -C BASE build`) and with this checkout, ROUNDS times each,
-# interleaved, and prints each round, the medians, their ratio and the load average.
+# interleaved (which goes first alternates), and prints each round, the medians, their ratio and the load average.
 # Then explain's own rate beside the check's in one run (bench/explain_rate.lua).
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ rate() { # rate TREE: the engine's checks/s with TREE's Lua and build, this benc
 before=() after=()
 echo "load before: $(uptime)"
 for r in $(seq "$ROUNDS"); do
-	b=$(rate "$BASE"); a=$(rate "$PWD")
+	if [ $((r % 2)) = 1 ]; then b=$(rate "$BASE"); a=$(rate "$PWD"); else a=$(rate "$PWD"); b=$(rate "$BASE"); fi
 	before+=("$b"); after+=("$a")
 	echo "round $r: before $b checks/s, after $a checks/s"
 done

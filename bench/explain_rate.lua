@@ -15,7 +15,9 @@ write("stolen.csv", "imei\n490154203237518\n")
 write("registration.csv", "imei\n352099001761481\n")
 local store = assert(imei.sightings.open("memory"))
 local NOW = 1767225600
-for i = 1, 12 do store:record { key = "35209900176148", imsi = ("4100100000000%02d"):format(i), time = NOW - i * 86400 } end
+for i = 1, 12 do
+  store:record { key = "35209900176148", imsi = ("4100100000000%02d"):format(i), time = NOW - i * 86400 }
+end
 local engine = assert(imei.engine.new { policy = "policies/example-country.lua", lists = dir, store = store,
                                         tacdb = "data/osmocom-tacdb.csv" })
 local requests = {

@@ -118,7 +118,9 @@ describe("explain", function()
     assert.equal("exempted", c.duplicate_threshold.result)
     assert.equal("the first SIM seen with this device", c.duplicate_threshold.unless.because)
     local paired = assert(imei.sightings.open("memory"))
-    for i = 1, 3 do assert(paired:record { key = CLONE:sub(1, 14), imsi = "41001000000000" .. i, time = T0 - i * DAY }) end
+    for i = 1, 3 do
+      assert(paired:record { key = CLONE:sub(1, 14), imsi = "41001000000000" .. i, time = T0 - i * DAY })
+    end
     assert(paired:pair(CLONE:sub(1, 14), "410010000000002"))
     local e2 = assert(imei.engine.new { policy = dir .. "/p.lua", lists = dir .. "/lists", store = paired })
     c = by_name(assert(e2:explain { pei = CLONE, imsi = "410010000000002", time = T0 }))
@@ -129,7 +131,8 @@ describe("explain", function()
   it("overruled: a final condition decides alone; the rest are not evaluated", function()
     local golden_and_stolen = support.write(dir .. "/lists/stolen.csv", "imei\n" .. GOLDEN .. "\n")
     assert(golden_and_stolen)
-    local P2 = POLICY:gsub('P:condition { name = "allowed".-\n  when = function%(d%) return lists.golden:has%(d.key%) end }\n', "")
+    local P2 = POLICY
+      :gsub('P:condition { name = "allowed".-\n  when = function%(d%) return lists.golden:has%(d.key%) end }\n', "")
       :gsub("return P\n$", [[
 P:condition { name = "allowed", status = "WHITELISTED", final = true,
   when = function(d) return lists.golden:has(d.key) end }
@@ -272,7 +275,8 @@ describe("imei explain", function()
   after_each(function() support.cleanup() end)
 
   it("explains in words for customer care", function()
-    local out, err, code = support.imei(("explain --policy '%s/p.lua' --lists '%s/lists' --time %d --operator 234-15 %s 234150000000001")
+    local out, err, code = support.imei(
+      ("explain --policy '%s/p.lua' --lists '%s/lists' --time %d --operator 234-15 %s 234150000000001")
       :format(dir, dir, T0, STOLEN))
     assert.equal(0, code, err)
     assert.matches("Verdict: BLACKLISTED", out, 1, true)
@@ -283,7 +287,8 @@ describe("imei explain", function()
   end)
 
   it("--json gives the report, and exit 3 when a condition failed", function()
-    local out, err, code = support.imei(("explain --policy '%s/p.lua' --lists '%s/lists' --time %d --msisdn 666 --json %s")
+    local out, err, code = support.imei(
+      ("explain --policy '%s/p.lua' --lists '%s/lists' --time %d --msisdn 666 --json %s")
       :format(dir, dir, T0, STOLEN))
     assert.equal(3, code, err)
     local j = cjson.decode(out)
@@ -302,7 +307,8 @@ describe("imei explain", function()
     for i = 1, 3 do assert(s:record { key = "35345678901234", imsi = "41001000000000" .. i, time = T0 - i * DAY }) end
     s:close()
     local out
-    out, err, code = support.imei(("explain --policy '%s/p.lua' --lists '%s/lists' --state '%s/state' --time %d %s 410010000000002")
+    out, err, code = support.imei(
+      ("explain --policy '%s/p.lua' --lists '%s/lists' --state '%s/state' --time %d %s 410010000000002")
       :format(dir, dir, dir, T0, CLONE))
     assert.equal(0, code, err)
     assert.matches("distinct SIMs in 30 days: 3", out, 1, true)

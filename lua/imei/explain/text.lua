@@ -35,7 +35,8 @@ function text.fact(f)
   end
   if f.call == "sightings" then
     local n = type(r) == "table" and #r or 0
-    return args[2] and ("sightings in %s days: %d SIMs"):format(tostring(args[2]), n) or ("sightings: %d SIMs"):format(n)
+    if args[2] then return ("sightings in %s days: %d SIMs"):format(tostring(args[2]), n) end
+    return ("sightings: %d SIMs"):format(n)
   end
   return ("sightings %s: %s"):format(tostring(f.call), type(r) == "table" and "(a table)" or tostring(r))
 end
@@ -135,7 +136,8 @@ function text.render(x)
   for _, w in ipairs(x.windows or {}) do
     local value = type(w.result) == "table" and ("%.2f on average"):format(tonumber(w.result.average) or 0)
       or tostring(w.result)
-    out[#out + 1] = ("  %-13s %s in %s days (asked by %s)"):format(w.what, value, tostring(w.days), tostring(w.condition))
+    out[#out + 1] = ("  %-13s %s in %s days (asked by %s)"):format(w.what, value, tostring(w.days),
+      tostring(w.condition))
   end
   for _, l in ipairs(x.lists or {}) do
     local seen = {}

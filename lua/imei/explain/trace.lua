@@ -73,8 +73,9 @@ local function store_proxy(t, store)
       m = function(_, ...)
         local result = table.pack(real(store, ...))
         local args = table.pack(...)
+        local failed = result[1] == nil and result[2] ~= nil
         note(t, { source = "sightings", call = name, args = plain({ table.unpack(args, 1, args.n) }),
-                  result = plain(result[1]), error = result[1] == nil and result[2] ~= nil and tostring(result[2]) or nil })
+                  result = plain(result[1]), error = failed and tostring(result[2]) or nil })
         return table.unpack(result, 1, result.n)
       end
       methods[name] = m
