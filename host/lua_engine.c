@@ -372,21 +372,30 @@ static void copy_examples(lua_State *S, void *ud)
 
 /* engine:examples() runs them in a state of their own (imei_engine_examples), never in the
  * live one: a run cut short leaves nothing behind. */
+/* After an engine call that copied its result out under a protected call of the host's
+ * state: nil and err when the call failed (the stack cut back to its first `keep`
+ * values), the copy's error raised when the copy failed, else the copy. */
+static int copied_result(lua_State *L, int rc, int copy_status, const char *err, int keep)
+{
+	if (rc != 0) {
+		lua_settop(L, keep);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	if (copy_status != LUA_OK)
+		return lua_error(L); /* the copy's error, now that the engine is out of the way */
+	return 1;
+}
+
 static int l_examples(lua_State *L)
 {
 	struct imei_engine *e = check_engine(L, 1);
 	char err[1024];
 	struct examples_out o = { L, LUA_OK };
 	lua_settop(L, 1);
-	if (imei_engine_examples(e, copy_examples, &o, err, sizeof err) != 0) {
-		lua_settop(L, 1);
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	if (o.status != LUA_OK)
-		return lua_error(L); /* the copy's error, now that the engine is out of the way */
-	return 1;
+	int rc = imei_engine_examples(e, copy_examples, &o, err, sizeof err);
+	return copied_result(L, rc, o.status, err, 1);
 }
 
 #define EXPLAIN_DEPTH 12 /* the report's rows of sightings sit 7 deep */
@@ -434,15 +443,7 @@ static int explain(lua_State *L, bool json)
 	char err[1024];
 	int rc = imei_engine_explain_with(e, push_host_request, &hr, copy_explain, &o, err, sizeof err);
 	free(o.text);
-	if (rc != 0) {
-		lua_settop(L, 2);
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	if (o.status != LUA_OK)
-		return lua_error(L); /* the copy's error, now that the engine is out of the way */
-	return 1;
+	return copied_result(L, rc, o.status, err, 2);
 }
 
 static int l_explain(lua_State *L)

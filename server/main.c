@@ -142,6 +142,17 @@ static bool parse_listen(const char *s, struct eird_http_config *cfg)
 	return atol(cfg->port) <= 65535;
 }
 
+/* A second address (--metrics-listen, --admin-listen) into host[256] and port[16]. */
+static bool parse_listen_to(const char *s, char host[256], char port[16])
+{
+	struct eird_http_config a;
+	if (!parse_listen(s, &a))
+		return false;
+	memcpy(host, a.host, sizeof a.host);
+	memcpy(port, a.port, sizeof a.port);
+	return true;
+}
+
 enum {
 	O_POLICY = 256, O_TACDB, O_LISTS, O_STORE, O_RECORD, O_LISTEN, O_WORKERS, O_ACCESS_LOG, O_PORT_FILE,
 	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
@@ -277,25 +288,9 @@ static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, str
 		ok = parse_size(arg, &n) && n >= 1 && n <= 1000000;
 		hc->max_queue = (unsigned)n;
 		break;
-	case O_METRICS_LISTEN: {
-		struct eird_http_config m;
-		ok = parse_listen(arg, &m);
-		if (ok) {
-			memcpy(hc->metrics_host, m.host, sizeof hc->metrics_host);
-			memcpy(hc->metrics_port, m.port, sizeof hc->metrics_port);
-		}
-		break;
-	}
+	case O_METRICS_LISTEN: ok = parse_listen_to(arg, hc->metrics_host, hc->metrics_port); break;
 	case O_METRICS_PORT_FILE: hc->metrics_port_file = arg; break;
-	case O_ADMIN_LISTEN: {
-		struct eird_http_config a;
-		ok = parse_listen(arg, &a);
-		if (ok) {
-			memcpy(hc->admin_host, a.host, sizeof hc->admin_host);
-			memcpy(hc->admin_port, a.port, sizeof hc->admin_port);
-		}
-		break;
-	}
+	case O_ADMIN_LISTEN: ok = parse_listen_to(arg, hc->admin_host, hc->admin_port); break;
 	case O_ADMIN_PORT_FILE: hc->admin_port_file = arg; break;
 	default: ok = false;
 	}

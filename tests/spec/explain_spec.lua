@@ -37,16 +37,22 @@ local function by_name(x)
   return out
 end
 
+-- A folder with the policy (p.lua) and its lists; registered: the IMEIs on the registration list.
+local function fixture(registered)
+  local dir = support.tmpdir()
+  support.write(dir .. "/p.lua", POLICY)
+  os.execute("mkdir -p '" .. dir .. "/lists'")
+  support.write(dir .. "/lists/stolen.csv", "imei\n" .. STOLEN .. "\n")
+  support.write(dir .. "/lists/golden.csv", "imei\n" .. GOLDEN .. "\n")
+  support.write(dir .. "/lists/registration.csv", "imei\n" .. table.concat(registered, "\n") .. "\n")
+  return dir
+end
+
 describe("explain", function()
   local dir, store, engine
 
   before_each(function()
-    dir = support.tmpdir()
-    support.write(dir .. "/p.lua", POLICY)
-    os.execute("mkdir -p '" .. dir .. "/lists'")
-    support.write(dir .. "/lists/stolen.csv", "imei\n" .. STOLEN .. "\n")
-    support.write(dir .. "/lists/golden.csv", "imei\n" .. GOLDEN .. "\n")
-    support.write(dir .. "/lists/registration.csv", "imei\n" .. REGISTERED .. "\n" .. GOLDEN .. "\n" .. CLONE .. "\n")
+    dir = fixture { REGISTERED, GOLDEN, CLONE }
     store = assert(imei.sightings.open("memory"))
     -- the clone: three SIMs, the first 20 days ago, the third 10 days ago
     for i = 1, 3 do
@@ -264,14 +270,7 @@ end)
 
 describe("imei explain", function()
   local dir
-  before_each(function()
-    dir = support.tmpdir()
-    support.write(dir .. "/p.lua", POLICY)
-    os.execute("mkdir -p '" .. dir .. "/lists'")
-    support.write(dir .. "/lists/stolen.csv", "imei\n" .. STOLEN .. "\n")
-    support.write(dir .. "/lists/golden.csv", "imei\n" .. GOLDEN .. "\n")
-    support.write(dir .. "/lists/registration.csv", "imei\n" .. REGISTERED .. "\n")
-  end)
+  before_each(function() dir = fixture { REGISTERED } end)
   after_each(function() support.cleanup() end)
 
   it("explains in words for customer care", function()

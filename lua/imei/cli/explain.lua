@@ -4,19 +4,12 @@
 local explain = {}
 
 function explain.configure(cmd)
-  cmd:option("--policy", "Policy file."):count(1)
-  cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
-  cmd:option("--lists", "Folder of CSV lists (stolen.csv, pairing.csv, ...).")
+  local util = require "imei.cli.util"
+  util.engine_options(cmd)
   cmd:option("--state", "State folder of imei classify --state: its sightings (DIR/sightings, LMDB).")
-  cmd:option("--store",
-    "Sightings store: memory, lmdb:PATH or a redis://, rediss://, redis+cluster://, redis+unix:// URL.")
-  cmd:option("--msisdn", "The subscriber's MSISDN (GPSI).")
-  cmd:option("--operator", "The serving operator, MCC-MNC (e.g. 410-01).")
-  cmd:option("--rat", "Radio access type (e.g. EUTRAN, NR).")
-  cmd:option("--time", "Request time, UTC seconds (default: now)."):convert(tonumber)
+  util.request_options(cmd)
   cmd:flag("--json", "Print the explanation as JSON (the shape imei-eird's /explain gives).")
-  cmd:argument("pei", "The equipment identity: PEI, IMEI or IMEISV in any form.")
-  cmd:argument("imsi", "The subscriber's IMSI (SUPI)."):args("?")
+  util.request_arguments(cmd)
   cmd:epilog([[
 Explains the verdict `imei check` gives, with the same evaluation: every condition in
 evaluation order (matched, not matched, exempted by its `unless` and why, overruled and
@@ -46,10 +39,7 @@ function explain.run(args)
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = store,
   }
   if not engine then return cli.fail("explain", err) end
-  local request = {
-    pei = args.pei, imsi = args.imsi, msisdn = args.msisdn, operator = args.operator,
-    rat = args.rat, time = args.time,
-  }
+  local request = require("imei.cli.util").request(args)
   local report
   if args.json then
     report, err = engine:explain_json(request)

@@ -154,24 +154,17 @@ local function traced_condition(t, c, entry)
       return v
     end
   end
-  if since then
-    tc.since = function(d, r)
-      t.current, t.phase = entry, "since"
-      local start = since(d, r)
-      entry.since = start
-      return start
+  -- since and a grace_days function: their value noted under their own name
+  local function noted(fn, phase)
+    return function(d, r)
+      t.current, t.phase = entry, phase
+      local value = fn(d, r)
+      entry[phase] = value
+      return value
     end
   end
-  if type(grace) == "function" then
-    tc.grace_days = function(d, r)
-      t.current, t.phase = entry, "grace_days"
-      local days = grace(d, r)
-      entry.grace_days = days
-      return days
-    end
-  else
-    entry.grace_days = grace
-  end
+  if since then tc.since = noted(since, "since") end
+  if type(grace) == "function" then tc.grace_days = noted(grace, "grace_days") else entry.grace_days = grace end
   return tc
 end
 
