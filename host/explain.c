@@ -176,6 +176,11 @@ static void jstring(struct jbuf *b, const char *s, size_t n)
 			esc[1] = (char)c;
 			jput(b, esc, 2);
 			i++;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			jput(b, esc, 2);
+			i++;
 		} else if (c < 0x20 || c == 0x7F) {
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			jput(b, esc, 6);
