@@ -296,6 +296,13 @@ describe("imei explain", function()
     assert.equal("broken", j.conditions[3].name)
   end)
 
+  it("imei serve passes --admin-listen to imei-eird", function()
+    local out, err, code = support.imei(("serve --policy '%s/p.lua' --lists '%s/lists' --admin-listen 127.0.0.1:0 "
+      .. "--print-command"):format(dir, dir))
+    assert.equal(0, code, err)
+    assert.matches("'--admin-listen' '127.0.0.1:0'", out, 1, true)
+  end)
+
   it("--state DIR reads its sightings, and refuses a folder without them", function()
     local _, err, code = support.imei(("explain --policy '%s/p.lua' --lists '%s/lists' --state '%s/nothing' %s")
       :format(dir, dir, dir, STOLEN))
