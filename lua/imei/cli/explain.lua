@@ -24,6 +24,23 @@ Example:
       352099001761481 410010000000005 --operator 410-01]])
 end
 
+--- What the national register of a state folder (imei classify --state, docs/register.md)
+-- holds for the device: its block or unblock, the notice of this subscriber (the dates as
+-- notified: a block date never slides), and each condition's first and last match. nil
+-- when there is no register there (or this build has none).
+function explain.register(state, pei, imsi)
+  local ok, register = pcall(require, "imei.classify.register")
+  if not ok or type(register) ~= "table" or type(register.history) ~= "function" then return nil end
+  local h_ok, h = pcall(register.history, state, pei)
+  if not h_ok or type(h) ~= "table" then return nil end
+  local rec = h.record
+  if not rec then return { known = false } end
+  local notices = 0
+  for _ in pairs(rec.notices or {}) do notices = notices + 1 end
+  return { known = true, block = rec.block, unblocked = rec.unblocked, notices = notices,
+           notice = imsi and rec.notices and rec.notices[imsi] or nil, conditions = rec.conds }
+end
+
 function explain.run(args)
   local cli = require "imei.cli"
   if args.state and args.store then return cli.fail("explain", "give --state or --store, not both") end
@@ -40,14 +57,23 @@ function explain.run(args)
   }
   if not engine then return cli.fail("explain", err) end
   local request = require("imei.cli.util").request(args)
+  local register = args.state and explain.register(args.state, args.pei, args.imsi)
   local report
   if args.json then
-    report, err = engine:explain_json(request)
-    if report then io.write(report) end
-    report = report and require("cjson").decode(report)
+    local text
+    text, err = engine:explain_json(request)
+    report = text and require("cjson").decode(text)
+    if report and register then -- the engine's document, with the register's part
+      report.register = register
+      text = require("cjson").encode(report) .. "\n"
+    end
+    if text then io.write(text) end
   else
     report, err = engine:explain(request)
-    if report then io.write(require("imei.explain.text").render(report)) end
+    if report then
+      report.register = register or nil
+      io.write(require("imei.explain.text").render(report))
+    end
   end
   engine:close()
   if not report then return cli.fail("explain", err) end

@@ -74,10 +74,6 @@ local function condition_lines(out, c)
     out[#out + 1] = ("       grace %s days from %s (%s): notice %s, block %s%s"):format(tostring(g.days),
       tostring(g.start_date), g.from, tostring(g.notice_date), tostring(g.block_date),
       g.in_grace and "" or " (passed)")
-    if g.register then
-      out[#out + 1] = ("       register: notified %s, block %s"):format(tostring(g.register.notice_date),
-        tostring(g.register.block_date))
-    end
   end
   if c.result ~= "not_evaluated" and c.result ~= "disabled" then
     for _, f in ipairs(c.facts or {}) do
@@ -146,6 +142,37 @@ function text.render(x)
         q.member and "listed" or "not listed")
     end
     out[#out + 1] = ("  list %-12s %s"):format(l.list, not l.loaded and "not loaded (empty)" or join(seen, "; "))
+  end
+  local reg = x.register
+  if reg then
+    out[#out + 1] = ""
+    out[#out + 1] = "Register (the dates as decided and notified; they do not slide):"
+    if not reg.known then out[#out + 1] = "  the register has never decided on this device" end
+    if reg.block then
+      out[#out + 1] = ("  BLOCKED from %s (%s), listed since the run of %s"):format(tostring(reg.block.date),
+        tostring(reg.block.reasons), tostring(reg.block.since))
+    elseif reg.unblocked then
+      out[#out + 1] = ("  unblocked on %s (%s); it had been blocked from %s"):format(tostring(reg.unblocked.date),
+        tostring(reg.unblocked.cause), tostring(reg.unblocked.block_date))
+    elseif reg.known then
+      out[#out + 1] = "  not blocked"
+    end
+    local n = reg.notice
+    if n then
+      out[#out + 1] = ("  this SIM: notified %s, block on %s (%s)%s"):format(tostring(n.notified),
+        tostring(n.block_date), tostring(n.reasons), n.ended and (", ended " .. tostring(n.ended) .. " ("
+        .. tostring(n.cause) .. ")") or "")
+    elseif reg.known then
+      out[#out + 1] = ("  this SIM: no notice (%d notices for other SIMs)"):format(reg.notices or 0)
+    end
+    local names = {}
+    for name in pairs(reg.conditions or {}) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local c = reg.conditions[name]
+      out[#out + 1] = ("  %-26s first matched %s, last %s"):format(name, tostring(type(c) == "table" and c.first),
+        tostring(type(c) == "table" and c.last))
+    end
   end
   if x.facts_dropped then out[#out + 1] = ("  (%d more facts not kept)"):format(x.facts_dropped) end
   return table.concat(out, "\n") .. "\n"
