@@ -220,6 +220,23 @@ return P
     e2:close()
   end)
 
+  it("explains what the check decides with, whatever the policy's code does to its table", function()
+    support.write(dir .. "/tamper.lua", [[
+local P = policy.new { name = "tamper", version = "1" }
+P:condition { name = "tamper", status = "WHITELISTED", blocking = false,
+  when = function() P.conditions.stolen.disabled = true; P.order[2] = nil; return false end }
+P:condition { name = "stolen", status = "BLACKLISTED", when = function(d) return lists.stolen:has(d.key) end }
+return P
+]])
+    local e2 = assert(imei.engine.new { policy = dir .. "/tamper.lua", lists = dir .. "/lists" })
+    local req = { pei = STOLEN, time = T0 }
+    assert.equal("BLACKLISTED", e2:check(req).status)
+    local x = assert(e2:explain(req))
+    assert.equal("BLACKLISTED", x.verdict.status)
+    assert.equal("matched", by_name(x).stolen.result)
+    e2:close()
+  end)
+
   it("explain_json is the same report as JSON", function()
     local req = { pei = CLONE, imsi = "410010000000003", operator = "410-01", time = T0 }
     local j = cjson.decode((assert(engine:explain_json(req))))

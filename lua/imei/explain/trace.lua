@@ -14,6 +14,7 @@
 local getinfo = debug and debug.getinfo -- captured while the runtime loads, before the lock
 local os_date = os.date
 local parse = require("imei.core").parse
+local sealed_of = require("imei.policy").sealed_of
 
 local trace = {}
 
@@ -180,7 +181,9 @@ local function begin(inst)
   state.lists = lists_proxy(t, state.lists)
   state.reset_lists()
   if state.tacdb then state.tacdb = tacdb_proxy(t, state.tacdb) end
-  local P = inst.policy
+  -- what a check decides with: the policy's sealed copy (policy.seal), whatever its code
+  -- did to the policy table since
+  local P = sealed_of(inst.policy)
   local copy = {}
   for k, v in pairs(P) do copy[k] = v end
   copy.scratch = nil -- a run state of its own: the policy's stays as the checks left it
@@ -192,7 +195,7 @@ local function begin(inst)
     entry.unless_at = c.unless and where(c.unless) or nil
     copy.order[i] = traced_condition(t, c, entry)
   end
-  inst.policy = setmetatable(copy, getmetatable(P))
+  inst.policy = setmetatable(copy, getmetatable(inst.policy))
   local ctx = {}
   for k, v in pairs(inst.context or {}) do ctx[k] = v end
   local first_seen = ctx.first_seen
@@ -287,10 +290,11 @@ function trace.run(inst, r)
   end
   if t.tac_asked then device.tac_record = t.tac or false end
   trace.finish(inst)
+  local P = sealed_of(inst.policy)
   local reasons = {}
   for _, reason in ipairs(verdict.reasons or {}) do reasons[reason.condition] = reason end
   local conditions, stopped_at = {}, nil
-  for i, c in ipairs(inst.policy.order) do
+  for i, c in ipairs(P.order) do
     local entry = t.entries[i]
     local reason = reasons[c.name]
     local out = { name = c.name, index = i, status = c.status, text = c.reason, at = c.changed_at or c.defined_at,
@@ -319,7 +323,7 @@ function trace.run(inst, r)
         if reason.overruled then out.overruled_by = reason.overruled_by end
         out.grace = grace_of(c, entry, reason, r)
         out.decided = not reason.informative and not reason.overruled and reason.status == verdict.status or nil
-        if c.final or (inst.policy.resolve == "first" and not reason.informative) then stopped_at = c.name end
+        if c.final or (P.resolve == "first" and not reason.informative) then stopped_at = c.name end
       end
     end
     conditions[i] = out
@@ -343,8 +347,7 @@ function trace.run(inst, r)
   end
   for _, l in ipairs(lists) do lists[l.list] = nil end
   return {
-    policy = verdict.policy, resolve = inst.policy.resolve, default = inst.policy.default,
-    raw = inst.policy.raw_check ~= nil,
+    policy = verdict.policy, resolve = P.resolve, default = P.default, raw = P.raw_check ~= nil,
     verdict = { status = verdict.status, block_date = verdict.block_date, notify = verdict.notify or false,
                 failed = verdict.failed or false, reasons = verdict.reasons },
     device = device, conditions = conditions, lists = lists, windows = windows, facts_dropped = t.dropped,
