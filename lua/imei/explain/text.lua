@@ -53,6 +53,7 @@ local function condition_lines(out, c)
     if c.verdict_status ~= c.status then parts[#parts + 1] = "(" .. c.status .. " after the grace period)" end
     if c.overruled_by then parts[#parts + 1] = "overruled by " .. c.overruled_by end
     if c.informative then parts[#parts + 1] = "informative, decides nothing" end
+    if c.not_effective then parts[#parts + 1] = "not yet in force (reported only)" end
     if c.decided then parts[#parts + 1] = "decides the verdict" end
     head = table.concat(parts, " ") .. ": " .. tostring(c.text)
   elseif c.result == "exempted" then

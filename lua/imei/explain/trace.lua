@@ -245,12 +245,15 @@ local function exemption_reason(entry, r)
 end
 
 -- The grace of a matched condition: its start, where the start came from, the block date.
-local function grace_of(c, entry, reason, r)
+local function grace_of(P, c, entry, reason, r)
   local days = entry.grace_days
   if type(days) ~= "number" or days <= 0 or c.status == "WHITELISTED" then return nil end
   local start, from = entry.since, "since"
   if start == nil then start, from = entry.first_seen, "first sighting" end
   if start == nil then start, from = r.time, "request time" end
+  -- no grace period starts before the condition (or policy) goes live, where it has a date
+  local effective = c.effective_time or P.effective_time
+  if type(effective) == "number" and start < effective then start, from = effective, "effective date" end
   local block_time = start + math.floor(days * DAY)
   return {
     days = days, start = start, start_date = date_of(start), from = from,
@@ -321,7 +324,8 @@ function trace.run(inst, r)
         out.notify = reason.notify or nil
         out.block_date = reason.block_date
         if reason.overruled then out.overruled_by = reason.overruled_by end
-        out.grace = grace_of(c, entry, reason, r)
+        out.grace = grace_of(P, c, entry, reason, r)
+        out.not_effective = reason.not_effective or nil
         out.decided = not reason.informative and not reason.overruled and reason.status == verdict.status or nil
         if c.final or (P.resolve == "first" and not reason.informative) then stopped_at = c.name end
       end
