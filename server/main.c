@@ -450,6 +450,20 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 	return 0;
 }
 
+/* A listener beside the service's, with its settings: /metrics and /health only, or
+ * (admin) /explain and /health only. NULL when out of memory. */
+static struct eird_frontend *side_listener(const struct eird_http_config *hc, const char *host, const char *port,
+                                           const char *port_file, bool admin)
+{
+	struct eird_http_config c = *hc;
+	memcpy(c.host, host, sizeof c.host);
+	memcpy(c.port, port, sizeof c.port);
+	c.port_file = port_file;
+	c.metrics_only = !admin;
+	c.admin_only = admin;
+	return eird_http_frontend(&c);
+}
+
 int main(int argc, char **argv)
 {
 	static struct eird_server server;
@@ -463,28 +477,14 @@ int main(int argc, char **argv)
 	}
 	/* With --metrics-listen, a second HTTP listener answers /metrics and /health only, and
 	 * the service's listener no longer answers /metrics. */
-	struct eird_frontend *metrics = NULL;
-	if (hc.metrics_port[0]) {
-		struct eird_http_config mc = hc;
-		memcpy(mc.host, hc.metrics_host, sizeof mc.host);
-		memcpy(mc.port, hc.metrics_port, sizeof mc.port);
-		mc.port_file = hc.metrics_port_file;
-		mc.metrics_only = true;
+	struct eird_frontend *metrics =
+		hc.metrics_port[0] ? side_listener(&hc, hc.metrics_host, hc.metrics_port, hc.metrics_port_file, false) : NULL;
+	if (hc.metrics_port[0])
 		hc.no_metrics = true;
-		metrics = eird_http_frontend(&mc);
-	}
 	/* With --admin-listen, a third HTTP listener answers /explain and /health only; no
 	 * other listener answers /explain. */
-	struct eird_frontend *admin = NULL;
-	if (hc.admin_port[0]) {
-		struct eird_http_config ac = hc;
-		memcpy(ac.host, hc.admin_host, sizeof ac.host);
-		memcpy(ac.port, hc.admin_port, sizeof ac.port);
-		ac.port_file = hc.admin_port_file;
-		ac.admin_only = true;
-		ac.metrics_only = false;
-		admin = eird_http_frontend(&ac);
-	}
+	struct eird_frontend *admin =
+		hc.admin_port[0] ? side_listener(&hc, hc.admin_host, hc.admin_port, hc.admin_port_file, true) : NULL;
 	/* S13 first: its listener is up before HTTP writes the port file */
 	struct eird_frontend *s13 = eird_s13_enabled(&sc) ? eird_s13_frontend(&sc) : NULL;
 	struct eird_frontend *http = eird_http_frontend(&hc);
