@@ -31,7 +31,8 @@ end
 function explain.register(state, pei, imsi)
   local ok, register = pcall(require, "imei.classify.register")
   if not ok or type(register) ~= "table" or type(register.history) ~= "function" then return nil end
-  local h_ok, h = pcall(register.history, state, pei)
+  local parsed = require("imei").parse(pei) -- any form of the PEI: the register keeps the key
+  local h_ok, h = pcall(register.history, state, parsed and parsed.key or pei)
   if not h_ok or type(h) ~= "table" then return nil end
   local rec = h.record
   if not rec then return { known = false } end
