@@ -46,12 +46,13 @@ function explain.run(args)
   local cli = require "imei.cli"
   if args.state and args.store then return cli.fail("explain", "give --state or --store, not both") end
   local store = args.store
-  if args.state then
+  if args.state then -- read only: explaining changes nothing in the state
     local path = args.state .. "/sightings"
-    local f = io.open(path, "rb") or io.open(path .. "/data.mdb", "rb")
-    if not f then return cli.fail("explain", ("--state %s: no sightings store at %s"):format(args.state, path)) end
-    f:close()
-    store = "lmdb:" .. path
+    local opened, why = require("imei.sightings").open("lmdb:" .. path, { read_only = true })
+    if not opened then
+      return cli.fail("explain", ("--state %s: no sightings store at %s (%s)"):format(args.state, path, tostring(why)))
+    end
+    store = opened
   end
   local engine, err = require("imei.engine").new {
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = store,
