@@ -42,6 +42,16 @@ function text.write_file(path, s)
   return true
 end
 
+--- The bytes of a file, or nil and why (the path in the message).
+function text.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local body, rerr = f:read("a")
+  f:close()
+  if not body then return nil, path .. ": " .. tostring(rerr) end
+  return body
+end
+
 --- Thousands separators for people: 1234567 -> "1,234,567".
 function text.count(n)
   if math.type(n) ~= "integer" then n = math.floor((n or 0) + 0.5) end
