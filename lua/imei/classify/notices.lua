@@ -36,9 +36,9 @@ notices.PLACEHOLDERS = {
 
 local function names_list()
   local names = {}
-  for k in pairs(notices.PLACEHOLDERS) do names[#names + 1] = "{" .. k .. "}" end
+  for k in pairs(notices.PLACEHOLDERS) do names[#names + 1] = k end
   table.sort(names)
-  return table.concat(names, ", ")
+  return "{" .. table.concat(names, "}, {") .. "}"
 end
 
 -- Parse a template: a list of parts, each a literal string or { name }. Errors name
