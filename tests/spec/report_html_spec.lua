@@ -211,7 +211,7 @@ describe("notices", function()
   it("fills a template per subscriber and language into notices_<OP>.csv, quoting as RFC 4180 says", function()
     assert.equal(0, result.code)
     local body = assert(support.read(out .. "/notices_Alpha.csv"))
-    local D4, D5 = sc.D4, sc.D5
+    local D4 = sc.D4
     assert.equal(table.concat({
       "imei,imsi,msisdn,block_date,reasons,lang,text",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026.",
