@@ -100,6 +100,18 @@ describe("report.html", function()
     local days = page:match('<svg class="chart" id="chart%-days".-</svg>')
     assert.truthy(days:find('<line class="mark today"', 1, true))
     assert.truthy(days:find("2026-02-24", 1, true))
+    -- a time line: 2026-01-31 to 2026-02-24 day by day (25 days, two columns each)
+    assert.equal(50, count(days, "<rect "))
+    assert.truthy(days:find("<title>2026-02-01 — devices blocked from this date (block list): 0</title>", 1, true))
+    -- dates years apart: only the dates that have something, said so
+    local r = result.report
+    local saved = r.per_day
+    r.per_day = { { date = "20200101", blocks = 1, notices = 0 }, saved[1], saved[4] }
+    local ok, s = pcall(html.render, r)
+    r.per_day = saved
+    assert(ok, s)
+    assert.equal(6, count(s:match('<svg class="chart" id="chart%-days".-</svg>'), "<rect "))
+    assert.truthy(s:find("The dates span 2,247 days: only the 3 dates with blocks or notices are drawn", 1, true))
     local tbl = page:match('<table class="sortable" id="table%-days">.-</table>')
     assert.truthy(tbl:find('<td data-v="20260131">2026-01-31</td><td data-v="2">2</td><td data-v="0">0</td>', 1,
       true))

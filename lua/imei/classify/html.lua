@@ -364,6 +364,9 @@ local function section_brands(out, r)
       ("the %d brands with most devices of %d (report.json has them all)"):format(TABLE_BRANDS, #r.brands) or nil)
 end
 
+--- The longest time line drawn day by day in the chart of blocks and notices.
+html.MAX_DAYS = 400
+
 local function section_days(out, r)
   local days = r.per_day
   if not days or #days == 0 then return end
@@ -375,9 +378,29 @@ local function section_days(out, r)
     cols[#cols + 1] = { date = d.date, values = { d.blocks, d.notices } }
     trows[#trows + 1] = { { v = d.date, t = text.iso_date(d.date) }, d.blocks, d.notices }
   end
+  -- a time line: the days between with nothing are drawn as empty (up to MAX_DAYS days)
+  local function t(date)
+    local y, m, dd = date:match("^(%d%d%d%d)(%d%d)(%d%d)$")
+    return y and os.time { year = tonumber(y), month = tonumber(m), day = tonumber(dd), hour = 12 }
+  end
+  local first, last = t(days[1].date), t(days[#days].date)
+  local span = first and last and math.floor((last - first) / 86400 + 0.5) + 1
+  local note = ""
+  if span and span <= html.MAX_DAYS then
+    local by = {}
+    for _, c in ipairs(cols) do by[c.date] = c end
+    cols = {}
+    for i = 0, span - 1 do
+      local date = os.date("%Y%m%d", first + i * 86400)
+      cols[#cols + 1] = by[date] or { date = date, values = { 0, 0 } }
+    end
+  elseif span then
+    note = ("<p>The dates span %s days: only the %d dates with blocks or notices are drawn, side by side.</p>")
+      :format(esc(text.count(span)), #cols)
+  end
   out[#out + 1] = legend(series, '<span><i class="sw mark-sw"></i>the run\'s date</span>')
   out[#out + 1] = html.columns { id = "chart-days", title = "Blocks and notices per day", series = series,
-    days = cols, mark = r.run and r.run.date }
+    days = cols, mark = r.run and r.run.date } .. note
   out[#out + 1] = html.table("table-days", { { "date", num = true }, { "blocks", num = true },
     { "notices", num = true } }, trows)
 end

@@ -263,7 +263,7 @@ function classify.run(opts)
       if not written then error({ message = werr }, 0) end
       files = written
       if templates then
-        written, werr = notices.write(templates, built, tmp)
+        written, werr = notices.write(templates, built, tmp, check)
         if not written then error({ message = werr }, 0) end
         for _, name in ipairs(written) do files[#files + 1] = name end
       end
