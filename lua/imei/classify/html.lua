@@ -130,7 +130,8 @@ function html.columns(spec)
         :format(series[j][2], x0 + (j - 1) * col_w, plot_h + 10 - ch, col_w, ch, esc(text.iso_date(d.date)),
           esc(series[j][1]), esc(fmt(v)))
     end
-    if (i - 1) % every == 0 or i == #days then
+    -- a date under every `every`-th column, and under the last unless it would overlap
+    if (i - 1) % every == 0 or (i == #days and (i - 1) % every >= every / 2) then
       out[#out + 1] = ('<text class="label" x="%.1f" y="%d" text-anchor="middle">%s</text>')
         :format(left + (i - 0.5) * slot, plot_h + 28, esc(text.iso_date(d.date)))
     end
