@@ -208,41 +208,17 @@ function notices.file(operator)
   return "notices_" .. operator .. ".csv"
 end
 
--- Write one operator's notices to path, streaming (a run may notify millions): true, or
--- nil and text.io_error's message; check() is called every 65,536 rows and may raise.
-local function write_one(set, op, rows, path, check)
-  local f, err, code = io.open(path, "wb")
-  if not f then return nil, text.io_error(path, err, code) end
-  f:setvbuf("full", 1 << 16)
-  local ok, werr, wcode = f:write(text.line(notices.HEADER), "\n")
-  for i, row in ipairs(rows) do
-    if not ok then break end
-    -- records end in LF as the lists do; a line end inside a text is quoted (RFC 4180 §2)
-    for _, n in ipairs(notices.rows(set, op, { row })) do
-      ok, werr, wcode = f:write(text.line(n), "\n")
-      if not ok then break end
-    end
-    if check and i % 65536 == 0 then
-      local cok, stop = pcall(check)
-      if not cok then
-        f:close()
-        error(stop, 0)
-      end
-    end
-  end
-  local closed, cerr, ccode = f:close()
-  if not ok then return nil, text.io_error(path, werr, wcode) end
-  if not closed then return nil, text.io_error(path, cerr, ccode) end
-  return true
-end
-
 --- Write notices_<OP>.csv for every operator of the lists into dir. Returns the names
 -- written, or nil and why (text.io_error's message).
 function notices.write(set, built, dir, check)
   local files = {}
   for _, op in ipairs(built.operators) do
     local name = notices.file(op)
-    local ok, err = write_one(set, op, built.notifications[op] or {}, dir .. "/" .. name, check)
+    -- streaming (a run may notify millions); records end in LF as the lists do, a line
+    -- end inside a text is quoted (RFC 4180 §2)
+    local ok, err = text.write_csv(dir .. "/" .. name, notices.HEADER, built.notifications[op] or {}, {
+      check = check, expand = function(row) return notices.rows(set, op, { row }) end,
+    })
     if not ok then return nil, err end
     files[#files + 1] = name
   end
