@@ -284,43 +284,33 @@ describe("notices", function()
       assert.equal("7", notices.fill(set.by.ur.unregistered, { imei = "7" }))
     end)
 
-    it("an unknown placeholder", function()
-      local set, err = load { ["default.en.txt"] = "Dear customer,\nyour phone {imie} will be blocked\n" }
-      assert.is_nil(set)
-      assert.truthy(err:find("^DIR/default%.en%.txt:2: unknown placeholder {imie}; the placeholders are {block_date}"),
-        err)
-    end)
-
-    it("a brace left open, or one that closes nothing", function()
-      local _, err = load { ["default.en.txt"] = "line one\nline two\nblocked on {block_date\n" }
-      assert.truthy(err:find("^DIR/default%.en%.txt:3: '{' is not closed on its line %(write {{ for a brace%)"), err)
-      _, err = load { ["default.en.txt"] = "a } b" }
-      assert.truthy(err:find("^DIR/default%.en%.txt:1: a '}' that closes nothing"), err)
-    end)
-
-    it("a file that is not UTF-8", function()
-      local _, err = load { ["default.en.txt"] = "ok\nok\nt\xE9l\xE9phone\n" }
-      assert.truthy(err:find("^DIR/default%.en%.txt:3: not UTF%-8 %(byte 8%)"), err)
-    end)
-
-    it("a template of a condition the policy does not have", function()
-      local _, err = load { ["default.en.txt"] = "x", ["unregisterd.en.txt"] = "x" }
-      assert.truthy(err:find("^DIR/unregisterd%.en%.txt: the policy has no condition 'unregisterd'"), err)
-    end)
-
-    it("a notifying condition without a text in one of the languages", function()
-      local _, err = load { ["default.en.txt"] = "x", ["unregistered.ar.txt"] = "x" }
-      assert.truthy(err:find("condition 'unregistered' notifies %(grace_days%) but has no template in language " ..
-        "'en'") or err:find("condition 'duplicate' notifies %(grace_days%) but has no template in language 'ar'"), err)
-      assert.truthy(err:find("default%.%a+%.txt"), err)
-    end)
-
-    it("a name that is not CONDITION.LANG.txt, or no template at all", function()
-      local _, err = load { ["readme.txt"] = "x" }
-      assert.truthy(err:find("^DIR/readme%.txt: a template is named CONDITION%.LANG%.txt"), err)
-      _, err = load { ["notes.md"] = "x" }
-      assert.truthy(err:find("no template"), err)
-    end)
+    -- { what, the template files, the message (a Lua pattern; DIR is the folder) }
+    local CASES = {
+      { "an unknown placeholder", { ["default.en.txt"] = "Dear customer,\nyour phone {imie} will be blocked\n" },
+        "^DIR/default%.en%.txt:2: unknown placeholder {imie}; the placeholders are {block_date}, {block_date_dmy}" },
+      { "a brace left open", { ["default.en.txt"] = "line one\nline two\nblocked on {block_date\n" },
+        "^DIR/default%.en%.txt:3: '{' is not closed on its line %(write {{ for a brace%)" },
+      { "a brace that closes nothing", { ["default.en.txt"] = "a } b" },
+        "^DIR/default%.en%.txt:1: a '}' that closes nothing" },
+      { "a file that is not UTF-8", { ["default.en.txt"] = "ok\nok\nt\xE9l\xE9phone\n" },
+        "^DIR/default%.en%.txt:3: not UTF%-8 %(byte 8%)" },
+      { "a template of a condition the policy does not have", { ["default.en.txt"] = "x", ["unregisterd.en.txt"] = "x" },
+        "^DIR/unregisterd%.en%.txt: the policy has no condition 'unregisterd'" },
+      { "a notifying condition without a text in one of the languages",
+        { ["default.en.txt"] = "x", ["unregistered.ar.txt"] = "x" },
+        "^%-%-notices DIR: condition 'duplicate' notifies %(grace_days%) but has no template in language 'ar': " ..
+          "write duplicate%.ar%.txt or default%.ar%.txt" },
+      { "a name that is not CONDITION.LANG.txt", { ["readme.txt"] = "x" },
+        "^DIR/readme%.txt: a template is named CONDITION%.LANG%.txt" },
+      { "no template at all", { ["notes.md"] = "x" }, "^%-%-notices DIR: no template %(CONDITION%.LANG%.txt%)" },
+    }
+    for _, case in ipairs(CASES) do
+      it(case[1], function()
+        local set, err = load(case[2])
+        assert.is_nil(set)
+        assert.truthy(err:find(case[3]), err)
+      end)
+    end
 
     it("stops the run before anything is read or written", function()
       local d = support.tmpdir()
