@@ -264,6 +264,11 @@ describe("notices", function()
     assert.is_nil(support.read(out .. "/notices_Alpha.csv"))
     assert.is_nil(support.read(out .. "/notices_Beta.csv"))
     assert.truthy(support.read(out .. "/notifications_Alpha.csv"))
+    -- the second run's page compares the devices per verdict with the first run's report.json
+    assert.same({ date = "20260131", by_status = { BLACKLISTED = 2, GREYLISTED = 3, WHITELISTED = 1, UNKNOWN = 0 } },
+      r.report.previous)
+    local page = support.read(out .. "/report.html")
+    assert.truthy(page:find('<td>devices BLACKLISTED</td><td>since 2026-01-31</td><td data-v="0">0</td>', 1, true))
   end)
 
   describe("template errors, named by file and line", function()

@@ -175,7 +175,7 @@ function report.read_previous(path)
   end
   local by = {}
   for k, v in pairs(prev.devices.by_status) do
-    if type(k) == "string" and math.type(v) then by[k] = v end
+    if type(k) == "string" and math.type(v) then by[k] = math.tointeger(v) or v end -- cjson gives floats
   end
   return { date = type(prev.run) == "table" and type(prev.run.date) == "string" and prev.run.date or nil,
            by_status = by }
