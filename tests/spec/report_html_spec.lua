@@ -200,7 +200,10 @@ describe("report.html", function()
     end
     -- old over its ratio (red), new under it
     local cond = s:match('<svg class="chart" id="chart%-compare%-conditions".-</svg>')
-    assert.equal(2, count(cond, " over\""))
+    assert.equal(1, count(cond, 'class="bar c%-d over"'))
+    assert.equal(0, count(cond, 'class="bar c%-a over"'))
+    assert.equal(2, count(cond, '<line class="mark ratio"'))
+    assert.truthy(cond:find(">16.67% / 16.67%</text>", 1, true))
     assert.truthy(s:find("Over its safety ratio under the old policy: stolen.", 1, true))
     assert.truthy(s:find("BLACKLISTED from 2026-01-31 (unregistered)", 1, true))
     assert.falsy(s:find(sc.EVIL_BRAND, 1, true))

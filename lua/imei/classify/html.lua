@@ -56,8 +56,9 @@ end
 local W, LABEL_W, ROW_H = 760, 200, 24
 
 --- Horizontal bars. spec: { id, title, series = { {name, class}, … }, rows = { { label,
--- values = { n, … }, marks = { {value, class, label} }, over = bool } }, max (the scale's
--- end; default the largest value or mark), percent (values are shares) }.
+-- values = { n, … }, marks = { {value, class, label} }, over = bool or { bool per value } } },
+-- max (the scale's end; default the largest value or mark), percent (values are shares) }.
+-- The figures are written after the bars, "a / b" for two series.
 function html.hbars(spec)
   local rows, series = spec.rows, spec.series
   local top = spec.max or 0
@@ -80,7 +81,8 @@ function html.hbars(spec)
       :format(LABEL_W - 6, y + ROW_H / 2 + 4, esc(r.label), esc(short(r.label, 26)))
     for j, v in ipairs(r.values) do
       local width = bar_w * num(v) / top
-      local cls = series[j][2] .. (r.over and " over" or "")
+      local over = r.over == true or (type(r.over) == "table" and r.over[j])
+      local cls = series[j][2] .. (over and " over" or "")
       out[#out + 1] = ('<rect class="bar %s" x="%d" y="%.1f" width="%.1f" height="%d">' ..
         '<title>%s — %s: %s</title></rect>')
         :format(cls, LABEL_W, y + 2 + (j - 1) * sub_h, width, sub_h - 1, esc(r.label), esc(series[j][1]),
@@ -91,8 +93,10 @@ function html.hbars(spec)
       out[#out + 1] = ('<line class="mark %s" x1="%.1f" x2="%.1f" y1="%d" y2="%d"><title>%s: %s</title></line>')
         :format(m[2], x, x, y, y + ROW_H - 2, esc(m[3]), esc(value_text(m[1])))
     end
+    local shown = {}
+    for j, v in ipairs(r.values) do shown[j] = value_text(v) end
     out[#out + 1] = ('<text class="value" x="%d" y="%d">%s</text>')
-      :format(LABEL_W + bar_w + 6, y + ROW_H / 2 + 4, esc(value_text(r.values[1])))
+      :format(LABEL_W + bar_w + 6, y + ROW_H / 2 + 4, esc(table.concat(shown, " / ")))
   end
   out[#out + 1] = "</svg>"
   return table.concat(out)
@@ -471,8 +475,13 @@ local function section_compare(out, r)
   for _, cond in ipairs(type(c.conditions) == "table" and c.conditions or {}) do
     local o, n = type(cond.old) == "table" and cond.old or {}, type(cond.new) == "table" and cond.new or {}
     local limit = n.max_ratio or o.max_ratio
-    crow[#crow + 1] = { label = cond.name, values = { num(o.share), num(n.share) },
-      marks = limit and { { limit, "ratio", "safety ratio" } } or nil, over = n.over_ratio or o.over_ratio }
+    local marks = {}
+    if o.max_ratio then marks[#marks + 1] = { o.max_ratio, "ratio", "the old policy's safety ratio" } end
+    if n.max_ratio and n.max_ratio ~= o.max_ratio then
+      marks[#marks + 1] = { n.max_ratio, "ratio", "the new policy's safety ratio" }
+    end
+    crow[#crow + 1] = { label = cond.name, values = { num(o.share), num(n.share) }, marks = marks,
+      over = { o.over_ratio == true, n.over_ratio == true } }
     trows[#trows + 1] = { cond.name, cond.in_old and "yes" or "no", cond.in_new and "yes" or "no", num(o.devices),
       num(n.devices), pct(o.share), pct(n.share),
       limit and { v = limit, t = text.percent(limit) } or { v = -1, t = "-" },
