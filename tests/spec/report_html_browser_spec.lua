@@ -1,7 +1,8 @@
 -- report.html in a real browser: headless Chromium (Debian's `chromium`, installed by
 -- `make deps`) renders the report of a run whose data is hostile (a brand named
 -- <script>, a reason that is an <img onerror>), and the test reads back the DOM after
--- the page's script ran: the charts are drawn, every table is sortable and sorts when
+-- the page's script ran (with a what-if section added, as --compare writes it): the
+-- charts are drawn, every table is sortable and sorts when
 -- its heading is clicked, no element came from the data, and the console is empty.
 -- A control page (the report with its script changed by one byte, so the CSP refuses it)
 -- must show a console error: the detector can fail.
@@ -68,6 +69,10 @@ local PROBE = [[
   var name = conds.tHead.rows[0].cells[0];
   name.click(); name.click(); res.conditions_desc = col(conds);
   res.charts = document.querySelectorAll("svg.chart").length;
+  res.drawn = Array.prototype.filter.call(document.querySelectorAll("svg.chart"), function (svg) {
+    var box = svg.getBoundingClientRect();
+    return box.width > 100 && box.height > 20;
+  }).length;
   res.bars = document.querySelectorAll("svg.chart rect").length;
   res.tables = document.querySelectorAll("table.sortable").length;
   res.ready = document.querySelectorAll("table[data-sortable=ready]").length;
@@ -87,8 +92,12 @@ describe("report.html in headless Chromium", function()
     dir = support.tmpdir()
     local opts = sc.write(dir)
     opts.out = dir .. "/out"
-    assert(classify.run(opts))
+    local result = assert(classify.run(opts))
     page = assert(support.read(opts.out .. "/report.html"))
+    -- the page as classify wrote it, with the what-if section of --compare added
+    assert.equal(page, html.render(result.report))
+    result.report.compare = sc.compare()
+    page = html.render(result.report)
   end)
   teardown(support.cleanup)
 
@@ -112,10 +121,12 @@ describe("report.html in headless Chromium", function()
     json = json:gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&amp;", "&")
     local res = require("cjson").decode(json)
     -- the charts, with their bars
-    assert.equal(6, res.charts)
+    assert.equal(11, res.charts)
+    assert.equal(11, res.drawn)
     assert.is_true(res.bars > 30)
     for _, id in ipairs({ "chart-statuses", "chart-conditions", "chart-operators", "chart-brands", "chart-days",
-                          "chart-deltas" }) do
+                          "chart-deltas", "chart-compare-devices", "chart-compare-conditions",
+                          "chart-compare-operators", "chart-compare-brands", "chart-compare-rbi" }) do
       assert.truthy(dom:find('<svg class="chart" id="' .. id .. '"', 1, true), id)
     end
     -- every table set up by the page's script, and sorting on a click
