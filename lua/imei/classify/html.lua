@@ -53,7 +53,7 @@ end
 
 -- Charts (inline SVG) -------------------------------------------------------------------
 
-local W, LABEL_W, ROW_H = 760, 200, 24
+local W, LABEL_W, ROW_H = 820, 200, 24
 
 --- Horizontal bars. spec: { id, title, series = { {name, class}, … }, rows = { { label,
 -- values = { n, … }, marks = { {value, class, label} }, over = bool or { bool per value } } },
@@ -67,7 +67,7 @@ function html.hbars(spec)
     for _, m in ipairs(r.marks or {}) do top = math.max(top, num(m[1])) end
   end
   if top <= 0 then top = 1 end
-  local bar_w = W - LABEL_W - 90
+  local bar_w = W - LABEL_W - 180 -- room for the figures "1,234,567 / 12,345 / 1,234"
   local sub_h = math.max(4, math.floor((ROW_H - 6) / #series))
   local h = ROW_H * #rows + 8
   local value_text = spec.percent and text.percent or fmt
