@@ -178,6 +178,22 @@ describe("report.html", function()
     assert.truthy(s:find("condition &#39;stolen&#39; hits 33.33% of the devices", 1, true))
   end)
 
+  it("names the policies applied with --operator-policy, and nothing without", function()
+    assert.falsy(page:find("table-policies", 1, true))
+    local r = result.report
+    r.operator_policies = {
+      { network = "*", name = "country", version = "1", file = "country.lua", pairs = 5 },
+      { network = "410-06", name = "telenor", version = "2", file = "<b>telenor.lua", base = "country@1", pairs = 1 },
+    }
+    local ok, s = pcall(html.render, r)
+    r.operator_policies = nil
+    assert(ok, s)
+    local t = assert(s:match('<table class="sortable" id="table%-policies">.-</table>'))
+    assert.truthy(t:find('<td>* (national)</td><td>country@1</td><td>country.lua</td><td></td><td data-v="5">5</td>',
+      1, true))
+    assert.truthy(t:find("<td>410-06</td><td>telenor@2</td><td>&lt;b&gt;telenor.lua</td><td>country@1</td>", 1, true))
+  end)
+
   it("has no what-if section without --compare", function()
     assert.is_nil(result.report.compare)
     assert.falsy(page:find('id="compare"', 1, true))

@@ -289,6 +289,16 @@ local function section_summary(out, r)
   out[#out + 1] = card("devices to notify", text.count(d.notified or 0))
   out[#out + 1] = "</div>"
   for _, w in ipairs(input.warnings or {}) do out[#out + 1] = '<p class="warn">WARNING: ' .. esc(w) .. "</p>" end
+  -- --operator-policy: which policy decided whose pairs
+  if type(r.operator_policies) == "table" and #r.operator_policies > 0 then
+    local rows = {}
+    for _, p in ipairs(r.operator_policies) do
+      rows[#rows + 1] = { p.network == "*" and "* (national)" or p.network,
+        (p.name or "?") .. "@" .. (p.version or "?"), p.file or "", p.base or "", num(p.pairs) }
+    end
+    out[#out + 1] = html.table("table-policies", { { "home network" }, { "policy" }, { "file" }, { "extends" },
+      { "pairs", num = true } }, rows, "Policies applied")
+  end
 end
 
 local function section_statuses(out, r)
