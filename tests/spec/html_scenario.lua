@@ -39,7 +39,7 @@ scenario.TEMPLATES = {
     "It will be blocked on {block_date} ({{{reasons}}}).\n",
   ["unregistered.ur.txt"] = "آپ کا فون {imei} رجسٹرڈ نہیں ہے۔ یہ {block_date} کو بلاک کر دیا جائے گا۔\n",
   ["default.ar.txt"] = "سيتم حظر هاتفك {imei} في {block_date_dmy}.\n",
-  ["default.fr.txt"] = "Votre téléphone {imei} sera bloqué le {block_date_dmy} (opérateur {operator}).\n",
+  ["default.fr.txt"] = "Votre {brand} {model} {imei} sera bloqué le {block_date_dmy} (opérateur {operator}).\n",
   ["README.md"] = "not a template: ignored\n",
 }
 

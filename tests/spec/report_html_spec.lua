@@ -248,7 +248,7 @@ describe("notices", function()
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026.",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,en,\"Your phone " .. D4 ..
         " is not registered, \"\"as the law requires\"\".\nIt will be blocked on 2026-02-19 ({unregistered}).\"",
-      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,fr,Votre téléphone " .. D4 ..
+      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,fr,Votre Café Ünïcode Y " .. D4 ..
         " sera bloqué le 19/02/2026 (opérateur Alpha).",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ur,آپ کا فون " .. D4 ..
         " رجسٹرڈ نہیں ہے۔ یہ 2026-02-19 کو بلاک کر دیا جائے گا۔",
@@ -266,7 +266,7 @@ describe("notices", function()
     assert.equal("", rows[6][3]) -- D5 came without an MSISDN
     local beta = parse_csv(assert(support.read(out .. "/notices_Beta.csv")))
     assert.equal(5, #beta)
-    assert.equal("Votre téléphone " .. sc.D6 .. " sera bloqué le 14/02/2026 (opérateur Beta).", beta[4][7])
+    assert.equal("Votre Café Ünïcode Y " .. sc.D6 .. " sera bloqué le 14/02/2026 (opérateur Beta).", beta[4][7])
   end)
 
   it("leaves the notification lists' columns as they were", function()
@@ -327,6 +327,8 @@ describe("notices", function()
           "write duplicate%.ar%.txt or default%.ar%.txt" },
       { "a name that is not CONDITION.LANG.txt", { ["readme.txt"] = "x" },
         "^DIR/readme%.txt: a template is named CONDITION%.LANG%.txt" },
+      { "the TAC database's fields without a TAC database", { ["default.en.txt"] = "Your\n{brand} phone" },
+        "^DIR/default%.en%.txt:2: {brand} comes from the TAC database: give %-%-tacdb" },
       { "no template at all", { ["notes.md"] = "x" }, "^%-%-notices DIR: no template %(CONDITION%.LANG%.txt%)" },
     }
     for _, case in ipairs(CASES) do

@@ -126,7 +126,7 @@ function classify.run(opts)
   -- the notice templates, checked before anything is read (a bad one names its file and line)
   local templates
   if opts.notices then
-    templates, err = notices.load(opts.notices, info.conditions, host.listdir, text.read_file)
+    templates, err = notices.load(opts.notices, info.conditions, host.listdir, text.read_file, tacdb)
     if not templates then return nil, err end
   end
 

@@ -31,6 +31,8 @@ notices.PLACEHOLDERS = {
   reasons = "the conditions in their grace period, comma-separated",
   condition = "the condition whose template this is (the first of the reasons that has one)",
   operator = "the operator of the notification list",
+  brand = "the device's brand from the TAC database (--tacdb; empty when its TAC is not there)",
+  model = "the device's model from the TAC database (--tacdb; empty when its TAC is not there)",
   lang = "the template's language",
 }
 
@@ -43,7 +45,7 @@ end
 
 -- Parse a template: a list of parts, each a literal string or { name }. Errors name
 -- the file and line.
-local function parse(path, body)
+local function parse(path, body, has_tacdb)
   local parts, lit = {}, {}
   local i, line = 1, 1
   local n = #body
@@ -63,6 +65,9 @@ local function parse(path, body)
         if not notices.PLACEHOLDERS[name] then
           return nil, ("%s:%d: unknown placeholder {%s}; the placeholders are %s (write {{ for a brace)")
             :format(path, line, name, names_list())
+        end
+        if (name == "brand" or name == "model") and not has_tacdb then
+          return nil, ("%s:%d: {%s} comes from the TAC database: give --tacdb"):format(path, line, name)
         end
         if #lit > 0 then parts[#parts + 1] = table.concat(lit) end
         lit = {}
@@ -100,15 +105,17 @@ local function bad_utf8_line(body)
 end
 
 --- Read the templates of dir. conditions: engine:info().conditions (name, grace_days,
--- disabled). Returns { langs = { "ar", "en", … }, by = { [lang] = { [condition] = parts } } }
+-- disabled); listdir and read: the folder's names and a file's bytes (host.listdir,
+-- text.read_file); tacdb: the TAC database ({brand} and {model}) or nil.
+-- Returns { langs = { "ar", "en", … }, by = { [lang] = { [condition] = parts } }, tacdb }
 -- or nil and a message naming the file (and line).
-function notices.load(dir, conditions, listdir, read)
+function notices.load(dir, conditions, listdir, read, tacdb)
   local names, err = listdir(dir)
   if not names then return nil, ("--notices %s: %s"):format(dir, tostring(err or "not a readable folder")) end
   table.sort(names)
   local known = {}
   for _, c in ipairs(conditions or {}) do known[c.name] = c end
-  local set = { langs = {}, by = {}, dir = dir }
+  local set = { langs = {}, by = {}, dir = dir, tacdb = tacdb }
   for _, name in ipairs(names) do
     if name:match("%.txt$") then
       local path = dir .. "/" .. name
@@ -128,7 +135,7 @@ function notices.load(dir, conditions, listdir, read)
       local line, pos = bad_utf8_line(body)
       if line then return nil, ("%s:%d: not UTF-8 (byte %d); save the template as UTF-8"):format(path, line, pos) end
       body = body:gsub("\r\n", "\n"):gsub("\n$", "")
-      local parts, perr = parse(path, body)
+      local parts, perr = parse(path, body, tacdb ~= nil)
       if not parts then return nil, perr end
       if not set.by[lang] then
         set.by[lang] = {}
@@ -178,6 +185,8 @@ function notices.rows(set, operator, rows)
       block_date_dmy = y and (day .. "/" .. m .. "/" .. y) or d,
       reasons = table.concat(reasons, ", "), operator = operator,
     }
+    local rec = set.tacdb and row[1]:match("^%d+$") and set.tacdb:lookup(row[1])
+    values.brand, values.model = rec and rec.brand or "", rec and rec.model or ""
     for _, lang in ipairs(set.langs) do
       local by = set.by[lang]
       local parts, cond
