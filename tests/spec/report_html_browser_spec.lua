@@ -35,7 +35,7 @@ local function render(chromium, dir, path, name)
   local cmd = table.concat({
     -- the sanitizer runtime (make sanitize preloads it into lua5.4) is not Chromium's
     "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS HOME='" .. dir .. "'",
-    "timeout -k 5 60", "'" .. chromium .. "'", "--headless", "--disable-gpu", "--no-sandbox",
+    "timeout -k 5 60", "'" .. chromium .. "'", "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
     "--user-data-dir='" .. dir .. "/profile-" .. name .. "'",
     "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
     "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
