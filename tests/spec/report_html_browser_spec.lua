@@ -68,6 +68,7 @@ local PROBE = [[
   var conds = document.getElementById("table-conditions");
   var name = conds.tHead.rows[0].cells[0];
   name.click(); name.click(); res.conditions_desc = col(conds);
+  name.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); res.conditions_enter = col(conds);
   res.charts = document.querySelectorAll("svg.chart").length;
   res.drawn = Array.prototype.filter.call(document.querySelectorAll("svg.chart"), function (svg) {
     var box = svg.getBoundingClientRect();
@@ -138,6 +139,7 @@ describe("report.html in headless Chromium", function()
     assert.equal("Alpha,Beta", res.operators_desc)
     assert.equal("descending", res.operators_desc_sort)
     assert.equal("unregistered,stolen", res.conditions_desc)
+    assert.equal("stolen,unregistered", res.conditions_enter) -- Enter on a focused heading sorts too
     -- the hostile data is text: no element, no script ran (the title is the page's)
     assert.equal("imei classify report: html, 2026-01-31", res.title)
     assert.falsy(dom:find("<img", 1, true))
