@@ -166,7 +166,7 @@ end
 -- rows: cells, each a value (shown as is) or { v = sort value, t = shown text }.
 function html.table(id, columns, rows, caption)
   local out = {}
-  out[#out + 1] = ('<table class="sortable" id="%s">'):format(id)
+  out[#out + 1] = ('<div class="scroll"><table class="sortable" id="%s">'):format(id)
   if caption then out[#out + 1] = "<caption>" .. esc(caption) .. "</caption>" end
   out[#out + 1] = "<thead><tr>"
   for _, c in ipairs(columns) do
@@ -187,7 +187,7 @@ function html.table(id, columns, rows, caption)
     end
     out[#out + 1] = "</tr>"
   end
-  out[#out + 1] = "</tbody></table>"
+  out[#out + 1] = "</tbody></table></div>"
   return table.concat(out)
 end
 
@@ -255,7 +255,7 @@ svg text{font-size:12px;fill:#333}
 .axis{stroke:#999}
 .legend span{margin-right:1.2em}.sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 .sw.mark-sw{background:#000;width:3px}
-.warn{color:#a00}
+.warn{color:#a00}.scroll{overflow-x:auto}
 ]]
 
 local function h2(out, id, title)
