@@ -200,6 +200,26 @@ describe("report.html", function()
     assert.falsy(page:find("chart-compare", 1, true))
   end)
 
+  it("shows the what-if of a real --compare run", function()
+    local d = support.tmpdir()
+    local opts = sc.write(d)
+    opts.out = d .. "/out"
+    -- the old policy had no stolen condition: the stolen device is newly blocked
+    opts.compare = support.write(d .. "/old.lua", (sc.POLICY:gsub('version = "1"', 'version = "0"')
+      :gsub("P:condition { name = \"stolen\".-end }\n", ""):gsub("EVIL_REASON", "x")))
+    local r = assert(classify.run(opts))
+    assert.equal(1, r.report.compare.devices.newly_blocked)
+    local s = assert(support.read(opts.out .. "/report.html"))
+    assert.truthy(s:find('<h2 id="compare">', 1, true))
+    assert.truthy(s:find('<svg class="chart" id="chart-compare-devices"', 1, true))
+    local examples = assert(s:match('<table class="sortable" id="table%-compare%-examples">.-</table>'))
+    assert.truthy(examples:find("<td>" .. sc.D2 .. "</td>", 1, true))
+    assert.truthy(examples:find("BLACKLISTED", 1, true))
+    local brands = assert(s:match('<table class="sortable" id="table%-compare%-brands">.-</table>'))
+    assert.truthy(brands:find("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;", 1, true))
+    assert.equal(1, count(s, "<script"))
+  end)
+
   it("shows the what-if section of --compare: both policies' safety ratios, who changes, examples", function()
     local r = result.report
     r.compare = sc.compare()
