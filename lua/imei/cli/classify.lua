@@ -30,6 +30,8 @@ function classify_cmd.configure(cmd, diff)
     :convert(math.tointeger)
   cmd:option("--max-rejected", "Stop when more rows than this are rejected (default: never).")
     :convert(math.tointeger)
+  cmd:option("--notices", "Folder of notice templates CONDITION.LANG.txt: writes notices_<OPERATOR>.csv, the text " ..
+                          "of each notification in each language (docs/classify.md).")
   cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
   cmd:flag("--fresh", "Ignore the previous run's lists (deltas are still computed against them).")
   cmd:flag("--json", "Print the report as JSON instead of text.")
@@ -39,7 +41,8 @@ function classify_cmd.configure(cmd, diff)
     :args("+")
   cmd:epilog([[
 Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPERATOR>.csv,
-their *_delta.csv against the lists already there, report.txt and report.json. Every file
+their *_delta.csv against the lists already there, report.txt, report.json and report.html
+(charts and sortable tables, self-contained), and with --notices notices_<OPERATOR>.csv. Every file
 is written in a temporary folder and renamed into place at the end: an interrupted run
 (Ctrl-C, kill) leaves --out as it was.
 
@@ -75,6 +78,7 @@ function classify_cmd.run(args)
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
     compare = args.compare or args.old, operator_policies = args.operator_policy,
+    notices = args.notices,
     progress = not quiet and (args.progress or host.isatty(2)),
   }
   if not result then return cli.fail(args.command or "classify", err) end
