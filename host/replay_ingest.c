@@ -328,6 +328,9 @@ static int read_whole_chunk(struct reader *rd, struct chunk *ch)
 	int rc;
 	for (;;) {
 		rc = read_chunk(rd, ch, SLICE_LINES);
+		atomic_store_explicit(&ch->p_rows, ch->c.rows, memory_order_relaxed);
+		atomic_store_explicit(&ch->p_rejected, ch->c.rejected, memory_order_relaxed);
+		atomic_store_explicit(&ch->p_bytes, rd->cur ? imei_dump_offset(rd->cur) : 0, memory_order_relaxed);
 		if (rc != 1)
 			break;
 		if (replay_stopped(r))
@@ -525,7 +528,9 @@ static void merge_chunk(struct imei_replay *r, struct chunk *ch)
 	}
 }
 
-/* Progress, from the recorded chunks and (inline) the chunk being read. */
+/* Progress, from the recorded chunks and the one being recorded (what its reader has
+ * read of it so far: a gzip file or a pipe is one chunk, and --max-rejected must not wait
+ * for its end). */
 static void publish_progress(struct imei_replay *r, const struct reader *inline_rd)
 {
 	uint64_t rows = r->totals.rows, rejected = r->totals.rejected, bytes = r->bytes_before;
@@ -537,8 +542,10 @@ static void publish_progress(struct imei_replay *r, const struct reader *inline_
 			rows += ch->c.rows;
 			rejected += ch->c.rejected;
 			bytes += inline_rd->cur ? imei_dump_offset(inline_rd->cur) : 0;
-		} else if (ch->to != UINT64_MAX) {
-			bytes += ch->from;
+		} else {
+			rows += atomic_load_explicit(&ch->p_rows, memory_order_relaxed);
+			rejected += atomic_load_explicit(&ch->p_rejected, memory_order_relaxed);
+			bytes += ch->first ? atomic_load_explicit(&ch->p_bytes, memory_order_relaxed) : ch->from;
 		}
 	}
 	atomic_store_explicit(&r->p_rows, rows, memory_order_relaxed);
@@ -642,6 +649,7 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 			b->owner->free_list[b->owner->nfree++] = b;
 			pthread_cond_broadcast(&r->q_freed);
 			pthread_mutex_unlock(&r->qlock);
+			publish_progress(r, NULL);
 			if (rc < 0) {
 				imei_replay_stop_reader(r);
 				return IMEI_REPLAY_ERROR;

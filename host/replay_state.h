@@ -105,6 +105,7 @@ struct chunk {
 	bool done;                        /* its reader is through (the queue's lock) */
 	int rc;                           /* then: 0, -1 (err), -2 stopped */
 	struct chunk_counts c;
+	_Atomic uint64_t p_rows, p_rejected, p_bytes; /* the reader's progress in it so far */
 	char err[600];
 };
 
