@@ -274,6 +274,45 @@ static void test_errors(void)
 	}
 }
 
+/* Progress while the readers work: rows and refusals never go back nor past the totals,
+ * and end at them, with the gzip file (one chunk) counted as it is read. */
+static void test_progress(void)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay_config cfg = { 0 };
+	char err[600];
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = true;
+	cfg.readers = 2;
+	cfg.chunk_bytes = 4096;
+	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
+	CHECK_INT(imei_replay_add_file(r, path_of("dump.csv.gz"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), 0);
+	CHECK_INT(imei_replay_add_file(r, path_of("big.csv"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), 1);
+	struct imei_replay_progress p;
+	uint64_t rows = 0, rejected = 0;
+	bool ordered = true;
+	int rc;
+	while ((rc = imei_replay_ingest(r, 0, err, sizeof err)) == IMEI_REPLAY_MORE) {
+		imei_replay_progress(r, &p);
+		ordered = ordered && p.rows >= rows && p.rejected >= rejected && p.rejected <= p.rows;
+		rows = p.rows;
+		rejected = p.rejected;
+	}
+	CHECK_INT(rc, IMEI_REPLAY_DONE);
+	CHECK(ordered);
+	imei_replay_progress(r, &p);
+	CHECK_INT(p.rows, imei_replay_totals(r)->rows);
+	CHECK_INT(p.rejected, imei_replay_totals(r)->rejected);
+	CHECK(rows <= p.rows);
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
@@ -293,6 +332,7 @@ int main(void)
 		fprintf(f, "41001%010u,202601%02u,35209900%06u\n", i % 53, 1 + i % 28, i % 211);
 	fclose(f);
 	test_same_for_any_readers();
+	test_progress();
 	/* a gzip file cut short, and a large file whose header lacks a required column */
 	write_dump("whole.csv.gz", 1500, "\n", true, true, false);
 	FILE *in = fopen(path_of("whole.csv.gz"), "rb"), *out = fopen(path_of("cut.csv.gz"), "wb");
