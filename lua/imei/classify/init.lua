@@ -17,6 +17,7 @@
 -- folder inside `out`, renaming each file into place only at the end: an interrupted
 -- run leaves `out` as it was.
 local host = require "imei.host"
+local audit = require "imei.classify.audit"
 local dumps = require "imei.classify.dumps"
 local lists = require "imei.classify.lists"
 local progress_bar = require "imei.classify.progress"
@@ -70,7 +71,8 @@ end
 --- Run a replay. See the module comment; opts:
 --   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
---   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path.
+--   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path, command_line (the
+--   argv to record in the audit trail).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -182,9 +184,14 @@ function classify.run(opts)
     error({ message = e }, 0)
   end
 
+  -- the state's generation before and after this run, for the audit trail; stays nil
+  -- (null in report.json) when no persistent state is kept
+  local state_generation = { generation_before = nil, generation_after = nil }
+
   local function body()
-    -- 1. read and record
+    -- 1. read and record (the dumps' digests on a thread of their own beside, with 2 jobs)
     local t_read = host.monotime()
+    local digests = audit.start(opts.dumps, jobs >= 2)
     while true do
       local state, e = replay:ingest(100)
       if not state then step_error(e) end
@@ -199,6 +206,7 @@ function classify.run(opts)
       bar:reading(p, host.monotime() - t_read, f and opts.dumps[p.file]:match("([^/]*)$"))
     end
     check()
+    local digested = digests.finish()
     local totals = replay:totals()
     local date = totals.run_date or run_date or os.date("!%Y%m%d")
     -- 2. decide
@@ -231,6 +239,14 @@ function classify.run(opts)
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
+    local audit_err
+    r.audit, audit_err = audit.build {
+      digests = digested, policy_files = info.files, tacdb = run.tacdb, lists_loaded = r.lists_loaded,
+      dumps = opts.dumps, run_date = date, started = started, command_line = opts.command_line,
+      state = state_generation,
+    }
+    if not r.audit then error({ message = audit_err }, 0) end
+    r.performance.digest_wait_seconds = digests.wait_seconds
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do
@@ -260,11 +276,15 @@ function classify.run(opts)
     r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     local report_text = report.text(r)
-    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
-      local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
-      if not wok then error({ message = werr }, 0) end
-      files[#files + 1] = item[1]
-    end
+    local wok, werr = text.write_file(tmp .. "/report.txt", report_text)
+    if not wok then error({ message = werr }, 0) end
+    files[#files + 1] = "report.txt"
+    -- every published file's digest in the report (it cannot hold its own)
+    wok, werr = audit.outputs(r.audit, tmp, files)
+    if not wok then error({ message = werr }, 0) end
+    wok, werr = text.write_file(tmp .. "/report.json", text.json(r, "  ") .. "\n")
+    if not wok then error({ message = werr }, 0) end
+    files[#files + 1] = "report.json"
     check()
     -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
     for _, name in ipairs(files) do
