@@ -164,8 +164,11 @@ describe("imei gen's TAC database", function()
     local dir = support.tmpdir()
     local saved_paths, saved_stderr = package.loaded["imei.paths"], io.stderr
     local written = {}
-    package.loaded["imei.paths"] = { data = function() return nil, { "/nowhere/share/imei/data/osmocom-tacdb.csv" } end }
-    io.stderr = { write = function(_, ...) for _, s in ipairs({ ... }) do written[#written + 1] = s end end } -- luacheck: ignore
+    local nowhere = { "/nowhere/share/imei/data/osmocom-tacdb.csv" }
+    package.loaded["imei.paths"] = { data = function() return nil, nowhere end }
+    io.stderr = { write = function(_, ...) -- luacheck: ignore
+      for _, s in ipairs({ ... }) do written[#written + 1] = s end
+    end }
     local ok, code = pcall(require("imei.cli.gen").run, { out = dir .. "/dumps", mcc = "410", seed = 1, days = 1,
                                                          subscribers = 5 })
     package.loaded["imei.paths"], io.stderr = saved_paths, saved_stderr -- luacheck: ignore

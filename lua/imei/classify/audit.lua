@@ -29,12 +29,13 @@ local function entry(role, path, sha256, bytes, extra)
   return e
 end
 
---- Start hashing the dumps: on a thread of its own when `parallel`, else when finished.
--- Returns a collector with :finish() -> { [path] = { sha256 =, bytes = } | { error = } }.
-function audit.start(paths, parallel)
+--- Start hashing the dumps: on a thread of its own when `parallel`, else when finished;
+-- none when `skip` (classify.run's digest_dumps = false, for bench/audit_bench.sh).
+-- Returns a collector with .finish() -> { [path] = { sha256 =, bytes = } | { error = } }.
+function audit.start(paths, parallel, skip)
   local files = {}
   for _, p in ipairs(paths) do
-    if p ~= "-" then files[#files + 1] = p end
+    if p ~= "-" and not skip then files[#files + 1] = p end
   end
   local job = parallel and host.digest_files(files) or nil
   local c = {}
@@ -50,8 +51,8 @@ function audit.start(paths, parallel)
 end
 
 --- The audit section. ctx: { digests (collector:finish()), policy_files (the extend
--- chain, the policy first), tacdb (a path or nil), lists_loaded (the report's), dumps
--- (paths as given), run_date, started, command_line (array or nil),
+-- chain, the policy first), skip_dumps (true: the dumps were not hashed), tacdb (a path
+-- or nil), lists_loaded (the report's), dumps (paths as given), run_date, started, command_line (array or nil),
 -- state = { generation_before =, generation_after = } (nil: no state kept) }.
 -- Returns the section, or nil and a message when an input cannot be read.
 function audit.build(ctx)
@@ -74,6 +75,8 @@ function audit.build(ctx)
     if path == "-" then
       inputs[#inputs + 1] = { role = "dump", path = "-", absolute = NULL, sha256 = NULL, bytes = NULL,
                               note = "standard input: not kept, so not hashed" }
+    elseif ctx.skip_dumps then
+      inputs[#inputs + 1] = entry("dump", path, nil, nil, { note = "not hashed (digest_dumps = false)" })
     else
       local d = ctx.digests[path]
       if not d or d.error then return nil, "the audit trail: " .. (d and d.error or path .. ": not hashed") end

@@ -72,7 +72,8 @@ end
 --   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
 --   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path, command_line (the
---   argv to record in the audit trail).
+--   argv to record in the audit trail), digest_dumps (false: leave the dumps' SHA-256 out of
+--   the audit trail, for measuring what it costs; --verify then reports them not hashed).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -191,7 +192,7 @@ function classify.run(opts)
   local function body()
     -- 1. read and record (the dumps' digests on a thread of their own beside, with 2 jobs)
     local t_read = host.monotime()
-    local digests = audit.start(opts.dumps, jobs >= 2)
+    local digests = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
     while true do
       local state, e = replay:ingest(100)
       if not state then step_error(e) end
@@ -241,7 +242,8 @@ function classify.run(opts)
                              lists = list_set }
     local audit_err
     r.audit, audit_err = audit.build {
-      digests = digested, policy_files = info.files, tacdb = run.tacdb, lists_loaded = r.lists_loaded,
+      digests = digested, skip_dumps = opts.digest_dumps == false, policy_files = info.files, tacdb = run.tacdb,
+      lists_loaded = r.lists_loaded,
       dumps = opts.dumps, run_date = date, started = started, command_line = opts.command_line,
       state = state_generation,
     }

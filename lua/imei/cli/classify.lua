@@ -70,7 +70,9 @@ function classify_cmd.run(args)
   end
   if not args.policy then return cli.fail("classify", "a policy file is required (--policy)") end
   if not args.out then return cli.fail("classify", "an output folder is required (--out)") end
-  if #args.dump == 0 then return cli.fail("classify", "no dump to read: give one or more files, or - for standard input") end
+  if #args.dump == 0 then
+    return cli.fail("classify", "no dump to read: give one or more files, or - for standard input")
+  end
   local command_line = { "imei" }
   for _, a in ipairs(args._argv or {}) do command_line[#command_line + 1] = a end
   local result, err = require("imei.classify").run {
