@@ -66,8 +66,10 @@ for jobs in $JOBS; do
 		awk -v d="$digest" -v j="$jobs" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v r="$rows" -v x="$waited" \
 			'BEGIN { printf "dumps hashed %-3s jobs %d: wall %6.2f s = %5.2f M rows/s; CPU %6.2f s; peak RSS %d MiB; waited for the digests %.2f s\n", d, j, w, r / w / 1e6, u + s, m / 1024, x }'
 	done
-	read -r w_no _ <<<"${best[no-$jobs]}"
-	read -r w_yes _ <<<"${best[yes-$jobs]}"
-	awk -v a="$w_yes" -v b="$w_no" -v j="$jobs" 'BEGIN { printf "jobs %d: with / without = %.3f (%+.1f%% wall)\n", j, a / b, (a / b - 1) * 100 }'
+	read -r w_no u_no s_no _ <<<"${best[no-$jobs]}"
+	read -r w_yes u_yes s_yes _ <<<"${best[yes-$jobs]}"
+	awk -v a="$w_yes" -v b="$w_no" -v c="$(awk -v u="$u_yes" -v s="$s_yes" 'BEGIN { print u + s }')" \
+		-v d="$(awk -v u="$u_no" -v s="$s_no" 'BEGIN { print u + s }')" -v j="$jobs" \
+		'BEGIN { printf "jobs %d: with / without = %.3f wall (%+.1f%%), %.3f CPU (%+.1f%%)\n", j, a / b, (a / b - 1) * 100, c / d, (c / d - 1) * 100 }'
 done
 echo "load after: $(uptime)"

@@ -29,7 +29,8 @@ void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE])
 	hex[64] = '\0';
 }
 
-int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes, char *err, size_t errlen)
+int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes,
+                     const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -58,6 +59,11 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 	uint64_t total = 0;
 	int rc = 0;
 	for (;;) {
+		if (stop && *stop) {
+			snprintf(err, errlen, "%s: stopped by a signal", path);
+			rc = -1;
+			break;
+		}
 		ssize_t n = read(fd, buf, STEP);
 		if (n < 0) {
 			if (errno == EINTR)

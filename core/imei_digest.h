@@ -6,6 +6,7 @@
 #ifndef IMEI_DIGEST_H
 #define IMEI_DIGEST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,8 +17,10 @@ void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE]);
 
 /* The SHA-256 of every byte of the file at path (as stored: a .gz file's compressed
  * bytes) and its size in bytes. Reads in 1 MiB steps; retries reads cut short by a
- * signal. Returns 0, or -1 with a message naming the path and the cause in err
- * (missing, unreadable, a directory, out of memory, a read error). */
-int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes, char *err, size_t errlen);
+ * signal; gives up between two steps once *stop (when not NULL) is non-zero. Returns 0,
+ * or -1 with a message naming the path and the cause in err (missing, unreadable, a
+ * directory, out of memory, a read error, stopped). */
+int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes,
+                     const volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 #endif

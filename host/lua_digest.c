@@ -5,7 +5,8 @@
  *                                                its own, while the caller reads them
  *   job:wait() -> { { path =, sha256 =, bytes = } | { path =, error = }, ... }
  *   realpath(path) -> absolute path | nil, err
- * The thread touches nothing but the job's own copies of the paths and its result slots;
+ * The thread touches nothing but the job's own copies of the paths and its result slots
+ * (and reads the signal flag of lua_batchio.c: a caught SIGINT/SIGTERM/SIGHUP ends it);
  * wait() (or the job's __gc/__close) joins it before any of them is read or freed.
  */
 #include <errno.h>
@@ -30,6 +31,7 @@ struct digest_job {
 	pthread_t thread;
 	int running; /* started and not yet joined */
 	size_t n;
+	const volatile sig_atomic_t *stop; /* imei_lua_stop_flag(): a caught signal ends the pass */
 	char **paths;
 	struct digest_result *res;
 };
@@ -39,7 +41,7 @@ static int l_file_sha256(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	char hex[IMEI_SHA256_HEX_SIZE], err[256];
 	uint64_t bytes = 0;
-	if (imei_file_sha256(path, hex, &bytes, err, sizeof err) != 0) {
+	if (imei_file_sha256(path, hex, &bytes, NULL, err, sizeof err) != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -68,7 +70,7 @@ static void *digest_thread(void *arg)
 	struct digest_job *job = arg;
 	for (size_t i = 0; i < job->n; i++) {
 		struct digest_result *r = &job->res[i];
-		r->ok = imei_file_sha256(job->paths[i], r->hex, &r->bytes, r->err, sizeof r->err) == 0;
+		r->ok = imei_file_sha256(job->paths[i], r->hex, &r->bytes, job->stop, r->err, sizeof r->err) == 0;
 	}
 	return NULL;
 }
@@ -106,6 +108,7 @@ static int l_digest_files(lua_State *L)
 	memset(job, 0, sizeof *job);
 	luaL_setmetatable(L, JOB_MT);
 	size_t count = (size_t)n;
+	job->stop = imei_lua_stop_flag();
 	job->paths = calloc(count ? count : 1, sizeof *job->paths);
 	job->res = calloc(count ? count : 1, sizeof *job->res);
 	if (!job->paths || !job->res)

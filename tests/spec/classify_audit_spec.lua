@@ -49,7 +49,7 @@ describe("imei classify audit trail", function()
     assert.equal(r.run.date, a.run_date)
     assert.equal("imei", a.command_line[1])
     assert.equal("classify", a.command_line[2])
-    assert.equal("--policy", a.command_line[4])
+    assert.equal("--policy", a.command_line[5])
     assert.equal(cjson.null, a.state.generation_before) -- no persistent state kept here
     assert.equal(cjson.null, a.state.generation_after)
     -- the policy and every file of its extend chain

@@ -52,8 +52,8 @@ end
 
 --- The audit section. ctx: { digests (collector:finish()), policy_files (the extend
 -- chain, the policy first), skip_dumps (true: the dumps were not hashed), tacdb (a path
--- or nil), lists_loaded (the report's), dumps (paths as given), run_date, started, command_line (array or nil),
--- state = { generation_before =, generation_after = } (nil: no state kept) }.
+-- or nil), lists_loaded (the report's), dumps (paths as given), run_date, command_line
+-- (array or nil), state = { generation_before =, generation_after = } (nil: no state kept) }.
 -- Returns the section, or nil and a message when an input cannot be read.
 function audit.build(ctx)
   local inputs = text.array()
@@ -86,7 +86,7 @@ function audit.build(ctx)
   local state = ctx.state or {}
   local cwd = host.realpath(".")
   return {
-    engine_version = core.version, run_date = ctx.run_date, started = ctx.started,
+    engine_version = core.version, run_date = ctx.run_date, -- the run's times are in run (one place)
     command_line = ctx.command_line and text.array(ctx.command_line) or NULL, cwd = cwd or NULL,
     inputs = inputs, outputs = text.array(),
     state = { generation_before = state.generation_before or NULL, generation_after = state.generation_after or NULL },

@@ -244,7 +244,7 @@ function classify.run(opts)
     r.audit, audit_err = audit.build {
       digests = digested, skip_dumps = opts.digest_dumps == false, policy_files = info.files, tacdb = run.tacdb,
       lists_loaded = r.lists_loaded,
-      dumps = opts.dumps, run_date = date, started = started, command_line = opts.command_line,
+      dumps = opts.dumps, run_date = date, command_line = opts.command_line,
       state = state_generation,
     }
     if not r.audit then error({ message = audit_err }, 0) end
