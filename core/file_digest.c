@@ -32,12 +32,19 @@ void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE])
 int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes,
                      const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A pipe or a device is never opened: even a moment's reader of a FIFO would let its
+	 * writer start, and then die of SIGPIPE when that reader closes before the real one
+	 * opens. stat first; O_NONBLOCK and fstat below cover a file swapped in between. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (a pipe or a device): not hashed", path);
+		return IMEI_DIGEST_NOT_REGULAR;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
 		close(fd);
@@ -47,6 +54,11 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		snprintf(err, errlen, "%s: is a directory", path);
 		close(fd);
 		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) { /* a pipe, a device: what it gives is gone once read */
+		snprintf(err, errlen, "%s: not a regular file (a pipe or a device): not hashed", path);
+		close(fd);
+		return IMEI_DIGEST_NOT_REGULAR;
 	}
 	uint8_t *buf = malloc(STEP);
 	if (!buf) {

@@ -3,7 +3,8 @@
  *   file_sha256(path) -> hex, bytes | nil, err    one file, now
  *   digest_files({ path, ... }) -> job           the same for many files on a thread of
  *                                                its own, while the caller reads them
- *   job:wait() -> { { path =, sha256 =, bytes = } | { path =, error = }, ... }
+ *   job:wait() -> { { path =, sha256 =, bytes = } | { path =, not_regular = true }
+ *                   | { path =, error = }, ... }      (not_regular: a pipe, a device)
  *   realpath(path) -> absolute path | nil, err
  * The thread touches nothing but the job's own copies of the paths and its result slots
  * (and reads the signal flag of lua_batchio.c: a caught SIGINT/SIGTERM/SIGHUP ends it);
@@ -23,7 +24,7 @@
 struct digest_result {
 	char hex[IMEI_SHA256_HEX_SIZE];
 	uint64_t bytes;
-	int ok;
+	int rc; /* imei_file_sha256's */
 	char err[256];
 };
 
@@ -41,7 +42,7 @@ static int l_file_sha256(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	char hex[IMEI_SHA256_HEX_SIZE], err[256];
 	uint64_t bytes = 0;
-	if (imei_file_sha256(path, hex, &bytes, NULL, err, sizeof err) != 0) {
+	if (imei_file_sha256(path, hex, &bytes, NULL, err, sizeof err) != 0) { /* a pipe too: an error here */
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -70,7 +71,7 @@ static void *digest_thread(void *arg)
 	struct digest_job *job = arg;
 	for (size_t i = 0; i < job->n; i++) {
 		struct digest_result *r = &job->res[i];
-		r->ok = imei_file_sha256(job->paths[i], r->hex, &r->bytes, job->stop, r->err, sizeof r->err) == 0;
+		r->rc = imei_file_sha256(job->paths[i], r->hex, &r->bytes, job->stop, r->err, sizeof r->err);
 	}
 	return NULL;
 }
@@ -144,11 +145,14 @@ static int l_job_wait(lua_State *L)
 		lua_createtable(L, 0, 3);
 		lua_pushstring(L, job->paths[i]);
 		lua_setfield(L, -2, "path");
-		if (r->ok) {
+		if (r->rc == 0) {
 			lua_pushstring(L, r->hex);
 			lua_setfield(L, -2, "sha256");
 			lua_pushinteger(L, (lua_Integer)r->bytes);
 			lua_setfield(L, -2, "bytes");
+		} else if (r->rc == IMEI_DIGEST_NOT_REGULAR) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "not_regular");
 		} else {
 			lua_pushstring(L, r->err);
 			lua_setfield(L, -2, "error");

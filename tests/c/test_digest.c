@@ -2,12 +2,13 @@
  * test_digest.c — imei_file_sha256 (core/file_digest.c): the FIPS 180-4 / NIST example
  * digests ("", "abc", the 448-bit message), a file larger than the 1 MiB read step (one
  * million 'a', the NIST long vector), its size, and clear errors for a missing file, a
- * directory and a raised stop flag.
+ * directory and a raised stop flag; a FIFO or a device is not opened (not hashed).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -73,6 +74,14 @@ int main(void)
 	CHECK_HAS(err, "missing: No such file or directory");
 	CHECK_INT(imei_file_sha256(dir, hex, &bytes, NULL, err, sizeof err), -1);
 	CHECK_HAS(err, "is a directory");
+
+	/* a FIFO is not opened (no writer waits here, no byte is taken): not hashed */
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	CHECK_INT(mkfifo(path, 0600), 0);
+	CHECK_INT(imei_file_sha256(path, hex, &bytes, NULL, err, sizeof err), IMEI_DIGEST_NOT_REGULAR);
+	CHECK_HAS(err, "not a regular file");
+	unlink(path);
+	CHECK_INT(imei_file_sha256("/dev/null", hex, &bytes, NULL, err, sizeof err), IMEI_DIGEST_NOT_REGULAR);
 
 	const char *names[] = { "empty", "abc", "448", "million" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

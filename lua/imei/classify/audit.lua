@@ -52,7 +52,8 @@ end
 
 --- The audit section. ctx: { digests (collector:finish()), policy_files (the extend
 -- chain, the policy first), skip_dumps (true: the dumps were not hashed), tacdb (a path
--- or nil), lists_loaded (the report's), dumps (paths as given), run_date, command_line
+-- or nil), other_inputs ({ { role =, path = } }, hashed as they are: an exceptions
+-- file...), lists_loaded (the report's), dumps (paths as given), run_date, command_line
 -- (array or nil), state = { generation_before =, generation_after = } (nil: no state kept) }.
 -- Returns the section, or nil and a message when an input cannot be read.
 function audit.build(ctx)
@@ -67,6 +68,11 @@ function audit.build(ctx)
     if not sha then return nil, "the audit trail: " .. bytes end
     inputs[#inputs + 1] = entry("tacdb", ctx.tacdb, sha, bytes)
   end
+  for _, o in ipairs(ctx.other_inputs or {}) do -- { role =, path = }: e.g. an exceptions file
+    local sha, bytes = host.file_sha256(o.path)
+    if not sha then return nil, "the audit trail: " .. bytes end
+    inputs[#inputs + 1] = entry(o.role, o.path, sha, bytes)
+  end
   for _, l in ipairs(ctx.lists_loaded or {}) do
     -- the digest the loader computed over the very bytes it read
     inputs[#inputs + 1] = entry("list", l.file or l.name, l.sha256, l.bytes, { name = l.name })
@@ -77,6 +83,8 @@ function audit.build(ctx)
                               note = "standard input: not kept, so not hashed" }
     elseif ctx.skip_dumps then
       inputs[#inputs + 1] = entry("dump", path, nil, nil, { note = "not hashed (digest_dumps = false)" })
+    elseif ctx.digests[path] and ctx.digests[path].not_regular then
+      inputs[#inputs + 1] = entry("dump", path, nil, nil, { note = "a pipe or a device: not kept, so not hashed" })
     else
       local d = ctx.digests[path]
       if not d or d.error then return nil, "the audit trail: " .. (d and d.error or path .. ": not hashed") end
