@@ -186,7 +186,9 @@ function classify.run(opts)
   end
 
   -- the state's generation before and after this run, for the audit trail; stays nil
-  -- (null in report.json) when no persistent state is kept
+  -- (null in report.json) when no persistent state is kept. The persistent state
+  -- (--state) sets both before audit.build below: generation_before when it opens,
+  -- generation_after = the generation its commit will write.
   local state_generation = { generation_before = nil, generation_after = nil }
 
   local function body()
