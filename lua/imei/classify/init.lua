@@ -19,6 +19,7 @@
 local host = require "imei.host"
 local audit = require "imei.classify.audit"
 local dumps = require "imei.classify.dumps"
+local compare = require "imei.classify.compare"
 local lists = require "imei.classify.lists"
 local progress_bar = require "imei.classify.progress"
 local report = require "imei.classify.report"
@@ -71,8 +72,10 @@ end
 --- Run a replay. See the module comment; opts:
 --   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
---   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path, command_line (the
---   argv to record in the audit trail), digest_dumps (false: leave the dumps' SHA-256 out of
+--   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path,
+--   compare (OLD policy file: what-if, report's `compare`), operator_policies
+--   ({ "410-06=telenor.lua", … }: each home network's own policy), command_line (the argv
+--   to record in the audit trail), digest_dumps (false: leave the dumps' SHA-256 out of
 --   the audit trail, for measuring what it costs; --verify then reports them not hashed).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
@@ -122,6 +125,22 @@ function classify.run(opts)
   for _, c in ipairs(info.conditions or {}) do
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
+  end
+  -- what-if: the policy compared (OLD), loaded once the same way; operator policies,
+  -- each checked to extend the national one (imei.classify.compare)
+  local data = { tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path }
+  local old_info, old_conditions
+  if opts.compare ~= nil then
+    if type(opts.compare) ~= "string" then return nil, "--compare expects a policy file" end
+    old_info, old_conditions = compare.describe(engine_mod, opts.compare, data)
+    if not old_info then return nil, "--compare " .. opts.compare .. ": " .. old_conditions end
+  end
+  local op_policies, networks
+  if opts.operator_policies and #opts.operator_policies > 0 then
+    op_policies, networks = compare.operator_policies(engine_mod, opts.operator_policies, info, opts.policy,
+      conditions, data)
+    if not op_policies then return nil, networks end
+    info = compare.with_operator_conditions(info, op_policies, sticky)
   end
 
   -- the output folder: ours alone while we write (a lock on the folder itself)
@@ -217,6 +236,7 @@ function classify.run(opts)
     local started_ok, eval_err = replay:evaluate {
       policy = opts.policy, tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path or package.path,
       threads = jobs, conditions = conditions,
+      compare = opts.compare, compare_conditions = old_conditions, networks = networks,
     }
     if not started_ok then step_error(eval_err) end
     while true do
@@ -242,15 +262,35 @@ function classify.run(opts)
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
+    -- the other policies read: --compare's chain, each --operator-policy's chain (the
+    -- national files it extends are recorded once, as "policy")
+    local other_inputs, seen_file = {}, {}
+    for _, f in ipairs(info.files or {}) do seen_file[f] = true end
+    local function other(role, files)
+      for _, f in ipairs(files or {}) do
+        if not seen_file[f] then
+          seen_file[f] = true
+          other_inputs[#other_inputs + 1] = { role = role, path = f }
+        end
+      end
+    end
+    other("compare", old_info and old_info.files)
+    for _, p in ipairs(op_policies or {}) do other("operator_policy", p.info and p.info.files) end
     local audit_err
     r.audit, audit_err = audit.build {
       digests = digested, skip_dumps = opts.digest_dumps == false, policy_files = info.files, tacdb = run.tacdb,
-      lists_loaded = r.lists_loaded,
+      other_inputs = other_inputs, lists_loaded = r.lists_loaded,
       dumps = opts.dumps, run_date = date, command_line = opts.command_line,
       state = state_generation,
     }
     if not r.audit then error({ message = audit_err }, 0) end
     r.performance.digest_wait_seconds = digests.wait_seconds
+    if op_policies then r.operator_policies = compare.operator_section(replay, info, opts.policy, op_policies) end
+    if old_info then
+      r.compare = compare.section { replay = replay, report = report, new_info = info, old_info = old_info,
+                                    new_file = opts.policy, old_file = opts.compare, brands_db = tacdb }
+      r.performance.compared = true
+    end
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do

@@ -288,6 +288,15 @@ function report.text(r)
     line(out, ("  changes: block list [%s]; notifications [%s]; exceptions [%s]"):format(changes(l.deltas.block),
       changes(l.deltas.notifications), changes(l.deltas.exceptions)))
   end
+  -- what-if and operator policies (imei.classify.compare)
+  if r.operator_policies then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").operator_text(r.operator_policies)
+  end
+  if r.compare then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").text(r.compare)
+  end
   local p = r.performance
   line(out)
   local audit_line = require("imei.classify.audit").text(r.audit)

@@ -3,16 +3,27 @@
 -- deltas) and an impact report. The work is lua/imei/classify; this is the command line.
 local classify_cmd = {}
 
-function classify_cmd.configure(cmd)
-  cmd:option("--policy", "Policy file (required, but with --verify).")
+function classify_cmd.configure(cmd, diff)
+  local pol = cmd:option("--policy", diff and "The new policy (the one whose lists are written)."
+    or "Policy file (required, but with --verify).")
+  if diff then pol:count(1) end
+  local cmp = cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
+    "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
+    "--policy's).")
+  if diff then cmp:count(1) end
+  cmd:option("--operator-policy", "MCC-MNC=FILE: the pairs whose IMSI's home network is MCC-MNC are decided by " ..
+    "FILE, which must extend --policy (repeatable; other networks and roamers: --policy).")
+    :count("*")
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
     "Sightings store: memory (default), lmdb:PATH (kept from run to run) or a redis:// URL (shared).", "memory")
   cmd:option("--out", "Output folder for the lists and the report (created if missing; required, but with --verify).")
-  cmd:option("--verify", "Recompute the SHA-256 of every input and published file recorded in OUT/report.json " ..
-                         "and say, per file, whether it still matches (exit 0 all match, 1 not, 2 error).")
-    :argname("<OUT>")
+  if not diff then
+    cmd:option("--verify", "Recompute the SHA-256 of every input and published file recorded in OUT/report.json " ..
+                           "and say, per file, whether it still matches (exit 0 all match, 1 not, 2 error).")
+      :argname("<OUT>")
+  end
   cmd:option("--operator", "Operator of the dumps (default: from names Operator_Region_YYYYMMDD_YYYYMMDD.csv).")
   cmd:option("--columns", "Column layout of dumps without a header, e.g. imsi,msisdn,imei,date,- " ..
                           "(default date,imei,imsi,msisdn[,rat]).")
@@ -45,9 +56,21 @@ its safety ratio, max_ratio or 10%, or the policy failed: see the report; --forc
 them anyway); 2 an error (a file that cannot be read, a policy that does not load, ...).
 Interrupted, it dies of the signal that stopped it, after cleaning up.
 
+What-if (--compare OLD.lua, or 'imei diff'): the dumps are read once and every pair is
+decided by both policies; report.txt gets a "What-if" section and report.json a
+"compare" object (docs/classify.md): devices and subscribers whose verdict, block date or
+notification changes, by condition, operator, brand and RBI, with examples, and the
+safety ratios of both. Only --policy's lists are written.
+
+Operator policies (--operator-policy 410-06=telenor.lua, repeatable): a pair is decided
+by the policy of its IMSI's home network (MCC-MNC); roamers and networks without one get
+--policy. Each must extend --policy (policy.extend), or the run is refused.
+
 Example:
   imei gen --subscribers 20000 --days 30 --lists out/lists --out dumps/
   imei classify --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
+      --lists out/lists --out out/ dumps/*.csv.gz
+  imei classify --compare old-country.lua --policy policies/example-country.lua \
       --lists out/lists --out out/ dumps/*.csv.gz]])
 end
 
@@ -55,6 +78,7 @@ function classify_cmd.run(args)
   local cli = require "imei.cli"
   local host = require "imei.host"
   local quiet = args.quiet
+  local command = args.command or "classify"
   if args.verify then
     if args.policy or args.out or #args.dump > 0 then
       return cli.fail("classify", "--verify OUT takes no --policy, --out nor dumps: it checks a finished run")
@@ -68,10 +92,10 @@ function classify_cmd.run(args)
     end
     return checked.code
   end
-  if not args.policy then return cli.fail("classify", "a policy file is required (--policy)") end
-  if not args.out then return cli.fail("classify", "an output folder is required (--out)") end
+  if not args.policy then return cli.fail(command, "a policy file is required (--policy)") end
+  if not args.out then return cli.fail(command, "an output folder is required (--out)") end
   if #args.dump == 0 then
-    return cli.fail("classify", "no dump to read: give one or more files, or - for standard input")
+    return cli.fail(command, "no dump to read: give one or more files, or - for standard input")
   end
   local command_line = { "imei" }
   for _, a in ipairs(args._argv or {}) do command_line[#command_line + 1] = a end
@@ -79,9 +103,10 @@ function classify_cmd.run(args)
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
+    compare = args.compare, operator_policies = args.operator_policy,
     progress = not quiet and (args.progress or host.isatty(2)), command_line = args._argv and command_line,
   }
-  if not result then return cli.fail("classify", err) end
+  if not result then return cli.fail(args.command or "classify", err) end
   if result.interrupted then
     local sig = result.interrupted
     io.stderr:write(("imei classify: interrupted by %s: nothing was written to %s\n"):format(sig.name or "a signal",
