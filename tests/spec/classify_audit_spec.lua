@@ -83,6 +83,20 @@ describe("imei classify audit trail", function()
     assert.matches("Audit: imei " .. core.version, support.read(dir .. "/out/report.txt"), 1, true)
   end)
 
+  it("records the --compare policy's files too, each file once", function()
+    local dir = support.tmpdir()
+    local _, args = setup_run(dir)
+    local old = support.write(dir .. "/old.lua", assert(support.read("policies/example-country.lua")))
+    local _, err, code = support.imei(args .. (" --compare '%s'"):format(old))
+    assert.equal(0, code, err)
+    local a = cjson.decode(support.read(dir .. "/out/report.json")).audit
+    local cmp = by_role(a, "compare")
+    assert.equal(1, #cmp) -- its base, baseline.lua, is the policy's and recorded once, as "policy"
+    assert.equal(old, cmp[1].path)
+    assert.equal(sha256sum(old), cmp[1].sha256)
+    assert.equal(2, #by_role(a, "policy"))
+  end)
+
   it("--verify says all match, then names each changed or missing file (exit 1)", function()
     local dir = support.tmpdir()
     local s, args = setup_run(dir)
