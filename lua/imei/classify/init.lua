@@ -276,11 +276,12 @@ function classify.run(opts)
     -- the other policies read: --compare's chain, each --operator-policy's chain (the
     -- national files it extends are recorded once, as "policy")
     local other_inputs, seen_file = {}, {}
-    for _, f in ipairs(info.files or {}) do seen_file[f] = true end
+    local function key(f) return host.realpath(f) or f end -- one file by two paths is one file
+    for _, f in ipairs(info.files or {}) do seen_file[key(f)] = true end
     local function other(role, files)
       for _, f in ipairs(files or {}) do
-        if not seen_file[f] then
-          seen_file[f] = true
+        if not seen_file[key(f)] then
+          seen_file[key(f)] = true
           other_inputs[#other_inputs + 1] = { role = role, path = f }
         end
       end
