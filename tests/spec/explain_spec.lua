@@ -250,7 +250,8 @@ return P
     end
     assert.same(x.device, j.device)
     -- the shape docs/explain.md gives
-    for _, key in ipairs { "policy", "resolve", "default", "raw", "verdict", "device", "conditions", "lists", "windows" } do
+    local keys = { "policy", "resolve", "default", "raw", "verdict", "device", "conditions", "lists", "windows" }
+    for _, key in ipairs(keys) do
       assert.is_not_nil(j[key], key)
     end
     assert.equal("table", type(j.verdict.reasons))
