@@ -314,6 +314,8 @@ describe("imei explain", function()
     assert.matches("unregistered%s+exempted: roamer %(unless at [^)]*p%.lua:%d+%)", out)
     assert.matches("list stolen has 49015420323751: yes", out, 1, true)
     assert.matches("off%s+disabled: not in force", out)
+    assert.matches("\n  because: stolen %(stolen%)\n", out)
+    assert.matches("\n  exempt from unregistered: roamer\n", out)
   end)
 
   it("--json gives the report, and exit 3 when a condition failed", function()
