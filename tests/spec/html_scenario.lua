@@ -81,6 +81,15 @@ function scenario.write(dir)
            jobs = 1, notices = dir .. "/notices" }
 end
 
+--- Write the scenario into dir and run classify into dir/out (extra: more options, or
+-- edit(opts) to change them). Returns the result and the options.
+function scenario.run(dir, edit)
+  local opts = scenario.write(dir)
+  opts.out = dir .. "/out"
+  if edit then edit(opts) end
+  return assert(require("imei.classify").run(opts)), opts
+end
+
 --- A what-if section in the shape docs/classify.md gives report.json's `compare`.
 function scenario.compare()
   return {

@@ -57,9 +57,7 @@ describe("report.html", function()
   setup(function()
     dir = support.tmpdir()
     out = dir .. "/out"
-    local opts = sc.write(dir)
-    opts.out = out
-    result = assert(classify.run(opts))
+    result = sc.run(dir)
     page = assert(support.read(out .. "/report.html"))
   end)
   teardown(support.cleanup)
@@ -202,12 +200,11 @@ describe("report.html", function()
 
   it("shows the what-if of a real --compare run", function()
     local d = support.tmpdir()
-    local opts = sc.write(d)
-    opts.out = d .. "/out"
     -- the old policy had no stolen condition: the stolen device is newly blocked
-    opts.compare = support.write(d .. "/old.lua", (sc.POLICY:gsub('version = "1"', 'version = "0"')
-      :gsub("P:condition { name = \"stolen\".-end }\n", ""):gsub("EVIL_REASON", "x")))
-    local r = assert(classify.run(opts))
+    local r, opts = sc.run(d, function(o)
+      o.compare = support.write(d .. "/old.lua", (sc.POLICY:gsub('version = "1"', 'version = "0"')
+        :gsub("P:condition { name = \"stolen\".-end }\n", ""):gsub("EVIL_REASON", "x")))
+    end)
     assert.equal(1, r.report.compare.devices.newly_blocked)
     local s = assert(support.read(opts.out .. "/report.html"))
     assert.truthy(s:find('<h2 id="compare">', 1, true))
@@ -253,9 +250,7 @@ describe("notices", function()
   setup(function()
     dir = support.tmpdir()
     out = dir .. "/out"
-    local opts = sc.write(dir)
-    opts.out = out
-    result = assert(classify.run(opts))
+    result = sc.run(dir)
   end)
   teardown(support.cleanup)
 
@@ -296,9 +291,7 @@ describe("notices", function()
   end)
 
   it("removes the notices of an earlier run when a run writes its lists without --notices", function()
-    local opts = sc.write(dir)
-    opts.out, opts.notices = out, nil
-    local r = assert(classify.run(opts))
+    local r = sc.run(dir, function(o) o.notices = nil end)
     assert.equal(0, r.code)
     assert.is_nil(support.read(out .. "/notices_Alpha.csv"))
     assert.is_nil(support.read(out .. "/notices_Beta.csv"))
