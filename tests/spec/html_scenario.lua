@@ -38,7 +38,7 @@ scenario.TEMPLATES = {
   ["unregistered.en.txt"] = 'Your phone {imei} is not registered, "as the law requires".\n' ..
     "It will be blocked on {block_date} ({{{reasons}}}).\n",
   ["unregistered.ur.txt"] = "آپ کا فون {imei} رجسٹرڈ نہیں ہے۔ یہ {block_date} کو بلاک کر دیا جائے گا۔\n",
-  ["default.ar.txt"] = "سيتم حظر هاتفك {imei} في {block_date_dmy}.\n",
+  ["default.ar.txt"] = "سيتم حظر هاتفك {imei} في {block_date_dmy} ({condition}).\n",
   ["default.fr.txt"] = "Votre {brand} {model} {imei} sera bloqué le {block_date_dmy} (opérateur {operator}).\n",
   ["README.md"] = "not a template: ignored\n",
 }

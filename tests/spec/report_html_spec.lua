@@ -260,7 +260,7 @@ describe("notices", function()
     local D4 = sc.D4
     assert.equal(table.concat({
       "imei,imsi,msisdn,block_date,reasons,lang,text",
-      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026.",
+      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026 (unregistered).",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,en,\"Your phone " .. D4 ..
         " is not registered, \"\"as the law requires\"\".\nIt will be blocked on 2026-02-19 ({unregistered}).\"",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,fr,Votre Café Ünïcode Y " .. D4 ..
