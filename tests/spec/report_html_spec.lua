@@ -155,6 +155,19 @@ describe("report.html", function()
     for url in page:gmatch("https?://[^\"'%s<]+") do assert.equal("http://www.w3.org/2000/svg", url) end
   end)
 
+  it("draws no negative or infinite length, whatever the figures", function()
+    local svg = html.hbars { id = "t", title = "t", series = { { "a", "c-a" }, { "b", "c-b" } }, rows = {
+      { label = "x", values = { -5, 0 / 0 }, marks = { { math.huge, "ratio", "m" } } },
+      { label = "y", values = { 3, -math.huge } } } }
+    assert.falsy(svg:find('="%-'))
+    assert.falsy(svg:find("[Ii]nf"))
+    assert.falsy(svg:find("[Nn]a[Nn]"))
+    assert.truthy(svg:find('<rect class="bar c-a" x="200" y="6.0" width="0.0"', 1, true))
+    local cols = html.columns { id = "c", title = "c", series = { { "a", "c-a" } },
+      days = { { date = "20260101", values = { -1 } }, { date = "20260102", values = { 2 } } } }
+    assert.falsy(cols:find('="%-'))
+  end)
+
   it("escapes markup and control bytes, and shows every other byte", function()
     assert.equal("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", html.escape('<a href="x">&\''))
     assert.equal("a\xEF\xBF\xBDb\tc\n", html.escape("a\0b\tc\n"))
@@ -260,7 +273,8 @@ describe("notices", function()
     local D4 = sc.D4
     assert.equal(table.concat({
       "imei,imsi,msisdn,block_date,reasons,lang,text",
-      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026 (unregistered).",
+      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 ..
+        " في 19/02/2026 (unregistered).",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,en,\"Your phone " .. D4 ..
         " is not registered, \"\"as the law requires\"\".\nIt will be blocked on 2026-02-19 ({unregistered}).\"",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,fr,Votre Café Ünïcode Y " .. D4 ..
