@@ -4,11 +4,15 @@
 local classify_cmd = {}
 
 function classify_cmd.configure(cmd, diff)
-  cmd:option("--policy", diff and "The new policy (the one whose lists are written)." or "Policy file."):count(1)
-  local cmp = cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
-    "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
-    "--policy's).")
-  if diff then cmp:count(1) end
+  if diff then -- imei diff OLD NEW DUMP...: the two policies are its first arguments
+    cmd:argument("old", "The policy in force (compared, never listed).")
+    cmd:argument("new", "The new policy: its lists are written.")
+  else
+    cmd:option("--policy", "Policy file."):count(1)
+    cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
+      "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
+      "--policy's).")
+  end
   cmd:option("--operator-policy", "MCC-MNC=FILE: the pairs whose IMSI's home network is MCC-MNC are decided by " ..
     "FILE, which must extend --policy (repeatable; other networks and roamers: --policy).")
     :count("*")
@@ -70,10 +74,10 @@ function classify_cmd.run(args)
   local host = require "imei.host"
   local quiet = args.quiet
   local result, err = require("imei.classify").run {
-    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    policy = args.policy or args.new, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
-    compare = args.compare, operator_policies = args.operator_policy,
+    compare = args.compare or args.old, operator_policies = args.operator_policy,
     notices = args.notices,
     progress = not quiet and (args.progress or host.isatty(2)),
   }
