@@ -50,7 +50,8 @@ enum { UV_CACHE = 1, UV_RATS, UV_INTERN, UV_TAGS, UV_N };
 
 struct db_box {
 	struct imei_tacdb *db;
-	uint32_t *tags;        /* tags[slot] = record index + 1 of the cached record, 0 = none */
+	uint32_t *tags;        /* tags[slot] = record index + 1 of the cached record, 0 = none;
+	                          NULL when every record has a slot of its own */
 	size_t slots;          /* cache slots allocated (0: none yet) */
 	lua_Integer cache_max; /* db:cache() */
 };
@@ -204,15 +205,19 @@ static void cache_reset(lua_State *L, int box_idx, struct db_box *box)
 	box->slots = 0;
 }
 
-/* Allocate the cache (the db object at stack index 1): its slots and their tags. */
+/* Allocate the cache (the db object at stack index 1): its slots, and their tags when
+ * there are fewer slots than records (with a slot per record, slot = record: no tags). */
 static void cache_alloc(lua_State *L, struct db_box *box)
 {
-	size_t n = imei_tacdb_count(box->db);
+	size_t count = imei_tacdb_count(box->db), n = count;
 	if ((size_t)box->cache_max < n)
 		n = (size_t)box->cache_max;
-	uint32_t *tags = lua_newuserdatauv(L, n * sizeof *tags, 0);
-	memset(tags, 0, n * sizeof *tags);
-	lua_setiuservalue(L, 1, UV_TAGS);
+	uint32_t *tags = NULL;
+	if (n < count) {
+		tags = lua_newuserdatauv(L, n * sizeof *tags, 0);
+		memset(tags, 0, n * sizeof *tags);
+		lua_setiuservalue(L, 1, UV_TAGS);
+	}
 	lua_createtable(L, (int)n, 0);
 	lua_setiuservalue(L, 1, UV_CACHE);
 	box->tags = tags; /* set last: a memory error above leaves no cache, not half of one */
@@ -233,15 +238,19 @@ static void push_cached(lua_State *L, struct db_box *box, uint32_t idx)
 			return;
 		}
 	}
-	size_t slot = idx % box->slots;
+	size_t slot = box->tags ? idx % box->slots : idx;
 	lua_getiuservalue(L, 1, UV_CACHE);
-	if (box->tags[slot] == idx + 1) {
+	bool hit = box->tags ? box->tags[slot] == idx + 1 : lua_rawgeti(L, -1, (lua_Integer)slot + 1) != LUA_TNIL;
+	if (box->tags && hit) {
 		lua_rawgeti(L, -1, (lua_Integer)slot + 1);
-	} else {
+	} else if (!hit) {
+		if (!box->tags)
+			lua_pop(L, 1); /* the nil */
 		push_record(L, box->db, idx);
 		lua_pushvalue(L, -1);
 		lua_rawseti(L, -3, (lua_Integer)slot + 1);
-		box->tags[slot] = idx + 1;
+		if (box->tags)
+			box->tags[slot] = idx + 1;
 	}
 	lua_remove(L, -2);
 }
