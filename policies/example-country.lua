@@ -11,6 +11,9 @@
 --   transient_imei            reported only: one IMEI moving across 5 or more SIMs whose
 --                             numbers go up in steps (a SIM box or a reseller's bench)
 -- Roamers (a foreign MCC in the request's operator) are exempt from the national rules.
+-- National locks: an operator policy that extends this one cannot disable or override
+-- `stolen` and `not_on_registration_list` (locked = true), and this policy's examples run
+-- against it too (national = true).
 --
 -- Lists (CSV, DIRBS column names): registration.csv (approved_imei,make,model,status),
 -- pairing.csv (imei,imsi,msisdn), plus the baseline's golden, stolen, barred_tac, monitoring.
@@ -22,7 +25,9 @@ local DUPLICATE_WINDOW = 120     -- ... within this many days
 local DUPLICATE_GRACE = 30
 local EXEMPT_TYPES = { Modem = true, ["IoT Device"] = true, Module = true, Dongle = true }
 
-local P = policy.extend("baseline.lua", { name = "example-country", version = "2026-11" })
+local P = policy.extend("baseline.lua", { name = "example-country", version = "2026-11", national = true })
+
+P:override { name = "stolen", locked = true }
 
 local function roaming(r)
   return r.operator ~= nil and r.operator:sub(1, 3) ~= HOME_MCC
@@ -31,7 +36,7 @@ end
 P:override { name = "gsma_not_found",
   unless = function(_, r) return roaming(r) end }
 
-P:condition { name = "not_on_registration_list", status = "BLACKLISTED",
+P:condition { name = "not_on_registration_list", status = "BLACKLISTED", locked = true,
   grace_days = REGISTRATION_GRACE,
   reason = "not registered with the regulator",
   when = function(d) return d.imei_kind and d.known_tac ~= false and not lists.registration:has(d.key) end,

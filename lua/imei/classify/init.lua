@@ -18,6 +18,7 @@
 -- run leaves `out` as it was.
 local host = require "imei.host"
 local dumps = require "imei.classify.dumps"
+local compare = require "imei.classify.compare"
 local lists = require "imei.classify.lists"
 local progress_bar = require "imei.classify.progress"
 local report = require "imei.classify.report"
@@ -70,7 +71,9 @@ end
 --- Run a replay. See the module comment; opts:
 --   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
---   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path.
+--   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path,
+--   compare (OLD policy file: what-if, report's `compare`), operator_policies
+--   ({ "410-06=telenor.lua", … }: each home network's own policy).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -119,6 +122,22 @@ function classify.run(opts)
   for _, c in ipairs(info.conditions or {}) do
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
+  end
+  -- what-if: the policy compared (OLD), loaded once the same way; operator policies,
+  -- each checked to extend the national one (imei.classify.compare)
+  local data = { tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path }
+  local old_info, old_conditions
+  if opts.compare ~= nil then
+    if type(opts.compare) ~= "string" then return nil, "--compare expects a policy file" end
+    old_info, old_conditions = compare.describe(engine_mod, opts.compare, data)
+    if not old_info then return nil, "--compare " .. opts.compare .. ": " .. old_conditions end
+  end
+  local op_policies, networks
+  if opts.operator_policies and #opts.operator_policies > 0 then
+    op_policies, networks = compare.operator_policies(engine_mod, opts.operator_policies, info, opts.policy,
+      conditions, data)
+    if not op_policies then return nil, networks end
+    info = compare.with_operator_conditions(info, op_policies, sticky)
   end
 
   -- the output folder: ours alone while we write (a lock on the folder itself)
@@ -206,6 +225,7 @@ function classify.run(opts)
     local started_ok, eval_err = replay:evaluate {
       policy = opts.policy, tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path or package.path,
       threads = jobs, conditions = conditions,
+      compare = opts.compare, compare_conditions = old_conditions, networks = networks,
     }
     if not started_ok then step_error(eval_err) end
     while true do
@@ -231,6 +251,12 @@ function classify.run(opts)
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
+    if op_policies then r.operator_policies = compare.operator_section(replay, info, opts.policy, op_policies) end
+    if old_info then
+      r.compare = compare.section { replay = replay, report = report, new_info = info, old_info = old_info,
+                                    new_file = opts.policy, old_file = opts.compare, brands_db = tacdb }
+      r.performance.compared = true
+    end
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do

@@ -288,6 +288,15 @@ function report.text(r)
     line(out, ("  changes: block list [%s]; notifications [%s]; exceptions [%s]"):format(changes(l.deltas.block),
       changes(l.deltas.notifications), changes(l.deltas.exceptions)))
   end
+  -- what-if and operator policies (imei.classify.compare)
+  if r.operator_policies then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").operator_text(r.operator_policies)
+  end
+  if r.compare then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").text(r.compare)
+  end
   local p = r.performance
   line(out)
   line(out, ("Time: setup %.2f s, read %.2f s (%srows/s), decided %.2f s (%s pairs, %d thread%s), lists %.2f s, " ..

@@ -3,8 +3,15 @@
 -- deltas) and an impact report. The work is lua/imei/classify; this is the command line.
 local classify_cmd = {}
 
-function classify_cmd.configure(cmd)
-  cmd:option("--policy", "Policy file."):count(1)
+function classify_cmd.configure(cmd, diff)
+  cmd:option("--policy", diff and "The new policy (the one whose lists are written)." or "Policy file."):count(1)
+  local cmp = cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
+    "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
+    "--policy's).")
+  if diff then cmp:count(1) end
+  cmd:option("--operator-policy", "MCC-MNC=FILE: the pairs whose IMSI's home network is MCC-MNC are decided by " ..
+    "FILE, which must extend --policy (repeatable; other networks and roamers: --policy).")
+    :count("*")
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
@@ -37,9 +44,21 @@ its safety ratio, max_ratio or 10%, or the policy failed: see the report; --forc
 them anyway); 2 an error (a file that cannot be read, a policy that does not load, ...).
 Interrupted, it dies of the signal that stopped it, after cleaning up.
 
+What-if (--compare OLD.lua, or 'imei diff'): the dumps are read once and every pair is
+decided by both policies; report.txt gets a "What-if" section and report.json a
+"compare" object (docs/classify.md): devices and subscribers whose verdict, block date or
+notification changes, by condition, operator, brand and RBI, with examples, and the
+safety ratios of both. Only --policy's lists are written.
+
+Operator policies (--operator-policy 410-06=telenor.lua, repeatable): a pair is decided
+by the policy of its IMSI's home network (MCC-MNC); roamers and networks without one get
+--policy. Each must extend --policy (policy.extend), or the run is refused.
+
 Example:
   imei gen --subscribers 20000 --days 30 --lists out/lists --out dumps/
   imei classify --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
+      --lists out/lists --out out/ dumps/*.csv.gz
+  imei classify --compare old-country.lua --policy policies/example-country.lua \
       --lists out/lists --out out/ dumps/*.csv.gz]])
 end
 
@@ -51,9 +70,10 @@ function classify_cmd.run(args)
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
+    compare = args.compare, operator_policies = args.operator_policy,
     progress = not quiet and (args.progress or host.isatty(2)),
   }
-  if not result then return cli.fail("classify", err) end
+  if not result then return cli.fail(args.command or "classify", err) end
   if result.interrupted then
     local sig = result.interrupted
     io.stderr:write(("imei classify: interrupted by %s: nothing was written to %s\n"):format(sig.name or "a signal",
