@@ -82,6 +82,7 @@ static unsigned long noise_calibrate(double target_s)
 		if (t > 0)
 			iters = (unsigned long)((double)iters * (target_s / t) * 0.5 + (double)iters * 0.5) + 1;
 	}
+	(void)sink;
 	return iters;
 }
 
@@ -94,6 +95,7 @@ static void noise_block(unsigned long iters, clockid_t id, size_t n, double *lat
 			sink += i * i;
 		lat[j] = clock_s(id) - t0;
 	}
+	(void)sink;
 }
 
 struct pct {
