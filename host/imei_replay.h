@@ -270,7 +270,7 @@ struct imei_replay_condition_change {
 #define IMEI_REPLAY_CHANGE_VERDICT 0x01
 #define IMEI_REPLAY_CHANGE_BLOCK_DATE 0x02
 #define IMEI_REPLAY_CHANGE_NOTIFICATION 0x04
-#define IMEI_REPLAY_COMPARE_EXAMPLES 20
+#define IMEI_REPLAY_COMPARE_EXAMPLES 20 /* kept per kind of change (its first: verdict, block date, notification) */
 
 struct imei_replay_compare_example {
 	size_t first, pair;   /* the device's first pair, the pair shown (indexes in the pairs) */
@@ -294,7 +294,7 @@ struct imei_replay_compare {
 	size_t ntacs;
 	struct imei_replay_condition_change *conditions; /* NEW's order, then OLD's others */
 	size_t nconditions;
-	struct imei_replay_compare_example examples[IMEI_REPLAY_COMPARE_EXAMPLES];
+	struct imei_replay_compare_example examples[3 * IMEI_REPLAY_COMPARE_EXAMPLES]; /* in device order */
 	size_t nexamples;
 };
 

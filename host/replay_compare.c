@@ -131,7 +131,7 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 		}
 	x->nconditions = nu;
 
-	size_t nimsis = 0;
+	size_t nimsis = 0, nkind[3] = { 0, 0, 0 };
 	for (size_t i = 0; i < r->npairs;) {
 		size_t j = i;
 		uint64_t ops = 0;
@@ -229,7 +229,11 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 						add_changes(&tacs[idx], &d);
 				}
 			}
-			if (x->nexamples < IMEI_REPLAY_COMPARE_EXAMPLES) {
+			unsigned kind = changes & IMEI_REPLAY_CHANGE_VERDICT      ? 0
+			                : changes & IMEI_REPLAY_CHANGE_BLOCK_DATE ? 1
+			                                                          : 2;
+			if (nkind[kind] < IMEI_REPLAY_COMPARE_EXAMPLES) {
+				nkind[kind]++;
 				x->examples[x->nexamples++] = (struct imei_replay_compare_example){
 					.first = i, .pair = shown, .changes = changes,
 					.old_status = (uint8_t)od.status, .new_status = (uint8_t)nd.status,

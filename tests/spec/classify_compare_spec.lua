@@ -181,15 +181,18 @@ return P
     assert.matches("the old policy failed on 1 pairs", txt, 1, true)
   end)
 
-  it("is also imei diff, where --compare is required", function()
+  it("is also imei diff OLD NEW DUMP...", function()
     local dir = setup()
-    local _, err, code = support.imei(("diff -q --policy '%s/country.lua' --compare '%s/old.lua' --out '%s/d' " ..
-      "'%s'/*.csv"):format(dir, dir, dir, dir))
+    local _, err, code = support.imei(("diff -q '%s/old.lua' '%s/country.lua' --out '%s/d' '%s'/*.csv")
+      :format(dir, dir, dir, dir))
     assert.equal(0, code, err)
-    assert.equal(3, cjson.decode(support.read(dir .. "/d/report.json")).compare.devices.changed)
-    _, err, code = support.imei(("diff -q --policy '%s/country.lua' --out '%s/d2' '%s'/*.csv"):format(dir, dir, dir))
-    assert.equal(2, code)
-    assert.matches("--compare", err, 1, true)
+    local c = cjson.decode(support.read(dir .. "/d/report.json")).compare
+    assert.equal(3, c.devices.changed)
+    assert.equal(dir .. "/old.lua", c.old.file)
+    assert.equal(dir .. "/country.lua", c.new.file)
+    _, err, code = support.imei(("diff -q '%s/old.lua' --out '%s/d2'"):format(dir, dir))
+    assert.equal(2, code) -- usage: NEW and a dump are missing
+    assert.matches("Usage: imei diff", err, 1, true)
   end)
 
   it("refuses an old policy that does not load, saying which", function()
@@ -256,5 +259,22 @@ describe("imei classify --operator-policy", function()
       "--operator-policy '410-06=%s/telenor.lua'"):format(dir, dir, dir), "y")
     assert.equal(2, code)
     assert.matches("network 410-06 is given twice", err, 1, true)
+  end)
+end)
+
+describe("imei.classify.compare.pick_examples", function()
+  it("takes each kind of change in turn, in device order", function()
+    local pick = require("imei.classify.compare").pick_examples
+    local all = {}
+    for i = 1, 30 do all[i] = { id = i, changes = { "block_date" } } end
+    all[25].changes = { "verdict", "block_date" }
+    all[28].changes = { "verdict" }
+    all[29].changes = { "notification" }
+    local ids = {}
+    for i, e in ipairs(pick(all, 20)) do ids[i] = e.id end
+    -- 17 block dates (1..18 but 25's kind is verdict), the two verdicts, the notification
+    assert.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 25, 28, 29 }, ids)
+    assert.equal(3, #pick(all, 3))
+    assert.same({}, pick({}, 20))
   end)
 end)

@@ -7,8 +7,7 @@
 --   ```console                      each `$ imei …` line is run there; the lines under it must
 --                                   appear in its output, in order (`…` = any text, runs of
 --                                   blanks count as one)
---   ```text                         not code: shown, not run (the what-if example waits as text
---                                   for `imei classify --compare`, and must run once it exists)
+--   ```text                         not code: shown, not run
 -- At the end each policy file must pass `imei policy test`, and each one marked
 -- expect=fail must fail it. A block of any other kind fails the spec: nothing on the page
 -- can escape the tests by its tag.
@@ -146,11 +145,6 @@ describe(DOC, function()
             tostring(missing), out))
         end
         counts.console = counts.console + 1
-      elseif b.lang == "text" and text:find("\n?%$ imei classify %-%-compare") then
-        -- written before `imei classify --compare` landed; once it has, the block must run
-        local help = sh("imei classify --help")
-        assert(not help:find("--compare", 1, true), where .. ": imei classify has --compare now: tag this block "
-          .. "`console` so that it runs (its output was taken from a run of --compare)")
       elseif b.lang ~= "text" then
         error(where .. ": a code block the tests do not run (tag it as the top of this spec says)")
       end

@@ -159,6 +159,34 @@ local function sorted_groups(map, key)
   return out
 end
 
+--- Examples shown: at most this many.
+compare.EXAMPLES = 20
+
+--- Up to n of the examples (each with `changes`, in device order), taken in turn from
+-- each kind of change (its first: verdict, block_date, notification) so that a rare
+-- kind is shown beside a common one; returned in device order.
+function compare.pick_examples(all, n)
+  local by_kind, kinds = {}, {}
+  for i, e in ipairs(all) do
+    local kind = e.changes[1] or "?"
+    if not by_kind[kind] then
+      by_kind[kind] = {}
+      kinds[#kinds + 1] = kind
+    end
+    table.insert(by_kind[kind], i)
+  end
+  local chosen = {}
+  for round = 1, n do
+    for _, kind in ipairs(kinds) do
+      if #chosen < n and by_kind[kind][round] then chosen[#chosen + 1] = by_kind[kind][round] end
+    end
+  end
+  table.sort(chosen)
+  local out = {}
+  for i, k in ipairs(chosen) do out[i] = all[k] end
+  return out
+end
+
 --- report.json's `compare` section (docs/classify.md, "What-if").
 -- ctx: { replay, report (the module), new_info, old_info, new_file, old_file, conditions
 -- (the run's report.conditions: NEW's counts), brands_db }
@@ -194,7 +222,7 @@ function compare.section(ctx)
     return a.new < b.new
   end)
   local examples = text.array()
-  for i, e in ipairs(raw.examples) do
+  for i, e in ipairs(compare.pick_examples(raw.examples, compare.EXAMPLES)) do
     for _, s in ipairs({ e.old, e.new }) do
       s.block_date = text.iso_date(s.block_date)
       s.reasons = text.array(s.reasons)

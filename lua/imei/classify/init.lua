@@ -20,6 +20,8 @@ local host = require "imei.host"
 local dumps = require "imei.classify.dumps"
 local compare = require "imei.classify.compare"
 local lists = require "imei.classify.lists"
+local notices = require "imei.classify.notices"
+local html = require "imei.classify.html"
 local progress_bar = require "imei.classify.progress"
 local report = require "imei.classify.report"
 local text = require "imei.classify.text"
@@ -73,7 +75,8 @@ end
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
 --   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path,
 --   compare (OLD policy file: what-if, report's `compare`), operator_policies
---   ({ "410-06=telenor.lua", … }: each home network's own policy).
+--   ({ "410-06=telenor.lua", … }: each home network's own policy), notices (a folder
+--   of notice templates: notices_<OP>.csv, imei.classify.notices).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -139,6 +142,13 @@ function classify.run(opts)
     if not op_policies then return nil, networks end
     info = compare.with_operator_conditions(info, op_policies, sticky)
   end
+  -- the notice templates (of every condition, the operator policies' too), checked before
+  -- anything is read (a bad one names its file and line)
+  local templates
+  if opts.notices then
+    templates, err = notices.load(opts.notices, info.conditions, host.listdir, text.read_file, tacdb)
+    if not templates then return nil, err end
+  end
 
   -- the output folder: ours alone while we write (a lock on the folder itself)
   local ok
@@ -157,6 +167,7 @@ function classify.run(opts)
     lock:unlock()
     return nil, "the previous run's lists: " .. err
   end
+  local previous_report = report.read_previous(opts.out .. "/report.json")
 
   local replay
   replay, err = host.replay_new {
@@ -278,6 +289,11 @@ function classify.run(opts)
       local written, werr = lists.write(built, tmp, check)
       if not written then error({ message = werr }, 0) end
       files = written
+      if templates then
+        written, werr = notices.write(templates, built, tmp, check)
+        if not written then error({ message = werr }, 0) end
+        for _, name in ipairs(written) do files[#files + 1] = name end
+      end
     end
     r.lists_written = write_lists
     r.files = text.array(files)
@@ -285,8 +301,10 @@ function classify.run(opts)
     r.performance.lists_seconds = host.monotime() - t_lists -- lists, deltas, report
     r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
+    r.previous = previous_report
     local report_text = report.text(r)
-    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
+    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text },
+                            { "report.html", html.render(r) } }) do
       local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
       if not wok then error({ message = werr }, 0) end
       files[#files + 1] = item[1]
@@ -307,6 +325,12 @@ function classify.run(opts)
       end
     end
     host.rmdir(tmp)
+    -- notices of an earlier run that this run did not write would be sent as if current
+    if write_lists and not templates then
+      for _, name in ipairs(host.listdir(opts.out) or {}) do
+        if name:match("^notices_.+%.csv$") then os.remove(opts.out .. "/" .. name) end
+      end
+    end
     host.signals_block(false)
     return { code = write_lists and 0 or 1, report = r, text = report_text, files = files }
   end

@@ -4,11 +4,15 @@
 local classify_cmd = {}
 
 function classify_cmd.configure(cmd, diff)
-  cmd:option("--policy", diff and "The new policy (the one whose lists are written)." or "Policy file."):count(1)
-  local cmp = cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
-    "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
-    "--policy's).")
-  if diff then cmp:count(1) end
+  if diff then -- imei diff OLD NEW DUMP...: the two policies are its first arguments
+    cmd:argument("old", "The policy in force (compared, never listed).")
+    cmd:argument("new", "The new policy: its lists are written.")
+  else
+    cmd:option("--policy", "Policy file."):count(1)
+    cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
+      "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
+      "--policy's).")
+  end
   cmd:option("--operator-policy", "MCC-MNC=FILE: the pairs whose IMSI's home network is MCC-MNC are decided by " ..
     "FILE, which must extend --policy (repeatable; other networks and roamers: --policy).")
     :count("*")
@@ -26,6 +30,8 @@ function classify_cmd.configure(cmd, diff)
     :convert(math.tointeger)
   cmd:option("--max-rejected", "Stop when more rows than this are rejected (default: never).")
     :convert(math.tointeger)
+  cmd:option("--notices", "Folder of notice templates CONDITION.LANG.txt: writes notices_<OPERATOR>.csv, the text " ..
+                          "of each notification in each language (docs/classify.md).")
   cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
   cmd:flag("--fresh", "Ignore the previous run's lists (deltas are still computed against them).")
   cmd:flag("--json", "Print the report as JSON instead of text.")
@@ -35,7 +41,8 @@ function classify_cmd.configure(cmd, diff)
     :args("+")
   cmd:epilog([[
 Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPERATOR>.csv,
-their *_delta.csv against the lists already there, report.txt and report.json. Every file
+their *_delta.csv against the lists already there, report.txt, report.json and report.html
+(charts and sortable tables, self-contained), and with --notices notices_<OPERATOR>.csv. Every file
 is written in a temporary folder and renamed into place at the end: an interrupted run
 (Ctrl-C, kill) leaves --out as it was.
 
@@ -67,10 +74,11 @@ function classify_cmd.run(args)
   local host = require "imei.host"
   local quiet = args.quiet
   local result, err = require("imei.classify").run {
-    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    policy = args.policy or args.new, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
-    compare = args.compare, operator_policies = args.operator_policy,
+    compare = args.compare or args.old, operator_policies = args.operator_policy,
+    notices = args.notices,
     progress = not quiet and (args.progress or host.isatty(2)),
   }
   if not result then return cli.fail(args.command or "classify", err) end

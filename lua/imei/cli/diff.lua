@@ -1,5 +1,5 @@
---- imei diff --compare OLD.lua --policy NEW.lua --out DIR DUMP... — what-if: the same as
--- `imei classify --compare`, with --compare required (docs/classify.md, "What-if").
+--- imei diff OLD.lua NEW.lua --out DIR DUMP... — what-if: the same as
+-- `imei classify --compare OLD.lua --policy NEW.lua` (docs/classify.md, "What-if").
 local classify_cmd = require "imei.cli.classify"
 
 local diff_cmd = {}

@@ -450,6 +450,14 @@ function policy.seal(P)
   return P
 end
 
+--- policy.sealed_of(P) → the table P decides with: its sealed copy (P itself before
+-- policy.seal). For the runtime's explanations (lua/imei/explain/trace.lua), which run
+-- the very conditions a check runs; never handed to policy files.
+function policy.sealed_of(P)
+  local private = PRIVATE[P]
+  return private and private.sealed or P
+end
+
 --- policy.examples_of(P) → { {example =, from =, skip =}, … }: the examples to run, the
 -- policy's own, then those of the national bases it is bound to (from = "name@version");
 -- an inherited one whose `reasons` name a condition changed since it was written has

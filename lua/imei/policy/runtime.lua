@@ -16,6 +16,8 @@ local core = require "imei.core"
 local policy = require "imei.policy"
 local duplicates = require "imei.policy.duplicates"
 local paths = require "imei.paths"
+-- Only when an explanation is asked for (docs/explain.md); the check never calls it.
+local explain_trace = require "imei.explain.trace"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load = io.open, load
@@ -355,9 +357,9 @@ end
 local function policy_api(state, env)
   local api = {}
   for k, v in pairs(policy) do
-    -- examples_of hands out the national examples a policy file must not edit; seal is
-    -- the runtime's
-    if k ~= "examples_of" and k ~= "seal" then api[k] = v end
+    -- examples_of hands out the national examples a policy file must not edit; seal and
+    -- sealed_of (what a check decides with) are the runtime's
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" then api[k] = v end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -465,6 +467,10 @@ function runtime.new(opts)
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
+  -- explain: the same evaluation, traced; the host calls explain_finish afterwards
+  -- whatever happened (a run cut short by the budget leaves the data swapped)
+  function inst.explain(r) return explain_trace.run(inst, r) end
+  function inst.explain_finish() explain_trace.finish(inst) end
   function inst.set_lists(lists)
     state.lists = lists
     state.reset_lists()
