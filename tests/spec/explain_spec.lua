@@ -159,6 +159,34 @@ return P
     e2:close()
   end)
 
+  it("resolve = first: the first match decides, the rest are not evaluated; on_error decides", function()
+    support.write(dir .. "/first.lua", [[
+local P = policy.new { name = "first", version = "1", resolve = "first" }
+P:condition { name = "shaky", status = "GREYLISTED", on_error = "BLACKLISTED",
+  when = function(_, r) if r.msisdn == "1" then error("store away") end return false end }
+P:condition { name = "a", status = "GREYLISTED", when = function() return true end }
+P:condition { name = "b", status = "BLACKLISTED", when = function() return true end }
+return P
+]])
+    local e2 = assert(imei.engine.new { policy = dir .. "/first.lua" })
+    local x = assert(e2:explain { pei = STOLEN, time = T0 })
+    local c = by_name(x)
+    assert.equal("GREYLISTED", x.verdict.status)
+    assert.equal("matched", c.a.result)
+    assert.is_true(c.a.decided)
+    assert.equal("not_evaluated", c.b.result)
+    assert.equal("a", c.b.stopped_at)
+    x = assert(e2:explain { pei = STOLEN, msisdn = "1", time = T0 })
+    c = by_name(x)
+    assert.equal("BLACKLISTED", x.verdict.status)
+    assert.equal("failed", c.shaky.result)
+    assert.equal("BLACKLISTED", c.shaky.decides)
+    assert.equal("not_evaluated", c.a.result)
+    assert.equal("shaky", c.a.stopped_at)
+    assert.equal("BLACKLISTED", e2:check { pei = STOLEN, msisdn = "1", time = T0 }.status)
+    e2:close()
+  end)
+
   it("failed: the condition's error; the others still decide", function()
     local x = assert(engine:explain { pei = STOLEN, imsi = "410010000000009", msisdn = "666", time = T0 })
     local c = by_name(x)

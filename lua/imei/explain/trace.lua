@@ -307,7 +307,10 @@ function trace.run(inst, r)
       if type(c.disabled) == "string" then out.disabled_why = c.disabled end
     elseif reason and reason.failed then
       out.result, out.error = "failed", reason.error
-      if reason.status and not reason.informative then out.decides = reason.status end
+      if reason.status and not reason.informative then
+        out.decides = reason.status
+        if P.resolve == "first" then stopped_at = c.name end -- it decided alone
+      end
     elseif not entry.evaluated then
       out.result = "not_evaluated"
       out.stopped_at = stopped_at
