@@ -23,6 +23,7 @@ void imei_lua_engine(lua_State *L);            /* lua_engine.c: engine_new */
 void imei_lua_replay(lua_State *L);            /* lua_replay.c: replay_new */
 void imei_lua_sandbox_patterns(lua_State *L);  /* lua_sandbox_patterns.c: _budgeted_string */
 void imei_lua_batchio(lua_State *L);           /* lua_batchio.c: signals, mkdir, durable_rename… */
+void imei_lua_kv(lua_State *L);                /* lua_kv.c: kv_open (the register's LMDB table) */
 
 /* The flag the signal handler of lua_batchio.c raises (it holds the signal's number),
  * watched by the replay. */

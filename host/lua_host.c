@@ -15,5 +15,6 @@ int imei_luaopen_host(lua_State *L)
 	imei_lua_replay(L);
 	imei_lua_sandbox_patterns(L);
 	imei_lua_batchio(L);
+	imei_lua_kv(L);
 	return 1;
 }
