@@ -20,6 +20,7 @@ local host = require "imei.host"
 local dumps = require "imei.classify.dumps"
 local lists = require "imei.classify.lists"
 local progress_bar = require "imei.classify.progress"
+local register = require "imei.classify.register"
 local report = require "imei.classify.report"
 local text = require "imei.classify.text"
 
@@ -104,8 +105,21 @@ function classify.run(opts)
   local list_set
   list_set, err = open_lists(opts.lists)
   if opts.lists and not list_set then return nil, err end
+  -- the state: the register and, unless --store says otherwise, the sightings store
+  local state_dir = register.state_dir(opts)
+  local keep = opts.store ~= "memory"
+  local appeals
+  if opts.exceptions then
+    appeals, err = register.read_exceptions(opts.exceptions)
+    if not appeals then return nil, err end
+  end
+  if keep and not opts.store then
+    local ok_dirs, derr = make_dirs(state_dir)
+    if not ok_dirs then return nil, derr end
+    if opts.fresh then register.wipe_sightings(state_dir) end
+  end
   local store
-  store, err = open_store(opts.store or "memory")
+  store, err = open_store(register.store_spec(opts, state_dir))
   if not store then return nil, err end
 
   -- the policy, loaded once with its examples (they must pass), for its description
@@ -115,8 +129,9 @@ function classify.run(opts)
   if not engine then return nil, err end
   local info = engine:info()
   engine:close()
-  local sticky, conditions = {}, {}
+  local sticky, conditions, cond_info = {}, {}, {}
   for _, c in ipairs(info.conditions or {}) do
+    cond_info[c.name] = c
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
   end
@@ -138,6 +153,13 @@ function classify.run(opts)
     lock:unlock()
     return nil, "the previous run's lists: " .. err
   end
+  local base_files = lists.base_files(opts.out, names)
+  local reg
+  reg, err = register.for_run(state_dir, keep, opts.fresh)
+  if not reg then
+    lock:unlock()
+    return nil, err
+  end
 
   local replay
   replay, err = host.replay_new {
@@ -145,6 +167,7 @@ function classify.run(opts)
     reader_thread = jobs >= 2,
   }
   if not replay then
+    reg:close()
     lock:unlock()
     return nil, err
   end
@@ -153,6 +176,7 @@ function classify.run(opts)
     local idx, add_err = replay:add_file(path, d.operator, d.first, d.last)
     if not idx then
       replay:close()
+      reg:close()
       lock:unlock()
       return nil, add_err
     end
@@ -168,6 +192,7 @@ function classify.run(opts)
     err = text.io_error(tmp, err, mkdir_code)
     host.signals_restore()
     replay:close()
+    reg:close()
     lock:unlock()
     return nil, err
   end
@@ -219,8 +244,24 @@ function classify.run(opts)
     bar:note("writing the lists")
     local t_lists = host.monotime()
     -- 3. the lists and the report
+    -- the register: this run's transaction (a re-run of the last date replaces that run)
+    local rinfo = keep and reg:begin(date, opts.fresh) or { generation_before = reg:generation() }
+    if rinfo.rerun then
+      previous = assert(lists.read_previous(opts.out, nil, rinfo.prev_files))
+      base_files = rinfo.prev_files
+    end
+    local generation = rinfo.generation_before + 1
+    local reg_counts
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
-                                        check = check })
+      check = check, register = function(block, notifications, exceptions)
+        local causes, counts = reg:reconcile(block, notifications, exceptions, {
+          date = date, generation = generation, replay = replay, conditions = cond_info, appeals = appeals,
+          cause_of = register.cause_finder(list_set, store), msisdns_of = register.msisdn_finder(store),
+          write = keep,
+        })
+        reg_counts = counts
+        return causes, counts
+      end })
     local run = {
       date = date, started = started, out = opts.out, policy_file = opts.policy,
       tacdb = type(opts.tacdb) == "string" and opts.tacdb or nil,
@@ -228,6 +269,8 @@ function classify.run(opts)
       store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "memory",
       dumps = text.array(opts.dumps), jobs = jobs, reader_thread = jobs >= 2,
       forced = opts.force or false, fresh = opts.fresh or false, date_given = run_date ~= nil,
+      state = keep and state_dir or nil, exceptions = opts.exceptions,
+      id = ("%s-g%d-%d"):format(started, generation, host.getpid()),
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
@@ -246,6 +289,20 @@ function classify.run(opts)
         :format(text.count(r.policy_failures.count))
     end
     r.refused = refused
+    local not_effective = text.array()
+    for _, c in ipairs(r.conditions) do
+      local d = cond_info[c.name]
+      local eff = d and d.effective and d.effective:gsub("%-", "")
+      if eff and date < eff then
+        not_effective[#not_effective + 1] = { name = c.name, effective = d.effective, devices = c.devices }
+      end
+    end
+    r.register = {
+      state = state_dir, kept = keep, store = keep and nil or "memory", fresh = opts.fresh or false,
+      rerun = rinfo.rerun or false, older = rinfo.older, generation_before = rinfo.generation_before,
+      generation_after = keep and generation or rinfo.generation_before, counts = reg_counts or {},
+      not_effective = not_effective,
+    }
     local write_lists = #refused == 0 or opts.force == true
     local files = {}
     if write_lists then
@@ -259,7 +316,7 @@ function classify.run(opts)
     r.performance.lists_seconds = host.monotime() - t_lists -- lists, deltas, report
     r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
-    local report_text = report.text(r)
+    local report_text = report.text(r) .. register.report_section(r.register)
     for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
       local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
       if not wok then error({ message = werr }, 0) end
@@ -271,8 +328,18 @@ function classify.run(opts)
       local sok, serr, scode = host.fsync(tmp .. "/" .. name)
       if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
     end
-    -- ... then commit: every file renamed into place; signals wait until it is done
+    -- ... then commit: the register (one LMDB transaction), then every file renamed into
+    -- place; signals wait until it is done
     host.signals_block(true)
+    if keep then
+      local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
+        { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
+          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions })
+      if not cok then
+        host.signals_block(false)
+        error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)
+      end
+    end
     for _, name in ipairs(files) do
       local rok, rerr, rcode = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
       if not rok then
@@ -290,6 +357,9 @@ function classify.run(opts)
   local caught, signame = host.signals_caught()
   host.signals_restore()
   replay:close()
+  if not run_ok then reg:abort() end
+  reg:close()
+  if store.flush then pcall(store.flush, store) end
   if not run_ok then
     remove_tree(tmp)
     lock:unlock()

@@ -8,7 +8,11 @@ function classify_cmd.configure(cmd)
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
-    "Sightings store: memory (default), lmdb:PATH (kept from run to run) or a redis:// URL (shared).", "memory")
+    "Sightings store: lmdb:PATH, a redis:// URL (shared), or memory for a what-if run that keeps nothing " ..
+    "(default: an LMDB store inside the state).")
+  cmd:option("--state", "The national register (LMDB folder): decisions kept from run to run (default: --out/state).")
+  cmd:option("--exceptions", "Appeals and exemptions CSV: imei,reason,until or imei,imsi,reason,until " ..
+                             "(lifts a block or notice until that date).")
   cmd:option("--out", "Output folder for the lists and the report (created if missing)."):count(1)
   cmd:option("--operator", "Operator of the dumps (default: from names Operator_Region_YYYYMMDD_YYYYMMDD.csv).")
   cmd:option("--columns", "Column layout of dumps without a header, e.g. imsi,msisdn,imei,date,- " ..
@@ -20,7 +24,8 @@ function classify_cmd.configure(cmd)
   cmd:option("--max-rejected", "Stop when more rows than this are rejected (default: never).")
     :convert(math.tointeger)
   cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
-  cmd:flag("--fresh", "Ignore the previous run's lists (deltas are still computed against them).")
+  cmd:flag("--fresh", "Start the state over: an empty register and sightings store (deltas are still computed " ..
+                     "against the lists in --out); the report says so.")
   cmd:flag("--json", "Print the report as JSON instead of text.")
   cmd:flag("-q --quiet", "Print nothing on success; no progress bar.")
   cmd:flag("--progress", "Draw the progress bar even when standard error is not a terminal.")
@@ -31,6 +36,12 @@ Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPER
 their *_delta.csv against the lists already there, report.txt and report.json. Every file
 is written in a temporary folder and renamed into place at the end: an interrupted run
 (Ctrl-C, kill) leaves --out as it was.
+
+State: every decision is kept in the register (--state, default --out/state): a block
+date once notified never slides, a blocked device stays blocked until an explicit cause
+(list entry, pairing, appeal, policy change), a notice whose date has come blocks the
+device even when it is no longer seen. A run of the same date as the last one replaces
+it. `imei history IMEI --state DIR` shows one device's record. docs/register.md.
 
 Exit status: 0 lists written; 1 lists refused (a blocking condition hits more devices than
 its safety ratio, max_ratio or 10%, or the policy failed: see the report; --force writes
@@ -49,6 +60,7 @@ function classify_cmd.run(args)
   local quiet = args.quiet
   local result, err = require("imei.classify").run {
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    state = args.state, exceptions = args.exceptions,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
     progress = not quiet and (args.progress or host.isatty(2)),
