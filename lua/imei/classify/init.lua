@@ -129,9 +129,10 @@ function classify.run(opts)
   if not engine then return nil, err end
   local info = engine:info()
   engine:close()
-  local sticky, conditions, cond_info = {}, {}, {}
+  local sticky, conditions, cond_info, effective_of = {}, {}, {}, {}
   for _, c in ipairs(info.conditions or {}) do
     cond_info[c.name] = c
+    if c.effective then effective_of[c.name] = c.effective:gsub("%-", "") end
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
   end
@@ -253,7 +254,7 @@ function classify.run(opts)
     local generation = rinfo.generation_before + 1
     local reg_counts
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
-      check = check, register = function(block, notifications, exceptions)
+      check = check, effective = effective_of, register = function(block, notifications, exceptions)
         local causes, counts = reg:reconcile(block, notifications, exceptions, {
           date = date, generation = generation, replay = replay, conditions = cond_info, appeals = appeals,
           cause_of = register.cause_finder(list_set, store), msisdns_of = register.msisdn_finder(store),
@@ -359,7 +360,7 @@ function classify.run(opts)
   replay:close()
   if not run_ok then reg:abort() end
   reg:close()
-  if store.flush then pcall(store.flush, store) end
+  if type(opts.store) ~= "userdata" and type(opts.store) ~= "table" then store:close() end -- ours: close it
   if not run_ok then
     remove_tree(tmp)
     lock:unlock()

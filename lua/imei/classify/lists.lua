@@ -198,14 +198,24 @@ function lists.build(replay, opts)
     if opts.check and seen_devices % 65536 == 0 then opts.check() end
     local imei = dev.imei
     if dev.blocked then
-      local mask, date = 0, nil
+      local mask, date, first = 0, nil, nil
       for _, p in ipairs(dev.pairs) do
         if p.status == "BLACKLISTED" then
           mask = mask | p.blocked
           if p.block_date and (not date or p.block_date < date) then date = p.block_date end
+          if p.first_date and (not first or p.first_date < first) then first = p.first_date end
         end
       end
       local why = reasons(mask)
+      if not date and first and opts.register then
+        -- no grace period: blocked from the day the data first showed it (the same in one
+        -- run over many days as in daily runs), not before its conditions took effect
+        date = first
+        for _, name in ipairs(split_reasons(why)) do
+          local eff = opts.effective and opts.effective[name]
+          if eff and eff > date then date = eff end
+        end
+      end
       local old = not opts.register and prev.block[imei] or nil
       if old and not opts.fresh then
         -- sticky conditions of the previous listing stay among the reasons
