@@ -14,6 +14,7 @@ cli.commands = {
   { "check", "Decide one request with a policy: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN." },
   { "policy", "Test (run the examples of) or lint policy files." },
   { "classify", "Replay operator dumps through a policy: block, notification and exception lists, report." },
+  { "history", "One device's record in the national register: sightings, matches, notices, blocks, causes." },
   { "gen", "Generate realistic synthetic operator dumps (and matching lists) from a seed." },
   { "serve", "Run the N5g-eir equipment status service (HTTP/2 and HTTP/1.1) with a policy." },
 }
