@@ -246,7 +246,14 @@ function classify.run(opts)
     local t_lists = host.monotime()
     -- 3. the lists and the report
     -- the register: this run's transaction (a re-run of the last date replaces that run)
-    local rinfo = keep and reg:begin(date, opts.fresh) or { generation_before = reg:generation() }
+    -- what the run read: the same date and the same inputs make it a re-run
+    local fp = { date = date, policy = info.name .. "@" .. info.version, files = {}, lists = {}, appeals = appeals }
+    for _, f in ipairs(replay:files()) do fp.files[#fp.files + 1] = { f.path, f.bytes, f.rows, f.accepted } end
+    for _, name in ipairs(list_set and list_set:names() or {}) do
+      fp.lists[#fp.lists + 1] = { name, list_set:get(name):report().sha256 }
+    end
+    local fingerprint = text.json(fp)
+    local rinfo = keep and reg:begin(date, opts.fresh, fingerprint) or { generation_before = reg:generation() }
     if rinfo.rerun then
       previous = assert(lists.read_previous(opts.out, nil, rinfo.prev_files))
       base_files = rinfo.prev_files
@@ -256,7 +263,7 @@ function classify.run(opts)
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
       check = check, effective = effective_of, register = function(block, notifications, exceptions)
         local causes, counts = reg:reconcile(block, notifications, exceptions, {
-          date = date, generation = generation, replay = replay, conditions = cond_info, appeals = appeals,
+          date = date, generation = generation, replay = replay, conditions = cond_info, order = replay:condition_names(), appeals = appeals,
           cause_of = register.cause_finder(list_set, store), msisdns_of = register.msisdn_finder(store),
           write = keep,
         })
@@ -290,6 +297,7 @@ function classify.run(opts)
         :format(text.count(r.policy_failures.count))
     end
     r.refused = refused
+    r.run.rerun = rinfo.rerun or false -- it replaced the last run, of the same date
     local not_effective = text.array()
     for _, c in ipairs(r.conditions) do
       local d = cond_info[c.name]
@@ -299,8 +307,8 @@ function classify.run(opts)
       end
     end
     r.register = {
-      state = state_dir, kept = keep, store = keep and nil or "memory", fresh = opts.fresh or false,
-      rerun = rinfo.rerun or false, older = rinfo.older, generation_before = rinfo.generation_before,
+      state = state_dir, kept = keep, store = (not keep) and "memory" or nil, fresh = opts.fresh or false,
+      older = rinfo.older, generation_before = rinfo.generation_before,
       generation_after = keep and generation or rinfo.generation_before, counts = reg_counts or {},
       not_effective = not_effective,
     }
@@ -335,7 +343,7 @@ function classify.run(opts)
     if keep then
       local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
         { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
-          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions })
+          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint)
       if not cok then
         host.signals_block(false)
         error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)

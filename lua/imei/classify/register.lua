@@ -19,7 +19,8 @@
 --     expires by itself.
 -- The whole register is written in ONE LMDB transaction, committed after the lists are on
 -- disk and before they are renamed into place: a run killed before that changes nothing.
--- A run of the same date as the last committed one replaces it: the changes of that run are
+-- A run of the same date and the same inputs (dumps, lists, policy, appeals) as the last
+-- committed one replaces it: the changes of that run are
 -- undone first (its undo log) and the deltas are computed against the lists it started from,
 -- so the same inputs twice give the same lists, deltas and report.
 local host = require "imei.host"
@@ -55,6 +56,8 @@ local function split(s)
   return out
 end
 
+-- The conditions of a and b ('|'-separated), once each, in the policy's order (rank).
+local rank = {}
 local function union(a, b)
   local seen, out = {}, {}
   for _, list in ipairs({ split(a), split(b) }) do
@@ -65,6 +68,11 @@ local function union(a, b)
       end
     end
   end
+  table.sort(out, function(x, y)
+    local rx, ry = rank[x] or math.huge, rank[y] or math.huge
+    if rx ~= ry then return rx < ry end
+    return x < y
+  end)
   return out
 end
 
@@ -123,7 +131,7 @@ end
 --- Start the run's transaction. date: the run's date. fresh: start the register over.
 -- Returns { rerun = bool, generation_before, prev_files } (prev_files: the lists the run
 -- being replaced started from, when it is a re-run).
-function register:begin(date, fresh)
+function register:begin(date, fresh, fingerprint)
   assert(not self.read_only)
   local ok, err = self.kv:begin()
   if not ok then error({ message = err }, 0) end
@@ -136,7 +144,7 @@ function register:begin(date, fresh)
     return info
   end
   local last = self:last_run()
-  if last and last.date == date then
+  if last and last.date == date and last.fingerprint == fingerprint then
     -- a re-run of the last run's date: undo it, and start from where it started
     local undo = self.kv:get("meta:undo")
     for key, old in pairs(undo and decode(undo, "meta:undo") or {}) do
@@ -159,11 +167,11 @@ function register:put_device(imei, rec)
 end
 
 --- Commit the run: generation, the undo log, the lists it started from.
-function register:commit(date, generation, prev_files, runinfo)
+function register:commit(date, generation, prev_files, runinfo, fingerprint)
   self.kv:put("meta:format", register.FORMAT)
   self.kv:put("meta:generation", tostring(generation))
   self.kv:put("meta:undo", encode(next(self.undo) and self.undo or { ["meta:none"] = false }))
-  self.kv:put("meta:last", encode { date = date, generation = generation, prev = prev_files })
+  self.kv:put("meta:last", encode { date = date, generation = generation, prev = prev_files, fingerprint = fingerprint })
   self.kv:put(("r:%08d"):format(generation), encode(runinfo))
   local ok, err = self.kv:commit()
   if not ok then error({ message = err }, 0) end
@@ -273,6 +281,8 @@ end
 -- and counts.
 function register:reconcile(block, notifications, exceptions, ctx)
   local date, conds = ctx.date, ctx.conditions
+  rank = {}
+  for i, name in ipairs(ctx.order or {}) do rank[name] = i end
   local recs = self:devices()
   local causes = { block = {}, notifications = {} }
   local counts = { carried = 0, sticky_kept = 0, matured = 0, unblocked = 0, resolved = 0, grace_changed = 0,
@@ -712,7 +722,7 @@ function register.report_section(t)
   local lines = { "", "State (the national register)" }
   if t.kept then
     lines[#lines + 1] = ("  kept in %s: generation %d -> %d%s%s"):format(t.state, t.generation_before,
-      t.generation_after, t.rerun and " (a re-run of the last run's date: it replaced it)" or "",
+      t.generation_after, t.generation_after == t.generation_before and " (unchanged)" or "",
       t.fresh and "; started over (--fresh): earlier decisions and sightings were dropped" or "")
   else
     lines[#lines + 1] = ("  what-if run (--store %s): nothing is kept; decided from the register in %s as it stands")
