@@ -340,7 +340,7 @@ function classify.run(opts)
     -- ... then commit: the register (one LMDB transaction), then every file renamed into
     -- place; signals wait until it is done
     host.signals_block(true)
-    if keep then
+    if keep and write_lists then -- lists refused: nothing was decided, nothing is kept
       local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
         { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
           info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint)

@@ -256,6 +256,7 @@ function lists.build(replay, opts)
   local causes = { block = {}, notifications = {} }
   if opts.register then
     causes, counts.register = opts.register(block, notifications, exceptions)
+    counts.carried, counts.sticky_kept = counts.register.carried or 0, counts.register.sticky_kept or 0
   elseif not opts.fresh then
     for imei, old in pairs(prev.block) do
       if not block[imei] then

@@ -325,14 +325,16 @@ function register:reconcile(block, notifications, exceptions, ctx)
     end
   end
   -- an explicit cause for a decision that this run no longer makes (nil: none)
-  local function explicit_cause(imei, reasons, imsis)
+  local function explicit_cause(imei, reasons, imsis, known_lists)
     local gone = true
     for _, name in ipairs(split(reasons)) do
       local c = conds[name]
       if c and not c.disabled and c.blocking ~= false and c.status ~= "WHITELISTED" then gone = false end
     end
     if gone then return "policy_change" end
-    local cause = ctx.cause_of and ctx.cause_of(imei, imsis)
+    local known = {}
+    for _, name in ipairs(known_lists or {}) do known[name] = true end
+    local cause = ctx.cause_of and ctx.cause_of(imei, imsis, known)
     if cause then return cause end
     for _, name in ipairs(split(reasons)) do
       if register.is_sticky(conds[name]) then return nil end
@@ -440,7 +442,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       for _, m in ipairs(msisdns) do if m ~= "" then ms[#ms + 1] = m end end
       table.sort(ms)
       r.notices[imsi] = { block_date = bdate, reasons = row[5], notified = date, grace = graces(row[5]),
-                          msisdns = ms, operators = ops }
+                          msisdns = ms, operators = ops, on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
       event(r, "notified", ("%s: block on %s (%s)"):format(imsi, bdate, row[5]))
       old = r.notices[imsi]
     end
@@ -451,7 +453,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       local key = imei .. "/" .. imsi
       if not old.ended and not final_notice[key] and not block[imei] then
         local seen = ctx.replay:find(imei, imsi)
-        local cause = seen and explicit_cause(imei, old.reasons, { imsi }) or nil
+        local cause = seen and explicit_cause(imei, old.reasons, { imsi }, old.on_lists) or nil
         if cause then
           old.ended = date
           old.cause = cause
@@ -508,7 +510,8 @@ function register:reconcile(block, notifications, exceptions, ctx)
           row[2] = old.block_date
         end
       end
-      r.block = { date = row[2], reasons = row[3], since = date }
+      r.block = { date = row[2], reasons = row[3], since = date,
+                  on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
       r.unblocked = nil
       event(r, "blocked", ("on %s (%s)"):format(row[2], row[3]))
     end
@@ -529,7 +532,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
         local imsis = {}
         for imsi in pairs(r.notices) do imsis[#imsis + 1] = imsi end
         for _, e in ipairs(r.block.exceptions or {}) do imsis[#imsis + 1] = e[2] end
-        cause = explicit_cause(imei, r.block.reasons, imsis)
+        cause = explicit_cause(imei, r.block.reasons, imsis, r.block.on_lists)
       end
       if cause then
         r.unblocked = { date = date, cause = cause, block_date = r.block.date, reasons = r.block.reasons }
@@ -685,9 +688,17 @@ function register.cause_finder(list_set, store)
     end
     table.sort(allow, function(a, b) return a[1] < b[1] end)
   end
-  return function(imei, imsis)
+  -- known: the lists the device was on when the decision was made (not a new cause)
+  return function(imei, imsis, known)
+    if imsis == "lists" then -- the allow lists the device is on now
+      local on = {}
+      for _, l in ipairs(allow) do
+        if l[2]:has(imei) then on[#on + 1] = l[1] end
+      end
+      return on
+    end
     for _, l in ipairs(allow) do
-      if l[2]:has(imei) then return "list:" .. l[1] end
+      if l[2]:has(imei) and not (known and known[l[1]]) then return "list:" .. l[1] end
     end
     for _, imsi in ipairs(imsis or {}) do
       if pairing and pairing:has(imei, imsi) then return "pairing" end
