@@ -6,7 +6,11 @@
 # measures the replay's own machinery (read, check, record, one engine call per pair,
 # lists) apart from what the policy's rules cost. Prints wall time, rows/s, CPU time,
 # rows per CPU-second (the per-core figure) and peak memory (/usr/bin/time -v).
-# It measures; it asserts nothing. Environment: BUILD, CLASSIFY_ROWS, CLASSIFY_JOBS
+# The cost of the national register (docs/register.md): the example country policy
+# with the state kept (the default: register and sightings in LMDB inside --out) against
+# the same run with --store memory (a what-if run, nothing kept), interleaved in this
+# script; "state-again" runs once more into the same state (a re-run: undo, re-decide);
+# then the state's size per device. It measures; it asserts nothing. Environment: BUILD, CLASSIFY_ROWS, CLASSIFY_JOBS
 # ("1 2"), CLASSIFY_REPEAT (runs of each, the fastest shown: default 1; on a shared
 # machine other processes' load shows in wall and even CPU time). The dump is generated
 # once into $BUILD/bench/classify and kept.
@@ -39,11 +43,13 @@ cat >"$dir/empty-policy.lua" <<'EOF'
 return policy.new { name = "empty", version = "1" }
 EOF
 
-run() { # run LABEL POLICY JOBS: the fastest of REPEAT runs
-	local label=$1 policy=$2 jobs=$3 out=$dir/out-$1-$3 best="" i
+run() { # run LABEL POLICY JOBS MODE: the fastest of REPEAT runs; MODE memory | state | again
+	local label=$1 policy=$2 jobs=$3 mode=${4:-memory} out=$dir/out-$1-$3 best="" i store=()
+	[ "$mode" = memory ] && store=(--store memory)
+	[ "$mode" = again ] && out=$dir/out-state-$3
 	for i in $(seq "$REPEAT"); do
-		rm -rf "$out"
-		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force --policy "$policy" \
+		[ "$mode" = again ] || rm -rf "$out"
+		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force "${store[@]}" --policy "$policy" \
 			--tacdb "$dir/tacdb.img" --lists "$data/lists" --out "$out" --jobs "$jobs" "$data"/*.csv
 		local wall user sys rss
 		wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt" |
@@ -73,6 +79,21 @@ LUA
 }
 
 for jobs in $JOBS; do
-	run example-country policies/example-country.lua "$jobs"
-	run empty-policy "$dir/empty-policy.lua" "$jobs"
+	run memory policies/example-country.lua "$jobs" memory
+	run state policies/example-country.lua "$jobs" state
+	run state-again policies/example-country.lua "$jobs" again
+	run empty-policy "$dir/empty-policy.lua" "$jobs" memory
+done
+for jobs in $JOBS; do
+	st=$dir/out-state-$jobs/state
+	[ -d "$st" ] || continue
+	lua5.4 - "$dir/out-state-$jobs/report.json" "$(du -sb "$st/register" | cut -f1)" \
+		"$(du -sb "$st/sightings" | cut -f1)" <<'LUA'
+local path, reg, sight = arg[1], tonumber(arg[2]), tonumber(arg[3])
+local r = require("cjson").decode(assert(io.open(path)):read("a"))
+local devices, inreg = r.devices.total, r.register.counts.devices
+print(("state: register %.1f MiB (%d devices in it: %.0f bytes each), sightings %.1f MiB (%d devices seen: " ..
+  "%.0f bytes each); %.0f bytes of state per device seen"):format(reg / 1048576, inreg, reg / math.max(inreg, 1),
+  sight / 1048576, devices, sight / devices, (reg + sight) / devices))
+LUA
 done

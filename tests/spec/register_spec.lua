@@ -133,7 +133,8 @@ describe("the national register", function()
     assert.equal(2, #rows_of(out .. "/blocklist.csv"))
     -- day 3: A registered and seen: unblocked, cause list:registration; B seen, still unregistered: kept
     run { policy = pol, lists = write_lists(dir .. "/l3", { A, C }, {}), out = out,
-          dumps = { dump(dir, 3, 3, { { 3, A, "410010000000001", "923000000001" }, { 3, B, "410010000000002", "923000000002" } }) },
+          dumps = { dump(dir, 3, 3, { { 3, A, "410010000000001", "923000000001" },
+                                      { 3, B, "410010000000002", "923000000002" } }) },
           date = day(3) }
     assert.same({ B .. "," .. day(1) .. ",stolen|unregistered" }, rows_of(out .. "/blocklist.csv"))
     assert.same({ A .. "," .. day(1) .. ",unregistered,unblocked,list:registration" },
@@ -148,7 +149,8 @@ describe("the national register", function()
     local lists = write_lists(dir .. "/lists", {}, { B })
     local out = dir .. "/out"
     local rows = { { 1, B, "410010000000002", "923000000002" } }
-    local ex = support.write(dir .. "/ex.csv", "imei,reason,until\n" .. cd(B) .. ",appeal 42: proof of purchase,2026-01-05\n")
+    local ex = support.write(dir .. "/ex.csv",
+      "imei,reason,until\n" .. cd(B) .. ",appeal 42: proof of purchase,2026-01-05\n")
     local r1 = run { policy = pol, lists = lists, out = out, dumps = { dump(dir, 1, 1, rows) }, date = day(1),
                      exceptions = ex }
     assert.same({}, rows_of(out .. "/blocklist.csv"))
@@ -170,7 +172,8 @@ describe("the national register", function()
     local res, err = classify.run { policy = policy_file(dir, 0), lists = write_lists(dir .. "/l"), out = dir .. "/out",
       dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) }, exceptions = ex }
     assert.is_nil(res)
-    assert.equal(ex .. ":3: field 'until': '2026-02-30': not a date (YYYY-MM-DD, the last day the exception holds)", err)
+    assert.equal(ex .. ":3: field 'until': '2026-02-30': not a date (YYYY-MM-DD, the last day the exception holds)",
+      err)
     support.write(ex, cd(A):sub(1, 14) .. "9,reason,2026-02-01\n")
     local _, err2 = classify.run { policy = policy_file(dir, 0), lists = write_lists(dir .. "/l"), out = dir .. "/out",
       dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) }, exceptions = ex }
@@ -234,7 +237,8 @@ describe("the national register", function()
     assert.is_false(r.report.register.kept)
     assert.truthy(r.text:find("nothing is kept", 1, true))
     assert.is_nil(host.file_size(out .. "/state/register"))
-    run { policy = pol, lists = lists, out = out, dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) },
+    run { policy = pol, lists = lists, out = out,
+          dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) },
           date = day(1) }
     local f = run { policy = pol, lists = lists, out = out, fresh = true,
                     dumps = { dump(dir, 2, 2, { { 2, B, "410010000000002", "923000000002" } }) }, date = day(2) }

@@ -263,7 +263,8 @@ function classify.run(opts)
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
       check = check, effective = effective_of, register = function(block, notifications, exceptions)
         local causes, counts = reg:reconcile(block, notifications, exceptions, {
-          date = date, generation = generation, replay = replay, conditions = cond_info, order = replay:condition_names(), appeals = appeals,
+          date = date, generation = generation, replay = replay, conditions = cond_info,
+          order = replay:condition_names(), appeals = appeals,
           cause_of = register.cause_finder(list_set, store), msisdns_of = register.msisdn_finder(store),
           write = keep,
         })

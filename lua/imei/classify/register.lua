@@ -171,7 +171,8 @@ function register:commit(date, generation, prev_files, runinfo, fingerprint)
   self.kv:put("meta:format", register.FORMAT)
   self.kv:put("meta:generation", tostring(generation))
   self.kv:put("meta:undo", encode(next(self.undo) and self.undo or { ["meta:none"] = false }))
-  self.kv:put("meta:last", encode { date = date, generation = generation, prev = prev_files, fingerprint = fingerprint })
+  self.kv:put("meta:last",
+    encode { date = date, generation = generation, prev = prev_files, fingerprint = fingerprint })
   self.kv:put(("r:%08d"):format(generation), encode(runinfo))
   local ok, err = self.kv:commit()
   if not ok then error({ message = err }, 0) end
@@ -401,7 +402,6 @@ function register:reconcile(block, notifications, exceptions, ctx)
     local r = rec_of(imei)
     note_match(r, row[5])
     local old = r.notices[imsi]
-    local bdate = row[4]
     local ops = {}
     for op in pairs(n.ops) do ops[#ops + 1] = op end
     table.sort(ops)
@@ -413,9 +413,8 @@ function register:reconcile(block, notifications, exceptions, ctx)
         local now = grace_of(name)
         if conds[name] and now ~= g and math.abs(now - g) > math.abs(moved) then moved = now - g end
       end
-      bdate = old.block_date
       if moved ~= 0 then
-        bdate = add_days(old.block_date, moved)
+        local bdate = add_days(old.block_date, moved)
         counts.grace_changed = counts.grace_changed + 1
         event(r, "grace_changed", ("%s: block date %s -> %s"):format(imsi, old.block_date, bdate))
         old.block_date = bdate
@@ -441,9 +440,10 @@ function register:reconcile(block, notifications, exceptions, ctx)
       local ms = {}
       for _, m in ipairs(msisdns) do if m ~= "" then ms[#ms + 1] = m end end
       table.sort(ms)
-      r.notices[imsi] = { block_date = bdate, reasons = row[5], notified = date, grace = graces(row[5]),
-                          msisdns = ms, operators = ops, on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
-      event(r, "notified", ("%s: block on %s (%s)"):format(imsi, bdate, row[5]))
+      r.notices[imsi] = { block_date = row[4], reasons = row[5], notified = date, grace = graces(row[5]),
+                          msisdns = ms, operators = ops,
+                          on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
+      event(r, "notified", ("%s: block on %s (%s)"):format(imsi, row[4], row[5]))
       old = r.notices[imsi]
     end
     final_notice[key] = { imei, imsi, old.msisdns, old.block_date, old.reasons, old.operators }

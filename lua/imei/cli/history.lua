@@ -64,7 +64,8 @@ local function text_of(h)
   end
   if rec and #(rec.events or {}) > 0 then lines[#lines + 1] = "  Changes (run date, generation):" end
   for _, e in ipairs(rec and rec.events or {}) do
-    lines[#lines + 1] = ("    %s  #%s  %s%s"):format(e.date, tostring(math.tointeger(e.generation) or e.generation), e.what,
+    local gen = tostring(math.tointeger(e.generation) or e.generation)
+    lines[#lines + 1] = ("    %s  #%s  %s%s"):format(e.date, gen, e.what,
       e.detail and (": " .. e.detail) or "")
   end
   if not rec and #h.sightings == 0 then lines[#lines + 1] = "  unknown to this state (never listed, never seen)" end

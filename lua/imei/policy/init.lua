@@ -57,7 +57,8 @@ local function effective_time(s)
   local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
   y, m, d = tonumber(y), tonumber(m), tonumber(d)
   if not y or m < 1 or m > 12 or d < 1 then return nil end
-  local mdays = { 31, (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+  local feb = (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28
+  local mdays = { 31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
   if d > mdays[m] then return nil end
   -- days from the civil date (H. Hinnant's algorithm), UTC
   local yy = m <= 2 and y - 1 or y
