@@ -253,6 +253,9 @@ describe("the national register", function()
     local out = dir .. "/out"
     run { policy = pol, lists = lists, out = out, date = day(3), dumps = { dump(dir, 1, 3, {
       { 1, A, "410010000000001", "923000000001" }, { 3, A, "410010000000001", "923000000009" } }) } }
+    -- the notice keeps every MSISDN seen with the pair
+    assert.same({ A .. ",410010000000001,923000000001|923000000009,20260131,unregistered" },
+      rows_of(out .. "/notifications_Op.csv"))
     local stdout, stderr, code = support.imei(("history %s --state '%s/state'"):format(cd(A), out))
     assert.equal(0, code, stderr)
     assert.truthy(stdout:find("Device " .. A, 1, true))
