@@ -143,6 +143,21 @@ describe("the national register", function()
     assert.equal("list:registration", h.record.unblocked.cause)
   end)
 
+  it("moves a notified block date only when the grace period changes, and says so", function()
+    local dir = support.tmpdir()
+    local lists = write_lists(dir .. "/lists", {}, {})
+    local rows = { { 1, A, "410010000000001", "923000000001" }, { 5, A, "410010000000001", "923000000001" } }
+    local out = dir .. "/out"
+    run { policy = policy_file(dir, 30), lists = lists, out = out, dumps = { dump(dir, 1, 3, rows) }, date = day(3) }
+    assert.same({ A .. ",410010000000001,923000000001,20260131,unregistered" }, rows_of(out .. "/notifications_Op.csv"))
+    local r = run { policy = policy_file(dir, 45), lists = lists, out = out, dumps = { dump(dir, 1, 5, rows) },
+                    date = day(5) }
+    assert.same({ A .. ",410010000000001,923000000001,20260215,unregistered" }, rows_of(out .. "/notifications_Op.csv"))
+    assert.same({ A .. ",410010000000001,923000000001,20260215,unregistered,changed,grace_changed" },
+      rows_of(out .. "/notifications_Op_delta.csv"))
+    assert.equal(1, r.report.register.counts.grace_changed)
+  end)
+
   it("lifts a block by an appeal until its date, then the block comes back by itself", function()
     local dir = support.tmpdir()
     local pol = policy_file(dir, 0)
@@ -293,6 +308,33 @@ describe("the national register", function()
     assert.is_nil(kv:get("d:1"))
     assert.equal(1, (kv:stat()))
     kv:close()
+  end)
+
+  it("a classify killed at any moment leaves a state from which the next run gives the same lists", function()
+    local dir = support.tmpdir()
+    local gen = require "imei.gen"
+    assert(gen.run { out = dir .. "/dumps", lists = dir .. "/lists", subscribers = 1500, days = 30, start = "20260101",
+                     seed = 3, tacdb = "data/osmocom-tacdb.csv", stolen = 0.01 })
+    local dumps = {}
+    for _, name in ipairs(host.listdir(dir .. "/dumps")) do
+      dumps[#dumps + 1] = "'" .. dir .. "/dumps/" .. name .. "'"
+    end
+    table.sort(dumps)
+    local args = ("classify -q --jobs 1 --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv " ..
+      "--lists '%s/lists' %s"):format(dir, table.concat(dumps, " "))
+    for _, delay in ipairs({ "0.2", "0.5", "0.9" }) do
+      os.execute(("bin/imei %s --out '%s/killed' >/dev/null 2>&1 & pid=$!; sleep %s; kill -9 $pid 2>/dev/null; " ..
+        "wait $pid 2>/dev/null"):format(args, dir, delay))
+    end
+    local _, err, code = support.imei(args .. (" --out '%s/killed'"):format(dir))
+    assert.equal(0, code, err)
+    _, err, code = support.imei(args .. (" --out '%s/clean'"):format(dir))
+    assert.equal(0, code, err)
+    for _, name in ipairs(host.listdir(dir .. "/clean")) do
+      if name:match("%.csv$") and not name:match("_delta") then
+        assert.equal(support.read(dir .. "/clean/" .. name), support.read(dir .. "/killed/" .. name), name)
+      end
+    end
   end)
 
   it("gives the same block list day by day over 60 days (30-day window) as one run over the 60 days", function()
