@@ -7,7 +7,8 @@
 # lists) apart from what the policy's rules cost. Prints wall time, rows/s, CPU time,
 # rows per CPU-second (the per-core figure) and peak memory (/usr/bin/time -v).
 # The cost of the national register (docs/register.md): the example country policy
-# with the state kept (the default: register and sightings in LMDB inside --out) against
+# with the state kept (the default: the register in LMDB inside --out, the sightings a
+# memory store restored from and saved to a snapshot in it) against
 # the same run with --store memory (a what-if run, nothing kept), interleaved in this
 # script; "state-again" runs once more into the same state (a re-run: undo, re-decide);
 # then the state's size per device. It measures; it asserts nothing. Environment: BUILD, CLASSIFY_ROWS, CLASSIFY_JOBS
@@ -87,13 +88,19 @@ done
 for jobs in $JOBS; do
 	st=$dir/out-state-$jobs/state
 	[ -d "$st" ] || continue
-	lua5.4 - "$dir/out-state-$jobs/report.json" "$(du -sb "$st/register" | cut -f1)" \
-		"$(du -sb "$st/sightings" | cut -f1)" <<'LUA'
-local path, reg, sight = arg[1], tonumber(arg[2]), tonumber(arg[3])
+	IMEI_BUILD=$BUILD lua5.4 - "$dir/out-state-$jobs/report.json" "$st" "$(du -sb "$st/register" | cut -f1)" <<'LUA'
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("IMEI_BUILD") or "build") .. "/?.so;" .. package.cpath
+local path, state, bytes = arg[1], arg[2], tonumber(arg[3])
 local r = require("cjson").decode(assert(io.open(path)):read("a"))
+local reg = assert(require("imei.classify.register").open(state, true))
+local snap = #(reg.kv:get("s:snapshot") or "")
+local entries, used = reg:stat()
+reg:close()
 local devices, inreg = r.devices.total, r.register.counts.devices
-print(("state: register %.1f MiB (%d devices in it: %.0f bytes each), sightings %.1f MiB (%d devices seen: " ..
-  "%.0f bytes each); %.0f bytes of state per device seen"):format(reg / 1048576, inreg, reg / math.max(inreg, 1),
-  sight / 1048576, devices, sight / devices, (reg + sight) / devices))
+print(("state: %.1f MiB on disk (LMDB, %.1f MiB in use, %d entries): sightings snapshot %.1f MiB (%d devices seen: " ..
+  "%.0f bytes each), decisions of %d devices (%.0f bytes each in use); %.0f bytes on disk per device seen")
+  :format(bytes / 1048576, used / 1048576, entries, snap / 1048576, devices, snap / devices, inreg,
+    (used - snap) / math.max(inreg, 1), bytes / devices))
 LUA
 done

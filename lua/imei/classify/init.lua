@@ -113,13 +113,15 @@ function classify.run(opts)
     appeals, err = register.read_exceptions(opts.exceptions)
     if not appeals then return nil, err end
   end
-  if keep and not opts.store then
+  if keep then
     local ok_dirs, derr = make_dirs(state_dir)
     if not ok_dirs then return nil, derr end
-    if opts.fresh then register.wipe_sightings(state_dir) end
   end
+  -- the sightings: by default a memory store, restored from the state's snapshot and saved
+  -- back into it in the register's transaction (memory speed, one atomic commit)
+  local own_memory = opts.store == nil or opts.store == "memory"
   local store
-  store, err = open_store(register.store_spec(opts, state_dir))
+  store, err = open_store(register.store_spec(opts))
   if not store then return nil, err end
 
   -- the policy, loaded once with its examples (they must pass), for its description
@@ -160,6 +162,16 @@ function classify.run(opts)
   if not reg then
     lock:unlock()
     return nil, err
+  end
+  if own_memory and not opts.fresh then
+    local snap = reg.kv:get("s:snapshot")
+    local rok, rerr = true, nil
+    if snap then rok, rerr = store:restore(snap) end
+    if not rok then
+      reg:close()
+      lock:unlock()
+      return nil, ("%s/register: the sightings kept in the state: %s"):format(state_dir, tostring(rerr))
+    end
   end
 
   local replay
@@ -275,7 +287,7 @@ function classify.run(opts)
       date = date, started = started, out = opts.out, policy_file = opts.policy,
       tacdb = type(opts.tacdb) == "string" and opts.tacdb or nil,
       lists = type(opts.lists) == "string" and opts.lists or nil,
-      store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "memory",
+      store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "state",
       dumps = text.array(opts.dumps), jobs = jobs, reader_thread = jobs >= 2,
       forced = opts.force or false, fresh = opts.fresh or false, date_given = run_date ~= nil,
       state = keep and state_dir or nil, exceptions = opts.exceptions,
@@ -338,13 +350,19 @@ function classify.run(opts)
       local sok, serr, scode = host.fsync(tmp .. "/" .. name)
       if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
     end
+    local snapshot
+    if keep and write_lists and own_memory then
+      local serr
+      snapshot, serr = store:snapshot()
+      if not snapshot then error({ message = "the sightings snapshot: " .. tostring(serr) }, 0) end
+    end
     -- ... then commit: the register (one LMDB transaction), then every file renamed into
     -- place; signals wait until it is done
     host.signals_block(true)
     if keep and write_lists then -- lists refused: nothing was decided, nothing is kept
       local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
         { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
-          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint)
+          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint, snapshot)
       if not cok then
         host.signals_block(false)
         error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)

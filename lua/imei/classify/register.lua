@@ -167,7 +167,8 @@ function register:put_device(imei, rec)
 end
 
 --- Commit the run: generation, the undo log, the lists it started from.
-function register:commit(date, generation, prev_files, runinfo, fingerprint)
+function register:commit(date, generation, prev_files, runinfo, fingerprint, snapshot)
+  if snapshot then self.kv:put("s:snapshot", snapshot) end
   self.kv:put("meta:format", register.FORMAT)
   self.kv:put("meta:generation", tostring(generation))
   self.kv:put("meta:undo", encode(next(self.undo) and self.undo or { ["meta:none"] = false }))
@@ -643,15 +644,10 @@ function register.state_dir(opts)
   return opts.state or (opts.out .. "/state")
 end
 
---- The sightings store of a run: --store, else an LMDB store inside the state.
-function register.store_spec(opts, state)
-  return opts.store or ("lmdb:" .. state .. "/sightings")
-end
-
---- --fresh: the state's own sightings store is emptied (its files removed) before the run.
-function register.wipe_sightings(state)
-  local dir = state .. "/sightings"
-  for _, name in ipairs(host.listdir(dir) or {}) do os.remove(dir .. "/" .. name) end
+--- The sightings store of a run: --store, else a memory store that the run fills from the
+-- state's snapshot (the register's "s:snapshot") and saves back into it.
+function register.store_spec(opts)
+  return opts.store or "memory"
 end
 
 -- A register that holds nothing and keeps nothing (a what-if run with no state yet).
@@ -784,28 +780,27 @@ function register.history(state, imei)
     end
   end
   out.generation = reg:generation()
+  local snap = reg.kv:get("s:snapshot")
   reg:close()
-  local size, _, isdir = host.file_size(state .. "/sightings")
-  if size and isdir then
-    local sightings = require "imei.sightings"
-    local ok, store = pcall(sightings.open, "lmdb:" .. state .. "/sightings", { read_only = true })
-    if ok and store then
-      local rows = store:sightings(#key == 14 and key .. "0" or key)
-      if rows then
-        table.sort(rows, function(a, b)
-          if a.first_seen ~= b.first_seen then return a.first_seen < b.first_seen end
-          return tostring(a.imsi) < tostring(b.imsi)
-        end)
-        for _, row in ipairs(rows) do
-          out.sightings[#out.sightings + 1] = {
-            imsi = row.imsi, msisdn = row.msisdn, operator = row.operator,
-            first_seen = os.date("!%Y-%m-%d", row.first_seen), last_seen = os.date("!%Y-%m-%d", row.last_seen),
-            days_seen = row.days_seen,
-          }
-        end
+  if snap then
+    local store = assert(require("imei.sightings").open("memory"))
+    local ok, rerr = store:restore(snap)
+    if not ok then return nil, ("%s/register: the sightings kept in the state: %s"):format(state, tostring(rerr)) end
+    local rows = store:sightings(#key == 14 and key .. "0" or key)
+    if rows then
+      table.sort(rows, function(a, b)
+        if a.first_seen ~= b.first_seen then return a.first_seen < b.first_seen end
+        return tostring(a.imsi) < tostring(b.imsi)
+      end)
+      for _, row in ipairs(rows) do
+        out.sightings[#out.sightings + 1] = {
+          imsi = row.imsi, msisdn = row.msisdn, operator = row.operator,
+          first_seen = os.date("!%Y-%m-%d", row.first_seen), last_seen = os.date("!%Y-%m-%d", row.last_seen),
+          days_seen = row.days_seen,
+        }
       end
-      if store.close then store:close() end
     end
+    store:close()
   end
   return out
 end
