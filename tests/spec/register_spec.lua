@@ -287,6 +287,33 @@ describe("the national register", function()
     assert.equal(1, code2)
   end)
 
+  it("keeps the sightings as a snapshot that restores exactly, and refuses a damaged one", function()
+    local sightings = require "imei.sightings"
+    local a = assert(sightings.open("memory"))
+    for i = 1, 50 do
+      assert(a:record { key = cd(A), imsi = ("4100100000%05d"):format(i % 7), msisdn = "923000000001",
+                        time = 1767225600 + i * 86400, rat = "EUTRAN" })
+    end
+    assert(a:record { key = cd(B), imsi = "410010000000002", time = 1767225600 })
+    assert(a:pair(cd(A), "410010000000003", "923000000001"))
+    local snap = assert(a:snapshot())
+    local b = assert(sightings.open("memory"))
+    assert(b:restore(snap))
+    assert.same(a:sightings(cd(A)), b:sightings(cd(A)))
+    assert.same(a:sightings(cd(B)), b:sightings(cd(B)))
+    assert.same(a:daily(cd(A), 30, 1767225600 + 50 * 86400), b:daily(cd(A), 30, 1767225600 + 50 * 86400))
+    assert.is_true(b:is_paired(cd(A), "410010000000003"))
+    assert.equal(snap, b:snapshot())
+    local damaged = snap:sub(1, 40) .. string.char((snap:byte(41) + 1) % 256) .. snap:sub(42)
+    local c = assert(sightings.open("memory"))
+    local ok, err = c:restore(damaged)
+    assert.is_nil(ok)
+    assert.matches("checksum", err)
+    assert.same({}, c:sightings(cd(A))) -- nothing put
+    local _, err2 = c:restore(snap:sub(1, #snap - 9))
+    assert.matches("do not hold", err2)
+  end)
+
   it("a run killed before its commit leaves the register as it was (one LMDB transaction)", function()
     local dir = support.tmpdir()
     local kv = assert(host.kv_open(dir .. "/r"))
