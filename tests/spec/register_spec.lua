@@ -158,6 +158,26 @@ describe("the national register", function()
     assert.equal(1, r.report.register.counts.grace_changed)
   end)
 
+  it("unblocks a device seen again when a sticky = false condition no longer holds (condition_cleared)", function()
+    local dir = support.tmpdir()
+    local pol = support.write(dir .. "/p.lua", [[
+local P = policy.new { name = "ns", version = "1" }
+P:requires_list("stolen", { min_rows = 0 })
+P:condition { name = "stolen", status = "BLACKLISTED", max_ratio = 1, sticky = false,
+  when = function(d) return d.key ~= nil and lists.stolen:has(d.key) end }
+return P
+]])
+    local out = dir .. "/out"
+    local rows = { { 1, A, "410010000000001", "923000000001" }, { 2, A, "410010000000001", "923000000001" } }
+    run { policy = pol, lists = write_lists(dir .. "/l1", {}, { A }), out = out, dumps = { dump(dir, 1, 1, rows) },
+          date = day(1) }
+    assert.same({ A .. "," .. day(1) .. ",stolen" }, rows_of(out .. "/blocklist.csv"))
+    run { policy = pol, lists = write_lists(dir .. "/l2", {}, {}), out = out, dumps = { dump(dir, 2, 2, rows) },
+          date = day(2) }
+    assert.same({}, rows_of(out .. "/blocklist.csv"))
+    assert.same({ A .. "," .. day(1) .. ",stolen,unblocked,condition_cleared" }, rows_of(out .. "/blocklist_delta.csv"))
+  end)
+
   it("lifts a block by an appeal until its date, then the block comes back by itself", function()
     local dir = support.tmpdir()
     local pol = policy_file(dir, 0)
@@ -327,9 +347,12 @@ describe("the national register", function()
       assert(kv:begin())
       for i = 1, 1000 do kv:put("d:" .. i, ("y"):rep(100)) end
       kv:put("d:x", "2")
+      assert(kv:get("d:x") == "2" and kv:get("d:1")) -- the transaction sees its writes
+      io.open(%q, "w"):close()
       os.execute("kill -9 " .. require("imei.host").getpid())
-    ]]):format(package.cpath, dir .. "/r"))
+    ]]):format(package.cpath, dir .. "/r", dir .. "/reached"))
     os.execute("lua5.4 '" .. script .. "' 2>/dev/null")
+    assert.truthy(support.read(dir .. "/reached"), "the child never reached its kill")
     kv = assert(host.kv_open(dir .. "/r", true))
     assert.equal("1", kv:get("d:x"))
     assert.is_nil(kv:get("d:1"))
