@@ -549,8 +549,7 @@ describe("imei classify", function()
         r.report.refused[1], 1, true)
       local names = host.listdir(out)
       table.sort(names)
-      -- the report says why; no list (and nothing committed to the state)
-      assert.same({ "report.json", "report.txt", "state" }, names)
+      assert.same({ "report.json", "report.txt" }, names) -- the report says why; no list, no state
       assert.matches("LISTS NOT WRITTEN", read(out .. "/report.txt"), 1, true)
       local forced = assert(run(dir, out, { policy = policy, force = true }))
       assert.equal(0, forced.code)
@@ -605,7 +604,7 @@ describe("imei classify", function()
                                     lists = dir .. "/lists" }
       assert.is_nil(r)
       assert.matches("truncated", err, 1, true)
-      assert.same({ "state" }, host.listdir(dir .. "/out")) -- the state: no decision committed
+      assert.same({}, host.listdir(dir .. "/out"))
     end)
 
     it("refuses a header without an imsi column", function()

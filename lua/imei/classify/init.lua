@@ -113,10 +113,6 @@ function classify.run(opts)
     appeals, err = register.read_exceptions(opts.exceptions)
     if not appeals then return nil, err end
   end
-  if keep then
-    local ok_dirs, derr = make_dirs(state_dir)
-    if not ok_dirs then return nil, derr end
-  end
   -- the sightings: by default a memory store, restored from the state's snapshot and saved
   -- back into it in the register's transaction (memory speed, one atomic commit)
   local own_memory = opts.store == nil or opts.store == "memory"
@@ -157,18 +153,36 @@ function classify.run(opts)
     return nil, "the previous run's lists: " .. err
   end
   local base_files = lists.base_files(opts.out, names)
+  -- the state: a run that creates it and commits nothing (an error, a signal, refused
+  -- lists) leaves none behind
+  local state_existed = host.file_size(state_dir .. "/register") ~= nil
+  if keep then
+    local ok_dirs, derr = make_dirs(state_dir)
+    if not ok_dirs then
+      lock:unlock()
+      return nil, derr
+    end
+  end
   local reg
   reg, err = register.for_run(state_dir, keep, opts.fresh)
   if not reg then
     lock:unlock()
     return nil, err
   end
+  local committed = false
+  local function close_reg()
+    reg:close()
+    if keep and not state_existed and not committed then
+      remove_tree(state_dir .. "/register")
+      host.rmdir(state_dir) -- only when empty
+    end
+  end
   if own_memory and not opts.fresh then
     local snap = reg.kv:get("s:snapshot")
     local rok, rerr = true, nil
     if snap then rok, rerr = store:restore(snap) end
     if not rok then
-      reg:close()
+      close_reg()
       lock:unlock()
       return nil, ("%s/register: the sightings kept in the state: %s"):format(state_dir, tostring(rerr))
     end
@@ -180,7 +194,7 @@ function classify.run(opts)
     reader_thread = jobs >= 2,
   }
   if not replay then
-    reg:close()
+    close_reg()
     lock:unlock()
     return nil, err
   end
@@ -189,7 +203,7 @@ function classify.run(opts)
     local idx, add_err = replay:add_file(path, d.operator, d.first, d.last)
     if not idx then
       replay:close()
-      reg:close()
+      close_reg()
       lock:unlock()
       return nil, add_err
     end
@@ -205,7 +219,7 @@ function classify.run(opts)
     err = text.io_error(tmp, err, mkdir_code)
     host.signals_restore()
     replay:close()
-    reg:close()
+    close_reg()
     lock:unlock()
     return nil, err
   end
@@ -367,6 +381,7 @@ function classify.run(opts)
         host.signals_block(false)
         error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)
       end
+      committed = true
     end
     for _, name in ipairs(files) do
       local rok, rerr, rcode = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
@@ -386,7 +401,7 @@ function classify.run(opts)
   host.signals_restore()
   replay:close()
   if not run_ok then reg:abort() end
-  reg:close()
+  close_reg()
   if type(opts.store) ~= "userdata" and type(opts.store) ~= "table" then store:close() end -- ours: close it
   if not run_ok then
     remove_tree(tmp)
