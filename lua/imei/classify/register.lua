@@ -111,7 +111,7 @@ function register:last_run()
 end
 
 function register:generation()
-  return tonumber(self.kv:get("meta:generation") or "0") or 0
+  return math.tointeger(tonumber(self.kv:get("meta:generation") or "0")) or 0
 end
 
 --- The device record of an IMEI key, or nil.
@@ -151,7 +151,7 @@ function register:begin(date, fresh, fingerprint)
       if old == false then self.kv:del(key) else self.kv:put(key, old) end
     end
     info.rerun = true
-    info.generation_before = last.generation - 1
+    info.generation_before = (math.tointeger(last.generation) or 1) - 1
     info.prev_files = last.prev or {}
   elseif last and last.date > date then
     info.older = last.date
