@@ -9,8 +9,9 @@ function classify_cmd.configure(cmd)
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
     "Sightings store: lmdb:PATH, a redis:// URL (shared), or memory for a what-if run that keeps nothing " ..
-    "(default: an LMDB store inside the state).")
-  cmd:option("--state", "The national register (LMDB folder): decisions kept from run to run (default: --out/state).")
+    "(default: kept in the state, as a snapshot restored and saved by each run).")
+  cmd:option("--state", "The national register (LMDB folder): decisions and sightings kept from run to run " ..
+                        "(default: --out/state).")
   cmd:option("--exceptions", "Appeals and exemptions CSV: imei,reason,until or imei,imsi,reason,until " ..
                              "(lifts a block or notice until that date).")
   cmd:option("--out", "Output folder for the lists and the report (created if missing)."):count(1)
@@ -40,8 +41,8 @@ is written in a temporary folder and renamed into place at the end: an interrupt
 State: every decision is kept in the register (--state, default --out/state): a block
 date once notified never slides, a blocked device stays blocked until an explicit cause
 (list entry, pairing, appeal, policy change), a notice whose date has come blocks the
-device even when it is no longer seen. A run of the same date as the last one replaces
-it. `imei history IMEI --state DIR` shows one device's record. docs/register.md.
+device even when it is no longer seen. A run of the same date and inputs as the last one
+replaces it (the same lists, deltas and report). `imei history IMEI --state DIR` shows one device's record. docs/register.md.
 
 Exit status: 0 lists written; 1 lists refused (a blocking condition hits more devices than
 its safety ratio, max_ratio or 10%, or the policy failed: see the report; --force writes
