@@ -42,7 +42,8 @@ State: every decision is kept in the register (--state, default --out/state): a 
 date once notified never slides, a blocked device stays blocked until an explicit cause
 (list entry, pairing, appeal, policy change), a notice whose date has come blocks the
 device even when it is no longer seen. A run of the same date and inputs as the last one
-replaces it (the same lists, deltas and report). `imei history IMEI --state DIR` shows one device's record. docs/register.md.
+replaces it (the same lists, deltas and report). `imei history IMEI --state DIR` shows one
+device's record. docs/register.md.
 
 Exit status: 0 lists written; 1 lists refused (a blocking condition hits more devices than
 its safety ratio, max_ratio or 10%, or the policy failed: see the report; --force writes
