@@ -66,7 +66,7 @@ DEB_PACKAGES = build-essential clang libclang-rt-14-dev pkg-config \
 	nettle-dev liblmdb-dev zlib1g-dev libosmocore-dev python3 python3-stdnum \
 	cppcheck sqlite3 libsqlite3-dev libnghttp2-dev libev-dev nghttp2-client curl \
 	libhttp-parser-dev libfreediameter-dev freediameter freediameter-extensions \
-	redis-server redis-tools libhiredis-dev libssl-dev openssl
+	redis-server redis-tools libhiredis-dev libssl-dev openssl chromium
 
 CORE_SRC = $(wildcard core/*.c)
 BIND_SRC = $(filter-out binding/lua_core_module.c,$(wildcard binding/*.c))

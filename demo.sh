@@ -33,4 +33,5 @@ imei classify --policy policies/example-country.lua "${tacdb[@]}" --lists "$demo
 
 step "The lists operators load" "ls out; head out/blocklist.csv out/notifications_Jazz.csv out/exceptions_Jazz.csv"
 ls out
+echo "(out/report.html: the report with charts and sortable tables; open it in a browser)"
 head -n 4 out/blocklist.csv out/notifications_Jazz.csv out/exceptions_Jazz.csv

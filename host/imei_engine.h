@@ -154,6 +154,21 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 int imei_engine_examples(struct imei_engine *e, void (*out)(lua_State *S, void *ud), void *ud, char *err,
                          size_t errlen);
 
+/* Explain a verdict (host/explain.c, docs/explain.md): the same evaluation as a check,
+ * traced, with the check's limits and no sighting recorded. The report table (each
+ * condition in order: matched, exempted by its unless and why, overruled, failed; grace
+ * dates; the facts the conditions looked at) is handed to out at idx of the sandbox's
+ * state; out returns 0 or -1. Returns out's result, or -1 and err when the run failed. */
+int imei_engine_explain_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
+                             int (*out)(lua_State *S, int idx, void *ud), void *out_ud, char *err, size_t errlen);
+/* The same as JSON (RFC 8259, UTF-8), in *json (malloc'd, *len bytes, NUL-terminated;
+ * free() it). 0, or -1 and err. */
+int imei_engine_explain_json(struct imei_engine *e, const struct imei_request *req, char **json, size_t *len,
+                             char *err, size_t errlen);
+/* The JSON writer of the above, on any plain Lua value (raw access; never raises):
+ * 0, or -1 when memory ran out or the text would pass 4 MiB. */
+int imei_explain_json_of(lua_State *S, int idx, char **json, size_t *len);
+
 /* Reload the policy file(s) into a fresh sandbox, self-test, swap. On failure (also a
  * policy that hangs: the load is cut at its deadline) the old policy stays in force and
  * err says why; returns 0 or -1.

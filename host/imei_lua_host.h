@@ -21,6 +21,13 @@ int imei_luaopen_host(lua_State *L);
 
 void imei_lua_engine(lua_State *L);            /* lua_engine.c: engine_new */
 void imei_lua_replay(lua_State *L);            /* lua_replay.c: replay_new */
+struct imei_replay *imei_lua_check_replay(lua_State *L, int idx); /* lua_replay.c */
+struct imei_tacdb;
+/* The brand a report names for TAC database record idx (its manufacturer when it has no
+ * brand), or NULL for no such record. lua_replay.c */
+const char *imei_lua_replay_brand(struct imei_tacdb *db, size_t idx);
+int imei_lua_replay_compare(lua_State *L);      /* lua_replay_compare.c: r:compare([tacdb]) */
+int imei_lua_replay_network_pairs(lua_State *L); /* lua_replay_compare.c: r:network_pairs() */
 void imei_lua_sandbox_patterns(lua_State *L);  /* lua_sandbox_patterns.c: _budgeted_string */
 void imei_lua_batchio(lua_State *L);           /* lua_batchio.c: signals, mkdir, durable_rename… */
 void imei_lua_kv(lua_State *L);                /* lua_kv.c: kv_open (the register's LMDB table) */

@@ -97,11 +97,27 @@ struct imei_replay_condition {
 	enum imei_status status; /* as declared: what it asks for once any grace period ends */
 };
 
+/* An operator's own policy, for the pairs whose IMSI's home network is `network`. */
+#define IMEI_REPLAY_MAX_NETWORKS 64
+struct imei_replay_network_policy {
+	const char *network;               /* "MCC-MNC" (imei_replay_home_network's form) */
+	struct imei_engine_config engine;  /* its policy and data */
+};
+
 struct imei_replay_eval_config {
 	struct imei_engine_config engine; /* policy, tacdb, lists, store, lua_path, limits, on_error */
 	unsigned threads;                 /* engines evaluating at once (>= 1) */
 	const struct imei_replay_condition *conditions; /* the policy's, in order: their indexes */
 	size_t nconditions;
+	/* what-if (optional): a second policy, OLD, decides every pair in the same pass; its
+	 * verdicts are compared, never listed (imei_replay_compare_result) */
+	const struct imei_engine_config *compare;
+	const struct imei_replay_condition *compare_conditions; /* OLD's, in order */
+	size_t ncompare_conditions;
+	/* operator policies (optional): a pair whose IMSI's home network is one of these is
+	 * decided by that network's policy instead of `engine`'s */
+	const struct imei_replay_network_policy *networks;
+	size_t nnetworks;
 };
 
 /* Create the engines (errors come back here, e.g. a policy that does not load) and start
@@ -232,5 +248,62 @@ size_t imei_replay_failures(const struct imei_replay *r, const char *const **out
  * notified. Arrays of imei_tacdb_count() entries, or NULL without a database. */
 void imei_replay_tac_counts(const struct imei_replay *r, const uint32_t **devices, const uint32_t **blocked,
                             const uint32_t **notified, size_t *n);
+
+/* ---- what-if and operator policies (replay_compare.c) -------------------------------- */
+
+/* Devices that changed, in a group (an operator, an RBI, a TAC record). */
+struct imei_replay_changes {
+	uint64_t changed;        /* status, block date or notification differs */
+	uint64_t newly_blocked;  /* BLACKLISTED under NEW only */
+	uint64_t unblocked;      /* BLACKLISTED under OLD only */
+	uint64_t block_date, notification;
+};
+
+/* A condition (by name) under both policies: devices it matches, blocks, has in grace. */
+struct imei_replay_condition_change {
+	const char *name;
+	int new_index, old_index; /* in NEW's and OLD's condition names; -1: not there */
+	struct imei_replay_condition_stats old; /* the same counts as the report's for NEW */
+	uint64_t newly_matched, no_longer_matched, newly_blocked, no_longer_blocked, newly_grace, no_longer_grace;
+};
+
+#define IMEI_REPLAY_CHANGE_VERDICT 0x01
+#define IMEI_REPLAY_CHANGE_BLOCK_DATE 0x02
+#define IMEI_REPLAY_CHANGE_NOTIFICATION 0x04
+#define IMEI_REPLAY_COMPARE_EXAMPLES 20 /* kept per kind of change (its first: verdict, block date, notification) */
+
+struct imei_replay_compare_example {
+	size_t first, pair;   /* the device's first pair, the pair shown (indexes in the pairs) */
+	unsigned changes;     /* IMEI_REPLAY_CHANGE_* of the device */
+	uint8_t old_status, new_status;
+	int32_t old_block_day, new_block_day;
+	bool old_notify, new_notify;
+	uint64_t old_conds, new_conds; /* conditions that decided the device, each side's indexes */
+};
+
+struct imei_replay_compare {
+	uint64_t devices, changed, verdict, block_date, notification;
+	uint64_t newly_blocked, unblocked, newly_notified, no_longer_notified;
+	uint64_t blocked_old, blocked_new, notified_old, notified_new;
+	uint64_t pairs, pairs_changed, pair_verdict, pair_block_date, pair_notification, imsis_changed;
+	uint64_t transitions[4][4];  /* changed devices by [OLD status][NEW status] */
+	uint64_t failures_old;       /* pairs where OLD failed */
+	struct imei_replay_changes ops[IMEI_REPLAY_MAX_OPERATORS];
+	struct imei_replay_changes rbi[100];
+	const struct imei_replay_changes *tacs; /* per TAC database record; NULL without one */
+	size_t ntacs;
+	struct imei_replay_condition_change *conditions; /* NEW's order, then OLD's others */
+	size_t nconditions;
+	struct imei_replay_compare_example examples[3 * IMEI_REPLAY_COMPARE_EXAMPLES]; /* in device order */
+	size_t nexamples;
+};
+
+/* After a DONE evaluation with a compare policy: the comparison; NULL without one. */
+const struct imei_replay_compare *imei_replay_compare_result(const struct imei_replay *r);
+/* OLD's condition names (its indexes), as imei_replay_condition_name gives NEW's. */
+const char *imei_replay_old_condition_name(const struct imei_replay *r, size_t i);
+/* Pairs decided by operator policy i (i < nnetworks), or by the national one (i = nnetworks). */
+uint64_t imei_replay_network_pairs(const struct imei_replay *r, size_t i);
+size_t imei_replay_nnetworks(const struct imei_replay *r);
 
 #endif

@@ -6,9 +6,11 @@
  *   engine:refresh() -> false | "policy" | "lists" | "policy,lists" | nil, err
  *   engine:stats() -> table               engine:info() -> table
  *   engine:examples() -> { total, passed, failed = { {at, message}, … } }
+ *   engine:explain(request) -> report | nil, err   engine:explain_json(request) -> text | nil, err
  * The request table is copied into the sandbox (plain data only); the verdict comes
  * back through struct imei_verdict, the same path a C host uses.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "imei_engine.h"
@@ -370,21 +372,88 @@ static void copy_examples(lua_State *S, void *ud)
 
 /* engine:examples() runs them in a state of their own (imei_engine_examples), never in the
  * live one: a run cut short leaves nothing behind. */
+/* After an engine call that copied its result out under a protected call of the host's
+ * state: nil and err when the call failed (the stack cut back to its first `keep`
+ * values), the copy's error raised when the copy failed, else the copy. */
+static int copied_result(lua_State *L, int rc, int copy_status, const char *err, int keep)
+{
+	if (rc != 0) {
+		lua_settop(L, keep);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	if (copy_status != LUA_OK)
+		return lua_error(L); /* the copy's error, now that the engine is out of the way */
+	return 1;
+}
+
 static int l_examples(lua_State *L)
 {
 	struct imei_engine *e = check_engine(L, 1);
 	char err[1024];
 	struct examples_out o = { L, LUA_OK };
 	lua_settop(L, 1);
-	if (imei_engine_examples(e, copy_examples, &o, err, sizeof err) != 0) {
-		lua_settop(L, 1);
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
+	int rc = imei_engine_examples(e, copy_examples, &o, err, sizeof err);
+	return copied_result(L, rc, o.status, err, 1);
+}
+
+#define EXPLAIN_DEPTH 12 /* the report's rows of sightings sit 7 deep */
+
+struct explain_out {
+	lua_State *host, *S;
+	int idx, status;
+	bool json;
+	char *text; /* the JSON, freed by explain() whatever happened */
+};
+
+static int copy_explain_protected(lua_State *L)
+{
+	struct explain_out *o = lua_touserdata(L, 1);
+	if (o->json) {
+		size_t len;
+		if (imei_explain_json_of(o->S, o->idx, &o->text, &len) != 0)
+			return luaL_error(L, "explain: the report is too large or memory ran out");
+		lua_pushlstring(L, o->text, len);
+		return 1;
 	}
-	if (o.status != LUA_OK)
-		return lua_error(L); /* the copy's error, now that the engine is out of the way */
+	copy_value(o->S, o->idx, L, EXPLAIN_DEPTH);
 	return 1;
+}
+
+/* Under a protected call of the host's state, as copy_examples. */
+static int copy_explain(lua_State *S, int idx, void *ud)
+{
+	struct explain_out *o = ud;
+	o->S = S;
+	o->idx = idx;
+	lua_pushcfunction(o->host, copy_explain_protected);
+	lua_pushlightuserdata(o->host, o);
+	o->status = lua_pcall(o->host, 1, 1, 0);
+	return 0;
+}
+
+static int explain(lua_State *L, bool json)
+{
+	struct imei_engine *e = check_engine(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	struct host_request hr = { L, 2 };
+	struct explain_out o = { .host = L, .status = LUA_OK, .json = json };
+	char err[1024];
+	int rc = imei_engine_explain_with(e, push_host_request, &hr, copy_explain, &o, err, sizeof err);
+	free(o.text);
+	return copied_result(L, rc, o.status, err, 2);
+}
+
+static int l_explain(lua_State *L)
+{
+	return explain(L, false);
+}
+
+static int l_explain_json(lua_State *L)
+{
+	return explain(L, true);
 }
 
 static int l_policy_name(lua_State *L)
@@ -428,6 +497,8 @@ void imei_lua_engine(lua_State *L)
 		{ "stats", l_stats },
 		{ "info", l_info },
 		{ "examples", l_examples },
+		{ "explain", l_explain },
+		{ "explain_json", l_explain_json },
 		{ "policy_name", l_policy_name },
 		{ "close", l_close },
 		{ NULL, NULL },

@@ -5,12 +5,15 @@
  *   r:add_file(path, operator [, first, last]) -> index | nil, err   (dates "YYYYMMDD")
  *   r:ingest(ms) -> "more" | "done" | "stopped" | nil, err
  *   r:evaluate{ policy =, tacdb =, lists =, store =, lua_path =, threads =, on_error =,
- *               memory =, instructions =, conditions = { {name =, status =}, … } } -> true | nil, err
+ *               memory =, instructions =, conditions = { {name =, status =}, … },
+ *               compare = OLD_PATH, compare_conditions = { … },
+ *               networks = { {network = "410-06", policy = PATH}, … } } -> true | nil, err
  *   r:wait(ms) -> "more" | "done" | "stopped" | nil, err
  *   r:progress(), r:totals(), r:files(), r:operators(), r:conditions(), r:rejections(),
  *   r:failures(), r:brands() -> tables for the report
  *   r:devices() -> iterator over the devices to list (blocked, or with a pair to notify)
  *   r:find(imei [, imsi]) -> the pair (or the device's first pair) as a table, or nil
+ *   r:compare([tacdb]) -> what-if counts (lua_replay_compare.c), r:network_pairs()
  *   r:close()
  *   dump_date_ok(s) -> bool           operator_ok(name) -> bool   (the C rules, for early checks)
  * The stop flag the replay watches is the one imei.host.signals_catch() raises (lua_batchio.c).
@@ -35,6 +38,11 @@ static struct imei_replay *check_replay(lua_State *L, int idx)
 	if (!lr->r)
 		luaL_error(L, "imei.replay: the replay is closed");
 	return lr->r;
+}
+
+struct imei_replay *imei_lua_check_replay(lua_State *L, int idx)
+{
+	return check_replay(L, idx);
 }
 
 static int push_fail(lua_State *L, const char *msg)
@@ -152,6 +160,35 @@ static int l_ingest(lua_State *L)
 	return push_step(L, rc, err);
 }
 
+/* args[2][field] = { {name =, status =}, ... } into out; -1 when more than the limit. */
+static int read_conditions(lua_State *L, const char *field, struct imei_replay_condition *out, size_t *nout)
+{
+	*nout = 0;
+	if (lua_getfield(L, 2, field) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	int t = lua_gettop(L);
+	size_t n = lua_rawlen(L, t);
+	if (n > IMEI_REPLAY_MAX_CONDITIONS) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, t, (lua_Integer)i + 1);
+		luaL_checktype(L, -1, LUA_TTABLE);
+		lua_getfield(L, -1, "name");
+		out[i].name = luaL_checkstring(L, -1);
+		lua_getfield(L, -2, "status");
+		int s = imei_status_from_name(luaL_optstring(L, -1, "BLACKLISTED"));
+		out[i].status = s < 0 ? IMEI_STATUS_BLACKLISTED : (enum imei_status)s;
+		lua_pop(L, 3); /* the strings stay anchored in the conditions table (argument 2) */
+	}
+	lua_pop(L, 1);
+	*nout = n;
+	return 0;
+}
+
 static int l_evaluate(lua_State *L)
 {
 	struct imei_replay *r = check_replay(L, 1);
@@ -180,24 +217,39 @@ static int l_evaluate(lua_State *L)
 	lua_getfield(L, 2, "threads");
 	lua_Integer threads = luaL_optinteger(L, -1, 1);
 	cfg.threads = (unsigned)(threads < 1 ? 1 : threads > 64 ? 64 : threads);
-	struct imei_replay_condition conds[IMEI_REPLAY_MAX_CONDITIONS];
-	if (lua_getfield(L, 2, "conditions") == LUA_TTABLE) {
+	struct imei_replay_condition conds[IMEI_REPLAY_MAX_CONDITIONS], old_conds[IMEI_REPLAY_MAX_CONDITIONS];
+	if (read_conditions(L, "conditions", conds, &cfg.nconditions) < 0)
+		return push_fail(L, "the policy has more than 64 conditions: batch replay counts at most 64");
+	cfg.conditions = conds;
+	/* what-if: OLD's policy file, with the same data as the policy's */
+	struct imei_engine_config old_engine;
+	if (lua_getfield(L, 2, "compare") != LUA_TNIL) {
+		old_engine = cfg.engine;
+		old_engine.policy = luaL_checkstring(L, -1);
+		cfg.compare = &old_engine;
+		if (read_conditions(L, "compare_conditions", old_conds, &cfg.ncompare_conditions) < 0)
+			return push_fail(L, "the compared policy has more than 64 conditions: batch replay counts at most 64");
+		cfg.compare_conditions = old_conds;
+	}
+	/* operator policies: { { network = "410-06", policy = "telenor.lua" }, ... } */
+	struct imei_replay_network_policy nets[IMEI_REPLAY_MAX_NETWORKS];
+	if (lua_getfield(L, 2, "networks") == LUA_TTABLE) {
 		int t = lua_gettop(L);
 		size_t n = lua_rawlen(L, t);
-		if (n > IMEI_REPLAY_MAX_CONDITIONS)
-			return push_fail(L, "the policy has more than 64 conditions: batch replay counts at most 64");
+		if (n > IMEI_REPLAY_MAX_NETWORKS)
+			return push_fail(L, "more than 64 operator policies");
 		for (size_t i = 0; i < n; i++) {
 			lua_rawgeti(L, t, (lua_Integer)i + 1);
 			luaL_checktype(L, -1, LUA_TTABLE);
-			lua_getfield(L, -1, "name");
-			conds[i].name = luaL_checkstring(L, -1);
-			lua_getfield(L, -2, "status");
-			int s = imei_status_from_name(luaL_optstring(L, -1, "BLACKLISTED"));
-			conds[i].status = s < 0 ? IMEI_STATUS_BLACKLISTED : (enum imei_status)s;
-			lua_pop(L, 3); /* the strings stay anchored in the conditions table (argument 2) */
+			lua_getfield(L, -1, "network");
+			nets[i].network = luaL_checkstring(L, -1);
+			nets[i].engine = cfg.engine;
+			lua_getfield(L, -2, "policy");
+			nets[i].engine.policy = luaL_checkstring(L, -1);
+			lua_pop(L, 3); /* the strings stay anchored in argument 2 */
 		}
-		cfg.conditions = conds;
-		cfg.nconditions = n;
+		cfg.networks = nets;
+		cfg.nnetworks = n;
 	}
 	char err[1024];
 	if (imei_replay_eval_start(r, &cfg, err, sizeof err) < 0)
@@ -394,6 +446,19 @@ static int l_failures(lua_State *L)
 	return 1;
 }
 
+const char *imei_lua_replay_brand(struct imei_tacdb *db, size_t idx)
+{
+	struct imei_tac_record rec;
+	if (!imei_tacdb_record(db, (uint32_t)idx, &rec))
+		return NULL;
+	const char *brand = rec.str[IMEI_TAC_BRAND];
+	if (!brand || !*brand)
+		brand = rec.str[IMEI_TAC_MANUFACTURER];
+	if (!brand || !*brand)
+		brand = "(no brand in the TAC database)";
+	return brand;
+}
+
 /* Devices per brand of the TAC database: { [brand] = { devices =, blocked =, notified = } } */
 static int l_brands(lua_State *L)
 {
@@ -411,14 +476,9 @@ static int l_brands(lua_State *L)
 	for (size_t i = 0; i < n; i++) {
 		if (!dev[i])
 			continue;
-		struct imei_tac_record rec;
-		if (!imei_tacdb_record(db, (uint32_t)i, &rec))
+		const char *brand = imei_lua_replay_brand(db, i);
+		if (!brand)
 			continue;
-		const char *brand = rec.str[IMEI_TAC_BRAND];
-		if (!brand || !*brand)
-			brand = rec.str[IMEI_TAC_MANUFACTURER];
-		if (!brand || !*brand)
-			brand = "(no brand in the TAC database)";
 		if (lua_getfield(L, t, brand) != LUA_TTABLE) {
 			lua_pop(L, 1);
 			lua_createtable(L, 0, 3);
@@ -642,6 +702,8 @@ void imei_lua_replay(lua_State *L)
 		{ "brands", l_brands },
 		{ "devices", l_devices },
 		{ "find", l_find },
+		{ "compare", imei_lua_replay_compare },
+		{ "network_pairs", imei_lua_replay_network_pairs },
 		{ "close", l_close },
 		{ NULL, NULL },
 	};

@@ -96,6 +96,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->tac_devices);
 	free(r->tac_blocked);
 	free(r->tac_notified);
+	imei_replay_compare_free(r);
 	if (r->tacdb)
 		imei_tacdb_unref(r->tacdb);
 	imei_store_release(r->store);

@@ -18,25 +18,42 @@
 /* ---- evaluation ------------------------------------------------------------------ */
 
 
-/* The index of a condition name, adding it when new; -1 when the table is full. */
-static int cond_index(struct imei_replay *r, const char *name)
+/* A table of condition names: NEW's (the replay's own) or OLD's (--compare). */
+struct cond_table {
+	char **names;
+	enum imei_status *status;
+	_Atomic size_t *n;
+};
+
+static struct cond_table new_table(struct imei_replay *r)
 {
-	size_t n = atomic_load_explicit(&r->ncond, memory_order_acquire);
+	return (struct cond_table){ r->cond_names, r->cond_status, &r->ncond };
+}
+
+static struct cond_table old_table(struct imei_replay *r)
+{
+	return (struct cond_table){ r->old_cond_names, r->old_cond_status, &r->old_ncond };
+}
+
+/* The index of a condition name, adding it when new; -1 when the table is full. */
+static int cond_index(struct imei_replay *r, const struct cond_table *t, const char *name)
+{
+	size_t n = atomic_load_explicit(t->n, memory_order_acquire);
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(r->cond_names[i], name) == 0)
+		if (strcmp(t->names[i], name) == 0)
 			return (int)i;
 	pthread_mutex_lock(&r->clock_);
-	n = atomic_load_explicit(&r->ncond, memory_order_acquire);
+	n = atomic_load_explicit(t->n, memory_order_acquire);
 	int found = -1;
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(r->cond_names[i], name) == 0)
+		if (strcmp(t->names[i], name) == 0)
 			found = (int)i;
 	if (found < 0 && n < IMEI_REPLAY_MAX_CONDITIONS) {
 		char *copy = strdup(name);
 		if (copy) {
-			r->cond_names[n] = copy;
-			r->cond_status[n] = IMEI_STATUS_BLACKLISTED;
-			atomic_store_explicit(&r->ncond, n + 1, memory_order_release);
+			t->names[n] = copy;
+			t->status[n] = IMEI_STATUS_BLACKLISTED;
+			atomic_store_explicit(t->n, n + 1, memory_order_release);
 			found = (int)n;
 		}
 	}
@@ -102,7 +119,18 @@ static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p
 	pthread_mutex_unlock(&r->clock_);
 }
 
-static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_verdict *vp, struct imei_replay_pair *p)
+/* The engine that decides a pair: its subscriber's home network's policy, else the
+ * national one (docs/classify.md, operator policies). */
+static size_t network_of(const struct imei_replay *r, const char *net)
+{
+	for (size_t i = 0; i < r->nnetworks; i++)
+		if (strcmp(r->networks[i], net) == 0)
+			return i;
+	return r->nnetworks;
+}
+
+static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct cond_table *t,
+                     struct imei_verdict *vp, const struct imei_replay_pair *p, struct replay_outcome *o)
 {
 	char pei[IMEI_DUMP_MAX_IDENT + 1], imsi[24], msisdn[24], net[8];
 	if (p->ident < IMEI_REPLAY_TEXT_BASE)
@@ -125,40 +153,70 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, struct imei_v
 	};
 	int rc = imei_engine_check(e, &req, vp);
 	const struct imei_verdict v = *vp;
-	p->status = (uint8_t)v.status;
-	p->flags &= (uint8_t)~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED);
-	p->matched = p->blocked = p->grace = 0;
-	p->block_day = parse_iso_day(v.block_date);
+	o->status = (uint8_t)v.status;
+	o->flags = 0;
+	o->matched = o->blocked = o->grace = 0;
+	o->block_day = parse_iso_day(v.block_date);
 	if (rc < 0 || v.failed) {
-		p->flags |= IMEI_REPLAY_FAILED;
-		note_failure(r, p, v.error);
+		o->flags |= IMEI_REPLAY_FAILED;
+		if (t->names == r->cond_names)
+			note_failure(r, p, v.error); /* OLD's failures are counted, not listed */
 		if (rc < 0)
 			return; /* the whole policy failed: nothing decided */
 	} /* else some conditions failed and decided nothing; the others still count */
 	if (v.notify)
-		p->flags |= IMEI_REPLAY_NOTIFY;
+		o->flags |= IMEI_REPLAY_NOTIFY;
 	for (size_t i = 0; i < v.nreasons; i++) {
 		const struct imei_reason *reason = &v.reasons[i];
-		int idx = cond_index(r, reason->condition ? reason->condition : "");
+		int idx = cond_index(r, t, reason->condition ? reason->condition : "");
 		if (idx < 0)
 			continue;
 		uint64_t bit = 1ULL << idx;
 		if (reason->failed && reason->informative)
 			continue; /* failed without an on_error status: it decided nothing */
 		if (reason->informative) {
-			p->matched |= bit;
+			o->matched |= bit;
 			continue;
 		}
 		if (reason->overruled)
 			continue; /* the runtime says a final condition decided instead: this one decided nothing */
-		p->matched |= bit;
+		o->matched |= bit;
 		if (reason->status == IMEI_STATUS_BLACKLISTED)
-			p->blocked |= bit;
+			o->blocked |= bit;
 		else if (reason->status == IMEI_STATUS_GREYLISTED && reason->block_date) {
 			int32_t bd = parse_iso_day(reason->block_date);
-			if (r->cond_status[idx] != IMEI_STATUS_GREYLISTED || (bd != IMEI_REPLAY_NO_DAY && bd > r->run_day))
-				p->grace |= bit;
+			if (t->status[idx] != IMEI_STATUS_GREYLISTED || (bd != IMEI_REPLAY_NO_DAY && bd > r->run_day))
+				o->grace |= bit;
 		}
+	}
+}
+
+/* One pair: by its policy (NEW, or its network's), and by OLD when comparing. */
+static void evaluate_pair(struct worker *w, struct imei_verdict *vp, size_t j)
+{
+	struct imei_replay *r = w->r;
+	struct imei_replay_pair *p = &r->pairs[j];
+	struct imei_engine *e = w->engine;
+	if (r->nnetworks) {
+		char net[8];
+		imei_replay_home_network(p->imsi, net);
+		size_t k = network_of(r, net);
+		if (k < r->nnetworks)
+			e = w->net_engines[k];
+		w->net_pairs[k]++;
+	}
+	struct cond_table t = new_table(r);
+	struct replay_outcome o;
+	evaluate(r, e, &t, vp, p, &o);
+	p->status = o.status;
+	p->flags = (uint8_t)((p->flags & ~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED)) | o.flags);
+	p->block_day = o.block_day;
+	p->matched = o.matched;
+	p->blocked = o.blocked;
+	p->grace = o.grace;
+	if (w->old_engine) {
+		struct cond_table ot = old_table(r);
+		evaluate(r, w->old_engine, &ot, vp, p, &r->old[j]);
 	}
 }
 
@@ -175,15 +233,43 @@ static void *worker_main(void *arg)
 			break;
 		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
 		for (size_t j = i; j < end; j++)
-			evaluate(r, w->engine, &v, &r->pairs[j]);
+			evaluate_pair(w, &v, j);
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
 	}
 	imei_verdict_release(&v);
 	pthread_mutex_lock(&r->elock);
+	for (size_t k = 0; k <= r->nnetworks; k++)
+		r->network_pairs[k] += w->net_pairs[k];
 	r->running--;
 	pthread_cond_broadcast(&r->edone);
 	pthread_mutex_unlock(&r->elock);
 	return NULL;
+}
+
+/* A thread's engines: the policy's, OLD's when comparing, each operator policy's. */
+static int make_engines(struct worker *w, const struct imei_engine_config *ec, const struct imei_replay_eval_config *cfg,
+                        char *err, size_t errlen)
+{
+	w->engine = imei_engine_new(ec, err, errlen);
+	if (!w->engine)
+		return -1;
+	if (cfg->compare) {
+		struct imei_engine_config oc = *cfg->compare;
+		oc.record = false;
+		oc.skip_examples = true;
+		w->old_engine = imei_engine_new(&oc, err, errlen);
+		if (!w->old_engine)
+			return -1;
+	}
+	for (size_t k = 0; k < cfg->nnetworks; k++) {
+		struct imei_engine_config nc = cfg->networks[k].engine;
+		nc.record = false;
+		nc.skip_examples = true;
+		w->net_engines[k] = imei_engine_new(&nc, err, errlen);
+		if (!w->net_engines[k])
+			return -1;
+	}
+	return 0;
 }
 
 int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
@@ -202,10 +288,30 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 		         IMEI_REPLAY_MAX_CONDITIONS);
 		return -1;
 	}
+	if (cfg->ncompare_conditions > IMEI_REPLAY_MAX_CONDITIONS) {
+		snprintf(err, errlen, "replay: the compared policy has %zu conditions, at most %d are counted",
+		         cfg->ncompare_conditions, IMEI_REPLAY_MAX_CONDITIONS);
+		return -1;
+	}
+	if (imei_replay_networks_set(r, cfg, err, errlen) < 0)
+		return -1;
+	struct cond_table t = new_table(r), ot = old_table(r);
 	for (size_t i = 0; i < cfg->nconditions; i++) {
-		int idx = cond_index(r, cfg->conditions[i].name);
+		int idx = cond_index(r, &t, cfg->conditions[i].name);
 		if (idx >= 0)
 			r->cond_status[idx] = cfg->conditions[i].status;
+	}
+	for (size_t i = 0; cfg->compare && i < cfg->ncompare_conditions; i++) {
+		int idx = cond_index(r, &ot, cfg->compare_conditions[i].name);
+		if (idx >= 0)
+			r->old_cond_status[idx] = cfg->compare_conditions[i].status;
+	}
+	if (cfg->compare && !r->old) {
+		r->old = calloc(r->npairs ? r->npairs : 1, sizeof *r->old);
+		if (!r->old) {
+			snprintf(err, errlen, "replay: out of memory for the compared verdicts (%zu pairs)", r->npairs);
+			return -1;
+		}
 	}
 	r->eval_started = true;
 	clock_gettime(CLOCK_MONOTONIC, &r->t_eval);
@@ -227,9 +333,8 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 	ec.skip_examples = true; /* the caller loaded the policy once with its examples */
 	for (unsigned i = 0; i < threads; i++) {
 		r->workers[i].r = r;
-		r->workers[i].engine = imei_engine_new(&ec, err, errlen);
-		if (!r->workers[i].engine) {
-			r->nworkers = i;
+		r->nworkers = i + 1; /* freed by stop_workers from here on, whatever is made */
+		if (make_engines(&r->workers[i], &ec, cfg, err, errlen) < 0) {
 			imei_replay_stop_workers(r);
 			return -1;
 		}
@@ -262,8 +367,12 @@ void imei_replay_stop_workers(struct imei_replay *r)
 			pthread_join(r->workers[i].thread, NULL);
 			r->workers[i].started = false;
 		}
-	for (unsigned i = 0; i < r->nworkers; i++)
+	for (unsigned i = 0; i < r->nworkers; i++) {
 		imei_engine_free(r->workers[i].engine);
+		imei_engine_free(r->workers[i].old_engine);
+		for (size_t k = 0; k < r->nnetworks; k++)
+			imei_engine_free(r->workers[i].net_engines[k]);
+	}
 	free(r->workers);
 	r->workers = NULL;
 	r->nworkers = 0;
@@ -293,6 +402,8 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 	imei_replay_stop_workers(r);
 	r->totals.eval_seconds = replay_seconds_since(&r->t_eval);
 	if (imei_replay_tally(r, err, errlen) < 0)
+		return IMEI_REPLAY_ERROR;
+	if (r->old && imei_replay_compare_tally(r, err, errlen) < 0)
 		return IMEI_REPLAY_ERROR;
 	r->eval_done = true;
 	return IMEI_REPLAY_DONE;

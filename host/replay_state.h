@@ -10,6 +10,7 @@
  *   replay_eval.c     the evaluation: one engine per thread, a verdict per pair
  *   replay_tally.c    the per-device decisions and every count of the report
  *   replay_results.c  what the caller reads afterwards
+ *   replay_compare.c  what-if: a second policy's verdicts tallied beside the first's
  */
 #ifndef IMEI_REPLAY_STATE_H
 #define IMEI_REPLAY_STATE_H
@@ -78,6 +79,9 @@ struct file_entry {
 struct worker {
 	struct imei_replay *r;
 	struct imei_engine *engine;
+	struct imei_engine *old_engine;                                  /* --compare's, or NULL */
+	struct imei_engine *net_engines[IMEI_REPLAY_MAX_NETWORKS];       /* operator policies */
+	uint64_t net_pairs[IMEI_REPLAY_MAX_NETWORKS + 1];                 /* pairs each decided */
 	pthread_t thread;
 	bool started;
 };
@@ -153,7 +157,40 @@ struct imei_replay {
 	size_t nfailures;
 	uint32_t *tac_devices, *tac_blocked, *tac_notified;
 	size_t ntacs;
+
+	/* what-if (replay_compare.c): OLD's verdict of every pair, its condition names */
+	struct replay_outcome *old;
+	char *old_cond_names[IMEI_REPLAY_MAX_CONDITIONS];
+	enum imei_status old_cond_status[IMEI_REPLAY_MAX_CONDITIONS];
+	_Atomic size_t old_ncond;
+	struct replay_compare *cmp;
+	/* operator policies: the home networks that have one, the pairs each decided
+	 * (index nnetworks: the national policy) */
+	char *networks[IMEI_REPLAY_MAX_NETWORKS];
+	size_t nnetworks;
+	uint64_t network_pairs[IMEI_REPLAY_MAX_NETWORKS + 1];
 };
+
+/* A verdict as the tally reads it: a pair's own (NEW) or the compared policy's (OLD). */
+struct replay_outcome {
+	uint64_t matched, blocked, grace; /* bits: condition indexes of its side */
+	int32_t block_day;
+	uint8_t status, flags;            /* IMEI_REPLAY_NOTIFY, IMEI_REPLAY_FAILED */
+};
+
+/* What the device rules decide for one device from its pairs' verdicts. */
+struct replay_device {
+	enum imei_status status;              /* the most severe of its pairs' */
+	bool blocked, notify;                 /* notify: a pair not BLACKLISTED to notify */
+	int32_t block_day;                    /* the earliest of its pairs', or NO_DAY */
+	uint64_t matched, blocked_conds, grace;
+};
+
+/* A pair goes on its operator's notification list: not BLACKLISTED, a condition in grace. */
+static inline bool replay_pair_notified(unsigned status, unsigned flags)
+{
+	return status != IMEI_STATUS_BLACKLISTED && (flags & IMEI_REPLAY_NOTIFY);
+}
 
 static inline double replay_seconds_since(const struct timespec *t0)
 {
@@ -204,5 +241,14 @@ void imei_replay_stop_reader(struct imei_replay *r);
 void imei_replay_stop_workers(struct imei_replay *r);
 /* replay_tally.c */
 int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen);
+/* The device rules over the pairs [i, j) of one device: their own verdicts (alt NULL) or
+ * alt[i..j). The one place these rules are written. */
+void imei_replay_decide_device(const struct imei_replay_pair *pairs, const struct replay_outcome *alt, size_t i,
+                               size_t j, struct replay_device *d);
+/* replay_compare.c */
+int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen);
+void imei_replay_compare_free(struct imei_replay *r);
+int imei_replay_networks_set(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
+                             size_t errlen);
 
 #endif

@@ -12,6 +12,39 @@
 
 #include "replay_state.h"
 
+void imei_replay_decide_device(const struct imei_replay_pair *pairs, const struct replay_outcome *alt, size_t i,
+                               size_t j, struct replay_device *d)
+{
+	int worst = -1;
+	d->status = IMEI_STATUS_WHITELISTED;
+	d->notify = false;
+	d->block_day = IMEI_REPLAY_NO_DAY;
+	d->matched = d->blocked_conds = d->grace = 0;
+	for (size_t k = i; k < j; k++) {
+		struct replay_outcome o;
+		if (alt) {
+			o = alt[k];
+		} else {
+			const struct imei_replay_pair *p = &pairs[k];
+			o = (struct replay_outcome){ p->matched, p->blocked, p->grace, p->block_day, p->status, p->flags };
+		}
+		int sev = replay_severity(o.status);
+		if (sev > worst) {
+			worst = sev;
+			d->status = (enum imei_status)o.status;
+		}
+		d->matched |= o.matched;
+		if (o.status == IMEI_STATUS_BLACKLISTED)
+			d->blocked_conds |= o.blocked;
+		else
+			d->grace |= o.grace;
+		d->notify |= replay_pair_notified(o.status, o.flags);
+		if (o.block_day != IMEI_REPLAY_NO_DAY && (d->block_day == IMEI_REPLAY_NO_DAY || o.block_day < d->block_day))
+			d->block_day = o.block_day;
+	}
+	d->blocked = d->status == IMEI_STATUS_BLACKLISTED;
+}
+
 /* After the verdicts: per-device facts, and every count of the report. */
 int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 {
@@ -29,18 +62,9 @@ int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 	size_t ncond = atomic_load(&r->ncond);
 	for (size_t i = 0; i < r->npairs;) {
 		size_t j = i;
-		uint64_t matched = 0, blocked = 0, grace = 0, ops = 0;
-		int worst = -1;
-		enum imei_status dev_status = IMEI_STATUS_WHITELISTED;
-		bool notify = false;
+		uint64_t ops = 0;
 		while (j < r->npairs && r->pairs[j].ident == r->pairs[i].ident) {
 			const struct imei_replay_pair *p = &r->pairs[j];
-			int sev = replay_severity(p->status);
-			if (sev > worst) {
-				worst = sev;
-				dev_status = (enum imei_status)p->status;
-			}
-			matched |= p->matched;
 			ops |= p->ops;
 			t->pairs_by_status[p->status & 3]++;
 			if (p->flags & IMEI_REPLAY_FAILED)
@@ -50,19 +74,16 @@ int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 					r->cond_stats[c].pairs++;
 			j++;
 		}
-		bool dev_blocked = dev_status == IMEI_STATUS_BLACKLISTED;
+		struct replay_device dev;
+		imei_replay_decide_device(r->pairs, NULL, i, j, &dev);
+		enum imei_status dev_status = dev.status;
+		bool dev_blocked = dev.blocked, notify = dev.notify;
+		uint64_t matched = dev.matched, blocked = dev.blocked_conds, grace = dev.grace;
 		for (size_t k = i; k < j; k++) {
 			struct imei_replay_pair *p = &r->pairs[k];
-			bool pair_blocked = p->status == IMEI_STATUS_BLACKLISTED;
-			if (pair_blocked)
-				blocked |= p->blocked;
-			else
-				grace |= p->grace;
-			bool pair_notify = !pair_blocked && (p->flags & IMEI_REPLAY_NOTIFY);
-			notify |= pair_notify;
-			if (pair_notify)
+			if (replay_pair_notified(p->status, p->flags))
 				p->flags |= IMEI_REPLAY_NOTIFICATION;
-			if (dev_blocked && !pair_blocked)
+			if (dev_blocked && p->status != IMEI_STATUS_BLACKLISTED)
 				p->flags |= IMEI_REPLAY_EXCEPTION;
 			for (size_t o = 0; o < r->nops; o++)
 				if (p->ops & (1ULL << o))

@@ -28,6 +28,8 @@ P:condition { name = "allow_listed", status = "WHITELISTED", final = true,
 
 P:condition { name = "malformed_identifier", status = "BLACKLISTED",
   reason = "not a valid equipment identity (3GPP TS 23.003 6.2)",
+  -- the parser's own message says what and where (the position of the bad character)
+  detail = function(d) return d.error end,
   when = function(d) return not d.parsed end }
 
 P:condition { name = "not_an_imei", status = "UNKNOWN",

@@ -11,6 +11,9 @@
 --   transient_imei            reported only: one IMEI moving across 5 or more SIMs whose
 --                             numbers go up in steps (a SIM box or a reseller's bench)
 -- Roamers (a foreign MCC in the request's operator) are exempt from the national rules.
+-- National locks: an operator policy that extends this one cannot disable or override
+-- `stolen` and `not_on_registration_list` (locked = true), and this policy's examples run
+-- against it too (national = true).
 --
 -- Lists (CSV, DIRBS column names): registration.csv (approved_imei,make,model,status),
 -- pairing.csv (imei,imsi,msisdn), plus the baseline's golden, stolen, barred_tac, monitoring.
@@ -22,25 +25,37 @@ local DUPLICATE_WINDOW = 120     -- ... within this many days
 local DUPLICATE_GRACE = 30
 local EXEMPT_TYPES = { Modem = true, ["IoT Device"] = true, Module = true, Dongle = true }
 
-local P = policy.extend("baseline.lua", { name = "example-country", version = "2026-11" })
+local P = policy.extend("baseline.lua", { name = "example-country", version = "2026-11", national = true })
 
+P:override { name = "stolen", locked = true }
+
+-- An unless may return a second value, a short label that `imei explain` shows as the
+-- reason of the exemption (docs/explain.md).
 local function roaming(r)
-  return r.operator ~= nil and r.operator:sub(1, 3) ~= HOME_MCC
+  if r.operator ~= nil and r.operator:sub(1, 3) ~= HOME_MCC then return true, "roamer" end
+  return false
 end
 
 P:override { name = "gsma_not_found",
   unless = function(_, r) return roaming(r) end }
 
-P:condition { name = "not_on_registration_list", status = "BLACKLISTED",
+P:condition { name = "not_on_registration_list", status = "BLACKLISTED", locked = true,
   grace_days = REGISTRATION_GRACE,
   reason = "not registered with the regulator",
   when = function(d) return d.imei_kind and d.known_tac ~= false and not lists.registration:has(d.key) end,
-  unless = function(d, r) return roaming(r) or (d.device ~= nil and EXEMPT_TYPES[d.device.device_type] == true) end }
+  unless = function(d, r)
+    if roaming(r) then return true, "roamer" end
+    if d.device ~= nil and EXEMPT_TYPES[d.device.device_type] == true then return true, "modem" end
+    return false
+  end }
 
 -- Cloned IMEIs (DIRBS duplicate_threshold, duplicate_daily_avg): the paired subscriber,
 -- or the first one seen, keeps service; the notice counts from the day the threshold
 -- was crossed.
-local function exempt(d, r) return roaming(r) or policy.keeps_service(d, r) end
+local function exempt(d, r)
+  if roaming(r) then return true, "roamer" end
+  return policy.keeps_service(d, r)
+end
 
 P:condition(policy.duplicate_threshold { name = "duplicate_imsis",
   imsis = DUPLICATE_SIMS, days = DUPLICATE_WINDOW, grace_days = DUPLICATE_GRACE, unless = exempt })

@@ -16,33 +16,46 @@ uint64_t eird_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int eird_check(struct eird_worker *w, const struct imei_request *req, struct imei_verdict *v)
+/* Arm the watchdog: it may take the engine call over (RUNNING -> HUNG) once it runs past
+ * --watchdog; the release store publishes w->hang and the connection's state. */
+uint64_t eird_engine_call_begin(struct eird_worker *w, const char *pei)
 {
 	uint64_t t0 = eird_now_ns();
-	/* Arm the watchdog: it may take the check over (RUNNING -> HUNG) once it runs past
-	 * --watchdog; the release store publishes w->hang and the connection's state. */
 	atomic_store_explicit(&w->check_started, t0, memory_order_relaxed);
 	atomic_store_explicit(&w->check_state, EIRD_CHECK_RUNNING, memory_order_release);
-	if (w->srv->fault_hang_pei && req->pei && strcmp(req->pei, w->srv->fault_hang_pei) == 0)
+	if (w->srv->fault_hang_pei && pei && strcmp(pei, w->srv->fault_hang_pei) == 0)
 		for (;;) { /* the test of the watchdog: a thread stuck in C for good */
 			struct timespec ts = { 1, 0 };
 			nanosleep(&ts, NULL);
 		}
-	int rc = imei_engine_check(w->engine, req, v);
+	return t0;
+}
+
+/* Disarm it: false when the watchdog answered this request and gave up on the worker
+ * meanwhile (then wait, bounded, until it is done with the sockets, and let the worker's
+ * loop end). */
+bool eird_engine_call_end(struct eird_worker *w)
+{
 	int expect = EIRD_CHECK_RUNNING;
-	if (!atomic_compare_exchange_strong_explicit(&w->check_state, &expect, EIRD_CHECK_IDLE, memory_order_acq_rel,
-	                                             memory_order_acquire)) {
-		/* The watchdog answered this request and gave up on the worker: wait (bounded)
-		 * until it is done with the sockets, then let the worker's loop end. */
+	bool ours = atomic_compare_exchange_strong_explicit(&w->check_state, &expect, EIRD_CHECK_IDLE,
+	                                                    memory_order_acq_rel, memory_order_acquire);
+	if (!ours) {
 		for (int i = 0; i < 2000 && !atomic_load(&w->hang_answered); i++) {
 			struct timespec ts = { 0, 1000000 };
 			nanosleep(&ts, NULL); /* at most 2 s: the watchdog's writes are bounded */
 		}
 		ev_break(w->loop, EVBREAK_ALL);
-		w->hang.answer = NULL;
-		return EIRD_CHECK_ABANDONED;
 	}
 	w->hang.answer = NULL;
+	return ours;
+}
+
+int eird_check(struct eird_worker *w, const struct imei_request *req, struct imei_verdict *v)
+{
+	uint64_t t0 = eird_engine_call_begin(w, req->pei);
+	int rc = imei_engine_check(w->engine, req, v);
+	if (!eird_engine_call_end(w))
+		return EIRD_CHECK_ABANDONED;
 	uint64_t ns = eird_now_ns() - t0;
 	eird_count_verdict(&w->m, v);
 	size_t b = 0;

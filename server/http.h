@@ -26,6 +26,9 @@ struct eird_http_config {
 	unsigned max_queue;      /* equipment checks one worker takes per event-loop pass; more: 503 */
 	bool metrics_only;       /* this listener serves /metrics and /health only (--metrics-listen) */
 	bool no_metrics;         /* /metrics is served on another listener: 404 here */
+	bool admin_only;         /* this listener serves /explain and /health only (--admin-listen) */
+	char admin_host[256], admin_port[16]; /* --admin-listen; admin_port[0] = 0: none */
+	const char *admin_port_file;
 	char metrics_host[256], metrics_port[16]; /* --metrics-listen; metrics_port[0] = 0: none */
 	const char *metrics_port_file;
 	size_t h2_memory_total;  /* the same over all connections */

@@ -1181,8 +1181,8 @@ static void fe_metrics(struct eird_frontend *fe, struct eird_server *srv, struct
 {
 	(void)srv;
 	struct http_front *hf = fe->state;
-	if (hf->cfg.metrics_only)
-		return; /* the metrics listener: its few answers are not the service's */
+	if (hf->cfg.metrics_only || hf->cfg.admin_only)
+		return; /* the metrics and admin listeners: their few answers are not the service's */
 	static const int codes[EIRD_NCODES] = { 200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 0 };
 	uint64_t sums[EIRD_NCODES][2] = { { 0 } };
 	uint64_t timeouts = 0, nomem = 0, pauses = 0, refused = 0;

@@ -3,9 +3,11 @@
  * routing, the N5g-eir Equipment Identity Check (TS 29.511 §6.2.3.2.3.1; verdict → 200
  * EirResponseData or 404 ERROR_EQUIPMENT_UNKNOWN) through the check service
  * (eird_check), health, metrics, ProblemDetails for everything else (TS 29.500 §5.2.7),
- * the response counters and the access log record.
+ * the response counters and the access log record. On the admin listener (--admin-listen)
+ * only: GET /explain (eird_explain, docs/explain.md) and /health.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -131,6 +133,82 @@ static bool equipment_status(struct http_worker *hw, const char *query, size_t q
 	return true;
 }
 
+/* GET /explain?pei=…[&imsi=…][&msisdn=…][&operator=…][&rat=…][&time=…] on the admin
+ * listener: the engine's explanation as JSON (docs/explain.md). false: the watchdog took
+ * it over. */
+static bool explain_request(struct http_worker *hw, const char *query, size_t qlen, struct eird_reply *rp)
+{
+	static const char *const names[] = { "pei", "imsi", "msisdn", "operator", "rat", "time" };
+	enum { NFIELDS = sizeof names / sizeof names[0] };
+	char values[NFIELDS][N5G_VALUE_MAX + 1];
+	bool seen[NFIELDS] = { false };
+	char detail[200];
+	const char *p = query ? query : "", *end = p + (query ? qlen : 0);
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		size_t nlen = (size_t)((eq ? eq : stop) - p), i = 0;
+		while (i < NFIELDS && !(strlen(names[i]) == nlen && memcmp(names[i], p, nlen) == 0))
+			i++;
+		if (nlen == 0 && !eq) { /* an empty parameter ("a&&b") */
+			p = stop + 1;
+			continue;
+		}
+		if (i == NFIELDS || seen[i]) {
+			snprintf(detail, sizeof detail, "%s query parameter '%.*s' (give pei, imsi, msisdn, operator, rat, time)",
+			         i == NFIELDS ? "unknown" : "repeated", (int)(nlen < 40 ? nlen : 40), p);
+			problem(rp, 400, detail, "INVALID_QUERY_PARAM");
+			return true;
+		}
+		const char *v = eq ? eq + 1 : stop;
+		long n = (size_t)(stop - v) <= N5G_VALUE_MAX ? n5g_pct_decode(v, (size_t)(stop - v), values[i]) : -1;
+		if (n < 0) {
+			snprintf(detail, sizeof detail, "query parameter %s: malformed or longer than %d bytes", names[i],
+			         N5G_VALUE_MAX);
+			problem(rp, 400, detail, "INVALID_QUERY_PARAM");
+			return true;
+		}
+		values[i][n] = 0;
+		seen[i] = true;
+		p = stop + 1;
+	}
+	if (!seen[0] || !values[0][0]) {
+		problem(rp, 400, "the pei query parameter is mandatory", "MANDATORY_QUERY_PARAM_MISSING");
+		return true;
+	}
+	long long t = 0;
+	if (seen[5]) {
+		char *tail;
+		t = strtoll(values[5], &tail, 10);
+		if (*tail || tail == values[5] || t <= 0 || t > 4102444800LL) { /* UTC seconds, before 2100 */
+			problem(rp, 400, "query parameter time: UTC seconds", "INVALID_QUERY_PARAM");
+			return true;
+		}
+	}
+	struct imei_request req = {
+		.pei = values[0],
+		.imsi = seen[1] ? values[1] : NULL,
+		.msisdn = seen[2] ? values[2] : NULL,
+		.operator_id = seen[3] ? values[3] : NULL,
+		.rat = seen[4] ? values[4] : NULL,
+		.time = t,
+	};
+	char why[512];
+	int rc = eird_explain(hw->w, &req, &rp->body, why, sizeof why);
+	if (rc == EIRD_CHECK_ABANDONED)
+		return false;
+	if (rc != 0) {
+		ebuf_free(&rp->body);
+		ebuf_init(&rp->body);
+		problem(rp, 500, why, "SYSTEM_FAILURE"); /* an operator's listener: the reason helps */
+		return true;
+	}
+	rp->status = 200;
+	rp->content_type = JSON;
+	return true;
+}
+
 static bool path_is(const char *p, size_t n, const char *want)
 {
 	return n == strlen(want) && memcmp(p, want, n) == 0;
@@ -158,6 +236,17 @@ bool eird_http_handle(struct http_worker *hw, const struct eird_request *rq, str
 		                     : rq->forced_status == 408 ? "the request did not arrive in time"
 		                                                : "malformed HTTP request";
 		problem(rp, rq->forced_status, detail, rq->forced_status == 400 ? "INVALID_MSG_FORMAT" : NULL);
+	} else if (cfg->admin_only && path_is(target, plen, "/explain")) {
+		if (rq->method == EIRD_OTHER) {
+			problem(rp, 405, "the explain resource answers GET", NULL);
+			rp->allow = "GET, HEAD";
+		} else if (!explain_request(hw, q ? q + 1 : NULL, q ? rq->target_len - plen - 1 : 0, rp)) {
+			ebuf_free(&rp->body);
+			return false;
+		}
+	} else if (cfg->admin_only && !path_is(target, plen, "/health")) {
+		problem(rp, 404, "no such resource (the admin API is GET /explain?pei=...&imsi=...)",
+		        "RESOURCE_URI_STRUCTURE_NOT_FOUND");
 	} else if (path_is(target, plen, N5G_PATH) && !cfg->metrics_only) {
 		if (rq->method == EIRD_OTHER) {
 			problem(rp, 405, "the equipment-status resource answers GET", NULL);

@@ -75,6 +75,9 @@ static void usage(FILE *out)
 	      "                         503 with Retry-After: 1 (default 1024)\n"
 	      "  --metrics-listen HOST:PORT  serve /metrics (and /health) on this address only\n"
 	      "  --metrics-port-file FILE    write the metrics listener's port here once listening\n"
+	      "  --admin-listen HOST:PORT    serve GET /explain?pei=...&imsi=... (why a verdict, JSON;\n"
+	      "                         docs/explain.md) and /health on this address only; keep it private\n"
+	      "  --admin-port-file FILE      write the admin listener's port here once listening\n"
 	      "  --quiet                no startup and reload lines on stderr\n"
 	      "  --version              print the version and exit\n"
 	      "Signals: SIGHUP reloads lists, TAC image and policy; SIGTERM/SIGINT stop gracefully;\n"
@@ -139,12 +142,23 @@ static bool parse_listen(const char *s, struct eird_http_config *cfg)
 	return atol(cfg->port) <= 65535;
 }
 
+/* A second address (--metrics-listen, --admin-listen) into host[256] and port[16]. */
+static bool parse_listen_to(const char *s, char host[256], char port[16])
+{
+	struct eird_http_config a;
+	if (!parse_listen(s, &a))
+		return false;
+	memcpy(host, a.host, sizeof a.host);
+	memcpy(port, a.port, sizeof a.port);
+	return true;
+}
+
 enum {
 	O_POLICY = 256, O_TACDB, O_LISTS, O_STORE, O_RECORD, O_LISTEN, O_WORKERS, O_ACCESS_LOG, O_PORT_FILE,
 	O_MAX_CONN, O_MAX_PER_CLIENT, O_IDLE, O_HEADER_TIMEOUT, O_GRACE, O_WATCHDOG, O_RELOAD_TIMEOUT,
 	O_MAX_TARGET, O_MAX_HEADERS, O_MAX_BODY, O_MAX_OUTPUT, O_H2_STREAMS, O_H2_TABLE, O_H2_MEMORY, O_H2_MEMORY_TOTAL, O_INSTR,
 	O_MEMORY, O_LUA_PATH, O_TACDB_TMP, O_QUIET, O_HELP, O_CONFIG, O_VERSION,
-	O_POLICY_ERROR, O_MAX_QUEUE, O_METRICS_LISTEN, O_METRICS_PORT_FILE
+	O_POLICY_ERROR, O_MAX_QUEUE, O_METRICS_LISTEN, O_METRICS_PORT_FILE, O_ADMIN_LISTEN, O_ADMIN_PORT_FILE
 };
 
 static const struct option long_options[] = {
@@ -183,6 +197,8 @@ static const struct option long_options[] = {
 	{ "max-queue", required_argument, NULL, O_MAX_QUEUE },
 	{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
 	{ "metrics-port-file", required_argument, NULL, O_METRICS_PORT_FILE },
+	{ "admin-listen", required_argument, NULL, O_ADMIN_LISTEN },
+	{ "admin-port-file", required_argument, NULL, O_ADMIN_PORT_FILE },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
@@ -272,16 +288,10 @@ static bool set_option(struct eird_config *cfg, struct eird_http_config *hc, str
 		ok = parse_size(arg, &n) && n >= 1 && n <= 1000000;
 		hc->max_queue = (unsigned)n;
 		break;
-	case O_METRICS_LISTEN: {
-		struct eird_http_config m;
-		ok = parse_listen(arg, &m);
-		if (ok) {
-			memcpy(hc->metrics_host, m.host, sizeof hc->metrics_host);
-			memcpy(hc->metrics_port, m.port, sizeof hc->metrics_port);
-		}
-		break;
-	}
+	case O_METRICS_LISTEN: ok = parse_listen_to(arg, hc->metrics_host, hc->metrics_port); break;
 	case O_METRICS_PORT_FILE: hc->metrics_port_file = arg; break;
+	case O_ADMIN_LISTEN: ok = parse_listen_to(arg, hc->admin_host, hc->admin_port); break;
+	case O_ADMIN_PORT_FILE: hc->admin_port_file = arg; break;
 	default: ok = false;
 	}
 	return ok;
@@ -440,6 +450,20 @@ static int parse_args(int argc, char **argv, struct eird_config *cfg, struct eir
 	return 0;
 }
 
+/* A listener beside the service's, with its settings: /metrics and /health only, or
+ * (admin) /explain and /health only. NULL when out of memory. */
+static struct eird_frontend *side_listener(const struct eird_http_config *hc, const char *host, const char *port,
+                                           const char *port_file, bool admin)
+{
+	struct eird_http_config c = *hc;
+	memcpy(c.host, host, sizeof c.host);
+	memcpy(c.port, port, sizeof c.port);
+	c.port_file = port_file;
+	c.metrics_only = !admin;
+	c.admin_only = admin;
+	return eird_http_frontend(&c);
+}
+
 int main(int argc, char **argv)
 {
 	static struct eird_server server;
@@ -453,21 +477,20 @@ int main(int argc, char **argv)
 	}
 	/* With --metrics-listen, a second HTTP listener answers /metrics and /health only, and
 	 * the service's listener no longer answers /metrics. */
-	struct eird_frontend *metrics = NULL;
-	if (hc.metrics_port[0]) {
-		struct eird_http_config mc = hc;
-		memcpy(mc.host, hc.metrics_host, sizeof mc.host);
-		memcpy(mc.port, hc.metrics_port, sizeof mc.port);
-		mc.port_file = hc.metrics_port_file;
-		mc.metrics_only = true;
+	struct eird_frontend *metrics =
+		hc.metrics_port[0] ? side_listener(&hc, hc.metrics_host, hc.metrics_port, hc.metrics_port_file, false) : NULL;
+	if (hc.metrics_port[0])
 		hc.no_metrics = true;
-		metrics = eird_http_frontend(&mc);
-	}
+	/* With --admin-listen, a third HTTP listener answers /explain and /health only; no
+	 * other listener answers /explain. */
+	struct eird_frontend *admin =
+		hc.admin_port[0] ? side_listener(&hc, hc.admin_host, hc.admin_port, hc.admin_port_file, true) : NULL;
 	/* S13 first: its listener is up before HTTP writes the port file */
 	struct eird_frontend *s13 = eird_s13_enabled(&sc) ? eird_s13_frontend(&sc) : NULL;
 	struct eird_frontend *http = eird_http_frontend(&hc);
 	if (!http || (eird_s13_enabled(&sc) && (!s13 || eird_add_frontend(&server, s13) != 0)) ||
 	    (hc.metrics_port[0] && (!metrics || eird_add_frontend(&server, metrics) != 0)) ||
+	    (hc.admin_port[0] && (!admin || eird_add_frontend(&server, admin) != 0)) ||
 	    eird_add_frontend(&server, http) != 0) {
 		fprintf(stderr, "imei-eird: out of memory\n");
 		return 1;
@@ -475,6 +498,7 @@ int main(int argc, char **argv)
 	int status = eird_run(&server);
 	eird_http_frontend_free(http);
 	eird_http_frontend_free(metrics);
+	eird_http_frontend_free(admin);
 	eird_s13_frontend_free(s13);
 	eird_conffile_free(&conf);
 	return status;

@@ -178,6 +178,13 @@ static inline bool eird_reason_failed(const struct imei_reason *r)
  * (hung): the front end must then not answer, nor touch the connection again. */
 #define EIRD_CHECK_ABANDONED (-2)
 int eird_check(struct eird_worker *w, const struct imei_request *req, struct imei_verdict *v);
+/* The watchdog's arming around any call into the worker's engine (eird_check, eird_explain):
+ * begin returns the start time; end is false when the watchdog took the call over. */
+uint64_t eird_engine_call_begin(struct eird_worker *w, const char *pei);
+bool eird_engine_call_end(struct eird_worker *w);
+/* Explain a request on the worker's engine (host/explain.c) into out as JSON: 0, -1 with
+ * why in err, or EIRD_CHECK_ABANDONED. Only the admin listener calls it. */
+int eird_explain(struct eird_worker *w, const struct imei_request *req, struct ebuf *out, char *err, size_t errlen);
 /* Set what the watchdog answers if the next eird_check hangs (cleared by eird_check). */
 static inline void eird_check_on_hang(struct eird_worker *w, void (*answer)(void *, const struct imei_verdict *),
                                       void *ctx)

@@ -241,7 +241,7 @@ describe("imei classify", function()
       assert.same({ "blocklist.csv", "blocklist_delta.csv", "exceptions_Alpha.csv", "exceptions_Alpha_delta.csv",
         "exceptions_Beta.csv", "exceptions_Beta_delta.csv", "notifications_Alpha.csv",
         "notifications_Alpha_delta.csv", "notifications_Beta.csv", "notifications_Beta_delta.csv",
-        "report.json", "report.txt", "state" }, names) -- state: the national register (docs/register.md)
+        "report.html", "report.json", "report.txt", "state" }, names) -- state: the national register (docs/register.md)
     end)
 
     it("counts the rows: read, accepted, rejected, blank, headers", function()
@@ -549,7 +549,7 @@ describe("imei classify", function()
         r.report.refused[1], 1, true)
       local names = host.listdir(out)
       table.sort(names)
-      assert.same({ "report.json", "report.txt" }, names) -- the report says why; no list, no state
+      assert.same({ "report.html", "report.json", "report.txt" }, names) -- the report says why; no list, no state
       assert.matches("LISTS NOT WRITTEN", read(out .. "/report.txt"), 1, true)
       local forced = assert(run(dir, out, { policy = policy, force = true }))
       assert.equal(0, forced.code)

@@ -18,7 +18,10 @@
 -- run leaves `out` as it was.
 local host = require "imei.host"
 local dumps = require "imei.classify.dumps"
+local compare = require "imei.classify.compare"
 local lists = require "imei.classify.lists"
+local notices = require "imei.classify.notices"
+local html = require "imei.classify.html"
 local progress_bar = require "imei.classify.progress"
 local register = require "imei.classify.register"
 local report = require "imei.classify.report"
@@ -71,7 +74,10 @@ end
 --- Run a replay. See the module comment; opts:
 --   policy (required), tacdb, lists, store ("memory" | "lmdb:PATH" | a store), out (required),
 --   dumps (required, paths; "-" is standard input), operator, columns, delimiter, date,
---   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path.
+--   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path,
+--   compare (OLD policy file: what-if, report's `compare`), operator_policies
+--   ({ "410-06=telenor.lua", … }: each home network's own policy), notices (a folder
+--   of notice templates: notices_<OP>.csv, imei.classify.notices).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -134,6 +140,29 @@ function classify.run(opts)
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
   end
+  -- what-if: the policy compared (OLD), loaded once the same way; operator policies,
+  -- each checked to extend the national one (imei.classify.compare)
+  local data = { tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path }
+  local old_info, old_conditions
+  if opts.compare ~= nil then
+    if type(opts.compare) ~= "string" then return nil, "--compare expects a policy file" end
+    old_info, old_conditions = compare.describe(engine_mod, opts.compare, data)
+    if not old_info then return nil, "--compare " .. opts.compare .. ": " .. old_conditions end
+  end
+  local op_policies, networks
+  if opts.operator_policies and #opts.operator_policies > 0 then
+    op_policies, networks = compare.operator_policies(engine_mod, opts.operator_policies, info, opts.policy,
+      conditions, data)
+    if not op_policies then return nil, networks end
+    info = compare.with_operator_conditions(info, op_policies, sticky)
+  end
+  -- the notice templates (of every condition, the operator policies' too), checked before
+  -- anything is read (a bad one names its file and line)
+  local templates
+  if opts.notices then
+    templates, err = notices.load(opts.notices, info.conditions, host.listdir, text.read_file, tacdb)
+    if not templates then return nil, err end
+  end
 
   -- the output folder: ours alone while we write (a lock on the folder itself)
   local ok
@@ -152,7 +181,9 @@ function classify.run(opts)
     lock:unlock()
     return nil, "the previous run's lists: " .. err
   end
+  local previous_report = report.read_previous(opts.out .. "/report.json")
   local base_files = lists.base_files(opts.out, names)
+  base_files["report.json"] = text.read_file(opts.out .. "/report.json")
   -- the state: a run that creates it and commits nothing (an error, a signal, refused
   -- lists) leaves none behind
   local state_existed = host.file_size(state_dir .. "/register") ~= nil
@@ -258,6 +289,7 @@ function classify.run(opts)
     local started_ok, eval_err = replay:evaluate {
       policy = opts.policy, tacdb = tacdb, lists = list_set, store = store, lua_path = opts.lua_path or package.path,
       threads = jobs, conditions = conditions,
+      compare = opts.compare, compare_conditions = old_conditions, networks = networks,
     }
     if not started_ok then step_error(eval_err) end
     while true do
@@ -283,6 +315,7 @@ function classify.run(opts)
     if rinfo.rerun then
       previous = assert(lists.read_previous(opts.out, nil, rinfo.prev_files))
       base_files = rinfo.prev_files
+      previous_report = report.read_previous(nil, rinfo.prev_files["report.json"])
     end
     local generation = rinfo.generation_before + 1
     local reg_counts
@@ -309,6 +342,12 @@ function classify.run(opts)
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
+    if op_policies then r.operator_policies = compare.operator_section(replay, info, opts.policy, op_policies) end
+    if old_info then
+      r.compare = compare.section { replay = replay, report = report, new_info = info, old_info = old_info,
+                                    new_file = opts.policy, old_file = opts.compare, brands_db = tacdb }
+      r.performance.compared = true
+    end
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do
@@ -345,6 +384,11 @@ function classify.run(opts)
       local written, werr = lists.write(built, tmp, check)
       if not written then error({ message = werr }, 0) end
       files = written
+      if templates then
+        written, werr = notices.write(templates, built, tmp, check)
+        if not written then error({ message = werr }, 0) end
+        for _, name in ipairs(written) do files[#files + 1] = name end
+      end
     end
     r.lists_written = write_lists
     r.files = text.array(files)
@@ -352,8 +396,10 @@ function classify.run(opts)
     r.performance.lists_seconds = host.monotime() - t_lists -- lists, deltas, report
     r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
+    r.previous = previous_report
     local report_text = report.text(r) .. register.report_section(r.register)
-    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text } }) do
+    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text },
+                            { "report.html", html.render(r) } }) do
       local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
       if not wok then error({ message = werr }, 0) end
       files[#files + 1] = item[1]
@@ -391,6 +437,12 @@ function classify.run(opts)
       end
     end
     host.rmdir(tmp)
+    -- notices of an earlier run that this run did not write would be sent as if current
+    if write_lists and not templates then
+      for _, name in ipairs(host.listdir(opts.out) or {}) do
+        if name:match("^notices_.+%.csv$") then os.remove(opts.out .. "/" .. name) end
+      end
+    end
     host.signals_block(false)
     return { code = write_lists and 0 or 1, report = r, text = report_text, files = files }
   end

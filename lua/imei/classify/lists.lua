@@ -381,33 +381,13 @@ end
 -- is written so that read_list reads it back; a control character (a line end) is refused. A full disk is reported as
 -- such (text.io_error); the caller writes into a temporary folder and removes it then.
 local function write_csv(path, header, rows, check)
-  local f, err, code = io.open(path, "wb")
-  if not f then return nil, text.io_error(path, err, code) end
-  f:setvbuf("full", 1 << 16)
-  local ok, werr, wcode = f:write(text.line(header), "\n")
-  local n = #header
-  for i, row in ipairs(rows) do
-    if not ok then break end
-    local line = text.line(row, n)
-    if line:find("%c") then -- a line end in a cell: read_list (one record per line) could not read it back
-      f:close()
-      return nil, ("%s: row %d: %s: a cell holds a control character (a line end, ...); refused rather than " ..
-        "write a list that cannot be read back"):format(path, i, (line:gsub("%c", function(c)
-          return ("\\%d"):format(c:byte()) end)))
-    end
-    ok, werr, wcode = f:write(line, "\n")
-    if check and i % 65536 == 0 then
-      local cok, stop = pcall(check)
-      if not cok then
-        f:close()
-        error(stop, 0)
-      end
-    end
-  end
-  local closed, cerr, ccode = f:close()
-  if not ok then return nil, text.io_error(path, werr, wcode) end
-  if not closed then return nil, text.io_error(path, cerr, ccode) end
-  return true
+  return text.write_csv(path, header, rows, { check = check, refuse = function(line, i)
+    -- a line end in a cell: read_list (one record per line) could not read it back
+    if not line:find("%c") then return nil end
+    return ("%s: row %d: %s: a cell holds a control character (a line end, ...); refused rather than " ..
+      "write a list that cannot be read back"):format(path, i, (line:gsub("%c", function(c)
+        return ("\\%d"):format(c:byte()) end)))
+  end })
 end
 
 --- Write the lists and deltas into dir. Returns the file names written, or nil and why.

@@ -756,6 +756,25 @@ end
 
 -- ---- history -----------------------------------------------------------------------------
 
+--- The sightings a state keeps, in a memory store of their own (reading changes nothing
+-- in the state): for `imei history` and `imei explain --state`. An empty store when the
+-- state holds none yet; nil and why when there is no register or its snapshot is damaged.
+function register.open_sightings(state)
+  local reg, err = register.open(state, true)
+  if not reg then return nil, err end
+  local snap = reg.kv:get("s:snapshot")
+  reg:close()
+  local store = assert(require("imei.sightings").open("memory"))
+  if snap then
+    local ok, rerr = store:restore(snap)
+    if not ok then
+      store:close()
+      return nil, ("%s/register: the sightings kept in the state: %s"):format(state, tostring(rerr))
+    end
+  end
+  return store
+end
+
 --- One device's history (the Lua API of `imei history`): the register's record and the
 -- sightings of the state's store. state: the state folder; imei: any IMEI form or text.
 -- Returns { imei, record (or nil), sightings = { rows }, runs = { run records that changed it } }
@@ -780,12 +799,11 @@ function register.history(state, imei)
     end
   end
   out.generation = reg:generation()
-  local snap = reg.kv:get("s:snapshot")
+  local has_snapshot = reg.kv:get("s:snapshot") ~= nil
   reg:close()
-  if snap then
-    local store = assert(require("imei.sightings").open("memory"))
-    local ok, rerr = store:restore(snap)
-    if not ok then return nil, ("%s/register: the sightings kept in the state: %s"):format(state, tostring(rerr)) end
+  if has_snapshot then
+    local store, serr = register.open_sightings(state)
+    if not store then return nil, serr end
     local rows = store:sightings(#key == 14 and key .. "0" or key)
     if rows then
       table.sort(rows, function(a, b)

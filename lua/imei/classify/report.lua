@@ -131,8 +131,54 @@ function report.build(ctx)
       l.exceptions[op] = #built.exceptions[op]
     end
     r.lists = l
+    -- per day: the devices blocked from that date (block list) and the notices telling a
+    -- subscriber that the device is blocked from that date (the notification rows of all
+    -- operators), for report.html's timeline
+    local days = {}
+    local function day(d)
+      local e = days[d]
+      if not e then
+        e = { date = d, blocks = 0, notices = 0 }
+        days[d] = e
+      end
+      return e
+    end
+    for _, row in ipairs(built.block) do
+      local e = day(row[2])
+      e.blocks = e.blocks + 1
+    end
+    for _, op in ipairs(built.operators) do
+      for _, row in ipairs(built.notifications[op] or {}) do
+        if row[4] ~= "" then
+          local e = day(row[4])
+          e.notices = e.notices + 1
+        end
+      end
+    end
+    r.per_day = text.array()
+    for _, e in pairs(days) do r.per_day[#r.per_day + 1] = e end
+    table.sort(r.per_day, function(a, b) return a.date < b.date end)
   end
   return r
+end
+
+--- What report.html compares this run with: the previous run's report.json in --out,
+-- as { date, by_status }, or nil (none, unreadable, or lua-cjson not installed: the page
+-- then shows the lists' deltas alone).
+function report.read_previous(path, body) -- body: the file's bytes, when kept elsewhere (a re-run)
+  body = body or (path and text.read_file(path))
+  local has_cjson, cjson = pcall(require, "cjson.safe")
+  if not body or not has_cjson then return nil end
+  local prev = cjson.decode(body)
+  if type(prev) ~= "table" or type(prev.devices) ~= "table" or type(prev.devices.by_status) ~= "table" then
+    return nil
+  end
+  local by = {}
+  for k, v in pairs(prev.devices.by_status) do
+    if type(k) == "string" and math.type(v) then by[k] = math.tointeger(v) or v end -- cjson gives floats
+  end
+  return { date = type(prev.run) == "table" and type(prev.run.date) == "string" and prev.run.date or nil,
+           by_status = by }
 end
 
 -- Text ----------------------------------------------------------------------------------
@@ -287,6 +333,15 @@ function report.text(r)
     out[#out + 1] = util.table(rows, "  "):sub(1, -2)
     line(out, ("  changes: block list [%s]; notifications [%s]; exceptions [%s]"):format(changes(l.deltas.block),
       changes(l.deltas.notifications), changes(l.deltas.exceptions)))
+  end
+  -- what-if and operator policies (imei.classify.compare)
+  if r.operator_policies then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").operator_text(r.operator_policies)
+  end
+  if r.compare then
+    line(out)
+    out[#out + 1] = require("imei.classify.compare").text(r.compare)
   end
   local p = r.performance
   line(out)

@@ -42,6 +42,54 @@ function text.write_file(path, s)
   return true
 end
 
+--- The bytes of a file, or nil and why (the path in the message).
+function text.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local body, rerr = f:read("a")
+  f:close()
+  if not body then return nil, path .. ": " .. tostring(rerr) end
+  return body
+end
+
+--- Write a CSV file, streaming (lists and notices of millions of rows): the header, then
+-- the lines of each row. opts: expand(row) -> a list of rows to write for it (default:
+-- the row itself), refuse(line, i) -> nil or why a line may not be written (the file is
+-- then abandoned: nil and the message), check() called every 65,536 rows (may raise).
+-- Returns true, or nil and text.io_error's message (a full disk said as such).
+function text.write_csv(path, header, rows, opts)
+  opts = opts or {}
+  local f, err, code = io.open(path, "wb")
+  if not f then return nil, text.io_error(path, err, code) end
+  f:setvbuf("full", 1 << 16)
+  local ok, werr, wcode = f:write(text.line(header), "\n")
+  local n, expand, refuse, check = #header, opts.expand, opts.refuse, opts.check
+  for i, row in ipairs(rows) do
+    if not ok then break end
+    for _, cells in ipairs(expand and expand(row) or { row }) do
+      local line = text.line(cells, n)
+      local why = refuse and refuse(line, i)
+      if why then
+        f:close()
+        return nil, why
+      end
+      ok, werr, wcode = f:write(line, "\n")
+      if not ok then break end
+    end
+    if check and i % 65536 == 0 then
+      local cok, stop = pcall(check)
+      if not cok then
+        f:close()
+        error(stop, 0)
+      end
+    end
+  end
+  local closed, cerr, ccode = f:close()
+  if not ok then return nil, text.io_error(path, werr, wcode) end
+  if not closed then return nil, text.io_error(path, cerr, ccode) end
+  return true
+end
+
 --- Thousands separators for people: 1234567 -> "1,234,567".
 function text.count(n)
   if math.type(n) ~= "integer" then n = math.floor((n or 0) + 0.5) end

@@ -6,19 +6,12 @@ local check = {}
 check.EXIT_FAILED = 3
 
 function check.configure(cmd)
-  cmd:option("--policy", "Policy file."):count(1)
-  cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
-  cmd:option("--lists", "Folder of CSV lists (stolen.csv, pairing.csv, ...).")
-  cmd:option("--store",
-    "Sightings store: memory, lmdb:PATH or a redis://, rediss://, redis+cluster://, redis+unix:// URL.")
-  cmd:option("--msisdn", "The subscriber's MSISDN (GPSI).")
-  cmd:option("--operator", "The serving operator, MCC-MNC (e.g. 410-01).")
-  cmd:option("--rat", "Radio access type (e.g. EUTRAN, NR).")
-  cmd:option("--time", "Request time, UTC seconds (default: now)."):convert(tonumber)
+  local util = require "imei.cli.util"
+  util.engine_options(cmd)
+  util.request_options(cmd)
   cmd:flag("--record", "Record the sighting in the store before deciding.")
   cmd:flag("--json", "Print the verdict as JSON.")
-  cmd:argument("pei", "The equipment identity: PEI, IMEI or IMEISV in any form.")
-  cmd:argument("imsi", "The subscriber's IMSI (SUPI)."):args("?")
+  util.request_arguments(cmd)
   cmd:epilog([[
 Prints the verdict: WHITELISTED, GREYLISTED, BLACKLISTED or UNKNOWN, with the conditions
 that produced it. A condition that failed (an error, its share of the budget) is listed as
@@ -40,10 +33,7 @@ function check.run(args)
     policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, record = args.record,
   }
   if not engine then return cli.fail("check", err) end
-  local verdict = engine:check {
-    pei = args.pei, imsi = args.imsi, msisdn = args.msisdn, operator = args.operator,
-    rat = args.rat, time = args.time,
-  }
+  local verdict = engine:check(require("imei.cli.util").request(args))
   if args.json then
     io.write(require("cjson").encode(verdict), "\n")
   else

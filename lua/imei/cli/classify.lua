@@ -3,8 +3,19 @@
 -- deltas) and an impact report. The work is lua/imei/classify; this is the command line.
 local classify_cmd = {}
 
-function classify_cmd.configure(cmd)
-  cmd:option("--policy", "Policy file."):count(1)
+function classify_cmd.configure(cmd, diff)
+  if diff then -- imei diff OLD NEW DUMP...: the two policies are its first arguments
+    cmd:argument("old", "The policy in force (compared, never listed).")
+    cmd:argument("new", "The new policy: its lists are written.")
+  else
+    cmd:option("--policy", "Policy file."):count(1)
+    cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
+      "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
+      "--policy's).")
+  end
+  cmd:option("--operator-policy", "MCC-MNC=FILE: the pairs whose IMSI's home network is MCC-MNC are decided by " ..
+    "FILE, which must extend --policy (repeatable; other networks and roamers: --policy).")
+    :count("*")
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
@@ -24,6 +35,8 @@ function classify_cmd.configure(cmd)
     :convert(math.tointeger)
   cmd:option("--max-rejected", "Stop when more rows than this are rejected (default: never).")
     :convert(math.tointeger)
+  cmd:option("--notices", "Folder of notice templates CONDITION.LANG.txt: writes notices_<OPERATOR>.csv, the text " ..
+                          "of each notification in each language (docs/classify.md).")
   cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
   cmd:flag("--fresh", "Start the state over: an empty register and sightings store (deltas are still computed " ..
                      "against the lists in --out); the report says so.")
@@ -34,7 +47,8 @@ function classify_cmd.configure(cmd)
     :args("+")
   cmd:epilog([[
 Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPERATOR>.csv,
-their *_delta.csv against the lists already there, report.txt and report.json. Every file
+their *_delta.csv against the lists already there, report.txt, report.json and report.html
+(charts and sortable tables, self-contained), and with --notices notices_<OPERATOR>.csv. Every file
 is written in a temporary folder and renamed into place at the end: an interrupted run
 (Ctrl-C, kill) leaves --out as it was.
 
@@ -50,9 +64,21 @@ its safety ratio, max_ratio or 10%, or the policy failed: see the report; --forc
 them anyway); 2 an error (a file that cannot be read, a policy that does not load, ...).
 Interrupted, it dies of the signal that stopped it, after cleaning up.
 
+What-if (--compare OLD.lua, or 'imei diff'): the dumps are read once and every pair is
+decided by both policies; report.txt gets a "What-if" section and report.json a
+"compare" object (docs/classify.md): devices and subscribers whose verdict, block date or
+notification changes, by condition, operator, brand and RBI, with examples, and the
+safety ratios of both. Only --policy's lists are written.
+
+Operator policies (--operator-policy 410-06=telenor.lua, repeatable): a pair is decided
+by the policy of its IMSI's home network (MCC-MNC); roamers and networks without one get
+--policy. Each must extend --policy (policy.extend), or the run is refused.
+
 Example:
   imei gen --subscribers 20000 --days 30 --lists out/lists --out dumps/
   imei classify --policy policies/example-country.lua --tacdb data/osmocom-tacdb.csv \
+      --lists out/lists --out out/ dumps/*.csv.gz
+  imei classify --compare old-country.lua --policy policies/example-country.lua \
       --lists out/lists --out out/ dumps/*.csv.gz]])
 end
 
@@ -61,13 +87,15 @@ function classify_cmd.run(args)
   local host = require "imei.host"
   local quiet = args.quiet
   local result, err = require("imei.classify").run {
-    policy = args.policy, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    policy = args.policy or args.new, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     state = args.state, exceptions = args.exceptions,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
+    compare = args.compare or args.old, operator_policies = args.operator_policy,
+    notices = args.notices,
     progress = not quiet and (args.progress or host.isatty(2)),
   }
-  if not result then return cli.fail("classify", err) end
+  if not result then return cli.fail(args.command or "classify", err) end
   if result.interrupted then
     local sig = result.interrupted
     io.stderr:write(("imei classify: interrupted by %s: nothing was written to %s\n"):format(sig.name or "a signal",

@@ -18,6 +18,8 @@ function serve.configure(cmd)
   cmd:option("--workers", "Worker threads, one engine each (default: the number of CPUs).")
   cmd:option("--access-log", "Access log file, one line per request ('-': standard output).")
   cmd:option("--port-file", "Write the port listened on to this file once ready.")
+  cmd:option("--admin-listen",
+    "Serve GET /explain (why a verdict, docs/explain.md) and /health on this private HOST:PORT only.")
   cmd:option("--grace", "Graceful stop: seconds to finish requests in flight (default 10).")
   cmd:option("--idle-timeout", "Close connections idle for this many seconds (default 60).")
   cmd:option("--instructions", "Instruction budget of the policy per check (default 1000000).")
@@ -127,7 +129,7 @@ function serve.run(args)
   local options = {
     { "listen", "--listen" }, { "lists", "--lists" }, { "store", "--store" }, { "workers", "--workers" },
     { "access_log", "--access-log" }, { "port_file", "--port-file" }, { "grace", "--grace" },
-    { "idle_timeout", "--idle-timeout" }, { "instructions", "--instructions" },
+    { "idle_timeout", "--idle-timeout" }, { "instructions", "--instructions" }, { "admin_listen", "--admin-listen" },
   }
   for _, o in ipairs(options) do
     if args[o[1]] then

@@ -36,4 +36,33 @@ function util.each_input(ids)
   end)
 end
 
+--- The options that make an engine (imei check, imei explain): policy and its data.
+function util.engine_options(cmd)
+  cmd:option("--policy", "Policy file."):count(1)
+  cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
+  cmd:option("--lists", "Folder of CSV lists (stolen.csv, pairing.csv, ...).")
+  cmd:option("--store",
+    "Sightings store: memory, lmdb:PATH or a redis://, rediss://, redis+cluster://, redis+unix:// URL.")
+end
+
+--- The fields of one request beside its PEI and IMSI, as options.
+function util.request_options(cmd)
+  cmd:option("--msisdn", "The subscriber's MSISDN (GPSI).")
+  cmd:option("--operator", "The serving operator, MCC-MNC (e.g. 410-01).")
+  cmd:option("--rat", "Radio access type (e.g. EUTRAN, NR).")
+  cmd:option("--time", "Request time, UTC seconds (default: now)."):convert(tonumber)
+end
+
+--- The PEI and IMSI of one request, as arguments.
+function util.request_arguments(cmd)
+  cmd:argument("pei", "The equipment identity: PEI, IMEI or IMEISV in any form.")
+  cmd:argument("imsi", "The subscriber's IMSI (SUPI)."):args("?")
+end
+
+--- The request table of parsed arguments.
+function util.request(args)
+  return { pei = args.pei, imsi = args.imsi, msisdn = args.msisdn, operator = args.operator, rat = args.rat,
+           time = args.time }
+end
+
 return util

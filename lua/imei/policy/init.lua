@@ -16,6 +16,11 @@
 -- A condition with `final = true` decides alone when it matches (an allow list): the
 -- evaluation stops there and conditions matched before it are reported as overruled.
 -- A condition with `blocking = false` is reported in the reasons but decides nothing.
+-- A condition with `locked = true` is a national lock: a policy that extends this one
+-- cannot disable, enable or override it (it fails to load, naming the condition and both
+-- files), nor replace the conditions with a raw check or change `resolve`, and a final
+-- condition does not overrule it. A policy made with `national = true` binds the policies
+-- that extend it to its examples too (docs/policies.md, "National locks").
 -- Runs inside the policy sandbox, but is plain Lua and runs unsandboxed as well.
 --
 -- Fail-safe: each condition runs in its own protected call (ctx.protect, the sandbox's
@@ -38,8 +43,8 @@ Policy.__name = "imei.policy"
 local CONDITION_FIELDS = {
   name = "string", status = "string", when = "function", unless = "function",
   grace_days = "number|function", since = "function", blocking = "boolean", sticky = "boolean",
-  reason = "string", final = "boolean", description = "string", max_ratio = "number", on_error = "string",
-  effective = "string",
+  reason = "string", detail = "function", final = "boolean", description = "string", max_ratio = "number",
+  on_error = "string", locked = "boolean", effective = "string",
 }
 local EXAMPLE_FIELDS = {
   pei = "string", imei = "string", imsi = "string", msisdn = "string", operator = "string",
@@ -49,7 +54,7 @@ local EXAMPLE_FIELDS = {
 }
 local META_FIELDS = {
   name = "string", version = "string", resolve = "string", default = "string", description = "string",
-  effective = "string",
+  effective = "string", national = "boolean",
 }
 
 -- effective = "YYYY-MM-DD": the UTC midnight it names (seconds), or nil when it is no date.
@@ -80,10 +85,59 @@ local function check_effective(value, what, level)
   return t
 end
 
+-- grace_days functions made by policy.by_rbi, with their tables (for lint): weak keys.
+local BY_RBI = setmetatable({}, { __mode = "k" })
+
+-- What a policy file must not reach, even by hand (P is a plain table it can write to),
+-- by policy object (weak keys): `owner`, a token naming the policy in its conditions'
+-- locks (no way back to the object); `changed`, name -> where, the conditions this policy
+-- overrode, disabled or enabled; `inherited`, the examples of national bases it runs,
+-- { example =, from =, changed = }; `snapshots`, the locked conditions it got (verify).
+local PRIVATE = setmetatable({}, { __mode = "k" })
+
 local function where(level)
   if not getinfo then return "?" end
   local info = getinfo(level + 1, "Sl")
-  return info and (info.short_src .. ":" .. (info.currentline or "?")) or "?"
+  if not info then return "?" end
+  -- the full path (short_src cuts long ones): a lock's message names both files
+  local src = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
+  return src .. ":" .. (info.currentline or "?")
+end
+
+-- Edit distance (Levenshtein), bounded: names are short words.
+local function distance(a, b)
+  if #a > 64 or #b > 64 then return math.huge end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    local ca = a:byte(i)
+    for j = 1, #b do
+      local cost = ca == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- policy.suggest(name, candidates) → " (did you mean 'x'?)" or "": the nearest of the
+-- candidates (a list or a set's keys) within a third of the name's length (at least 2).
+function policy.suggest(name, candidates)
+  if type(name) ~= "string" then return "" end
+  local best, best_d = nil, math.max(2, #name // 3) + 1
+  local function try(c)
+    if type(c) == "string" and c ~= name then
+      local dist = distance(name:lower(), c:lower())
+      if dist < best_d or (dist == best_d and best and c < best) then best, best_d = c, dist end
+    end
+  end
+  if #candidates > 0 then
+    for _, c in ipairs(candidates) do try(c) end
+  else
+    for c in pairs(candidates) do try(c) end
+  end
+  return best and (" (did you mean '%s'?)"):format(best) or ""
 end
 
 -- Check a spec table against its field types; `what` names it in errors, level points
@@ -130,10 +184,10 @@ function policy.new(meta)
   local default = meta.default or "WHITELISTED"
   check_status(default, "policy.new: default", 2)
   local effective = check_effective(meta.effective, "policy.new", 2)
-  return setmetatable({
+  local P = setmetatable({
     name = meta.name, version = meta.version, description = meta.description,
     effective = meta.effective, effective_time = effective,
-    resolve = resolve, default = default,
+    resolve = resolve, default = default, national = meta.national or false,
     conditions = {},   -- name -> condition
     order = {},        -- conditions in the order written
     examples = {},
@@ -141,6 +195,8 @@ function policy.new(meta)
     base = nil,        -- name@version of the policy this one extends
     required_lists = {}, -- P:requires_list, in order (the engine reads them: host/engine.c)
   }, Policy)
+  PRIVATE[P] = { owner = {}, changed = {}, inherited = {}, snapshots = {} }
+  return P
 end
 
 function policy.is_policy(value)
@@ -193,23 +249,45 @@ function Policy:condition(spec)
   if c.blocking == nil then c.blocking = true end
   c.reason = c.reason or c.name
   c.defined_at = where(2)
+  if c.locked then
+    c.lock_owner, c.locked_at, c.locked_by = PRIVATE[self].owner, c.defined_at, self.name .. "@" .. self.version
+  end
   validate_condition(c, "condition", 2)
   self.conditions[c.name] = c
   self.order[#self.order + 1] = c
   return self
 end
 
+-- The condition `name` that `action` (override, disable, enable) is to change, at the
+-- policy author's line (level): it must exist, and must not be locked by a policy this one
+-- extends. The one place the national lock is enforced on a condition.
+local function changeable(self, name, action, level)
+  local c = self.conditions[name]
+  if not c then
+    local names = {}
+    for _, other in ipairs(self.order) do names[#names + 1] = other.name end
+    error(("%s: no condition named '%s'%s"):format(action, tostring(name), policy.suggest(name, names)), level + 1)
+  end
+  if c.locked and c.lock_owner ~= PRIVATE[self].owner then
+    error(("%s: cannot %s condition '%s': it is locked (locked = true) by %s at %s"):format(where(level + 1),
+      action, c.name, c.locked_by or "the policy it extends", c.locked_at or "?"), 0)
+  end
+  PRIVATE[self].changed[c.name] = where(level + 1)
+  return c
+end
+
 --- P:override{ name =, … } — changes fields of an existing condition (kept in its place).
 function Policy:override(spec)
   check_fields(spec, CONDITION_FIELDS, "override", 2)
-  local c = self.conditions[spec.name]
-  if not c then
-    error(("override: no condition named '%s' to override"):format(tostring(spec.name)), 2)
-  end
+  local c = changeable(self, spec.name, "override", 2)
   local changed = {}
   for k, v in pairs(c) do changed[k] = v end
   for k, v in pairs(spec) do changed[k] = v end
   changed.changed_at = where(2)
+  if spec.locked then
+    changed.lock_owner, changed.locked_at = PRIVATE[self].owner, changed.changed_at
+    changed.locked_by = self.name .. "@" .. self.version
+  end
   validate_condition(changed, "override", 2)
   for k, v in pairs(changed) do c[k] = v end
   return self
@@ -217,23 +295,37 @@ end
 
 --- P:disable(name [, why]) / P:enable(name)
 function Policy:disable(name, why)
-  local c = self.conditions[name]
-  if not c then error(("disable: no condition named '%s'"):format(tostring(name)), 2) end
+  local c = changeable(self, name, "disable", 2)
   c.disabled = why or true
+  c.changed_at = where(2)
   return self
 end
 
 function Policy:enable(name)
-  local c = self.conditions[name]
-  if not c then error(("enable: no condition named '%s'"):format(tostring(name)), 2) end
+  local c = changeable(self, name, "enable", 2)
   c.disabled = nil
+  c.changed_at = where(2)
   return self
+end
+
+-- The conditions this policy inherited locked (from the policies it extends), in order.
+local function inherited_locks(self)
+  local locks = {}
+  for _, c in ipairs(self.order) do
+    if c.locked and c.lock_owner ~= PRIVATE[self].owner then locks[#locks + 1] = c end
+  end
+  return locks
 end
 
 --- P:check(function(d, r, ctx) return verdict_or_status end) — full control: replaces
 -- the conditions. The function returns a status string or a verdict table.
 function Policy:check(fn)
   if type(fn) ~= "function" then error("P:check expects a function(d, r)", 2) end
+  local locks = inherited_locks(self)
+  if #locks > 0 then
+    error(("%s: P:check would replace the conditions, and condition '%s' is locked by %s at %s"):format(where(2),
+      locks[1].name, locks[1].locked_by or "the policy it extends", locks[1].locked_at or "?"), 0)
+  end
   self.raw_check = fn
   return self
 end
@@ -285,14 +377,37 @@ function Policy:example(spec)
   return self
 end
 
+--- policy.verify(P [, file]) — raises when a condition P inherited locked was changed, moved or
+-- removed by hand; the runtime calls it when a policy file has loaded, derive on its base.
+function policy.verify(P, file)
+  -- the locked conditions P got from its base, as they were: the policy file could change
+  -- them by hand (P.conditions.x.when = …) instead of through override
+  local private = PRIVATE[P]
+  if not private then error("policy.verify: not a policy made by policy.new", 2) end
+  for _, snap in ipairs(private.snapshots) do
+    local c = snap.condition
+    local ok = P.order[snap.index] == c and P.conditions[c.name] == c
+    for k, v in pairs(snap.fields) do ok = ok and rawequal(rawget(c, k), v) end
+    for k in pairs(c) do ok = ok and snap.fields[k] ~= nil end
+    if not ok then
+      local fields = snap.fields
+      error(("%s (%s): condition '%s' is locked by %s at %s, and was changed by hand"):format(file or "?",
+        P.name .. "@" .. P.version, snap.name, fields.locked_by or "?", fields.locked_at or "?"), 0)
+    end
+  end
+  return true
+end
+
 --- A copy of a policy under a new name and version: what an operator policy extends.
 function policy.derive(base, meta)
   if not policy.is_policy(base) then error("policy.derive: the base is not a policy", 2) end
   check_fields(meta, META_FIELDS, "policy.extend", 3)
+  policy.verify(base)
   local P = policy.new {
     name = meta.name or base.name, version = meta.version or base.version,
     resolve = meta.resolve or base.resolve, default = meta.default or base.default,
-    description = meta.description or base.description, effective = meta.effective or base.effective,
+    description = meta.description or base.description, national = meta.national,
+    effective = meta.effective or base.effective,
   }
   P.base = base.name .. "@" .. base.version
   -- conditions the base's examples exercise (for lint's coverage report)
@@ -307,17 +422,94 @@ function policy.derive(base, meta)
   for _, e in ipairs(base.examples) do
     for _, name in ipairs(e.reasons or {}) do P.base_covered[name] = true end
   end
-  for _, c in ipairs(base.order) do
+  local mine, theirs = PRIVATE[P], PRIVATE[base]
+  local snapshots = mine.snapshots
+  for i, c in ipairs(base.order) do
     local copy = {}
     for k, v in pairs(c) do copy[k] = v end
     P.conditions[copy.name] = copy
     P.order[#P.order + 1] = copy
+    if copy.locked then
+      local fields = {}
+      for k, v in pairs(copy) do fields[k] = v end
+      snapshots[#snapshots + 1] = { condition = copy, index = i, name = copy.name, fields = fields }
+    end
   end
-  -- the base's examples stay with the base (its own `imei policy test` runs them): the
-  -- derived policy changes outcomes on purpose, and writes examples of its own
+  if #snapshots > 0 then
+    if P.resolve ~= base.resolve then
+      error(("policy.extend: resolve cannot change from \"%s\": condition '%s' is locked by %s at %s"):format(
+        base.resolve, snapshots[1].name, snapshots[1].fields.locked_by, snapshots[1].fields.locked_at), 3)
+    end
+    if base.raw_check then error("policy.extend: a policy with a raw check has no conditions to lock", 3) end
+  end
+  -- A national base binds this policy to its examples (and those it was bound to), except
+  -- an example that names in `reasons` a condition changed since it was written
+  -- (overridden, disabled or enabled: the change is allowed; its outcome is the changer's).
+  for _, inherited in ipairs(theirs.inherited) do
+    local changed = {}
+    for name, at in pairs(inherited.changed) do changed[name] = at end
+    for name, at in pairs(theirs.changed) do changed[name] = changed[name] or at end
+    mine.inherited[#mine.inherited + 1] = { example = inherited.example, from = inherited.from, changed = changed }
+  end
+  if base.national then
+    for _, e in ipairs(base.examples) do
+      mine.inherited[#mine.inherited + 1] = { example = e, from = P.base, changed = {} }
+    end
+  end
   P.raw_check = base.raw_check
   for i, need in ipairs(base.required_lists or {}) do P.required_lists[i] = need end
   return P
+end
+
+--- policy.seal(P) — what P decides with from now on: copies of its conditions and of its
+-- settings, out of the policy code's reach, so that a condition that edits P.conditions,
+-- P.order or P.raw_check while a check runs changes nothing (a lock holds at check time
+-- too). The runtime seals a policy once it has loaded and passed policy.verify.
+function policy.seal(P)
+  local private = PRIVATE[P]
+  if not private then error("policy.seal: not a policy made by policy.new", 2) end
+  local order = {}
+  for i, c in ipairs(P.order) do
+    local copy = {}
+    for k, v in pairs(c) do copy[k] = v end
+    order[i] = copy
+  end
+  -- every setting (name, version, resolve, default, raw_check, and any other evaluate reads)
+  local sealed = {}
+  for k, v in pairs(P) do sealed[k] = v end
+  sealed.order, sealed.conditions, sealed.scratch = order, nil, nil
+  private.sealed = sealed
+  return P
+end
+
+--- policy.sealed_of(P) → the table P decides with: its sealed copy (P itself before
+-- policy.seal). For the runtime's explanations (lua/imei/explain/trace.lua), which run
+-- the very conditions a check runs; never handed to policy files.
+function policy.sealed_of(P)
+  local private = PRIVATE[P]
+  return private and private.sealed or P
+end
+
+--- policy.examples_of(P) → { {example =, from =, skip =}, … }: the examples to run, the
+-- policy's own, then those of the national bases it is bound to (from = "name@version");
+-- an inherited one whose `reasons` name a condition changed since it was written has
+-- skip = why (the change is allowed, its outcome is the changer's to test).
+function policy.examples_of(P)
+  local private = PRIVATE[P]
+  local list = {}
+  for _, e in ipairs(P.examples) do list[#list + 1] = { example = e } end
+  for _, inherited in ipairs(private and private.inherited or {}) do
+    local skip
+    for _, name in ipairs(inherited.example.reasons or {}) do
+      local at = inherited.changed[name] or private.changed[name]
+      if at then
+        skip = ("names '%s', changed at %s"):format(name, at)
+        break
+      end
+    end
+    list[#list + 1] = { example = inherited.example, from = inherited.from, skip = skip }
+  end
+  return list
 end
 
 --- grace_days = policy.by_rbi{ ["35"] = 20, ["86"] = 19, default = 30 } — per reporting
@@ -329,20 +521,41 @@ function policy.by_rbi(days)
       error("policy.by_rbi: keys are two-digit RBIs (or 'default'), values days", 2)
     end
   end
-  return function(d) return days[d.rbi or ""] or days.default or 0 end
+  local copy = {}
+  for rbi, n in pairs(days) do copy[rbi] = n end
+  local fn = function(d) return copy[d.rbi or ""] or copy.default or 0 end
+  BY_RBI[fn] = copy
+  return fn
 end
 
 local function block_date_of(t)
   return os.date("!%Y-%m-%d", t)
 end
 
+-- The reason text with the condition's `detail(d, r)` for this device (e.g. the parser's
+-- message: where the bad character is): "reason: detail", made one line of at most 512
+-- bytes; a detail that is not a string is an error of the condition.
+local function reason_text(c, d, r)
+  local detail = c.detail(d, r)
+  if detail == nil then return c.reason end
+  if type(detail) ~= "string" then
+    error(("condition '%s': detail returned %s, not a string"):format(c.name, type(detail)), 0)
+  end
+  local text = (c.reason .. ": " .. detail):gsub("%c", " ")
+  if #text > 512 then text = text:sub(1, 509) .. "..." end
+  return text
+end
+
 -- The reason entry of one matching condition, with its grace period applied.
 -- effective (the condition's, else the policy's: seconds) is the go-live: no grace period
 -- starts before it, and before it the condition only reports (informative, not_effective).
 local function reason_of(c, d, r, ctx, effective)
-  local reason = { condition = c.name, status = c.status, text = c.reason }
+  local text = c.reason
+  if c.detail then text = reason_text(c, d, r) end
+  local reason = { condition = c.name, status = c.status, text = text }
   if not c.blocking then reason.informative = true end
   if c.sticky then reason.sticky = true end
+  if c.locked then reason.locked = true end
   effective = c.effective_time or effective
   if effective and r.time < effective and c.blocking and c.status ~= "WHITELISTED" then
     reason.informative = true
@@ -403,6 +616,7 @@ local function failed_reason(c, message)
     reason.informative = true
   end
   if c.sticky then reason.sticky = true end
+  if c.locked then reason.locked = true end
   return reason
 end
 
@@ -448,19 +662,22 @@ end
 
 --- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, failed?, policy }
 function Policy:evaluate(d, r, ctx)
-  if self.raw_check then return normalise_raw(self.raw_check(d, r, ctx), self) end
+  -- a sealed policy decides with its sealed copy (policy.seal), whatever its code does to P
+  local private = PRIVATE[self]
+  local P = private and private.sealed or self
+  if P.raw_check then return normalise_raw(P.raw_check(d, r, ctx), P) end
   local protect = ctx and ctx.protect or plain_protect
-  local order = self.order
+  local order = P.order
   -- the run's state: one table per policy, reused check after check (a nested evaluate,
   -- from a policy that calls P:evaluate itself, gets a fresh one)
-  local run = self.scratch
+  local run = P.scratch
   if run and not run.busy then
     run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, {}, 0, 0, nil
   else
-    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = self.resolve == "first" }
-    if not self.scratch then self.scratch = run end
+    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = P.resolve == "first" }
+    if not P.scratch then P.scratch = run end
   end
-  run.order, run.first, run.busy, run.effective = order, self.resolve == "first", true, self.effective_time
+  run.order, run.first, run.busy, run.effective = order, P.resolve == "first", true, P.effective_time
   local reasons, nfailed = run.reasons, 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
@@ -499,20 +716,29 @@ function Policy:evaluate(d, r, ctx)
   end
   local n, final = run.n, run.final
   run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
-  local policy_name = self.name .. "@" .. self.version
+  local policy_name = P.name .. "@" .. P.version
   if final then
-    -- a final condition decides alone; what matched before it is kept, overruled by it
+    -- a final condition decides alone; what matched before it is kept, overruled by it,
+    -- except a locked (national) condition, which it cannot overrule: the worse one wins
     local decider = reasons[final]
+    local status, block_date, notify = decider.status, decider.block_date, decider.notify
     for i = 1, final - 1 do
-      reasons[i].overruled = true
-      reasons[i].overruled_by = decider.condition
+      local reason = reasons[i]
+      if reason.locked and not reason.informative then
+        if SEVERITY[reason.status] > SEVERITY[status] then
+          status, block_date, notify = reason.status, reason.block_date, reason.notify
+        end
+      else
+        reason.overruled = true
+        reason.overruled_by = decider.condition
+      end
     end
     return {
-      status = decider.status, reasons = reasons, block_date = decider.block_date, notify = decider.notify,
+      status = status, reasons = reasons, block_date = block_date, notify = notify,
       failed = nfailed > 0 or nil, policy = policy_name,
     }
   end
-  local status, decided = self.default, false
+  local status, decided = P.default, false
   for i = 1, n do
     local reason = reasons[i]
     if not reason.informative and (not decided or SEVERITY[reason.status] > SEVERITY[status]) then
@@ -545,10 +771,14 @@ function Policy:describe()
   for i, c in ipairs(self.order) do
     out[i] = {
       name = c.name, status = c.status, blocking = c.blocking, changed_at = c.changed_at,
-      grace_days = type(c.grace_days) == "function" and "by rule" or c.grace_days,
+      grace_days = type(c.grace_days) == "function" and (BY_RBI[c.grace_days] and "by RBI" or "by rule")
+        or c.grace_days,
+      grace_by_rbi = BY_RBI[c.grace_days], locked = c.locked or false, locked_by = c.locked and c.locked_by or nil,
+      locked_at = c.locked and c.locked_at or nil,
       sticky = c.sticky or false, final = c.final or false, disabled = c.disabled and true or false,
       effective = c.effective or self.effective, sticky_explicit = c.sticky ~= nil,
-      reason = c.reason, defined_at = c.defined_at, max_ratio = c.max_ratio, description = c.description,
+      reason = c.reason, defined_at = c.defined_at,
+      max_ratio = c.max_ratio, description = c.description,
     }
   end
   return out

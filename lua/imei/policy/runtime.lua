@@ -16,6 +16,8 @@ local core = require "imei.core"
 local policy = require "imei.policy"
 local duplicates = require "imei.policy.duplicates"
 local paths = require "imei.paths"
+-- Only when an explanation is asked for (docs/explain.md); the check never calls it.
+local explain_trace = require "imei.explain.trace"
 
 -- Captured now: the sandbox removes these from the globals when it locks the state.
 local open, load = io.open, load
@@ -315,6 +317,10 @@ local function dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
+-- The runtime state of a policy environment (load_policy has the environment only).
+local STATES = setmetatable({}, { __mode = "k" })
+local function state_of(env) return STATES[env] end
+
 -- sources: path -> text already read (a rebuild of the same policy reads no file again);
 -- files.texts gets each text read, for the host to keep.
 local function load_policy(path, env, files, depth, sources)
@@ -327,7 +333,10 @@ local function load_policy(path, env, files, depth, sources)
   files.texts[#files] = text
   local chunk, syntax = load(text, "@" .. path, "t", env)
   if not chunk then error(syntax, 0) end
+  local outer, made = state_of(env).made, {} -- the policies policy.extend makes in this file
+  state_of(env).made = made
   local P = chunk()
+  state_of(env).made = outer
   if type(P) == "table" and not policy.is_policy(P) and type(P.check) == "function" then
     -- a raw policy: return { name =, version =, check = function(d, r) … end }
     local raw = policy.new { name = P.name or "unnamed", version = P.version or "0" }
@@ -337,13 +346,21 @@ local function load_policy(path, env, files, depth, sources)
   if not policy.is_policy(P) then
     error(("%s must return a policy (built with policy.new), got %s"):format(path, type(P)), 0)
   end
+  if next(made) and not made[P] then -- a hand-made copy would leave the base's locks behind
+    error(("%s calls policy.extend but returns another policy: return the one policy.extend made"):format(path), 0)
+  end
+  policy.verify(P, path)
   return P
 end
 
 --- The `policy` table a policy file sees: the library, plus extend() bound to its folder.
 local function policy_api(state, env)
   local api = {}
-  for k, v in pairs(policy) do api[k] = v end
+  for k, v in pairs(policy) do
+    -- examples_of hands out the national examples a policy file must not edit; seal and
+    -- sealed_of (what a check decides with) are the runtime's
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" then api[k] = v end
+  end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
   function api.extend(relative, meta)
@@ -363,9 +380,12 @@ local function policy_api(state, env)
       path = found
     end
     state.depth = state.depth + 1 -- a policy extending itself, directly or not, stops at 8 levels
+    local made = state.made
     local base = load_policy(path, env, state.files, state.depth, state.sources)
     state.depth = state.depth - 1
-    return policy.derive(base, meta or {})
+    local P = policy.derive(base, meta or {})
+    made[P] = true
+    return P
   end
   return read_only(api, "policy")
 end
@@ -420,6 +440,8 @@ function runtime.new(opts)
     end
   end
   local env = {}
+  STATES[env] = state
+  state.made = {}
   local api = {
     policy = nil, lists = lists_view(state), sightings = sightings_view(state), imei = imei_api,
     -- print and log: to the host's log through a bounded buffer (drops counted there);
@@ -434,7 +456,7 @@ function runtime.new(opts)
   for k, v in pairs(environment(api, state)) do env[k] = v end
   env.policy = policy_api(state, env)
   env._G = env
-  local P = load_policy(opts.policy, env, state.files, 0, state.sources)
+  local P = policy.seal(load_policy(opts.policy, env, state.files, 0, state.sources))
   state.loading = false
   for name in pairs(P.base_lists or {}) do state.declared_lists[name] = true end
   for _, e in ipairs(P.examples) do
@@ -445,6 +467,10 @@ function runtime.new(opts)
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
+  -- explain: the same evaluation, traced; the host calls explain_finish afterwards
+  -- whatever happened (a run cut short by the budget leaves the data swapped)
+  function inst.explain(r) return explain_trace.run(inst, r) end
+  function inst.explain_finish() explain_trace.finish(inst) end
   function inst.set_lists(lists)
     state.lists = lists
     state.reset_lists()
@@ -488,61 +514,81 @@ local function run_example(self, e, r)
   return self:evaluate(r)
 end
 
---- inst:run_examples() → { total =, passed =, failed = { {at =, message =}, … } }
+-- What is wrong with an example's verdict, or nil.
+local function example_problem(e, verdict)
+  for _, reason in ipairs(verdict.reasons) do
+    if reason.failed then
+      return ("condition '%s' failed: %s"):format(reason.condition, tostring(reason.error))
+    end
+  end
+  local got = {}
+  for _, reason in ipairs(verdict.reasons) do got[#got + 1] = reason.condition end
+  local actual = #got > 0 and table.concat(got, ", ") or "none"
+  if verdict.status ~= e.expect then
+    return ("expected %s, got %s (reasons: %s)"):format(e.expect, verdict.status, actual)
+  end
+  -- reasons: each name must be among the verdict's reasons (informative and overruled ones
+  -- count); others may be there too, and the order does not matter
+  for _, name in ipairs(e.reasons or {}) do
+    if not has_reason(verdict, name) then
+      return ("expected reason '%s' among the reasons, got: %s"):format(name, actual)
+    end
+  end
+  if e.block_date and verdict.block_date ~= e.block_date then
+    return ("expected block_date %s, got %s"):format(e.block_date, tostring(verdict.block_date))
+  end
+  if e.notify ~= nil and (verdict.notify or false) ~= e.notify then
+    return ("expected notify = %s"):format(tostring(e.notify))
+  end
+end
+
+--- inst:run_examples() → { total =, passed =, skipped =, failed = { {at =, message =}, … },
+--   examples = { {at =, note =, result = "ok"|"fail"|"skip", from =, message =}, … } }
 -- Only in an instance made for examples (runtime.new{examples = true}): each example
 -- runs against its own declared lists, device and sightings, built as real C objects,
--- and a condition that fails fails the example.
+-- and a condition that fails fails the example. `from` names the national base an
+-- inherited example comes from.
 function instance_methods:run_examples()
   local P, state = self.policy, self.state
   if not state.examples then
     error("examples run in an instance of their own (runtime.new{ examples = true }), never on live data", 2)
   end
-  local results = { total = #P.examples, passed = 0, failed = {} }
-  for _, e in ipairs(P.examples) do
-    local r = {
-      pei = e.pei, imei = e.imei, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, rat = e.rat,
-      time = e.time or DEFAULT_EXAMPLE_TIME,
-    }
-    for k, v in pairs(e.extras or {}) do r[k] = v end
-    local ok, verdict = pcall(run_example, self, e, r)
-    -- the example's store and lists go with the collector (inside a sandbox their close
-    -- methods are sealed away); they never outlive this instance
-    state.lists, state.store, state.tacdb = nil, nil, nil
-    local problem
-    if not ok then
-      problem = "raised: " .. tostring(verdict)
+  local list = policy.examples_of(P)
+  local results = { total = #list, passed = 0, skipped = 0, failed = {}, examples = {} }
+  for _, item in ipairs(list) do
+    local e = item.example
+    local entry = { at = e.at, note = e.note, from = item.from, expect = e.expect }
+    results.examples[#results.examples + 1] = entry
+    if item.skip then
+      entry.result, entry.message = "skip", item.skip
+      results.skipped = results.skipped + 1
     else
-      for _, reason in ipairs(verdict.reasons) do
-        if reason.failed then
-          problem = ("condition '%s' failed: %s"):format(reason.condition, tostring(reason.error))
-          break
-        end
+      local r = {
+        pei = e.pei, imei = e.imei, imsi = e.imsi, msisdn = e.msisdn, operator = e.operator, rat = e.rat,
+        time = e.time or DEFAULT_EXAMPLE_TIME,
+      }
+      for k, v in pairs(e.extras or {}) do r[k] = v end
+      local ok, verdict = pcall(run_example, self, e, r)
+      -- the example's store and lists go with the collector (inside a sandbox their close
+      -- methods are sealed away); they never outlive this instance
+      state.lists, state.store, state.tacdb = nil, nil, nil
+      local problem
+      if not ok then
+        problem = "raised: " .. tostring(verdict)
+      else
+        problem = example_problem(e, verdict)
+        entry.status = verdict.status
       end
-    end
-    if not problem and verdict.status ~= e.expect then
-      local got = {}
-      for _, reason in ipairs(verdict.reasons) do got[#got + 1] = reason.condition end
-      problem = ("expected %s, got %s (reasons: %s)"):format(e.expect, verdict.status,
-        #got > 0 and table.concat(got, ", ") or "none")
-    elseif not problem then
-      for _, name in ipairs(e.reasons or {}) do
-        if not has_reason(verdict, name) then
-          problem = ("expected reason '%s' among the reasons"):format(name)
-          break
-        end
+      if problem then
+        local message = (e.note and (e.note .. ": ") or "") .. problem
+        if item.from then message = message .. " (an example of " .. item.from .. ")" end
+        entry.result, entry.message = "fail", message
+        results.failed[#results.failed + 1] = { at = e.at, message = message, from = item.from,
+                                                example = e, verdict = ok and verdict or nil }
+      else
+        entry.result = "ok"
+        results.passed = results.passed + 1
       end
-      if not problem and e.block_date and verdict.block_date ~= e.block_date then
-        problem = ("expected block_date %s, got %s"):format(e.block_date, tostring(verdict.block_date))
-      end
-      if not problem and e.notify ~= nil and (verdict.notify or false) ~= e.notify then
-        problem = ("expected notify = %s"):format(tostring(e.notify))
-      end
-    end
-    if problem then
-      results.failed[#results.failed + 1] = { at = e.at, message = (e.note and (e.note .. ": ") or "") .. problem,
-                                              example = e, verdict = ok and verdict or nil }
-    else
-      results.passed = results.passed + 1
     end
   end
   state.reset_lists()
@@ -561,7 +607,8 @@ function instance_methods:info()
     example_reasons = example_reasons,
     name = P.name, version = P.version, base = P.base, resolve = P.resolve, default = P.default,
     files = self.state.files, conditions = P:describe(), warnings = self.state.warnings,
-    examples = #P.examples, raw = P.raw_check ~= nil,
+    examples = #P.examples, raw = P.raw_check ~= nil, national = P.national,
+    required_lists = P.required_lists,
   }
 end
 
