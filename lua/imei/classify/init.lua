@@ -155,6 +155,12 @@ function classify.run(opts)
       conditions, data)
     if not op_policies then return nil, networks end
     info = compare.with_operator_conditions(info, op_policies, sticky)
+    for _, c in ipairs(info.conditions) do -- the register knows the operators' conditions too
+      if not cond_info[c.name] then
+        cond_info[c.name] = c
+        if c.effective then effective_of[c.name] = c.effective:gsub("%-", "") end
+      end
+    end
   end
   -- the notice templates (of every condition, the operator policies' too), checked before
   -- anything is read (a bad one names its file and line)
