@@ -311,7 +311,10 @@ function classify.run(opts)
     -- 3. the lists and the report
     -- the register: this run's transaction (a re-run of the last date replaces that run)
     -- what the run read: the same date and the same inputs make it a re-run
-    local fp = { date = date, policy = info.name .. "@" .. info.version, files = {}, lists = {}, appeals = appeals }
+    local fp = { date = date, policy = info.name .. "@" .. info.version, files = {}, lists = {}, appeals = appeals,
+                 options = { notices = opts.notices, compare = opts.compare, operator_policies = opts.operator_policies,
+                             force = opts.force, columns = opts.columns, delimiter = opts.delimiter,
+                             operator = opts.operator } }
     for _, f in ipairs(replay:files()) do fp.files[#fp.files + 1] = { f.path, f.bytes, f.rows, f.accepted } end
     for _, name in ipairs(list_set and list_set:names() or {}) do
       fp.lists[#fp.lists + 1] = { name, list_set:get(name):report().sha256 }
