@@ -67,34 +67,50 @@ static void *run_checks(void *arg)
 }
 
 /* The machine's noise floor: a loop of constant work as long as a median check, timed
- * like the checks. On a shared or virtual machine its p99 is not its p50 either, and no
+ * like the checks, in blocks interleaved with the checks' blocks, so that both see the
+ * same machine. On a shared or virtual machine its p99 is not its p50 either, and no
  * check can look better than that. */
-static void noise_floor(double target_s, size_t n, double *lat)
+static unsigned long noise_calibrate(double target_s)
 {
 	volatile unsigned long sink = 0;
 	unsigned long iters = 1000;
-	for (int k = 0; k < 20; k++) { /* calibrate iters to target_s */
-		double t0 = clock_s(CLOCK_MONOTONIC);
+	for (int k = 0; k < 20; k++) { /* calibrate iters to target_s (on-CPU) */
+		double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 		for (unsigned long i = 0; i < iters; i++)
 			sink += i * i;
-		double t = clock_s(CLOCK_MONOTONIC) - t0;
+		double t = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
 		if (t > 0)
 			iters = (unsigned long)((double)iters * (target_s / t) * 0.5 + (double)iters * 0.5) + 1;
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		clockid_t id = pass ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-		for (size_t j = 0; j < n; j++) {
-			double t0 = clock_s(id);
-			for (unsigned long i = 0; i < iters; i++)
-				sink += i * i;
-			lat[j] = clock_s(id) - t0;
-		}
-		qsort(lat, n, sizeof *lat, cmp_double);
-		printf("  noise floor, %s (a constant loop of the median check's length): p50 %.1f us, p99 %.1f us, "
-		       "p99.9 %.1f us\n",
-		       pass ? "on-CPU" : "wall  ", lat[n / 2] * 1e6, lat[(size_t)((double)(n - 1) * 0.99)] * 1e6,
-		       lat[(size_t)((double)(n - 1) * 0.999)] * 1e6);
+	(void)sink;
+	return iters;
+}
+
+static void noise_block(unsigned long iters, clockid_t id, size_t n, double *lat)
+{
+	volatile unsigned long sink = 0;
+	for (size_t j = 0; j < n; j++) {
+		double t0 = clock_s(id);
+		for (unsigned long i = 0; i < iters; i++)
+			sink += i * i;
+		lat[j] = clock_s(id) - t0;
 	}
+	(void)sink;
+}
+
+struct pct {
+	double p50, p90, p99, p999, max, mean;
+};
+
+static struct pct percentiles(double *lat, size_t n)
+{
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, n, sizeof *lat, cmp_double);
+#define PCT(p) (lat[(size_t)((double)(n - 1) * (p))] * 1e6)
+	return (struct pct){ PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999), lat[n - 1] * 1e6, sum / (double)n * 1e6 };
+#undef PCT
 }
 
 static char **read_lines(const char *path, size_t *n)
@@ -165,33 +181,50 @@ int main(int argc, char **argv)
 		}
 	imei_engine_config_release(&cfg);
 
-	/* One thread, every check timed. */
-	struct run warm = { engines[0], peis, npeis, 20000, 0, NULL, CLOCK_MONOTONIC, 0, { 0 } };
-	run_checks(&warm);
-	double *lat = malloc(checks * sizeof *lat);
-	if (!lat)
+	/* One thread, every check timed: wall-clock time per check, then (twice) on-CPU time
+	 * per check, which leaves out the time the thread was preempted on a shared machine
+	 * (and costs a syscall each). Each pass alternates blocks of BLOCK checks with blocks
+	 * of BLOCK noise loops as long as the median check. */
+	enum { BLOCK = 1000 };
+	double *lat = malloc(checks * sizeof *lat), *nlat = malloc(checks * sizeof *nlat);
+	if (!lat || !nlat)
 		return 2;
-	/* Wall-clock time per check, then on-CPU time per check: on a shared machine the
-	 * second leaves out the time the thread was preempted (and costs a syscall each). */
-	struct run one = { engines[0], peis, npeis, checks, 0, lat, CLOCK_MONOTONIC, 0, { 0 } };
-	for (int pass = 0; pass < 2; pass++) {
-		one.clock = pass ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-		double cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
-		run_checks(&one);
-		double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-		double sum = 0;
-		for (size_t i = 0; i < checks; i++)
-			sum += lat[i];
-		qsort(lat, checks, sizeof *lat, cmp_double);
-#define PCT(p) (lat[(size_t)((double)(checks - 1) * (p))] * 1e6)
+	struct run warm = { engines[0], peis, npeis, 20000, 0, lat, CLOCK_THREAD_CPUTIME_ID, 0, { 0 } };
+	run_checks(&warm);
+	unsigned long iters = noise_calibrate(percentiles(lat, warm.checks).p50 * 1e-6);
+	struct run one = { engines[0], peis, npeis, 0, 0, NULL, CLOCK_MONOTONIC, 0, { 0 } };
+	struct imei_engine_stats st0, st1;
+	imei_engine_stats(engines[0], &st0);
+	for (int pass = 0; pass < 3; pass++) {
+		clockid_t id = pass ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+		double seconds = 0, cpu = 0;
+		for (size_t done = 0; done < checks; done += BLOCK) {
+			size_t n = checks - done < BLOCK ? checks - done : BLOCK;
+			one.checks = n;
+			one.offset = done;
+			one.lat = lat + done;
+			one.clock = id;
+			double cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+			run_checks(&one);
+			cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+			seconds += one.seconds;
+			noise_block(iters, id, n, nlat + done);
+		}
 		if (pass == 0)
-			printf("engine, 1 thread: %zu checks of %zu PEIs in %.2f s: %.0f checks/s (%.0f per CPU second)\n",
-			       checks, npeis, one.seconds, (double)checks / one.seconds, (double)checks / cpu);
-		printf("  %s per check: p50 %.1f us, p90 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us (mean %.1f)\n",
-		       pass ? "on-CPU time" : "wall time  ", PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999),
-		       lat[checks - 1] * 1e6, sum / (double)checks * 1e6);
+			printf("engine, 1 thread: %zu checks of %zu PEIs in %.2f s: %.0f checks/s (%.0f per CPU second)\n", checks,
+			       npeis, seconds, (double)checks / seconds, (double)checks / cpu);
+		struct pct c = percentiles(lat, checks), f = percentiles(nlat, checks);
+		const char *what = pass ? "on-CPU time" : "wall time  ";
+		printf("  %s per check: p50 %.1f us, p90 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us (mean %.1f)\n", what,
+		       c.p50, c.p90, c.p99, c.p999, c.max, c.mean);
+		printf("  %s noise floor (a constant loop of the median check's length, interleaved): p50 %.1f us, p99 %.1f "
+		       "us, p99.9 %.1f us -> check p99.9 / noise p99.9 = %.1fx\n",
+		       what, f.p50, f.p99, f.p999, c.p999 / f.p999);
 	}
-	noise_floor(lat[checks / 2], checks < 100000 ? checks : 100000, lat);
+	imei_engine_stats(engines[0], &st1);
+	printf("  policy state: %.1f MB of Lua heap (cap %.0f MB); %llu checks, %llu failed\n",
+	       (double)st1.memory_used / (1 << 20), (double)st1.memory_limit / (1 << 20),
+	       (unsigned long long)(st1.checks - st0.checks), (unsigned long long)(st1.failures - st0.failures));
 	printf("  verdicts: %llu WHITELISTED, %llu GREYLISTED, %llu BLACKLISTED, %llu UNKNOWN\n",
 	       one.by_status[IMEI_STATUS_WHITELISTED], one.by_status[IMEI_STATUS_GREYLISTED],
 	       one.by_status[IMEI_STATUS_BLACKLISTED], one.by_status[IMEI_STATUS_UNKNOWN]);
@@ -219,6 +252,7 @@ int main(int argc, char **argv)
 		imei_engine_free(engines[i]);
 	free(engines);
 	free(lat);
+	free(nlat);
 	for (size_t i = 0; i < npeis; i++)
 		free(peis[i]);
 	free(peis);

@@ -35,6 +35,9 @@ void imei_lua_tacdb(lua_State *L);
 struct imei_tacdb;
 void imei_lua_push_tacdb(lua_State *L, struct imei_tacdb *db);
 struct imei_tacdb *imei_lua_check_tacdb(lua_State *L, int idx);
+/* Bound the record cache of the db userdata at idx to that many records (db:cache(n)):
+ * what a state with a memory cap sets (a record table is ~0.5 KB). */
+void imei_lua_tacdb_cache(lua_State *L, int idx, size_t records);
 
 /* Sightings store (lua_sightings.c): push a userdata holding a NEW reference; a
  * read_only one refuses every write with an error. check returns the borrowed store and

@@ -12,15 +12,15 @@
  * builder:freeze() -> db | nil, err;  #builder;  builder:close()
  * db:lookup(id) -> record | nil | nil, err   db:record(i) -> record (1-based)
  * db:index(id) -> i | nil | nil, err (the record number, no table built)
- * db:cache([n]) -> the most record tables kept (default 16384); sets it to n
+ * db:cache([n]) -> the most record tables kept (default 262144); sets it to n
  * db:lookup_many(lines) -> { lines, found, not_found, invalid }
  * db:save(path) -> true | nil, err;  db:stats() -> table;  db:image() -> bytes
  * #db;  tostring(db);  db:close() (also __close, __gc)
  *
  * A db userdata holds one reference to a frozen imei_tacdb, so the same db can live in
  * several lua_States at once (imei_lua_push_tacdb). Record tables are built on first use
- * and cached in the userdata's user value (up to db:cache() of them): repeated lookups
- * allocate nothing, and callers must treat records as read-only.
+ * and cached in the userdata's user value (up to db:cache() of them, see CACHE_DEFAULT):
+ * repeated lookups allocate nothing, and callers must treat records as read-only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,16 +32,28 @@
 #define BUILDER_MT "imei.tacdb_builder"
 #define MAX_EXTRA 256
 
-/* Record tables cached per db object, by default at most this many (db:cache(n) sets
- * it); when full, the cache starts over (a record in use stays valid: it is an ordinary
- * table). Bounds the memory of a long-running state (a policy sandbox has a memory cap)
- * to a few MB, while the records of the TACs seen most stay cached. */
-#define CACHE_DEFAULT 16384
+/* Record tables cached per db object: a direct-mapped cache of slots = min(#db, db:cache())
+ * entries, record idx in slot idx % slots. With the default bound every record of a db of
+ * up to 2^18 records (the GSMA's whole database) has a slot of its own, so after its first
+ * lookup a record costs one array read, and nothing is ever thrown away; past the bound, a
+ * record only evicts the one record sharing its slot (never the whole cache). A record table
+ * is ~0.45 KB (11 fields), so the cache holds at most ~0.5 KB x slots of Lua heap (~120 MB
+ * for 250,000 records; 12 MB for the 25,000 of the Osmocom file), built as records are
+ * looked up. A record in use stays valid after eviction: it is an ordinary table. */
+#define CACHE_DEFAULT 262144
+
+/* Strings longer than Lua's short strings are not interned by Lua: this db's Lua strings
+ * for them are kept by image address (user value 3), created once per distinct string. */
+#define LONG_STRING 40
+
+enum { UV_CACHE = 1, UV_RATS, UV_INTERN, UV_TAGS, UV_N };
 
 struct db_box {
 	struct imei_tacdb *db;
-	lua_Integer cached; /* entries in the record cache */
-	lua_Integer cache_max;
+	uint32_t *tags;        /* tags[slot] = record index + 1 of the cached record, 0 = none;
+	                          NULL when every record has a slot of its own */
+	size_t slots;          /* cache slots allocated (0: none yet) */
+	lua_Integer cache_max; /* db:cache() */
 };
 
 struct builder_box {
@@ -80,10 +92,40 @@ struct imei_tacdb *imei_lua_check_tacdb(lua_State *L, int idx)
 	return box->db;
 }
 
-static void set_string(lua_State *L, const char *field, const char *value)
+/* Push string s of the image: a long one from this db's intern table (user value 3, by
+ * address: the image stores each distinct string once), a short one as Lua interns it. */
+static void push_image_string(lua_State *L, const char *s)
 {
-	lua_pushstring(L, value);
-	lua_setfield(L, -2, field);
+	size_t len = strlen(s);
+	if (len <= LONG_STRING) {
+		lua_pushlstring(L, s, len);
+		return;
+	}
+	lua_getiuservalue(L, 1, UV_INTERN);
+	if (lua_rawgetp(L, -1, s) == LUA_TNIL) {
+		lua_pop(L, 1);
+		lua_pushlstring(L, s, len);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, -3, s);
+	}
+	lua_remove(L, -2);
+}
+
+/* Push the allocation date YYYYMMDD as "YYYY-MM-DD", one string per date (user value 3,
+ * by the integer date). */
+static void push_date(lua_State *L, uint32_t date)
+{
+	lua_getiuservalue(L, 1, UV_INTERN);
+	if (lua_rawgeti(L, -1, (lua_Integer)date) == LUA_TNIL) {
+		char text[16];
+		int n = snprintf(text, sizeof text, "%04u-%02u-%02u", (unsigned)(date / 10000), (unsigned)(date / 100 % 100),
+		                 (unsigned)(date % 100));
+		lua_pop(L, 1);
+		lua_pushlstring(L, text, (size_t)n);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, (lua_Integer)date);
+	}
+	lua_remove(L, -2);
 }
 
 /* Push the rats set of a RAT mask: one shared table per mask and db object (user value
@@ -91,7 +133,7 @@ static void set_string(lua_State *L, const char *field, const char *value)
 static void push_rats(lua_State *L, unsigned rat)
 {
 	static const char *const rat_names[] = { "2G", "3G", "4G", "5G" };
-	lua_getiuservalue(L, 1, 2);
+	lua_getiuservalue(L, 1, UV_RATS);
 	if (lua_rawgeti(L, -1, (lua_Integer)rat + 1) == LUA_TNIL) {
 		lua_pop(L, 1);
 		lua_createtable(L, 0, 4);
@@ -107,22 +149,27 @@ static void push_rats(lua_State *L, unsigned rat)
 	lua_remove(L, -2);
 }
 
-/* Push a new record table; the db object is at stack index 1. */
+/* Push a new record table; the db object is at stack index 1. Sized for its fields, its
+ * strings shared with the other records (push_image_string, push_date, push_rats). */
 static void push_record(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
 {
 	struct imei_tac_record r;
 	imei_tacdb_record(db, idx, &r);
-	lua_createtable(L, 0, 12);
+	int nfields = 3 + (r.date != 0) + (r.nextra > 0); /* tac, rat, rats, allocation_date, extra */
+	for (int f = 0; f < IMEI_TAC_NFIELDS; f++)
+		nfields += r.str[f][0] != '\0';
+	lua_createtable(L, 0, nfields);
 	lua_pushlstring(L, r.key, r.key_len);
 	lua_setfield(L, -2, "tac");
-	for (int f = 0; f < IMEI_TAC_NFIELDS; f++)
-		if (r.str[f][0])
-			set_string(L, imei_tac_field_name((enum imei_tac_field)f), r.str[f]);
+	for (int f = 0; f < IMEI_TAC_NFIELDS; f++) {
+		if (r.str[f][0]) {
+			push_image_string(L, r.str[f]);
+			lua_setfield(L, -2, imei_tac_field_name((enum imei_tac_field)f));
+		}
+	}
 	if (r.date) {
-		char date[16];
-		snprintf(date, sizeof date, "%04u-%02u-%02u", (unsigned)(r.date / 10000), (unsigned)(r.date / 100 % 100),
-		         (unsigned)(r.date % 100));
-		set_string(L, "allocation_date", date);
+		push_date(L, r.date);
+		lua_setfield(L, -2, "allocation_date");
 	}
 	lua_pushinteger(L, r.rat);
 	lua_setfield(L, -2, "rat");
@@ -139,11 +186,42 @@ static void push_record(lua_State *L, const struct imei_tacdb *db, uint32_t idx)
 				lua_setfield(L, -3, "extra");
 				extra = true;
 			}
-			set_string(L, key, value);
+			push_image_string(L, value);
+			lua_setfield(L, -2, key);
 		}
 	}
 	if (extra)
 		lua_pop(L, 1);
+}
+
+/* Drop the record cache; the next lookup allocates it again at the current bound. */
+static void cache_reset(lua_State *L, int box_idx, struct db_box *box)
+{
+	lua_pushnil(L);
+	lua_setiuservalue(L, box_idx, UV_CACHE);
+	lua_pushnil(L);
+	lua_setiuservalue(L, box_idx, UV_TAGS);
+	box->tags = NULL;
+	box->slots = 0;
+}
+
+/* Allocate the cache (the db object at stack index 1): its slots, and their tags when
+ * there are fewer slots than records (with a slot per record, slot = record: no tags). */
+static void cache_alloc(lua_State *L, struct db_box *box)
+{
+	size_t count = imei_tacdb_count(box->db), n = count;
+	if ((size_t)box->cache_max < n)
+		n = (size_t)box->cache_max;
+	uint32_t *tags = NULL;
+	if (n < count) {
+		tags = lua_newuserdatauv(L, n * sizeof *tags, 0);
+		memset(tags, 0, n * sizeof *tags);
+		lua_setiuservalue(L, 1, UV_TAGS);
+	}
+	lua_createtable(L, (int)n, 0);
+	lua_setiuservalue(L, 1, UV_CACHE);
+	box->tags = tags; /* set last: a memory error above leaves no cache, not half of one */
+	box->slots = n;
 }
 
 /* Push the (cached) record table of record idx of the db at stack index 1. */
@@ -153,19 +231,26 @@ static void push_cached(lua_State *L, struct db_box *box, uint32_t idx)
 		push_record(L, box->db, idx);
 		return;
 	}
-	lua_getiuservalue(L, 1, 1);
-	if (lua_rawgeti(L, -1, (lua_Integer)idx + 1) == LUA_TNIL) {
-		lua_pop(L, 2);
-		if (box->cached >= box->cache_max) {
-			lua_createtable(L, 0, 0);
-			lua_setiuservalue(L, 1, 1);
-			box->cached = 0;
+	if (box->slots == 0) {
+		cache_alloc(L, box);
+		if (box->slots == 0) { /* an empty db: nothing to cache */
+			push_record(L, box->db, idx);
+			return;
 		}
-		lua_getiuservalue(L, 1, 1);
+	}
+	size_t slot = box->tags ? idx % box->slots : idx;
+	lua_getiuservalue(L, 1, UV_CACHE);
+	bool hit = box->tags ? box->tags[slot] == idx + 1 : lua_rawgeti(L, -1, (lua_Integer)slot + 1) != LUA_TNIL;
+	if (box->tags && hit) {
+		lua_rawgeti(L, -1, (lua_Integer)slot + 1);
+	} else if (!hit) {
+		if (!box->tags)
+			lua_pop(L, 1); /* the nil */
 		push_record(L, box->db, idx);
 		lua_pushvalue(L, -1);
-		lua_rawseti(L, -3, (lua_Integer)idx + 1);
-		box->cached++;
+		lua_rawseti(L, -3, (lua_Integer)slot + 1);
+		if (box->tags)
+			box->tags[slot] = idx + 1;
 	}
 	lua_remove(L, -2);
 }
@@ -219,12 +304,9 @@ static int l_cache(lua_State *L)
 	if (!lua_isnoneornil(L, 2)) {
 		lua_Integer n = luaL_checkinteger(L, 2);
 		luaL_argcheck(L, n >= 0 && n <= INT32_MAX, 2, "a number of records from 0 to 2^31-1");
+		if (n != box->cache_max)
+			cache_reset(L, 1, box);
 		box->cache_max = n;
-		if (box->cached > n) { /* start over now */
-			lua_createtable(L, 0, 0);
-			lua_setiuservalue(L, 1, 1);
-			box->cached = 0;
-		}
 	}
 	return 1;
 }
@@ -374,22 +456,33 @@ static void push_db_metatable(lua_State *L)
  * reference is put in it, so a memory error cannot leak one. */
 static struct db_box *new_box(lua_State *L)
 {
-	struct db_box *box = lua_newuserdatauv(L, sizeof *box, 2);
+	struct db_box *box = lua_newuserdatauv(L, sizeof *box, UV_N - 1);
 	box->db = NULL;
 	push_db_metatable(L);
 	lua_setmetatable(L, -2);
-	box->cached = 0;
+	box->tags = NULL;
+	box->slots = 0;
 	box->cache_max = CACHE_DEFAULT;
-	lua_newtable(L); /* record cache: record index + 1 -> record table */
-	lua_setiuservalue(L, -2, 1);
 	lua_createtable(L, 16, 0); /* RAT mask + 1 -> shared rats set */
-	lua_setiuservalue(L, -2, 2);
+	lua_setiuservalue(L, -2, UV_RATS);
+	lua_newtable(L); /* image address -> long string, date -> date string */
+	lua_setiuservalue(L, -2, UV_INTERN);
 	return box;
 }
 
 void imei_lua_push_tacdb(lua_State *L, struct imei_tacdb *db)
 {
 	new_box(L)->db = imei_tacdb_ref(db);
+}
+
+void imei_lua_tacdb_cache(lua_State *L, int idx, size_t records)
+{
+	idx = lua_absindex(L, idx);
+	struct db_box *box = luaL_checkudata(L, idx, TACDB_MT);
+	lua_Integer n = records < (size_t)INT32_MAX ? (lua_Integer)records : INT32_MAX;
+	if (n != box->cache_max)
+		cache_reset(L, idx, box);
+	box->cache_max = n;
 }
 
 /* The result of a call that made a db (owned by the box on success), or nil, err. */

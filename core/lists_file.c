@@ -24,6 +24,7 @@
 
 #include <nettle/sha2.h>
 
+#include "imei_digest.h"
 #include "imei_csv.h"
 #include "imei_identity.h"
 #include "imei_lists.h"
@@ -508,8 +509,7 @@ static struct imei_list *load(const char *buf, size_t len, const char *where, co
 		done += step;
 	}
 	sha256_digest(&sha, sizeof digest, digest);
-	for (size_t i = 0; i < sizeof digest; i++)
-		snprintf(l->report.sha256 + 2 * i, 3, "%02x", digest[i]);
+	imei_sha256_hex(digest, l->report.sha256);
 	l->report.bytes = len;
 	struct imei_csv c;
 	imei_csv_init(&c, buf, len);

@@ -171,8 +171,14 @@ static bool files_changed(const struct instance *inst)
 	return false;
 }
 
-/* Push runtime.new's options table; from: the instance being rebuilt (its texts), or NULL. */
-static void push_options(lua_State *L, const struct imei_engine *e, const struct instance *from)
+/* A policy state's TAC record cache holds at most 1/8 of its memory cap (a record table
+ * is ~0.5 KB): 16,384 records at the default 64 MiB, far from the rebuild threshold. */
+#define TACDB_CACHE_SHARE 8
+#define TACDB_RECORD_BYTES 512
+
+/* Push runtime.new's options table; from: the instance being rebuilt (its texts), or NULL.
+ * memory_limit: the sandbox's cap. */
+static void push_options(lua_State *L, const struct imei_engine *e, const struct instance *from, size_t memory_limit)
 {
 	lua_createtable(L, 0, 9);
 	if (from) {
@@ -189,6 +195,7 @@ static void push_options(lua_State *L, const struct imei_engine *e, const struct
 	lua_setfield(L, -2, "policy");
 	if (e->tacdb) {
 		imei_lua_push_tacdb(L, e->tacdb);
+		imei_lua_tacdb_cache(L, -1, memory_limit / TACDB_CACHE_SHARE / TACDB_RECORD_BYTES);
 		lua_setfield(L, -2, "tacdb");
 	}
 	if (e->lists) {
@@ -363,7 +370,7 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 		return NULL;
 	lua_State *L = imei_sandbox_state(inst->sb);
 	lua_getfield(L, -1, "new");
-	push_options(L, e, from);
+	push_options(L, e, from, imei_sandbox_memory_limit(inst->sb));
 	if (run_load(e, inst, 1, 1, "loading the policy", err, errlen) != LUA_OK) {
 		instance_free(inst);
 		return NULL;

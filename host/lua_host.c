@@ -16,5 +16,6 @@ int imei_luaopen_host(lua_State *L)
 	imei_lua_sandbox_patterns(L);
 	imei_lua_batchio(L);
 	imei_lua_kv(L);
+	imei_lua_digest(L);
 	return 1;
 }

@@ -18,14 +18,17 @@
 --     replay's report can be checked against the generator's own counts.
 -- Files: one per operator, Operator_Region_START_END.csv (.gz with gzip = true), written
 -- to a temporary name and renamed. With `lists`: stolen.csv, registration.csv and
--- pairing.csv that match the dumps (DIRBS column names).
+-- pairing.csv that match the dumps (DIRBS column names); stolen.csv always holds at least
+-- one device in use (a policy reading lists.stolen refuses an empty one).
+-- Country: mcc (IMSIs: MCC, the operators' MNCs, MSIN; TS 23.003 §2.2) and cc (the E.164
+-- country code of the MSISDNs). Dates are calendar days, computed in UTC whatever TZ says.
 local core = require "imei.core"
 local host = require "imei.host"
 
 local gen = {}
 
 gen.DEFAULTS = {
-  seed = 1, subscribers = 10000, days = 30, start = "20260101", region = "National", mcc = "410",
+  seed = 1, subscribers = 10000, days = 30, start = "20260101", region = "National", mcc = "410", cc = "92",
   operators = "Jazz:01:38,Zong:04:26,Telenor:06:20,Ufone:03:16",
   zipf = 1.05,          -- TAC popularity skew
   active = 0.85,        -- mean share of days a subscriber is seen
@@ -82,13 +85,35 @@ local function with_cd(body)
   return body .. core.check_digit(body)
 end
 
+-- Days since 1970-01-01 of a proleptic Gregorian date: arithmetic, so no time zone (os.time
+-- reads the date as local time) can move it a day (H. Hinnant's days_from_civil).
 local function day_number(yyyymmdd)
   local y, m, d = tonumber(yyyymmdd:sub(1, 4)), tonumber(yyyymmdd:sub(5, 6)), tonumber(yyyymmdd:sub(7, 8))
-  return os.time { year = y, month = m, day = d, hour = 12 } // 86400
+  if m <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m > 2 and m - 3 or m + 9) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
 end
+gen.day_number = day_number
 
 local function date_of(day)
-  return os.date("!%Y%m%d", day * 86400)
+  return os.date("!%Y%m%d", day * 86400) -- "!": UTC
+end
+
+-- Countries whose MNCs have 3 digits (ITU-T E.212 assignments: North America, Mexico,
+-- Jamaica, Argentina, Colombia); elsewhere 2.
+local MNC3 = { ["302"] = true, ["310"] = true, ["311"] = true, ["312"] = true, ["313"] = true, ["314"] = true,
+               ["315"] = true, ["316"] = true, ["334"] = true, ["338"] = true, ["722"] = true, ["732"] = true }
+gen.MNC3 = MNC3
+
+--- The operators of another country than the default's, when none are given.
+function gen.default_operators(mcc)
+  if mcc == gen.DEFAULTS.mcc then return gen.DEFAULTS.operators end
+  local f = MNC3[mcc] and "%03d" or "%02d"
+  return ("OperatorA:" .. f .. ":38,OperatorB:" .. f .. ":26,OperatorC:" .. f .. ":20,OperatorD:" .. f .. ":16")
+    :format(1, 2, 3, 4)
 end
 
 local function parse_operators(spec, mcc)
@@ -99,6 +124,9 @@ local function parse_operators(spec, mcc)
       name = item:match("^%s*([%w._%-]+)%s*$")
       if not name then return nil, ("operators: '%s': give Name:MNC:share or Name"):format(item) end
       mnc, share = ("%02d"):format(#ops + 1), 100 / (#ops + 1)
+    end
+    if MNC3[mcc] and #mnc ~= 3 then
+      return nil, ("operators: '%s': MCC %s has 3-digit MNCs (E.212)"):format(item, mcc)
     end
     ops[#ops + 1] = { name = name, mnc = mnc, share = tonumber(share), mcc = mcc }
     total = total + tonumber(share)
@@ -235,6 +263,14 @@ function gen.run(opts)
     o.subscribers = math.max(1, math.ceil(1.03 * o.rows / (o.days * o.active * (1 + o.roamers * 0.2))))
   end
   if o.subscribers < 1 then return nil, "--subscribers: at least 1" end
+  o.mcc, o.cc = tostring(o.mcc), tostring(o.cc)
+  if not o.mcc:match("^[2-7]%d%d$") then
+    return nil, ("--mcc '%s': a mobile country code is 3 digits, the first 2 to 7 (E.212)"):format(o.mcc)
+  end
+  if not o.cc:match("^[1-9]%d?%d?$") then
+    return nil, ("--cc '%s': a country code is 1 to 3 digits, not starting with 0 (E.164)"):format(o.cc)
+  end
+  if not opts.operators then o.operators = gen.default_operators(o.mcc) end
   local r = rng(o.seed)
   local ops, err = parse_operators(o.operators, o.mcc)
   if not ops then return nil, err end
@@ -247,7 +283,8 @@ function gen.run(opts)
   local start, stop = date_of(first_day), date_of(last_day)
 
   local summary = {
-    seed = o.seed, subscribers = o.subscribers, days = o.days, start = start, stop = stop,
+    seed = o.seed, subscribers = o.subscribers, days = o.days, start = start, stop = stop, mcc = o.mcc, cc = o.cc,
+    tacdb = o.tacdb or "none: TACs invented (give tacdb)",
     files = {}, rows = 0, rows_by_operator = {}, damaged = 0, damaged_by_kind = {},
     devices = { normal = 0, clone_groups = 0, cloned_subscribers = 0, junk = 0, wrong_cd = 0, unknown_tac = 0,
                 test_imei = 0, meid = 0, malformed = 0, imeisv = 0, imei14 = 0, switched = 0, roamers = 0,
@@ -303,18 +340,21 @@ function gen.run(opts)
   end
   dev.clone_groups = #clone_groups
   local cg = 1
+  local first_phone -- the first national phone with an allocated TAC (see stolen below)
   for i = 1, n do
     local u = r.float()
     local op
     for _, cand in ipairs(ops) do
       if u <= cand.cumulative then op = cand break end
     end
+    -- IMSI: MCC, MNC, then an MSIN filling it to 15 digits (TS 23.003 §2.2)
+    local msin_digits = 15 - #o.mcc - #op.mnc
     local s = {
-      op = op, imsi = o.mcc .. op.mnc .. ("%010d"):format(i * 7 + 1000000000 + (op.mnc + 0) * 13),
-      msisdn = "92" .. ("3%02d"):format(tonumber(op.mnc)) .. ("%07d"):format(i),
+      op = op, imsi = o.mcc .. op.mnc .. ("%0" .. msin_digits .. "d"):format(math.tointeger(10 ^ (msin_digits - 1))
+        + i * 7 + tonumber(op.mnc) * 13),
+      msisdn = o.cc .. ("3%02d"):format(tonumber(op.mnc) % 100) .. ("%07d"):format(i),
       active = r.float() < 0.1 and 0.3 or math.min(1, o.active / 0.93), rat = pick_rat(r),
     }
-    s.imsi = s.imsi:sub(1, 15)
     local kind_u = r.float()
     local function take(rate) kind_u = kind_u - rate return kind_u < 0 end
     local group = clone_groups[cg]
@@ -350,6 +390,7 @@ function gen.run(opts)
       s.id = id
       dev.normal = dev.normal + 1
       if kind ~= "unknown_tac" then
+        first_phone = first_phone or with_cd(body)
         if r.float() >= o.unregistered then
           registered[#registered + 1] = with_cd(body)
         else
@@ -373,10 +414,16 @@ function gen.run(opts)
     end
     subs[i] = s
   end
+  -- stolen.csv is never empty: the first national phone in use is reported stolen
+  if #stolen == 0 and first_phone then
+    stolen[1] = first_phone
+    dev.stolen = dev.stolen + 1
+  end
   -- roamers: foreign subscribers with foreign phones, for a few days on one network
   local nroam = math.floor(n * o.roamers + 0.5)
   for i = 1, nroam do
     local mcc = ROAMING[r.int(#ROAMING)]
+    if mcc == o.mcc then mcc = "410" end -- never the home country's
     local body = new_phone()
     local from = first_day + r.int(o.days) - 1
     subs[#subs + 1] = {
@@ -484,6 +531,10 @@ function gen.run(opts)
     end
     local reg_rows, stolen_rows, pair_rows = {}, {}, {}
     for i, id in ipairs(registered) do reg_rows[i] = id .. ",Make,Model,whitelist" end
+    if #stolen == 0 then -- no national phone at all (every subscriber on junk): one not in use
+      stolen[1] = with_cd((new_phone()))
+      dev.stolen = dev.stolen + 1
+    end
     local reported = date_of(first_day - 10)
     for i, id in ipairs(stolen) do stolen_rows[i] = id .. "," .. reported .. ",blacklist" end
     for i, p in ipairs(paired) do pair_rows[i] = table.concat(p, ",") end

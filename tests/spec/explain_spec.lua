@@ -249,6 +249,20 @@ return P
       assert.equal(#c.facts, #j.conditions[i].facts)
     end
     assert.same(x.device, j.device)
+    -- the shape docs/explain.md gives
+    local keys = { "policy", "resolve", "default", "raw", "verdict", "device", "conditions", "lists", "windows" }
+    for _, key in ipairs(keys) do
+      assert.is_not_nil(j[key], key)
+    end
+    assert.equal("table", type(j.verdict.reasons))
+    for _, c in ipairs(j.conditions) do
+      assert.equal("number", type(c.index))
+      assert.equal("string", type(c.name))
+      assert.equal("string", type(c.status))
+      assert.equal("table", type(c.facts))
+      assert.is_truthy(({ matched = 1, exempted = 1, not_matched = 1, failed = 1, not_evaluated = 1,
+                          disabled = 1 })[c.result], c.result)
+    end
   end)
 
   it("gives the status, block date, notice and reasons check gives, over many requests", function()
@@ -300,6 +314,8 @@ describe("imei explain", function()
     assert.matches("unregistered%s+exempted: roamer %(unless at [^)]*p%.lua:%d+%)", out)
     assert.matches("list stolen has 49015420323751: yes", out, 1, true)
     assert.matches("off%s+disabled: not in force", out)
+    assert.matches("\n  because: stolen %(stolen%)\n", out)
+    assert.matches("\n  exempt from unregistered: roamer\n", out)
   end)
 
   it("--json gives the report, and exit 3 when a condition failed", function()

@@ -38,7 +38,7 @@ scenario.TEMPLATES = {
   ["unregistered.en.txt"] = 'Your phone {imei} is not registered, "as the law requires".\n' ..
     "It will be blocked on {block_date} ({{{reasons}}}).\n",
   ["unregistered.ur.txt"] = "آپ کا فون {imei} رجسٹرڈ نہیں ہے۔ یہ {block_date} کو بلاک کر دیا جائے گا۔\n",
-  ["default.ar.txt"] = "سيتم حظر هاتفك {imei} في {block_date_dmy}.\n",
+  ["default.ar.txt"] = "سيتم حظر هاتفك {imei} في {block_date_dmy} ({condition}).\n",
   ["default.fr.txt"] = "Votre {brand} {model} {imei} sera bloqué le {block_date_dmy} (opérateur {operator}).\n",
   ["README.md"] = "not a template: ignored\n",
 }
@@ -79,6 +79,15 @@ function scenario.write(dir)
   })
   return { policy = policy, lists = dir .. "/lists", tacdb = dir .. "/tacdb.csv", dumps = { alpha, beta },
            jobs = 1, notices = dir .. "/notices" }
+end
+
+--- Write the scenario into dir and run classify into dir/out (extra: more options, or
+-- edit(opts) to change them). Returns the result and the options.
+function scenario.run(dir, edit)
+  local opts = scenario.write(dir)
+  opts.out = dir .. "/out"
+  if edit then edit(opts) end
+  return assert(require("imei.classify").run(opts)), opts
 end
 
 --- A what-if section in the shape docs/classify.md gives report.json's `compare`.

@@ -57,9 +57,7 @@ describe("report.html", function()
   setup(function()
     dir = support.tmpdir()
     out = dir .. "/out"
-    local opts = sc.write(dir)
-    opts.out = out
-    result = assert(classify.run(opts))
+    result = sc.run(dir)
     page = assert(support.read(out .. "/report.html"))
   end)
   teardown(support.cleanup)
@@ -158,6 +156,19 @@ describe("report.html", function()
     for url in page:gmatch("https?://[^\"'%s<]+") do assert.equal("http://www.w3.org/2000/svg", url) end
   end)
 
+  it("draws no negative or infinite length, whatever the figures", function()
+    local svg = html.hbars { id = "t", title = "t", series = { { "a", "c-a" }, { "b", "c-b" } }, rows = {
+      { label = "x", values = { -5, 0 / 0 }, marks = { { math.huge, "ratio", "m" } } },
+      { label = "y", values = { 3, -math.huge } } } }
+    assert.falsy(svg:find('="%-'))
+    assert.falsy(svg:find("[Ii]nf"))
+    assert.falsy(svg:find("[Nn]a[Nn]"))
+    assert.truthy(svg:find('<rect class="bar c-a" x="200" y="6.0" width="0.0"', 1, true))
+    local cols = html.columns { id = "c", title = "c", series = { { "a", "c-a" } },
+      days = { { date = "20260101", values = { -1 } }, { date = "20260102", values = { 2 } } } }
+    assert.falsy(cols:find('="%-'))
+  end)
+
   it("escapes markup and control bytes, and shows every other byte", function()
     assert.equal("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", html.escape('<a href="x">&\''))
     assert.equal("a\xEF\xBF\xBDb\tc\n", html.escape("a\0b\tc\n"))
@@ -203,12 +214,11 @@ describe("report.html", function()
 
   it("shows the what-if of a real --compare run", function()
     local d = support.tmpdir()
-    local opts = sc.write(d)
-    opts.out = d .. "/out"
     -- the old policy had no stolen condition: the stolen device is newly blocked
-    opts.compare = support.write(d .. "/old.lua", (sc.POLICY:gsub('version = "1"', 'version = "0"')
-      :gsub("P:condition { name = \"stolen\".-end }\n", ""):gsub("EVIL_REASON", "x")))
-    local r = assert(classify.run(opts))
+    local r, opts = sc.run(d, function(o)
+      o.compare = support.write(d .. "/old.lua", (sc.POLICY:gsub('version = "1"', 'version = "0"')
+        :gsub("P:condition { name = \"stolen\".-end }\n", ""):gsub("EVIL_REASON", "x")))
+    end)
     assert.equal(1, r.report.compare.devices.newly_blocked)
     local s = assert(support.read(opts.out .. "/report.html"))
     assert.truthy(s:find('<h2 id="compare">', 1, true))
@@ -254,9 +264,7 @@ describe("notices", function()
   setup(function()
     dir = support.tmpdir()
     out = dir .. "/out"
-    local opts = sc.write(dir)
-    opts.out = out
-    result = assert(classify.run(opts))
+    result = sc.run(dir)
   end)
   teardown(support.cleanup)
 
@@ -266,7 +274,8 @@ describe("notices", function()
     local D4 = sc.D4
     assert.equal(table.concat({
       "imei,imsi,msisdn,block_date,reasons,lang,text",
-      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 .. " في 19/02/2026.",
+      D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,ar,سيتم حظر هاتفك " .. D4 ..
+        " في 19/02/2026 (unregistered).",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,en,\"Your phone " .. D4 ..
         " is not registered, \"\"as the law requires\"\".\nIt will be blocked on 2026-02-19 ({unregistered}).\"",
       D4 .. "," .. S(4) .. "," .. M(4) .. ",20260219,unregistered,fr,Votre Café Ünïcode Y " .. D4 ..
@@ -297,9 +306,7 @@ describe("notices", function()
   end)
 
   it("removes the notices of an earlier run when a run writes its lists without --notices", function()
-    local opts = sc.write(dir)
-    opts.out, opts.notices = out, nil
-    local r = assert(classify.run(opts))
+    local r = sc.run(dir, function(o) o.notices = nil end)
     assert.equal(0, r.code)
     assert.is_nil(support.read(out .. "/notices_Alpha.csv"))
     assert.is_nil(support.read(out .. "/notices_Beta.csv"))

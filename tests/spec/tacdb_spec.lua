@@ -108,8 +108,8 @@ describe("imei.tacdb lookups", function()
     local none, err = db:index("x")
     assert.is_nil(none)
     assert.matches("not a digit", err)
-    assert.equal(16384, db:cache())
-    assert.equal(16384, db:cache(0)) -- no cache: a fresh table each time
+    assert.equal(262144, db:cache())
+    assert.equal(262144, db:cache(0)) -- no cache: a fresh table each time
     local a, b = db:lookup("35678901"), db:lookup("35678901")
     assert.are_not.equal(a, b)
     assert.same(a, b)
@@ -172,7 +172,7 @@ describe("imei.tacdb lookups", function()
 end)
 
 describe("imei.tacdb.load of the real Osmocom file", function()
-  it("loads it and reports every repair, rejection and duplicate", function()
+  it("loads it and reports every repair, rejection, duplicate and conflict", function()
     local db, r = real()
     assert.equal("osmocom", r.format)
     assert.equal(25177, r.lines)
@@ -181,15 +181,30 @@ describe("imei.tacdb.load of the real Osmocom file", function()
     assert.equal(25121, r.records)
     assert.equal(1, r.rejected)
     assert.same({ { line = 25150, reason = "TAC '106600' has 6 digits; a TAC has 8" } }, r.errors)
-    assert.equal(53, r.duplicates)
+    assert.equal(3, r.duplicates)
     assert.same({ line = 19223, tac = "33205600", first_line = 3992, kept = 19223 }, r.duplicate_rows[1])
+    -- 50 repaired 7-digit rows name a TAC an exact row has (44 with another brand or model)
+    assert.equal(50, r.conflicts)
+    assert.same({ line = 22061, tac = "01194800", kept = 13 }, r.conflict_rows[1])
     assert.equal(779, r.fixes.tac_leading_zero.count)
     assert.equal(3169, r.fixes.trimmed.count)
     assert.equal(0, r.warnings)
     assert.matches('line 1: skipped a line before the header: "Osmocom TAC database under CC-BY-SA', r.notes[1],
       1, true)
-    -- rows + duplicates + rejected add up
-    assert.equal(r.rows, r.records + r.duplicates + r.rejected)
+    -- rows + duplicates + conflicts + rejected add up
+    assert.equal(r.rows, r.records + r.duplicates + r.conflicts + r.rejected)
+    assert.matches("line 22061: TAC 01194800 (7 digits, leading 0 put back) is also on line 13 written in full; " ..
+      "kept line 13", tacdb.format_report(r), 1, true)
+    assert.matches("conflicts  50 rows with a repaired 7-digit TAC", tacdb.format_report(r), 1, true)
+  end)
+
+  it("keeps the exact row of a TAC a repaired 7-digit row also names, first or last", function()
+    for _, dup in ipairs({ "last", "first" }) do
+      local db = assert(tacdb.load(OSMOCOM, { duplicates = dup }))
+      local rec = db:lookup("01194800") -- line 13, exact; line 22061 is '1194800'
+      assert.equal("Apple", rec.brand)
+      assert.equal("iPhone 3GS", rec.model)
+    end
   end)
 
   it("reads quoting, UTF-8, blanks and lost leading zeros right", function()
@@ -212,9 +227,9 @@ describe("imei.tacdb.load of the real Osmocom file", function()
   end)
 
   it("keeps the first or the last of a duplicate as told, or stops", function()
-    assert.equal("iPhone 4", real():lookup("01194800").model) -- line 22061 ('1194800') wins
+    assert.equal("M314-B0", real():lookup("33205600").model) -- line 19223 wins
     local first = assert(tacdb.load(OSMOCOM, { duplicates = "first" }))
-    assert.equal("iPhone 3GS", first:lookup("01194800").model) -- line 13
+    assert.equal("DMC 830", first:lookup("33205600").model) -- line 3992
     local db, err = tacdb.load(OSMOCOM, { duplicates = "error" })
     assert.is_nil(db)
     assert.equal(OSMOCOM .. ": line 19223: TAC 33205600 is already on line 3992", err)
@@ -348,9 +363,12 @@ describe("imei.tacdb.load of damaged and synthetic files", function()
 
   it("limits the listed rows but counts them all", function()
     local _, r = assert(tacdb.load(OSMOCOM, { max_errors = 2 }))
-    assert.equal(53, r.duplicates)
+    assert.equal(3, r.duplicates)
     assert.equal(2, #r.duplicate_rows)
-    assert.matches("… 51 more duplicates", tacdb.format_report(r), 1, true)
+    assert.matches("… 1 more duplicates", tacdb.format_report(r), 1, true)
+    assert.equal(50, r.conflicts)
+    assert.equal(2, #r.conflict_rows)
+    assert.matches("… 48 more conflicts", tacdb.format_report(r), 1, true)
   end)
 end)
 
@@ -492,5 +510,47 @@ describe("imei tac and imei inspect --tacdb", function()
     local rec = require("cjson").decode(out)
     assert.equal("Vantrix", rec.device.brand)
     assert.equal("VX-T10", rec.device.model)
+  end)
+end)
+
+describe("imei.tacdb.load: a repaired 7-digit TAC against an exact one", function()
+  teardown(support.cleanup)
+  local HEADER = "tac,name,name,contributor,comment,gsmarena,gsmarena,aka\n"
+
+  local function load(body, opts)
+    local path = support.write(support.tmpdir() .. "/conflict.csv", HEADER .. body)
+    return tacdb.load(path, opts)
+  end
+
+  it("keeps the exact row wherever it stands, and reports the conflict", function()
+    for _, dup in ipairs({ "last", "first", "error" }) do
+      local db, r = load(
+        "1234567,Fake,Repaired before,,,,,\n" ..  -- line 2: repaired, before the exact row
+        "01234567,Real,Exact,,,,,\n" ..           -- line 3
+        "2345678,Other,Only repaired,,,,,\n" ..   -- line 4: no exact row: loaded
+        "03456789,Real3,Exact3,,,,,\n" ..         -- line 5
+        "3456789,Fake3,Repaired after,,,,,\n",    -- line 6: repaired, after
+        { duplicates = dup })
+      assert.is_not_nil(db, r)
+      assert.equal("Exact", db:lookup("01234567").model)
+      assert.equal("Exact3", db:lookup("03456789").model)
+      assert.equal("Only repaired", db:lookup("02345678").model)
+      assert.equal(3, r.records)
+      assert.equal(2, r.conflicts)
+      assert.equal(0, r.duplicates)
+      assert.same({ { line = 2, tac = "01234567", kept = 3 }, { line = 6, tac = "03456789", kept = 5 } },
+        r.conflict_rows)
+      assert.equal(3, r.fixes.tac_leading_zero.count)
+    end
+  end)
+
+  it("treats two repaired rows of one TAC as any duplicate", function()
+    local db, r = load("1234567,A,First,,,,,\n1234567,B,Second,,,,,\n")
+    assert.equal("Second", db:lookup("01234567").model)
+    assert.equal(1, r.duplicates)
+    assert.equal(0, r.conflicts)
+    local none, err = load("1234567,A,First,,,,,\n1234567,B,Second,,,,,\n", { duplicates = "error" })
+    assert.is_nil(none)
+    assert.matches("line 3: TAC 01234567 is already on line 2", err, 1, true)
   end)
 end)

@@ -37,14 +37,17 @@ local function short(s, n)
   return s:sub(1, n) .. "…"
 end
 
-local function num(n)
-  if type(n) ~= "number" or n ~= n then return 0 end
+local function num(n) -- a figure, 0 for what is not a finite number
+  if type(n) ~= "number" or n ~= n or n == math.huge or n == -math.huge then return 0 end
   return n
 end
 
-local function fmt(n) -- a number for people: 12,345 or 0.123
+local function size(n) return math.max(0, num(n)) end -- a length in a chart: never negative
+
+local function fmt(n) -- a number for people: 12,345 or 0.123 (n/a: not a finite number)
   if math.type(n) == "integer" then return text.count(n) end
   if type(n) == "number" then
+    if num(n) ~= n then return "n/a" end
     if n == math.floor(n) and math.abs(n) < 2 ^ 53 then return text.count(math.tointeger(n)) end
     return ("%.3g"):format(n)
   end
@@ -63,14 +66,14 @@ function html.hbars(spec)
   local rows, series = spec.rows, spec.series
   local top = spec.max or 0
   for _, r in ipairs(rows) do
-    for _, v in ipairs(r.values) do top = math.max(top, num(v)) end
-    for _, m in ipairs(r.marks or {}) do top = math.max(top, num(m[1])) end
+    for _, v in ipairs(r.values) do top = math.max(top, size(v)) end
+    for _, m in ipairs(r.marks or {}) do top = math.max(top, size(m[1])) end
   end
   if top <= 0 then top = 1 end
   local bar_w = W - LABEL_W - 180 -- room for the figures "1,234,567 / 12,345 / 1,234"
   local sub_h = math.max(4, math.floor((ROW_H - 6) / #series))
   local h = ROW_H * #rows + 8
-  local value_text = spec.percent and text.percent or fmt
+  local value_text = spec.percent and function(x) return num(x) == x and text.percent(x) or "n/a" end or fmt
   local out = {}
   out[#out + 1] = ('<svg class="chart" id="%s" role="img" aria-labelledby="%s-t" viewBox="0 0 %d %d" ' ..
     'width="%d" height="%d" xmlns="http://www.w3.org/2000/svg"><title id="%s-t">%s</title>')
@@ -80,7 +83,7 @@ function html.hbars(spec)
     out[#out + 1] = ('<text class="label" x="%d" y="%d" text-anchor="end"><title>%s</title>%s</text>')
       :format(LABEL_W - 6, y + ROW_H / 2 + 4, esc(r.label), esc(short(r.label, 26)))
     for j, v in ipairs(r.values) do
-      local width = bar_w * num(v) / top
+      local width = bar_w * size(v) / top
       local over = r.over == true or (type(r.over) == "table" and r.over[j])
       local cls = series[j][2] .. (over and " over" or "")
       out[#out + 1] = ('<rect class="bar %s" x="%d" y="%.1f" width="%.1f" height="%d">' ..
@@ -89,7 +92,7 @@ function html.hbars(spec)
           esc(value_text(v)))
     end
     for _, m in ipairs(r.marks or {}) do
-      local x = LABEL_W + bar_w * num(m[1]) / top
+      local x = LABEL_W + bar_w * size(m[1]) / top
       out[#out + 1] = ('<line class="mark %s" x1="%.1f" x2="%.1f" y1="%d" y2="%d"><title>%s: %s</title></line>')
         :format(m[2], x, x, y, y + ROW_H - 2, esc(m[3]), esc(value_text(m[1])))
     end
@@ -108,7 +111,7 @@ function html.columns(spec)
   local days, series = spec.days, spec.series
   local top = 0
   for _, d in ipairs(days) do
-    for _, v in ipairs(d.values) do top = math.max(top, num(v)) end
+    for _, v in ipairs(d.values) do top = math.max(top, size(v)) end
   end
   if top <= 0 then top = 1 end
   local left, plot_h, bottom = 60, 200, 40
@@ -128,7 +131,7 @@ function html.columns(spec)
   for i, d in ipairs(days) do
     local x0 = left + (i - 1) * slot + slot * 0.1
     for j, v in ipairs(d.values) do
-      local ch = plot_h * num(v) / top
+      local ch = plot_h * size(v) / top
       out[#out + 1] = ('<rect class="bar %s" x="%.1f" y="%.1f" width="%.1f" height="%.1f">' ..
         '<title>%s — %s: %s</title></rect>')
         :format(series[j][2], x0 + (j - 1) * col_w, plot_h + 10 - ch, col_w, ch, esc(text.iso_date(d.date)),

@@ -17,6 +17,7 @@
 -- folder inside `out`, renaming each file into place only at the end: an interrupted
 -- run leaves `out` as it was.
 local host = require "imei.host"
+local audit = require "imei.classify.audit"
 local dumps = require "imei.classify.dumps"
 local compare = require "imei.classify.compare"
 local lists = require "imei.classify.lists"
@@ -77,7 +78,9 @@ end
 --   force, fresh, jobs, max_rejected, progress (draw the bar), lua_path,
 --   compare (OLD policy file: what-if, report's `compare`), operator_policies
 --   ({ "410-06=telenor.lua", … }: each home network's own policy), notices (a folder
---   of notice templates: notices_<OP>.csv, imei.classify.notices).
+--   of notice templates: notices_<OP>.csv, imei.classify.notices), command_line (the argv
+--   to record in the audit trail), digest_dumps (false: leave the dumps' SHA-256 out of
+--   the audit trail, for measuring what it costs; --verify then reports them not hashed).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
 function classify.run(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
@@ -271,9 +274,16 @@ function classify.run(opts)
     error({ message = e }, 0)
   end
 
+  -- the state's generation before and after this run, for the audit trail; stays nil
+  -- (null in report.json) when no persistent state is kept. The persistent state
+  -- (--state) sets both before audit.build below: generation_before when it opens,
+  -- generation_after = the generation its commit will write.
+  local state_generation = { generation_before = nil, generation_after = nil }
+
   local function body()
-    -- 1. read and record
+    -- 1. read and record (the dumps' digests on a thread of their own beside, with 2 jobs)
     local t_read = host.monotime()
+    local digests = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
     while true do
       local state, e = replay:ingest(100)
       if not state then step_error(e) end
@@ -288,6 +298,7 @@ function classify.run(opts)
       bar:reading(p, host.monotime() - t_read, f and opts.dumps[p.file]:match("([^/]*)$"))
     end
     check()
+    local digested = digests.finish()
     local totals = replay:totals()
     local date = totals.run_date or run_date or os.date("!%Y%m%d")
     -- 2. decide
@@ -327,6 +338,9 @@ function classify.run(opts)
       previous_report = report.read_previous(nil, rinfo.prev_files["report.json"])
     end
     local generation = rinfo.generation_before + 1
+    if keep then -- the audit trail's (what-if runs keep no state: null there)
+      state_generation.generation_before, state_generation.generation_after = rinfo.generation_before, generation
+    end
     local reg_counts
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
       check = check, effective = effective_of, register = function(block, notifications, exceptions)
@@ -351,6 +365,30 @@ function classify.run(opts)
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
+    -- the other policies read: --compare's chain, each --operator-policy's chain (the
+    -- national files it extends are recorded once, as "policy")
+    local other_inputs, seen_file = {}, {}
+    local function key(f) return host.realpath(f) or f end -- one file by two paths is one file
+    for _, f in ipairs(info.files or {}) do seen_file[key(f)] = true end
+    local function other(role, files)
+      for _, f in ipairs(files or {}) do
+        if not seen_file[key(f)] then
+          seen_file[key(f)] = true
+          other_inputs[#other_inputs + 1] = { role = role, path = f }
+        end
+      end
+    end
+    other("compare", old_info and old_info.files)
+    for _, p in ipairs(op_policies or {}) do other("operator_policy", p.info and p.info.files) end
+    local audit_err
+    r.audit, audit_err = audit.build {
+      digests = digested, skip_dumps = opts.digest_dumps == false, policy_files = info.files, tacdb = run.tacdb,
+      other_inputs = other_inputs, lists_loaded = r.lists_loaded,
+      dumps = opts.dumps, run_date = date, command_line = opts.command_line,
+      state = state_generation,
+    }
+    if not r.audit then error({ message = audit_err }, 0) end
+    r.performance.digest_wait_seconds = digests.wait_seconds
     if op_policies then r.operator_policies = compare.operator_section(replay, info, opts.policy, op_policies) end
     if old_info then
       r.compare = compare.section { replay = replay, report = report, new_info = info, old_info = old_info,
@@ -407,12 +445,17 @@ function classify.run(opts)
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     r.previous = previous_report
     local report_text = report.text(r) .. register.report_section(r.register)
-    for _, item in ipairs({ { "report.json", text.json(r, "  ") .. "\n" }, { "report.txt", report_text },
-                            { "report.html", html.render(r) } }) do
+    for _, item in ipairs({ { "report.txt", report_text }, { "report.html", html.render(r) } }) do
       local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
       if not wok then error({ message = werr }, 0) end
       files[#files + 1] = item[1]
     end
+    -- every published file's digest in the report (it cannot hold its own)
+    local wok, werr = audit.outputs(r.audit, tmp, files)
+    if not wok then error({ message = werr }, 0) end
+    wok, werr = text.write_file(tmp .. "/report.json", text.json(r, "  ") .. "\n")
+    if not wok then error({ message = werr }, 0) end
+    files[#files + 1] = "report.json"
     check()
     -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
     for _, name in ipairs(files) do

@@ -345,6 +345,8 @@ function report.text(r)
   end
   local p = r.performance
   line(out)
+  local audit_line = require("imei.classify.audit").text(r.audit)
+  if audit_line then line(out, audit_line) end
   line(out, ("Time: setup %.2f s, read %.2f s (%srows/s), decided %.2f s (%s pairs, %d thread%s), lists %.2f s, " ..
     "total %.2f s"):format(p.setup_seconds or 0, p.ingest_seconds,
       p.ingest_seconds > 0 and text.count(input.rows / p.ingest_seconds) .. " " or "",

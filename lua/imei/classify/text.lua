@@ -139,9 +139,12 @@ local function is_array(t)
   return true
 end
 
+--- A JSON null that a table can hold (a nil field would leave the key out).
+text.NULL = setmetatable({}, { __name = "null", __tostring = function() return "null" end })
+
 local function encode(v, indent, depth, out)
   local t = type(v)
-  if t == "nil" then
+  if t == "nil" or v == text.NULL then
     out[#out + 1] = "null"
   elseif t == "boolean" then
     out[#out + 1] = tostring(v)

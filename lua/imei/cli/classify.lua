@@ -8,7 +8,7 @@ function classify_cmd.configure(cmd, diff)
     cmd:argument("old", "The policy in force (compared, never listed).")
     cmd:argument("new", "The new policy: its lists are written.")
   else
-    cmd:option("--policy", "Policy file."):count(1)
+    cmd:option("--policy", "Policy file (required, but with --verify).")
     cmd:option("--compare", "What-if: also decide every pair with this (old) policy in the same pass, " ..
       "and report which devices and subscribers change verdict, block date or notification (the lists stay the " ..
       "--policy's).")
@@ -25,7 +25,12 @@ function classify_cmd.configure(cmd, diff)
                         "(default: --out/state).")
   cmd:option("--exceptions", "Appeals and exemptions CSV: imei,reason,until or imei,imsi,reason,until " ..
                              "(lifts a block or notice until that date).")
-  cmd:option("--out", "Output folder for the lists and the report (created if missing)."):count(1)
+  cmd:option("--out", "Output folder for the lists and the report (created if missing; required, but with --verify).")
+  if not diff then
+    cmd:option("--verify", "Recompute the SHA-256 of every input and published file recorded in OUT/report.json " ..
+                           "and say, per file, whether it still matches (exit 0 all match, 1 not, 2 error).")
+      :argname("<OUT>")
+  end
   cmd:option("--operator", "Operator of the dumps (default: from names Operator_Region_YYYYMMDD_YYYYMMDD.csv).")
   cmd:option("--columns", "Column layout of dumps without a header, e.g. imsi,msisdn,imei,date,- " ..
                           "(default date,imei,imsi,msisdn[,rat]).")
@@ -44,7 +49,7 @@ function classify_cmd.configure(cmd, diff)
   cmd:flag("-q --quiet", "Print nothing on success; no progress bar.")
   cmd:flag("--progress", "Draw the progress bar even when standard error is not a terminal.")
   cmd:argument("dump", "Operator dumps: date,imei,imsi,msisdn[,rat] CSV, plain or gzip; - for standard input.")
-    :args("+")
+    :args("*")
   cmd:epilog([[
 Writes into --out: blocklist.csv, notifications_<OPERATOR>.csv, exceptions_<OPERATOR>.csv,
 their *_delta.csv against the lists already there, report.txt, report.json and report.html
@@ -58,6 +63,11 @@ date once notified never slides, a blocked device stays blocked until an explici
 device even when it is no longer seen. A run of the same date and inputs as the last one
 replaces it (the same lists, deltas and report). `imei history IMEI --state DIR` shows one
 device's record. docs/register.md.
+
+report.json keeps an audit trail: imei's version, the run date, the command line, the
+SHA-256 and size of every input (each policy file of the extend chain, the TAC database,
+each list, each dump) and of each published file. `imei classify --verify OUT` recomputes
+them and names each file that changed or is missing.
 
 Exit status: 0 lists written; 1 lists refused (a blocking condition hits more devices than
 its safety ratio, max_ratio or 10%, or the policy failed: see the report; --force writes
@@ -86,6 +96,27 @@ function classify_cmd.run(args)
   local cli = require "imei.cli"
   local host = require "imei.host"
   local quiet = args.quiet
+  local command = args.command or "classify"
+  if args.verify then
+    if args.policy or args.out or #args.dump > 0 then
+      return cli.fail("classify", "--verify OUT takes no --policy, --out nor dumps: it checks a finished run")
+    end
+    local checked, verr = require("imei.classify.audit").verify(args.verify)
+    if not checked then return cli.fail("classify --verify", verr) end
+    if args.json then
+      io.write(require("imei.classify.text").json({ files = checked.files, match = checked.code == 0 }, "  "), "\n")
+    elseif not quiet or checked.code ~= 0 then
+      io.write(checked.text)
+    end
+    return checked.code
+  end
+  if not (args.policy or args.new) then return cli.fail(command, "a policy file is required (--policy)") end
+  if not args.out then return cli.fail(command, "an output folder is required (--out)") end
+  if #args.dump == 0 then
+    return cli.fail(command, "no dump to read: give one or more files, or - for standard input")
+  end
+  local command_line = { "imei" }
+  for _, a in ipairs(args._argv or {}) do command_line[#command_line + 1] = a end
   local result, err = require("imei.classify").run {
     policy = args.policy or args.new, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
     state = args.state, exceptions = args.exceptions,
@@ -93,7 +124,7 @@ function classify_cmd.run(args)
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
     compare = args.compare or args.old, operator_policies = args.operator_policy,
     notices = args.notices,
-    progress = not quiet and (args.progress or host.isatty(2)),
+    progress = not quiet and (args.progress or host.isatty(2)), command_line = args._argv and command_line,
   }
   if not result then return cli.fail(args.command or "classify", err) end
   if result.interrupted then

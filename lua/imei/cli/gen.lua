@@ -11,10 +11,14 @@ function gen_cmd.configure(cmd)
   cmd:option("--rows", "Stop after this many rows (subscribers derived from it unless given)."):convert(count)
   cmd:option("--days", "Days covered.", tostring(D.days)):convert(count)
   cmd:option("--start", "First date, YYYYMMDD.", D.start)
-  cmd:option("--operators", "Operators as Name:MNC:share,...", D.operators)
+  cmd:option("--operators", "Operators as Name:MNC:share,... (default " .. D.operators .. " for MCC " .. D.mcc ..
+    "; OperatorA:01:38,... elsewhere, 3-digit MNCs where the country uses them).")
+  cmd:option("--mcc", "Mobile country code of the national IMSIs (E.212).", D.mcc)
+  cmd:option("--cc", "Country code of the national MSISDNs (E.164; default " .. D.cc .. " for MCC " .. D.mcc ..
+    ", required with another --mcc).")
   cmd:option("--region", "Region in the file names.", D.region)
   cmd:option("--tacdb", "TAC database to draw TACs from (default: the shipped osmocom-tacdb.csv, "
-    .. "found in ./data, $IMEI_DATA_PATH or the installed share folder).")
+    .. "found in ./data, $IMEI_DATA_PATH or the installed share folder; an error when none is found).")
   cmd:option("--lists", "Also write stolen.csv, registration.csv and pairing.csv into this folder.")
   cmd:option("--damaged", "Share of damaged rows.", tostring(D.damaged)):convert(tonumber)
   cmd:option("--clone", "Share of subscribers on cloned IMEIs.", tostring(D.clone)):convert(tonumber)
@@ -26,23 +30,38 @@ function gen_cmd.configure(cmd)
   cmd:flag("-q --quiet", "Print nothing.")
   cmd:epilog([[
 Files: Operator_Region_START_END.csv[.gz], rows date,imei,imsi,msisdn,rat sorted by date,
-one per distinct date-IMEI-IMSI-MSISDN. The summary counts what was put in: devices of each
+one per distinct date-IMEI-IMSI-MSISDN. Dates are UTC calendar days (TZ changes nothing).
+With --lists, stolen.csv always holds at least one device in use. The summary counts what was put in: devices of each
 kind and damaged rows of each kind (what imei classify should reject).
 
 Example:
-  imei gen --seed 7 --subscribers 20000 --days 30 --lists out/lists --out dumps/]])
+  imei gen --seed 7 --subscribers 20000 --days 30 --lists out/lists --out dumps/
+  imei gen --mcc 262 --cc 49 --operators Telekom:01:40,Vodafone:02:35,O2:03:25 --out de/]])
 end
 
 function gen_cmd.run(args)
   local cli = require "imei.cli"
   local tacdb = args.tacdb
   if not tacdb then
-    -- the shipped sample: ./data/, $IMEI_DATA_PATH, then the installed share folder
-    tacdb = require("imei.paths").data("osmocom-tacdb.csv")
+    -- the shipped sample: ./data/, $IMEI_DATA_PATH, then the installed share folder;
+    -- never invented TACs (classify would refuse nearly every device as unknown)
+    local tried
+    tacdb, tried = require("imei.paths").data("osmocom-tacdb.csv")
+    if not tacdb then
+      local places = { "data/osmocom-tacdb.csv" }
+      for _, p in ipairs(tried or {}) do places[#places + 1] = p end
+      return cli.fail("gen", "no TAC database to draw TACs from: give --tacdb FILE (the shipped " ..
+        "osmocom-tacdb.csv was looked for in " .. table.concat(places, ", ") .. "; set IMEI_DATA_PATH to its folder)")
+    end
+  end
+  local cc = args.cc
+  if args.mcc ~= require("imei.gen").DEFAULTS.mcc and not cc then
+    return cli.fail("gen", ("--mcc %s: give the country code of its MSISDNs too (--cc)"):format(args.mcc))
   end
   local summary, err = require("imei.gen").run {
     out = args.out, seed = args.seed, subscribers = args.subscribers, rows = args.rows, days = args.days,
     start = args.start, operators = args.operators, region = args.region, tacdb = tacdb, lists = args.lists,
+    mcc = args.mcc, cc = cc,
     damaged = args.damaged, clone = args.clone, unregistered = args.unregistered, gzip = args.gzip,
     header = not args.no_header,
   }
@@ -51,8 +70,9 @@ function gen_cmd.run(args)
     io.write(require("imei.classify.text").json(summary, "  "), "\n")
   elseif not args.quiet then
     local text = require "imei.classify.text"
-    io.write(("%s rows, %s subscribers over %d days (%s to %s), seed %d\n"):format(text.count(summary.rows),
-      text.count(summary.subscribers), summary.days, summary.start, summary.stop, summary.seed))
+    io.write(("%s rows, %s subscribers over %d days (%s to %s), seed %d, MCC %s, country code %s, TACs from %s\n")
+      :format(text.count(summary.rows), text.count(summary.subscribers), summary.days, summary.start, summary.stop,
+        summary.seed, summary.mcc, summary.cc, summary.tacdb))
     for _, f in ipairs(summary.files) do io.write("  ", f, "\n") end
     local d = summary.devices
     io.write(("devices: %s clone groups (%s subscribers), junk %s, wrong CD %s, unknown TAC %s, test %s, " ..

@@ -52,6 +52,7 @@ function cli.main(argv)
   end
   -- on a usage error argparse prints the usage of the (sub)command at fault and exits 2
   local args = parser:parse(argv)
+  args._argv = table.move(argv, 1, #argv, 1, {}) -- as typed, for the audit trails (imei classify)
   local run_ok, code = xpcall(modules[args.command].run, debug.traceback, args)
   if not run_ok then
     io.stderr:write("imei ", args.command, ": internal error: ", tostring(code), "\n")

@@ -106,6 +106,28 @@ function text.render(x)
   out[#out + 1] = ("Verdict: %s%s  (policy %s, resolve %s, default %s)"):format(tostring(v.status),
     #notes > 0 and (", " .. table.concat(notes, ", ")) or "", tostring(x.policy), tostring(x.resolve),
     tostring(x.default))
+  -- in a few lines, what customer care tells the subscriber
+  local why = {}
+  for _, c in ipairs(x.conditions or {}) do
+    if c.result == "matched" and c.decided then
+      local g, dates = c.grace, ""
+      if g and g.in_grace then
+        dates = (", notice from %s, blocked from %s"):format(tostring(g.notice_date), tostring(g.block_date))
+      elseif c.block_date then
+        dates = ", blocked since " .. c.block_date
+      end
+      why[#why + 1] = ("  because: %s (%s)%s"):format(tostring(c.text), c.name, dates)
+    elseif c.result == "exempted" then
+      local because = c.unless and c.unless.because or "its unless held"
+      why[#why + 1] = ("  exempt from %s: %s"):format(c.name, tostring(because))
+    elseif c.result == "failed" then
+      why[#why + 1] = ("  could not decide %s: %s"):format(c.name, tostring(c.error))
+    end
+  end
+  if #why == 0 and not x.raw then
+    why[1] = ("  no condition applies: the policy's default, %s"):format(tostring(x.default))
+  end
+  for _, line in ipairs(why) do out[#out + 1] = line end
   out[#out + 1] = ""
   if x.raw then
     out[#out + 1] = "The policy decides with its own check function (no conditions): its reasons are"

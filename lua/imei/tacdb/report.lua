@@ -9,6 +9,9 @@
 --   duplicates, duplicate_rows  rows whose TAC came earlier, and { line =, tac =, first_line =,
 --                           kept = line } for the first max_errors
 --   warnings, warning_rows  rows loaded with something left out, and { line =, reason = }
+--   conflicts, conflict_rows  rows whose TAC, repaired from 7 digits, an exact 8-digit row
+--                           also has: the exact row was kept; { line =, tac =, kept = line }
+--                           for the first max_errors
 --   fixes                   repairs made: { [kind] = { count =, lines = { first few }, what = } }
 --   notes                   other things done, as sentences (a skipped banner line, a BOM, …)
 local report = {}
@@ -18,7 +21,8 @@ local EXAMPLES = 5 -- line numbers kept per kind of fix
 function report.new(source, format, max_errors)
   return {
     source = source, format = format, lines = 0, rows = 0, records = 0,
-    rejected = 0, errors = {}, duplicates = 0, duplicate_rows = {}, warnings = 0, warning_rows = {},
+    rejected = 0, errors = {}, duplicates = 0, duplicate_rows = {}, conflicts = 0, conflict_rows = {},
+    warnings = 0, warning_rows = {},
     fixes = {}, notes = {}, max_errors = max_errors or 100,
   }
 end
@@ -37,6 +41,14 @@ function report.duplicate(r, line, tac, first_line, kept)
   r.duplicates = r.duplicates + 1
   if #r.duplicate_rows < r.max_errors then
     r.duplicate_rows[#r.duplicate_rows + 1] = { line = line, tac = tac, first_line = first_line, kept = kept }
+  end
+end
+
+--- A repaired TAC (line) that an exact row (kept) also has: the exact row wins.
+function report.conflict(r, line, tac, kept)
+  r.conflicts = r.conflicts + 1
+  if #r.conflict_rows < r.max_errors then
+    r.conflict_rows[#r.conflict_rows + 1] = { line = line, tac = tac, kept = kept }
   end
 end
 
@@ -72,7 +84,7 @@ end
 
 --- A TAC as found in a file -> the 8-digit key, or nil and why. A 7-digit TAC is one whose
 -- leading 0 a spreadsheet dropped (TACs of reporting bodies 01-09, TS 23.003 §6.2.1): the
--- 0 is put back and the fix counted.
+-- 0 is put back, the fix counted, and a third result true says the key was repaired.
 function report.tac(r, line, tac)
   if #tac == 8 and match(tac, "^%d+$") then return tac end
   if tac == "" then return nil, "no TAC" end
@@ -81,7 +93,7 @@ function report.tac(r, line, tac)
   end
   if #tac == 7 then
     report.fix(r, "tac_leading_zero", line, "TACs of 7 digits: the leading 0 a spreadsheet dropped was put back")
-    return "0" .. tac
+    return "0" .. tac, nil, true
   end
   return nil, ("TAC '%s' has %d digits; a TAC has 8"):format(#tac > 20 and tac:sub(1, 20) .. "…" or tac, #tac)
 end
@@ -125,6 +137,13 @@ function report.format(r)
     add("  line %d: TAC %s already on line %d; kept line %d", d.line, d.tac, d.first_line, d.kept)
   end
   if r.duplicates > #r.duplicate_rows then add("  … %d more duplicates", r.duplicates - #r.duplicate_rows) end
+  for _, c in ipairs(r.conflict_rows or {}) do
+    add("  line %d: TAC %s (7 digits, leading 0 put back) is also on line %d written in full; kept line %d",
+      c.line, c.tac, c.kept, c.kept)
+  end
+  if (r.conflicts or 0) > #(r.conflict_rows or {}) then
+    add("  … %d more conflicts", r.conflicts - #r.conflict_rows)
+  end
   for _, note in ipairs(r.notes) do add("  note       %s", note) end
   local kinds = {}
   for kind in pairs(r.fixes) do kinds[#kinds + 1] = kind end
@@ -138,6 +157,10 @@ function report.format(r)
   if r.duplicates > 0 then
     add("  duplicates %s repeated an earlier TAC; the %s one was kept", plural(r.duplicates, "row"),
       (r.duplicate_rows[1] and r.duplicate_rows[1].kept == r.duplicate_rows[1].first_line) and "first" or "last")
+  end
+  if (r.conflicts or 0) > 0 then
+    add("  conflicts  %s with a repaired 7-digit TAC that an exact 8-digit row also has: the exact row was kept",
+      plural(r.conflicts, "row"))
   end
   add("  loaded     %s", plural(r.records, "record"))
   return table.concat(out, "\n")

@@ -4,6 +4,11 @@
 -- columns to record fields and extras, and hand the row to the builder, accounting for
 -- everything in the report.
 --
+-- A TAC repaired from 7 digits (a spreadsheet's dropped leading 0) is a guess; a row
+-- with the same 8 digits written in full is not. When both name one TAC, the exact row
+-- wins wherever the two stand in the file, and the conflict is reported (report.conflict):
+-- repaired rows are held back and added at the end, only for TACs no exact row named.
+--
 -- A format is { name =, sep =, header = function(fields) -> plan | nil, err | false,
 --               check = function(report, line, fields) (optional, may change fields) }.
 -- A plan is { ncols =, tac = column, fields = { [column] = field name },
@@ -33,7 +38,7 @@ end
 
 local trim = rep.trim
 
-local function add_row(r, builder, line, row, plan, format, opts)
+local function add_row(r, builder, line, row, plan, format, opts, held)
   if #row ~= plan.ncols then
     rep.reject(r, line, ("%d fields, the header has %d"):format(#row, plan.ncols))
     return true
@@ -46,7 +51,7 @@ local function add_row(r, builder, line, row, plan, format, opts)
     end
   end
   if trimmed then rep.fix(r, "trimmed", line, "rows with blanks around fields: trimmed") end
-  local tac, why = rep.tac(r, line, row[plan.tac])
+  local tac, why, repaired = rep.tac(r, line, row[plan.tac])
   if not tac then
     rep.reject(r, line, why)
     return true
@@ -59,7 +64,30 @@ local function add_row(r, builder, line, row, plan, format, opts)
   local extra = plan.extra
   for k, col in ipairs(plan.extra_cols) do extra[2 * k] = row[col] end
   if format.check then format.check(r, line, rec) end
+  if repaired then -- held back: an exact row further down may name the same TAC
+    local copy = {}
+    for k, v in pairs(rec) do copy[k] = v end
+    if rec.extra then copy.extra = table.move(rec.extra, 1, #rec.extra, 1, {}) end
+    held.rows[#held.rows + 1] = { line = line, tac = tac, rec = copy }
+    return true
+  end
+  if tac:byte(1) == 48 and not held.exact[tac] then held.exact[tac] = line end -- "0": a repair could name it
   return rep.add(r, builder, line, tac, rec, opts.duplicates)
+end
+
+-- The held repaired rows, in file order: each one whose TAC an exact row named is a
+-- conflict (the exact row stays); the others are added as any row.
+local function add_held(r, builder, opts, held)
+  for _, h in ipairs(held.rows) do
+    local exact = held.exact[h.tac]
+    if exact then
+      rep.conflict(r, h.line, h.tac, exact)
+    else
+      local ok, err = rep.add(r, builder, h.line, h.tac, h.rec, opts.duplicates)
+      if not ok then return nil, err end
+    end
+  end
+  return true
 end
 
 --- Load text in the given format into builder. true, or nil and an error that stops the
@@ -67,11 +95,12 @@ end
 function rows.load(text, format, builder, r, opts)
   local plan
   local skipped = 0
+  local held = { rows = {}, exact = {} } -- see add_held
   for line, row, why, start, stop in dsv.records(text, format.sep) do
     if plan then
       r.rows = r.rows + 1
       if row then
-        local ok, err = add_row(r, builder, line, row, plan, format, opts)
+        local ok, err = add_row(r, builder, line, row, plan, format, opts, held)
         if not ok then return nil, err end
       else
         rep.reject(r, line, why)
@@ -93,7 +122,7 @@ function rows.load(text, format, builder, r, opts)
     end
   end
   if not plan then return nil, ("no %s header"):format(format.name) end
-  return true
+  return add_held(r, builder, opts, held)
 end
 
 return rows
