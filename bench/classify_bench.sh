@@ -6,6 +6,12 @@
 # measures the replay's own machinery (read, check, record, one engine call per pair,
 # lists) apart from what the policy's rules cost. Prints wall time, rows/s, CPU time,
 # rows per CPU-second (the per-core figure) and peak memory (/usr/bin/time -v).
+# The cost of the national register (docs/register.md): the example country policy
+# with the state kept (the default: the register in LMDB inside --out, the sightings a
+# memory store restored from and saved to a snapshot in it) against
+# the same run with --store memory (a what-if run, nothing kept), interleaved in this
+# script; "state-again" runs once more into the same state (a re-run: undo, re-decide);
+# then the state's size per device.
 # Then the peer (when `npm install --prefix bench` has put @duckdb/node-api there): DuckDB
 # running the core DIRBS rules in SQL (bench/classify_duckdb.js) against `imei classify`
 # with the same rules (bench/dirbs_core_policy.lua), both on CLASSIFY_PEER_JOBS threads
@@ -47,11 +53,13 @@ cat >"$dir/empty-policy.lua" <<'EOF'
 return policy.new { name = "empty", version = "1" }
 EOF
 
-run() { # run LABEL POLICY JOBS: the fastest of REPEAT runs
-	local label=$1 policy=$2 jobs=$3 out=$dir/out-$1-$3 best="" i
+run() { # run LABEL POLICY JOBS MODE: the fastest of REPEAT runs; MODE memory | state | again
+	local label=$1 policy=$2 jobs=$3 mode=${4:-memory} out=$dir/out-$1-$3 best="" i store=()
+	[ "$mode" = memory ] && store=(--store memory)
+	[ "$mode" = again ] && out=$dir/out-state-$3
 	for i in $(seq "$REPEAT"); do
-		rm -rf "$out"
-		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force --policy "$policy" \
+		[ "$mode" = again ] || rm -rf "$out"
+		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force "${store[@]}" --policy "$policy" \
 			--tacdb "$dir/tacdb.img" --lists "$data/lists" --out "$out" --jobs "$jobs" "$data"/*.csv
 		local wall user sys rss
 		wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt" |
@@ -81,8 +89,29 @@ LUA
 }
 
 for jobs in $JOBS; do
-	run example-country policies/example-country.lua "$jobs"
-	run empty-policy "$dir/empty-policy.lua" "$jobs"
+	run memory policies/example-country.lua "$jobs" memory
+	run state policies/example-country.lua "$jobs" state
+	run state-again policies/example-country.lua "$jobs" again
+	run empty-policy "$dir/empty-policy.lua" "$jobs" memory
+done
+for jobs in $JOBS; do
+	st=$dir/out-state-$jobs/state
+	[ -d "$st" ] || continue
+	IMEI_BUILD=$BUILD lua5.4 - "$dir/out-state-$jobs/report.json" "$st" "$(du -sb "$st/register" | cut -f1)" <<'LUA'
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("IMEI_BUILD") or "build") .. "/?.so;" .. package.cpath
+local path, state, bytes = arg[1], arg[2], tonumber(arg[3])
+local r = require("cjson").decode(assert(io.open(path)):read("a"))
+local reg = assert(require("imei.classify.register").open(state, true))
+local snap = #(reg.kv:get("s:snapshot") or "")
+local entries, used = reg:stat()
+reg:close()
+local devices, inreg = r.devices.total, r.register.counts.devices
+print(("state: %.1f MiB on disk (LMDB, %.1f MiB in use, %d entries): sightings snapshot %.1f MiB (%d devices seen: " ..
+  "%.0f bytes each), decisions of %d devices (%.0f bytes each in use); %.0f bytes on disk per device seen")
+  :format(bytes / 1048576, used / 1048576, entries, snap / 1048576, devices, snap / devices, inreg,
+    (used - snap) / math.max(inreg, 1), bytes / devices))
+LUA
 done
 
 # ---- the peer: DuckDB, the core DIRBS rules -------------------------------------------

@@ -10,6 +10,8 @@
  *                    store:each() / keys() / pairings()
  *   store:pair(key, imsi [, msisdn]), unpair(key, imsi), is_paired(key, imsi), pairs_of(key)
  *   store:flush(), stats(), check(), close(), read_only(), read_only_view()
+ *   store:snapshot() -> bytes, store:restore(bytes): every aggregate and pairing, and back
+ *                    into a memory store (the sightings of imei classify's state)
  * A store userdata holds one reference (imei_store_retain); read-only userdata (what the
  * policy engine hands to sandboxed policies) refuses every write. Data errors return
  * nil, err; misuse (wrong argument types, writing through a read-only store) raises.
@@ -509,6 +511,33 @@ static int l_flush(lua_State *L)
 	return 1;
 }
 
+/* store:snapshot() -> bytes: every aggregate and pairing (sightings_snapshot.c) */
+static int l_snapshot(lua_State *L)
+{
+	struct imei_store *st = check_lstore(L, 1)->st;
+	struct imei_store_error err;
+	unsigned char *buf;
+	size_t len;
+	if (imei_store_snapshot(st, &buf, &len, &err) < 0)
+		return push_error(L, &err);
+	lua_pushlstring(L, (const char *)buf, len);
+	free(buf);
+	return 1;
+}
+
+/* store:restore(bytes) -> true: a snapshot put back into a memory store */
+static int l_restore(lua_State *L)
+{
+	struct imei_store *st = check_writable(L, 1);
+	size_t len;
+	const char *buf = luaL_checklstring(L, 2, &len);
+	struct imei_store_error err;
+	if (imei_store_restore(st, (const unsigned char *)buf, len, &err) < 0)
+		return push_error(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_stats(lua_State *L)
 {
 	struct imei_store *st = check_lstore(L, 1)->st;
@@ -702,6 +731,8 @@ static void ensure_metatables(lua_State *L)
 		{ "pairings", l_pairings },
 		{ "flush", l_flush },
 		{ "stats", l_stats },
+		{ "snapshot", l_snapshot },
+		{ "restore", l_restore },
 		{ "check", l_check },
 		{ "read_only", l_read_only },
 		{ "read_only_view", l_read_only_view },

@@ -302,6 +302,15 @@ int imei_store_check(struct imei_store *st, struct imei_store_error *err);
  * snapshot. Memory: aggregates in insertion order, and ones recorded meanwhile are seen.
  * next: 1 got one, 0 end, -1 error. The iterator holds a reference to the store. */
 enum imei_iter_kind { IMEI_ITER_SIGHTINGS = 0, IMEI_ITER_KEYS, IMEI_ITER_PAIRINGS };
+
+/* Snapshots (sightings_snapshot.c): every aggregate and pairing of a store as one byte
+ * string (a fixed little-endian layout with a checksum), and back into a memory store —
+ * how `imei classify` keeps the sightings of a run in its state at memory speed.
+ * snapshot: *out is malloc'd (free it), 0 / -1. restore: the store must be a memory
+ * store; a damaged snapshot is refused before anything is put. */
+int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len, struct imei_store_error *err);
+int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t len, struct imei_store_error *err);
+int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err);
 struct imei_store_iter *imei_store_iter_open(struct imei_store *st, enum imei_iter_kind kind,
                                              struct imei_store_error *err);
 int imei_store_iter_next(struct imei_store_iter *it, struct imei_sighting_agg *out, struct imei_store_error *err);
@@ -343,6 +352,8 @@ struct imei_store_ops {
 	int (*iter_next)(void *be, void *it, struct imei_sighting_agg *out, struct imei_store_error *err);
 	void (*iter_close)(void *be, void *it);
 	void (*close)(void *be);
+	/* put a whole aggregate, replacing the triple's (a snapshot restored); NULL: unsupported */
+	int (*put_agg)(void *be, const struct imei_sighting_agg *a, struct imei_store_error *err);
 	/* optional: the counters, without I/O (absent: from stats) */
 	void (*counters)(void *be, struct imei_store_counters *out);
 	/* iter_next needs the store's shared lock (memory) or works on its own snapshot (LMDB) */

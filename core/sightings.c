@@ -624,6 +624,17 @@ int imei_store_iter_next(struct imei_store_iter *it, struct imei_sighting_agg *o
 	return rc;
 }
 
+int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err)
+{
+	if (!st->ops->put_agg)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "%s store: cannot restore a snapshot (a memory store can)",
+		                       st->ops->name);
+	wrlock(st);
+	int rc = st->ops->put_agg(st->be, a, err);
+	unlock(st);
+	return rc;
+}
+
 void imei_store_iter_close(struct imei_store_iter *it)
 {
 	if (!it)

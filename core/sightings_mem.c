@@ -243,6 +243,42 @@ static int reserve(struct mem *m, struct imei_store_error *err)
 	return 0;
 }
 
+/* A new record for aggregate a (its triple not in the store): chained after the key's
+ * head, or the head itself. */
+static int insert_rec(struct mem *m, const struct imei_sighting_agg *a, uint32_t head, struct imei_store_error *err)
+{
+	if (reserve(m, err) < 0)
+		return -1;
+	/* reserve() may have rebuilt the index; head ids stay valid */
+	size_t nid = m->n++;
+	struct mrec *r = rec(m, (uint32_t)nid);
+	from_agg(r, a, head == EMPTY);
+	if (head == EMPTY) {
+		r->next = NO_NEXT;
+		index_put(m->slots, m->mask, hash_key(a->key), nid);
+		m->keys++;
+	} else {
+		struct mrec *h = rec(m, head);
+		r->next = h->next;
+		h->next = (uint32_t)nid;
+		index_put(m->slots, m->mask, hash_triple(a->key, a->imsi, a->msisdn), nid);
+	}
+	return 0;
+}
+
+/* The record of a triple, or EMPTY; *headp: the key's head record, or EMPTY. */
+static uint32_t find_triple(const struct mem *m, uint64_t key, uint64_t imsi, uint64_t msisdn, uint32_t *headp)
+{
+	uint32_t head = find_head(m, key);
+	*headp = head;
+	if (head == EMPTY)
+		return EMPTY;
+	const struct mrec *h = rec(m, head);
+	if ((h->iw & IMSI_MASK) == imsi && h->msisdn == msisdn)
+		return head;
+	return find_other(m, key, imsi, msisdn);
+}
+
 static int mem_record(void *be, const struct imei_sighting *s, struct imei_store_error *err)
 {
 	struct mem *m = be;
@@ -268,25 +304,29 @@ static int mem_record(void *be, const struct imei_sighting *s, struct imei_store
 		m->recorded++;
 		return 0;
 	}
-	if (reserve(m, err) < 0)
-		return -1;
-	/* reserve() may have rebuilt the index; head ids stay valid */
-	size_t nid = m->n++;
-	struct mrec *r = rec(m, (uint32_t)nid);
 	imei_agg_init(&a, s);
-	from_agg(r, &a, head == EMPTY);
-	if (head == EMPTY) {
-		r->next = NO_NEXT;
-		index_put(m->slots, m->mask, hash_key(s->key), nid);
-		m->keys++;
-	} else {
-		struct mrec *h = rec(m, head);
-		r->next = h->next;
-		h->next = (uint32_t)nid;
-		index_put(m->slots, m->mask, hash_triple(s->key, s->imsi, s->msisdn), nid);
-	}
+	if (insert_rec(m, &a, head, err) < 0)
+		return -1;
 	m->recorded++;
 	return 0;
+}
+
+/* Put a whole aggregate (a snapshot being restored): it replaces the triple's. */
+static int mem_put_agg(void *be, const struct imei_sighting_agg *a, struct imei_store_error *err)
+{
+	struct mem *m = be;
+	if (m->read_only)
+		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
+	uint32_t head;
+	uint32_t id = find_triple(m, a->key, a->imsi, a->msisdn, &head);
+	if (id != EMPTY) {
+		struct mrec *r = rec(m, id);
+		uint32_t next = r->next;
+		from_agg(r, a, id == head);
+		r->next = next;
+		return 0;
+	}
+	return insert_rec(m, a, head, err);
 }
 
 /* Many sightings: the same as one by one, with the index slot of a sighting a few ahead
@@ -614,5 +654,6 @@ const struct imei_store_ops imei_store_mem_ops = {
 	.iter_next = mem_iter_next,
 	.iter_close = mem_iter_close,
 	.close = mem_close,
+	.put_agg = mem_put_agg,
 	.iter_needs_lock = true,
 };

@@ -15,6 +15,7 @@ int imei_luaopen_host(lua_State *L)
 	imei_lua_replay(L);
 	imei_lua_sandbox_patterns(L);
 	imei_lua_batchio(L);
+	imei_lua_kv(L);
 	imei_lua_digest(L);
 	return 1;
 }

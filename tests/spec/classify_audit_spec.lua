@@ -50,8 +50,8 @@ describe("imei classify audit trail", function()
     assert.equal("imei", a.command_line[1])
     assert.equal("classify", a.command_line[2])
     assert.equal("--policy", a.command_line[5])
-    assert.equal(cjson.null, a.state.generation_before) -- no persistent state kept here
-    assert.equal(cjson.null, a.state.generation_after)
+    assert.equal(0, a.state.generation_before) -- the state (--out/state by default): its first run
+    assert.equal(1, a.state.generation_after)
     -- the policy and every file of its extend chain
     local policies = by_role(a, "policy")
     assert.equal(2, #policies)

@@ -191,8 +191,8 @@ describe("imei classify", function()
         D4 .. ",20260131,unregistered",          -- first seen 20260101 + 30 days' grace: blocked today
         D5 .. ",20260116,duplicate",             -- 3rd IMSI on 20260106 + 10 days
         D13 .. ",20260131,unregistered",
-        D7 .. ",20260131,malformed",             -- not an identifier: kept as written
-        D2 .. ",20260131,stolen",
+        D7 .. ",20260111,malformed",             -- not an identifier: kept as written; no grace:
+        D2 .. ",20260120,stolen",                -- blocked from the day the data first showed it
       }, read(out .. "/blocklist.csv"))
     end)
 
@@ -217,21 +217,21 @@ describe("imei classify", function()
 
     it("writes first deltas: everything is new", function()
       assert.equal(csv {
-        "imei,block_date,reasons,change",
-        D4 .. ",20260131,unregistered,blocked",
-        D5 .. ",20260116,duplicate,blocked",
-        D13 .. ",20260131,unregistered,blocked",
-        D7 .. ",20260131,malformed,blocked",
-        D2 .. ",20260131,stolen,blocked",
+        "imei,block_date,reasons,change,cause",
+        D4 .. ",20260131,unregistered,blocked,",
+        D5 .. ",20260116,duplicate,blocked,",
+        D13 .. ",20260131,unregistered,blocked,",
+        D7 .. ",20260111,malformed,blocked,",
+        D2 .. ",20260120,stolen,blocked,",
       }, read(out .. "/blocklist_delta.csv"))
       assert.equal(csv { "imei,imsi,msisdn,change", D5 .. "," .. S5a .. "," .. M(51) .. ",added" },
         read(out .. "/exceptions_Alpha_delta.csv"))
       assert.equal(csv { "imei,imsi,msisdn,change" }, read(out .. "/exceptions_Beta_delta.csv"))
       local alpha = read(out .. "/notifications_Alpha_delta.csv")
       assert.equal(csv {
-        "imei,imsi,msisdn,block_date,reasons,change",
-        D6 .. "," .. S6b .. "," .. M(62) .. ",20260209,duplicate,new",
-        D12 .. "," .. S(12) .. "," .. M(12) .. ",20260214,unregistered,new",
+        "imei,imsi,msisdn,block_date,reasons,change,cause",
+        D6 .. "," .. S6b .. "," .. M(62) .. ",20260209,duplicate,new,",
+        D12 .. "," .. S(12) .. "," .. M(12) .. ",20260214,unregistered,new,",
       }, alpha)
     end)
 
@@ -241,7 +241,7 @@ describe("imei classify", function()
       assert.same({ "blocklist.csv", "blocklist_delta.csv", "exceptions_Alpha.csv", "exceptions_Alpha_delta.csv",
         "exceptions_Beta.csv", "exceptions_Beta_delta.csv", "notifications_Alpha.csv",
         "notifications_Alpha_delta.csv", "notifications_Beta.csv", "notifications_Beta_delta.csv",
-        "report.html", "report.json", "report.txt" }, names)
+        "report.html", "report.json", "report.txt", "state" }, names) -- state: the national register (docs/register.md)
     end)
 
     it("counts the rows: read, accepted, rejected, blank, headers", function()
@@ -449,35 +449,34 @@ describe("imei classify", function()
         local r2 = assert(run(dir, out))
         assert.equal(0, r2.code)
         assert.equal(csv {
-          "imei,block_date,reasons,change",
-          D4 .. ",20260131,unregistered,unblocked",
-          D6 .. ",20260131,stolen,blocked",
-          D13 .. ",20260131,stolen|unregistered,changed",
-          D1 .. ",20260131,stolen,blocked",
+          "imei,block_date,reasons,change,cause",
+          D4 .. ",20260131,unregistered,unblocked,list:registration", -- the cause, from the register
+          D6 .. ",20260125,stolen,blocked,",     -- no grace: from the first day the data showed it
+          D13 .. ",20260131,stolen|unregistered,changed,",
+          D1 .. ",20260101,stolen,blocked,",
         }, read(out .. "/blocklist_delta.csv"))
         assert.equal(csv {
           "imei,block_date,reasons",
           D5 .. ",20260116,duplicate",
-          D6 .. ",20260131,stolen",
+          D6 .. ",20260125,stolen",
           D13 .. ",20260131,stolen|unregistered",
-          D1 .. ",20260131,stolen",
-          D7 .. ",20260131,malformed",    -- not seen in this run: carried over
-          D2 .. ",20260131,stolen",       -- no longer on stolen.csv, but stolen is sticky
+          D1 .. ",20260101,stolen",
+          D7 .. ",20260111,malformed",    -- not seen in this run: carried over
+          D2 .. ",20260120,stolen",       -- no longer on stolen.csv, but stolen is sticky
         }, read(out .. "/blocklist.csv"))
         assert.equal(csv {
-          "imei,imsi,msisdn,block_date,reasons,change",
-          D6 .. "," .. S6b .. "," .. M(62) .. ",20260209,duplicate,blacklisted",
-          D12 .. "," .. S(12) .. "," .. M(12) .. ",20260204,unregistered,changed", -- the new block date
+          "imei,imsi,msisdn,block_date,reasons,change,cause",
+          D6 .. "," .. S6b .. "," .. M(62) .. ",20260209,duplicate,blacklisted,",
         }, read(out .. "/notifications_Alpha_delta.csv"))
         assert.equal(csv {
           "imei,imsi,msisdn,block_date,reasons",
-          D12 .. "," .. S(12) .. "," .. M(12) .. ",20260204,unregistered",
+          D12 .. "," .. S(12) .. "," .. M(12) .. ",20260214,unregistered", -- as notified: never slides
         }, read(out .. "/notifications_Alpha.csv"))
         assert.equal(csv {
-          "imei,imsi,msisdn,block_date,reasons,change",
-          D3 .. "," .. S(3) .. "," .. M(3) .. ",20260209,unregistered,resolved",
-          D6 .. "," .. S6c .. "," .. M(63) .. ",20260209,duplicate,blacklisted",
-          D11 .. "," .. S(11) .. "," .. M(11) .. ",20260219,unregistered,no_longer_seen",
+          "imei,imsi,msisdn,block_date,reasons,change,cause",
+          D3 .. "," .. S(3) .. "," .. M(3) .. ",20260209,unregistered,resolved,list:registration",
+          D6 .. "," .. S6c .. "," .. M(63) .. ",20260209,duplicate,blacklisted,",
+          -- D11, not seen: its notice stays (not being seen is not innocence)
         }, read(out .. "/notifications_Beta_delta.csv"))
         assert.equal(csv {
           "imei,imsi,msisdn,change",
@@ -497,12 +496,15 @@ describe("imei classify", function()
         assert.equal(1, l.carried_over)
         assert.equal(1, l.kept_by_sticky)
         assert.same({ blocked = 2, unblocked = 1, changed = 1 }, l.deltas.block)
-        assert.same({ changed = 1, blacklisted = 2, resolved = 1, no_longer_seen = 1 }, l.deltas.notifications)
+        assert.same({ blacklisted = 2, resolved = 1 }, l.deltas.notifications)
         assert.same({ added = 1, removed = 1 }, l.deltas.exceptions)
-        -- a third run with nothing changed changes nothing
+        -- a third run with the same date and inputs replaces the second (docs/register.md):
+        -- the same lists and the same deltas, not a new run on top
+        local delta2 = read(out .. "/blocklist_delta.csv")
         local r3 = assert(run(dir, out))
-        assert.same({}, r3.report.lists.deltas.block)
-        assert.equal(csv { "imei,block_date,reasons,change" }, read(out .. "/blocklist_delta.csv"))
+        assert.is_true(r3.report.run.rerun)
+        assert.same(l.deltas.block, r3.report.lists.deltas.block)
+        assert.equal(delta2, read(out .. "/blocklist_delta.csv"))
       end)
 
     it("with --fresh, describes this run alone (nothing carried over, no sticky memory)", function()
@@ -547,7 +549,7 @@ describe("imei classify", function()
         r.report.refused[1], 1, true)
       local names = host.listdir(out)
       table.sort(names)
-      assert.same({ "report.html", "report.json", "report.txt" }, names) -- the report says why; no list
+      assert.same({ "report.html", "report.json", "report.txt" }, names) -- the report says why; no list, no state
       assert.matches("LISTS NOT WRITTEN", read(out .. "/report.txt"), 1, true)
       local forced = assert(run(dir, out, { policy = policy, force = true }))
       assert.equal(0, forced.code)

@@ -368,10 +368,15 @@ describe("imei explain", function()
     local _, err, code = support.imei(("explain --policy '%s/p.lua' --lists '%s/lists' --state '%s/nothing' %s")
       :format(dir, dir, dir, STOLEN))
     assert.equal(2, code)
-    assert.matches("no sightings store", err, 1, true)
-    os.execute("mkdir -p '" .. dir .. "/state'")
-    local s = assert(imei.sightings.open("lmdb:" .. dir .. "/state/sightings"))
+    assert.matches("no sightings", err, 1, true)
+    -- a state as imei classify leaves it: the register, with the sightings' snapshot in it
+    local s = assert(imei.sightings.open("memory"))
     for i = 1, 3 do assert(s:record { key = "35345678901234", imsi = "41001000000000" .. i, time = T0 - i * DAY }) end
+    local register = require "imei.classify.register"
+    local reg = assert(register.open(dir .. "/state", false))
+    reg:begin("20260101")
+    reg:commit("20260101", 1, {}, { generation = 1 }, "test", assert(s:snapshot()))
+    reg:close()
     s:close()
     local out
     out, err, code = support.imei(

@@ -69,7 +69,7 @@ describe("report.html", function()
     assert.same({ "blocklist.csv", "blocklist_delta.csv", "exceptions_Alpha.csv", "exceptions_Alpha_delta.csv",
       "exceptions_Beta.csv", "exceptions_Beta_delta.csv", "notices_Alpha.csv", "notices_Beta.csv",
       "notifications_Alpha.csv", "notifications_Alpha_delta.csv", "notifications_Beta.csv",
-      "notifications_Beta_delta.csv", "report.html", "report.json", "report.txt" }, names)
+      "notifications_Beta_delta.csv", "report.html", "report.json", "report.txt", "state" }, names)
     assert.truthy(page:find("^<!DOCTYPE html>"))
     assert.truthy(page:find('<meta charset="utf-8">', 1, true))
   end)
@@ -92,26 +92,27 @@ describe("report.html", function()
   end)
 
   it("counts blocks and notices per block date, with the run's date marked", function()
-    assert.same({ { date = "20260131", blocks = 2, notices = 0 }, { date = "20260214", blocks = 0, notices = 1 },
-      { date = "20260219", blocks = 0, notices = 1 }, { date = "20260224", blocks = 0, notices = 1 } },
-      result.report.per_day)
+    -- a block without grace dates from the first day the data showed the device (docs/register.md)
+    assert.same({ { date = "20260120", blocks = 1, notices = 0 }, { date = "20260131", blocks = 1, notices = 0 },
+      { date = "20260214", blocks = 0, notices = 1 }, { date = "20260219", blocks = 0, notices = 1 },
+      { date = "20260224", blocks = 0, notices = 1 } }, result.report.per_day)
     local days = page:match('<svg class="chart" id="chart%-days".-</svg>')
     assert.truthy(days:find('<line class="mark today"', 1, true))
     assert.truthy(days:find("2026-02-24", 1, true))
-    -- a time line: 2026-01-31 to 2026-02-24 day by day (25 days, two columns each)
-    assert.equal(50, count(days, "<rect "))
+    -- a time line: 2026-01-20 to 2026-02-24 day by day (36 days, two columns each)
+    assert.equal(72, count(days, "<rect "))
     assert.truthy(days:find("<title>2026-02-01 — devices blocked from this date (block list): 0</title>", 1, true))
     -- dates years apart: only the dates that have something, said so
     local r = result.report
     local saved = r.per_day
-    r.per_day = { { date = "20200101", blocks = 1, notices = 0 }, saved[1], saved[4] }
+    r.per_day = { { date = "20200101", blocks = 1, notices = 0 }, saved[2], saved[5] }
     local ok, s = pcall(html.render, r)
     r.per_day = saved
     assert(ok, s)
     assert.equal(6, count(s:match('<svg class="chart" id="chart%-days".-</svg>'), "<rect "))
     assert.truthy(s:find("The dates span 2,247 days: only the 3 dates with blocks or notices are drawn", 1, true))
     local tbl = page:match('<table class="sortable" id="table%-days">.-</table>')
-    assert.truthy(tbl:find('<td data-v="20260131">2026-01-31</td><td data-v="2">2</td><td data-v="0">0</td>', 1,
+    assert.truthy(tbl:find('<td data-v="20260131">2026-01-31</td><td data-v="1">1</td><td data-v="0">0</td>', 1,
       true))
   end)
 

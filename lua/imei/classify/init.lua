@@ -24,6 +24,7 @@ local lists = require "imei.classify.lists"
 local notices = require "imei.classify.notices"
 local html = require "imei.classify.html"
 local progress_bar = require "imei.classify.progress"
+local register = require "imei.classify.register"
 local report = require "imei.classify.report"
 local text = require "imei.classify.text"
 
@@ -113,8 +114,19 @@ function classify.run(opts)
   local list_set
   list_set, err = open_lists(opts.lists)
   if opts.lists and not list_set then return nil, err end
+  -- the state: the register and, unless --store says otherwise, the sightings store
+  local state_dir = register.state_dir(opts)
+  local keep = opts.store ~= "memory"
+  local appeals
+  if opts.exceptions then
+    appeals, err = register.read_exceptions(opts.exceptions)
+    if not appeals then return nil, err end
+  end
+  -- the sightings: by default a memory store, restored from the state's snapshot and saved
+  -- back into it in the register's transaction (memory speed, one atomic commit)
+  local own_memory = opts.store == nil or opts.store == "memory"
   local store
-  store, err = open_store(opts.store or "memory")
+  store, err = open_store(register.store_spec(opts))
   if not store then return nil, err end
 
   -- the policy, loaded once with its examples (they must pass), for its description
@@ -124,8 +136,10 @@ function classify.run(opts)
   if not engine then return nil, err end
   local info = engine:info()
   engine:close()
-  local sticky, conditions = {}, {}
+  local sticky, conditions, cond_info, effective_of = {}, {}, {}, {}
   for _, c in ipairs(info.conditions or {}) do
+    cond_info[c.name] = c
+    if c.effective then effective_of[c.name] = c.effective:gsub("%-", "") end
     if c.sticky then sticky[c.name] = true end
     conditions[#conditions + 1] = { name = c.name, status = c.status }
   end
@@ -144,6 +158,12 @@ function classify.run(opts)
       conditions, data)
     if not op_policies then return nil, networks end
     info = compare.with_operator_conditions(info, op_policies, sticky)
+    for _, c in ipairs(info.conditions) do -- the register knows the operators' conditions too
+      if not cond_info[c.name] then
+        cond_info[c.name] = c
+        if c.effective then effective_of[c.name] = c.effective:gsub("%-", "") end
+      end
+    end
   end
   -- the notice templates (of every condition, the operator policies' too), checked before
   -- anything is read (a bad one names its file and line)
@@ -171,6 +191,42 @@ function classify.run(opts)
     return nil, "the previous run's lists: " .. err
   end
   local previous_report = report.read_previous(opts.out .. "/report.json")
+  local base_files = lists.base_files(opts.out, names)
+  base_files["report.json"] = text.read_file(opts.out .. "/report.json")
+  -- the state: a run that creates it and commits nothing (an error, a signal, refused
+  -- lists) leaves none behind
+  local state_existed = host.file_size(state_dir .. "/register") ~= nil
+  if keep then
+    local ok_dirs, derr = make_dirs(state_dir)
+    if not ok_dirs then
+      lock:unlock()
+      return nil, derr
+    end
+  end
+  local reg
+  reg, err = register.for_run(state_dir, keep, opts.fresh)
+  if not reg then
+    lock:unlock()
+    return nil, err
+  end
+  local committed = false
+  local function close_reg()
+    reg:close()
+    if keep and not state_existed and not committed then
+      remove_tree(state_dir .. "/register")
+      host.rmdir(state_dir) -- only when empty
+    end
+  end
+  if own_memory and not opts.fresh then
+    local snap = reg.kv:get("s:snapshot")
+    local rok, rerr = true, nil
+    if snap then rok, rerr = store:restore(snap) end
+    if not rok then
+      close_reg()
+      lock:unlock()
+      return nil, ("%s/register: the sightings kept in the state: %s"):format(state_dir, tostring(rerr))
+    end
+  end
 
   local replay
   replay, err = host.replay_new {
@@ -178,6 +234,7 @@ function classify.run(opts)
     reader_thread = jobs >= 2, readers = jobs,
   }
   if not replay then
+    close_reg()
     lock:unlock()
     return nil, err
   end
@@ -186,6 +243,7 @@ function classify.run(opts)
     local idx, add_err = replay:add_file(path, d.operator, d.first, d.last)
     if not idx then
       replay:close()
+      close_reg()
       lock:unlock()
       return nil, add_err
     end
@@ -201,6 +259,7 @@ function classify.run(opts)
     err = text.io_error(tmp, err, mkdir_code)
     host.signals_restore()
     replay:close()
+    close_reg()
     lock:unlock()
     return nil, err
   end
@@ -261,15 +320,48 @@ function classify.run(opts)
     bar:note("writing the lists")
     local t_lists = host.monotime()
     -- 3. the lists and the report
+    -- the register: this run's transaction (a re-run of the last date replaces that run)
+    -- what the run read: the same date and the same inputs make it a re-run
+    local fp = { date = date, policy = info.name .. "@" .. info.version, files = {}, lists = {}, appeals = appeals,
+                 options = { notices = opts.notices, compare = opts.compare, operator_policies = opts.operator_policies,
+                             force = opts.force, columns = opts.columns, delimiter = opts.delimiter,
+                             operator = opts.operator } }
+    for _, f in ipairs(replay:files()) do fp.files[#fp.files + 1] = { f.path, f.bytes, f.rows, f.accepted } end
+    for _, name in ipairs(list_set and list_set:names() or {}) do
+      fp.lists[#fp.lists + 1] = { name, list_set:get(name):report().sha256 }
+    end
+    local fingerprint = text.json(fp)
+    local rinfo = keep and reg:begin(date, opts.fresh, fingerprint) or { generation_before = reg:generation() }
+    if rinfo.rerun then
+      previous = assert(lists.read_previous(opts.out, nil, rinfo.prev_files))
+      base_files = rinfo.prev_files
+      previous_report = report.read_previous(nil, rinfo.prev_files["report.json"])
+    end
+    local generation = rinfo.generation_before + 1
+    if keep then -- the audit trail's (what-if runs keep no state: null there)
+      state_generation.generation_before, state_generation.generation_after = rinfo.generation_before, generation
+    end
+    local reg_counts
     local built = lists.build(replay, { run_date = date, previous = previous, sticky = sticky, fresh = opts.fresh,
-                                        check = check })
+      check = check, effective = effective_of, register = function(block, notifications, exceptions)
+        local causes, counts = reg:reconcile(block, notifications, exceptions, {
+          date = date, generation = generation, replay = replay, conditions = cond_info,
+          order = replay:condition_names(), appeals = appeals,
+          cause_of = register.cause_finder(list_set, store), msisdns_of = register.msisdn_finder(store),
+          write = keep,
+        })
+        reg_counts = counts
+        return causes, counts
+      end })
     local run = {
       date = date, started = started, out = opts.out, policy_file = opts.policy,
       tacdb = type(opts.tacdb) == "string" and opts.tacdb or nil,
       lists = type(opts.lists) == "string" and opts.lists or nil,
-      store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "memory",
+      store = type(opts.store) == "string" and opts.store or (opts.store and "object") or "state",
       dumps = text.array(opts.dumps), jobs = jobs, reader_thread = jobs >= 2,
       forced = opts.force or false, fresh = opts.fresh or false, date_given = run_date ~= nil,
+      state = keep and state_dir or nil, exceptions = opts.exceptions,
+      id = ("%s-g%d-%d"):format(started, generation, host.getpid()),
     }
     local r = report.build { replay = replay, info = info, run = run, built = built, brands_db = tacdb,
                              lists = list_set }
@@ -318,6 +410,21 @@ function classify.run(opts)
         :format(text.count(r.policy_failures.count))
     end
     r.refused = refused
+    r.run.rerun = rinfo.rerun or false -- it replaced the last run, of the same date
+    local not_effective = text.array()
+    for _, c in ipairs(r.conditions) do
+      local d = cond_info[c.name]
+      local eff = d and d.effective and d.effective:gsub("%-", "")
+      if eff and date < eff then
+        not_effective[#not_effective + 1] = { name = c.name, effective = d.effective, devices = c.devices }
+      end
+    end
+    r.register = {
+      state = state_dir, kept = keep, store = (not keep) and "memory" or nil, fresh = opts.fresh or false,
+      older = rinfo.older, generation_before = rinfo.generation_before,
+      generation_after = keep and generation or rinfo.generation_before, counts = reg_counts or {},
+      not_effective = not_effective,
+    }
     local write_lists = #refused == 0 or opts.force == true
     local files = {}
     if write_lists then
@@ -337,7 +444,7 @@ function classify.run(opts)
     r.performance.total_seconds = host.monotime() - t0
     r.performance.rows_per_second = r.performance.total_seconds > 0 and r.input.rows / r.performance.total_seconds
     r.previous = previous_report
-    local report_text = report.text(r)
+    local report_text = report.text(r) .. register.report_section(r.register)
     for _, item in ipairs({ { "report.txt", report_text }, { "report.html", html.render(r) } }) do
       local wok, werr = text.write_file(tmp .. "/" .. item[1], item[2])
       if not wok then error({ message = werr }, 0) end
@@ -355,8 +462,25 @@ function classify.run(opts)
       local sok, serr, scode = host.fsync(tmp .. "/" .. name)
       if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
     end
-    -- ... then commit: every file renamed into place; signals wait until it is done
+    local snapshot
+    if keep and write_lists and own_memory then
+      local serr
+      snapshot, serr = store:snapshot()
+      if not snapshot then error({ message = "the sightings snapshot: " .. tostring(serr) }, 0) end
+    end
+    -- ... then commit: the register (one LMDB transaction), then every file renamed into
+    -- place; signals wait until it is done
     host.signals_block(true)
+    if keep and write_lists then -- lists refused: nothing was decided, nothing is kept
+      local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
+        { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
+          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint, snapshot)
+      if not cok then
+        host.signals_block(false)
+        error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)
+      end
+      committed = true
+    end
     for _, name in ipairs(files) do
       local rok, rerr, rcode = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
       if not rok then
@@ -380,6 +504,9 @@ function classify.run(opts)
   local caught, signame = host.signals_caught()
   host.signals_restore()
   replay:close()
+  if not run_ok then reg:abort() end
+  close_reg()
+  if type(opts.store) ~= "userdata" and type(opts.store) ~= "table" then store:close() end -- ours: close it
   if not run_ok then
     remove_tree(tmp)
     lock:unlock()

@@ -36,8 +36,8 @@ lists.HEADERS = {
 }
 
 local DELTA_HEADERS = {
-  block = { "imei", "block_date", "reasons", "change" },
-  notifications = { "imei", "imsi", "msisdn", "block_date", "reasons", "change" },
+  block = { "imei", "block_date", "reasons", "change", "cause" },
+  notifications = { "imei", "imsi", "msisdn", "block_date", "reasons", "change", "cause" },
   exceptions = { "imei", "imsi", "msisdn", "change" },
 }
 
@@ -49,11 +49,17 @@ end
 
 -- Read one previous list: rows of cells, or nil and "PATH:LINE: why". The records are
 -- read by the one CSV reader of the Lua side (imei.tacdb.dsv); blank lines are skipped.
-local function read_list(path, kind)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local body, rerr = f:read("a")
-  f:close()
+local function read_list(path, kind, stored)
+  local body, rerr
+  if stored then
+    body = stored[path:match("([^/]*)$")]
+    if not body then return nil end
+  else
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    body, rerr = f:read("a")
+    f:close()
+  end
   if not body then return nil, ("%s: %s"):format(path, tostring(rerr)) end
   local want = lists.HEADERS[kind]
   local rows, header = {}, false
@@ -78,9 +84,15 @@ end
 --- The previous run's lists in dir (each absent list is empty):
 -- { block = { [imei] = {imei, date, reasons} }, notifications = { [op] = { [imei/imsi] = row } },
 --   exceptions = { [op] = { [imei/imsi/msisdn] = row } }, operators = { op, … } }
-function lists.read_previous(dir, names)
+-- stored: { [file name] = bytes } to read instead of dir (the lists a replaced run started
+-- from, kept by the register); names then are its keys.
+function lists.read_previous(dir, names, stored)
   local prev = { block = {}, notifications = {}, exceptions = {}, operators = {}, exceptions_of = {} }
-  local rows, err = read_list(dir .. "/" .. lists.file("block"), "block")
+  if stored then
+    names = {}
+    for name in pairs(stored) do names[#names + 1] = name end
+  end
+  local rows, err = read_list(dir .. "/" .. lists.file("block"), "block", stored)
   if err then return nil, err end
   for _, r in ipairs(rows or {}) do prev.block[r[1]] = r end
   local ops = {}
@@ -93,12 +105,12 @@ function lists.read_previous(dir, names)
   table.sort(prev.operators)
   for _, op in ipairs(prev.operators) do
     local n = {}
-    rows, err = read_list(dir .. "/" .. lists.file("notifications", op), "notifications")
+    rows, err = read_list(dir .. "/" .. lists.file("notifications", op), "notifications", stored)
     if err then return nil, err end
     for _, r in ipairs(rows or {}) do n[r[1] .. "/" .. r[2]] = r end
     prev.notifications[op] = n
     local e = {}
-    rows, err = read_list(dir .. "/" .. lists.file("exceptions", op), "exceptions")
+    rows, err = read_list(dir .. "/" .. lists.file("exceptions", op), "exceptions", stored)
     if err then return nil, err end
     for _, r in ipairs(rows or {}) do
       e[r[1] .. "/" .. r[2] .. "/" .. r[3]] = r
@@ -109,6 +121,23 @@ function lists.read_previous(dir, names)
     prev.exceptions[op] = e
   end
   return prev
+end
+
+--- The bytes of the base lists in dir (not their deltas): what a run starts from, kept by
+-- the register so that a re-run of the same date starts from the same lists.
+function lists.base_files(dir, names)
+  local out = {}
+  for _, name in ipairs(names or {}) do
+    if name == lists.file("block") or ((name:match("^notifications_.+%.csv$") or name:match("^exceptions_.+%.csv$"))
+        and not name:match("_delta%.csv$")) then
+      local f = io.open(dir .. "/" .. name, "rb")
+      if f then
+        out[name] = f:read("a")
+        f:close()
+      end
+    end
+  end
+  return out
 end
 
 local function split_reasons(s)
@@ -169,15 +198,25 @@ function lists.build(replay, opts)
     if opts.check and seen_devices % 65536 == 0 then opts.check() end
     local imei = dev.imei
     if dev.blocked then
-      local mask, date = 0, nil
+      local mask, date, first = 0, nil, nil
       for _, p in ipairs(dev.pairs) do
         if p.status == "BLACKLISTED" then
           mask = mask | p.blocked
           if p.block_date and (not date or p.block_date < date) then date = p.block_date end
+          if p.first_date and (not first or p.first_date < first) then first = p.first_date end
         end
       end
       local why = reasons(mask)
-      local old = prev.block[imei]
+      if not date and first and opts.register then
+        -- no grace period: blocked from the day the data first showed it (the same in one
+        -- run over many days as in daily runs), not before its conditions took effect
+        date = first
+        for _, name in ipairs(split_reasons(why)) do
+          local eff = opts.effective and opts.effective[name]
+          if eff and eff > date then date = eff end
+        end
+      end
+      local old = not opts.register and prev.block[imei] or nil
       if old and not opts.fresh then
         -- sticky conditions of the previous listing stay among the reasons
         local have = {}
@@ -212,8 +251,13 @@ function lists.build(replay, opts)
     end
   end
 
-  -- the previous block list: what this run did not observe, or blocked for good, stays
-  if not opts.fresh then
+  -- the national register (imei.classify.register) decides what stays, what matures and
+  -- what an explicit cause lifts; without one, the previous lists in --out do
+  local causes = { block = {}, notifications = {} }
+  if opts.register then
+    causes, counts.register = opts.register(block, notifications, exceptions)
+    counts.carried, counts.sticky_kept = counts.register.carried or 0, counts.register.sticky_kept or 0
+  elseif not opts.fresh then
     for imei, old in pairs(prev.block) do
       if not block[imei] then
         local seen = replay:find(imei)
@@ -278,13 +322,13 @@ function lists.build(replay, opts)
   for imei, row in pairs(block) do
     local old = prev.block[imei]
     if not old then
-      bd[#bd + 1] = { row[1], row[2], row[3], "blocked" }
+      bd[#bd + 1] = { row[1], row[2], row[3], "blocked", causes.block[imei] or "" }
     elseif not same(old, row) then
-      bd[#bd + 1] = { row[1], row[2], row[3], "changed" }
+      bd[#bd + 1] = { row[1], row[2], row[3], "changed", causes.block[imei] or "" }
     end
   end
   for imei, old in pairs(prev.block) do
-    if not block[imei] then bd[#bd + 1] = { old[1], old[2], old[3], "unblocked" } end
+    if not block[imei] then bd[#bd + 1] = { old[1], old[2], old[3], "unblocked", causes.block[imei] or "" } end
   end
   out.deltas.block = sorted_rows(bd)
   for _, r in ipairs(out.deltas.block) do tally("block", r[4]) end
@@ -298,9 +342,9 @@ function lists.build(replay, opts)
     for key, row in pairs(new_n) do
       local old = old_n[key]
       if not old then
-        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "new" }
+        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "new", causes.notifications[key] or "" }
       elseif not same(old, row) then
-        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "changed" }
+        nd[#nd + 1] = { row[1], row[2], row[3], row[4], row[5], "changed", causes.notifications[key] or "" }
       end
     end
     for key, old in pairs(old_n) do
@@ -314,7 +358,7 @@ function lists.build(replay, opts)
         else
           change = "resolved"
         end
-        nd[#nd + 1] = { old[1], old[2], old[3], old[4], old[5], change }
+        nd[#nd + 1] = { old[1], old[2], old[3], old[4], old[5], change, causes.notifications[key] or "" }
       end
     end
     out.deltas.notifications[op] = sorted_rows(nd)

@@ -165,8 +165,8 @@ end
 --- What report.html compares this run with: the previous run's report.json in --out,
 -- as { date, by_status }, or nil (none, unreadable, or lua-cjson not installed: the page
 -- then shows the lists' deltas alone).
-function report.read_previous(path)
-  local body = text.read_file(path)
+function report.read_previous(path, body) -- body: the file's bytes, when kept elsewhere (a re-run)
+  body = body or (path and text.read_file(path))
   local has_cjson, cjson = pcall(require, "cjson.safe")
   if not body or not has_cjson then return nil end
   local prev = cjson.decode(body)

@@ -19,7 +19,12 @@ function classify_cmd.configure(cmd, diff)
   cmd:option("--tacdb", "TAC database: a compiled image or a GSMA/Osmocom text file.")
   cmd:option("--lists", "Folder of CSV lists the policy reads (stolen.csv, registration.csv, pairing.csv, ...).")
   cmd:option("--store",
-    "Sightings store: memory (default), lmdb:PATH (kept from run to run) or a redis:// URL (shared).", "memory")
+    "Sightings store: lmdb:PATH, a redis:// URL (shared), or memory for a what-if run that keeps nothing " ..
+    "(default: kept in the state, as a snapshot restored and saved by each run).")
+  cmd:option("--state", "The national register (LMDB folder): decisions and sightings kept from run to run " ..
+                        "(default: --out/state).")
+  cmd:option("--exceptions", "Appeals and exemptions CSV: imei,reason,until or imei,imsi,reason,until " ..
+                             "(lifts a block or notice until that date).")
   cmd:option("--out", "Output folder for the lists and the report (created if missing; required, but with --verify).")
   if not diff then
     cmd:option("--verify", "Recompute the SHA-256 of every input and published file recorded in OUT/report.json " ..
@@ -38,7 +43,8 @@ function classify_cmd.configure(cmd, diff)
   cmd:option("--notices", "Folder of notice templates CONDITION.LANG.txt: writes notices_<OPERATOR>.csv, the text " ..
                           "of each notification in each language (docs/classify.md).")
   cmd:flag("--force", "Write the lists even when a condition exceeds its safety ratio or the policy failed.")
-  cmd:flag("--fresh", "Ignore the previous run's lists (deltas are still computed against them).")
+  cmd:flag("--fresh", "Start the state over: an empty register and sightings store (deltas are still computed " ..
+                     "against the lists in --out); the report says so.")
   cmd:flag("--json", "Print the report as JSON instead of text.")
   cmd:flag("-q --quiet", "Print nothing on success; no progress bar.")
   cmd:flag("--progress", "Draw the progress bar even when standard error is not a terminal.")
@@ -50,6 +56,13 @@ their *_delta.csv against the lists already there, report.txt, report.json and r
 (charts and sortable tables, self-contained), and with --notices notices_<OPERATOR>.csv. Every file
 is written in a temporary folder and renamed into place at the end: an interrupted run
 (Ctrl-C, kill) leaves --out as it was.
+
+State: every decision is kept in the register (--state, default --out/state): a block
+date once notified never slides, a blocked device stays blocked until an explicit cause
+(list entry, pairing, appeal, policy change), a notice whose date has come blocks the
+device even when it is no longer seen. A run of the same date and inputs as the last one
+replaces it (the same lists, deltas and report). `imei history IMEI --state DIR` shows one
+device's record. docs/register.md.
 
 report.json keeps an audit trail: imei's version, the run date, the command line, the
 SHA-256 and size of every input (each policy file of the extend chain, the TAC database,
@@ -106,6 +119,7 @@ function classify_cmd.run(args)
   for _, a in ipairs(args._argv or {}) do command_line[#command_line + 1] = a end
   local result, err = require("imei.classify").run {
     policy = args.policy or args.new, tacdb = args.tacdb, lists = args.lists, store = args.store, out = args.out,
+    state = args.state, exceptions = args.exceptions,
     dumps = args.dump, operator = args.operator, columns = args.columns, delimiter = args.delimiter,
     date = args.date, jobs = args.jobs, max_rejected = args.max_rejected, force = args.force, fresh = args.fresh,
     compare = args.compare or args.old, operator_policies = args.operator_policy,

@@ -6,7 +6,7 @@ local explain = {}
 function explain.configure(cmd)
   local util = require "imei.cli.util"
   util.engine_options(cmd)
-  cmd:option("--state", "State folder of imei classify --state: its sightings (DIR/sightings, LMDB).")
+  cmd:option("--state", "State folder of imei classify --state: its sightings and its register.")
   util.request_options(cmd)
   cmd:flag("--json", "Print the explanation as JSON (the shape imei-eird's /explain gives).")
   util.request_arguments(cmd)
@@ -46,11 +46,10 @@ function explain.run(args)
   local cli = require "imei.cli"
   if args.state and args.store then return cli.fail("explain", "give --state or --store, not both") end
   local store = args.store
-  if args.state then -- read only: explaining changes nothing in the state
-    local path = args.state .. "/sightings"
-    local opened, why = require("imei.sightings").open("lmdb:" .. path, { read_only = true })
+  if args.state then -- a copy in memory: explaining changes nothing in the state
+    local opened, why = require("imei.classify.register").open_sightings(args.state)
     if not opened then
-      return cli.fail("explain", ("--state %s: no sightings store at %s (%s)"):format(args.state, path, tostring(why)))
+      return cli.fail("explain", ("--state %s: no sightings (%s)"):format(args.state, tostring(why)))
     end
     store = opened
   end

@@ -15,6 +15,7 @@ cli.commands = {
   { "explain", "Explain a verdict: each condition in order, why it matched or not, the facts it looked at." },
   { "policy", "Test (run the examples of) or lint policy files." },
   { "classify", "Replay operator dumps through a policy: block, notification and exception lists, report." },
+  { "history", "One device's record in the national register: sightings, matches, notices, blocks, causes." },
   { "diff", "What-if: imei diff OLD.lua NEW.lua DUMP... is imei classify --compare OLD.lua --policy NEW.lua." },
   { "gen", "Generate realistic synthetic operator dumps (and matching lists) from a seed." },
   { "serve", "Run the N5g-eir equipment status service (HTTP/2 and HTTP/1.1) with a policy." },

@@ -44,7 +44,7 @@ local CONDITION_FIELDS = {
   name = "string", status = "string", when = "function", unless = "function",
   grace_days = "number|function", since = "function", blocking = "boolean", sticky = "boolean",
   reason = "string", detail = "function", final = "boolean", description = "string", max_ratio = "number",
-  on_error = "string", locked = "boolean",
+  on_error = "string", locked = "boolean", effective = "string",
 }
 local EXAMPLE_FIELDS = {
   pei = "string", imei = "string", imsi = "string", msisdn = "string", operator = "string",
@@ -54,8 +54,36 @@ local EXAMPLE_FIELDS = {
 }
 local META_FIELDS = {
   name = "string", version = "string", resolve = "string", default = "string", description = "string",
-  national = "boolean",
+  effective = "string", national = "boolean",
 }
+
+-- effective = "YYYY-MM-DD": the UTC midnight it names (seconds), or nil when it is no date.
+local function effective_time(s)
+  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  if not y or m < 1 or m > 12 or d < 1 then return nil end
+  local feb = (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28
+  local mdays = { 31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+  if d > mdays[m] then return nil end
+  -- days from the civil date (H. Hinnant's algorithm), UTC
+  local yy = m <= 2 and y - 1 or y
+  local era = yy // 400
+  local yoe = yy - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return (era * 146097 + doe - 719468) * 86400
+end
+policy.effective_time = effective_time
+
+local function check_effective(value, what, level)
+  if value == nil then return nil end
+  local t = effective_time(value)
+  if not t then
+    error(("%s: effective = %q: give a date \"YYYY-MM-DD\" (the day the rule takes effect)"):format(what, value),
+      level + 1)
+  end
+  return t
+end
 
 -- grace_days functions made by policy.by_rbi, with their tables (for lint): weak keys.
 local BY_RBI = setmetatable({}, { __mode = "k" })
@@ -155,8 +183,10 @@ function policy.new(meta)
   end
   local default = meta.default or "WHITELISTED"
   check_status(default, "policy.new: default", 2)
+  local effective = check_effective(meta.effective, "policy.new", 2)
   local P = setmetatable({
     name = meta.name, version = meta.version, description = meta.description,
+    effective = meta.effective, effective_time = effective,
     resolve = resolve, default = default, national = meta.national or false,
     conditions = {},   -- name -> condition
     order = {},        -- conditions in the order written
@@ -205,6 +235,7 @@ local function validate_condition(c, what, level)
   if c.max_ratio and (c.max_ratio <= 0 or c.max_ratio > 1) then
     error(what .. " '" .. c.name .. "': max_ratio must be in (0, 1]", level + 1)
   end
+  c.effective_time = check_effective(c.effective, what .. " '" .. c.name .. "'", level + 1)
 end
 
 --- P:condition{ name =, status =, when = function(d, r) … end, … } — adds a rule.
@@ -376,6 +407,7 @@ function policy.derive(base, meta)
     name = meta.name or base.name, version = meta.version or base.version,
     resolve = meta.resolve or base.resolve, default = meta.default or base.default,
     description = meta.description or base.description, national = meta.national,
+    effective = meta.effective or base.effective,
   }
   P.base = base.name .. "@" .. base.version
   -- conditions the base's examples exercise (for lint's coverage report)
@@ -515,17 +547,25 @@ local function reason_text(c, d, r)
 end
 
 -- The reason entry of one matching condition, with its grace period applied.
-local function reason_of(c, d, r, ctx)
+-- effective (the condition's, else the policy's: seconds) is the go-live: no grace period
+-- starts before it, and before it the condition only reports (informative, not_effective).
+local function reason_of(c, d, r, ctx, effective)
   local text = c.reason
   if c.detail then text = reason_text(c, d, r) end
   local reason = { condition = c.name, status = c.status, text = text }
   if not c.blocking then reason.informative = true end
   if c.sticky then reason.sticky = true end
   if c.locked then reason.locked = true end
+  effective = c.effective_time or effective
+  if effective and r.time < effective and c.blocking and c.status ~= "WHITELISTED" then
+    reason.informative = true
+    reason.not_effective = true
+  end
   local grace = c.grace_days
   if type(grace) == "function" then grace = grace(d, r) end
   if type(grace) == "number" and grace > 0 and c.status ~= "WHITELISTED" then
     local start = c.since and c.since(d, r) or (ctx and ctx.first_seen and ctx.first_seen(d, r)) or r.time
+    if effective and start < effective then start = effective end
     local block_time = start + math.floor(grace * DAY)
     reason.block_date = block_date_of(block_time)
     if r.time < block_time then
@@ -590,7 +630,7 @@ local function run_conditions(run)
     run.i = i -- which condition runs, for the caller when it raises
     local c = order[i]
     if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
-      local reason = reason_of(c, d, r, ctx)
+      local reason = reason_of(c, d, r, ctx, run.effective)
       local k = run.n + 1
       run.n = k
       reasons[k] = reason
@@ -608,7 +648,7 @@ end
 local function run_one(run)
   local c = run.order[run.i]
   if not c.disabled and c.when(run.d, run.r) and not (c.unless and c.unless(run.d, run.r)) then
-    local reason = reason_of(c, run.d, run.r, run.ctx)
+    local reason = reason_of(c, run.d, run.r, run.ctx, run.effective)
     run.n = run.n + 1
     run.reasons[run.n] = reason
     if c.final then
@@ -637,7 +677,7 @@ function Policy:evaluate(d, r, ctx)
     run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = P.resolve == "first" }
     if not P.scratch then P.scratch = run end
   end
-  run.order, run.first, run.busy = order, P.resolve == "first", true
+  run.order, run.first, run.busy, run.effective = order, P.resolve == "first", true, P.effective_time
   local reasons, nfailed = run.reasons, 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
@@ -736,6 +776,7 @@ function Policy:describe()
       grace_by_rbi = BY_RBI[c.grace_days], locked = c.locked or false, locked_by = c.locked and c.locked_by or nil,
       locked_at = c.locked and c.locked_at or nil,
       sticky = c.sticky or false, final = c.final or false, disabled = c.disabled and true or false,
+      effective = c.effective or self.effective, sticky_explicit = c.sticky ~= nil,
       reason = c.reason, defined_at = c.defined_at,
       max_ratio = c.max_ratio, description = c.description,
     }
