@@ -447,4 +447,37 @@ return P
         rows_of(("%s/daily/notifications_%s.csv"):format(dir, o.op)))
     end
   end)
+
+  it("imei explain --state DIR reads out the register's dates as decided and notified", function()
+    local dir = support.tmpdir()
+    local lists = write_lists(dir .. "/lists", {}, { C })
+    local pol = policy_file(dir, 60)
+    local rows = { { 1, A, "410010000000001", "923000000001" }, { 10, A, "410010000000001", "923000000001" },
+                   { 3, C, "410010000000003", "923000000003" } }
+    local out = dir .. "/out"
+    assert.equal(0, run { policy = pol, lists = lists, out = out, dumps = { dump(dir, 1, 10, rows) },
+                          date = day(10) }.code)
+    local function explain(pei, imsi, json)
+      local text, err, code = support.imei(("explain --policy '%s' --lists '%s' --state '%s/state' --time %d %s %s%s")
+        :format(pol, lists, out, 1767268800 + 9 * 86400, pei, imsi, json and " --json" or ""))
+      assert.equal(0, code, err)
+      return text
+    end
+    -- A: notified in the run of day 10, to be blocked on day 1 + 60, as the notification list says
+    local notice = A .. ",410010000000001,923000000001," .. day(61) .. ",unregistered"
+    assert.truthy(support.read(out .. "/notifications_Op.csv"):find(notice, 1, true))
+    local text = explain(cd(A), "410010000000001")
+    assert.truthy(text:find(("this SIM: notified %s, block on %s (unregistered)"):format(day(10), day(61)), 1, true),
+      text)
+    local j = require("cjson").decode(explain(cd(A), "410010000000001", true))
+    assert.is_true(j.register.known)
+    assert.equal(day(61), j.register.notice.block_date)
+    -- C: stolen, on the block list from the first day the data showed it
+    assert.truthy(support.read(out .. "/blocklist.csv"):find(C .. "," .. day(3) .. ",stolen", 1, true))
+    text = explain(cd(C), "410010000000003")
+    assert.truthy(text:find(("BLOCKED from %s (stolen)"):format(day(3)), 1, true), text)
+    -- a device the register never decided on
+    text = explain(cd(B), "410010000000002")
+    assert.truthy(text:find("the register has never decided on this device", 1, true), text)
+  end)
 end)
