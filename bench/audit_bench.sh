@@ -9,23 +9,15 @@
 # CLASSIFY_JOBS ("1 2"), AUDIT_REPEAT (pairs per job count, default 3: the fastest of each shown).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/national_dump.sh
 BUILD=${BUILD:-build}
 ROWS=${CLASSIFY_ROWS:-10000000}
 JOBS=${CLASSIFY_JOBS:-"1 2"}
 REPEAT=${AUDIT_REPEAT:-3}
 dir=$BUILD/bench/classify
-data=$dir/data-$ROWS
 export IMEI_BUILD=$BUILD
 mkdir -p "$dir"
-if [ ! -s "$data/done" ]; then
-	rm -rf "$data"
-	echo "generating $ROWS rows (seed 11, 30 days) into $data ..."
-	bin/imei gen --seed 11 --rows "$ROWS" --days 30 --lists "$data/lists" --out "$data" -q
-	echo ok >"$data/done"
-fi
-bin/imei tac compile data/osmocom-tacdb.csv "$dir/tacdb.img" >/dev/null
-bytes=$(stat -c %s "$data"/*.csv | awk '{ s += $1 } END { print s }')
-echo "input: $ROWS rows, $((bytes / 1048576)) MiB in $(ls "$data"/*.csv | wc -l) files; $(nproc) processors"
+national_dump "$ROWS"
 echo "load before: $(uptime)"
 
 cat >"$dir/audit_driver.lua" <<'LUA'
@@ -44,7 +36,7 @@ run() { # run DIGEST JOBS: one run; keeps the fastest per (digest, jobs)
 	local digest=$1 jobs=$2 out=$dir/out-audit-$1-$2
 	rm -rf "$out"
 	/usr/bin/time -f "%e %U %S %M" -o "$dir/audit_time.txt" \
-		lua5.4 "$dir/audit_driver.lua" "$out" "$jobs" "$digest" "$dir/tacdb.img" "$data/lists" "$data"/*.csv \
+		lua5.4 "$dir/audit_driver.lua" "$out" "$jobs" "$digest" "$tacdb_img" "$data/lists" "$data"/*.csv \
 		>"$dir/audit_out.txt"
 	local wall user sys rss rows waited
 	read -r wall user sys rss <"$dir/audit_time.txt"

@@ -26,27 +26,17 @@
 # once into $BUILD/bench/classify and kept.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/national_dump.sh
 BUILD=${BUILD:-build}
 ROWS=${CLASSIFY_ROWS:-10000000}
 JOBS=${CLASSIFY_JOBS:-"1 2"}
 REPEAT=${CLASSIFY_REPEAT:-1}
 dir=$BUILD/bench/classify
-data=$dir/data-$ROWS
 export IMEI_BUILD=$BUILD
 mkdir -p "$dir"
 
-if [ ! -s "$data/done" ]; then
-	rm -rf "$data"
-	echo "generating $ROWS rows (seed 11, 30 days) into $data ..."
-	/usr/bin/time -f "  generated in %e s (%U s CPU)" \
-		bin/imei gen --seed 11 --rows "$ROWS" --days 30 --lists "$data/lists" --out "$data" -q
-	echo ok >"$data/done"
-fi
-bytes=$(stat -c %s "$data"/*.csv | awk '{ s += $1 } END { print s }')
-echo "input: $ROWS rows, $((bytes / 1048576)) MiB in $(ls "$data"/*.csv | wc -l) files; $(nproc) processors"
+national_dump "$ROWS"
 
-# a compiled TAC database, as a CEIR would load it (it opens in microseconds)
-bin/imei tac compile data/osmocom-tacdb.csv "$dir/tacdb.img" >/dev/null
 
 cat >"$dir/empty-policy.lua" <<'EOF'
 -- no conditions: every device WHITELISTED; measures the replay without the rules' cost
@@ -60,7 +50,7 @@ run() { # run LABEL POLICY JOBS MODE: the fastest of REPEAT runs; MODE memory | 
 	for i in $(seq "$REPEAT"); do
 		[ "$mode" = again ] || rm -rf "$out"
 		/usr/bin/time -v -o "$dir/time.txt" bin/imei classify -q --force "${store[@]}" --policy "$policy" \
-			--tacdb "$dir/tacdb.img" --lists "$data/lists" --out "$out" --jobs "$jobs" "$data"/*.csv
+			--tacdb "$tacdb_img" --lists "$data/lists" --out "$out" --jobs "$jobs" "$data"/*.csv
 		local wall user sys rss
 		wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt" |
 			awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
@@ -137,7 +127,7 @@ ours() { # ours NAME JOBS [--store memory]; IMEI: the imei command (bin/imei)
 	local name=$1 jobs=$2
 	shift 2
 	rm -rf "$peer/out-$name"
-	measure "$name" "${IMEI:-bin/imei}" classify -q --force "$@" --policy bench/dirbs_core_policy.lua --tacdb "$dir/tacdb.img" \
+	measure "$name" "${IMEI:-bin/imei}" classify -q --force "$@" --policy bench/dirbs_core_policy.lua --tacdb "$tacdb_img" \
 		--lists "$data/lists" --out "$peer/out-$name" --jobs "$jobs" "$data"/*.csv
 }
 rm -f "$peer"/*.txt

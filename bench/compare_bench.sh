@@ -7,34 +7,29 @@
 #   separate  imei classify --policy NEW, then --policy OLD    (two replays: what --compare replaces)
 # interleaved, COMPARE_ROUNDS rounds (default 3), each round's three runs back to back, so
 # that the machine's load falls on all three alike. NEW is policies/example-country.lua;
-# OLD extends it with a 30-day registration notice and without duplicate_imsis. Prints each
+# OLD extends it with a 60-day notice for cloned IMEIs and without duplicate_daily_avg. Prints each
 # run's wall and CPU seconds, the median ratios compare/plain and compare/separate, and the
 # load average before and after. It measures; it asserts nothing. Environment: BUILD,
 # CLASSIFY_ROWS, COMPARE_ROUNDS, COMPARE_JOBS (default 2).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/national_dump.sh
 BUILD=${BUILD:-build}
 ROWS=${CLASSIFY_ROWS:-1000000}
 ROUNDS=${COMPARE_ROUNDS:-3}
 JOBS=${COMPARE_JOBS:-2}
 dir=$BUILD/bench/compare
-data=$BUILD/bench/classify/data-$ROWS # shared with classify_bench.sh
 export IMEI_BUILD=$BUILD
-mkdir -p "$dir/policies" "$(dirname "$data")"
+mkdir -p "$dir/policies"
 
-if [ ! -s "$data/done" ]; then
-	rm -rf "$data"
-	echo "generating $ROWS rows (seed 11, 30 days) into $data ..."
-	bin/imei gen --seed 11 --rows "$ROWS" --days 30 --lists "$data/lists" --out "$data" -q
-	echo ok >"$data/done"
-fi
-bin/imei tac compile data/osmocom-tacdb.csv "$dir/tacdb.img" >/dev/null
+national_dump "$ROWS"
 cp policies/*.lua "$dir/policies/"
 cat >"$dir/policies/old-country.lua" <<'LUA'
--- the country policy as it was: 30 days' registration notice, no duplicate_imsis rule
+-- the country policy as it was: 60 days' notice for a cloned IMEI, no daily-average rule
+-- (its locked conditions, stolen and not_on_registration_list, cannot change)
 local P = policy.extend("example-country.lua", { name = "example-country", version = "2026-10" })
-P:override { name = "not_on_registration_list", grace_days = 30 }
-P:disable("duplicate_imsis", "not yet in force")
+P:override { name = "duplicate_imsis", grace_days = 60 }
+P:disable("duplicate_daily_avg", "not yet in force")
 return P
 LUA
 NEW=$dir/policies/example-country.lua OLD=$dir/policies/old-country.lua
@@ -43,13 +38,12 @@ classify() { # classify OUT ARGS...: prints "wall cpu"
 	local out=$1
 	shift
 	rm -rf "$out"
-	/usr/bin/time -f "%e %U %S" -o "$dir/time.txt" bin/imei classify -q --force --tacdb "$dir/tacdb.img" \
+	/usr/bin/time -f "%e %U %S" -o "$dir/time.txt" bin/imei classify -q --force --tacdb "$tacdb_img" \
 		--lists "$data/lists" --out "$out" --jobs "$JOBS" "$@" "$data"/*.csv || [ $? -eq 1 ]
 	awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$dir/time.txt"
 }
 
-bytes=$(stat -c %s "$data"/*.csv | awk '{ s += $1 } END { print s }')
-echo "input: $ROWS rows, $((bytes / 1048576)) MiB; $(nproc) processors; --jobs $JOBS; $ROUNDS rounds"
+echo "--jobs $JOBS; $ROUNDS rounds"
 echo "load before: $(uptime)"
 : >"$dir/results.txt"
 for round in $(seq "$ROUNDS"); do
