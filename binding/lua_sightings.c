@@ -225,6 +225,9 @@ static void push_agg(lua_State *L, const struct imei_sighting_agg *a)
 	set_int(L, "first_seen", a->first);
 	set_int(L, "last_seen", a->last);
 	set_int(L, "days_seen", a->ndays);
+	/* bit i: seen on UTC day (last_seen / 86400) - i (imei_sightings.h); as it is, for
+	 * those who list the days (imei history) */
+	set_int(L, "days_bitmap", (lua_Integer)a->days);
 }
 
 static void push_pairing(lua_State *L, uint64_t key, uint64_t imsi, uint64_t msisdn)

@@ -303,14 +303,33 @@ return P
     assert.truthy(stdout:find("410010000000001  MSISDN 923000000001, 923000000009  notified 20260103, block on " ..
       "20260131 (unregistered)", 1, true))
     assert.truthy(stdout:find("2026-01-01 .. 2026-01-01", 1, true))
+    assert.truthy(stdout:find("      seen on 2026-01-01\n", 1, true), stdout)
     local json
     stdout, stderr, code = support.imei(("history %s --state '%s/state' --json"):format(A, out))
     assert.equal(0, code, stderr)
     json = require("cjson").decode(stdout)
     assert.equal("20260131", json.record.notices["410010000000001"].block_date)
     assert.equal(2, #json.sightings)
+    local days = {}
+    for _, row in ipairs(json.sightings) do days[row.msisdn] = row.days end
+    assert.same({ "2026-01-01" }, days["923000000001"])
+    assert.same({ "2026-01-03" }, days["923000000009"])
     local _, _, code2 = support.imei(("history %s --state '%s/state'"):format(cd(C), out))
     assert.equal(1, code2)
+  end)
+
+  it("imei history lists the days a subscriber was seen, consecutive days as one range", function()
+    local dir = support.tmpdir()
+    local pol = policy_file(dir, 30)
+    local lists = write_lists(dir .. "/lists", {}, {})
+    local out = dir .. "/out"
+    local rows = {}
+    for _, d in ipairs { 1, 2, 3, 5, 9, 10 } do rows[#rows + 1] = { d, B, "410010000000002", "923000000002" } end
+    run { policy = pol, lists = lists, out = out, date = day(10), dumps = { dump(dir, 1, 10, rows) } }
+    local stdout, stderr, code = support.imei(("history %s --state '%s/state'"):format(cd(B), out))
+    assert.equal(0, code, stderr)
+    assert.truthy(stdout:find("seen on 2026-01-01..2026-01-03, 2026-01-05, 2026-01-09..2026-01-10\n", 1, true), stdout)
+    assert.truthy(stdout:find("2026-01-01 .. 2026-01-10  6 days", 1, true), stdout)
   end)
 
   it("keeps the sightings as a snapshot that restores exactly, and refuses a damaged one", function()

@@ -779,6 +779,17 @@ end
 -- sightings of the state's store. state: the state folder; imei: any IMEI form or text.
 -- Returns { imei, record (or nil), sightings = { rows }, runs = { run records that changed it } }
 -- or nil and why.
+-- The days a sighting row was seen on, ascending, as YYYY-MM-DD: the store keeps a bit per
+-- day for the 64 days ending with the last one seen (docs/sightings.md), so an older day is
+-- counted in days_seen but not listed.
+local function days_of(row)
+  local bits, last, days = row.days_bitmap or 0, row.last_seen // 86400, {}
+  for i = 63, 0, -1 do
+    if (bits >> i) & 1 == 1 then days[#days + 1] = os.date("!%Y-%m-%d", (last - i) * 86400) end
+  end
+  return days
+end
+
 function register.history(state, imei)
   local key = tostring(imei):gsub("[%s%-]", "")
   if key:match("^%d+$") then
@@ -814,7 +825,7 @@ function register.history(state, imei)
         out.sightings[#out.sightings + 1] = {
           imsi = row.imsi, msisdn = row.msisdn, operator = row.operator,
           first_seen = os.date("!%Y-%m-%d", row.first_seen), last_seen = os.date("!%Y-%m-%d", row.last_seen),
-          days_seen = row.days_seen,
+          days_seen = row.days_seen, days = days_of(row),
         }
       end
     end

@@ -1,5 +1,5 @@
 --- imei history IMEI --state DIR [--json] — one device's record in the national register:
--- its sightings by subscriber, each condition's first and last match, its notices (block
+-- its sightings by subscriber and day, each condition's first and last match, its notices (block
 -- date as notified, MSISDNs, operators), its block and unblock with the cause, appeals,
 -- and the runs that changed it. What customer care reads out to a subscriber. The work
 -- is imei.classify.register.history (the Lua API).
@@ -15,6 +15,20 @@ Exit status: 0 the device is in the register or was seen; 1 it is unknown to the
 
 Example:
   imei history 352099001761481 --state out/state]])
+end
+
+-- "2026-01-01..2026-01-03, 2026-01-07": consecutive days (YYYY-MM-DD, ascending) as one range
+local function day_ranges(days)
+  local day_number = require("imei.gen").day_number -- arithmetic: no time zone moves a day
+  local function n(iso) return day_number((iso:gsub("-", ""))) end
+  local out, i = {}, 1
+  while i <= #days do
+    local j = i
+    while j < #days and n(days[j]) + 1 == n(days[j + 1]) do j = j + 1 end
+    out[#out + 1] = j == i and days[i] or days[i] .. ".." .. days[j]
+    i = j + 1
+  end
+  return table.concat(out, ", ")
 end
 
 local function text_of(h)
@@ -61,6 +75,7 @@ local function text_of(h)
   for _, s in ipairs(h.sightings) do
     lines[#lines + 1] = ("    %s  MSISDN %s  %s .. %s  %d days%s"):format(s.imsi, s.msisdn or "-", s.first_seen,
       s.last_seen, s.days_seen or 0, s.operator and ("  on " .. s.operator) or "")
+    if s.days and #s.days > 0 then lines[#lines + 1] = "      seen on " .. day_ranges(s.days) end
   end
   if rec and #(rec.events or {}) > 0 then lines[#lines + 1] = "  Changes (run date, generation):" end
   for _, e in ipairs(rec and rec.events or {}) do
