@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "imei_kv.h"
+#include "imei_lmdb_pages.h"
 
 #define DEFAULT_MAP ((size_t)4 << 30)
 
@@ -64,13 +65,19 @@ struct imei_kv *imei_kv_open(const char *dir, bool read_only, size_t map_size, c
 		return NULL;
 	}
 	MDB_txn *txn = NULL;
+	uint64_t have = 0, need = 0;
 	if ((rc = mdb_env_set_mapsize(kv->env, map_size ? map_size : DEFAULT_MAP)) != 0 ||
 	    (rc = mdb_env_open(kv->env, dir, MDB_NOTLS | (read_only ? MDB_RDONLY : 0), 0666)) != 0 ||
+	    (rc = imei_lmdb_truncated(kv->env, dir, &have, &need) != 0 ? MDB_CORRUPTED : 0) != 0 ||
 	    (rc = mdb_txn_begin(kv->env, NULL, read_only ? MDB_RDONLY : 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, NULL, 0, &kv->dbi)) != 0 || (rc = mdb_txn_commit(txn)) != 0) {
 		if (txn && rc != 0)
 			mdb_txn_abort(txn);
-		fail(kv, err, errlen, "open", rc);
+		if (have < need)
+			snprintf(err, errlen, "%s: damaged: data.mdb has %llu bytes, its pages need %llu (truncated?)", dir,
+			         (unsigned long long)have, (unsigned long long)need);
+		else
+			fail(kv, err, errlen, "open", rc);
 		mdb_env_close(kv->env);
 		free(kv);
 		return NULL;

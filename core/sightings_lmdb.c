@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imei_lmdb_pages.h"
 #include "imei_sightings.h"
 
 #define FORMAT "imei-sightings/1"
@@ -904,20 +905,14 @@ static int lock_once(struct lm *l, struct imei_store_error *err)
 /* A file shorter than the pages LMDB says are in use would fault on read: refuse it. */
 static int check_size(struct lm *l, struct imei_store_error *err)
 {
-	char file[4096];
-	struct stat st;
-	MDB_envinfo info;
-	MDB_stat ms;
-	snprintf(file, sizeof file, "%s/data.mdb", l->path);
-	if (stat(file, &st) != 0)
-		return imei_store_fail(err, IMEI_STORE_EIO, "lmdb:%s: %s: %s", l->path, file, strerror(errno));
-	mdb_env_info(l->env, &info);
-	mdb_env_stat(l->env, &ms);
-	uint64_t need = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
-	if ((uint64_t)st.st_size < need)
+	uint64_t have, need;
+	int t = imei_lmdb_truncated(l->env, l->path, &have, &need);
+	if (t < 0)
+		return imei_store_fail(err, IMEI_STORE_EIO, "lmdb:%s: data.mdb: %s", l->path, strerror(errno));
+	if (t > 0)
 		return imei_store_fail(err, IMEI_STORE_ECORRUPT,
-		                       "lmdb:%s: damaged store: data.mdb has %lld bytes, its pages need %llu (truncated?)",
-		                       l->path, (long long)st.st_size, (unsigned long long)need);
+		                       "lmdb:%s: damaged store: data.mdb has %llu bytes, its pages need %llu (truncated?)",
+		                       l->path, (unsigned long long)have, (unsigned long long)need);
 	return 0;
 }
 

@@ -332,6 +332,26 @@ return P
     assert.truthy(stdout:find("2026-01-01 .. 2026-01-10  6 days", 1, true), stdout)
   end)
 
+  it("refuses a state whose data file was cut short, naming it (a read past its end would be SIGBUS)", function()
+    local dir = support.tmpdir()
+    local pol = policy_file(dir, 30)
+    local lists = write_lists(dir .. "/lists", {}, {})
+    local out = dir .. "/out"
+    local dumps = { dump(dir, 1, 3, { { 1, A, "410010000000001", "923000000001" } }) }
+    run { policy = pol, lists = lists, out = out, date = day(3), dumps = dumps }
+    local file = out .. "/state/register/data.mdb"
+    local whole = support.read(file)
+    support.write(file, whole:sub(1, #whole // 2))
+    local before = support.read(out .. "/blocklist.csv") .. support.read(out .. "/notifications_Op.csv")
+    local res, err = classify.run { policy = pol, lists = lists, out = out, date = day(3), dumps = dumps, jobs = 1 }
+    assert.is_nil(res)
+    assert.truthy(err:find("data.mdb has " .. #whole // 2 .. " bytes, its pages need", 1, true), err)
+    assert.equal(before, support.read(out .. "/blocklist.csv") .. support.read(out .. "/notifications_Op.csv"))
+    local _, stderr, code = support.imei(("history %s --state '%s/state'"):format(cd(A), out))
+    assert.equal(2, code)
+    assert.truthy(stderr:find("(truncated?)", 1, true), stderr)
+  end)
+
   it("keeps the sightings as a snapshot that restores exactly, and refuses a damaged one", function()
     local sightings = require "imei.sightings"
     local a = assert(sightings.open("memory"))
