@@ -213,6 +213,11 @@ return P
     local _, err2 = classify.run { policy = policy_file(dir, 0), lists = write_lists(dir .. "/l"), out = dir .. "/out",
       dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) }, exceptions = ex }
     assert.truthy(err2:find(ex .. ":1: field 'imei':", 1, true))
+    -- two rows for one device: which one holds must not depend on the file's order
+    support.write(ex, cd(A) .. ",ok,2026-02-01\n" .. cd(B) .. ",ok,2026-02-01\n" .. A .. ",again,2026-03-01\n")
+    local _, err3 = classify.run { policy = policy_file(dir, 0), lists = write_lists(dir .. "/l"), out = dir .. "/out",
+      dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) }, exceptions = ex }
+    assert.equal(ex .. ":3: the device " .. A .. " already has an exception at line 1: give one row each", err3)
   end)
 
   it("starts no grace period before the policy's effective date, and notifies nobody before it", function()

@@ -139,9 +139,11 @@ describe("imei.sightings", function()
         assert.are.same({
           key = "35209900176148", imsi = imsi(1), msisdn = "923001234567", operator = "410-03",
           rats = { "GERAN", "EUTRAN" }, first_seen = T0, last_seen = T0 + 2 * DAY, days_seen = 2,
+          days_bitmap = 5, -- bit i: seen on the last day minus i (here: the last day and two days before)
         }, all[1])
         assert.are.same({
           key = "35209900176148", imsi = imsi(2), rats = {}, first_seen = T0, last_seen = T0, days_seen = 1,
+          days_bitmap = 1,
         }, all[2])
       end)
 

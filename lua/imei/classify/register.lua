@@ -215,7 +215,7 @@ function register.read_exceptions(path)
   if not f then return nil, ("--exceptions %s"):format(oerr) end
   local body = f:read("a") or ""
   f:close()
-  local out, ncols = {}, nil
+  local out, ncols, seen = {}, nil, {}
   for lineno, cells, why in dsv.records(body, ",") do
     if not cells then return nil, ("%s:%d: %s"):format(path, lineno, why) end
     local function bad(field, msg) return nil, ("%s:%d: field '%s': %s"):format(path, lineno, field, msg) end
@@ -265,6 +265,13 @@ function register.read_exceptions(path)
       if not y or not valid_date(y, m, d) then
         return bad("until", ("'%s': not a date (YYYY-MM-DD, the last day the exception holds)"):format(untl))
       end
+      -- two rows for one device (or pair) would leave which one holds to the file's order
+      local id = imsi and imei .. "/" .. imsi or imei
+      if seen[id] then
+        return nil, ("%s:%d: %s %s already has an exception at line %d: give one row each"):format(path, lineno,
+          imsi and "the pair" or "the device", imsi and imei .. " + " .. imsi or imei, seen[id])
+      end
+      seen[id] = lineno
       out[#out + 1] = { imei = imei, imsi = imsi, reason = reason, ["until"] = y .. m .. d, line = lineno }
     end
   end
