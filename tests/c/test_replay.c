@@ -13,32 +13,9 @@
 #include "check.h"
 #include "imei_replay.h"
 #include "imei_sightings.h"
+#include "scratch_files.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
-
-static char dir[64];
-
-static void put(const char *name, const char *text)
-{
-	char path[128];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, f);
-	fclose(f);
-}
-
-static const char *path_of(const char *name)
-{
-	static char path[4][128];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-	return path[k];
-}
 
 /* A policy: junk IMEIs blocked, a device seen with 3 or more SIMs in grace for 10 days
  * (the first SIM exempt), anything not an IMEI unknown. */

@@ -14,17 +14,7 @@
 #include "check.h"
 #include "imei_replay.h"
 #include "imei_sightings.h"
-
-static char dir[64];
-
-static const char *path_of(const char *name)
-{
-	static char path[4][128];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-	return path[k];
-}
+#include "scratch_files.h"
 
 /* Line i of a dump (1-based, after the header), with a refused row every 37th line and
  * other oddities at fixed places. */
