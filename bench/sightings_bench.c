@@ -25,10 +25,9 @@
 #include <unistd.h>
 
 #include "imei_sightings.h"
+#include "sightings_workload.h"
 
 #define QUERIES 200000
-#define DAY 86400u
-#define T0 1735689600u /* 2025-01-01 */
 
 static double clock_s(clockid_t id)
 {
@@ -60,36 +59,6 @@ static struct timing start_timing(void)
 static struct timing stop_timing(struct timing t)
 {
 	return (struct timing){ now_s() - t.wall, cpu_s() - t.cpu };
-}
-
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static struct imei_sighting *workload(size_t n, size_t devices)
-{
-	struct imei_sighting *w = malloc(n * sizeof *w);
-	uint64_t seed = 7;
-	if (!w)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng(&seed), d = r % devices;
-		uint64_t sub = (r >> 32) % 10 ? 0 : 1 + (r >> 40) % (d % 20 == 0 ? 200 : 3);
-		uint64_t imsi_v = 410010000000000ULL + (d * 1000 + sub) % 10000000000ULL;
-		struct imei_sighting *s = &w[i];
-		memset(s, 0, sizeof *s);
-		s->key = 35000000000000ULL + d * 37;
-		s->imsi = 1000000000000000ULL + imsi_v;                              /* 15 digits */
-		s->msisdn = (r >> 48) % 3 ? 1000000000000ULL + 923000000000ULL + imsi_v % 1000000000ULL : 0; /* 12 */
-		s->op = 1u << 21 | 410u << 10 | (uint32_t)(1 + sub % 4);
-		s->rat = (uint8_t)(1 + (r >> 56) % 10);
-		s->time = T0 + (uint32_t)((uint64_t)i * 90 * DAY / n);
-	}
-	return w;
 }
 
 static int cmp_double(const void *a, const void *b)
