@@ -24,6 +24,10 @@ local function device(i)
 end
 for i = 1, DEVICES do reg:write(device(i), ",Make,Model,approved\n") end
 reg:close()
+-- the policy reads the stolen list, so it must be there (one device, beyond those checked)
+local stolen = assert(io.open(dir .. "/stolen.csv", "w"))
+stolen:write("imei,reporting_date,status\n", device(DEVICES + 1), ",20251201,blacklist\n")
+stolen:close()
 
 local requests = {}
 local NOW = 1767225600
