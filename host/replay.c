@@ -105,7 +105,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->pool.offs);
 	free(r->pool.kinds);
 	free(r->pool.slots);
-	free(r->tab);
+	imei_replay_parts_free(r);
 	free(r->sightings);
 	free(r->pairs);
 	for (size_t i = 0; i < atomic_load(&r->ncond); i++)

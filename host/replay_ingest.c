@@ -101,11 +101,12 @@ static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_proble
 	return 0;
 }
 
-/* The recorder's part: number the batch's texts, fold it into the pair table and record
- * its IMEI rows in the store, in the order read. */
-static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+/* The recorder's part: number the batch's texts, in the order read (a text row's pair
+ * hash is known only then), and record the batch's IMEI rows in a store that is not
+ * private (a private one gets the aggregates at the end, replay_pairs.c). */
+static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->n && b->ntext; i++) {
 		struct pending *p = &b->rows[i];
 		if (p->form != IMEI_DUMP_FORM_TEXT)
 			continue;
@@ -116,14 +117,10 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			return -1;
 		}
 		p->ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
+		p->hash = imei_replay_pair_hash(p->ident, p->imsi);
 	}
-	for (size_t i = 0; i < b->n; i += FOLD_BATCH) {
-		size_t n = b->n - i < FOLD_BATCH ? b->n - i : FOLD_BATCH;
-		if (imei_replay_fold_rows(r, b->rows + i, n) < 0) {
-			snprintf(err, errlen, "replay: out of memory (%zu pairs)", r->tab_n);
-			return -1;
-		}
-	}
+	if (r->fold_aggs)
+		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct pending *p = &b->rows[i];
@@ -134,7 +131,6 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
 	}
-	b->n = b->ntext = 0;
 	struct imei_store_error se;
 	size_t done;
 	if (n && imei_store_record_many(r->store, r->sightings, n, &done, &se) < 0) {
@@ -142,6 +138,15 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 		return -1;
 	}
 	return 0;
+}
+
+static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+{
+	int rc = number_and_record(r, b, err, errlen);
+	for (unsigned k = 0; k < FOLD_PARTS && rc == 0; k++)
+		rc = imei_replay_fold_part(r, k, b->rows, b->n, err, errlen);
+	b->n = b->ntext = 0;
+	return rc;
 }
 
 /* Hand the filled batch over (threaded) or record it (inline). 0, -1 (ch->err), -2 stopped. */
@@ -263,6 +268,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	struct pending *p = &rd->fill->rows[rd->fill->n++];
 	p->ident = ident;
+	p->hash = row.form == IMEI_DUMP_FORM_TEXT ? 0 : imei_replay_pair_hash(ident, row.imsi);
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
 	p->day = row.day;
@@ -558,6 +564,16 @@ static int start_ingest(struct imei_replay *r, char *err, size_t errlen)
 {
 	if (plan_chunks(r, err, errlen) < 0)
 		return -1;
+	r->fold_aggs = imei_store_private(r->store);
+	if (r->fold_aggs) {
+		struct imei_store_stats st;
+		struct imei_store_error se;
+		if (imei_store_stats(r->store, &st, &se) < 0) {
+			snprintf(err, errlen, "sightings store: %s", se.msg);
+			return -1;
+		}
+		r->seed_aggs = st.aggregates > 0;
+	}
 	for (unsigned i = 0; i < r->nreaders; i++) {
 		struct reader *rd = &r->readers[i];
 		rd->fill = rd->free_list[--rd->nfree];
