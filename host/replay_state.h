@@ -63,7 +63,6 @@ struct xtrip {
  * file order, so each part's result is the one a single thread gives. A part is an index
  * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
 #define FOLD_PARTS 2
-#define PIN_BLOCK_BITS 14
 
 struct fold_part {
 	uint64_t *slots;
