@@ -36,15 +36,38 @@ static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
 	return &fp->blocks[id / PIN_BLOCK][id % PIN_BLOCK];
 }
 
-static void *alloc_huge(size_t size)
+/* size bytes (a multiple of HUGE_PAGE) of their own mapping: given back to the system
+ * when freed (malloc keeps freed blocks for the process), zeroed, on huge pages where the
+ * kernel grants them. */
+static void *map_huge(size_t size)
 {
-	void *p = NULL;
-	if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return NULL;
 #ifdef MADV_HUGEPAGE
 	madvise(p, size, MADV_HUGEPAGE);
 #endif
 	return p;
+}
+
+static void unmap_huge(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+/* The index: its own mapping from one huge page up, else malloc'd. */
+static size_t index_bytes(size_t nslots)
+{
+	return nslots * sizeof(uint64_t);
+}
+
+static void index_free(uint64_t *slots, size_t nslots)
+{
+	if (index_bytes(nslots) >= HUGE_PAGE)
+		unmap_huge(slots, index_bytes(nslots));
+	else
+		free(slots);
 }
 
 static uint64_t slot_tag(uint64_t hash)
@@ -55,10 +78,9 @@ static uint64_t slot_tag(uint64_t hash)
 static int index_grow(struct fold_part *fp)
 {
 	size_t cap = fp->nslots ? fp->nslots * 2 : 1u << 15;
-	uint64_t *slots = cap * sizeof *slots >= HUGE_PAGE ? alloc_huge(cap * sizeof *slots) : malloc(cap * sizeof *slots);
+	uint64_t *slots = index_bytes(cap) >= HUGE_PAGE ? map_huge(index_bytes(cap)) : calloc(cap, sizeof *slots);
 	if (!slots)
 		return -1;
-	memset(slots, 0, cap * sizeof *slots);
 	for (size_t id = 0; id < fp->n; id++) {
 		const struct pin *e = pin_at(fp, id);
 		uint64_t h = imei_replay_pair_hash(e->agg.key, e->agg.imsi);
@@ -67,7 +89,7 @@ static int index_grow(struct fold_part *fp)
 			j = (j + 1) & (cap - 1);
 		slots[j] = slot_tag(h) | (id + 1);
 	}
-	free(fp->slots);
+	index_free(fp->slots, fp->nslots);
 	fp->slots = slots;
 	fp->nslots = cap;
 	return 0;
@@ -82,7 +104,7 @@ static struct pin *pin_new(struct fold_part *fp)
 		if (!grown)
 			return NULL;
 		fp->blocks = grown;
-		if (!(fp->blocks[fp->nblocks] = alloc_huge(HUGE_PAGE)))
+		if (!(fp->blocks[fp->nblocks] = map_huge(HUGE_PAGE)))
 			return NULL;
 		fp->nblocks++;
 	}
@@ -239,9 +261,9 @@ void imei_replay_parts_free(struct imei_replay *r)
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
 		struct fold_part *fp = &r->parts[k];
 		for (size_t b = 0; b < fp->nblocks; b++)
-			free(fp->blocks[b]);
+			unmap_huge(fp->blocks[b], HUGE_PAGE);
 		free(fp->blocks);
-		free(fp->slots);
+		index_free(fp->slots, fp->nslots);
 		free(fp->extra);
 		memset(fp, 0, sizeof *fp);
 	}
@@ -288,8 +310,9 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 {
 	size_t n = 0;
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
-		free(r->parts[k].slots);
+		index_free(r->parts[k].slots, r->parts[k].nslots);
 		r->parts[k].slots = NULL;
+		r->parts[k].nslots = 0;
 		n += r->parts[k].n;
 	}
 	r->pairs = n ? malloc(n * sizeof *r->pairs) : NULL;
@@ -314,7 +337,7 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 			}
 			pair_of(e, &r->pairs[m++]);
 			if ((id + 1) % PIN_BLOCK == 0 || id + 1 == fp->n) {
-				free(fp->blocks[id / PIN_BLOCK]);
+				unmap_huge(fp->blocks[id / PIN_BLOCK], HUGE_PAGE);
 				fp->blocks[id / PIN_BLOCK] = NULL;
 			}
 		}
