@@ -1,7 +1,8 @@
 /*
  * replay_ingest.c — the ingest of a replay (replay_state.h): readers (read, gunzip, split,
- * parse, check every row; a refused row is counted with its reason) and a recorder (fold
- * into the pair table, imei_store_record_many).
+ * parse, check every row; a refused row is counted with its reason) and a recorder (number
+ * the text identities, fold into the pair table; imei_store_record_many for a store that is
+ * not private), helped by a folder thread that folds the pair table's second part.
  *
  * The input is cut into chunks: a file each, and a large plain file into byte ranges
  * (CHUNK_BYTES each) cut at line boundaries (gzip and pipes stay whole: they cannot be
@@ -28,8 +29,27 @@
  * the signal's number), a reader may sit in a read() of a pipe that no more data will
  * come through: the same signal sent to its thread interrupts the read (the handler is
  * installed without SA_RESTART), so the join never hangs on an idle input. */
+/* The folder through every batch handed to it (or at once after an abort), and joined. */
+static void folder_join(struct imei_replay *r)
+{
+	if (!r->folder_started)
+		return;
+	pthread_mutex_lock(&r->qlock);
+	r->fq_end = true;
+	pthread_cond_broadcast(&r->fq_filled);
+	pthread_mutex_unlock(&r->qlock);
+	pthread_join(r->folder, NULL);
+	r->folder_started = false;
+}
+
 void imei_replay_stop_reader(struct imei_replay *r)
 {
+	if (r->folder_started) {
+		pthread_mutex_lock(&r->qlock);
+		r->abort = true;
+		pthread_mutex_unlock(&r->qlock);
+		folder_join(r);
+	}
 	if (!r->threads_started)
 		return;
 	pthread_mutex_lock(&r->qlock);
@@ -140,12 +160,77 @@ static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err,
 	return 0;
 }
 
+/* Without reader threads: the batch numbered and folded whole, in the caller's thread. */
 static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
 	int rc = number_and_record(r, b, err, errlen);
 	for (unsigned k = 0; k < FOLD_PARTS && rc == 0; k++)
 		rc = imei_replay_fold_part(r, k, b->rows, b->n, err, errlen);
 	b->n = b->ntext = 0;
+	return rc;
+}
+
+/* A batch a part is through with: back to its reader once every part is. */
+static void batch_done(struct imei_replay *r, struct sbatch *b)
+{
+	pthread_mutex_lock(&r->qlock);
+	if (--b->holds == 0) {
+		b->owner->free_list[b->owner->nfree++] = b;
+		pthread_cond_broadcast(&r->q_freed);
+	}
+	pthread_mutex_unlock(&r->qlock);
+}
+
+#define FQ_CAP (IMEI_REPLAY_MAX_READERS * READER_BATCHES) /* every batch there is: never full */
+
+static void *folder_main(void *arg)
+{
+	struct imei_replay *r = arg;
+	char err[sizeof r->fold_err];
+	for (;;) {
+		pthread_mutex_lock(&r->qlock);
+		while (r->fq_count == 0 && !r->fq_end && !r->abort)
+			pthread_cond_wait(&r->fq_filled, &r->qlock);
+		if (r->abort || r->fq_count == 0) {
+			pthread_mutex_unlock(&r->qlock);
+			break;
+		}
+		struct sbatch *b = r->fq[r->fq_head];
+		r->fq_head = (r->fq_head + 1) % FQ_CAP;
+		r->fq_count--;
+		pthread_mutex_unlock(&r->qlock);
+		if (!atomic_load(&r->fold_failed) && imei_replay_fold_part(r, 1, b->rows, b->n, err, sizeof err) < 0) {
+			memcpy(r->fold_err, err, sizeof err);
+			atomic_store(&r->fold_failed, true);
+		}
+		batch_done(r, b);
+	}
+	return NULL;
+}
+
+/* With reader threads: the batch numbered (in file order), part 1 handed to the folder,
+ * part 0 folded here. */
+static int record_threaded(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+{
+	int rc = number_and_record(r, b, err, errlen);
+	if (rc == 0 && r->folder_started) {
+		pthread_mutex_lock(&r->qlock);
+		b->holds = 2;
+		r->fq[(r->fq_head + r->fq_count) % FQ_CAP] = b;
+		r->fq_count++;
+		pthread_cond_signal(&r->fq_filled);
+		pthread_mutex_unlock(&r->qlock);
+		rc = imei_replay_fold_part(r, 0, b->rows, b->n, err, errlen);
+	} else {
+		b->holds = 1;
+		for (unsigned k = 0; k < FOLD_PARTS && rc == 0; k++)
+			rc = imei_replay_fold_part(r, k, b->rows, b->n, err, errlen);
+	}
+	batch_done(r, b);
+	if (rc == 0 && atomic_load(&r->fold_failed)) {
+		snprintf(err, errlen, "%s", r->fold_err);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -594,6 +679,9 @@ static int start_ingest(struct imei_replay *r, char *err, size_t errlen)
 		r->readers[i].started = true;
 		r->threads_started = true;
 	}
+	/* the folder, when there are cores to spare for it; without, the recorder folds both */
+	if (n > 1 && pthread_create(&r->folder, NULL, folder_main, r) == 0)
+		r->folder_started = true;
 	return 0;
 }
 
@@ -660,11 +748,7 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 			ch->qhead = (ch->qhead + 1) % READER_BATCHES;
 			ch->qcount--;
 			pthread_mutex_unlock(&r->qlock);
-			int rc = record_batch(r, b, err, errlen);
-			pthread_mutex_lock(&r->qlock);
-			b->owner->free_list[b->owner->nfree++] = b;
-			pthread_cond_broadcast(&r->q_freed);
-			pthread_mutex_unlock(&r->qlock);
+			int rc = record_threaded(r, b, err, errlen);
 			publish_progress(r, NULL);
 			if (rc < 0) {
 				imei_replay_stop_reader(r);
@@ -693,6 +777,12 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 		}
 		pthread_mutex_unlock(&r->qlock);
 		return IMEI_REPLAY_MORE; /* timed out */
+	}
+	folder_join(r); /* through every batch */
+	if (atomic_load(&r->fold_failed)) {
+		snprintf(err, errlen, "%s", r->fold_err);
+		imei_replay_stop_reader(r);
+		return IMEI_REPLAY_ERROR;
 	}
 	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
 	return imei_replay_finish_ingest(r, err, errlen);

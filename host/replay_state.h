@@ -93,6 +93,7 @@ struct pending {
 struct sbatch {
 	size_t n, ntext;
 	struct reader *owner; /* whose batch it is: it goes back to that reader once recorded */
+	unsigned holds;       /* parts still folding it (the queue's lock) */
 	struct pending rows[BATCH_ROWS];
 	char text[BATCH_TEXT];
 };
@@ -199,6 +200,15 @@ struct imei_replay {
 	pthread_mutex_t qlock;
 	pthread_cond_t q_filled, q_freed;
 	bool abort, threads_started;
+	/* the folder: a thread folding part 1 of each recorded batch, in the order recorded
+	 * (with reader threads and more than one reader; else the recorder folds both) */
+	pthread_t folder;
+	bool folder_started, fq_end;
+	pthread_cond_t fq_filled;
+	struct sbatch *fq[IMEI_REPLAY_MAX_READERS * READER_BATCHES];
+	size_t fq_head, fq_count;
+	_Atomic bool fold_failed;
+	char fold_err[600];
 	bool ingest_started, ingest_done;
 	struct timespec t_ingest;
 
