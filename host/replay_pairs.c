@@ -286,6 +286,7 @@ static int ref_cmp(const void *a, const void *b)
 	return 0;
 }
 
+#define PUT_BATCH 256 /* aggregates put in the store at a time */
 #define RADIX_BITS 12
 #define RADIX_PASSES 4 /* 48 bits: keys are below 10^14 and text numbers just above it */
 
@@ -408,20 +409,26 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		return -1;
 	}
 	struct imei_store_error se;
-	size_t m = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
+	struct imei_sighting_agg put[PUT_BATCH];
+	size_t m = 0, nput = 0;
+	int rc = 0;
+	for (size_t k = 0; k < FOLD_PARTS && rc == 0; k++) {
 		struct fold_part *fp = &r->parts[k];
-		for (size_t id = 0; id < fp->n; id++) {
+		for (size_t id = 0; id < fp->n && rc == 0; id++) {
 			const struct pin *e = pin_at(fp, id);
 			if (r->fold_aggs && e->agg.key < IMEI_REPLAY_TEXT_BASE) {
-				int rc = imei_store_put_agg(r->store, &e->agg, &se);
-				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next)
-					rc = imei_store_put_agg(r->store, &fp->extra[x - 1].agg, &se);
-				if (rc < 0) {
-					free(rank);
-					snprintf(err, errlen, "sightings store: %s", se.msg);
-					return -1;
+				put[nput++] = e->agg;
+				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next) {
+					if (nput == PUT_BATCH) {
+						rc = imei_store_put_aggs(r->store, put, nput, &se);
+						nput = 0;
+					}
+					put[nput++] = fp->extra[x - 1].agg;
 				}
+			}
+			if (nput == PUT_BATCH && rc == 0) {
+				rc = imei_store_put_aggs(r->store, put, nput, &se);
+				nput = 0;
 			}
 			pair_of(e, &r->pairs[rank[m++]]);
 			if ((id + 1) % PIN_BLOCK == 0 || id + 1 == fp->n) {
@@ -431,6 +438,12 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		}
 	}
 	free(rank);
+	if (nput && rc == 0)
+		rc = imei_store_put_aggs(r->store, put, nput, &se);
+	if (rc < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
 	imei_replay_parts_free(r);
 	r->npairs = n;
 	return 0;
