@@ -415,6 +415,10 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	}
 	if (!n)
 		return 0;
+	if (n > UINT32_MAX) {
+		snprintf(err, errlen, "replay: %zu pairs: at most %u in one run", n, UINT32_MAX);
+		return -1;
+	}
 	uint32_t *rank = rank_pins(r, n);
 	r->pairs_bytes = (n * sizeof *r->pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	r->pairs = rank ? map_huge(r->pairs_bytes) : NULL; /* written in rank order: huge pages, few faults */
