@@ -301,13 +301,20 @@ end
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
+  -- (the counts, asked on every check by the duplicate rules, check their answer inline)
   function api.imsis(key, days)
     local store = state.store
-    return store and need(store:imsis(key, days, state.now)) or 0
+    if not store then return 0 end
+    local n, err = store:imsis(key, days, state.now)
+    if n == nil and err ~= nil then need(n, err) end
+    return n or 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    return store and need(store:msisdns(key, days, state.now)) or 0
+    if not store then return 0 end
+    local n, err = store:msisdns(key, days, state.now)
+    if n == nil and err ~= nil then need(n, err) end
+    return n or 0
   end
   function api.first_imsi(key)
     local store = state.store
