@@ -766,6 +766,11 @@ function Policy:evaluate(d, r, ctx)
   }
 end
 
+--- policy.evaluate(P, d, r, ctx): P:evaluate, as the runtime calls it: this very function,
+-- whatever a policy file does to P or its metatable (the runtime's check path relies on
+-- that: lua/imei/policy/runtime.lua). Never handed to policy files.
+policy.evaluate = Policy.evaluate
+
 --- Names of the conditions in order, with their state; for lint and reports.
 function Policy:describe()
   local out = {}

@@ -31,6 +31,9 @@ local list_load_string, lists_new, sightings_open = core.list_load_string, core.
 -- each condition (lua/imei/policy/init.lua). Outside one (a plain state) policy uses pcall.
 local has_sandbox, sandbox = pcall(require, "imei.sandbox")
 local protect = has_sandbox and sandbox.pcall_budget or nil
+-- The check's own stretch runs without the sandbox's count hook (host/sandbox.c, unhook).
+local unhook = has_sandbox and sandbox.unhook or nil
+local evaluate_policy, sealed_of = policy.evaluate, policy.sealed_of
 
 local runtime = {}
 
@@ -427,7 +430,7 @@ local function policy_api(state, env)
   for k, v in pairs(policy) do
     -- examples_of hands out the national examples a policy file must not edit; seal and
     -- sealed_of (what a check decides with) are the runtime's
-    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" then api[k] = v end
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" then api[k] = v end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -535,6 +538,23 @@ function runtime.new(opts)
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
+  if unhook and not sealed_of(P).raw_check then
+    -- In the sandbox, the check runs unhooked up to its conditions' protected call
+    -- (ctx.protect, which runs them hooked) and after it: everything it calls until then
+    -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
+    -- request is the host's own table. A raw check is policy code: it keeps the hook.
+    local device, context = runtime.device, inst.context
+    function inst.check(r)
+      unhook()
+      local now = r.time
+      if now == nil then
+        now = os_time()
+        r.time = now
+      end
+      state.now = now
+      return evaluate_policy(P, device(r, state.tacdb), r, context)
+    end
+  end
   -- explain: the same evaluation, traced; the host calls explain_finish afterwards
   -- whatever happened (a run cut short by the budget leaves the data swapped)
   function inst.explain(r) return explain_trace.run(inst, r) end
