@@ -84,17 +84,24 @@ static void push_3gpp2_fields(lua_State *L, const struct imei_id *id)
 	set_bool(L, "decimal_form", id->decimal_form);
 }
 
-static int l_parse(lua_State *L)
+/* Parse argument 1 into id; false (with nil, err pushed) when it does not parse. */
+static bool parse_arg(lua_State *L, struct imei_id *id)
 {
 	size_t len;
 	const char *s = imei_lua_checkstring(L, 1, &len);
-	struct imei_id id;
 	struct imei_error err;
-	if (imei_parse(s, len, &id, &err) != IMEI_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err.msg);
+	if (imei_parse(s, len, id, &err) == IMEI_OK)
+		return true;
+	lua_pushnil(L);
+	lua_pushstring(L, err.msg);
+	return false;
+}
+
+static int l_parse(lua_State *L)
+{
+	struct imei_id id;
+	if (!parse_arg(L, &id))
 		return 2;
-	}
 	lua_createtable(L, 0, 24); /* room for the fields the policy runtime adds: no rehash */
 	set_str(L, "kind", imei_kind_name(id.kind));
 	lua_pushlstring(L, id.digits, id.ndigits);
@@ -111,15 +118,9 @@ static int l_parse(lua_State *L)
 /* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none. */
 static int l_device_facts(lua_State *L)
 {
-	size_t len;
-	const char *s = imei_lua_checkstring(L, 1, &len);
 	struct imei_id id;
-	struct imei_error err;
-	if (imei_parse(s, len, &id, &err) != IMEI_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err.msg);
+	if (!parse_arg(L, &id))
 		return 2;
-	}
 	lua_pushstring(L, imei_kind_name(id.kind));
 	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
 		lua_pushnil(L); /* key */
