@@ -6,6 +6,7 @@
  * them, one without a trailing line end, one with CR LF line ends, one gzip (read whole),
  * and one with a header naming its columns in another order.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,16 @@
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "scratch_files.h"
+
+static int agg_cmp(const void *a, const void *b)
+{
+	const struct imei_sighting_agg *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->imsi != y->imsi)
+		return x->imsi < y->imsi ? -1 : 1;
+	return x->msisdn < y->msisdn ? -1 : x->msisdn > y->msisdn;
+}
 
 /* Line i of a dump (1-based, after the header), with a refused row every 37th line and
  * other oddities at fixed places. */
@@ -72,12 +83,13 @@ struct ingest_result {
 	struct imei_replay *r;
 };
 
-static struct ingest_result ingest(bool thread, unsigned readers, uint64_t chunk)
+/* The files read into store st (a memory store when NULL). */
+static struct ingest_result ingest_into(struct imei_store *st, bool thread, unsigned readers, uint64_t chunk)
 {
 	struct ingest_result res;
 	struct imei_store_error se;
 	char err[600];
-	res.st = imei_store_open("memory", NULL, &se);
+	res.st = st ? st : imei_store_open("memory", NULL, &se);
 	struct imei_replay_config cfg = { 0 };
 	cfg.store = res.st;
 	imei_dump_layout_default(&cfg.layout);
@@ -101,6 +113,11 @@ static struct ingest_result ingest(bool thread, unsigned readers, uint64_t chunk
 	if (rc != IMEI_REPLAY_DONE)
 		fprintf(stderr, "ingest: %s\n", err);
 	return res;
+}
+
+static struct ingest_result ingest(bool thread, unsigned readers, uint64_t chunk)
+{
+	return ingest_into(NULL, thread, readers, chunk);
 }
 
 static void done(struct ingest_result *res)
@@ -303,6 +320,123 @@ static void test_progress(void)
 	imei_store_release(st);
 }
 
+/* Every aggregate of a store in key, IMSI, MSISDN order, into out (at most cap). */
+static size_t all_aggs(struct imei_store *st, struct imei_sighting_agg *out, size_t cap)
+{
+	struct imei_store_error se;
+	struct imei_store_iter *it = imei_store_iter_open(st, IMEI_ITER_SIGHTINGS, &se);
+	CHECK(it != NULL);
+	size_t n = 0;
+	struct imei_sighting_agg a;
+	while (it && n < cap && imei_store_iter_next(it, &a, &se) == 1)
+		out[n++] = a;
+	imei_store_iter_close(it);
+	qsort(out, n, sizeof *out, agg_cmp);
+	return n;
+}
+
+/* Sightings kept from an earlier run, before and after the dumps' days, of triples the
+ * dumps see again and of others, recorded into st. */
+static void seed(struct imei_store *st)
+{
+	struct imei_store_error se;
+	for (unsigned i = 0; i < 600; i++) {
+		uint64_t imsi, msisdn;
+		char text[32];
+		snprintf(text, sizeof text, "41001%010u", i % 389);
+		imei_sight_imsi(text, strlen(text), &imsi, &se);
+		snprintf(text, sizeof text, "923000%06u", i * 7);
+		imei_sight_msisdn(text, strlen(text), &msisdn, &se);
+		/* 2025-12 (before the dumps), 2026-01 (among them), 2026-03 (after) */
+		uint32_t day = i % 3 == 0 ? 20430 : i % 3 == 1 ? 20460 + i % 20 : 20520;
+		struct imei_sighting s = { .key = 35209900000000ULL + i % 211, .imsi = imsi,
+		                           .msisdn = i % 2 ? msisdn : 0, .time = day * 86400u + i };
+		CHECK_INT(imei_store_record(st, &s, &se), 0);
+	}
+	CHECK_INT(imei_store_flush(st, &se), 0);
+}
+
+/* A store holding sightings already (the state of an earlier run): a memory store, which
+ * the replay gives each triple's aggregate at the end, seeded from what it held (folded by
+ * two threads with more than one reader), holds what an LMDB store given every row does,
+ * for any readers and cut. */
+static void test_seeded_store(void)
+{
+	enum { CAP = 40000 };
+	struct imei_sighting_agg *want = malloc(CAP * sizeof *want), *got = malloc(CAP * sizeof *got);
+	struct imei_store_error se;
+	char spec[300];
+	snprintf(spec, sizeof spec, "lmdb:%s", path_of("seeded-lmdb"));
+	struct imei_store *lmdb = imei_store_open(spec, NULL, &se);
+	if (!want || !got || !lmdb) {
+		CHECK(!"the test's memory and LMDB store");
+		free(want);
+		free(got);
+		if (lmdb)
+			imei_store_release(lmdb);
+		return;
+	}
+	seed(lmdb);
+	struct ingest_result ref = ingest_into(lmdb, false, 1, 0);
+	size_t n = all_aggs(lmdb, want, CAP);
+	CHECK(n > 1000 && n < CAP);
+	struct {
+		bool thread;
+		unsigned readers;
+		uint64_t chunk;
+	} runs[] = { { false, 1, 0 }, { true, 2, 0 }, { true, 3, 700 }, { true, 4, 97 } };
+	for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+		struct imei_store *mem = imei_store_open("memory", NULL, &se);
+		CHECK(mem && imei_store_private(mem));
+		if (!mem)
+			break;
+		seed(mem);
+		struct ingest_result res = ingest_into(mem, runs[i].thread, runs[i].readers, runs[i].chunk);
+		CHECK_INT(all_aggs(mem, got, CAP), n);
+		CHECK(memcmp(got, want, n * sizeof *got) == 0);
+		CHECK(same_pairs(ref.r, res.r));
+		done(&res);
+	}
+	imei_replay_free(ref.r);
+	imei_store_release(lmdb);
+	free(want);
+	free(got);
+}
+
+/* A stop (SIGINT's flag) in the middle of the ingest, while the readers and the folder
+ * work: the ingest ends STOPPED, the threads are joined and everything is freed (the
+ * sanitized build checks), whatever the readers and the moment. */
+static void test_stop_midway(void)
+{
+	for (unsigned readers = 2; readers <= 4; readers++)
+		for (int calls = 1; calls <= 3; calls++) {
+			volatile sig_atomic_t stop = 0;
+			struct imei_store_error se;
+			struct imei_store *st = imei_store_open("memory", NULL, &se);
+			struct imei_replay_config cfg = { 0 };
+			char err[600];
+			cfg.store = st;
+			imei_dump_layout_default(&cfg.layout);
+			cfg.run_day = IMEI_REPLAY_NO_DAY;
+			cfg.reader_thread = true;
+			cfg.readers = readers;
+			cfg.chunk_bytes = 211;
+			cfg.stop = &stop;
+			struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
+			for (int k = 0; k < 4; k++)
+				CHECK_INT(imei_replay_add_file(r, path_of(k % 2 ? "crlf.csv" : "big.csv"), "Alpha",
+				                               IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err), k);
+			int rc, n = 0;
+			while ((rc = imei_replay_ingest(r, 0, err, sizeof err)) == IMEI_REPLAY_MORE && n < 100000)
+				if (++n == calls)
+					stop = SIGINT;
+			/* done before the flag was seen is possible on a fast machine, never an error */
+			CHECK(rc == IMEI_REPLAY_STOPPED || rc == IMEI_REPLAY_DONE);
+			imei_replay_free(r);
+			imei_store_release(st);
+		}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
@@ -322,6 +456,8 @@ int main(void)
 		fprintf(f, "41001%010u,202601%02u,35209900%06u\n", i % 53, 1 + i % 28, i % 211);
 	fclose(f);
 	test_same_for_any_readers();
+	test_seeded_store();
+	test_stop_midway();
 	test_progress();
 	/* a gzip file cut short, and a large file whose header lacks a required column */
 	write_dump("whole.csv.gz", 1500, "\n", true, true, false);
