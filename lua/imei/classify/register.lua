@@ -678,6 +678,28 @@ function register.for_run(state, keep, fresh)
     { __index = register })
 end
 
+--- Restore the sightings kept in the register (its "s:snapshot") into a memory store:
+-- true and whether there was one, or nil and why. The snapshot's bytes are not kept.
+function register.restore_snapshot(reg, store)
+  local snap = reg.kv:get("s:snapshot")
+  if not snap then return true, nil, false end
+  local ok, err = store:restore(snap)
+  if not ok then return nil, err end
+  return true, nil, true
+end
+
+--- Close and reopen the register's database: the pages a large read mapped into the
+-- process (the snapshot) leave its resident memory. Between two transactions only.
+function register:remap()
+  if self.kv == EMPTY_KV or not self.kv then return true end
+  self.kv:close()
+  self.kv = nil
+  local kv, err = host.kv_open(self.dir .. "/register", self.read_only == true)
+  if not kv then return nil, err end
+  self.kv = kv
+  return true
+end
+
 local ALLOW_LISTS = { registration = true, golden = true, allow = true, whitelist = true, exempt = true }
 
 --- The causes the run can see for lifting a decision: a device on an allow or registration
