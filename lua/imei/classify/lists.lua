@@ -154,15 +154,20 @@ local function cell_order(a, b)
   return false
 end
 
+-- a text key of n cells: exactly n - 1 NULs (none inside a cell)
+local plain_key = setmetatable({}, { __index = function(t, n)
+  local p = "^[^%z]*" .. ("%z[^%z]*"):rep(n - 1) .. "$"
+  t[n] = p
+  return p
+end })
+
 function lists.sorted_rows(map)
   local rows, keys, of, more = {}, {}, {}, nil
   for _, row in pairs(map or {}) do
     rows[#rows + 1] = row
-    for i = 1, #row do
-      if find(row[i], "\0", 1, true) then keys = nil end
-    end
+    local key = keys and concat(row, "\0")
+    if key and not find(key, plain_key[#row]) then keys = nil end
     if keys then
-      local key = concat(row, "\0")
       if of[key] == nil then
         of[key] = row
         keys[#keys + 1] = key
@@ -263,7 +268,7 @@ function lists.build(replay, opts)
         -- no grace period: blocked from the day the data first showed it (the same in one
         -- run over many days as in daily runs), not before its conditions took effect
         date = first
-        for _, name in ipairs(split_reasons(why)) do
+        for name in why:gmatch("[^|]+") do
           local eff = opts.effective and opts.effective[name]
           if eff and eff > date then date = eff end
         end

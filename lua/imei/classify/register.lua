@@ -308,8 +308,12 @@ function register:reconcile(block, notifications, exceptions, ctx)
     r.events = r.events or {}
     return r
   end
+  local writing = ctx.write ~= false
   local function event(r, what, detail)
-    r.events[#r.events + 1] = { date = date, generation = ctx.generation, what = what, detail = detail }
+    -- the events are kept for the device's history: a run that writes nothing needs none
+    if writing then
+      r.events[#r.events + 1] = { date = date, generation = ctx.generation, what = what, detail = detail }
+    end
     dirty[r.imei] = true
   end
   local function grace_of(name)
@@ -322,7 +326,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     return g
   end
   local function note_match(r, reasons)
-    for _, name in ipairs(split(reasons)) do
+    for name in (reasons or ""):gmatch("[^|]+") do
       local c = r.conds[name]
       if not c then
         r.conds[name] = { first = date, last = date }
@@ -570,11 +574,14 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
   for imei in pairs(block) do
     local r = recs[imei]
-    local l = exc_of[imei] or {}
-    table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
-    if encode(l) ~= encode(r.block.exceptions or {}) then
-      r.block.exceptions = l
-      dirty[imei] = true
+    local l = exc_of[imei]
+    if l or next(r.block.exceptions or {}) ~= nil then -- none before and none now: unchanged
+      l = l or {}
+      table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
+      if encode(l) ~= encode(r.block.exceptions or {}) then
+        r.block.exceptions = l
+        dirty[imei] = true
+      end
     end
   end
 
@@ -639,7 +646,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     for _, n in pairs(r.notices) do
       if not n.ended then counts.notices = counts.notices + 1 end
     end
-    if dirty[imei] and ctx.write ~= false then self:put_device(imei, r) end
+    if dirty[imei] and writing then self:put_device(imei, r) end
   end
   return causes, counts
 end
