@@ -39,28 +39,22 @@
 #define LARGE_LOOK ((size_t)1 << 18) /* an allocation this large looks at the clock */
 #define MEMORY_STRIKES 16          /* refusals at the cap in one call before it is stopped */
 
-/* The collector: incremental, in small steps spread over the checks. A check leaves
- * ~1.7 KB of garbage and a policy state holds 4 to 10 MB (example-country policy).
- * - Generational mode (minor collections at 1 % growth) made a minor collection every few
- *   dozen checks (50-200 us: the p99), and garbage promoted by the minor collections that
- *   ran mid-check piled up in the old generation (~40 bytes a check) until a major
- *   collection traversed the whole heap: 8-14 ms on-CPU every ~60,000 checks, the worst
- *   case (measured: the slowest checks each freed the 2.5 MB a major frees).
- * - Lua's default incremental pace (step size 2^13 bytes x step multiplier 100) does each
- *   step's work at once: ~50,000 slots traversed, the 0.5 ms p99.9 of earlier releases.
- * Here a step comes every 2^GC_STEPSIZE bytes allocated (a few per check) and does as
- * little work as the collector allows (multiplier GC_STEPMUL, 1 unit per 16 bytes; Lua
- * keeps it >= 1), so a cycle's marking is spread over about as many bytes of allocation
- * as it has slots to traverse; the next cycle starts when the heap has doubled
- * (GC_PAUSE). A state of H live bytes peaks near 2-3 H (14 MB for the example policy's
- * 7.7 MB). Measured side by side under the same load (bench/engine_bench.c, on-CPU):
- * p99 54 against 133-145 us, p99.9 2.0-2.1x the noise floor against 2.4-2.6x, worst
- * 0.8-1.7 ms against 13-14 ms, and more checks per CPU second. The memory cap is the
- * allocator's and does not depend on the collector's pace: at the cap, Lua collects in
- * full before it gives up. */
-#define GC_PAUSE 200
-#define GC_STEPMUL 2
-#define GC_STEPSIZE 9
+/* The collector: generational, with a minor collection each time the heap has grown by
+ * GC_MINOR_MUL % since the last one (Lua's default is 20 %, 1 % the least it takes). A
+ * check leaves ~1.7 KB of garbage (example-country policy) and a policy state holds 4 to
+ * 10 MB, so at 20 % a minor collection came every few hundred checks and swept ~1 MB at
+ * once: a pause of about 1 ms (~1 us per KB), the p99.9 of a check. At 1 % it comes every
+ * few dozen checks and sweeps 1/20 as much, so the pause is 50-200 us (it moves into the
+ * p99 instead), and the total work is no larger: it is proportional to the garbage, the
+ * same either way (bench/engine_bench.c). A major (full) collection still runs when the heap has
+ * doubled since the last one (GC_MAJOR_MUL, Lua's default): a pause of ~1 ms per MB of
+ * state, so nothing a check does should leave old garbage behind (objects that outlived
+ * two minor collections and then were dropped). The TAC record cache evicting records did
+ * (host/engine.c, TACDB_CACHE_SHARE). Incremental mode in small steps was measured too:
+ * no major pauses, but 15-30 % fewer checks per CPU second. The memory cap is the
+ * allocator's and does not depend on the collector's pace. */
+#define GC_MINOR_MUL 1
+#define GC_MAJOR_MUL 100
 
 /* Small blocks (most of a check's allocations: tables, short strings, closures) come
  * from slabs: 64 KiB chunks, aligned on their size, each serving one 16-byte class and
@@ -629,7 +623,7 @@ struct imei_sandbox *imei_sandbox_new(const struct imei_sandbox_limits *limits, 
 	}
 	*(struct imei_sandbox **)lua_getextraspace(sb->L) = sb;
 	lua_State *L = sb->L;
-	lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
+	lua_gc(L, LUA_GCGEN, GC_MINOR_MUL, GC_MAJOR_MUL);
 	luaL_openlibs(L);
 	luaL_requiref(L, "imei.core", imei_luaopen_core, 0);
 	make_shared_classes(L, lua_gettop(L));
