@@ -54,9 +54,9 @@
  * 6), so an address cannot be reused while it is a key. Only a string of exactly the 8
  * digits of a record's TAC is kept, and only while every record has a cache slot of its
  * own (the default up to CACHE_DEFAULT records; nothing is evicted then): at most one
- * string per TAC record, ~48 bytes each (1.2 MB for the Osmocom file's 25,121 TACs, 12 MB
- * for the GSMA's 250,000), built as TAC strings are looked up; dropped with the record
- * cache (db:cache(n)). */
+ * string per TAC record, 42-52 bytes each (1.3 MB for the Osmocom file's 25,121 TACs,
+ * 10 MB for the GSMA's 250,000), built as TAC strings are looked up; dropped with the
+ * record cache (db:cache(n)). */
 enum { UV_CACHE = 1, UV_RATS, UV_INTERN, UV_TAGS, UV_BYSTR, UV_KEEP, UV_N };
 
 struct db_box {
@@ -304,7 +304,7 @@ static int l_lookup(lua_State *L)
 	const struct imei_tacdb *db = box->db;
 	if (!db)
 		luaL_argerror(L, 1, "the TAC database is closed");
-	if (box->nkept) { /* the argument's address only, not read: any non-string misses */
+	if (box->nkept && lua_type(L, 2) == LUA_TSTRING) { /* its address only, not read */
 		lua_getiuservalue(L, 1, UV_BYSTR);
 		if (lua_rawgetp(L, -1, lua_topointer(L, 2)) != LUA_TNIL)
 			return 1;
