@@ -129,7 +129,7 @@ describe("tacdb records", function()
     db:close()
   end)
 
-  it("gives a TAC string's record through the cache keyed by the string, right after the string is collected", function()
+  it("gives a TAC string's record through the string-keyed cache, also when the string is made anew", function()
     local rows = {}
     for i = 1, 300 do rows[i] = { tac = ("%08d"):format(35000000 + i * 7), model = "M" .. i } end
     rows[301] = { tac = "350000", model = "short prefix" } -- a 6-digit range key
