@@ -6,7 +6,7 @@
 --                      run and interleaved: a plain Lua table of record tables keyed by
 --                      TAC, t[imei:sub(1, 8)]. First pass (records built) and best of 3.
 --   memory             the Lua heap the db's record cache holds after those passes, and
---                      the peer table's
+--                      the peer table's; the TAC-string cache's after the db:lookup(tac) lines
 --   db:lookup(tac)     8-digit TAC strings (90% in the db, 10% not), against t[tac], interleaved;
 --                      db:index(tac): the record number only; no cache: db:cache(0)
 --   db:lookup_many     one bulk call over a newline-separated buffer of IMEIs
@@ -131,12 +131,16 @@ local function bench(path)
     for i = 1, N do local _ = peer[q[i]] end
     return os.clock() - c0
   end
+  collectgarbage()
+  local heap2 = collectgarbage("count")
   local first_tac = pass_tac() -- the string cache filled
   local t_tac, t_peer_tac = math.huge, math.huge
   for _ = 1, 5 do -- interleaved
     t_tac = math.min(t_tac, pass_tac())
     t_peer_tac = math.min(t_peer_tac, pass_peer_tac())
   end
+  collectgarbage()
+  local bystr_mb = (collectgarbage("count") - heap2) / 1024
   local t_index = best(3, function()
     for i = 1, N do index(fresh, q[i]) end
   end)
@@ -161,6 +165,7 @@ local function bench(path)
     mps(t_tac), mps(first_tac)))
   print(("  peer t[tac]         %6.2f M/s  best of 5, interleaved -> db:lookup %.2fx the peer"):format(mps(t_peer_tac),
     t_peer_tac / t_tac))
+  print(("  memory              the TAC-string cache: %.1f MB of Lua heap more after those passes"):format(bystr_mb))
   print(("  db:index(tac)       %6.2f M/s  (record number, no table)"):format(mps(t_index)))
   print(("  db:lookup, no cache %6.2f M/s  (db:cache(0): a record table built per call)"):format(mps(t_cold)))
   print(("  db:lookup_many      %6.2f M/s  (%d found, %d not, %d invalid)  -> %.2fx db:lookup(imei)"):format(
