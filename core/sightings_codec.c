@@ -147,38 +147,34 @@ bad:
 	                       shown);
 }
 
-static const char *const rat_names[IMEI_SIGHT_RAT_MAX + 1] = {
-	NULL, "UTRAN", "GERAN", "WLAN", "GAN", "HSPA", "EUTRAN", "VIRTUAL", "NB-IOT", "LTE-M", "NR",
-};
-
+/* The words a RAT is written as (any case): first the TS 29.274 §8.17 name of each RAT Type
+ * 1..10, in order (imei_sight_rat_name), then the other names dumps use. A word is matched
+ * by its length and first letter before the rest is compared: a dump row costs a few
+ * comparisons, not a string comparison per word. */
+#define RAT_WORD(s, r) { s, sizeof s - 1, r }
 static const struct {
-	const char *name;
+	char name[15];
+	uint8_t len;
 	uint8_t rat;
-} rat_aliases[] = {
-	{ "2G", IMEI_RAT_GERAN },   { "3G", IMEI_RAT_UTRAN },  { "4G", IMEI_RAT_EUTRAN },
-	{ "LTE", IMEI_RAT_EUTRAN }, { "5G", IMEI_RAT_NR },     { "NBIOT", IMEI_RAT_NBIOT },
-	{ "LTEM", IMEI_RAT_LTEM },  { "EUTRAN-NB-IOT", IMEI_RAT_NBIOT }, { "HSPA-EVOLUTION", IMEI_RAT_HSPA },
-	{ "E-UTRAN", IMEI_RAT_EUTRAN },
+} rat_words[] = {
+	RAT_WORD("UTRAN", IMEI_RAT_UTRAN),   RAT_WORD("GERAN", IMEI_RAT_GERAN),   RAT_WORD("WLAN", IMEI_RAT_WLAN),
+	RAT_WORD("GAN", IMEI_RAT_GAN),       RAT_WORD("HSPA", IMEI_RAT_HSPA),     RAT_WORD("EUTRAN", IMEI_RAT_EUTRAN),
+	RAT_WORD("VIRTUAL", IMEI_RAT_VIRTUAL), RAT_WORD("NB-IOT", IMEI_RAT_NBIOT), RAT_WORD("LTE-M", IMEI_RAT_LTEM),
+	RAT_WORD("NR", IMEI_RAT_NR),
+	RAT_WORD("2G", IMEI_RAT_GERAN),      RAT_WORD("3G", IMEI_RAT_UTRAN),      RAT_WORD("4G", IMEI_RAT_EUTRAN),
+	RAT_WORD("LTE", IMEI_RAT_EUTRAN),    RAT_WORD("5G", IMEI_RAT_NR),         RAT_WORD("NBIOT", IMEI_RAT_NBIOT),
+	RAT_WORD("LTEM", IMEI_RAT_LTEM),     RAT_WORD("EUTRAN-NB-IOT", IMEI_RAT_NBIOT),
+	RAT_WORD("HSPA-EVOLUTION", IMEI_RAT_HSPA), RAT_WORD("E-UTRAN", IMEI_RAT_EUTRAN),
 };
+#undef RAT_WORD
 
-static bool same_ci(const char *s, size_t len, const char *name)
+static char upper(char c)
 {
-	if (strlen(name) != len)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		if (c != name[i])
-			return false;
-	}
-	return true;
+	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
 int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_error *err)
 {
-	char shown[32];
-	show(s, len, shown);
 	if (len > 0 && len <= 3) {
 		unsigned v = 0;
 		size_t i;
@@ -192,17 +188,23 @@ int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_er
 			goto bad;
 		}
 	}
-	for (unsigned r = 1; r <= IMEI_SIGHT_RAT_MAX; r++)
-		if (same_ci(s, len, rat_names[r])) {
-			*out = (uint8_t)r;
-			return 0;
+	if (len > 0 && len < sizeof rat_words[0].name) {
+		char first = upper(s[0]);
+		for (size_t w = 0; w < sizeof rat_words / sizeof rat_words[0]; w++) {
+			if (rat_words[w].len != len || rat_words[w].name[0] != first)
+				continue;
+			size_t i = 1;
+			while (i < len && upper(s[i]) == rat_words[w].name[i])
+				i++;
+			if (i == len) {
+				*out = rat_words[w].rat;
+				return 0;
+			}
 		}
-	for (size_t i = 0; i < sizeof rat_aliases / sizeof rat_aliases[0]; i++)
-		if (same_ci(s, len, rat_aliases[i].name)) {
-			*out = rat_aliases[i].rat;
-			return 0;
-		}
-bad:
+	}
+bad:;
+	char shown[32];
+	show(s, len, shown);
 	return imei_store_fail(err, IMEI_STORE_EINVAL,
 	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
 	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
@@ -211,7 +213,7 @@ bad:
 
 const char *imei_sight_rat_name(unsigned rat)
 {
-	return rat >= 1 && rat <= IMEI_SIGHT_RAT_MAX ? rat_names[rat] : NULL;
+	return rat >= 1 && rat <= IMEI_SIGHT_RAT_MAX ? rat_words[rat - 1].name : NULL;
 }
 
 bool imei_sight_key_ok(uint64_t key)
