@@ -435,14 +435,18 @@ static int encode_digits(size_t len, size_t lead, uint64_t v, unsigned min, unsi
 	return 0;
 }
 
-/* An IMEI, IMEI without CD or IMEISV of len (14..16) digits worth v: its key and form. */
-static void imei_digits(struct imei_dump_row *row, size_t len, uint64_t v)
+/* An identity of 14, 15 or 16 decimal digits (TS 23.003 §6.2: IMEI without CD, IMEI,
+ * IMEISV), the common case: its key and form into row. false for any other identity. */
+static inline bool imei_digits(const struct span *f, struct imei_dump_row *row)
 {
-	if (len == 14) {
+	if (f->lead != f->len || f->len < 14 || f->len > 16)
+		return false;
+	uint64_t v = f->v;
+	if (f->len == 14) {
 		row->key = v;
 		row->form = IMEI_DUMP_FORM_IMEI14;
 		row->kind = IMEI_KIND_IMEI14;
-	} else if (len == 15) {
+	} else if (f->len == 15) {
 		row->key = v / 10;
 		row->form = (uint8_t)(IMEI_DUMP_FORM_IMEI + v % 10);
 		row->kind = IMEI_KIND_IMEI;
@@ -453,6 +457,7 @@ static void imei_digits(struct imei_dump_row *row, size_t len, uint64_t v)
 	}
 	row->ident = NULL;
 	row->ident_len = 0;
+	return true;
 }
 
 static size_t unescape(const struct span *f, char *out, size_t cap)
@@ -482,11 +487,8 @@ static enum imei_dump_reject parse_ident(struct span f, unsigned field, struct i
 	}
 	if (f.len == 0)
 		return problem(why, IMEI_DUMP_R_IMEI_EMPTY, field, "imei: empty");
-	/* the common case: 14, 15 or 16 decimal digits (TS 23.003 §6.2) */
-	if (f.lead == f.len && f.len >= 14 && f.len <= 16) {
-		imei_digits(row, f.len, f.v);
+	if (imei_digits(&f, row))
 		return IMEI_DUMP_OK;
-	}
 	const unsigned char *s = (const unsigned char *)f.s;
 	if (f.len > IMEI_DUMP_MAX_IDENT) {
 		show(f.s, f.len, shown);
@@ -536,51 +538,6 @@ static enum imei_dump_reject parse_ident(struct span f, unsigned field, struct i
 	row->ident = scratch;
 	row->ident_len = f.len;
 	return IMEI_DUMP_OK;
-}
-
-/* Split a plain line, the common one, in a single pass that also reads the digits each
- * field starts with: no byte below '!' (no blank, no control byte), fields unquoted or
- * quoted without "" or blanks, and as many fields as the layout takes. false when the
- * line is not that plain: split_line then splits it or says what is wrong, so both give
- * the same fields, and the same refusal, for any line. */
-static bool split_plain(const struct imei_dump_layout *lay, const char *line, size_t len, struct span *fields,
-                        size_t *nfields)
-{
-	const char delim = lay->delim;
-	const char *p = line, *end = line + len;
-	size_t nf = 0;
-	if ((unsigned char)delim <= ' ' || delim == '"' || (delim >= '0' && delim <= '9'))
-		return false;
-	for (;;) {
-		if (nf == lay->ncols)
-			return false;
-		struct span *f = &fields[nf++];
-		bool quoted = p < end && *p == '"';
-		p += quoted;
-		f->s = p;
-		f->escaped = false;
-		f->lead = digit_run(p, (size_t)(end - p), &f->v);
-		const char *q = p + f->lead;
-		const char stop = quoted ? '"' : delim;
-		while (q < end && *q != stop) {
-			if ((unsigned char)*q <= ' ' || *q == '"')
-				return false;
-			q++;
-		}
-		f->len = (size_t)(q - p);
-		if (quoted) {
-			/* the closing quote, then the delimiter or the line's end */
-			if (q == end || (++q < end && *q != delim))
-				return false;
-		}
-		if (q == end)
-			break;
-		p = q + 1;
-	}
-	if (nf < lay->min_cols)
-		return false;
-	*nfields = nf;
-	return true;
 }
 
 /* Split any line: quoting with "", blanks around fields. IMEI_DUMP_OK, or the refusal of
@@ -657,6 +614,134 @@ static enum imei_dump_reject split_line(const struct imei_dump_layout *lay, cons
 	return IMEI_DUMP_OK;
 }
 
+/* The value of one field, of the kind col, into row: the rules of each column, for both
+ * ways a line is split (inlined in each: a call per field costs as much as the field).
+ * IMEI_DUMP_OK, or why not (in *why unless NULL). */
+static inline __attribute__((always_inline)) enum imei_dump_reject decode_field(enum imei_dump_col col, struct span f, unsigned field,
+                                                 struct imei_dump_row *row, struct imei_dump_dates *dates,
+                                                 char *scratch, struct imei_dump_problem *why)
+{
+	char shown[32];
+	size_t at;
+	int rc;
+	switch (col) {
+	case IMEI_DUMP_COL_DATE: {
+		uint32_t ymd = date_number(f.s, f.len, f.lead, f.v);
+		if (dates && ymd != 0 && ymd == dates->ymd) {
+			row->day = dates->day; /* the date of the row before: dumps come sorted by day */
+			return IMEI_DUMP_OK;
+		}
+		if (ymd == 0 || !date_day(ymd, &row->day)) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_DATE, field, "date: '%s' is not a date (YYYYMMDD)", shown);
+		}
+		if (row->day < IMEI_DUMP_MIN_DAY || row->day > IMEI_DUMP_MAX_DAY) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_DATE_RANGE, field, "date: %s is outside the years 2000 to 2099", shown);
+		}
+		if (dates) {
+			dates->ymd = ymd;
+			dates->day = row->day;
+		}
+		return IMEI_DUMP_OK;
+	}
+	case IMEI_DUMP_COL_IMEI:
+		if (!f.escaped && imei_digits(&f, row))
+			return IMEI_DUMP_OK; /* the common case, without a call */
+		return parse_ident(f, field, row, scratch, why);
+	case IMEI_DUMP_COL_IMSI:
+		rc = encode_digits(f.len, f.lead, f.v, 6, 15, &row->imsi, &at);
+		if (rc < 0) {
+			show(f.s, f.len, shown);
+			if (f.len == 0)
+				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: empty");
+			if (rc == -1)
+				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s': character %zu is not a digit", shown,
+				               at + 1);
+			return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s' has %zu digits, an IMSI has 6 to 15", shown,
+			               f.len);
+		}
+		return IMEI_DUMP_OK;
+	case IMEI_DUMP_COL_MSISDN: {
+		if (f.len == 0)
+			return IMEI_DUMP_OK;
+		size_t skip = f.s[0] == '+';
+		if (skip)
+			f.lead = digit_run(f.s + 1, f.len - 1, &f.v);
+		rc = encode_digits(f.len - skip, f.lead, f.v, 3, 15, &row->msisdn, &at);
+		if (rc < 0) {
+			show(f.s, f.len, shown);
+			if (rc == -1)
+				return problem(why, IMEI_DUMP_R_MSISDN, field, "msisdn: '%s': character %zu is not a digit", shown,
+				               at + 1 + skip);
+			return problem(why, IMEI_DUMP_R_MSISDN, field, "msisdn: '%s' has %zu digits, an MSISDN has 3 to 15",
+			               shown, f.len - skip);
+		}
+		return IMEI_DUMP_OK;
+	}
+	case IMEI_DUMP_COL_RAT:
+		if (f.len == 0)
+			return IMEI_DUMP_OK;
+		if (imei_sight_rat(f.s, f.len, &row->rat, NULL) < 0) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_RAT, field,
+			               "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, ... or 1..10)", shown);
+		}
+		return IMEI_DUMP_OK;
+	default:
+		return IMEI_DUMP_OK;
+	}
+}
+
+/* A plain line, the common one, in a single pass: each field split, its digits read
+ * (digit_run) and its value taken (decode_field) before the next. Plain: no byte below
+ * '!' (no blank, no control byte), fields unquoted or quoted without "" or blanks, as many
+ * fields as the layout takes, each of them good. false for any other line: parse_line
+ * then splits it and says what is wrong, so that both give the same row, and the same
+ * refusal, for every line. */
+static bool parse_plain(const struct imei_dump_layout *lay, struct imei_dump_dates *dates, const char *line,
+                        size_t len, struct imei_dump_row *row, char *scratch)
+{
+	const char delim = lay->delim;
+	const char *p = line, *end = line + len;
+	size_t nf = 0;
+	if ((unsigned char)delim <= ' ' || delim == '"' || (delim >= '0' && delim <= '9'))
+		return false;
+	row->msisdn = 0;
+	row->rat = 0;
+	for (;;) {
+		if (nf == lay->ncols)
+			return false;
+		struct span f;
+		bool quoted = p < end && *p == '"';
+		p += quoted;
+		f.s = p;
+		f.escaped = false;
+		f.lead = digit_run(p, (size_t)(end - p), &f.v);
+		const char *q = p + f.lead;
+		const char stop = quoted ? '"' : delim;
+		while (q < end && *q != stop) {
+			if ((unsigned char)*q <= ' ' || *q == '"')
+				return false;
+			q++;
+		}
+		f.len = (size_t)(q - p);
+		if (quoted) {
+			/* the closing quote, then the delimiter or the line's end */
+			if (q == end || (++q < end && *q != delim))
+				return false;
+		}
+		if (decode_field((enum imei_dump_col)lay->col[nf], f, (unsigned)nf + 1, row, dates, scratch, NULL) !=
+		    IMEI_DUMP_OK)
+			return false;
+		nf++;
+		if (q == end)
+			break;
+		p = q + 1;
+	}
+	return nf >= lay->min_cols;
+}
+
 enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const char *line, size_t len,
                                       struct imei_dump_row *row, char *scratch, struct imei_dump_problem *why)
 {
@@ -667,92 +752,19 @@ enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, st
                                           const char *line, size_t len, struct imei_dump_row *row, char *scratch,
                                           struct imei_dump_problem *why)
 {
+	if (parse_plain(lay, dates, line, len, row, scratch))
+		return IMEI_DUMP_OK;
 	struct span fields[IMEI_DUMP_MAX_COLS];
 	size_t nf = 0;
-	char shown[32];
-	if (!split_plain(lay, line, len, fields, &nf)) {
-		enum imei_dump_reject r = split_line(lay, line, len, fields, &nf, why);
-		if (r != IMEI_DUMP_OK)
-			return r;
-	}
+	enum imei_dump_reject r = split_line(lay, line, len, fields, &nf, why);
+	if (r != IMEI_DUMP_OK)
+		return r;
 	row->msisdn = 0;
 	row->rat = 0;
 	for (size_t i = 0; i < nf; i++) {
-		struct span f = fields[i];
-		unsigned field = (unsigned)i + 1;
-		size_t at;
-		int rc;
-		switch (lay->col[i]) {
-		case IMEI_DUMP_COL_DATE: {
-			uint32_t ymd = date_number(f.s, f.len, f.lead, f.v);
-			if (dates && ymd != 0 && ymd == dates->ymd) {
-				row->day = dates->day; /* the date of the row before: dumps come sorted by day */
-				break;
-			}
-			if (ymd == 0 || !date_day(ymd, &row->day)) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_DATE, field, "date: '%s' is not a date (YYYYMMDD)", shown);
-			}
-			if (row->day < IMEI_DUMP_MIN_DAY || row->day > IMEI_DUMP_MAX_DAY) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_DATE_RANGE, field,
-				               "date: %s is outside the years 2000 to 2099", shown);
-			}
-			if (dates) {
-				dates->ymd = ymd;
-				dates->day = row->day;
-			}
-			break;
-		}
-		case IMEI_DUMP_COL_IMEI:
-			rc = parse_ident(f, field, row, scratch, why);
-			if (rc != IMEI_DUMP_OK)
-				return (enum imei_dump_reject)rc;
-			break;
-		case IMEI_DUMP_COL_IMSI:
-			rc = encode_digits(f.len, f.lead, f.v, 6, 15, &row->imsi, &at);
-			if (rc < 0) {
-				show(f.s, f.len, shown);
-				if (f.len == 0)
-					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: empty");
-				if (rc == -1)
-					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s': character %zu is not a digit",
-					               shown, at + 1);
-				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s' has %zu digits, an IMSI has 6 to 15",
-				               shown, f.len);
-			}
-			break;
-		case IMEI_DUMP_COL_MSISDN:
-			if (f.len == 0)
-				break;
-			{
-				size_t skip = f.s[0] == '+';
-				if (skip)
-					f.lead = digit_run(f.s + 1, f.len - 1, &f.v);
-				rc = encode_digits(f.len - skip, f.lead, f.v, 3, 15, &row->msisdn, &at);
-				if (rc < 0) {
-					show(f.s, f.len, shown);
-					if (rc == -1)
-						return problem(why, IMEI_DUMP_R_MSISDN, field,
-						               "msisdn: '%s': character %zu is not a digit", shown, at + 1 + skip);
-					return problem(why, IMEI_DUMP_R_MSISDN, field,
-					               "msisdn: '%s' has %zu digits, an MSISDN has 3 to 15", shown, f.len - skip);
-				}
-			}
-			break;
-		case IMEI_DUMP_COL_RAT:
-			if (f.len == 0)
-				break;
-			if (imei_sight_rat(f.s, f.len, &row->rat, NULL) < 0) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_RAT, field,
-				               "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, ... or 1..10)",
-				               shown);
-			}
-			break;
-		default:
-			break;
-		}
+		r = decode_field((enum imei_dump_col)lay->col[i], fields[i], (unsigned)i + 1, row, dates, scratch, why);
+		if (r != IMEI_DUMP_OK)
+			return r;
 	}
 	return IMEI_DUMP_OK;
 }

@@ -116,6 +116,7 @@ struct reader {
 	bool started, exited;              /* exited: the queue's lock */
 	struct imei_dump_file *cur;        /* the chunk being read */
 	struct imei_dump_layout layout;
+	struct imei_dump_dates dates;      /* the date of the row before (imei_dump_parse_row) */
 	bool header_pending;
 	struct sbatch *fill;               /* the batch being filled */
 	struct sbatch *free_list[READER_BATCHES];
