@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 		imei_dump_layout_default(&lay);
 		bool first = true;
 #ifndef PEER_BEFORE_PARSE_ROW
-		struct imei_dump_dates dates = { 0, 0 };
+		struct imei_dump_dates dates = { .ymd = 0 };
 #endif
 		const char *line;
 		size_t len, lineno;

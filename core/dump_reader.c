@@ -642,6 +642,9 @@ static inline __attribute__((always_inline)) enum imei_dump_reject decode_field(
 		if (dates) {
 			dates->ymd = ymd;
 			dates->day = row->day;
+			dates->text8 = 0;
+			if (f.len == 8 && !f.escaped)
+				memcpy(&dates->text8, f.s, 8);
 		}
 		return IMEI_DUMP_OK;
 	}
@@ -712,29 +715,37 @@ static bool parse_plain(const struct imei_dump_layout *lay, struct imei_dump_dat
 	for (;;) {
 		if (nf == lay->ncols)
 			return false;
-		struct span f;
-		bool quoted = p < end && *p == '"';
-		p += quoted;
-		f.s = p;
-		f.escaped = false;
-		f.lead = digit_run(p, (size_t)(end - p), &f.v);
-		const char *q = p + f.lead;
-		const char stop = quoted ? '"' : delim;
-		while (q < end && *q != stop) {
-			if ((unsigned char)*q <= ' ' || *q == '"')
+		enum imei_dump_col col = (enum imei_dump_col)lay->col[nf++];
+		const char *q;
+		if (col == IMEI_DUMP_COL_DATE && dates && dates->text8 && end - p >= 8 && memcmp(p, &dates->text8, 8) == 0 &&
+		    (end - p == 8 || p[8] == delim)) {
+			/* the same 8 bytes as the date of the row before */
+			row->day = dates->day;
+			q = p + 8;
+		} else {
+			struct span f;
+			if (p < end && *p == '"') {
+				/* quoted: up to the closing quote, then the delimiter or the line's end */
+				f.s = ++p;
+				f.lead = digit_run(p, (size_t)(end - p), &f.v);
+				for (q = p + f.lead; q < end && *q != '"'; q++)
+					if ((unsigned char)*q <= ' ')
+						return false;
+				f.len = (size_t)(q - p);
+				if (q == end || (++q < end && *q != delim))
+					return false;
+			} else {
+				f.s = p;
+				f.lead = digit_run(p, (size_t)(end - p), &f.v);
+				for (q = p + f.lead; q < end && *q != delim; q++)
+					if ((unsigned char)*q <= ' ' || *q == '"')
+						return false;
+				f.len = (size_t)(q - p);
+			}
+			f.escaped = false;
+			if (decode_field(col, f, (unsigned)nf, row, dates, scratch, NULL) != IMEI_DUMP_OK)
 				return false;
-			q++;
 		}
-		f.len = (size_t)(q - p);
-		if (quoted) {
-			/* the closing quote, then the delimiter or the line's end */
-			if (q == end || (++q < end && *q != delim))
-				return false;
-		}
-		if (decode_field((enum imei_dump_col)lay->col[nf], f, (unsigned)nf + 1, row, dates, scratch, NULL) !=
-		    IMEI_DUMP_OK)
-			return false;
-		nf++;
 		if (q == end)
 			break;
 		p = q + 1;

@@ -139,7 +139,8 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
  * the date of the row before: with this, that costs one comparison. It only remembers
  * (any order of dates gives the same rows). Zero it before the first row of a reader. */
 struct imei_dump_dates {
-	uint32_t ymd; /* YYYYMMDD as a number, 0 = none */
+	uint64_t text8; /* its 8 bytes when written YYYYMMDD, else 0 */
+	uint32_t ymd;   /* YYYYMMDD as a number, 0 = none */
 	int32_t day;
 };
 

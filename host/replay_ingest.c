@@ -294,7 +294,7 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 			return -1;
 		ch->c.gzip = imei_dump_gzip(rd->cur);
 		rd->layout = ch->first ? r->cfg.layout : ch->layout;
-		rd->dates = (struct imei_dump_dates){ 0, 0 };
+		rd->dates = (struct imei_dump_dates){ .ymd = 0 };
 		rd->header_pending = ch->first;
 	}
 	for (size_t n = 0; n < max; n++) {

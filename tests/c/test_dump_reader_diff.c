@@ -270,7 +270,7 @@ static void fixed_lines(void)
 	};
 	struct imei_dump_layout lay;
 	imei_dump_layout_default(&lay);
-	struct imei_dump_dates dates = { 0, 0 };
+	struct imei_dump_dates dates = { .ymd = 0 };
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
 		size_t len = strlen(lines[i]);
 		if (i == 22)
@@ -286,6 +286,50 @@ static void fixed_lines(void)
 	}
 }
 
+/* imei_sight_rat (every caller's, the engine's too) against the reference on short
+ * strings of the letters RAT words are made of, in both cases, and bytes no word has. */
+static void rat_words(void)
+{
+	static const char alpha[] = "EUTRANGWLHSPVIBOMevtrangwlhspibom-0123456789 \x80\xe0\x7f";
+	static const char *const words[] = { "utran", "Geran", "wlan", "gAn", "hspa", "eutran", "virtual", "nb-iot",
+		                                 "lte-m", "nR", "2g", "3G", "4g", "lte", "5g", "nbiot", "ltem", "eutran-nb-iot",
+		                                 "hspa-evolution", "e-utran" };
+	unsigned long bad = 0, found = 0;
+	for (unsigned long i = 0; i < 300000; i++) {
+		char s[20] = { 0 };
+		size_t len = rnd(17);
+		for (size_t k = 0; k < len; k++)
+			s[k] = rnd(50) ? alpha[rnd(sizeof alpha - 1)] : (char)rnd(3);
+		if (rnd(2)) { /* a word, in any case, now and then one byte off, cut or longer */
+			const char *w = words[rnd(sizeof words / sizeof words[0])];
+			len = strlen(w);
+			for (size_t k = 0; k < len; k++)
+				s[k] = rnd(2) && w[k] >= 'a' ? (char)(w[k] - 'a' + 'A') : w[k];
+			if (rnd(4) == 0)
+				s[rnd((uint32_t)len)] = alpha[rnd(sizeof alpha - 1)];
+			if (rnd(8) == 0)
+				len = len + rnd(3) - 1;
+		}
+		char *copy = malloc(len ? len : 1);
+		if (!copy)
+			break;
+		memcpy(copy, s, len);
+		uint8_t a = 0, b = 0;
+		int ra = ref_rat(copy, len, &a), rb = imei_sight_rat(copy, len, &b, NULL);
+		if (ra != rb || a != b)
+			bad++;
+		found += ra == 0;
+		free(copy);
+	}
+	CHECK(found > 50000); /* the words were met, not only missed */
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		uint8_t a = 0, b = 0;
+		CHECK(ref_rat(words[i], strlen(words[i]), &a) == 0 && imei_sight_rat(words[i], strlen(words[i]), &b, NULL) == 0 &&
+		      a == b && a != 0);
+	}
+	CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
 	const char *n_env = getenv("DUMP_DIFF_LINES"), *seed_env = getenv("DUMP_DIFF_SEED");
@@ -293,6 +337,7 @@ int main(void)
 	rng_state = seed_env ? strtoull(seed_env, NULL, 10) | 1 : 0x9E3779B97F4A7C15ULL;
 	fixed_lines();
 	CHECK_INT(mismatches, 0);
+	rat_words();
 
 	struct imei_dump_layout lays[8];
 	size_t nlays = 0;
