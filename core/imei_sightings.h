@@ -311,6 +311,13 @@ enum imei_iter_kind { IMEI_ITER_SIGHTINGS = 0, IMEI_ITER_KEYS, IMEI_ITER_PAIRING
 int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len, struct imei_store_error *err);
 int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t len, struct imei_store_error *err);
 int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err);
+/* Whether only this process can write the store (the memory backend): then an aggregate
+ * read with imei_store_get_agg, advanced with imei_agg_apply and put back is the same as
+ * recording the sightings one by one (how a replay records a run's rows). */
+bool imei_store_private(const struct imei_store *st);
+/* The aggregate of one (key, IMSI, MSISDN) triple: 1 found, 0 none, -1 error. */
+int imei_store_get_agg(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t msisdn,
+                       struct imei_sighting_agg *out, struct imei_store_error *err);
 struct imei_store_iter *imei_store_iter_open(struct imei_store *st, enum imei_iter_kind kind,
                                              struct imei_store_error *err);
 int imei_store_iter_next(struct imei_store_iter *it, struct imei_sighting_agg *out, struct imei_store_error *err);

@@ -635,6 +635,27 @@ int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a,
 	return rc;
 }
 
+bool imei_store_private(const struct imei_store *st)
+{
+	return st->ops->put_agg != NULL; /* the memory backend: no other process can reach it */
+}
+
+int imei_store_get_agg(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t msisdn,
+                       struct imei_sighting_agg *out, struct imei_store_error *err)
+{
+	struct imei_agg_buf buf;
+	if (fetch(st, key, &buf, err) < 0)
+		return -1;
+	int found = 0;
+	for (size_t i = 0; i < buf.n && !found; i++)
+		if (buf.v[i].imsi == imsi && buf.v[i].msisdn == msisdn) {
+			*out = buf.v[i];
+			found = 1;
+		}
+	imei_agg_buf_free(&buf);
+	return found;
+}
+
 void imei_store_iter_close(struct imei_store_iter *it)
 {
 	if (!it)

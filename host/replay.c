@@ -43,6 +43,7 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 	pthread_mutex_init(&r->qlock, NULL);
 	pthread_cond_init(&r->q_filled, NULL);
 	pthread_cond_init(&r->q_freed, NULL);
+	pthread_cond_init(&r->fq_filled, NULL);
 	pthread_mutex_init(&r->elock, NULL);
 	pthread_cond_init(&r->edone, NULL);
 	pthread_mutex_init(&r->clock_, NULL);
@@ -105,7 +106,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->pool.offs);
 	free(r->pool.kinds);
 	free(r->pool.slots);
-	free(r->tab);
+	imei_replay_parts_free(r);
 	free(r->sightings);
 	free(r->pairs);
 	for (size_t i = 0; i < atomic_load(&r->ncond); i++)
@@ -122,6 +123,7 @@ void imei_replay_free(struct imei_replay *r)
 	pthread_mutex_destroy(&r->qlock);
 	pthread_cond_destroy(&r->q_filled);
 	pthread_cond_destroy(&r->q_freed);
+	pthread_cond_destroy(&r->fq_filled);
 	pthread_mutex_destroy(&r->elock);
 	pthread_cond_destroy(&r->edone);
 	pthread_mutex_destroy(&r->clock_);

@@ -1,7 +1,8 @@
 /*
  * replay_ingest.c — the ingest of a replay (replay_state.h): readers (read, gunzip, split,
- * parse, check every row; a refused row is counted with its reason) and a recorder (fold
- * into the pair table, imei_store_record_many).
+ * parse, check every row; a refused row is counted with its reason) and a recorder (number
+ * the text identities, fold into the pair table; imei_store_record_many for a store that is
+ * not private), helped by a folder thread that folds the pair table's second part.
  *
  * The input is cut into chunks: a file each, and a large plain file into byte ranges
  * (CHUNK_BYTES each) cut at line boundaries (gzip and pipes stay whole: they cannot be
@@ -28,8 +29,27 @@
  * the signal's number), a reader may sit in a read() of a pipe that no more data will
  * come through: the same signal sent to its thread interrupts the read (the handler is
  * installed without SA_RESTART), so the join never hangs on an idle input. */
+/* The folder through every batch handed to it (or at once after an abort), and joined. */
+static void folder_join(struct imei_replay *r)
+{
+	if (!r->folder_started)
+		return;
+	pthread_mutex_lock(&r->qlock);
+	r->fq_end = true;
+	pthread_cond_broadcast(&r->fq_filled);
+	pthread_mutex_unlock(&r->qlock);
+	pthread_join(r->folder, NULL);
+	r->folder_started = false;
+}
+
 void imei_replay_stop_reader(struct imei_replay *r)
 {
+	if (r->folder_started) {
+		pthread_mutex_lock(&r->qlock);
+		r->abort = true;
+		pthread_mutex_unlock(&r->qlock);
+		folder_join(r);
+	}
 	if (!r->threads_started)
 		return;
 	pthread_mutex_lock(&r->qlock);
@@ -101,11 +121,12 @@ static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_proble
 	return 0;
 }
 
-/* The recorder's part: number the batch's texts, fold it into the pair table and record
- * its IMEI rows in the store, in the order read. */
-static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+/* The recorder's part: number the batch's texts, in the order read (a text row's pair
+ * hash is known only then), and record the batch's IMEI rows in a store that is not
+ * private (a private one gets the aggregates at the end, replay_pairs.c). */
+static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->n && b->ntext; i++) {
 		struct pending *p = &b->rows[i];
 		if (p->form != IMEI_DUMP_FORM_TEXT)
 			continue;
@@ -116,14 +137,10 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			return -1;
 		}
 		p->ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
+		p->hash = imei_replay_pair_hash(p->ident, p->imsi);
 	}
-	for (size_t i = 0; i < b->n; i += FOLD_BATCH) {
-		size_t n = b->n - i < FOLD_BATCH ? b->n - i : FOLD_BATCH;
-		if (imei_replay_fold_rows(r, b->rows + i, n) < 0) {
-			snprintf(err, errlen, "replay: out of memory (%zu pairs)", r->tab_n);
-			return -1;
-		}
-	}
+	if (r->fold_aggs)
+		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct pending *p = &b->rows[i];
@@ -134,7 +151,6 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
 	}
-	b->n = b->ntext = 0;
 	struct imei_store_error se;
 	size_t done;
 	if (n && imei_store_record_many(r->store, r->sightings, n, &done, &se) < 0) {
@@ -142,6 +158,80 @@ static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size
 		return -1;
 	}
 	return 0;
+}
+
+/* Without reader threads: the batch numbered and folded whole, in the caller's thread. */
+static int record_batch(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+{
+	int rc = number_and_record(r, b, err, errlen);
+	for (unsigned k = 0; k < FOLD_PARTS && rc == 0; k++)
+		rc = imei_replay_fold_part(r, k, b->rows, b->n, err, errlen);
+	b->n = b->ntext = 0;
+	return rc;
+}
+
+/* A batch a part is through with: back to its reader once every part is. */
+static void batch_done(struct imei_replay *r, struct sbatch *b)
+{
+	pthread_mutex_lock(&r->qlock);
+	if (--b->holds == 0) {
+		b->owner->free_list[b->owner->nfree++] = b;
+		pthread_cond_broadcast(&r->q_freed);
+	}
+	pthread_mutex_unlock(&r->qlock);
+}
+
+#define FQ_CAP (IMEI_REPLAY_MAX_READERS * READER_BATCHES) /* every batch there is: never full */
+
+static void *folder_main(void *arg)
+{
+	struct imei_replay *r = arg;
+	char err[sizeof r->fold_err];
+	for (;;) {
+		pthread_mutex_lock(&r->qlock);
+		while (r->fq_count == 0 && !r->fq_end && !r->abort)
+			pthread_cond_wait(&r->fq_filled, &r->qlock);
+		if (r->abort || r->fq_count == 0) {
+			pthread_mutex_unlock(&r->qlock);
+			break;
+		}
+		struct sbatch *b = r->fq[r->fq_head];
+		r->fq_head = (r->fq_head + 1) % FQ_CAP;
+		r->fq_count--;
+		pthread_mutex_unlock(&r->qlock);
+		if (!atomic_load(&r->fold_failed) && imei_replay_fold_part(r, 1, b->rows, b->n, err, sizeof err) < 0) {
+			memcpy(r->fold_err, err, sizeof err);
+			atomic_store(&r->fold_failed, true);
+		}
+		batch_done(r, b);
+	}
+	return NULL;
+}
+
+/* With reader threads: the batch numbered (in file order), part 1 handed to the folder,
+ * part 0 folded here. */
+static int record_threaded(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
+{
+	int rc = number_and_record(r, b, err, errlen);
+	if (rc == 0 && r->folder_started) {
+		pthread_mutex_lock(&r->qlock);
+		b->holds = 2;
+		r->fq[(r->fq_head + r->fq_count) % FQ_CAP] = b;
+		r->fq_count++;
+		pthread_cond_signal(&r->fq_filled);
+		pthread_mutex_unlock(&r->qlock);
+		rc = imei_replay_fold_part(r, 0, b->rows, b->n, err, errlen);
+	} else {
+		b->holds = 1;
+		for (unsigned k = 0; k < FOLD_PARTS && rc == 0; k++)
+			rc = imei_replay_fold_part(r, k, b->rows, b->n, err, errlen);
+	}
+	batch_done(r, b);
+	if (rc == 0 && atomic_load(&r->fold_failed)) {
+		snprintf(err, errlen, "%s", r->fold_err);
+		rc = -1;
+	}
+	return rc;
 }
 
 /* Hand the filled batch over (threaded) or record it (inline). 0, -1 (ch->err), -2 stopped. */
@@ -263,6 +353,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	struct pending *p = &rd->fill->rows[rd->fill->n++];
 	p->ident = ident;
+	p->hash = row.form == IMEI_DUMP_FORM_TEXT ? 0 : imei_replay_pair_hash(ident, row.imsi);
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
 	p->day = row.day;
@@ -559,6 +650,16 @@ static int start_ingest(struct imei_replay *r, char *err, size_t errlen)
 {
 	if (plan_chunks(r, err, errlen) < 0)
 		return -1;
+	r->fold_aggs = imei_store_private(r->store);
+	if (r->fold_aggs) {
+		struct imei_store_stats st;
+		struct imei_store_error se;
+		if (imei_store_stats(r->store, &st, &se) < 0) {
+			snprintf(err, errlen, "sightings store: %s", se.msg);
+			return -1;
+		}
+		r->seed_aggs = st.aggregates > 0;
+	}
 	for (unsigned i = 0; i < r->nreaders; i++) {
 		struct reader *rd = &r->readers[i];
 		rd->fill = rd->free_list[--rd->nfree];
@@ -579,6 +680,9 @@ static int start_ingest(struct imei_replay *r, char *err, size_t errlen)
 		r->readers[i].started = true;
 		r->threads_started = true;
 	}
+	/* the folder, when there are cores to spare for it; without, the recorder folds both */
+	if (n > 1 && pthread_create(&r->folder, NULL, folder_main, r) == 0)
+		r->folder_started = true;
 	return 0;
 }
 
@@ -645,11 +749,7 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 			ch->qhead = (ch->qhead + 1) % READER_BATCHES;
 			ch->qcount--;
 			pthread_mutex_unlock(&r->qlock);
-			int rc = record_batch(r, b, err, errlen);
-			pthread_mutex_lock(&r->qlock);
-			b->owner->free_list[b->owner->nfree++] = b;
-			pthread_cond_broadcast(&r->q_freed);
-			pthread_mutex_unlock(&r->qlock);
+			int rc = record_threaded(r, b, err, errlen);
 			publish_progress(r, NULL);
 			if (rc < 0) {
 				imei_replay_stop_reader(r);
@@ -678,6 +778,12 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 		}
 		pthread_mutex_unlock(&r->qlock);
 		return IMEI_REPLAY_MORE; /* timed out */
+	}
+	folder_join(r); /* through every batch */
+	if (atomic_load(&r->fold_failed)) {
+		snprintf(err, errlen, "%s", r->fold_err);
+		imei_replay_stop_reader(r);
+		return IMEI_REPLAY_ERROR;
 	}
 	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
 	return imei_replay_finish_ingest(r, err, errlen);

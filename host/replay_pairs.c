@@ -6,107 +6,380 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "replay_state.h"
 
 /* ---- the pair table ---------------------------------------------------------------- */
 
-static size_t pair_hash(uint64_t ident, uint64_t imsi)
+_Static_assert(FOLD_PARTS == 2, "replay_part_of takes the hash's top bit");
+
+/* Pins and the index live on 2 MiB pages where the kernel grants them (madvise): the
+ * table is far larger than the caches and a TLB miss per row doubled the cost of a miss. */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define PIN_BLOCK (HUGE_PAGE / sizeof(struct pin))
+#define LOOKAHEAD 32 /* rows ahead whose index slot is prefetched; their pin at half that */
+#define FOLD_SPAN 1024 /* rows looked through at a time for those of a part */
+
+uint64_t imei_replay_pair_hash(uint64_t ident, uint64_t imsi)
 {
 	uint64_t h = ident * 0x9E3779B97F4A7C15ULL ^ (imsi + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
 	h ^= h >> 31;
 	h *= 0xBF58476D1CE4E5B9ULL;
 	h ^= h >> 29;
-	return (size_t)h;
+	/* every text pair in part 0, the part that numbers the texts (replay_ingest.c) */
+	return ident >= IMEI_REPLAY_TEXT_BASE ? h & ~(1ULL << 63) : h;
 }
 
-static int tab_grow(struct imei_replay *r)
+static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
 {
-	size_t cap = r->tab_cap ? r->tab_cap * 2 : 1u << 16;
-	struct pin *tab = calloc(cap, sizeof *tab);
-	if (!tab)
+	return &fp->blocks[id / PIN_BLOCK][id % PIN_BLOCK];
+}
+
+/* size bytes (a multiple of HUGE_PAGE) of their own mapping: given back to the system
+ * when freed (malloc keeps freed blocks for the process), zeroed, on huge pages where the
+ * kernel grants them. */
+static void *map_huge(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, size, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void unmap_huge(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+/* The index: its own mapping from one huge page up, else malloc'd. */
+static size_t index_bytes(size_t nslots)
+{
+	return nslots * sizeof(uint64_t);
+}
+
+static void index_free(uint64_t *slots, size_t nslots)
+{
+	if (index_bytes(nslots) >= HUGE_PAGE)
+		unmap_huge(slots, index_bytes(nslots));
+	else
+		free(slots);
+}
+
+static uint64_t slot_tag(uint64_t hash)
+{
+	return hash & 0xFFFFFFFF00000000ULL;
+}
+
+static int index_grow(struct fold_part *fp)
+{
+	size_t cap = fp->nslots ? fp->nslots * 2 : 1u << 15;
+	uint64_t *slots = index_bytes(cap) >= HUGE_PAGE ? map_huge(index_bytes(cap)) : calloc(cap, sizeof *slots);
+	if (!slots)
 		return -1;
-	for (size_t i = 0; i < r->tab_cap; i++) {
-		struct pin *e = &r->tab[i];
-		if (!e->imsi)
-			continue;
-		size_t j = pair_hash(e->ident, e->imsi) & (cap - 1);
-		while (tab[j].imsi)
+	for (size_t id = 0; id < fp->n; id++) {
+		const struct pin *e = pin_at(fp, id);
+		uint64_t h = imei_replay_pair_hash(e->agg.key, e->agg.imsi);
+		size_t j = h & (cap - 1);
+		while (slots[j])
 			j = (j + 1) & (cap - 1);
-		tab[j] = *e;
+		slots[j] = slot_tag(h) | (id + 1);
 	}
-	free(r->tab);
-	r->tab = tab;
-	r->tab_cap = cap;
+	index_free(fp->slots, fp->nslots);
+	fp->slots = slots;
+	fp->nslots = cap;
 	return 0;
 }
 
-static void fold_one(struct imei_replay *r, const struct pending *row)
+static struct pin *pin_new(struct fold_part *fp)
 {
-	size_t mask = r->tab_cap - 1, i = row->slot;
-	for (;; i = (i + 1) & mask) {
-		struct pin *e = &r->tab[i];
-		if (!e->imsi) {
-			e->ident = row->ident;
-			e->imsi = row->imsi;
-			e->msisdn = row->msisdn;
-			e->ops = 1ULL << row->op;
-			e->first = e->last = row->day;
-			e->rows = 1;
-			e->form = row->form;
-			e->rat = row->rat;
-			e->op = row->op;
-			r->tab_n++;
-			return;
-		}
-		if (e->ident == row->ident && e->imsi == row->imsi) {
-			e->ops |= 1ULL << row->op;
-			e->rows++;
-			if (row->day < e->first)
-				e->first = row->day;
-			if (row->day >= e->last) {
-				/* the latest row speaks for the pair */
-				e->last = row->day;
-				if (row->msisdn)
-					e->msisdn = row->msisdn;
-				e->form = row->form;
-				if (row->rat)
-					e->rat = row->rat;
-				e->op = row->op;
-			}
-			return;
-		}
+	if (fp->n == fp->nblocks * PIN_BLOCK) {
+		if (fp->n >= UINT32_MAX - PIN_BLOCK)
+			return NULL;
+		struct pin **grown = realloc(fp->blocks, (fp->nblocks + 1) * sizeof *grown);
+		if (!grown)
+			return NULL;
+		fp->blocks = grown;
+		if (!(fp->blocks[fp->nblocks] = map_huge(HUGE_PAGE)))
+			return NULL;
+		fp->nblocks++;
 	}
+	return pin_at(fp, fp->n);
 }
 
-/* Fold rows into the pair table, in their order. -1 when out of memory. */
-int imei_replay_fold_rows(struct imei_replay *r, struct pending *rows, size_t n)
+/* A triple's aggregate with its first row of the run: the store's, when it held one
+ * (a private store only: nobody else writes it meanwhile), advanced by the row. */
+static int agg_start(struct imei_replay *r, struct imei_sighting_agg *a, const struct imei_sighting *s, char *err,
+                     size_t errlen)
 {
-	if (!n)
+	struct imei_store_error se;
+	int found = r->seed_aggs ? imei_store_get_agg(r->store, s->key, s->imsi, s->msisdn, a, &se) : 0;
+	if (found < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
+	if (found)
+		imei_agg_apply(a, s);
+	else
+		imei_agg_init(a, s);
+	return 0;
+}
+
+/* The row into its pair's triple with the row's MSISDN (a new triple when none). */
+static int fold_triple(struct imei_replay *r, struct fold_part *fp, struct pin *e, const struct imei_sighting *s,
+                       char *err, size_t errlen)
+{
+	if (e->agg.msisdn == s->msisdn) {
+		imei_agg_apply(&e->agg, s);
 		return 0;
-	while ((r->tab_n + n) * 10 >= r->tab_cap * 7)
-		if (tab_grow(r) < 0)
-			return -1;
-	size_t mask = r->tab_cap - 1;
-	for (size_t i = 0; i < n; i++) {
-		struct pending *p = &rows[i];
-		p->slot = pair_hash(p->ident, p->imsi) & mask;
-		__builtin_prefetch(&r->tab[p->slot], 1);
 	}
-	for (size_t i = 0; i < n; i++)
-		fold_one(r, &rows[i]);
+	for (uint32_t x = e->more; x; x = fp->extra[x - 1].next)
+		if (fp->extra[x - 1].agg.msisdn == s->msisdn) {
+			imei_agg_apply(&fp->extra[x - 1].agg, s);
+			return 0;
+		}
+	if (fp->nextra == fp->extra_cap) {
+		size_t cap = fp->extra_cap ? fp->extra_cap * 2 : 1024;
+		struct xtrip *grown = cap < UINT32_MAX ? realloc(fp->extra, cap * sizeof *grown) : NULL;
+		if (!grown) {
+			snprintf(err, errlen, "replay: out of memory (%zu triples)", fp->nextra);
+			return -1;
+		}
+		fp->extra = grown;
+		fp->extra_cap = cap;
+	}
+	struct xtrip *x = &fp->extra[fp->nextra];
+	if (agg_start(r, &x->agg, s, err, errlen) < 0)
+		return -1;
+	x->next = e->more;
+	e->more = (uint32_t)++fp->nextra;
 	return 0;
+}
+
+static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, char *err, size_t errlen)
+{
+	size_t mask = fp->nslots - 1, i = row->hash & mask;
+	uint64_t tag = slot_tag(row->hash);
+	bool sighting = r->fold_aggs && row->ident < IMEI_REPLAY_TEXT_BASE;
+	struct imei_sighting s = {
+		.key = row->ident, .imsi = row->imsi, .msisdn = row->msisdn, .op = row->opcode,
+		.time = (uint32_t)row->day * IMEI_SIGHT_DAY, .rat = row->rat,
+	};
+	for (;; i = (i + 1) & mask) {
+		uint64_t slot = fp->slots[i];
+		if (!slot)
+			break;
+		if (slot_tag(slot) != tag)
+			continue;
+		struct pin *e = pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
+		if (e->agg.key != row->ident || e->agg.imsi != row->imsi)
+			continue;
+		e->ops |= 1ULL << row->op;
+		e->rows++;
+		if (row->day < e->first)
+			e->first = row->day;
+		if (row->day >= e->last) {
+			/* the latest row speaks for the pair */
+			e->last = row->day;
+			if (row->msisdn)
+				e->msisdn = row->msisdn;
+			e->form = row->form;
+			if (row->rat)
+				e->rat = row->rat;
+			e->op = row->op;
+		}
+		return sighting ? fold_triple(r, fp, e, &s, err, errlen) : 0;
+	}
+	struct pin *e = pin_new(fp);
+	if (!e) {
+		snprintf(err, errlen, "replay: out of memory (%zu pairs)", fp->n);
+		return -1;
+	}
+	memset(e, 0, sizeof *e);
+	if (sighting) {
+		if (agg_start(r, &e->agg, &s, err, errlen) < 0)
+			return -1;
+	} else {
+		e->agg.key = row->ident;
+		e->agg.imsi = row->imsi;
+		e->agg.msisdn = row->msisdn;
+	}
+	e->msisdn = row->msisdn;
+	e->ops = 1ULL << row->op;
+	e->first = e->last = row->day;
+	e->rows = 1;
+	e->form = row->form;
+	e->rat = row->rat;
+	e->op = row->op;
+	fp->slots[i] = tag | (fp->n + 1);
+	fp->n++;
+	return 0;
+}
+
+int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pending *rows, size_t n, char *err,
+                          size_t errlen)
+{
+	struct fold_part *fp = &r->parts[k];
+	while ((fp->n + n) * 4 >= fp->nslots * 3)
+		if (index_grow(fp) < 0) {
+			snprintf(err, errlen, "replay: out of memory (%zu pairs)", fp->n);
+			return -1;
+		}
+	size_t mask = fp->nslots - 1;
+	/* this part's rows, then: the index slot of a row LOOKAHEAD ahead, and the pin its
+	 * slot names at half that, so that the misses of several rows overlap */
+	uint32_t mine[FOLD_SPAN];
+	for (size_t at = 0; at < n; at += FOLD_SPAN) {
+		size_t m = 0, end = n - at < FOLD_SPAN ? n : at + FOLD_SPAN;
+		for (size_t i = at; i < end; i++)
+			if (replay_part_of(rows[i].hash) == k)
+				mine[m++] = (uint32_t)i;
+		for (size_t j = 0; j < m; j++) {
+			if (j + LOOKAHEAD < m)
+				__builtin_prefetch(&fp->slots[rows[mine[j + LOOKAHEAD]].hash & mask]);
+			if (j + LOOKAHEAD / 2 < m) {
+				uint64_t slot = fp->slots[rows[mine[j + LOOKAHEAD / 2]].hash & mask];
+				if (slot) {
+					const char *e = (const char *)pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
+					__builtin_prefetch(e, 1);
+					__builtin_prefetch(e + sizeof(struct pin) - 1, 1);
+				}
+			}
+			if (fold_one(r, fp, &rows[mine[j]], err, errlen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void imei_replay_parts_free(struct imei_replay *r)
+{
+	for (size_t k = 0; k < FOLD_PARTS; k++) {
+		struct fold_part *fp = &r->parts[k];
+		for (size_t b = 0; b < fp->nblocks; b++)
+			unmap_huge(fp->blocks[b], HUGE_PAGE);
+		free(fp->blocks);
+		index_free(fp->slots, fp->nslots);
+		free(fp->extra);
+		memset(fp, 0, sizeof *fp);
+	}
 }
 
 /* ---- end of ingest: the pairs in order --------------------------------------------- */
 
-static int pin_cmp(const void *a, const void *b)
+struct pair_ref {
+	uint64_t ident, imsi;
+	size_t at;
+};
+
+static int ref_cmp(const void *a, const void *b)
 {
-	const struct pin *x = a, *y = b;
+	const struct pair_ref *x = a, *y = b;
 	if (x->ident != y->ident)
 		return x->ident < y->ident ? -1 : 1;
 	if (x->imsi != y->imsi)
 		return x->imsi < y->imsi ? -1 : 1;
+	return 0;
+}
+
+static void pair_of(const struct pin *e, struct imei_replay_pair *p)
+{
+	memset(p, 0, sizeof *p);
+	p->ident = e->agg.key;
+	p->imsi = e->agg.imsi;
+	p->msisdn = e->msisdn;
+	p->ops = e->ops;
+	p->first = e->first;
+	p->last = e->last;
+	p->rows = e->rows;
+	p->form = e->form;
+	p->rat = e->rat;
+	p->op = e->op;
+	p->status = IMEI_STATUS_WHITELISTED;
+	p->block_day = IMEI_REPLAY_NO_DAY;
+}
+
+/* The parts' pins into r->pairs (in the parts' order), their triples' aggregates into a
+ * private store, each block of pins given back once copied: the peak is the pins and
+ * about one block more, not the pins and the pairs. */
+static int take_pins(struct imei_replay *r, char *err, size_t errlen)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < FOLD_PARTS; k++) {
+		index_free(r->parts[k].slots, r->parts[k].nslots);
+		r->parts[k].slots = NULL;
+		r->parts[k].nslots = 0;
+		n += r->parts[k].n;
+	}
+	r->pairs = n ? malloc(n * sizeof *r->pairs) : NULL;
+	if (n && !r->pairs) {
+		snprintf(err, errlen, "replay: out of memory for %zu pairs", n);
+		return -1;
+	}
+	struct imei_store_error se;
+	size_t m = 0;
+	for (size_t k = 0; k < FOLD_PARTS; k++) {
+		struct fold_part *fp = &r->parts[k];
+		for (size_t id = 0; id < fp->n; id++) {
+			const struct pin *e = pin_at(fp, id);
+			if (r->fold_aggs && e->agg.key < IMEI_REPLAY_TEXT_BASE) {
+				int rc = imei_store_put_agg(r->store, &e->agg, &se);
+				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next)
+					rc = imei_store_put_agg(r->store, &fp->extra[x - 1].agg, &se);
+				if (rc < 0) {
+					snprintf(err, errlen, "sightings store: %s", se.msg);
+					return -1;
+				}
+			}
+			pair_of(e, &r->pairs[m++]);
+			if ((id + 1) % PIN_BLOCK == 0 || id + 1 == fp->n) {
+				unmap_huge(fp->blocks[id / PIN_BLOCK], HUGE_PAGE);
+				fp->blocks[id / PIN_BLOCK] = NULL;
+			}
+		}
+	}
+	imei_replay_parts_free(r);
+	r->npairs = n;
+	return 0;
+}
+
+/* Sort r->pairs by device, then IMSI: the order of a sorted index, applied in place
+ * (cycle by cycle), so that the pairs are never held twice. */
+static int sort_pairs(struct imei_replay *r, char *err, size_t errlen)
+{
+	size_t n = r->npairs;
+	if (n < 2)
+		return 0;
+	struct pair_ref *ref = malloc(n * sizeof *ref);
+	if (!ref) {
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ref[i] = (struct pair_ref){ r->pairs[i].ident, r->pairs[i].imsi, i };
+	qsort(ref, n, sizeof *ref, ref_cmp);
+	/* pairs[i] must become the old pairs[ref[i].at]; ref[i].at = n marks a place done */
+	for (size_t i = 0; i < n; i++) {
+		if (ref[i].at == n || ref[i].at == i) {
+			ref[i].at = n;
+			continue;
+		}
+		struct imei_replay_pair held = r->pairs[i];
+		size_t j = i;
+		while (ref[j].at != i) {
+			size_t from = ref[j].at;
+			r->pairs[j] = r->pairs[from];
+			ref[j].at = n;
+			j = from;
+		}
+		r->pairs[j] = held;
+		ref[j].at = n;
+	}
+	free(ref);
 	return 0;
 }
 
@@ -124,49 +397,12 @@ int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen)
 		r->totals.first_day = r->min_day;
 		r->totals.last_day = r->max_day;
 	}
-	/* the table's pairs moved to its front and sorted there, the rest given back, before
-	 * the result is made: the peak is the pairs twice over, not the whole table and them */
-	size_t n = 0;
-	for (size_t i = 0; i < r->tab_cap; i++)
-		if (r->tab[i].imsi)
-			r->tab[n++] = r->tab[i];
-	if (n && n < r->tab_cap) {
-		struct pin *shrunk = realloc(r->tab, n * sizeof *shrunk);
-		if (shrunk)
-			r->tab = shrunk; /* else it stays as large: no harm */
-	}
-	r->tab_cap = n;
-	if (n)
-		qsort(r->tab, n, sizeof *r->tab, pin_cmp);
-	r->pairs = n ? malloc(n * sizeof *r->pairs) : NULL;
-	if (n && !r->pairs) {
-		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+	if (take_pins(r, err, errlen) < 0 || sort_pairs(r, err, errlen) < 0)
 		return IMEI_REPLAY_ERROR;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct pin *e = &r->tab[i];
-		struct imei_replay_pair *p = &r->pairs[i];
-		memset(p, 0, sizeof *p);
-		p->ident = e->ident;
-		p->imsi = e->imsi;
-		p->msisdn = e->msisdn;
-		p->ops = e->ops;
-		p->first = e->first;
-		p->last = e->last;
-		p->rows = e->rows;
-		p->form = e->form;
-		p->rat = e->rat;
-		p->op = e->op;
-		p->status = IMEI_STATUS_WHITELISTED;
-		p->block_day = IMEI_REPLAY_NO_DAY;
-		if (i == 0 || r->tab[i - 1].ident != e->ident)
-			p->flags |= IMEI_REPLAY_DEVICE;
-	}
-	free(r->tab);
-	r->tab = NULL;
-	r->tab_cap = 0;
-	r->npairs = n;
-	r->totals.pairs = n;
+	for (size_t i = 0; i < r->npairs; i++)
+		if (i == 0 || r->pairs[i - 1].ident != r->pairs[i].ident)
+			r->pairs[i].flags |= IMEI_REPLAY_DEVICE;
+	r->totals.pairs = r->npairs;
 	r->totals.ingest_seconds = replay_seconds_since(&r->t_ingest);
 	r->ingest_done = true;
 	return IMEI_REPLAY_DONE;

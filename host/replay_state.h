@@ -41,22 +41,45 @@ struct text_pool {
 	size_t nslots;
 };
 
-/* A pair while the dumps are read (the hash table's slots). */
+/* A pair while the dumps are read: what the report says of it, and the sightings
+ * aggregate (sightings_agg.c) of its first (key, IMSI, MSISDN) triple; the pair's other
+ * triples (rows with another MSISDN) are in its part's extras, chained from `more`. */
 struct pin {
-	uint64_t ident, imsi, msisdn, ops; /* imsi 0: empty slot */
+	struct imei_sighting_agg agg; /* agg.key: the ident; agg.msisdn: that triple's */
+	uint64_t msisdn, ops;         /* of the latest row; operators seen (bit per index) */
 	int32_t first, last;
 	uint32_t rows;
+	uint32_t more;                /* extras index + 1 of the next triple; 0 none */
 	uint8_t form, rat, op;
+};
+
+struct xtrip {
+	struct imei_sighting_agg agg;
+	uint32_t next; /* extras index + 1; 0 none */
+};
+
+/* The pair table is cut in FOLD_PARTS parts by the pair's hash, each folded by its own
+ * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
+ * file order, so each part's result is the one a single thread gives. A part is an index
+ * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
+#define FOLD_PARTS 2
+
+struct fold_part {
+	uint64_t *slots;
+	size_t nslots;
+	struct pin **blocks;
+	size_t nblocks, n;
+	struct xtrip *extra;
+	size_t nextra, extra_cap;
 };
 
 /* A row on its way into the pair table: rows are folded in batches, their slots
  * prefetched first, because the table is far larger than the caches and a miss per row
- * was the largest single cost of the ingest. */
-#define FOLD_BATCH 64
-
+ * was the largest single cost of the ingest. hash: the pair's (replay_pairs.c), whose top
+ * bit names its part. */
 struct pending {
 	uint64_t ident, imsi, msisdn;
-	size_t slot;
+	uint64_t hash;
 	int32_t day;
 	uint32_t opcode; /* the store's operator code of the file, or 0 */
 	uint8_t form, rat, op;
@@ -70,6 +93,7 @@ struct pending {
 struct sbatch {
 	size_t n, ntext;
 	struct reader *owner; /* whose batch it is: it goes back to that reader once recorded */
+	unsigned holds;       /* parts still folding it (the queue's lock) */
 	struct pending rows[BATCH_ROWS];
 	char text[BATCH_TEXT];
 };
@@ -164,8 +188,9 @@ struct imei_replay {
 	uint64_t line_base;    /* lines of the recorded chunks of rec_chunk's file */
 	uint64_t bytes_before; /* sizes of the files already read */
 	struct text_pool pool;
-	struct pin *tab;
-	size_t tab_cap, tab_n;
+	struct fold_part parts[FOLD_PARTS];
+	bool fold_aggs;   /* a private store: the parts keep the triples' aggregates, put at the end */
+	bool seed_aggs;   /* and it held sightings before: a triple starts from the store's aggregate */
 	struct imei_sighting *sightings;
 	struct imei_replay_totals totals;
 	struct imei_replay_example examples[IMEI_DUMP_NREJECT][IMEI_REPLAY_EXAMPLES];
@@ -176,6 +201,15 @@ struct imei_replay {
 	pthread_mutex_t qlock;
 	pthread_cond_t q_filled, q_freed;
 	bool abort, threads_started;
+	/* the folder: a thread folding part 1 of each recorded batch, in the order recorded
+	 * (with reader threads and more than one reader; else the recorder folds both) */
+	pthread_t folder;
+	bool folder_started, fq_end;
+	pthread_cond_t fq_filled;
+	struct sbatch *fq[IMEI_REPLAY_MAX_READERS * READER_BATCHES];
+	size_t fq_head, fq_count;
+	_Atomic bool fold_failed;
+	char fold_err[600];
 	bool ingest_started, ingest_done;
 	struct timespec t_ingest;
 
@@ -282,7 +316,15 @@ static inline int replay_severity(unsigned status)
 long imei_replay_pool_find(const struct text_pool *p, const char *s, size_t n, size_t *slot);
 long imei_replay_pool_intern(struct text_pool *p, const char *s, size_t n, uint8_t kind);
 /* replay_pairs.c */
-int imei_replay_fold_rows(struct imei_replay *r, struct pending *rows, size_t n);
+uint64_t imei_replay_pair_hash(uint64_t ident, uint64_t imsi);
+static inline unsigned replay_part_of(uint64_t hash)
+{
+	return (unsigned)(hash >> 63);
+}
+/* Fold the rows of part k among rows[0..n), in their order. 0, or -1 with err. */
+int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pending *rows, size_t n, char *err,
+                          size_t errlen);
+void imei_replay_parts_free(struct imei_replay *r);
 int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen);
 /* replay_ingest.c */
 void imei_replay_stop_reader(struct imei_replay *r);

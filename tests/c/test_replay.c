@@ -2,7 +2,8 @@
  * test_replay.c — batch replay through its C API (imei_replay.h): ingest of two dumps into a
  * memory store (rows, refusals and their examples, the pair table in order, text
  * identities), evaluation with 1, 2 and 4 threads giving the same verdicts, the
- * counts by condition and operator, lookups, and the stop flag.
+ * counts by condition and operator, lookups, and the stop flag; a private (memory)
+ * store given each triple's aggregate at the end holds what a store given every row does.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -206,6 +207,80 @@ static void test_threads(void)
 	CHECK(g1[2] == 4 && g1[3] == 4);            /* dup (index 2) in grace */
 }
 
+/* Every aggregate of a store, sorted by key, IMSI, MSISDN. */
+static size_t all_aggs(struct imei_store *st, struct imei_sighting_agg *out, size_t cap)
+{
+	struct imei_store_error se;
+	struct imei_store_iter *it = imei_store_iter_open(st, IMEI_ITER_SIGHTINGS, &se);
+	CHECK(it != NULL);
+	size_t n = 0;
+	struct imei_sighting_agg a;
+	while (it && n < cap && imei_store_iter_next(it, &a, &se) == 1)
+		out[n++] = a;
+	imei_store_iter_close(it);
+	for (size_t i = 1; i < n; i++) /* insertion sort: a handful */
+		for (size_t j = i; j > 0; j--) {
+			struct imei_sighting_agg *x = &out[j - 1], *y = &out[j];
+			bool after = x->key != y->key ? x->key > y->key : x->imsi != y->imsi ? x->imsi > y->imsi
+			                                                                     : x->msisdn > y->msisdn;
+			if (!after)
+				break;
+			struct imei_sighting_agg t = *x;
+			*x = *y;
+			*y = t;
+		}
+	return n;
+}
+
+/* A memory store is private: the replay keeps each triple's aggregate and puts it at the
+ * end, starting from what the store held. An LMDB store gets every row as it is read.
+ * Both must hold the same aggregates afterwards, from empty and from earlier sightings
+ * (one of them a triple the dumps see again, one older than the day bitmap reaches). */
+static void test_private_store(bool thread)
+{
+	struct imei_store_error se;
+	char spec[300];
+	snprintf(spec, sizeof spec, "lmdb:%s", path_of(thread ? "store-t" : "store"));
+	for (int seeded = 0; seeded < 2; seeded++) {
+		struct imei_store *mem = imei_store_open("memory", NULL, &se);
+		struct imei_store *lmdb = imei_store_open(spec, NULL, &se);
+		CHECK(mem && lmdb);
+		CHECK(imei_store_private(mem) && !imei_store_private(lmdb));
+		if (seeded) {
+			uint64_t imsi13, msisdn13, imsi99;
+			imei_sight_imsi("410010000000013", 15, &imsi13, &se);
+			imei_sight_msisdn("923000000013", 12, &msisdn13, &se);
+			imei_sight_imsi("410010000000099", 15, &imsi99, &se);
+			const struct imei_sighting before[] = {
+				{ .key = 35209900176148ULL, .imsi = imsi13, .msisdn = msisdn13, .time = 20400u * 86400 },
+				{ .key = 35209900176148ULL, .imsi = imsi13, .msisdn = msisdn13, .time = 20300u * 86400 },
+				{ .key = 35209900176148ULL, .imsi = imsi99, .time = 20480u * 86400 + 5 },
+			};
+			for (size_t i = 0; i < sizeof before / sizeof before[0]; i++) {
+				CHECK_INT(imei_store_record(mem, &before[i], &se), 0);
+				CHECK_INT(imei_store_record(lmdb, &before[i], &se), 0);
+			}
+			CHECK_INT(imei_store_flush(lmdb, &se), 0);
+		}
+		struct imei_replay *a = ingest(mem, thread, NULL), *b = ingest(lmdb, thread, NULL);
+		CHECK_INT(imei_replay_npairs(a), 5);
+		CHECK_INT(imei_replay_npairs(b), 5);
+		struct imei_sighting_agg x[16], y[16];
+		size_t nx = all_aggs(mem, x, 16), ny = all_aggs(lmdb, y, 16);
+		CHECK_INT(nx, seeded ? 6 : 5);
+		CHECK_INT(ny, nx);
+		for (size_t i = 0; i < nx && i < ny; i++)
+			CHECK(memcmp(&x[i], &y[i], sizeof x[i]) == 0);
+		imei_replay_free(a);
+		imei_replay_free(b);
+		imei_store_release(mem);
+		imei_store_release(lmdb);
+		char cmd[400];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", spec + 5);
+		CHECK_INT(system(cmd), 0);
+	}
+}
+
 static void test_stop(void)
 {
 	volatile sig_atomic_t stop = SIGTERM;
@@ -231,6 +306,8 @@ int main(void)
 	test_ingest(false);
 	test_ingest(true);
 	test_threads();
+	test_private_store(false);
+	test_private_store(true);
 	test_stop();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
