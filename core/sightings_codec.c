@@ -213,6 +213,17 @@ static uint64_t rat_key(const char *s, size_t len)
 #endif
 }
 
+/* Out of line: the message's buffer and formatting stay off the path of a RAT that is one. */
+static __attribute__((noinline)) int rat_refused(const char *s, size_t len, struct imei_store_error *err)
+{
+	char shown[32];
+	show(s, len, shown);
+	return imei_store_fail(err, IMEI_STORE_EINVAL,
+	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
+	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
+	                       shown);
+}
+
 int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_error *err)
 {
 	if (len > 0 && len <= 3) {
@@ -242,13 +253,8 @@ int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_er
 			}
 		}
 	}
-bad:;
-	char shown[32];
-	show(s, len, shown);
-	return imei_store_fail(err, IMEI_STORE_EINVAL,
-	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
-	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
-	                       shown);
+bad:
+	return rat_refused(s, len, err);
 }
 
 const char *imei_sight_rat_name(unsigned rat)
