@@ -311,6 +311,9 @@ enum imei_iter_kind { IMEI_ITER_SIGHTINGS = 0, IMEI_ITER_KEYS, IMEI_ITER_PAIRING
 int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len, struct imei_store_error *err);
 int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t len, struct imei_store_error *err);
 int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err);
+/* a[0..n) put, as one write (one lock; the memory backend overlaps the cache misses). */
+int imei_store_put_aggs(struct imei_store *st, const struct imei_sighting_agg *a, size_t n,
+                        struct imei_store_error *err);
 /* Whether only this process can write the store (the memory backend): then an aggregate
  * read with imei_store_get_agg, advanced with imei_agg_apply and put back is the same as
  * recording the sightings one by one (how a replay records a run's rows). */
@@ -360,7 +363,7 @@ struct imei_store_ops {
 	void (*iter_close)(void *be, void *it);
 	void (*close)(void *be);
 	/* put a whole aggregate, replacing the triple's (a snapshot restored); NULL: unsupported */
-	int (*put_agg)(void *be, const struct imei_sighting_agg *a, struct imei_store_error *err);
+	int (*put_aggs)(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err);
 	/* optional: the counters, without I/O (absent: from stats) */
 	void (*counters)(void *be, struct imei_store_counters *out);
 	/* iter_next needs the store's shared lock (memory) or works on its own snapshot (LMDB) */

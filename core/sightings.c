@@ -624,20 +624,26 @@ int imei_store_iter_next(struct imei_store_iter *it, struct imei_sighting_agg *o
 	return rc;
 }
 
-int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err)
+int imei_store_put_aggs(struct imei_store *st, const struct imei_sighting_agg *a, size_t n,
+                        struct imei_store_error *err)
 {
-	if (!st->ops->put_agg)
+	if (!st->ops->put_aggs)
 		return imei_store_fail(err, IMEI_STORE_EINVAL, "%s store: cannot restore a snapshot (a memory store can)",
 		                       st->ops->name);
 	wrlock(st);
-	int rc = st->ops->put_agg(st->be, a, err);
+	int rc = st->ops->put_aggs(st->be, a, n, err);
 	unlock(st);
 	return rc;
 }
 
+int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err)
+{
+	return imei_store_put_aggs(st, a, 1, err);
+}
+
 bool imei_store_private(const struct imei_store *st)
 {
-	return st->ops->put_agg != NULL; /* the memory backend: no other process can reach it */
+	return st->ops->put_aggs != NULL; /* the memory backend: no other process can reach it */
 }
 
 int imei_store_get_agg(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t msisdn,

@@ -329,6 +329,33 @@ static int mem_put_agg(void *be, const struct imei_sighting_agg *a, struct imei_
 	return insert_rec(m, a, head, err);
 }
 
+/* Many aggregates: the same as one by one, with the index sized for them all first (no
+ * rebuild midway) and the index slot of an aggregate a few ahead prefetched, and the
+ * record it names. */
+static int mem_put_aggs(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err)
+{
+	struct mem *m = be;
+	if (m->read_only)
+		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
+	size_t cap = m->mask + 1;
+	while ((m->n + n) * 4 > cap * 3)
+		cap *= 2;
+	if (cap != m->mask + 1 && index_resize(m, cap, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH < n)
+			__builtin_prefetch(&m->slots[(size_t)hash_key(a[i + PREFETCH].key) & m->mask]);
+		if (i + PREFETCH / 2 < n) {
+			uint32_t slot = m->slots[(size_t)hash_key(a[i + PREFETCH / 2].key) & m->mask];
+			if (slot != EMPTY)
+				__builtin_prefetch(rec(m, slot & ID_MASK), 1);
+		}
+		if (mem_put_agg(m, &a[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Many sightings: the same as one by one, with the index slot of a sighting a few ahead
  * prefetched, and the record it names, so that the cache misses overlap. */
 static int mem_record_many(void *be, const struct imei_sighting *s, size_t n, size_t *done,
@@ -654,6 +681,6 @@ const struct imei_store_ops imei_store_mem_ops = {
 	.iter_next = mem_iter_next,
 	.iter_close = mem_iter_close,
 	.close = mem_close,
-	.put_agg = mem_put_agg,
+	.put_aggs = mem_put_aggs,
 	.iter_needs_lock = true,
 };

@@ -13,6 +13,8 @@
 
 #include "imei_sightings.h"
 
+#define RESTORE_BATCH 256 /* aggregates put at a time: one lock, overlapped misses */
+
 #define MAGIC "IMEISNP1"
 #define HEAD 24
 #define AGG 48
@@ -143,14 +145,18 @@ int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t l
 	if (fnv1a(buf, len - 8) != get64(buf + len - 8))
 		return imei_store_fail(err, IMEI_STORE_ECORRUPT, "snapshot: damaged (checksum mismatch)");
 	const unsigned char *p = buf + HEAD;
+	struct imei_sighting_agg batch[RESTORE_BATCH];
+	size_t nb = 0;
 	for (uint64_t i = 0; i < naggs; i++, p += AGG) {
-		struct imei_sighting_agg a = {
+		batch[nb++] = (struct imei_sighting_agg){
 			.key = get64(p), .imsi = get64(p + 8), .msisdn = get64(p + 16), .days = get64(p + 24),
 			.first = get32(p + 32), .last = get32(p + 36), .op = get32(p + 40),
 			.rats = (uint16_t)(p[44] | p[45] << 8), .ndays = (uint16_t)(p[46] | p[47] << 8),
 		};
-		if (imei_store_put_agg(st, &a, err) < 0)
+		if ((nb == RESTORE_BATCH || i + 1 == naggs) && imei_store_put_aggs(st, batch, nb, err) < 0)
 			return -1;
+		if (nb == RESTORE_BATCH)
+			nb = 0;
 	}
 	for (uint64_t i = 0; i < npairs; i++, p += PAIR)
 		if (imei_store_pair(st, get64(p), get64(p + 8), get64(p + 16), err) < 0)

@@ -273,7 +273,7 @@ void imei_replay_parts_free(struct imei_replay *r)
 
 struct pair_ref {
 	uint64_t ident, imsi;
-	size_t at;
+	size_t at; /* the pin's number over the parts, in order */
 };
 
 static int ref_cmp(const void *a, const void *b)
@@ -283,6 +283,62 @@ static int ref_cmp(const void *a, const void *b)
 		return x->ident < y->ident ? -1 : 1;
 	if (x->imsi != y->imsi)
 		return x->imsi < y->imsi ? -1 : 1;
+	return 0;
+}
+
+#define PUT_BATCH 256 /* aggregates put in the store at a time */
+#define RADIX_BITS 12
+#define RADIX_PASSES 4 /* 48 bits: keys are below 10^14 and text numbers just above it */
+
+/* ref[0..n) sorted by ident, then IMSI: a stable radix sort on the ident (LSD, a pass
+ * skipped when every ident has the same digit there), then each run of one ident by IMSI
+ * (a device has a few, a cloned one many). qsort when an ident does not fit. */
+static int sort_refs(struct pair_ref *ref, size_t n)
+{
+	uint64_t all = 0;
+	for (size_t i = 0; i < n; i++)
+		all |= ref[i].ident;
+	if (all >> (RADIX_BITS * RADIX_PASSES)) {
+		qsort(ref, n, sizeof *ref, ref_cmp);
+		return 0;
+	}
+	struct pair_ref *tmp = malloc(n * sizeof *tmp);
+	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		return -1;
+	}
+	const uint64_t mask = (1u << RADIX_BITS) - 1;
+	for (size_t i = 0; i < n; i++)
+		for (unsigned p = 0; p < RADIX_PASSES; p++)
+			count[p][ref[i].ident >> (p * RADIX_BITS) & mask]++;
+	struct pair_ref *from = ref, *to = tmp;
+	for (unsigned p = 0; p < RADIX_PASSES; p++) {
+		size_t *c = count[p], sum = 0;
+		if (c[from[0].ident >> (p * RADIX_BITS) & mask] == n)
+			continue; /* one digit for all: nothing to do */
+		for (size_t d = 0; d <= mask; d++) {
+			size_t k = c[d];
+			c[d] = sum;
+			sum += k;
+		}
+		for (size_t i = 0; i < n; i++)
+			to[c[from[i].ident >> (p * RADIX_BITS) & mask]++] = from[i];
+		struct pair_ref *t = from;
+		from = to;
+		to = t;
+	}
+	if (from != ref)
+		memcpy(ref, from, n * sizeof *ref);
+	free(tmp);
+	free(count);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && ref[j].ident == ref[i].ident;)
+			j++;
+		if (j - i > 1)
+			qsort(ref + i, j - i, sizeof *ref, ref_cmp);
+	}
 	return 0;
 }
 
@@ -303,9 +359,37 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->block_day = IMEI_REPLAY_NO_DAY;
 }
 
-/* The parts' pins into r->pairs (in the parts' order), their triples' aggregates into a
- * private store, each block of pins given back once copied: the peak is the pins and
- * about one block more, not the pins and the pairs. */
+/* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
+static uint32_t *rank_pins(struct imei_replay *r, size_t n)
+{
+	struct pair_ref *ref = malloc(n * sizeof *ref);
+	uint32_t *rank = malloc(n * sizeof *rank);
+	if (!ref || !rank || n > UINT32_MAX) {
+		free(ref);
+		free(rank);
+		return NULL;
+	}
+	size_t m = 0;
+	for (size_t k = 0; k < FOLD_PARTS; k++)
+		for (size_t id = 0; id < r->parts[k].n; id++, m++) {
+			const struct pin *e = pin_at(&r->parts[k], id);
+			ref[m] = (struct pair_ref){ e->agg.key, e->agg.imsi, m };
+		}
+	if (sort_refs(ref, n) < 0) {
+		free(ref);
+		free(rank);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		rank[ref[i].at] = (uint32_t)i;
+	free(ref);
+	return rank;
+}
+
+/* The parts' pins into r->pairs, each at its rank, and their triples' aggregates into a
+ * private store (in the parts' order: the same for any number of threads); each block of
+ * pins given back once taken, so the peak is the pins and one block, not the pins and the
+ * pairs. */
 static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 {
 	size_t n = 0;
@@ -315,71 +399,53 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		r->parts[k].nslots = 0;
 		n += r->parts[k].n;
 	}
-	r->pairs = n ? malloc(n * sizeof *r->pairs) : NULL;
-	if (n && !r->pairs) {
-		snprintf(err, errlen, "replay: out of memory for %zu pairs", n);
+	if (!n)
+		return 0;
+	uint32_t *rank = rank_pins(r, n);
+	r->pairs = rank ? malloc(n * sizeof *r->pairs) : NULL;
+	if (!r->pairs) {
+		free(rank);
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
 	struct imei_store_error se;
-	size_t m = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
+	struct imei_sighting_agg put[PUT_BATCH];
+	size_t m = 0, nput = 0;
+	int rc = 0;
+	for (size_t k = 0; k < FOLD_PARTS && rc == 0; k++) {
 		struct fold_part *fp = &r->parts[k];
-		for (size_t id = 0; id < fp->n; id++) {
+		for (size_t id = 0; id < fp->n && rc == 0; id++) {
 			const struct pin *e = pin_at(fp, id);
 			if (r->fold_aggs && e->agg.key < IMEI_REPLAY_TEXT_BASE) {
-				int rc = imei_store_put_agg(r->store, &e->agg, &se);
-				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next)
-					rc = imei_store_put_agg(r->store, &fp->extra[x - 1].agg, &se);
-				if (rc < 0) {
-					snprintf(err, errlen, "sightings store: %s", se.msg);
-					return -1;
+				put[nput++] = e->agg;
+				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next) {
+					if (nput == PUT_BATCH) {
+						rc = imei_store_put_aggs(r->store, put, nput, &se);
+						nput = 0;
+					}
+					put[nput++] = fp->extra[x - 1].agg;
 				}
 			}
-			pair_of(e, &r->pairs[m++]);
+			if (nput == PUT_BATCH && rc == 0) {
+				rc = imei_store_put_aggs(r->store, put, nput, &se);
+				nput = 0;
+			}
+			pair_of(e, &r->pairs[rank[m++]]);
 			if ((id + 1) % PIN_BLOCK == 0 || id + 1 == fp->n) {
 				unmap_huge(fp->blocks[id / PIN_BLOCK], HUGE_PAGE);
 				fp->blocks[id / PIN_BLOCK] = NULL;
 			}
 		}
 	}
-	imei_replay_parts_free(r);
-	r->npairs = n;
-	return 0;
-}
-
-/* Sort r->pairs by device, then IMSI: the order of a sorted index, applied in place
- * (cycle by cycle), so that the pairs are never held twice. */
-static int sort_pairs(struct imei_replay *r, char *err, size_t errlen)
-{
-	size_t n = r->npairs;
-	if (n < 2)
-		return 0;
-	struct pair_ref *ref = malloc(n * sizeof *ref);
-	if (!ref) {
-		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+	free(rank);
+	if (nput && rc == 0)
+		rc = imei_store_put_aggs(r->store, put, nput, &se);
+	if (rc < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		ref[i] = (struct pair_ref){ r->pairs[i].ident, r->pairs[i].imsi, i };
-	qsort(ref, n, sizeof *ref, ref_cmp);
-	/* pairs[i] must become the old pairs[ref[i].at]; ref[i].at = n marks a place done */
-	for (size_t i = 0; i < n; i++) {
-		if (ref[i].at == n || ref[i].at == i) {
-			ref[i].at = n;
-			continue;
-		}
-		struct imei_replay_pair held = r->pairs[i];
-		size_t j = i;
-		while (ref[j].at != i) {
-			size_t from = ref[j].at;
-			r->pairs[j] = r->pairs[from];
-			ref[j].at = n;
-			j = from;
-		}
-		r->pairs[j] = held;
-		ref[j].at = n;
-	}
-	free(ref);
+	imei_replay_parts_free(r);
+	r->npairs = n;
 	return 0;
 }
 
@@ -397,7 +463,7 @@ int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen)
 		r->totals.first_day = r->min_day;
 		r->totals.last_day = r->max_day;
 	}
-	if (take_pins(r, err, errlen) < 0 || sort_pairs(r, err, errlen) < 0)
+	if (take_pins(r, err, errlen) < 0)
 		return IMEI_REPLAY_ERROR;
 	for (size_t i = 0; i < r->npairs; i++)
 		if (i == 0 || r->pairs[i - 1].ident != r->pairs[i].ident)
