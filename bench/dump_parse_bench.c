@@ -27,8 +27,7 @@ static double cpu_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* the digest of what was parsed: a word at a time for the fields (cheap beside the parse),
- * FNV-1a over the bytes of texts */
+/* the digest of what was parsed: a word at a time, FNV-1a over the bytes of texts */
 static uint64_t mix64(uint64_t h, uint64_t v)
 {
 	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
@@ -100,10 +99,13 @@ int main(int argc, char **argv)
 				digest = mix(digest, why.msg, strlen(why.msg));
 				continue;
 			}
-			uint64_t v[6] = { (uint64_t)row.day, row.key, row.imsi, row.msisdn,
-			                  (uint64_t)row.form << 16 | (uint64_t)row.kind << 8 | row.rat, row.ident_len };
-			for (int i = 0; i < 6; i++)
-				digest = mix64(digest, v[i]);
+			/* the fields mixed side by side, then added in at the line's place: no chain of
+			 * multiplications through the row, so the digest costs little beside the parse */
+			uint64_t m = ((uint64_t)row.day * 0x9E3779B97F4A7C15ULL) ^ (row.key * 0xC2B2AE3D27D4EB4FULL) ^
+			             (row.imsi * 0x165667B19E3779F9ULL) ^ (row.msisdn * 0xD6E8FEB86659FD93ULL) ^
+			             (((uint64_t)row.form << 16 | (uint64_t)row.kind << 8 | row.rat) * 0xFF51AFD7ED558CCDULL) ^
+			             ((uint64_t)row.ident_len << 40);
+			digest += (m ^ (m >> 31)) * (2 * lines + 1);
 			if (row.form == IMEI_DUMP_FORM_TEXT)
 				digest = mix(digest, row.ident, row.ident_len);
 		}
