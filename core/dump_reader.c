@@ -2,6 +2,9 @@
  * dump_reader.c — operator dump rows (imei_dump_reader.h): layouts, headers, the row parser
  * and a bounded line reader over plain or gzip files (zlib's inflate; RFC 1952 detected
  * from the magic bytes, so a gzip file needs no .gz name and a plain one reads as is).
+ * The row parser runs once per row of dumps of many millions: a plain row is split and
+ * valued in one pass (parse_plain), any other by the general splitter (split_line), which
+ * says what is wrong; the rules of each column live once, in decode_field, for both.
  */
 #include <errno.h>
 #include <stdarg.h>
