@@ -99,17 +99,30 @@ int imei_sight_msisdn(const char *s, size_t len, uint64_t *out, struct imei_stor
 
 int imei_sight_key(const char *s, size_t len, uint64_t *key, struct imei_store_error *err)
 {
+	uint64_t v = 0;
+	if (len == 14) { /* the usual key, a device's d.key: 14 decimal digits parse as themselves */
+		size_t i = 0;
+		while (i < 14 && s[i] >= '0' && s[i] <= '9')
+			v = v * 10 + (uint64_t)(s[i++] - '0');
+		if (i == 14) {
+			*key = v;
+			return 0;
+		}
+		v = 0;
+	}
 	struct imei_id id;
 	struct imei_error perr;
 	char shown[32];
-	show(s, len, shown);
-	if (imei_parse(s, len, &id, &perr) != IMEI_OK)
+	if (imei_parse(s, len, &id, &perr) != IMEI_OK) {
+		show(s, len, shown);
 		return imei_store_fail(err, IMEI_STORE_EINVAL, "key: '%s': %s", shown, perr.msg);
-	if (id.kind != IMEI_KIND_IMEI && id.kind != IMEI_KIND_IMEI14 && id.kind != IMEI_KIND_IMEISV)
+	}
+	if (id.kind != IMEI_KIND_IMEI && id.kind != IMEI_KIND_IMEI14 && id.kind != IMEI_KIND_IMEISV) {
+		show(s, len, shown);
 		return imei_store_fail(err, IMEI_STORE_EINVAL,
 		                       "key: '%s' is a %s, not an IMEI (sightings are keyed by the 14-digit TAC+SNR)",
 		                       shown, imei_kind_name(id.kind));
-	uint64_t v = 0;
+	}
 	for (int i = 0; i < 14; i++)
 		v = v * 10 + (uint64_t)(id.key[i] - '0');
 	*key = v;
