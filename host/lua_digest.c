@@ -5,16 +5,22 @@
  *                                                its own, while the caller reads them
  *   job:wait() -> { { path =, sha256 =, bytes = } | { path =, not_regular = true }
  *                   | { path =, error = }, ... }      (not_regular: a pipe, a device)
+ *   job:close()  (also __close, __gc)              stop it (within a MiB) and join it
  *   realpath(path) -> absolute path | nil, err
- * The thread touches nothing but the job's own copies of the paths and its result slots
- * (and reads the signal flag of lua_batchio.c: a caught SIGINT/SIGTERM/SIGHUP ends it);
- * wait() (or the job's __gc/__close) joins it before any of them is read or freed.
+ * The thread touches nothing but the job's own copies of the paths, its result slots and
+ * its stop flag: close() sets it, and so does wait() when lua_batchio.c has caught a
+ * SIGINT/SIGTERM/SIGHUP (it waits in steps and looks); wait() (or close) joins the
+ * thread before any of them is read or freed. So a job may start long before its result
+ * is needed (imei classify hashes the dumps while it loads the policy and lists) and be
+ * dropped at once when the run stops early.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imei_digest.h"
 #include "imei_lua_host.h"
@@ -32,7 +38,10 @@ struct digest_job {
 	pthread_t thread;
 	int running; /* started and not yet joined */
 	size_t n;
-	const volatile sig_atomic_t *stop; /* imei_lua_stop_flag(): a caught signal ends the pass */
+	volatile sig_atomic_t stop; /* ends the pass: close(), or a caught signal seen by wait() */
+	pthread_mutex_t lock;
+	pthread_cond_t finished;
+	bool done, sync; /* done: the thread is through (lock); sync: lock and finished made */
 	char **paths;
 	struct digest_result *res;
 };
@@ -71,8 +80,12 @@ static void *digest_thread(void *arg)
 	struct digest_job *job = arg;
 	for (size_t i = 0; i < job->n; i++) {
 		struct digest_result *r = &job->res[i];
-		r->rc = imei_file_sha256(job->paths[i], r->hex, &r->bytes, job->stop, r->err, sizeof r->err);
+		r->rc = imei_file_sha256(job->paths[i], r->hex, &r->bytes, &job->stop, r->err, sizeof r->err);
 	}
+	pthread_mutex_lock(&job->lock);
+	job->done = true;
+	pthread_cond_signal(&job->finished);
+	pthread_mutex_unlock(&job->lock);
 	return NULL;
 }
 
@@ -84,10 +97,39 @@ static void job_join(struct digest_job *job)
 	}
 }
 
+/* Until the thread is through, looking at the signal flag every 50 ms. */
+static void job_wait(struct digest_job *job)
+{
+	if (!job->running)
+		return;
+	const volatile sig_atomic_t *caught = imei_lua_stop_flag();
+	pthread_mutex_lock(&job->lock);
+	while (!job->done) {
+		if (*caught)
+			job->stop = 1;
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 50 * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&job->finished, &job->lock, &t);
+	}
+	pthread_mutex_unlock(&job->lock);
+	job_join(job);
+}
+
 static int l_job_gc(lua_State *L)
 {
 	struct digest_job *job = luaL_checkudata(L, 1, JOB_MT);
+	job->stop = 1;
 	job_join(job);
+	if (job->sync) {
+		pthread_mutex_destroy(&job->lock);
+		pthread_cond_destroy(&job->finished);
+		job->sync = false;
+	}
 	if (job->paths)
 		for (size_t i = 0; i < job->n; i++)
 			free(job->paths[i]);
@@ -109,7 +151,9 @@ static int l_digest_files(lua_State *L)
 	memset(job, 0, sizeof *job);
 	luaL_setmetatable(L, JOB_MT);
 	size_t count = (size_t)n;
-	job->stop = imei_lua_stop_flag();
+	pthread_mutex_init(&job->lock, NULL);
+	pthread_cond_init(&job->finished, NULL);
+	job->sync = true;
 	job->paths = calloc(count ? count : 1, sizeof *job->paths);
 	job->res = calloc(count ? count : 1, sizeof *job->res);
 	if (!job->paths || !job->res)
@@ -138,7 +182,7 @@ static int l_digest_files(lua_State *L)
 static int l_job_wait(lua_State *L)
 {
 	struct digest_job *job = luaL_checkudata(L, 1, JOB_MT);
-	job_join(job);
+	job_wait(job);
 	lua_createtable(L, (int)job->n, 0);
 	for (size_t i = 0; i < job->n; i++) {
 		const struct digest_result *r = &job->res[i];
@@ -171,9 +215,11 @@ void imei_lua_digest(lua_State *L)
 		{ NULL, NULL },
 	};
 	if (luaL_newmetatable(L, JOB_MT)) {
-		lua_createtable(L, 0, 1);
+		lua_createtable(L, 0, 2);
 		lua_pushcfunction(L, l_job_wait);
 		lua_setfield(L, -2, "wait");
+		lua_pushcfunction(L, l_job_gc);
+		lua_setfield(L, -2, "close");
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, l_job_gc);
 		lua_setfield(L, -2, "__gc");

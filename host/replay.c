@@ -108,7 +108,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->pool.slots);
 	imei_replay_parts_free(r);
 	free(r->sightings);
-	free(r->pairs);
+	imei_replay_pairs_free(r);
 	for (size_t i = 0; i < atomic_load(&r->ncond); i++)
 		free(r->cond_names[i]);
 	for (size_t i = 0; i < r->nfailures; i++)

@@ -317,7 +317,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	c->rows++;
 	struct imei_dump_row row;
-	if (imei_dump_parse(&rd->layout, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
+	if (imei_dump_parse_row(&rd->layout, &rd->dates, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
 		return refuse(ch, lineno, &why, line, len);
 	}
 	if ((f->st.first != IMEI_REPLAY_NO_DAY && row.day < f->st.first) ||
@@ -385,6 +385,7 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 			return -1;
 		ch->c.gzip = imei_dump_gzip(rd->cur);
 		rd->layout = ch->first ? r->cfg.layout : ch->layout;
+		rd->dates = (struct imei_dump_dates){ .ymd = 0 };
 		rd->header_pending = ch->first;
 	}
 	for (size_t n = 0; n < max; n++) {

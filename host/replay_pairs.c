@@ -1,7 +1,13 @@
 /*
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
- * folded into its (device, IMSI) pair in an open-addressing hash table; at the end of
- * the ingest the pairs are sorted by device then IMSI into the run's result.
+ * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
+ * IMSI, MSISDN) triple, in one of two parts of the table (by the pair's hash: each part
+ * folded by one thread, in file order). At the end of the ingest a private store gets
+ * every triple's aggregate (the same as recording every row: sightings_agg.c applied in
+ * the same order, from the store's own aggregate) and the pairs are ranked by device
+ * then IMSI into the run's result. (Putting the aggregates on a thread of their own while
+ * the pairs are ranked saved about 0.04 s of 10 M rows and cost 20 MiB more at the peak:
+ * not done.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +262,14 @@ int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pendin
 	return 0;
 }
 
+void imei_replay_pairs_free(struct imei_replay *r)
+{
+	unmap_huge(r->pairs, r->pairs_bytes);
+	r->pairs = NULL;
+	r->pairs_bytes = 0;
+	r->npairs = 0;
+}
+
 void imei_replay_parts_free(struct imei_replay *r)
 {
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
@@ -401,8 +415,13 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	}
 	if (!n)
 		return 0;
+	if (n > UINT32_MAX) {
+		snprintf(err, errlen, "replay: %zu pairs: at most %u in one run", n, UINT32_MAX);
+		return -1;
+	}
 	uint32_t *rank = rank_pins(r, n);
-	r->pairs = rank ? malloc(n * sizeof *r->pairs) : NULL;
+	r->pairs_bytes = (n * sizeof *r->pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	r->pairs = rank ? map_huge(r->pairs_bytes) : NULL; /* written in rank order: huge pages, few faults */
 	if (!r->pairs) {
 		free(rank);
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);

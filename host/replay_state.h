@@ -140,6 +140,7 @@ struct reader {
 	bool started, exited;              /* exited: the queue's lock */
 	struct imei_dump_file *cur;        /* the chunk being read */
 	struct imei_dump_layout layout;
+	struct imei_dump_dates dates;      /* the date of the row before (imei_dump_parse_row) */
 	bool header_pending;
 	struct sbatch *fill;               /* the batch being filled */
 	struct sbatch *free_list[READER_BATCHES];
@@ -218,7 +219,7 @@ struct imei_replay {
 
 	/* results */
 	struct imei_replay_pair *pairs;
-	size_t npairs;
+	size_t npairs, pairs_bytes;
 
 	/* evaluation */
 	struct worker *workers;
@@ -324,6 +325,7 @@ static inline unsigned replay_part_of(uint64_t hash)
 int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pending *rows, size_t n, char *err,
                           size_t errlen);
 void imei_replay_parts_free(struct imei_replay *r);
+void imei_replay_pairs_free(struct imei_replay *r); /* the result's pairs (a mapping of their own) */
 int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen);
 /* replay_ingest.c */
 void imei_replay_stop_reader(struct imei_replay *r);

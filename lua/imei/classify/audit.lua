@@ -31,7 +31,8 @@ end
 
 --- Start hashing the dumps: on a thread of its own when `parallel`, else when finished;
 -- none when `skip` (classify.run's digest_dumps = false, for bench/audit_bench.sh).
--- Returns a collector with .finish() -> { [path] = { sha256 =, bytes = } | { error = } }.
+-- Returns a collector with .finish() -> { [path] = { sha256 =, bytes = } | { error = } };
+-- closing it (a to-be-closed variable) stops a pass not finished within a MiB.
 function audit.start(paths, parallel, skip)
   local files = {}
   for _, p in ipairs(paths) do
@@ -47,7 +48,7 @@ function audit.start(paths, parallel, skip)
     c.wait_seconds = host.monotime() - t0
     return out
   end
-  return c
+  return setmetatable(c, { __close = function() if job then job:close() end end })
 end
 
 --- The audit section. ctx: { digests (collector:finish()), policy_files (the extend

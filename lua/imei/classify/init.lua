@@ -109,6 +109,10 @@ function classify.run(opts)
     described[i] = d
   end
 
+  -- the dumps' digests (the audit trail) on a thread of their own with 2 jobs, from now:
+  -- beside the loading of the policy and lists below, which keeps one processor
+  local digests <close> = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
+
   local tacdb, err = open_tacdb(opts.tacdb)
   if opts.tacdb and not tacdb then return nil, err end
   local list_set
@@ -281,9 +285,8 @@ function classify.run(opts)
   local state_generation = { generation_before = nil, generation_after = nil }
 
   local function body()
-    -- 1. read and record (the dumps' digests on a thread of their own beside, with 2 jobs)
+    -- 1. read and record (the dumps' digests on their thread beside, with 2 jobs)
     local t_read = host.monotime()
-    local digests = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
     while true do
       local state, e = replay:ingest(100)
       if not state then step_error(e) end
