@@ -137,7 +137,6 @@ static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err,
 			return -1;
 		}
 		p->ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
-		p->hash = imei_replay_pair_hash(p->ident, p->imsi);
 	}
 	if (r->fold_aggs)
 		return 0;
@@ -147,7 +146,7 @@ static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err,
 		if (p->ident >= IMEI_REPLAY_TEXT_BASE)
 			continue; /* not an IMEI: no sighting */
 		r->sightings[n++] = (struct imei_sighting){
-			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = p->opcode,
+			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = r->op_codes[p->op],
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
 	}
@@ -353,11 +352,9 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	struct pending *p = &rd->fill->rows[rd->fill->n++];
 	p->ident = ident;
-	p->hash = row.form == IMEI_DUMP_FORM_TEXT ? 0 : imei_replay_pair_hash(ident, row.imsi);
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
 	p->day = row.day;
-	p->opcode = f->opcode;
 	p->form = row.form;
 	p->rat = row.rat;
 	p->op = (uint8_t)f->st.op;
