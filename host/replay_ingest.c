@@ -25,10 +25,6 @@
 
 #include "replay_state.h"
 
-/* Stop the reader threads and join them. When a signal raised the stop flag (it holds
- * the signal's number), a reader may sit in a read() of a pipe that no more data will
- * come through: the same signal sent to its thread interrupts the read (the handler is
- * installed without SA_RESTART), so the join never hangs on an idle input. */
 /* The folder through every batch handed to it (or at once after an abort), and joined. */
 static void folder_join(struct imei_replay *r)
 {
@@ -42,9 +38,13 @@ static void folder_join(struct imei_replay *r)
 	r->folder_started = false;
 }
 
+/* Stop the reader threads and join them. When a signal raised the stop flag (it holds
+ * the signal's number), a reader may sit in a read() of a pipe that no more data will
+ * come through: the same signal sent to its thread interrupts the read (the handler is
+ * installed without SA_RESTART), so the join never hangs on an idle input. */
 void imei_replay_stop_reader(struct imei_replay *r)
 {
-	if (r->folder_started) {
+	if (r->folder_started) { /* the folder first: it stops at once on the abort */
 		pthread_mutex_lock(&r->qlock);
 		r->abort = true;
 		pthread_mutex_unlock(&r->qlock);
@@ -121,9 +121,9 @@ static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_proble
 	return 0;
 }
 
-/* The recorder's part: number the batch's texts, in the order read (a text row's pair
- * hash is known only then), and record the batch's IMEI rows in a store that is not
- * private (a private one gets the aggregates at the end, replay_pairs.c). */
+/* The recorder's part: number the batch's texts, in the order read (a text row's ident,
+ * and so its pair, is known only then), and record the batch's IMEI rows in a store that
+ * is not private (a private one gets the aggregates at the end, replay_pairs.c). */
 static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < b->n && b->ntext; i++) {

@@ -58,7 +58,7 @@ struct xtrip {
 	uint32_t next; /* extras index + 1; 0 none */
 };
 
-/* The pair table is cut in FOLD_PARTS parts by the pair's hash, each folded by its own
+/* The pair table is cut in FOLD_PARTS parts (replay_part_of), each folded by its own
  * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
  * file order, so each part's result is the one a single thread gives. A part is an index
  * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
