@@ -1,7 +1,7 @@
 /*
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
  * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
- * IMSI, MSISDN) triple, in one of two parts of the table (by the pair's hash: each part
+ * IMSI, MSISDN) triple, in one of two parts of the table (replay_part_of: each part
  * folded by one thread, in file order). At the end of the ingest a private store gets
  * every triple's aggregate (the same as recording every row: sightings_agg.c applied in
  * the same order, from the store's own aggregate) and the pairs are ranked by device
