@@ -2,6 +2,10 @@
  * lua_identity.c — Lua binding of identity.c and identity_luhn.c:
  *   parse(s) -> table | nil, err     valid(s) -> boolean
  *   luhn(digits) -> boolean          check_digit(body) -> "d" | nil, err
+ *   device_facts(s) -> kind, key, cd_ok, spare, test, junk | nil, err
+ * device_facts gives the fields of parse(s) a check reads on every device, without the
+ * table and its strings: the policy runtime (lua/imei/policy/runtime.lua) builds its
+ * device record from them and fills in the rest from parse(s) only when a policy asks.
  */
 #include <stdio.h>
 
@@ -26,6 +30,12 @@ static void set_bool(lua_State *L, const char *field, bool value)
 	lua_setfield(L, -2, field);
 }
 
+/* TS 23.003 §6.2.1: a handset sends a spare 0 in place of the CD. */
+static bool spare_cd(const struct imei_id *id)
+{
+	return id->cd == '0' && !id->cd_ok;
+}
+
 static void push_imei_fields(lua_State *L, const struct imei_id *id)
 {
 	set_str(L, "key", id->key);
@@ -40,8 +50,7 @@ static void push_imei_fields(lua_State *L, const struct imei_id *id)
 	if (id->kind == IMEI_KIND_IMEI) {
 		set_char(L, "cd", id->cd);
 		set_bool(L, "cd_ok", id->cd_ok);
-		/* TS 23.003 §6.2.1: a handset sends a spare 0 in place of the CD */
-		set_bool(L, "spare", id->cd == '0' && !id->cd_ok);
+		set_bool(L, "spare", spare_cd(id));
 		lua_pushfstring(L, "imei-%s", id->digits);
 		lua_setfield(L, -2, "pei");
 	} else if (id->kind == IMEI_KIND_IMEISV) {
@@ -75,17 +84,24 @@ static void push_3gpp2_fields(lua_State *L, const struct imei_id *id)
 	set_bool(L, "decimal_form", id->decimal_form);
 }
 
-static int l_parse(lua_State *L)
+/* Parse argument 1 into id; false (with nil, err pushed) when it does not parse. */
+static bool parse_arg(lua_State *L, struct imei_id *id)
 {
 	size_t len;
 	const char *s = imei_lua_checkstring(L, 1, &len);
-	struct imei_id id;
 	struct imei_error err;
-	if (imei_parse(s, len, &id, &err) != IMEI_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err.msg);
+	if (imei_parse(s, len, id, &err) == IMEI_OK)
+		return true;
+	lua_pushnil(L);
+	lua_pushstring(L, err.msg);
+	return false;
+}
+
+static int l_parse(lua_State *L)
+{
+	struct imei_id id;
+	if (!parse_arg(L, &id))
 		return 2;
-	}
 	lua_createtable(L, 0, 24); /* room for the fields the policy runtime adds: no rehash */
 	set_str(L, "kind", imei_kind_name(id.kind));
 	lua_pushlstring(L, id.digits, id.ndigits);
@@ -97,6 +113,38 @@ static int l_parse(lua_State *L)
 	else
 		push_imei_fields(L, &id);
 	return 1;
+}
+
+/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none. */
+static int l_device_facts(lua_State *L)
+{
+	struct imei_id id;
+	if (!parse_arg(L, &id))
+		return 2;
+	lua_pushstring(L, imei_kind_name(id.kind));
+	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
+		lua_pushnil(L); /* key */
+		if (id.kind == IMEI_KIND_MEID && id.cd)
+			lua_pushboolean(L, id.cd_ok);
+		else
+			lua_pushnil(L);
+		return 3;
+	}
+	lua_pushstring(L, id.key);
+	if (id.kind == IMEI_KIND_IMEI) {
+		lua_pushboolean(L, id.cd_ok);
+		lua_pushboolean(L, spare_cd(&id));
+	} else {
+		lua_pushnil(L);
+		lua_pushnil(L);
+	}
+	lua_pushboolean(L, imei_rbi_is_test(id.rbi));
+	const char *junk = imei_junk_name(id.junk);
+	if (junk)
+		lua_pushstring(L, junk);
+	else
+		lua_pushnil(L);
+	return 6;
 }
 
 static int l_valid(lua_State *L)
@@ -147,6 +195,7 @@ void imei_lua_identity(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "parse", l_parse },
+		{ "device_facts", l_device_facts },
 		{ "valid", l_valid },
 		{ "luhn", l_luhn },
 		{ "check_digit", l_check_digit },

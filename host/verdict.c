@@ -128,96 +128,126 @@ static const char *str_at(const struct imei_verdict_buffers *b, size_t off)
 	return off == NO_STR ? NULL : b->str + off;
 }
 
-/* A string field of the table at idx, raw. */
-static size_t raw_str(lua_State *L, int idx, const char *field, struct imei_verdict_buffers *b, bool *oom)
-{
-	size_t off = NO_STR;
-	lua_pushstring(L, field);
-	if (lua_rawget(L, idx) == LUA_TSTRING) {
-		size_t len;
-		const char *s = lua_tolstring(L, -1, &len);
-		off = put_str(b, s, len, oom);
-	}
-	lua_pop(L, 1);
-	return off;
-}
-
-static bool raw_bool(lua_State *L, int idx, const char *field)
-{
-	lua_pushstring(L, field);
-	lua_rawget(L, idx);
-	bool on = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return on;
-}
-
-static int raw_status(lua_State *L, int idx, const char *field)
-{
-	int status = -1;
-	lua_pushstring(L, field);
-	if (lua_rawget(L, idx) == LUA_TSTRING)
-		status = imei_status_from_name(lua_tostring(L, -1));
-	lua_pop(L, 1);
-	return status;
-}
-
 static bool key_is(const char *k, size_t klen, const char *want, size_t wlen)
 {
 	return klen == wlen && memcmp(k, want, wlen) == 0;
 }
-#define KEY_IS(lit) key_is(k, klen, lit, sizeof lit - 1)
+#define KEY_IS(lit) key_is(f->k, f->klen, lit, sizeof lit - 1)
 
-/* One reason table at idx, in one pass over its fields (no key is pushed: a verdict with
- * many reasons costs a walk each, not a dozen lookups). Raw access only. */
-static void read_reason(lua_State *L, int idx, struct reason_off *o, struct imei_verdict_buffers *b, bool *oom)
+/* One string-keyed field of a table being walked; val is NULL unless it is a string. */
+struct field {
+	const char *k, *val;
+	size_t klen, vlen;
+	bool on; /* its truth */
+};
+
+/* Walk the table at idx once, raw, handing each string-keyed field to one(): a table
+ * costs a walk over the few fields it has, not a lookup (and a pushed key) per field. */
+static void walk(lua_State *L, int idx, void (*one)(const struct field *f, void *ctx), void *ctx)
 {
-	*o = (struct reason_off){ NO_STR, NO_STR, NO_STR, NO_STR, NO_STR, -1, false, false, false, false, false };
-	size_t error = NO_STR;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		if (lua_type(L, -2) == LUA_TSTRING) {
-			size_t klen, vlen = 0;
-			const char *k = lua_tolstring(L, -2, &klen);
-			bool str = lua_type(L, -1) == LUA_TSTRING, on = lua_toboolean(L, -1);
-			const char *val = str ? lua_tolstring(L, -1, &vlen) : NULL;
-			if (KEY_IS("condition")) {
-				if (str)
-					o->condition = put_str(b, val, vlen, oom);
-			} else if (KEY_IS("text")) {
-				if (str)
-					o->text = put_str(b, val, vlen, oom);
-			} else if (KEY_IS("status")) {
-				int st = str ? imei_status_from_name(val) : -1;
-				if (st >= 0)
-					o->status = st;
-			} else if (KEY_IS("block_date")) {
-				if (str)
-					o->block_date = put_str(b, val, vlen, oom);
-			} else if (KEY_IS("informative")) {
-				o->informative = on;
-			} else if (KEY_IS("sticky")) {
-				o->sticky = on;
-			} else if (KEY_IS("notify")) {
-				o->notify = on;
-			} else if (KEY_IS("failed")) {
-				o->failed = on;
-			} else if (KEY_IS("overruled")) {
-				o->overruled = o->overruled || on;
-			} else if (KEY_IS("overruled_by")) {
-				if (str) {
-					o->overruled_by = put_str(b, val, vlen, oom);
-					o->overruled = true;
-				}
-			} else if (KEY_IS("error")) {
-				if (str)
-					error = put_str(b, val, vlen, oom);
-			}
+			struct field f = { .on = lua_toboolean(L, -1) };
+			f.k = lua_tolstring(L, -2, &f.klen);
+			if (lua_type(L, -1) == LUA_TSTRING)
+				f.val = lua_tolstring(L, -1, &f.vlen);
+			one(&f, ctx);
 		}
 		lua_pop(L, 1);
 	}
+}
+
+struct reason_ctx {
+	struct reason_off *o;
+	size_t error;
+	struct imei_verdict_buffers *b;
+	bool *oom;
+};
+
+static void reason_field(const struct field *f, void *ud)
+{
+	struct reason_ctx *c = ud;
+	struct reason_off *o = c->o;
+	if (KEY_IS("condition")) {
+		if (f->val)
+			o->condition = put_str(c->b, f->val, f->vlen, c->oom);
+	} else if (KEY_IS("text")) {
+		if (f->val)
+			o->text = put_str(c->b, f->val, f->vlen, c->oom);
+	} else if (KEY_IS("status")) {
+		int st = f->val ? imei_status_from_name(f->val) : -1;
+		if (st >= 0)
+			o->status = st;
+	} else if (KEY_IS("block_date")) {
+		if (f->val)
+			o->block_date = put_str(c->b, f->val, f->vlen, c->oom);
+	} else if (KEY_IS("informative")) {
+		o->informative = f->on;
+	} else if (KEY_IS("sticky")) {
+		o->sticky = f->on;
+	} else if (KEY_IS("notify")) {
+		o->notify = f->on;
+	} else if (KEY_IS("failed")) {
+		o->failed = f->on;
+	} else if (KEY_IS("overruled")) {
+		o->overruled = o->overruled || f->on;
+	} else if (KEY_IS("overruled_by")) {
+		if (f->val) {
+			o->overruled_by = put_str(c->b, f->val, f->vlen, c->oom);
+			o->overruled = true;
+		}
+	} else if (KEY_IS("error")) {
+		if (f->val)
+			c->error = put_str(c->b, f->val, f->vlen, c->oom);
+	}
+}
+
+/* One reason table at idx. Raw access only. */
+static void read_reason(lua_State *L, int idx, struct reason_off *o, struct imei_verdict_buffers *b, bool *oom)
+{
+	*o = (struct reason_off){ NO_STR, NO_STR, NO_STR, NO_STR, NO_STR, -1, false, false, false, false, false };
+	struct reason_ctx c = { o, NO_STR, b, oom };
+	walk(L, idx, reason_field, &c);
 	if (o->condition == NO_STR)
 		o->condition = put_str(b, "", 0, oom);
-	o->error = o->failed ? error : NO_STR;
+	o->error = o->failed ? c.error : NO_STR;
+}
+
+/* The verdict's own fields (all but its reasons). */
+struct top_off {
+	size_t block_date, policy, error;
+	int status; /* -1: none, or not a status name */
+	bool notify, failed;
+	struct imei_verdict_buffers *b;
+	bool *oom;
+};
+
+static void top_field(const struct field *f, void *ud)
+{
+	struct top_off *o = ud;
+	if (KEY_IS("status")) {
+		o->status = f->val ? imei_status_from_name(f->val) : -1;
+	} else if (KEY_IS("block_date")) {
+		if (f->val)
+			o->block_date = put_str(o->b, f->val, f->vlen, o->oom);
+	} else if (KEY_IS("policy")) {
+		if (f->val)
+			o->policy = put_str(o->b, f->val, f->vlen, o->oom);
+	} else if (KEY_IS("error")) {
+		if (f->val)
+			o->error = put_str(o->b, f->val, f->vlen, o->oom);
+	} else if (KEY_IS("notify")) {
+		o->notify = f->on;
+	} else if (KEY_IS("failed")) {
+		o->failed = f->on;
+	}
+}
+
+static void read_top(lua_State *L, int idx, struct top_off *o, struct imei_verdict_buffers *b, bool *oom)
+{
+	*o = (struct top_off){ NO_STR, NO_STR, NO_STR, -1, false, false, b, oom };
+	walk(L, idx, top_field, o);
 }
 
 static void set_reason(struct imei_verdict *v, size_t i, const struct imei_reason *r)
@@ -239,15 +269,15 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 		snprintf(why, whylen, "the policy returned a %s, not a verdict table", luaL_typename(L, idx));
 		return -1;
 	}
-	int status = raw_status(L, idx, "status");
+	bool oom = false;
+	struct top_off top;
+	read_top(L, idx, &top, b, &oom);
+	int status = top.status;
 	if (status < 0) {
 		snprintf(why, whylen, "the policy's verdict has no valid status");
 		return -1;
 	}
-	bool oom = false;
-	size_t block_date = raw_str(L, idx, "block_date", b, &oom);
-	size_t policy = raw_str(L, idx, "policy", b, &oom);
-	size_t error = raw_str(L, idx, "error", b, &oom);
+	size_t block_date = top.block_date, policy = top.policy, error = top.error;
 	size_t n = 0, nfailed = 0;
 	lua_pushliteral(L, "reasons");
 	if (lua_rawget(L, idx) == LUA_TTABLE) {
@@ -282,8 +312,8 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 		return -1;
 	}
 	v->status = (enum imei_status)status;
-	v->notify = raw_bool(L, idx, "notify");
-	v->failed = nfailed > 0 || raw_bool(L, idx, "failed");
+	v->notify = top.notify;
+	v->failed = nfailed > 0 || top.failed;
 	v->block_date = str_at(b, block_date);
 	v->policy = str_at(b, policy);
 	v->error = str_at(b, error);

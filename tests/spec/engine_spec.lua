@@ -470,6 +470,34 @@ describe("the policy engine", function()
       end)
     end
 
+    -- The runtime's own stretch of a check runs without the count hook (host/sandbox.c,
+    -- unhook): nothing a policy can reach may run there.
+    it("contains a policy that rewrites its evaluate, its class's and the request's time", function()
+      local e = assert(engine_for([[
+        local P = policy.new { name = "h", version = "1" }
+        local function spin() while true do end end
+        P:condition { name = "x", status = "BLACKLISTED", grace_days = 1,
+          since = function() return setmetatable({}, { __lt = spin, __add = spin, __le = spin }) end,
+          when = function(d, r)
+            P.evaluate = spin
+            pcall(function() getmetatable(P).evaluate = spin end)
+            pcall(function() getmetatable(P).__index = { evaluate = spin } end)
+            r.time = setmetatable({}, { __lt = spin, __add = spin, __le = spin })
+            return d.key == "00000000000000"
+          end }
+        return P
+      ]]))
+      for _ = 1, 3 do
+        local v = e:check { pei = "000000000000000" }
+        assert.equal("WHITELISTED", v.status) -- x failed (in its budget) and decided nothing
+        assert.same({ "x", true }, { v.reasons[1].condition, v.reasons[1].failed })
+        local ok = e:check { pei = "490154203237518" }
+        assert.same({ "WHITELISTED", 0 }, { ok.status, #ok.reasons })
+      end
+      assert.equal(0, e:stats().failures)
+      assert.equal(3, e:stats().condition_failures)
+    end)
+
     it("gives on_error as the status of a failed check", function()
       local e = assert(engine_for([[
         local P = policy.new { name = "h", version = "1" }

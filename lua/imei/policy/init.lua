@@ -478,6 +478,7 @@ function policy.seal(P)
   local sealed = {}
   for k, v in pairs(P) do sealed[k] = v end
   sealed.order, sealed.conditions, sealed.scratch = order, nil, nil
+  sealed.full_name = P.name .. "@" .. P.version -- a verdict's `policy`, made once
   private.sealed = sealed
   return P
 end
@@ -716,7 +717,7 @@ function Policy:evaluate(d, r, ctx)
   end
   local n, final = run.n, run.final
   run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
-  local policy_name = P.name .. "@" .. P.version
+  local policy_name = P ~= self and P.full_name or P.name .. "@" .. P.version
   if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it,
     -- except a locked (national) condition, which it cannot overrule: the worse one wins
@@ -764,6 +765,11 @@ function Policy:evaluate(d, r, ctx)
     failed = nfailed > 0 or nil, policy = policy_name,
   }
 end
+
+--- policy.evaluate(P, d, r, ctx): P:evaluate, as the runtime calls it: this very function,
+-- whatever a policy file does to P or its metatable (the runtime's check path relies on
+-- that: lua/imei/policy/runtime.lua). Never handed to policy files.
+policy.evaluate = Policy.evaluate
 
 --- Names of the conditions in order, with their state; for lint and reports.
 function Policy:describe()

@@ -24,13 +24,16 @@ local open, load = io.open, load
 local os_time, os_date = os.time, os.date
 -- The host's bounded log (core/sandbox.c), nil outside the sandbox.
 local host_log = rawget(_G, "_IMEI_HOST_LOG")
-local parse = core.parse
+local parse, device_facts = core.parse, core.device_facts
 -- The examples' data are the real C objects, built in the examples' own instance.
 local list_load_string, lists_new, sightings_open = core.list_load_string, core.lists_new, core.sightings_open
 -- Inside the engine's sandbox: a protected call with a share of the check's budget, for
 -- each condition (lua/imei/policy/init.lua). Outside one (a plain state) policy uses pcall.
 local has_sandbox, sandbox = pcall(require, "imei.sandbox")
 local protect = has_sandbox and sandbox.pcall_budget or nil
+-- The check's own stretch runs without the sandbox's count hook (host/sandbox.c, unhook).
+local unhook = has_sandbox and sandbox.unhook or nil
+local evaluate_policy, sealed_of = policy.evaluate, policy.sealed_of
 
 local runtime = {}
 
@@ -45,13 +48,69 @@ for name in ([[kind digits from_pei key tac snr rbi rbi_name test cd_expected cd
   D_FIELDS[name] = true
 end
 runtime.DEVICE_FIELDS = D_FIELDS
+local function no_such_field(name)
+  error(("d.%s: the device record has no such field (see docs/policies.md)"):format(tostring(name)), 3)
+end
 local STRICT_D = {
   __index = function(_, name)
     if D_FIELDS[name] then return nil end
-    error(("d.%s: the device record has no such field (see docs/policies.md)"):format(tostring(name)), 2)
+    no_such_field(name)
   end,
   __metatable = false,
 }
+
+-- A device record is built from the facts every check reads (core.device_facts: kind, key,
+-- cd_ok, spare, test, junk) and, with a TAC database, known_tac from the TAC's index; the
+-- other fields of imei.parse's table, and `device` (the TAC record), are filled in the
+-- first time a policy reads one of them, with the values they would have had from the
+-- start. What to fill in is kept under keys no policy can name: the input as given, and
+-- the TAC's record index.
+local PARSE_FIELDS = {} -- imei.parse's fields that core.device_facts does not give
+for name in ([[digits from_pei tac snr rbi rbi_name cd_expected cd pei svn svn_reserved pesn decimal
+  decimal_form]]):gmatch("%S+") do
+  PARSE_FIELDS[name] = true
+end
+local LAZY_INPUT, LAZY_TAC = {}, {}
+
+-- Fill in the rest of imei.parse's fields (those not set already).
+local function fill_parse(d, input)
+  d[LAZY_INPUT] = nil
+  local t = parse(input)
+  for k, v in next, t do
+    if rawget(d, k) == nil then rawset(d, k, v) end
+  end
+end
+
+-- The metatable of the device records read with this TAC database (one per database).
+local LAZY_D = setmetatable({}, { __mode = "k" })
+local function lazy_d(tacdb)
+  local mt = LAZY_D[tacdb]
+  if mt then return mt end
+  mt = {
+    __index = function(d, name)
+      if PARSE_FIELDS[name] then
+        local input = rawget(d, LAZY_INPUT)
+        if input == nil then return nil end
+        fill_parse(d, input)
+        return rawget(d, name)
+      elseif name == "device" then
+        local idx = rawget(d, LAZY_TAC)
+        if idx == nil then return nil end
+        d[LAZY_TAC] = nil
+        local record = tacdb:record(idx)
+        rawset(d, "device", record)
+        return record
+      elseif D_FIELDS[name] then
+        return nil
+      end
+      no_such_field(name)
+    end,
+    __metatable = false,
+  }
+  LAZY_D[tacdb] = mt
+  return mt
+end
+local LAZY_NO_TACDB = lazy_d(false)
 
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
@@ -59,19 +118,24 @@ function runtime.device(r, tacdb)
   if type(input) ~= "string" then
     return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
   end
-  local d, err = parse(input)
-  if not d then
-    return setmetatable({ input = input, parsed = false, valid = false, error = err }, STRICT_D)
+  local kind, key, cd_ok, spare, test, junk = device_facts(input)
+  if not kind then
+    return setmetatable({ input = input, parsed = false, valid = false, error = key }, STRICT_D)
   end
-  d.input = input
-  d.parsed = true
-  d.imei_kind = IMEI_KINDS[d.kind] or false
-  d.valid = d.imei_kind and d.cd_ok ~= false
-  if d.key and tacdb then
-    d.device = tacdb:lookup(d.key)
+  local imei_kind = IMEI_KINDS[kind] or false
+  local d = { input = input, parsed = true, kind = kind, key = key, cd_ok = cd_ok, spare = spare, test = test,
+              junk = junk, imei_kind = imei_kind, valid = imei_kind and cd_ok ~= false, [LAZY_INPUT] = input }
+  if key and tacdb then
+    if tacdb.index then -- a TAC database: known_tac from the index; the record when asked for
+      local idx = tacdb:index(key)
+      d.known_tac = idx ~= nil
+      d[LAZY_TAC] = idx
+      return setmetatable(d, lazy_d(tacdb))
+    end
+    d.device = tacdb:lookup(key) -- the examples' device, the explanation's recording proxy
     d.known_tac = d.device ~= nil -- stays nil without a TAC database: not known either way
   end
-  return setmetatable(d, STRICT_D)
+  return setmetatable(d, LAZY_NO_TACDB)
 end
 
 -- A table that refuses writes, so shared objects survive a careless policy.
@@ -240,13 +304,20 @@ end
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
+  -- (the counts, asked on every check by the duplicate rules, check their answer inline)
   function api.imsis(key, days)
     local store = state.store
-    return store and need(store:imsis(key, days, state.now)) or 0
+    if not store then return 0 end
+    local n, err = store:imsis(key, days, state.now)
+    if n == nil and err ~= nil then need(n, err) end
+    return n or 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    return store and need(store:msisdns(key, days, state.now)) or 0
+    if not store then return 0 end
+    local n, err = store:msisdns(key, days, state.now)
+    if n == nil and err ~= nil then need(n, err) end
+    return n or 0
   end
   function api.first_imsi(key)
     local store = state.store
@@ -359,7 +430,7 @@ local function policy_api(state, env)
   for k, v in pairs(policy) do
     -- examples_of hands out the national examples a policy file must not edit; seal and
     -- sealed_of (what a check decides with) are the runtime's
-    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" then api[k] = v end
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" then api[k] = v end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -467,6 +538,23 @@ function runtime.new(opts)
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
+  if unhook and not sealed_of(P).raw_check then
+    -- In the sandbox, the check runs unhooked up to its conditions' protected call
+    -- (ctx.protect, which runs them hooked) and after it: everything it calls until then
+    -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
+    -- request is the host's own table. A raw check is policy code: it keeps the hook.
+    local device, context = runtime.device, inst.context
+    function inst.check(r)
+      unhook()
+      local now = r.time
+      if now == nil then
+        now = os_time()
+        r.time = now
+      end
+      state.now = now
+      return evaluate_policy(P, device(r, state.tacdb), r, context)
+    end
+  end
   -- explain: the same evaluation, traced; the host calls explain_finish afterwards
   -- whatever happened (a run cut short by the budget leaves the data swapped)
   function inst.explain(r) return explain_trace.run(inst, r) end
