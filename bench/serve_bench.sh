@@ -54,7 +54,8 @@ percentiles() {
 			v[int(NR * 0.5) + 1], v[int(NR * 0.9) + 1], v[int(NR * 0.99) + 1], v[int(NR * 0.999) + 1], v[NR], NR }'
 }
 
-# run NAME H2LOAD-ARGS...: h2load with a per-request log, its summary lines and percentiles
+# run NAME H2LOAD-ARGS...: h2load with a per-request log, its summary lines and percentiles;
+# the line is also kept for the summary (round's label, run's name) printed at the end
 run() {
 	local name=$1
 	shift
@@ -63,11 +64,16 @@ run() {
 	timeout 300 h2load "$@" --log-file="$out/h2load.log" -i "$out/uris.txt" >"$out/h2load.out" 2>&1 || true
 	grep -E "^finished in|^requests:|^status codes:" "$out/h2load.out" | sed 's/^/  /'
 	echo "  (h2load counts the 404s for the 1 % MEIDs, ERROR_EQUIPMENT_UNKNOWN, as failed)"
-	percentiles "$out/h2load.log"
+	local line rate
+	line=$(percentiles "$out/h2load.log")
+	rate=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h2load.out")
+	echo "$line"
+	printf '%-20s| %-18s %9s req/s, %s\n' "${name%%:*}" "$label" "${rate:-?}" "${line#  latency: }" >>"$out/summary.txt"
 }
 
 # one round: the three h2load runs and the server's own histogram, against BINARY
 round() {
+label=$2
 start_server "$1"
 echo "-- $2: imei-eird ($1), 2 workers on 127.0.0.1:$port; h2load on the same machine (1 thread); load $(cut -d' ' -f1 /proc/loadavg)"
 timeout 60 h2load -n 20000 -c 8 -m 8 -t 1 -i "$out/uris.txt" >/dev/null 2>&1 || true # warm-up
@@ -87,10 +93,13 @@ curl -s "http://127.0.0.1:$port/metrics" | awk '
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 
+: >"$out/summary.txt"
 round "$EIRD" "this build"
 if [ -n "$PEER" ]; then
 	round "$PEER" "peer"
 	round "$EIRD" "this build, again"
 	round "$PEER" "peer, again"
 fi
+echo "-- summary: each run beside its peer's (target: p99 < 1 ms at 8 x 4)"
+sort -s -t'|' -k1,1 "$out/summary.txt" | sed 's/^/  /'
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -46,7 +46,18 @@
  * for them are kept by image address (user value 3), created once per distinct string. */
 #define LONG_STRING 40
 
-enum { UV_CACHE = 1, UV_RATS, UV_INTERN, UV_TAGS, UV_N };
+/* Lookups by a TAC string (db:lookup("35209900")) also go through a table keyed by the
+ * address of the Lua string (user value 5, light userdata -> record): a short Lua string
+ * is interned, so the same TAC text is the same object, and a hit reads one hash node:
+ * neither the string's bytes nor the index are touched (a plain table keyed by TAC reads
+ * the string's hash, then its node). The strings are kept alive in an array (user value
+ * 6), so an address cannot be reused while it is a key. Only a string of exactly the 8
+ * digits of a record's TAC is kept, and only while every record has a cache slot of its
+ * own (the default up to CACHE_DEFAULT records; nothing is evicted then): at most one
+ * string per TAC record, 42-52 bytes each (1.3 MB for the Osmocom file's 25,121 TACs,
+ * 10 MB for the GSMA's 250,000), built as TAC strings are looked up; dropped with the
+ * record cache (db:cache(n)). */
+enum { UV_CACHE = 1, UV_RATS, UV_INTERN, UV_TAGS, UV_BYSTR, UV_KEEP, UV_N };
 
 struct db_box {
 	struct imei_tacdb *db;
@@ -54,6 +65,7 @@ struct db_box {
 	                          NULL when every record has a slot of its own */
 	size_t slots;          /* cache slots allocated (0: none yet) */
 	lua_Integer cache_max; /* db:cache() */
+	lua_Integer nkept;     /* strings in the string cache (0: none, no tables yet) */
 };
 
 struct builder_box {
@@ -201,8 +213,13 @@ static void cache_reset(lua_State *L, int box_idx, struct db_box *box)
 	lua_setiuservalue(L, box_idx, UV_CACHE);
 	lua_pushnil(L);
 	lua_setiuservalue(L, box_idx, UV_TAGS);
+	lua_pushnil(L);
+	lua_setiuservalue(L, box_idx, UV_BYSTR);
+	lua_pushnil(L);
+	lua_setiuservalue(L, box_idx, UV_KEEP);
 	box->tags = NULL;
 	box->slots = 0;
+	box->nkept = 0;
 }
 
 /* Allocate the cache (the db object at stack index 1): its slots, and their tags when
@@ -255,12 +272,44 @@ static void push_cached(lua_State *L, struct db_box *box, uint32_t idx)
 	lua_remove(L, -2);
 }
 
+/* Keep the record on top of the stack under the string at index 2, the exact 8 digits of
+ * record idx's TAC. */
+static void str_cache_put(lua_State *L, struct db_box *box, uint32_t idx)
+{
+	struct imei_tac_record r;
+	imei_tacdb_record(box->db, idx, &r);
+	size_t len;
+	const char *s = lua_tolstring(L, 2, &len);
+	if (r.key_len != len || memcmp(r.key, s, len) != 0)
+		return;
+	if (box->nkept == 0) {
+		lua_newtable(L);
+		lua_setiuservalue(L, 1, UV_BYSTR);
+		lua_newtable(L);
+		lua_setiuservalue(L, 1, UV_KEEP);
+	}
+	lua_getiuservalue(L, 1, UV_KEEP);
+	lua_pushvalue(L, 2);
+	lua_rawseti(L, -2, box->nkept + 1); /* alive before it is a key */
+	box->nkept++;
+	lua_getiuservalue(L, 1, UV_BYSTR);
+	lua_pushvalue(L, -3);
+	lua_rawsetp(L, -2, lua_topointer(L, 2));
+	lua_pop(L, 2);
+}
+
 static int l_lookup(lua_State *L)
 {
 	struct db_box *box = self_box(L);
 	const struct imei_tacdb *db = box->db;
 	if (!db)
 		luaL_argerror(L, 1, "the TAC database is closed");
+	if (box->nkept && lua_type(L, 2) == LUA_TSTRING) { /* its address only, not read */
+		lua_getiuservalue(L, 1, UV_BYSTR);
+		if (lua_rawgetp(L, -1, lua_topointer(L, 2)) != LUA_TNIL)
+			return 1;
+		lua_pop(L, 2);
+	}
 	size_t len;
 	const char *s = imei_lua_checkstring(L, 2, &len);
 	uint32_t idx;
@@ -275,6 +324,8 @@ static int l_lookup(lua_State *L)
 		return 1;
 	}
 	push_cached(L, box, idx);
+	if (len == 8 && box->slots && !box->tags) /* a cache slot for every record: no eviction */
+		str_cache_put(L, box, idx);
 	return 1;
 }
 
@@ -463,6 +514,7 @@ static struct db_box *new_box(lua_State *L)
 	box->tags = NULL;
 	box->slots = 0;
 	box->cache_max = CACHE_DEFAULT;
+	box->nkept = 0;
 	lua_createtable(L, 16, 0); /* RAT mask + 1 -> shared rats set */
 	lua_setiuservalue(L, -2, UV_RATS);
 	lua_newtable(L); /* image address -> long string, date -> date string */

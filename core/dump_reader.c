@@ -2,6 +2,9 @@
  * dump_reader.c — operator dump rows (imei_dump_reader.h): layouts, headers, the row parser
  * and a bounded line reader over plain or gzip files (zlib's inflate; RFC 1952 detected
  * from the magic bytes, so a gzip file needs no .gz name and a plain one reads as is).
+ * The row parser runs once per row of dumps of many millions: a plain row is split and
+ * valued in one pass (parse_plain), any other by the general splitter (split_line), which
+ * says what is wrong; the rules of each column live once, in decode_field, for both.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -56,39 +59,105 @@ void imei_dump_day_str(int32_t day, char *out)
 	snprintf(out, 9, "%04d%02u%02u", y, m % 100, d % 100);
 }
 
-static bool leap(int y)
+static bool leap(unsigned y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int num(const char *s, size_t n)
+/* ---- digits ------------------------------------------------------------------------ */
+
+static const uint64_t pow10_u64[17] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+	1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+};
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_DIGITS 1
+/* The value of 8 decimal digits already less '0' (each byte 0..9), the first in the lowest
+ * byte: pairs, then quads, then the eight, with three multiplications. */
+static inline uint64_t eight_digits(uint64_t y)
 {
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
+	y = y * 10 + (y >> 8);
+	return (((y & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+	        (((y >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+}
+#endif
+
+/* How many decimal digits s[0..n) starts with, and their value in *value (exact up to 19
+ * digits; only ever used up to 16). Eight bytes at a time where the CPU allows: a byte is
+ * no digit when it is >= 0x80, below '0' (x - '0' borrows into its top bit) or above '9'
+ * (x + 0x46 reaches 0x80); a borrow or carry only ever moves into a later byte, so the
+ * lowest byte flagged is the first non-digit. */
+static inline size_t digit_run(const char *s, size_t n, uint64_t *value)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+#ifdef SWAR_DIGITS
+	while (n - i >= 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t nd = (x | (x + 0x4646464646464646ULL) | (x - 0x3030303030303030ULL)) & 0x8080808080808080ULL;
+		uint64_t y = x - 0x3030303030303030ULL;
+		if (nd == 0) {
+			v = v * 100000000ULL + eight_digits(y);
+			i += 8;
+			continue;
+		}
+		unsigned k = (unsigned)__builtin_ctzll(nd) / 8;
+		if (k > 0) {
+			v = v * pow10_u64[k] + eight_digits(y << (8 * (8 - k)));
+			i += k;
+		}
+		*value = v;
+		return i;
 	}
-	return v;
+#endif
+	for (; i < n; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			break;
+		v = v * 10 + d;
+	}
+	*value = v;
+	return i;
+}
+
+/* ---- dates ------------------------------------------------------------------------- */
+
+/* A date field's YYYYMMDD as a number, from YYYYMMDD (lead digits worth v at its start) or
+ * YYYY-MM-DD; 0 when it has neither shape (no date has month 0). */
+static uint32_t date_number(const char *s, size_t len, size_t lead, uint64_t v)
+{
+	if (len == 8 && lead == 8)
+		return (uint32_t)v;
+	if (len == 10 && lead == 4 && s[4] == '-' && s[7] == '-') {
+		uint64_t m, d;
+		if (digit_run(s + 5, 2, &m) == 2 && digit_run(s + 8, 2, &d) == 2)
+			return (uint32_t)(v * 10000 + m * 100 + d);
+	}
+	return 0;
+}
+
+/* The day of YYYYMMDD when it is a real calendar date. */
+static bool date_day(uint32_t ymd, int32_t *day)
+{
+	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
+	if (m < 1 || m > 12 || d < 1)
+		return false;
+	if (d > mdays[m - 1] + (m == 2 && leap(y) ? 1u : 0u))
+		return false;
+	*day = imei_dump_day_from_ymd((int)y, m, d);
+	return true;
 }
 
 bool imei_dump_date(const char *s, size_t len, int32_t *day)
 {
-	int y, m, d;
-	if (len == 8) {
-		y = num(s, 4), m = num(s + 4, 2), d = num(s + 6, 2);
-	} else if (len == 10 && s[4] == '-' && s[7] == '-') {
-		y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
-	} else {
-		return false;
-	}
-	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (y < 0 || m < 1 || m > 12 || d < 1)
-		return false;
-	if (d > mdays[m - 1] + (m == 2 && leap(y)))
-		return false;
-	*day = imei_dump_day_from_ymd(y, (unsigned)m, (unsigned)d);
-	return true;
+	uint64_t v;
+	size_t lead = digit_run(s, len, &v);
+	uint32_t ymd = date_number(s, len, lead, v);
+	return ymd != 0 && date_day(ymd, day);
 }
 
 /* ---- layouts ------------------------------------------------------------------------ */
@@ -343,26 +412,25 @@ static enum imei_dump_reject problem(struct imei_dump_problem *why, enum imei_du
 	return r;
 }
 
-static const uint64_t pow10_u64[17] = {
-	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
-	1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-	100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+/* A field of a row: where it is (trimmed, between its quotes when quoted), whether it was
+ * quoted with "" inside (unescaped before use: the identity only), and the digits it
+ * starts with (digit_run), found while the line is split. */
+struct span {
+	const char *s;
+	size_t len;
+	size_t lead;
+	uint64_t v;
+	bool escaped;
 };
 
-/* digits[0..len) of min..max digits as 10^len + value; -1 at the first non-digit (its
- * 0-based index in *at), -2 for a wrong length. */
-static int encode_digits(const char *s, size_t len, unsigned min, unsigned max, uint64_t *out, size_t *at)
+/* digits of min..max digits as 10^len + value (the store's encoding); -1 at the first
+ * non-digit (its 0-based index in *at), -2 for a wrong length. A run of more than 16
+ * digits is a wrong length, whatever follows it. */
+static int encode_digits(size_t len, size_t lead, uint64_t v, unsigned min, unsigned max, uint64_t *out, size_t *at)
 {
-	uint64_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned)(unsigned char)s[i] - '0';
-		if (d > 9) {
-			*at = i;
-			return -1;
-		}
-		v = v * 10 + d;
-		if (i >= 16)
-			return -2;
+	if (lead < len && lead <= 16) {
+		*at = lead;
+		return -1;
 	}
 	if (len < min || len > max)
 		return -2;
@@ -370,11 +438,30 @@ static int encode_digits(const char *s, size_t len, unsigned min, unsigned max, 
 	return 0;
 }
 
-struct span {
-	const char *s;
-	size_t len;
-	bool escaped; /* quoted with "" inside: unescape before use */
-};
+/* An identity of 14, 15 or 16 decimal digits (TS 23.003 §6.2: IMEI without CD, IMEI,
+ * IMEISV), the common case: its key and form into row. false for any other identity. */
+static inline bool imei_digits(const struct span *f, struct imei_dump_row *row)
+{
+	if (f->lead != f->len || f->len < 14 || f->len > 16)
+		return false;
+	uint64_t v = f->v;
+	if (f->len == 14) {
+		row->key = v;
+		row->form = IMEI_DUMP_FORM_IMEI14;
+		row->kind = IMEI_KIND_IMEI14;
+	} else if (f->len == 15) {
+		row->key = v / 10;
+		row->form = (uint8_t)(IMEI_DUMP_FORM_IMEI + v % 10);
+		row->kind = IMEI_KIND_IMEI;
+	} else {
+		row->key = v / 100;
+		row->form = (uint8_t)(IMEI_DUMP_FORM_IMEISV + v % 100);
+		row->kind = IMEI_KIND_IMEISV;
+	}
+	row->ident = NULL;
+	row->ident_len = 0;
+	return true;
+}
 
 static size_t unescape(const struct span *f, char *out, size_t cap)
 {
@@ -399,38 +486,13 @@ static enum imei_dump_reject parse_ident(struct span f, unsigned field, struct i
 		f.len = unescape(&f, scratch, IMEI_DUMP_MAX_IDENT * 2 + 1);
 		f.s = scratch;
 		trim(&f.s, &f.len);
+		f.lead = digit_run(f.s, f.len, &f.v);
 	}
 	if (f.len == 0)
 		return problem(why, IMEI_DUMP_R_IMEI_EMPTY, field, "imei: empty");
+	if (imei_digits(&f, row))
+		return IMEI_DUMP_OK;
 	const unsigned char *s = (const unsigned char *)f.s;
-	/* the common case: 14, 15 or 16 decimal digits (TS 23.003 §6.2) */
-	if (f.len >= 14 && f.len <= 16) {
-		uint64_t key = 0;
-		size_t i;
-		for (i = 0; i < f.len; i++) {
-			unsigned d = (unsigned)s[i] - '0';
-			if (d > 9)
-				break;
-			if (i < 14)
-				key = key * 10 + d;
-		}
-		if (i == f.len) {
-			row->key = key;
-			if (f.len == 14) {
-				row->form = IMEI_DUMP_FORM_IMEI14;
-				row->kind = IMEI_KIND_IMEI14;
-			} else if (f.len == 15) {
-				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEI + (s[14] - '0'));
-				row->kind = IMEI_KIND_IMEI;
-			} else {
-				row->form = (uint8_t)(IMEI_DUMP_FORM_IMEISV + (s[14] - '0') * 10 + (s[15] - '0'));
-				row->kind = IMEI_KIND_IMEISV;
-			}
-			row->ident = NULL;
-			row->ident_len = 0;
-			return IMEI_DUMP_OK;
-		}
-	}
 	if (f.len > IMEI_DUMP_MAX_IDENT) {
 		show(f.s, f.len, shown);
 		return problem(why, IMEI_DUMP_R_IMEI_TEXT, field, "imei: '%s' has %zu characters, more than %d", shown,
@@ -481,26 +543,24 @@ static enum imei_dump_reject parse_ident(struct span f, unsigned field, struct i
 	return IMEI_DUMP_OK;
 }
 
-enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const char *line, size_t len,
-                                      struct imei_dump_row *row, char *scratch, struct imei_dump_problem *why)
+/* Split any line: quoting with "", blanks around fields. IMEI_DUMP_OK, or the refusal of
+ * a line with a control byte, broken quoting or the wrong number of fields. */
+static enum imei_dump_reject split_line(const struct imei_dump_layout *lay, const char *line, size_t len,
+                                        struct span *fields, size_t *nfields, struct imei_dump_problem *why)
 {
-	struct span fields[IMEI_DUMP_MAX_COLS];
 	size_t nf = 0, pos = 0;
-	char shown[32];
 	const char delim = lay->delim;
-
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if (c < 0x20 && c != '\t')
 			return problem(why, IMEI_DUMP_R_CONTROL, 0, "byte 0x%02X at column %zu: control bytes have no place "
 			               "in a dump row", c, i + 1);
 	}
-	/* split */
 	for (;;) {
 		size_t start = pos;
 		while (start < len && (line[start] == ' ' || line[start] == '\t'))
 			start++;
-		struct span f = { line + start, 0, false };
+		struct span f = { line + start, 0, 0, 0, false };
 		size_t next;
 		if (start < len && line[start] == '"') {
 			size_t q = start + 1;
@@ -535,6 +595,7 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
 			f.len = next - start;
 			trim(&f.s, &f.len);
 		}
+		f.lead = digit_run(f.s, f.len, &f.v);
 		if (nf < IMEI_DUMP_MAX_COLS)
 			fields[nf] = f;
 		nf++;
@@ -552,73 +613,172 @@ enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const 
 			               lay->ncols, names);
 		return problem(why, IMEI_DUMP_R_FIELDS, 0, "%zu fields, expected %u (%s)", nf, lay->ncols, names);
 	}
+	*nfields = nf;
+	return IMEI_DUMP_OK;
+}
 
+/* The value of one field, of the kind col, into row: the rules of each column, for both
+ * ways a line is split (inlined in each: a call per field costs as much as the field).
+ * IMEI_DUMP_OK, or why not (in *why unless NULL). */
+static inline __attribute__((always_inline)) enum imei_dump_reject decode_field(enum imei_dump_col col, struct span f, unsigned field,
+                                                 struct imei_dump_row *row, struct imei_dump_dates *dates,
+                                                 char *scratch, struct imei_dump_problem *why)
+{
+	char shown[32];
+	size_t at;
+	int rc;
+	switch (col) {
+	case IMEI_DUMP_COL_DATE: {
+		uint32_t ymd = date_number(f.s, f.len, f.lead, f.v);
+		if (dates && ymd != 0 && ymd == dates->ymd) {
+			row->day = dates->day; /* the date of the row before: dumps come sorted by day */
+			return IMEI_DUMP_OK;
+		}
+		if (ymd == 0 || !date_day(ymd, &row->day)) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_DATE, field, "date: '%s' is not a date (YYYYMMDD)", shown);
+		}
+		if (row->day < IMEI_DUMP_MIN_DAY || row->day > IMEI_DUMP_MAX_DAY) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_DATE_RANGE, field, "date: %s is outside the years 2000 to 2099", shown);
+		}
+		if (dates) {
+			dates->ymd = ymd;
+			dates->day = row->day;
+			dates->text8 = 0;
+			if (f.len == 8 && !f.escaped)
+				memcpy(&dates->text8, f.s, 8);
+		}
+		return IMEI_DUMP_OK;
+	}
+	case IMEI_DUMP_COL_IMEI:
+		if (!f.escaped && imei_digits(&f, row))
+			return IMEI_DUMP_OK; /* the common case, without a call */
+		return parse_ident(f, field, row, scratch, why);
+	case IMEI_DUMP_COL_IMSI:
+		rc = encode_digits(f.len, f.lead, f.v, 6, 15, &row->imsi, &at);
+		if (rc < 0) {
+			show(f.s, f.len, shown);
+			if (f.len == 0)
+				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: empty");
+			if (rc == -1)
+				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s': character %zu is not a digit", shown,
+				               at + 1);
+			return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s' has %zu digits, an IMSI has 6 to 15", shown,
+			               f.len);
+		}
+		return IMEI_DUMP_OK;
+	case IMEI_DUMP_COL_MSISDN: {
+		if (f.len == 0)
+			return IMEI_DUMP_OK;
+		size_t skip = f.s[0] == '+';
+		if (skip)
+			f.lead = digit_run(f.s + 1, f.len - 1, &f.v);
+		rc = encode_digits(f.len - skip, f.lead, f.v, 3, 15, &row->msisdn, &at);
+		if (rc < 0) {
+			show(f.s, f.len, shown);
+			if (rc == -1)
+				return problem(why, IMEI_DUMP_R_MSISDN, field, "msisdn: '%s': character %zu is not a digit", shown,
+				               at + 1 + skip);
+			return problem(why, IMEI_DUMP_R_MSISDN, field, "msisdn: '%s' has %zu digits, an MSISDN has 3 to 15",
+			               shown, f.len - skip);
+		}
+		return IMEI_DUMP_OK;
+	}
+	case IMEI_DUMP_COL_RAT:
+		if (f.len == 0)
+			return IMEI_DUMP_OK;
+		if (imei_sight_rat(f.s, f.len, &row->rat, NULL) < 0) {
+			show(f.s, f.len, shown);
+			return problem(why, IMEI_DUMP_R_RAT, field,
+			               "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, ... or 1..10)", shown);
+		}
+		return IMEI_DUMP_OK;
+	default:
+		return IMEI_DUMP_OK;
+	}
+}
+
+/* A plain line, the common one, in a single pass: each field split, its digits read
+ * (digit_run) and its value taken (decode_field) before the next. Plain: no byte below
+ * '!' (no blank, no control byte), fields unquoted or quoted without "" or blanks, as many
+ * fields as the layout takes, each of them good. false for any other line: parse_line
+ * then splits it and says what is wrong, so that both give the same row, and the same
+ * refusal, for every line. */
+static bool parse_plain(const struct imei_dump_layout *lay, struct imei_dump_dates *dates, const char *line,
+                        size_t len, struct imei_dump_row *row, char *scratch)
+{
+	const char delim = lay->delim;
+	const char *p = line, *end = line + len;
+	size_t nf = 0;
+	if ((unsigned char)delim <= ' ' || delim == '"' || (delim >= '0' && delim <= '9'))
+		return false;
+	row->msisdn = 0;
+	row->rat = 0;
+	for (;;) {
+		if (nf == lay->ncols)
+			return false;
+		enum imei_dump_col col = (enum imei_dump_col)lay->col[nf++];
+		const char *q;
+		if (col == IMEI_DUMP_COL_DATE && dates && dates->text8 && end - p >= 8 && memcmp(p, &dates->text8, 8) == 0 &&
+		    (end - p == 8 || p[8] == delim)) {
+			/* the same 8 bytes as the date of the row before */
+			row->day = dates->day;
+			q = p + 8;
+		} else {
+			struct span f;
+			if (p < end && *p == '"') {
+				/* quoted: up to the closing quote, then the delimiter or the line's end */
+				f.s = ++p;
+				f.lead = digit_run(p, (size_t)(end - p), &f.v);
+				for (q = p + f.lead; q < end && *q != '"'; q++)
+					if ((unsigned char)*q <= ' ')
+						return false;
+				f.len = (size_t)(q - p);
+				if (q == end || (++q < end && *q != delim))
+					return false;
+			} else {
+				f.s = p;
+				f.lead = digit_run(p, (size_t)(end - p), &f.v);
+				for (q = p + f.lead; q < end && *q != delim; q++)
+					if ((unsigned char)*q <= ' ' || *q == '"')
+						return false;
+				f.len = (size_t)(q - p);
+			}
+			f.escaped = false;
+			if (decode_field(col, f, (unsigned)nf, row, dates, scratch, NULL) != IMEI_DUMP_OK)
+				return false;
+		}
+		if (q == end)
+			break;
+		p = q + 1;
+	}
+	return nf >= lay->min_cols;
+}
+
+enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const char *line, size_t len,
+                                      struct imei_dump_row *row, char *scratch, struct imei_dump_problem *why)
+{
+	return imei_dump_parse_row(lay, NULL, line, len, row, scratch, why);
+}
+
+enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, struct imei_dump_dates *dates,
+                                          const char *line, size_t len, struct imei_dump_row *row, char *scratch,
+                                          struct imei_dump_problem *why)
+{
+	if (parse_plain(lay, dates, line, len, row, scratch))
+		return IMEI_DUMP_OK;
+	struct span fields[IMEI_DUMP_MAX_COLS];
+	size_t nf = 0;
+	enum imei_dump_reject r = split_line(lay, line, len, fields, &nf, why);
+	if (r != IMEI_DUMP_OK)
+		return r;
 	row->msisdn = 0;
 	row->rat = 0;
 	for (size_t i = 0; i < nf; i++) {
-		struct span f = fields[i];
-		unsigned field = (unsigned)i + 1;
-		size_t at;
-		int rc;
-		switch (lay->col[i]) {
-		case IMEI_DUMP_COL_DATE:
-			if (!imei_dump_date(f.s, f.len, &row->day)) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_DATE, field, "date: '%s' is not a date (YYYYMMDD)", shown);
-			}
-			if (row->day < IMEI_DUMP_MIN_DAY || row->day > IMEI_DUMP_MAX_DAY) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_DATE_RANGE, field,
-				               "date: %s is outside the years 2000 to 2099", shown);
-			}
-			break;
-		case IMEI_DUMP_COL_IMEI:
-			rc = parse_ident(f, field, row, scratch, why);
-			if (rc != IMEI_DUMP_OK)
-				return (enum imei_dump_reject)rc;
-			break;
-		case IMEI_DUMP_COL_IMSI:
-			rc = encode_digits(f.s, f.len, 6, 15, &row->imsi, &at);
-			if (rc < 0) {
-				show(f.s, f.len, shown);
-				if (f.len == 0)
-					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: empty");
-				if (rc == -1)
-					return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s': character %zu is not a digit",
-					               shown, at + 1);
-				return problem(why, IMEI_DUMP_R_IMSI, field, "imsi: '%s' has %zu digits, an IMSI has 6 to 15",
-				               shown, f.len);
-			}
-			break;
-		case IMEI_DUMP_COL_MSISDN:
-			if (f.len == 0)
-				break;
-			{
-				size_t skip = f.s[0] == '+';
-				rc = encode_digits(f.s + skip, f.len - skip, 3, 15, &row->msisdn, &at);
-				if (rc < 0) {
-					show(f.s, f.len, shown);
-					if (rc == -1)
-						return problem(why, IMEI_DUMP_R_MSISDN, field,
-						               "msisdn: '%s': character %zu is not a digit", shown, at + 1 + skip);
-					return problem(why, IMEI_DUMP_R_MSISDN, field,
-					               "msisdn: '%s' has %zu digits, an MSISDN has 3 to 15", shown, f.len - skip);
-				}
-			}
-			break;
-		case IMEI_DUMP_COL_RAT:
-			if (f.len == 0)
-				break;
-			if (imei_sight_rat(f.s, f.len, &row->rat, NULL) < 0) {
-				show(f.s, f.len, shown);
-				return problem(why, IMEI_DUMP_R_RAT, field,
-				               "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, ... or 1..10)",
-				               shown);
-			}
-			break;
-		default:
-			break;
-		}
+		r = decode_field((enum imei_dump_col)lay->col[i], fields[i], (unsigned)i + 1, row, dates, scratch, why);
+		if (r != IMEI_DUMP_OK)
+			return r;
 	}
 	return IMEI_DUMP_OK;
 }

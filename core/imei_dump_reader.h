@@ -135,6 +135,21 @@ struct imei_dump_problem {
 enum imei_dump_reject imei_dump_parse(const struct imei_dump_layout *lay, const char *line, size_t len,
                                       struct imei_dump_row *row, char *scratch, struct imei_dump_problem *why);
 
+/* The last date accepted and its day number. Dumps come sorted by day, so most rows repeat
+ * the date of the row before: with this, that costs one comparison. It only remembers
+ * (any order of dates gives the same rows). Zero it before the first row of a reader. */
+struct imei_dump_dates {
+	uint64_t text8; /* its 8 bytes when written YYYYMMDD, else 0 */
+	uint32_t ymd;   /* YYYYMMDD as a number, 0 = none */
+	int32_t day;
+};
+
+/* imei_dump_parse with the date of the row before remembered in *dates (NULL: none):
+ * what a reader of many rows calls. */
+enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, struct imei_dump_dates *dates,
+                                          const char *line, size_t len, struct imei_dump_row *row, char *scratch,
+                                          struct imei_dump_problem *why);
+
 /* Day numbers and dates. */
 bool imei_dump_date(const char *s, size_t len, int32_t *day); /* YYYYMMDD or YYYY-MM-DD */
 int32_t imei_dump_day_from_ymd(int y, unsigned m, unsigned d);

@@ -351,26 +351,37 @@ static uint64_t row_key(struct loader *ld, size_t line, const struct imei_csv_fi
 		       ld->key_name, n);
 		return UINT64_MAX;
 	}
-	show(v, n, shown);
 	if (ld->kind == IMEI_LIST_TACS) {
 		uint64_t tac = n == 8 ? digits_value(v, 8) : UINT64_MAX;
 		if (tac == UINT64_MAX)
-			reject(ld, IMEI_LIST_R_TAC, line, "tac \"%s\": a TAC is 8 decimal digits", shown);
+			reject(ld, IMEI_LIST_R_TAC, line, "tac \"%s\": a TAC is 8 decimal digits", show(v, n, shown));
 		return tac;
+	}
+	uint64_t key;
+	if ((n == 14 || n == 15) && (key = key_value(v)) != UINT64_MAX &&
+	    (n == 14 || (unsigned)(unsigned char)v[14] - '0' <= 9)) {
+		/* the fast path of imei_parse (as imei_list_has): 14 digits, or a 15-digit IMEI */
+		if (n == 15) {
+			char cd = imei_check_digit(v, 14);
+			if (cd != v[14]) /* TS 29.272 §6.2.1.3: the key is the first 14 digits */
+				warn(ld, line, "%s \"%s\": check digit %c, expected %c; kept as key %.14s", ld->key_name,
+				     show(v, n, shown), v[14], cd, v);
+		}
+		return key;
 	}
 	struct imei_id id;
 	struct imei_error e;
 	if (imei_parse(v, n, &id, &e) != IMEI_OK) {
-		reject(ld, IMEI_LIST_R_KEY, line, "%s \"%s\": %s", ld->key_name, shown, e.msg);
+		reject(ld, IMEI_LIST_R_KEY, line, "%s \"%s\": %s", ld->key_name, show(v, n, shown), e.msg);
 		return UINT64_MAX;
 	}
 	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
-		reject(ld, IMEI_LIST_R_MEID, line, "%s \"%s\": reads as a 3GPP2 %s, not an IMEI (14-16 digits)", ld->key_name, shown,
-		       id.kind == IMEI_KIND_MEID ? "MEID" : "ESN");
+		reject(ld, IMEI_LIST_R_MEID, line, "%s \"%s\": reads as a 3GPP2 %s, not an IMEI (14-16 digits)", ld->key_name,
+		       show(v, n, shown), id.kind == IMEI_KIND_MEID ? "MEID" : "ESN");
 		return UINT64_MAX;
 	}
 	if (id.kind == IMEI_KIND_IMEI && !id.cd_ok) /* TS 29.272 §6.2.1.3: the key is the first 14 digits */
-		warn(ld, line, "%s \"%s\": check digit %c, expected %c; kept as key %s", ld->key_name, shown, id.cd,
+		warn(ld, line, "%s \"%s\": check digit %c, expected %c; kept as key %s", ld->key_name, show(v, n, shown), id.cd,
 		     id.cd_expected, id.key);
 	return digits_value(id.key, 14);
 }
@@ -387,16 +398,15 @@ static uint64_t row_imsi(struct loader *ld, size_t line, const struct imei_csv_f
 		reject(ld, IMEI_LIST_R_IMSI, line, "imsi too long (%zu characters)", n);
 		return UINT64_MAX;
 	}
-	show(v, n, shown);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9') {
-			reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": not all decimal digits", shown);
+			reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": not all decimal digits", show(v, n, shown));
 			return UINT64_MAX;
 		}
 	}
 	uint64_t code = imsi_code(v, n);
 	if (code == UINT64_MAX)
-		reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": %zu digits, an IMSI has 6 to 15", shown, n);
+		reject(ld, IMEI_LIST_R_IMSI, line, "imsi \"%s\": %zu digits, an IMSI has 6 to 15", show(v, n, shown), n);
 	return code;
 }
 

@@ -160,38 +160,85 @@ bad:
 	                       shown);
 }
 
-static const char *const rat_names[IMEI_SIGHT_RAT_MAX + 1] = {
-	NULL, "UTRAN", "GERAN", "WLAN", "GAN", "HSPA", "EUTRAN", "VIRTUAL", "NB-IOT", "LTE-M", "NR",
-};
-
+/* The words a RAT is written as (any case): first the TS 29.274 §8.17 name of each RAT Type
+ * 1..10, in order (imei_sight_rat_name), then the other names dumps use. Each word has a
+ * key made when compiling: its length and first seven letters in one number, so that a
+ * dump row's RAT costs one comparison per word (and a longer word, the rest of it). */
+#define RAT_CH(s, i) ((uint64_t)(unsigned char)((i) < sizeof s - 1 ? s[(i) < sizeof s - 1 ? (i) : 0] : 0) << 8 * (i))
+#define RAT_KEY(s) \
+	(RAT_CH(s, 0) | RAT_CH(s, 1) | RAT_CH(s, 2) | RAT_CH(s, 3) | RAT_CH(s, 4) | RAT_CH(s, 5) | RAT_CH(s, 6) | \
+	 (uint64_t)(sizeof s - 1) << 56)
+#define RAT_WORD(s, r) { s, RAT_KEY(s), r }
+#define RAT_KEY_CHARS 7
 static const struct {
-	const char *name;
+	char name[15];
+	uint64_t key;
 	uint8_t rat;
-} rat_aliases[] = {
-	{ "2G", IMEI_RAT_GERAN },   { "3G", IMEI_RAT_UTRAN },  { "4G", IMEI_RAT_EUTRAN },
-	{ "LTE", IMEI_RAT_EUTRAN }, { "5G", IMEI_RAT_NR },     { "NBIOT", IMEI_RAT_NBIOT },
-	{ "LTEM", IMEI_RAT_LTEM },  { "EUTRAN-NB-IOT", IMEI_RAT_NBIOT }, { "HSPA-EVOLUTION", IMEI_RAT_HSPA },
-	{ "E-UTRAN", IMEI_RAT_EUTRAN },
+} rat_words[] = {
+	RAT_WORD("UTRAN", IMEI_RAT_UTRAN),   RAT_WORD("GERAN", IMEI_RAT_GERAN),   RAT_WORD("WLAN", IMEI_RAT_WLAN),
+	RAT_WORD("GAN", IMEI_RAT_GAN),       RAT_WORD("HSPA", IMEI_RAT_HSPA),     RAT_WORD("EUTRAN", IMEI_RAT_EUTRAN),
+	RAT_WORD("VIRTUAL", IMEI_RAT_VIRTUAL), RAT_WORD("NB-IOT", IMEI_RAT_NBIOT), RAT_WORD("LTE-M", IMEI_RAT_LTEM),
+	RAT_WORD("NR", IMEI_RAT_NR),
+	RAT_WORD("2G", IMEI_RAT_GERAN),      RAT_WORD("3G", IMEI_RAT_UTRAN),      RAT_WORD("4G", IMEI_RAT_EUTRAN),
+	RAT_WORD("LTE", IMEI_RAT_EUTRAN),    RAT_WORD("5G", IMEI_RAT_NR),         RAT_WORD("NBIOT", IMEI_RAT_NBIOT),
+	RAT_WORD("LTEM", IMEI_RAT_LTEM),     RAT_WORD("EUTRAN-NB-IOT", IMEI_RAT_NBIOT),
+	RAT_WORD("HSPA-EVOLUTION", IMEI_RAT_HSPA), RAT_WORD("E-UTRAN", IMEI_RAT_EUTRAN),
 };
+#undef RAT_WORD
+#undef RAT_KEY
+#undef RAT_CH
 
-static bool same_ci(const char *s, size_t len, const char *name)
+static char upper(char c)
 {
-	if (strlen(name) != len)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		if (c != name[i])
-			return false;
+	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+/* The key of s[0..len) (1 <= len < 15): as RAT_KEY, in upper case. Eight bytes at once
+ * where the CPU is little-endian (two overlapping loads, every letter upper-cased in one
+ * go: a byte of 'a'..'z' loses 0x20), else byte by byte. */
+static uint64_t rat_key(const char *s, size_t len)
+{
+	size_t n = len < RAT_KEY_CHARS ? len : RAT_KEY_CHARS;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t x;
+	if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		x = a | (uint64_t)b << 8 * (n - 4);
+	} else if (n >= 2) {
+		uint16_t a, b;
+		memcpy(&a, s, 2);
+		memcpy(&b, s + n - 2, 2);
+		x = a | (uint64_t)b << 8 * (n - 2);
+	} else {
+		x = (unsigned char)s[0];
 	}
-	return true;
+	uint64_t low7 = x & 0x7F7F7F7F7F7F7F7FULL;
+	uint64_t from_a = low7 + 0x1F1F1F1F1F1F1F1FULL, past_z = low7 + 0x0505050505050505ULL;
+	uint64_t letters = from_a & ~past_z & ~x & 0x8080808080808080ULL;
+	return (x ^ letters >> 2) | (uint64_t)len << 56;
+#else
+	uint64_t key = (uint64_t)len << 56;
+	for (size_t i = 0; i < n; i++)
+		key |= (uint64_t)(unsigned char)upper(s[i]) << 8 * i;
+	return key;
+#endif
+}
+
+/* Out of line: the message's buffer and formatting stay off the path of a RAT that is one. */
+static __attribute__((noinline)) int rat_refused(const char *s, size_t len, struct imei_store_error *err)
+{
+	char shown[32];
+	show(s, len, shown);
+	return imei_store_fail(err, IMEI_STORE_EINVAL,
+	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
+	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
+	                       shown);
 }
 
 int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_error *err)
 {
-	char shown[32];
-	show(s, len, shown);
 	if (len > 0 && len <= 3) {
 		unsigned v = 0;
 		size_t i;
@@ -205,26 +252,27 @@ int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_er
 			goto bad;
 		}
 	}
-	for (unsigned r = 1; r <= IMEI_SIGHT_RAT_MAX; r++)
-		if (same_ci(s, len, rat_names[r])) {
-			*out = (uint8_t)r;
-			return 0;
+	if (len > 0 && len < sizeof rat_words[0].name) {
+		uint64_t key = rat_key(s, len);
+		for (size_t w = 0; w < sizeof rat_words / sizeof rat_words[0]; w++) {
+			if (rat_words[w].key != key)
+				continue;
+			size_t i = RAT_KEY_CHARS;
+			while (i < len && upper(s[i]) == rat_words[w].name[i])
+				i++;
+			if (i >= len) {
+				*out = rat_words[w].rat;
+				return 0;
+			}
 		}
-	for (size_t i = 0; i < sizeof rat_aliases / sizeof rat_aliases[0]; i++)
-		if (same_ci(s, len, rat_aliases[i].name)) {
-			*out = rat_aliases[i].rat;
-			return 0;
-		}
+	}
 bad:
-	return imei_store_fail(err, IMEI_STORE_EINVAL,
-	                       "rat: '%s' is not a RAT (GERAN/2G, UTRAN/3G, EUTRAN/LTE/4G, NR/5G, WLAN, GAN, HSPA, "
-	                       "VIRTUAL, NB-IOT, LTE-M, or TS 29.274 §8.17 RAT Type 1..10)",
-	                       shown);
+	return rat_refused(s, len, err);
 }
 
 const char *imei_sight_rat_name(unsigned rat)
 {
-	return rat >= 1 && rat <= IMEI_SIGHT_RAT_MAX ? rat_names[rat] : NULL;
+	return rat >= 1 && rat <= IMEI_SIGHT_RAT_MAX ? rat_words[rat - 1].name : NULL;
 }
 
 bool imei_sight_key_ok(uint64_t key)

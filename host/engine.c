@@ -171,9 +171,14 @@ static bool files_changed(const struct instance *inst)
 	return false;
 }
 
-/* A policy state's TAC record cache holds at most 1/8 of its memory cap (a record table
- * is ~0.5 KB): 16,384 records at the default 64 MiB, far from the rebuild threshold. */
-#define TACDB_CACHE_SHARE 8
+/* A policy state's TAC record cache holds at most 1/4 of its memory cap (a record table
+ * is ~0.5 KB): 32,768 records at the default 64 MiB, below the rebuild threshold (3/4),
+ * so that a whole Osmocom database (25,000 TACs) has a slot per record. A cache that
+ * evicts makes garbage of old record tables: under the generational collector each
+ * eviction is old garbage, which only a major (full) collection frees, and at 1/8 (the
+ * cache direct-mapped over 16,384 slots) that brought a major collection of the whole
+ * state every ~60,000 checks, 8-14 ms, the check's worst case (docs/serve.md). */
+#define TACDB_CACHE_SHARE 4
 #define TACDB_RECORD_BYTES 512
 
 /* Push runtime.new's options table; from: the instance being rebuilt (its texts), or NULL.

@@ -169,6 +169,8 @@ int imei_replay_add_file(struct imei_replay *r, const char *path, const char *na
 			return -1;
 		}
 		r->ops[op].name = r->op_names[op];
+		uint32_t code;
+		r->op_codes[op] = imei_sight_operator(name, strlen(name), &code, NULL) == 0 ? code : 0;
 		r->nops++;
 	}
 	struct file_entry *grown = realloc(r->files, (r->nfiles + 1) * sizeof *grown);
@@ -188,9 +190,6 @@ int imei_replay_add_file(struct imei_replay *r, const char *path, const char *na
 	f->st.first = first;
 	f->st.last = last;
 	f->st.seen_first = f->st.seen_last = IMEI_REPLAY_NO_DAY;
-	uint32_t code;
-	if (imei_sight_operator(name, strlen(name), &code, NULL) == 0)
-		f->opcode = code;
 	struct stat st;
 	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
 		f->size = (uint64_t)st.st_size;

@@ -25,10 +25,6 @@
 
 #include "replay_state.h"
 
-/* Stop the reader threads and join them. When a signal raised the stop flag (it holds
- * the signal's number), a reader may sit in a read() of a pipe that no more data will
- * come through: the same signal sent to its thread interrupts the read (the handler is
- * installed without SA_RESTART), so the join never hangs on an idle input. */
 /* The folder through every batch handed to it (or at once after an abort), and joined. */
 static void folder_join(struct imei_replay *r)
 {
@@ -42,9 +38,13 @@ static void folder_join(struct imei_replay *r)
 	r->folder_started = false;
 }
 
+/* Stop the reader threads and join them. When a signal raised the stop flag (it holds
+ * the signal's number), a reader may sit in a read() of a pipe that no more data will
+ * come through: the same signal sent to its thread interrupts the read (the handler is
+ * installed without SA_RESTART), so the join never hangs on an idle input. */
 void imei_replay_stop_reader(struct imei_replay *r)
 {
-	if (r->folder_started) {
+	if (r->folder_started) { /* the folder first: it stops at once on the abort */
 		pthread_mutex_lock(&r->qlock);
 		r->abort = true;
 		pthread_mutex_unlock(&r->qlock);
@@ -121,9 +121,9 @@ static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_proble
 	return 0;
 }
 
-/* The recorder's part: number the batch's texts, in the order read (a text row's pair
- * hash is known only then), and record the batch's IMEI rows in a store that is not
- * private (a private one gets the aggregates at the end, replay_pairs.c). */
+/* The recorder's part: number the batch's texts, in the order read (a text row's ident,
+ * and so its pair, is known only then), and record the batch's IMEI rows in a store that
+ * is not private (a private one gets the aggregates at the end, replay_pairs.c). */
 static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < b->n && b->ntext; i++) {
@@ -137,7 +137,6 @@ static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err,
 			return -1;
 		}
 		p->ident = IMEI_REPLAY_TEXT_BASE + (uint64_t)id;
-		p->hash = imei_replay_pair_hash(p->ident, p->imsi);
 	}
 	if (r->fold_aggs)
 		return 0;
@@ -147,7 +146,7 @@ static int number_and_record(struct imei_replay *r, struct sbatch *b, char *err,
 		if (p->ident >= IMEI_REPLAY_TEXT_BASE)
 			continue; /* not an IMEI: no sighting */
 		r->sightings[n++] = (struct imei_sighting){
-			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = p->opcode,
+			.key = p->ident, .imsi = p->imsi, .msisdn = p->msisdn, .op = r->op_codes[p->op],
 			.time = (uint32_t)p->day * IMEI_SIGHT_DAY, .rat = p->rat,
 		};
 	}
@@ -317,7 +316,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	c->rows++;
 	struct imei_dump_row row;
-	if (imei_dump_parse(&rd->layout, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
+	if (imei_dump_parse_row(&rd->layout, &rd->dates, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
 		return refuse(ch, lineno, &why, line, len);
 	}
 	if ((f->st.first != IMEI_REPLAY_NO_DAY && row.day < f->st.first) ||
@@ -353,11 +352,9 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	}
 	struct pending *p = &rd->fill->rows[rd->fill->n++];
 	p->ident = ident;
-	p->hash = row.form == IMEI_DUMP_FORM_TEXT ? 0 : imei_replay_pair_hash(ident, row.imsi);
 	p->imsi = row.imsi;
 	p->msisdn = row.msisdn;
 	p->day = row.day;
-	p->opcode = f->opcode;
 	p->form = row.form;
 	p->rat = row.rat;
 	p->op = (uint8_t)f->st.op;
@@ -385,6 +382,7 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 			return -1;
 		ch->c.gzip = imei_dump_gzip(rd->cur);
 		rd->layout = ch->first ? r->cfg.layout : ch->layout;
+		rd->dates = (struct imei_dump_dates){ .ymd = 0 };
 		rd->header_pending = ch->first;
 	}
 	for (size_t n = 0; n < max; n++) {

@@ -1,7 +1,7 @@
 /*
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
  * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
- * IMSI, MSISDN) triple, in one of two parts of the table (by the pair's hash: each part
+ * IMSI, MSISDN) triple, in one of two parts of the table (replay_part_of: each part
  * folded by one thread, in file order). At the end of the ingest a private store gets
  * every triple's aggregate (the same as recording every row: sightings_agg.c applied in
  * the same order, from the store's own aggregate) and the pairs are ranked by device
@@ -18,7 +18,7 @@
 
 /* ---- the pair table ---------------------------------------------------------------- */
 
-_Static_assert(FOLD_PARTS == 2, "replay_part_of takes the hash's top bit");
+_Static_assert(FOLD_PARTS == 2, "replay_part_of gives 0 or 1");
 
 /* Pins and the index live on 2 MiB pages where the kernel grants them (madvise): the
  * table is far larger than the caches and a TLB miss per row doubled the cost of a miss. */
@@ -33,8 +33,7 @@ uint64_t imei_replay_pair_hash(uint64_t ident, uint64_t imsi)
 	h ^= h >> 31;
 	h *= 0xBF58476D1CE4E5B9ULL;
 	h ^= h >> 29;
-	/* every text pair in part 0, the part that numbers the texts (replay_ingest.c) */
-	return ident >= IMEI_REPLAY_TEXT_BASE ? h & ~(1ULL << 63) : h;
+	return h;
 }
 
 static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
@@ -166,13 +165,14 @@ static int fold_triple(struct imei_replay *r, struct fold_part *fp, struct pin *
 	return 0;
 }
 
-static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, char *err, size_t errlen)
+static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, uint64_t hash, char *err,
+                    size_t errlen)
 {
-	size_t mask = fp->nslots - 1, i = row->hash & mask;
-	uint64_t tag = slot_tag(row->hash);
+	size_t mask = fp->nslots - 1, i = hash & mask;
+	uint64_t tag = slot_tag(hash);
 	bool sighting = r->fold_aggs && row->ident < IMEI_REPLAY_TEXT_BASE;
 	struct imei_sighting s = {
-		.key = row->ident, .imsi = row->imsi, .msisdn = row->msisdn, .op = row->opcode,
+		.key = row->ident, .imsi = row->imsi, .msisdn = row->msisdn, .op = r->op_codes[row->op],
 		.time = (uint32_t)row->day * IMEI_SIGHT_DAY, .rat = row->rat,
 	};
 	for (;; i = (i + 1) & mask) {
@@ -239,23 +239,26 @@ int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pendin
 	/* this part's rows, then: the index slot of a row LOOKAHEAD ahead, and the pin its
 	 * slot names at half that, so that the misses of several rows overlap */
 	uint32_t mine[FOLD_SPAN];
+	uint64_t hash[FOLD_SPAN];
 	for (size_t at = 0; at < n; at += FOLD_SPAN) {
 		size_t m = 0, end = n - at < FOLD_SPAN ? n : at + FOLD_SPAN;
 		for (size_t i = at; i < end; i++)
-			if (replay_part_of(rows[i].hash) == k)
+			if (replay_part_of(rows[i].ident, rows[i].imsi) == k) {
+				hash[m] = imei_replay_pair_hash(rows[i].ident, rows[i].imsi);
 				mine[m++] = (uint32_t)i;
+			}
 		for (size_t j = 0; j < m; j++) {
 			if (j + LOOKAHEAD < m)
-				__builtin_prefetch(&fp->slots[rows[mine[j + LOOKAHEAD]].hash & mask]);
+				__builtin_prefetch(&fp->slots[hash[j + LOOKAHEAD] & mask]);
 			if (j + LOOKAHEAD / 2 < m) {
-				uint64_t slot = fp->slots[rows[mine[j + LOOKAHEAD / 2]].hash & mask];
+				uint64_t slot = fp->slots[hash[j + LOOKAHEAD / 2] & mask];
 				if (slot) {
 					const char *e = (const char *)pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
 					__builtin_prefetch(e, 1);
 					__builtin_prefetch(e + sizeof(struct pin) - 1, 1);
 				}
 			}
-			if (fold_one(r, fp, &rows[mine[j]], err, errlen) < 0)
+			if (fold_one(r, fp, &rows[mine[j]], hash[j], err, errlen) < 0)
 				return -1;
 		}
 	}

@@ -58,7 +58,7 @@ struct xtrip {
 	uint32_t next; /* extras index + 1; 0 none */
 };
 
-/* The pair table is cut in FOLD_PARTS parts by the pair's hash, each folded by its own
+/* The pair table is cut in FOLD_PARTS parts (replay_part_of), each folded by its own
  * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
  * file order, so each part's result is the one a single thread gives. A part is an index
  * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
@@ -73,17 +73,15 @@ struct fold_part {
 	size_t nextra, extra_cap;
 };
 
-/* A row on its way into the pair table: rows are folded in batches, their slots
- * prefetched first, because the table is far larger than the caches and a miss per row
- * was the largest single cost of the ingest. hash: the pair's (replay_pairs.c), whose top
- * bit names its part. */
+/* A row on its way into the pair table (32 bytes: every row crosses from its reader's
+ * core to the folding ones). The part a row goes to is replay_part_of(ident, imsi); the
+ * file's operator code, op_codes[op]. */
 struct pending {
 	uint64_t ident, imsi, msisdn;
-	uint64_t hash;
 	int32_t day;
-	uint32_t opcode; /* the store's operator code of the file, or 0 */
 	uint8_t form, rat, op;
 };
+_Static_assert(sizeof(struct pending) == 32, "a pending row is 32 bytes");
 
 /* Accepted rows handed from a reader to the recorder, with the identities of its text
  * rows (a kind byte, a length byte, the text; a text row's ident is its offset here until
@@ -140,6 +138,7 @@ struct reader {
 	bool started, exited;              /* exited: the queue's lock */
 	struct imei_dump_file *cur;        /* the chunk being read */
 	struct imei_dump_layout layout;
+	struct imei_dump_dates dates;      /* the date of the row before (imei_dump_parse_row) */
 	bool header_pending;
 	struct sbatch *fill;               /* the batch being filled */
 	struct sbatch *free_list[READER_BATCHES];
@@ -151,7 +150,6 @@ struct reader {
 struct file_entry {
 	struct imei_replay_file_stats st;
 	char *path;
-	uint32_t opcode; /* the store's encoding when the operator is named by MCC-MNC, else 0 */
 	uint64_t size;   /* of a regular file, when added; 0: unknown (a pipe, standard input) */
 };
 
@@ -174,6 +172,7 @@ struct imei_replay {
 	size_t nfiles;
 	struct imei_replay_operator_stats ops[IMEI_REPLAY_MAX_OPERATORS];
 	char *op_names[IMEI_REPLAY_MAX_OPERATORS];
+	uint32_t op_codes[IMEI_REPLAY_MAX_OPERATORS]; /* the store's encoding of a name that is an MCC-MNC, else 0 */
 	size_t nops;
 
 	/* the readers and the chunks they read, taken in order from next_chunk */
@@ -316,9 +315,12 @@ long imei_replay_pool_find(const struct text_pool *p, const char *s, size_t n, s
 long imei_replay_pool_intern(struct text_pool *p, const char *s, size_t n, uint8_t kind);
 /* replay_pairs.c */
 uint64_t imei_replay_pair_hash(uint64_t ident, uint64_t imsi);
-static inline unsigned replay_part_of(uint64_t hash)
+/* The part of the pair table a pair is folded in: every text pair in part 0 (the part
+ * whose thread numbers the texts), the others by a bit of the pair cheaper than its hash
+ * (both its numbers are near uniform in their low bits). */
+static inline unsigned replay_part_of(uint64_t ident, uint64_t imsi)
 {
-	return (unsigned)(hash >> 63);
+	return ident >= IMEI_REPLAY_TEXT_BASE ? 0 : (unsigned)((ident ^ imsi) & 1);
 }
 /* Fold the rows of part k among rows[0..n), in their order. 0, or -1 with err. */
 int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pending *rows, size_t n, char *err,

@@ -7,6 +7,9 @@
  *   - an accepted row is consistent: a date in range, an IMSI of 6-15 digits, an IMEI
  *     kind with a 14-digit key and digits that give the same key back, or a text
  *     identity of 1-32 printable bytes;
+ *   - the parser gives what the plain reference it replaced gives (tests/c/dump_parse_ref.h):
+ *     the same refusal (reason, field, message) or the same row, with and without the
+ *     date of the row before remembered;
  *   - the reader returns every line of the input, in order, cut at the line limit, with
  *     line numbers that count up by one.
  */
@@ -16,16 +19,49 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../c/dump_parse_ref.h"
 #include "imei_dump_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_row(const struct imei_dump_layout *lay, const char *line, size_t len)
+/* The same verdict as the reference, and with the date of the row before remembered. */
+static void same_as_reference(const struct imei_dump_layout *lay, struct imei_dump_dates *dates, const char *line,
+                              size_t len, enum imei_dump_reject r, const struct imei_dump_row *row,
+                              const struct imei_dump_problem *why)
+{
+	char scratch[IMEI_DUMP_MAX_IDENT * 2 + IMEI_MAX_DIGITS + 8], scratch2[sizeof scratch];
+	struct imei_dump_row rows[2];
+	struct imei_dump_problem whys[2];
+	memset(rows, 0, sizeof rows);
+	memset(whys, 0, sizeof whys);
+	enum imei_dump_reject rr[2] = {
+		ref_parse(lay, line, len, &rows[0], scratch, &whys[0]),
+		imei_dump_parse_row(lay, dates, line, len, &rows[1], scratch2, &whys[1]),
+	};
+	for (int i = 0; i < 2; i++) {
+		if (rr[i] != r)
+			abort();
+		if (r != IMEI_DUMP_OK) {
+			if (whys[i].reason != why->reason || whys[i].field != why->field || strcmp(whys[i].msg, why->msg) != 0)
+				abort();
+			continue;
+		}
+		const struct imei_dump_row *a = &rows[i];
+		if (a->day != row->day || a->key != row->key || a->form != row->form || a->kind != row->kind ||
+		    a->imsi != row->imsi || a->msisdn != row->msisdn || a->rat != row->rat || a->ident_len != row->ident_len ||
+		    (a->ident == NULL) != (row->ident == NULL) || (a->ident && memcmp(a->ident, row->ident, a->ident_len) != 0))
+			abort();
+	}
+}
+
+static void check_row(const struct imei_dump_layout *lay, struct imei_dump_dates *dates, const char *line,
+                      size_t len)
 {
 	char scratch[IMEI_DUMP_MAX_IDENT * 2 + IMEI_MAX_DIGITS + 8];
 	struct imei_dump_row row;
 	struct imei_dump_problem why;
 	enum imei_dump_reject r = imei_dump_parse(lay, line, len, &row, scratch, &why);
+	same_as_reference(lay, dates, line, len, r, &row, &why);
 	if (r != IMEI_DUMP_OK) {
 		size_t fields = 1;
 		for (size_t i = 0; i < len; i++)
@@ -66,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t first = nl ? (size_t)(nl - s) : size;
 	char err[300];
 	bool have_head = imei_dump_header_layout(s, first, ',', &head, err, sizeof err) == 0;
+	struct imei_dump_dates dates = { .ymd = 0 }, head_dates = { .ymd = 0 };
 	/* every line through the parser */
 	size_t pos = 0;
 	while (pos <= size) {
@@ -73,9 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = e ? (size_t)(e - (s + pos)) : size - pos;
 		char *copy = malloc(len ? len : 1); /* exactly the line: ASan sees any overread */
 		memcpy(copy, s + pos, len);
-		check_row(&lay, copy, len);
+		check_row(&lay, &dates, copy, len);
 		if (have_head)
-			check_row(&head, copy, len);
+			check_row(&head, &head_dates, copy, len);
 		free(copy);
 		if (!e)
 			break;

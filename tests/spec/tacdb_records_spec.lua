@@ -129,6 +129,38 @@ describe("tacdb records", function()
     db:close()
   end)
 
+  it("gives a TAC string's record through the string-keyed cache, also when the string is made anew", function()
+    local rows = {}
+    for i = 1, 300 do rows[i] = { tac = ("%08d"):format(35000000 + i * 7), model = "M" .. i } end
+    rows[301] = { tac = "350000", model = "short prefix" } -- a 6-digit range key
+    local db = assert(tacdb.build(rows))
+    local rec = {}
+    for i = 1, 300 do rec[i] = db:lookup(("%08d"):format(35000000 + i * 7)) end
+    for round = 1, 3 do
+      -- strings made again each round: the old ones may be collected, their addresses reused
+      collectgarbage()
+      for i = 1, 300 do
+        local tac = ("%08d"):format(35000000 + i * 7)
+        assert.equal(rec[i], db:lookup(tac), "round " .. round .. " " .. tac)
+        assert.equal(rec[i], db:lookup(tac .. "0000001"))
+        assert.equal("M" .. i, db:lookup(tac).model)
+        -- a neighbour that is not a TAC: the range key's record, never a cached TAC's
+        local near = ("%08d"):format(35000000 + i * 7 + 1)
+        assert.equal(i * 7 + 1 < 100 and "short prefix" or nil, (db:lookup(near) or {}).model)
+      end
+    end
+    assert.equal("short prefix", db:lookup("35000001").model)
+    -- whatever else is passed gets the same answers as without the cache
+    assert.has_error(function() db:lookup(35000007) end)
+    assert.has_error(function() db:lookup({}) end)
+    assert.same({ nil, "'x' at position 1 is not a digit" }, { db:lookup("x5000007") })
+    db:cache(0) -- drops both caches
+    assert.same(rec[1], db:lookup("35000007"))
+    assert.are_not.equal(rec[1], db:lookup("35000007"))
+    db:close()
+    assert.has_error(function() db:lookup("35000007") end)
+  end)
+
   it("makes one Lua string per distinct long string of the image, not one per record", function()
     local long = ("Marketing name of many devices "):rep(32) -- 1 KB: not a string Lua interns
     local rows = {}

@@ -222,13 +222,23 @@ function classify.run(opts)
     end
   end
   if own_memory and not opts.fresh then
-    local snap = reg.kv:get("s:snapshot")
-    local rok, rerr = true, nil
-    if snap then rok, rerr = store:restore(snap) end
+    local rok, rerr, restored = register.restore_snapshot(reg, store)
     if not rok then
       close_reg()
       lock:unlock()
       return nil, ("%s/register: the sightings kept in the state: %s"):format(state_dir, tostring(rerr))
+    end
+    if restored then
+      -- the snapshot's bytes (a Lua string as large as the store, and the register's
+      -- pages it was read from) are not needed again: give them back before the dumps
+      -- are read, so that they do not add to the run's peak memory
+      collectgarbage()
+      rok, rerr = reg:remap()
+      if not rok then
+        close_reg()
+        lock:unlock()
+        return nil, rerr
+      end
     end
   end
 
@@ -398,6 +408,9 @@ function classify.run(opts)
                                     new_file = opts.policy, old_file = opts.compare, brands_db = tacdb }
       r.performance.compared = true
     end
+    -- the replay's pairs and sightings are all in r and built now: freed before the lists
+    -- are written and the store's snapshot is taken (the run's last memory peak)
+    replay:close()
     local refused = text.array()
     for _, name in ipairs(r.over_ratio) do
       for _, c in ipairs(r.conditions) do
@@ -484,12 +497,19 @@ function classify.run(opts)
       end
       committed = true
     end
+    -- (every file was synced above: the renames need only the folder synced, once, after
+    -- the last of them)
     for _, name in ipairs(files) do
-      local rok, rerr, rcode = host.durable_rename(tmp .. "/" .. name, opts.out .. "/" .. name)
+      local rok, rerr, rcode = os.rename(tmp .. "/" .. name, opts.out .. "/" .. name)
       if not rok then
         host.signals_block(false)
         error({ message = text.io_error(opts.out .. "/" .. name, rerr, rcode) }, 0)
       end
+    end
+    local dok, derr, dcode = host.fsync(opts.out)
+    if not dok then
+      host.signals_block(false)
+      error({ message = text.io_error(opts.out, derr, dcode) }, 0)
     end
     host.rmdir(tmp)
     -- notices of an earlier run that this run did not write would be sent as if current

@@ -140,6 +140,63 @@ function lists.base_files(dir, names)
   return out
 end
 
+local find, concat = string.find, table.concat
+
+-- Rows (arrays of text cells) in order, cell by cell. Each row is sorted by one text key,
+-- its cells joined by NUL, so that table.sort compares strings in C instead of calling a
+-- Lua comparator some n·log n times (NUL sorts below every other byte and Lua compares
+-- strings NUL-segment by segment: the order is the cells' order). A cell that holds a NUL
+-- itself (a hostile previous list) falls back to the comparator.
+local function cell_order(a, b)
+  for i = 1, #a do
+    if a[i] ~= b[i] then return a[i] < b[i] end
+  end
+  return false
+end
+
+-- a text key of n cells: exactly n - 1 NULs (none inside a cell)
+local plain_key = setmetatable({}, { __index = function(t, n)
+  local p = "^[^%z]*" .. ("%z[^%z]*"):rep(n - 1) .. "$"
+  t[n] = p
+  return p
+end })
+
+function lists.sorted_rows(map)
+  local rows, keys, of, more = {}, {}, {}, nil
+  for _, row in pairs(map or {}) do
+    rows[#rows + 1] = row
+    local key = keys and concat(row, "\0")
+    if key and not find(key, plain_key[#row]) then keys = nil end
+    if keys then
+      if of[key] == nil then
+        of[key] = row
+        keys[#keys + 1] = key
+      else -- the same cells twice: each row is written
+        more = more or {}
+        local l = more[key] or {}
+        more[key] = l
+        l[#l + 1] = row
+      end
+    end
+  end
+  if not keys then
+    table.sort(rows, cell_order)
+    return rows
+  end
+  table.sort(keys)
+  local n = 0
+  for i = 1, #keys do
+    local key = keys[i]
+    n = n + 1
+    rows[n] = of[key]
+    for _, row in ipairs(more and more[key] or {}) do
+      n = n + 1
+      rows[n] = row
+    end
+  end
+  return rows
+end
+
 local function split_reasons(s)
   local out = {}
   for name in (s or ""):gmatch("[^|]+") do out[#out + 1] = name end
@@ -211,7 +268,7 @@ function lists.build(replay, opts)
         -- no grace period: blocked from the day the data first showed it (the same in one
         -- run over many days as in daily runs), not before its conditions took effect
         date = first
-        for _, name in ipairs(split_reasons(why)) do
+        for name in why:gmatch("[^|]+") do
           local eff = opts.effective and opts.effective[name]
           if eff and eff > date then date = eff end
         end
@@ -290,15 +347,7 @@ function lists.build(replay, opts)
   table.sort(operators)
 
   local function sorted_rows(map)
-    local rows = {}
-    for _, row in pairs(map or {}) do rows[#rows + 1] = row end
-    table.sort(rows, function(a, b)
-      for i = 1, #a do
-        if a[i] ~= b[i] then return a[i] < b[i] end
-      end
-      return false
-    end)
-    return rows
+    return lists.sorted_rows(map)
   end
   local function same(a, b)
     for i = 1, #a do

@@ -308,8 +308,12 @@ function register:reconcile(block, notifications, exceptions, ctx)
     r.events = r.events or {}
     return r
   end
+  local writing = ctx.write ~= false
   local function event(r, what, detail)
-    r.events[#r.events + 1] = { date = date, generation = ctx.generation, what = what, detail = detail }
+    -- the events are kept for the device's history: a run that writes nothing needs none
+    if writing then
+      r.events[#r.events + 1] = { date = date, generation = ctx.generation, what = what, detail = detail }
+    end
     dirty[r.imei] = true
   end
   local function grace_of(name)
@@ -322,7 +326,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     return g
   end
   local function note_match(r, reasons)
-    for _, name in ipairs(split(reasons)) do
+    for name in (reasons or ""):gmatch("[^|]+") do
       local c = r.conds[name]
       if not c then
         r.conds[name] = { first = date, last = date }
@@ -570,11 +574,14 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
   for imei in pairs(block) do
     local r = recs[imei]
-    local l = exc_of[imei] or {}
-    table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
-    if encode(l) ~= encode(r.block.exceptions or {}) then
-      r.block.exceptions = l
-      dirty[imei] = true
+    local l = exc_of[imei]
+    if l or next(r.block.exceptions or {}) ~= nil then -- none before and none now: unchanged
+      l = l or {}
+      table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
+      if encode(l) ~= encode(r.block.exceptions or {}) then
+        r.block.exceptions = l
+        dirty[imei] = true
+      end
     end
   end
 
@@ -639,7 +646,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     for _, n in pairs(r.notices) do
       if not n.ended then counts.notices = counts.notices + 1 end
     end
-    if dirty[imei] and ctx.write ~= false then self:put_device(imei, r) end
+    if dirty[imei] and writing then self:put_device(imei, r) end
   end
   return causes, counts
 end
@@ -676,6 +683,28 @@ function register.for_run(state, keep, fresh)
   end
   return setmetatable({ kv = EMPTY_KV, dir = state, read_only = true, undo = {}, touched = {} },
     { __index = register })
+end
+
+--- Restore the sightings kept in the register (its "s:snapshot") into a memory store:
+-- true and whether there was one, or nil and why. The snapshot's bytes are not kept.
+function register.restore_snapshot(reg, store)
+  local snap = reg.kv:get("s:snapshot")
+  if not snap then return true, nil, false end
+  local ok, err = store:restore(snap)
+  if not ok then return nil, err end
+  return true, nil, true
+end
+
+--- Close and reopen the register's database: the pages a large read mapped into the
+-- process (the snapshot) leave its resident memory. Between two transactions only.
+function register:remap()
+  if self.kv == EMPTY_KV or not self.kv then return true end
+  self.kv:close()
+  self.kv = nil
+  local kv, err = host.kv_open(self.dir .. "/register", self.read_only == true)
+  if not kv then return nil, err end
+  self.kv = kv
+  return true
 end
 
 local ALLOW_LISTS = { registration = true, golden = true, allow = true, whitelist = true, exempt = true }

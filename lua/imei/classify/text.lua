@@ -11,11 +11,20 @@ function text.cell(v)
   return v
 end
 
+local find, concat = string.find, table.concat
+
 --- A CSV line (without its line end) from cells.
 function text.line(cells, n)
-  local out = {}
-  for i = 1, n or #cells do out[i] = text.cell(cells[i]) end
-  return table.concat(out, ",")
+  n = n or #cells
+  for i = 1, n do -- most lines: text cells that need no quoting, joined as they are
+    local v = cells[i]
+    if type(v) ~= "string" or find(v, '[,"\r\n]') then
+      local out = {}
+      for k = 1, n do out[k] = text.cell(cells[k]) end
+      return concat(out, ",")
+    end
+  end
+  return concat(cells, ",", 1, n)
 end
 
 -- errno values that mean the disk (or the user's share of it) is full: said as such, not
@@ -66,8 +75,9 @@ function text.write_csv(path, header, rows, opts)
   local n, expand, refuse, check = #header, opts.expand, opts.refuse, opts.check
   for i, row in ipairs(rows) do
     if not ok then break end
-    for _, cells in ipairs(expand and expand(row) or { row }) do
-      local line = text.line(cells, n)
+    local many = expand and expand(row)
+    for k = 1, many and #many or 1 do
+      local line = text.line(many and many[k] or row, n)
       local why = refuse and refuse(line, i)
       if why then
         f:close()
