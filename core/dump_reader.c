@@ -814,14 +814,14 @@ struct imei_dump_file {
 	char path[512];
 };
 
-/* read(2) all of n bytes unless the file ends; the count, or -1 with errno. */
+/* read(2) of at most n bytes; the count, or -1 with errno. A read interrupted by a signal
+ * is not retried (EINTR): a handler installed without SA_RESTART asks for that, and a
+ * replay stopped by SIGINT/SIGTERM sends the signal on to a reader sitting in a read() of
+ * an idle pipe so that it ends (host/replay_ingest.c); a retry would wait for the pipe's
+ * writer instead. */
 static ssize_t read_some(int fd, void *p, size_t n)
 {
-	for (;;) {
-		ssize_t got = read(fd, p, n);
-		if (got >= 0 || errno != EINTR)
-			return got;
-	}
+	return read(fd, p, n);
 }
 
 struct imei_dump_file *imei_dump_open(const char *path, char *err, size_t errlen)
