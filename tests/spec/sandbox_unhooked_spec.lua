@@ -42,7 +42,8 @@ describe("a check's unhooked stretch", function()
     { "the request given a hostile metatable and time", "setmetatable(r, HOSTILE) r.time = setmetatable({}, HOSTILE)" },
     { "its own evaluate with a hostile context",
       "P:evaluate(d, r, setmetatable({ protect = spin, first_seen = spin }, HOSTILE))" },
-    { "a suspended coroutine left behind", "local co = coroutine.wrap(function() while true do coroutine.yield() end end) co()" },
+    { "a suspended coroutine left behind",
+      "local co = coroutine.wrap(function() while true do coroutine.yield() end end) co()" },
   }
   for _, attack in ipairs(attacks) do
     it("contains " .. attack[1], function()

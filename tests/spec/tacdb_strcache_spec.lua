@@ -48,7 +48,8 @@ describe("db:lookup through the TAC string cache", function()
     local differ, probes = 0, 0
     for round = 1, 5 do
       for _ = 1, 4000 do
-        local kind, q = random(8), nil
+        local kind = random(8)
+        local q
         local tac = ("%08d"):format(tacs[random(#tacs)])
         if kind <= 3 then q = tac
         elseif kind == 4 then q = ("%08d"):format(random(100000000) - 1) -- mostly no record's TAC
