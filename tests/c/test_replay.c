@@ -15,6 +15,7 @@
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "scratch_files.h"
+#include "store_aggs.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 
@@ -205,31 +206,6 @@ static void test_threads(void)
 	CHECK_INT(s1[3], IMEI_STATUS_GREYLISTED);
 	CHECK_INT(s1[4], IMEI_STATUS_UNKNOWN);      /* the MEID */
 	CHECK(g1[2] == 4 && g1[3] == 4);            /* dup (index 2) in grace */
-}
-
-/* Every aggregate of a store, sorted by key, IMSI, MSISDN. */
-static size_t all_aggs(struct imei_store *st, struct imei_sighting_agg *out, size_t cap)
-{
-	struct imei_store_error se;
-	struct imei_store_iter *it = imei_store_iter_open(st, IMEI_ITER_SIGHTINGS, &se);
-	CHECK(it != NULL);
-	size_t n = 0;
-	struct imei_sighting_agg a;
-	while (it && n < cap && imei_store_iter_next(it, &a, &se) == 1)
-		out[n++] = a;
-	imei_store_iter_close(it);
-	for (size_t i = 1; i < n; i++) /* insertion sort: a handful */
-		for (size_t j = i; j > 0; j--) {
-			struct imei_sighting_agg *x = &out[j - 1], *y = &out[j];
-			bool after = x->key != y->key ? x->key > y->key : x->imsi != y->imsi ? x->imsi > y->imsi
-			                                                                     : x->msisdn > y->msisdn;
-			if (!after)
-				break;
-			struct imei_sighting_agg t = *x;
-			*x = *y;
-			*y = t;
-		}
-	return n;
 }
 
 /* A memory store is private: the replay keeps each triple's aggregate and puts it at the

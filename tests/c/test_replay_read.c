@@ -16,16 +16,7 @@
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "scratch_files.h"
-
-static int agg_cmp(const void *a, const void *b)
-{
-	const struct imei_sighting_agg *x = a, *y = b;
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	if (x->imsi != y->imsi)
-		return x->imsi < y->imsi ? -1 : 1;
-	return x->msisdn < y->msisdn ? -1 : x->msisdn > y->msisdn;
-}
+#include "store_aggs.h"
 
 /* Line i of a dump (1-based, after the header), with a refused row every 37th line and
  * other oddities at fixed places. */
@@ -78,6 +69,20 @@ static void write_dump(const char *name, unsigned lines, const char *eol, bool l
 		fclose(f);
 }
 
+/* A replay of the default layout into st: with reader threads (readers of them, the files
+ * cut into ranges of chunk bytes) or not. */
+static struct imei_replay_config config_for(struct imei_store *st, bool thread, unsigned readers, uint64_t chunk)
+{
+	struct imei_replay_config cfg = { 0 };
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = thread;
+	cfg.readers = readers;
+	cfg.chunk_bytes = chunk;
+	return cfg;
+}
+
 struct ingest_result {
 	struct imei_store *st;
 	struct imei_replay *r;
@@ -90,13 +95,7 @@ static struct ingest_result ingest_into(struct imei_store *st, bool thread, unsi
 	struct imei_store_error se;
 	char err[600];
 	res.st = st ? st : imei_store_open("memory", NULL, &se);
-	struct imei_replay_config cfg = { 0 };
-	cfg.store = res.st;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	cfg.reader_thread = thread;
-	cfg.readers = readers;
-	cfg.chunk_bytes = chunk;
+	struct imei_replay_config cfg = config_for(res.st, thread, readers, chunk);
 	res.r = imei_replay_new(&cfg, err, sizeof err);
 	if (!res.r) {
 		fprintf(stderr, "imei_replay_new: %s\n", err);
@@ -245,13 +244,7 @@ static void error_of(bool thread, unsigned readers, uint64_t chunk, const char *
 {
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
-	struct imei_replay_config cfg = { 0 };
-	cfg.store = st;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	cfg.reader_thread = thread;
-	cfg.readers = readers;
-	cfg.chunk_bytes = chunk;
+	struct imei_replay_config cfg = config_for(st, thread, readers, chunk);
 	struct imei_replay *r = imei_replay_new(&cfg, err, errlen);
 	const char *files[] = { "big.csv", bad, "crlf.csv", "big.csv" };
 	for (size_t i = 0; i < 4; i++)
@@ -287,14 +280,8 @@ static void test_progress(void)
 {
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
-	struct imei_replay_config cfg = { 0 };
+	struct imei_replay_config cfg = config_for(st, true, 2, 4096);
 	char err[600];
-	cfg.store = st;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	cfg.reader_thread = true;
-	cfg.readers = 2;
-	cfg.chunk_bytes = 4096;
 	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
 	CHECK_INT(imei_replay_add_file(r, path_of("dump.csv.gz"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
 	                               sizeof err), 0);
@@ -318,21 +305,6 @@ static void test_progress(void)
 	CHECK(rows <= p.rows);
 	imei_replay_free(r);
 	imei_store_release(st);
-}
-
-/* Every aggregate of a store in key, IMSI, MSISDN order, into out (at most cap). */
-static size_t all_aggs(struct imei_store *st, struct imei_sighting_agg *out, size_t cap)
-{
-	struct imei_store_error se;
-	struct imei_store_iter *it = imei_store_iter_open(st, IMEI_ITER_SIGHTINGS, &se);
-	CHECK(it != NULL);
-	size_t n = 0;
-	struct imei_sighting_agg a;
-	while (it && n < cap && imei_store_iter_next(it, &a, &se) == 1)
-		out[n++] = a;
-	imei_store_iter_close(it);
-	qsort(out, n, sizeof *out, agg_cmp);
-	return n;
 }
 
 /* Sightings kept from an earlier run, before and after the dumps' days, of triples the
@@ -413,14 +385,8 @@ static void test_stop_midway(void)
 			volatile sig_atomic_t stop = 0;
 			struct imei_store_error se;
 			struct imei_store *st = imei_store_open("memory", NULL, &se);
-			struct imei_replay_config cfg = { 0 };
+			struct imei_replay_config cfg = config_for(st, true, readers, 211);
 			char err[600];
-			cfg.store = st;
-			imei_dump_layout_default(&cfg.layout);
-			cfg.run_day = IMEI_REPLAY_NO_DAY;
-			cfg.reader_thread = true;
-			cfg.readers = readers;
-			cfg.chunk_bytes = 211;
 			cfg.stop = &stop;
 			struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
 			for (int k = 0; k < 4; k++)
