@@ -196,6 +196,23 @@ int imei_kv_put(struct imei_kv *kv, const void *key, size_t klen, const void *va
 	return rc == 0 ? 0 : fail(kv, err, errlen, "put", rc);
 }
 
+int imei_kv_reserve(struct imei_kv *kv, const void *key, size_t klen, size_t vlen, void **val, char *err,
+                    size_t errlen)
+{
+	if (need_write(kv, err, errlen) < 0)
+		return -1;
+	if (klen == 0 || klen > 511) {
+		snprintf(err, errlen, "%s: a key of %zu bytes (1 to 511)", kv->dir, klen);
+		return -1;
+	}
+	MDB_val k = { klen, (void *)key }, v = { vlen, NULL };
+	int rc = mdb_put(kv->wtxn, kv->dbi, &k, &v, MDB_RESERVE);
+	if (rc != 0)
+		return fail(kv, err, errlen, "put", rc);
+	*val = v.mv_data;
+	return 0;
+}
+
 int imei_kv_del(struct imei_kv *kv, const void *key, size_t klen, char *err, size_t errlen)
 {
 	if (need_write(kv, err, errlen) < 0)

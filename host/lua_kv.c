@@ -6,9 +6,18 @@
  *   kv:get(key) -> value | nil        kv:put(key, value)   kv:del(key)
  *   kv:scan(prefix) -> { key1, value1, key2, value2, ... } in key order
  *   kv:stat() -> entries, bytes       kv:close()
- * Errors of get/put/del/scan raise (a damaged or full state must stop the run).
+ *   kv:put_snapshot(key, store)       the store's sightings snapshot written straight into
+ *                                     the value (core/sightings_snapshot.c): no copy of it
+ *   kv:restore_snapshot(key, store) -> true, found | nil, err
+ *                                     a snapshot kept under key put into a memory store,
+ *                                     read where LMDB maps it: no copy either
+ * Errors of get/put/del/scan/put_snapshot raise (a damaged or full state must stop the
+ * run); restore_snapshot says why a snapshot is refused (a damaged one).
  */
 #include <string.h>
+
+#include "imei_lua.h"
+#include "imei_sightings.h"
 
 #include "imei_kv.h"
 #include "imei_lua_host.h"
@@ -105,6 +114,53 @@ static int l_kv_put(lua_State *L)
 	return 0;
 }
 
+static int l_kv_put_snapshot(lua_State *L)
+{
+	struct imei_kv *kv = check_kv(L);
+	size_t klen;
+	const char *key = luaL_checklstring(L, 2, &klen);
+	struct imei_store *store = imei_lua_check_store(L, 3);
+	struct imei_store_error se;
+	size_t len;
+	if (imei_store_snapshot_size(store, &len, &se) < 0)
+		return luaL_error(L, "the sightings snapshot: %s", se.msg);
+	void *dst;
+	char err[512];
+	if (imei_kv_reserve(kv, key, klen, len, &dst, err, sizeof err) < 0)
+		return luaL_error(L, "%s", err);
+	if (imei_store_snapshot_into(store, dst, len, &se) < 0)
+		return luaL_error(L, "the sightings snapshot: %s", se.msg); /* the caller aborts the transaction */
+	return 0;
+}
+
+static int l_kv_restore_snapshot(lua_State *L)
+{
+	struct imei_kv *kv = check_kv(L);
+	size_t klen;
+	const char *key = luaL_checklstring(L, 2, &klen);
+	struct imei_store *store = imei_lua_check_store(L, 3);
+	const void *val;
+	size_t vlen;
+	char err[512];
+	int rc = imei_kv_get(kv, key, klen, &val, &vlen, err, sizeof err);
+	if (rc < 0)
+		return luaL_error(L, "%s", err);
+	if (rc == 0) {
+		lua_pushboolean(L, 1);
+		lua_pushboolean(L, 0);
+		return 2;
+	}
+	struct imei_store_error se;
+	if (imei_store_restore(store, val, vlen, &se) < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, se.msg);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	lua_pushboolean(L, 1);
+	return 2;
+}
+
 static int l_kv_del(lua_State *L)
 {
 	struct imei_kv *kv = check_kv(L);
@@ -175,6 +231,7 @@ void imei_lua_kv(lua_State *L)
 			{ "begin", l_kv_begin }, { "commit", l_kv_commit }, { "abort", l_kv_abort },
 			{ "get", l_kv_get },     { "put", l_kv_put },       { "del", l_kv_del },
 			{ "scan", l_kv_scan },   { "stat", l_kv_stat },     { "close", l_kv_close },
+			{ "put_snapshot", l_kv_put_snapshot }, { "restore_snapshot", l_kv_restore_snapshot },
 			{ NULL, NULL },
 		};
 		luaL_newlib(L, methods);
