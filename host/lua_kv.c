@@ -84,6 +84,16 @@ static int l_kv_abort(lua_State *L)
 	return 0;
 }
 
+/* The value under key, where LMDB maps it (until the next call): 1, or 0 absent; raises. */
+static int get_value(lua_State *L, struct imei_kv *kv, const char *key, size_t klen, const void **val, size_t *vlen)
+{
+	char err[512];
+	int rc = imei_kv_get(kv, key, klen, val, vlen, err, sizeof err);
+	if (rc < 0)
+		return luaL_error(L, "%s", err);
+	return rc;
+}
+
 static int l_kv_get(lua_State *L)
 {
 	struct imei_kv *kv = check_kv(L);
@@ -91,10 +101,7 @@ static int l_kv_get(lua_State *L)
 	const char *key = luaL_checklstring(L, 2, &klen);
 	const void *val;
 	size_t vlen;
-	char err[512];
-	int rc = imei_kv_get(kv, key, klen, &val, &vlen, err, sizeof err);
-	if (rc < 0)
-		return luaL_error(L, "%s", err);
+	int rc = get_value(L, kv, key, klen, &val, &vlen);
 	if (rc == 0)
 		lua_pushnil(L);
 	else
@@ -114,12 +121,19 @@ static int l_kv_put(lua_State *L)
 	return 0;
 }
 
+/* kv:X(key, store): the key's text and the store. */
+static struct imei_store *key_and_store(lua_State *L, const char **key, size_t *klen)
+{
+	*key = luaL_checklstring(L, 2, klen);
+	return imei_lua_check_store(L, 3);
+}
+
 static int l_kv_put_snapshot(lua_State *L)
 {
 	struct imei_kv *kv = check_kv(L);
+	const char *key;
 	size_t klen;
-	const char *key = luaL_checklstring(L, 2, &klen);
-	struct imei_store *store = imei_lua_check_store(L, 3);
+	struct imei_store *store = key_and_store(L, &key, &klen);
 	struct imei_store_error se;
 	size_t len;
 	if (imei_store_snapshot_size(store, &len, &se) < 0)
@@ -136,16 +150,12 @@ static int l_kv_put_snapshot(lua_State *L)
 static int l_kv_restore_snapshot(lua_State *L)
 {
 	struct imei_kv *kv = check_kv(L);
+	const char *key;
 	size_t klen;
-	const char *key = luaL_checklstring(L, 2, &klen);
-	struct imei_store *store = imei_lua_check_store(L, 3);
+	struct imei_store *store = key_and_store(L, &key, &klen);
 	const void *val;
 	size_t vlen;
-	char err[512];
-	int rc = imei_kv_get(kv, key, klen, &val, &vlen, err, sizeof err);
-	if (rc < 0)
-		return luaL_error(L, "%s", err);
-	if (rc == 0) {
+	if (get_value(L, kv, key, klen, &val, &vlen) == 0) {
 		lua_pushboolean(L, 1);
 		lua_pushboolean(L, 0);
 		return 2;
