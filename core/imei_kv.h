@@ -29,6 +29,10 @@ int imei_kv_get(struct imei_kv *kv, const void *key, size_t klen, const void **v
                 size_t errlen);
 int imei_kv_put(struct imei_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, char *err,
                 size_t errlen);
+/* Room for a value of vlen bytes under key, for the caller to fill (*val) before the next
+ * call: a large value written once, not copied (LMDB's MDB_RESERVE). */
+int imei_kv_reserve(struct imei_kv *kv, const void *key, size_t klen, size_t vlen, void **val, char *err,
+                    size_t errlen);
 int imei_kv_del(struct imei_kv *kv, const void *key, size_t klen, char *err, size_t errlen); /* absent: 0 */
 
 /* Every entry whose key starts with prefix, in key order: fn returns 0 to go on, non-zero

@@ -309,6 +309,10 @@ enum imei_iter_kind { IMEI_ITER_SIGHTINGS = 0, IMEI_ITER_KEYS, IMEI_ITER_PAIRING
  * snapshot: *out is malloc'd (free it), 0 / -1. restore: the store must be a memory
  * store; a damaged snapshot is refused before anything is put. */
 int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len, struct imei_store_error *err);
+/* The same written into the caller's memory (an LMDB value reserved for it): its size
+ * now, then the snapshot into exactly that many bytes (-1 if the store changed between). */
+int imei_store_snapshot_size(struct imei_store *st, size_t *len, struct imei_store_error *err);
+int imei_store_snapshot_into(struct imei_store *st, unsigned char *dst, size_t len, struct imei_store_error *err);
 int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t len, struct imei_store_error *err);
 int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err);
 /* a[0..n) put, as one write (one lock; the memory backend overlaps the cache misses). */

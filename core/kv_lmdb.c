@@ -182,8 +182,9 @@ static int need_write(struct imei_kv *kv, char *err, size_t errlen)
 	return -1;
 }
 
-int imei_kv_put(struct imei_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, char *err,
-                size_t errlen)
+/* One put in the write transaction: v as given (flags 0) or room reserved (MDB_RESERVE). */
+static int put_value(struct imei_kv *kv, const void *key, size_t klen, MDB_val *v, unsigned flags, char *err,
+                     size_t errlen)
 {
 	if (need_write(kv, err, errlen) < 0)
 		return -1;
@@ -191,9 +192,26 @@ int imei_kv_put(struct imei_kv *kv, const void *key, size_t klen, const void *va
 		snprintf(err, errlen, "%s: a key of %zu bytes (1 to 511)", kv->dir, klen);
 		return -1;
 	}
-	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
-	int rc = mdb_put(kv->wtxn, kv->dbi, &k, &v, 0);
+	MDB_val k = { klen, (void *)key };
+	int rc = mdb_put(kv->wtxn, kv->dbi, &k, v, flags);
 	return rc == 0 ? 0 : fail(kv, err, errlen, "put", rc);
+}
+
+int imei_kv_put(struct imei_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, char *err,
+                size_t errlen)
+{
+	MDB_val v = { vlen, (void *)val };
+	return put_value(kv, key, klen, &v, 0, err, errlen);
+}
+
+int imei_kv_reserve(struct imei_kv *kv, const void *key, size_t klen, size_t vlen, void **val, char *err,
+                    size_t errlen)
+{
+	MDB_val v = { vlen, NULL };
+	if (put_value(kv, key, klen, &v, MDB_RESERVE, err, errlen) < 0)
+		return -1;
+	*val = v.mv_data;
+	return 0;
 }
 
 int imei_kv_del(struct imei_kv *kv, const void *key, size_t klen, char *err, size_t errlen)

@@ -329,6 +329,20 @@ static int mem_put_agg(void *be, const struct imei_sighting_agg *a, struct imei_
 	return insert_rec(m, a, head, err);
 }
 
+/* For a batch: the index slot of a key far ahead, and the record the slot of a key nearer
+ * ahead names (its slot fetched by then), so that the cache misses of several overlap.
+ * NULL: none that far. */
+static void prefetch_ahead(const struct mem *m, const uint64_t *far, const uint64_t *near)
+{
+	if (far)
+		__builtin_prefetch(&m->slots[(size_t)hash_key(*far) & m->mask]);
+	if (near) {
+		uint32_t slot = m->slots[(size_t)hash_key(*near) & m->mask];
+		if (slot != EMPTY)
+			__builtin_prefetch(rec(m, slot & ID_MASK), 1);
+	}
+}
+
 /* Many aggregates: the same as one by one, with the index sized for them all first (no
  * rebuild midway) and the index slot of an aggregate a few ahead prefetched, and the
  * record it names. */
@@ -343,13 +357,8 @@ static int mem_put_aggs(void *be, const struct imei_sighting_agg *a, size_t n, s
 	if (cap != m->mask + 1 && index_resize(m, cap, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH < n)
-			__builtin_prefetch(&m->slots[(size_t)hash_key(a[i + PREFETCH].key) & m->mask]);
-		if (i + PREFETCH / 2 < n) {
-			uint32_t slot = m->slots[(size_t)hash_key(a[i + PREFETCH / 2].key) & m->mask];
-			if (slot != EMPTY)
-				__builtin_prefetch(rec(m, slot & ID_MASK), 1);
-		}
+		prefetch_ahead(m, i + PREFETCH < n ? &a[i + PREFETCH].key : NULL,
+		               i + PREFETCH / 2 < n ? &a[i + PREFETCH / 2].key : NULL);
 		if (mem_put_agg(m, &a[i], err) < 0)
 			return -1;
 	}
@@ -363,13 +372,8 @@ static int mem_record_many(void *be, const struct imei_sighting *s, size_t n, si
 {
 	struct mem *m = be;
 	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH < n)
-			__builtin_prefetch(&m->slots[(size_t)hash_key(s[i + PREFETCH].key) & m->mask]);
-		if (i + PREFETCH / 2 < n) {
-			uint32_t slot = m->slots[(size_t)hash_key(s[i + PREFETCH / 2].key) & m->mask];
-			if (slot != EMPTY)
-				__builtin_prefetch(rec(m, slot & ID_MASK), 1);
-		}
+		prefetch_ahead(m, i + PREFETCH < n ? &s[i + PREFETCH].key : NULL,
+		               i + PREFETCH / 2 < n ? &s[i + PREFETCH / 2].key : NULL);
 		if (mem_record(m, &s[i], err) < 0) {
 			*done = i;
 			return -1;

@@ -8,6 +8,8 @@
  * key, imsi, msisdn, days u64; first, last, op u32; rats, ndays u16) | pairings (24 bytes:
  * key, imsi, msisdn u64) | u64 FNV-1a of everything before it.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,12 +58,16 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 struct buf {
 	unsigned char *p;
 	size_t n, cap;
+	bool fixed; /* p is the caller's, cap bytes: it never grows */
 };
 
 static int grow(struct buf *b, size_t more, struct imei_store_error *err)
 {
 	if (b->n + more <= b->cap)
 		return 0;
+	if (b->fixed)
+		return imei_store_fail(err, IMEI_STORE_EINVAL,
+		                       "snapshot: the store holds more than when its size was taken (%zu bytes)", b->cap);
 	size_t cap = b->cap ? b->cap : 1 << 16;
 	while (cap < b->n + more)
 		cap *= 2;
@@ -82,8 +88,9 @@ static long long dump_kind(struct imei_store *st, enum imei_iter_kind kind, stru
 	long long count = 0;
 	struct imei_sighting_agg a;
 	int rc;
+	size_t size = kind == IMEI_ITER_PAIRINGS ? PAIR : AGG;
 	while ((rc = imei_store_iter_next(it, &a, err)) == 1) {
-		if (grow(b, AGG, err) < 0) {
+		if (grow(b, size, err) < 0) {
 			rc = -1;
 			break;
 		}
@@ -110,25 +117,55 @@ static long long dump_kind(struct imei_store *st, enum imei_iter_kind kind, stru
 	return rc < 0 ? -1 : count;
 }
 
+/* The snapshot into b (from its start): the header, every aggregate, every pairing, the
+ * checksum. */
+static int take(struct imei_store *st, struct buf *b, struct imei_store_error *err)
+{
+	if (grow(b, HEAD, err) < 0)
+		return -1;
+	b->n = HEAD;
+	long long naggs = dump_kind(st, IMEI_ITER_SIGHTINGS, b, err);
+	long long npairs = naggs < 0 ? -1 : dump_kind(st, IMEI_ITER_PAIRINGS, b, err);
+	if (npairs < 0 || grow(b, 8, err) < 0)
+		return -1;
+	memcpy(b->p, MAGIC, 8);
+	put64(b->p + 8, (uint64_t)naggs);
+	put64(b->p + 16, (uint64_t)npairs);
+	put64(b->p + b->n, fnv1a(b->p, b->n));
+	b->n += 8;
+	return 0;
+}
+
 int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len, struct imei_store_error *err)
 {
 	struct buf b = { 0 };
-	if (grow(&b, HEAD, err) < 0)
-		return -1;
-	b.n = HEAD;
-	long long naggs = dump_kind(st, IMEI_ITER_SIGHTINGS, &b, err);
-	long long npairs = naggs < 0 ? -1 : dump_kind(st, IMEI_ITER_PAIRINGS, &b, err);
-	if (npairs < 0 || grow(&b, 8, err) < 0) {
+	if (take(st, &b, err) < 0) {
 		free(b.p);
 		return -1;
 	}
-	memcpy(b.p, MAGIC, 8);
-	put64(b.p + 8, (uint64_t)naggs);
-	put64(b.p + 16, (uint64_t)npairs);
-	put64(b.p + b.n, fnv1a(b.p, b.n));
-	b.n += 8;
 	*out = b.p;
 	*len = b.n;
+	return 0;
+}
+
+int imei_store_snapshot_size(struct imei_store *st, size_t *len, struct imei_store_error *err)
+{
+	struct imei_store_stats s;
+	if (imei_store_stats(st, &s, err) < 0)
+		return -1;
+	if (s.aggregates > (SIZE_MAX - HEAD - 8) / 2 / AGG || s.pairings > (SIZE_MAX - HEAD - 8) / 2 / PAIR)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "snapshot: too large");
+	*len = HEAD + (size_t)s.aggregates * AGG + (size_t)s.pairings * PAIR + 8;
+	return 0;
+}
+
+int imei_store_snapshot_into(struct imei_store *st, unsigned char *dst, size_t len, struct imei_store_error *err)
+{
+	struct buf b = { .p = dst, .cap = len, .fixed = true };
+	if (take(st, &b, err) < 0)
+		return -1;
+	if (b.n != len)
+		return imei_store_fail(err, IMEI_STORE_EINVAL, "snapshot: %zu bytes, not the %zu its size said", b.n, len);
 	return 0;
 }
 

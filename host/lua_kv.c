@@ -6,9 +6,18 @@
  *   kv:get(key) -> value | nil        kv:put(key, value)   kv:del(key)
  *   kv:scan(prefix) -> { key1, value1, key2, value2, ... } in key order
  *   kv:stat() -> entries, bytes       kv:close()
- * Errors of get/put/del/scan raise (a damaged or full state must stop the run).
+ *   kv:put_snapshot(key, store)       the store's sightings snapshot written straight into
+ *                                     the value (core/sightings_snapshot.c): no copy of it
+ *   kv:restore_snapshot(key, store) -> true, found | nil, err
+ *                                     a snapshot kept under key put into a memory store,
+ *                                     read where LMDB maps it: no copy either
+ * Errors of get/put/del/scan/put_snapshot raise (a damaged or full state must stop the
+ * run); restore_snapshot says why a snapshot is refused (a damaged one).
  */
 #include <string.h>
+
+#include "imei_lua.h"
+#include "imei_sightings.h"
 
 #include "imei_kv.h"
 #include "imei_lua_host.h"
@@ -75,6 +84,16 @@ static int l_kv_abort(lua_State *L)
 	return 0;
 }
 
+/* The value under key, where LMDB maps it (until the next call): 1, or 0 absent; raises. */
+static int get_value(lua_State *L, struct imei_kv *kv, const char *key, size_t klen, const void **val, size_t *vlen)
+{
+	char err[512];
+	int rc = imei_kv_get(kv, key, klen, val, vlen, err, sizeof err);
+	if (rc < 0)
+		return luaL_error(L, "%s", err);
+	return rc;
+}
+
 static int l_kv_get(lua_State *L)
 {
 	struct imei_kv *kv = check_kv(L);
@@ -82,10 +101,7 @@ static int l_kv_get(lua_State *L)
 	const char *key = luaL_checklstring(L, 2, &klen);
 	const void *val;
 	size_t vlen;
-	char err[512];
-	int rc = imei_kv_get(kv, key, klen, &val, &vlen, err, sizeof err);
-	if (rc < 0)
-		return luaL_error(L, "%s", err);
+	int rc = get_value(L, kv, key, klen, &val, &vlen);
 	if (rc == 0)
 		lua_pushnil(L);
 	else
@@ -103,6 +119,56 @@ static int l_kv_put(lua_State *L)
 	if (imei_kv_put(kv, key, klen, val, vlen, err, sizeof err) < 0)
 		return luaL_error(L, "%s", err);
 	return 0;
+}
+
+/* kv:X(key, store): the key's text and the store. */
+static struct imei_store *key_and_store(lua_State *L, const char **key, size_t *klen)
+{
+	*key = luaL_checklstring(L, 2, klen);
+	return imei_lua_check_store(L, 3);
+}
+
+static int l_kv_put_snapshot(lua_State *L)
+{
+	struct imei_kv *kv = check_kv(L);
+	const char *key;
+	size_t klen;
+	struct imei_store *store = key_and_store(L, &key, &klen);
+	struct imei_store_error se;
+	size_t len;
+	if (imei_store_snapshot_size(store, &len, &se) < 0)
+		return luaL_error(L, "the sightings snapshot: %s", se.msg);
+	void *dst;
+	char err[512];
+	if (imei_kv_reserve(kv, key, klen, len, &dst, err, sizeof err) < 0)
+		return luaL_error(L, "%s", err);
+	if (imei_store_snapshot_into(store, dst, len, &se) < 0)
+		return luaL_error(L, "the sightings snapshot: %s", se.msg); /* the caller aborts the transaction */
+	return 0;
+}
+
+static int l_kv_restore_snapshot(lua_State *L)
+{
+	struct imei_kv *kv = check_kv(L);
+	const char *key;
+	size_t klen;
+	struct imei_store *store = key_and_store(L, &key, &klen);
+	const void *val;
+	size_t vlen;
+	if (get_value(L, kv, key, klen, &val, &vlen) == 0) {
+		lua_pushboolean(L, 1);
+		lua_pushboolean(L, 0);
+		return 2;
+	}
+	struct imei_store_error se;
+	if (imei_store_restore(store, val, vlen, &se) < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, se.msg);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	lua_pushboolean(L, 1);
+	return 2;
 }
 
 static int l_kv_del(lua_State *L)
@@ -175,6 +241,7 @@ void imei_lua_kv(lua_State *L)
 			{ "begin", l_kv_begin }, { "commit", l_kv_commit }, { "abort", l_kv_abort },
 			{ "get", l_kv_get },     { "put", l_kv_put },       { "del", l_kv_del },
 			{ "scan", l_kv_scan },   { "stat", l_kv_stat },     { "close", l_kv_close },
+			{ "put_snapshot", l_kv_put_snapshot }, { "restore_snapshot", l_kv_restore_snapshot },
 			{ NULL, NULL },
 		};
 		luaL_newlib(L, methods);

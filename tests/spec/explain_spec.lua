@@ -375,7 +375,7 @@ describe("imei explain", function()
     local register = require "imei.classify.register"
     local reg = assert(register.open(dir .. "/state", false))
     reg:begin("20260101")
-    reg:commit("20260101", 1, {}, { generation = 1 }, "test", assert(s:snapshot()))
+    reg:commit("20260101", 1, {}, { generation = 1 }, "test", s)
     reg:close()
     s:close()
     local out

@@ -229,10 +229,9 @@ function classify.run(opts)
       return nil, ("%s/register: the sightings kept in the state: %s"):format(state_dir, tostring(rerr))
     end
     if restored then
-      -- the snapshot's bytes (a Lua string as large as the store, and the register's
-      -- pages it was read from) are not needed again: give them back before the dumps
-      -- are read, so that they do not add to the run's peak memory
-      collectgarbage()
+      -- the register's pages the snapshot was read from (mapped, as large as the store)
+      -- are not needed again: give them back before the dumps are read, so that they do
+      -- not add to the run's peak memory
       rok, rerr = reg:remap()
       if not rok then
         close_reg()
@@ -478,19 +477,15 @@ function classify.run(opts)
       local sok, serr, scode = host.fsync(tmp .. "/" .. name)
       if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
     end
-    local snapshot
-    if keep and write_lists and own_memory then
-      local serr
-      snapshot, serr = store:snapshot()
-      if not snapshot then error({ message = "the sightings snapshot: " .. tostring(serr) }, 0) end
-    end
+    -- the sightings are kept by the commit (the snapshot written into the register)
+    local snapshot_of = keep and write_lists and own_memory and store or nil
     -- ... then commit: the register (one LMDB transaction), then every file renamed into
     -- place; signals wait until it is done
     host.signals_block(true)
     if keep and write_lists then -- lists refused: nothing was decided, nothing is kept
       local cok, cerr = pcall(reg.commit, reg, date, generation, base_files,
         { generation = generation, date = date, started = started, id = run.id, policy = info.name .. "@" ..
-          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint, snapshot)
+          info.version, dumps = run.dumps, fresh = run.fresh, exceptions = opts.exceptions }, fingerprint, snapshot_of)
       if not cok then
         host.signals_block(false)
         error(type(cerr) == "table" and cerr or { message = tostring(cerr) }, 0)

@@ -166,9 +166,10 @@ function register:put_device(imei, rec)
   self.kv:put(key, encode(rec))
 end
 
---- Commit the run: generation, the undo log, the lists it started from.
-function register:commit(date, generation, prev_files, runinfo, fingerprint, snapshot)
-  if snapshot then self.kv:put("s:snapshot", snapshot) end
+--- Commit the run: generation, the undo log, the lists it started from; with `store`,
+-- its sightings snapshot (written straight into the register's value: no copy of it).
+function register:commit(date, generation, prev_files, runinfo, fingerprint, store)
+  if store then self.kv:put_snapshot("s:snapshot", store) end
   self.kv:put("meta:format", register.FORMAT)
   self.kv:put("meta:generation", tostring(generation))
   self.kv:put("meta:undo", encode(next(self.undo) and self.undo or { ["meta:none"] = false }))
@@ -667,6 +668,7 @@ end
 -- A register that holds nothing and keeps nothing (a what-if run with no state yet).
 local EMPTY_KV = {
   get = function() return nil end, scan = function() return {} end, put = function() end, del = function() end,
+  put_snapshot = function() end, restore_snapshot = function() return true, false end,
   begin = function() return true end, commit = function() return true end, abort = function() end,
   close = function() end, stat = function() return 0, 0 end,
 }
@@ -686,13 +688,11 @@ function register.for_run(state, keep, fresh)
 end
 
 --- Restore the sightings kept in the register (its "s:snapshot") into a memory store:
--- true and whether there was one, or nil and why. The snapshot's bytes are not kept.
+-- true and whether there was one, or nil and why. Read where LMDB maps it: no copy.
 function register.restore_snapshot(reg, store)
-  local snap = reg.kv:get("s:snapshot")
-  if not snap then return true, nil, false end
-  local ok, err = store:restore(snap)
-  if not ok then return nil, err end
-  return true, nil, true
+  local ok, found = reg.kv:restore_snapshot("s:snapshot", store)
+  if not ok then return nil, found end
+  return true, nil, found
 end
 
 --- Close and reopen the register's database: the pages a large read mapped into the
@@ -798,15 +798,12 @@ end
 function register.open_sightings(state)
   local reg, err = register.open(state, true)
   if not reg then return nil, err end
-  local snap = reg.kv:get("s:snapshot")
-  reg:close()
   local store = assert(require("imei.sightings").open("memory"))
-  if snap then
-    local ok, rerr = store:restore(snap)
-    if not ok then
-      store:close()
-      return nil, ("%s/register: the sightings kept in the state: %s"):format(state, tostring(rerr))
-    end
+  local ok, rerr = register.restore_snapshot(reg, store)
+  reg:close()
+  if not ok then
+    store:close()
+    return nil, ("%s/register: the sightings kept in the state: %s"):format(state, tostring(rerr))
   end
   return store
 end
@@ -846,9 +843,8 @@ function register.history(state, imei)
     end
   end
   out.generation = reg:generation()
-  local has_snapshot = reg.kv:get("s:snapshot") ~= nil
   reg:close()
-  if has_snapshot then
+  do
     local store, serr = register.open_sightings(state)
     if not store then return nil, serr end
     local rows = store:sightings(#key == 14 and key .. "0" or key)
