@@ -244,7 +244,7 @@ static void test_private_store(bool thread)
 		struct imei_replay *a = ingest(mem, thread, NULL), *b = ingest(lmdb, thread, NULL);
 		CHECK_INT(imei_replay_npairs(a), 5);
 		CHECK_INT(imei_replay_npairs(b), 5);
-		struct imei_sighting_agg x[16], y[16];
+		struct imei_sighting_agg x[16] = { { 0 } }, y[16] = { { 0 } };
 		size_t nx = all_aggs(mem, x, 16), ny = all_aggs(lmdb, y, 16);
 		CHECK_INT(nx, seeded ? 6 : 5);
 		CHECK_INT(ny, nx);
