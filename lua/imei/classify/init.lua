@@ -519,14 +519,16 @@ function classify.run(opts)
 
   local run_ok, result = pcall(body)
   bar:done()
-  local caught, signame = host.signals_caught()
-  host.signals_restore()
   replay:close()
   if not run_ok then reg:abort() end
   close_reg()
   if type(opts.store) ~= "userdata" and type(opts.store) ~= "table" then store:close() end -- ours: close it
+  if not run_ok then remove_tree(tmp) end
+  -- the signals go back to their old handlers only once the cleanup is done: a second
+  -- Ctrl-C during it is caught like the first, and the temporary folder always goes
+  local caught, signame = host.signals_caught()
+  host.signals_restore()
   if not run_ok then
-    remove_tree(tmp)
     lock:unlock()
     if result == INTERRUPTED then
       return { interrupted = { signal = caught, name = signame } }
