@@ -314,7 +314,6 @@ int imei_store_snapshot(struct imei_store *st, unsigned char **out, size_t *len,
 int imei_store_snapshot_size(struct imei_store *st, size_t *len, struct imei_store_error *err);
 int imei_store_snapshot_into(struct imei_store *st, unsigned char *dst, size_t len, struct imei_store_error *err);
 int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t len, struct imei_store_error *err);
-int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err);
 /* a[0..n) put, as one write (one lock; the memory backend overlaps the cache misses). */
 int imei_store_put_aggs(struct imei_store *st, const struct imei_sighting_agg *a, size_t n,
                         struct imei_store_error *err);

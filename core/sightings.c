@@ -636,11 +636,6 @@ int imei_store_put_aggs(struct imei_store *st, const struct imei_sighting_agg *a
 	return rc;
 }
 
-int imei_store_put_agg(struct imei_store *st, const struct imei_sighting_agg *a, struct imei_store_error *err)
-{
-	return imei_store_put_aggs(st, a, 1, err);
-}
-
 bool imei_store_private(const struct imei_store *st)
 {
 	return st->ops->put_aggs != NULL; /* the memory backend: no other process can reach it */
