@@ -179,6 +179,21 @@ bool imei_replay_ident_of(const struct imei_replay *r, const char *s, size_t len
  * -1 when not observed. */
 long imei_replay_find(const struct imei_replay *r, uint64_t ident, uint64_t imsi);
 
+/* What a blocked device's BLACKLISTED pairs say (its block list row): the conditions
+ * asking for BLACKLISTED (bits), the earliest block date and the earliest day seen among
+ * those pairs (IMEI_REPLAY_NO_DAY: none); its pairs are [first pair, end). */
+struct imei_replay_block {
+	uint64_t reasons;
+	int32_t block_day, first_day;
+	size_t end;
+};
+/* The index of the first pair of the next blocked device at or after pair i, its block
+ * in *b; npairs when there is none. */
+size_t imei_replay_next_blocked(const struct imei_replay *r, size_t i, struct imei_replay_block *b);
+/* The index of the next pair at or after i on a list of its own (IMEI_REPLAY_EXCEPTION or
+ * IMEI_REPLAY_NOTIFICATION); npairs when there is none. */
+size_t imei_replay_next_flagged(const struct imei_replay *r, size_t i);
+
 /* The home network "MCC-MNC" of an IMSI (TS 23.003 §2.2: a 3-digit MNC for the MCCs
  * that use them, else 2) into out (at least 8 bytes). */
 void imei_replay_home_network(uint64_t imsi, char *out);

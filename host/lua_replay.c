@@ -12,6 +12,11 @@
  *   r:progress(), r:totals(), r:files(), r:operators(), r:conditions(), r:rejections(),
  *   r:failures(), r:brands() -> tables for the report
  *   r:devices() -> iterator over the devices to list (blocked, or with a pair to notify)
+ *   r:blocked() -> iterator: imei, reasons (condition bits), block_date, first_date of each
+ *                  blocked device (its BLACKLISTED pairs'), in key order, no table each
+ *   r:flagged() -> iterator: imei, imsi, msisdn, exception, notification, block_date,
+ *                  grace (bits), operators (bits) of each pair on an exception or
+ *                  notification list
  *   r:find(imei [, imsi]) -> the pair (or the device's first pair) as a table, or nil
  *   r:compare([tacdb]) -> what-if counts (lua_replay_compare.c), r:network_pairs()
  *   r:close()
@@ -610,6 +615,84 @@ static int l_devices(lua_State *L)
 	return 1;
 }
 
+static void push_day_or_nil(lua_State *L, int32_t day)
+{
+	if (day == IMEI_REPLAY_NO_DAY) {
+		lua_pushnil(L);
+		return;
+	}
+	char d[9];
+	imei_dump_day_str(day, d);
+	lua_pushlstring(L, d, 8);
+}
+
+static void push_ident(lua_State *L, struct imei_replay *r, uint64_t ident)
+{
+	char id[IMEI_DUMP_MAX_IDENT + 1];
+	size_t len = imei_replay_ident_str(r, ident, id);
+	lua_pushlstring(L, id, len);
+}
+
+static int blocked_next(lua_State *L)
+{
+	struct imei_replay *r = check_replay(L, lua_upvalueindex(1));
+	size_t i = (size_t)lua_tointeger(L, lua_upvalueindex(2));
+	struct imei_replay_block b;
+	i = imei_replay_next_blocked(r, i, &b);
+	if (i >= imei_replay_npairs(r))
+		return 0;
+	lua_pushinteger(L, (lua_Integer)b.end);
+	lua_replace(L, lua_upvalueindex(2));
+	push_ident(L, r, imei_replay_pairs(r)[i].ident);
+	lua_pushinteger(L, (lua_Integer)b.reasons);
+	push_day_or_nil(L, b.block_day);
+	push_day_or_nil(L, b.first_day);
+	return 4;
+}
+
+static int flagged_next(lua_State *L)
+{
+	struct imei_replay *r = check_replay(L, lua_upvalueindex(1));
+	size_t i = imei_replay_next_flagged(r, (size_t)lua_tointeger(L, lua_upvalueindex(2)));
+	if (i >= imei_replay_npairs(r))
+		return 0;
+	lua_pushinteger(L, (lua_Integer)i + 1);
+	lua_replace(L, lua_upvalueindex(2));
+	const struct imei_replay_pair *p = &imei_replay_pairs(r)[i];
+	push_ident(L, r, p->ident);
+	push_digits(L, p->imsi);
+	if (p->msisdn)
+		push_digits(L, p->msisdn);
+	else
+		lua_pushnil(L);
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_EXCEPTION) != 0);
+	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFICATION) != 0);
+	push_day_or_nil(L, p->block_day);
+	lua_pushinteger(L, (lua_Integer)p->grace);
+	lua_pushinteger(L, (lua_Integer)p->ops);
+	return 8;
+}
+
+static int iterate(lua_State *L, lua_CFunction next)
+{
+	check_replay(L, 1);
+	lua_pushvalue(L, 1);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, next, 2);
+	return 1;
+}
+
+/* r:blocked(), r:flagged(): the list entries, without a table each (lists.lua) */
+static int l_blocked(lua_State *L)
+{
+	return iterate(L, blocked_next);
+}
+
+static int l_flagged(lua_State *L)
+{
+	return iterate(L, flagged_next);
+}
+
 /* r:find(imei [, imsi]) -> pair table (with .device = the device's facts) or nil */
 static int l_find(lua_State *L)
 {
@@ -704,6 +787,8 @@ void imei_lua_replay(lua_State *L)
 		{ "failures", l_failures },
 		{ "brands", l_brands },
 		{ "devices", l_devices },
+		{ "blocked", l_blocked },
+		{ "flagged", l_flagged },
 		{ "find", l_find },
 		{ "compare", imei_lua_replay_compare },
 		{ "network_pairs", imei_lua_replay_network_pairs },

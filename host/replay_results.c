@@ -77,6 +77,38 @@ long imei_replay_find(const struct imei_replay *r, uint64_t ident, uint64_t imsi
 	return -1;
 }
 
+size_t imei_replay_next_blocked(const struct imei_replay *r, size_t i, struct imei_replay_block *b)
+{
+	const struct imei_replay_pair *pairs = r->pairs;
+	size_t n = r->npairs;
+	while (i < n && !((pairs[i].flags & IMEI_REPLAY_DEVICE) && (pairs[i].flags & IMEI_REPLAY_DEV_BLOCKED)))
+		i++;
+	if (i == n)
+		return n;
+	b->reasons = 0;
+	b->block_day = b->first_day = IMEI_REPLAY_NO_DAY;
+	size_t j = i;
+	for (; j < n && pairs[j].ident == pairs[i].ident; j++) {
+		const struct imei_replay_pair *p = &pairs[j];
+		if (p->status != IMEI_STATUS_BLACKLISTED)
+			continue;
+		b->reasons |= p->blocked;
+		if (p->block_day != IMEI_REPLAY_NO_DAY && (b->block_day == IMEI_REPLAY_NO_DAY || p->block_day < b->block_day))
+			b->block_day = p->block_day;
+		if (p->first != IMEI_REPLAY_NO_DAY && (b->first_day == IMEI_REPLAY_NO_DAY || p->first < b->first_day))
+			b->first_day = p->first;
+	}
+	b->end = j;
+	return i;
+}
+
+size_t imei_replay_next_flagged(const struct imei_replay *r, size_t i)
+{
+	while (i < r->npairs && !(r->pairs[i].flags & (IMEI_REPLAY_EXCEPTION | IMEI_REPLAY_NOTIFICATION)))
+		i++;
+	return i < r->npairs ? i : r->npairs;
+}
+
 size_t imei_replay_nconditions(const struct imei_replay *r)
 {
 	return atomic_load(&((struct imei_replay *)r)->ncond);

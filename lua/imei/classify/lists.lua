@@ -249,61 +249,66 @@ function lists.build(replay, opts)
     return b
   end
 
-  local seen_devices = 0
-  for dev in replay:devices() do
-    seen_devices = seen_devices + 1
-    if opts.check and seen_devices % 65536 == 0 then opts.check() end
-    local imei = dev.imei
-    if dev.blocked then
-      local mask, date, first = 0, nil, nil
-      for _, p in ipairs(dev.pairs) do
-        if p.status == "BLACKLISTED" then
-          mask = mask | p.blocked
-          if p.block_date and (not date or p.block_date < date) then date = p.block_date end
-          if p.first_date and (not first or p.first_date < first) then first = p.first_date end
-        end
+  -- the operators of a pair (a bit per operator index), as names in that order
+  local op_names, ops_memo = {}, {}
+  for i, o in ipairs(replay:operators()) do op_names[i] = o.name end
+  local function ops_of(bits)
+    local l = ops_memo[bits]
+    if not l then
+      l = {}
+      for i = 1, #op_names do
+        if bits & (1 << (i - 1)) ~= 0 then l[#l + 1] = op_names[i] end
       end
-      local why = reasons(mask)
-      if not date and first and opts.register then
-        -- no grace period: blocked from the day the data first showed it (the same in one
-        -- run over many days as in daily runs), not before its conditions took effect
-        date = first
-        for name in why:gmatch("[^|]+") do
-          local eff = opts.effective and opts.effective[name]
-          if eff and eff > date then date = eff end
-        end
-      end
-      local old = not opts.register and prev.block[imei] or nil
-      if old and not opts.fresh then
-        -- sticky conditions of the previous listing stay among the reasons
-        local have = {}
-        for _, name in ipairs(split_reasons(why)) do have[name] = true end
-        local extra = {}
-        for _, name in ipairs(split_reasons(old[3])) do
-          if sticky[name] and not have[name] then extra[#extra + 1] = name end
-        end
-        if #extra > 0 then
-          why = why == "" and table.concat(extra, "|") or (why .. "|" .. table.concat(extra, "|"))
-          counts.sticky_reasons_kept = counts.sticky_reasons_kept + 1
-        end
-      end
-      date = date or (old and old[2]) or opts.run_date
-      block[imei] = { imei, date, why }
-      for _, p in ipairs(dev.pairs) do
-        if p.exception then
-          for _, op in ipairs(p.operators) do
-            local row = { imei, p.imsi, p.msisdn or "" }
-            bucket(exceptions, op)[imei .. "/" .. p.imsi .. "/" .. row[3]] = row
-          end
-        end
+      ops_memo[bits] = l
+    end
+    return l
+  end
+
+  -- the blocked devices, each with what its BLACKLISTED pairs say (C: no table per device
+  -- or pair; the devices the lists do not name are never seen here)
+  local seen = 0
+  for imei, mask, date, first in replay:blocked() do
+    seen = seen + 1
+    if opts.check and seen % 4096 == 0 then opts.check() end
+    local why = reasons(mask)
+    if not date and first and opts.register then
+      -- no grace period: blocked from the day the data first showed it (the same in one
+      -- run over many days as in daily runs), not before its conditions took effect
+      date = first
+      for name in why:gmatch("[^|]+") do
+        local eff = opts.effective and opts.effective[name]
+        if eff and eff > date then date = eff end
       end
     end
-    for _, p in ipairs(dev.pairs) do
-      if p.notification then
-        for _, op in ipairs(p.operators) do
-          bucket(notifications, op)[imei .. "/" .. p.imsi] =
-            { imei, p.imsi, p.msisdn or "", p.block_date or "", reasons(p.grace) }
-        end
+    local old = not opts.register and prev.block[imei] or nil
+    if old and not opts.fresh then
+      -- sticky conditions of the previous listing stay among the reasons
+      local have = {}
+      for _, name in ipairs(split_reasons(why)) do have[name] = true end
+      local extra = {}
+      for _, name in ipairs(split_reasons(old[3])) do
+        if sticky[name] and not have[name] then extra[#extra + 1] = name end
+      end
+      if #extra > 0 then
+        why = why == "" and table.concat(extra, "|") or (why .. "|" .. table.concat(extra, "|"))
+        counts.sticky_reasons_kept = counts.sticky_reasons_kept + 1
+      end
+    end
+    date = date or (old and old[2]) or opts.run_date
+    block[imei] = { imei, date, why }
+  end
+  -- the pairs on a list of their own: exceptions (only a blocked device's pairs are) and
+  -- notifications, for every operator the pair was seen on
+  for imei, imsi, msisdn, exception, notification, block_date, grace, ops in replay:flagged() do
+    seen = seen + 1
+    if opts.check and seen % 4096 == 0 then opts.check() end
+    msisdn = msisdn or ""
+    for _, op in ipairs(ops_of(ops)) do
+      if exception then
+        bucket(exceptions, op)[imei .. "/" .. imsi .. "/" .. msisdn] = { imei, imsi, msisdn }
+      end
+      if notification then
+        bucket(notifications, op)[imei .. "/" .. imsi] = { imei, imsi, msisdn, block_date or "", reasons(grace) }
       end
     end
   end
