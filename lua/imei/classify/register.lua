@@ -159,10 +159,11 @@ function register:begin(date, fresh, fingerprint)
   return info
 end
 
--- Write a device record (remembering its old value for the undo log).
-function register:put_device(imei, rec)
+-- Write a device record (remembering its old value for the undo log). absent: the
+-- register is known to hold no record of it (its old value is none: not looked up).
+function register:put_device(imei, rec, absent)
   local key = "d:" .. imei
-  if self.undo[key] == nil then self.undo[key] = self.kv:get(key) or false end
+  if self.undo[key] == nil then self.undo[key] = not absent and self.kv:get(key) or false end
   self.kv:put(key, encode(rec))
 end
 
@@ -294,6 +295,14 @@ function register:reconcile(block, notifications, exceptions, ctx)
   rank = {}
   for i, name in ipairs(ctx.order or {}) do rank[name] = i end
   local recs = self:devices()
+  local existed = {}
+  for imei in pairs(recs) do existed[imei] = true end
+  local writing = ctx.write ~= false
+  -- a run that writes nothing (what-if) keeps no conditions nor events: its new records
+  -- share one table that refuses them
+  local NONE = not writing and setmetatable({}, { __newindex = function()
+    error("register: a what-if run records no conditions nor events")
+  end }) or nil
   local causes = { block = {}, notifications = {} }
   local counts = { carried = 0, sticky_kept = 0, matured = 0, unblocked = 0, resolved = 0, grace_changed = 0,
                    appeals_active = 0, appeals_expired = 0, devices = 0, blocked = 0, notices = 0 }
@@ -301,7 +310,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
   local function rec_of(imei)
     local r = recs[imei]
     if not r then
-      r = { imei = imei, notices = {}, conds = {}, events = {} }
+      r = { imei = imei, notices = {}, conds = NONE or {}, events = NONE or {} }
       recs[imei] = r
     end
     r.notices = r.notices or {}
@@ -309,10 +318,11 @@ function register:reconcile(block, notifications, exceptions, ctx)
     r.events = r.events or {}
     return r
   end
-  local writing = ctx.write ~= false
-  local function event(r, what, detail)
+  -- detail: a text, or a format and its arguments (formatted only when kept)
+  local function event(r, what, detail, ...)
     -- the events are kept for the device's history: a run that writes nothing needs none
     if writing then
+      if select("#", ...) > 0 then detail = detail:format(...) end
       r.events[#r.events + 1] = { date = date, generation = ctx.generation, what = what, detail = detail }
     end
     dirty[r.imei] = true
@@ -327,6 +337,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     return g
   end
   local function note_match(r, reasons)
+    if not writing then return end -- the first and last match of each condition are kept only
     for name in (reasons or ""):gmatch("[^|]+") do
       local c = r.conds[name]
       if not c then
@@ -368,12 +379,12 @@ function register:reconcile(block, notifications, exceptions, ctx)
       counts.appeals_active = counts.appeals_active + 1
       if not known or known["until"] ~= a["until"] or known.reason ~= a.reason then
         r.appeals[key] = { reason = a.reason, ["until"] = a["until"], imsi = a.imsi, recorded = date }
-        event(r, "appeal", ("%s until %s%s"):format(a.reason, a["until"], a.imsi and (" for " .. a.imsi) or ""))
+        event(r, "appeal", "%s until %s%s", a.reason, a["until"], a.imsi and (" for " .. a.imsi) or "")
       end
     elseif known and not known.expired then
       known.expired = date
       counts.appeals_expired = counts.appeals_expired + 1
-      event(r, "appeal_expired", ("%s (until %s)"):format(known.reason, known["until"]))
+      event(r, "appeal_expired", "%s (until %s)", known.reason, known["until"])
     end
   end
   -- an appeal recorded before and no longer in the file (or past its date) has expired
@@ -382,7 +393,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       if not a.expired and a["until"] < date then
         a.expired = date
         counts.appeals_expired = counts.appeals_expired + 1
-        event(r, "appeal_expired", ("%s (until %s)"):format(a.reason, a["until"]))
+        event(r, "appeal_expired", "%s (until %s)", a.reason, a["until"])
       elseif not a.expired and not appeal_dev[imei] and not appeal_pair[key] and a.recorded then
         local listed = false
         for _, x in ipairs(ctx.appeals or {}) do
@@ -429,7 +440,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       if moved ~= 0 then
         local bdate = add_days(old.block_date, moved)
         counts.grace_changed = counts.grace_changed + 1
-        event(r, "grace_changed", ("%s: block date %s -> %s"):format(imsi, old.block_date, bdate))
+        event(r, "grace_changed", "%s: block date %s -> %s", imsi, old.block_date, bdate)
         old.block_date = bdate
         old.grace = graces(row[5])
         causes.notifications[key] = "grace_changed"
@@ -456,7 +467,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       r.notices[imsi] = { block_date = row[4], reasons = row[5], notified = date, grace = graces(row[5]),
                           msisdns = ms, operators = ops,
                           on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
-      event(r, "notified", ("%s: block on %s (%s)"):format(imsi, row[4], row[5]))
+      event(r, "notified", "%s: block on %s (%s)", imsi, row[4], row[5])
       old = r.notices[imsi]
     end
     final_notice[key] = { imei, imsi, old.msisdns, old.block_date, old.reasons, old.operators }
@@ -472,7 +483,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
           old.cause = cause
           causes.notifications[key] = cause
           counts.resolved = counts.resolved + 1
-          event(r, "resolved", ("%s: %s"):format(imsi, cause))
+          event(r, "resolved", "%s: %s", imsi, cause)
         else
           final_notice[key] = { imei, imsi, old.msisdns, old.block_date, old.reasons, old.operators, carried = true }
         end
@@ -523,10 +534,11 @@ function register:reconcile(block, notifications, exceptions, ctx)
           row[2] = old.block_date
         end
       end
+      -- on_lists: what a later run reads (the lists it was on when blocked); none kept here
       r.block = { date = row[2], reasons = row[3], since = date,
-                  on_lists = ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
+                  on_lists = writing and ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
       r.unblocked = nil
-      event(r, "blocked", ("on %s (%s)"):format(row[2], row[3]))
+      event(r, "blocked", "on %s (%s)", row[2], row[3])
     end
     for imsi, old in pairs(r.notices) do
       if not old.ended then
@@ -576,7 +588,8 @@ function register:reconcile(block, notifications, exceptions, ctx)
   for imei in pairs(block) do
     local r = recs[imei]
     local l = exc_of[imei]
-    if l or next(r.block.exceptions or {}) ~= nil then -- none before and none now: unchanged
+    local had = r.block.exceptions
+    if l or (had and next(had) ~= nil) then -- none before and none now: unchanged
       l = l or {}
       table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
       if encode(l) ~= encode(r.block.exceptions or {}) then
@@ -647,7 +660,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     for _, n in pairs(r.notices) do
       if not n.ended then counts.notices = counts.notices + 1 end
     end
-    if dirty[imei] and writing then self:put_device(imei, r) end
+    if dirty[imei] and writing then self:put_device(imei, r, not existed[imei]) end
   end
   return causes, counts
 end
