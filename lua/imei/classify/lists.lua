@@ -161,7 +161,25 @@ local plain_key = setmetatable({}, { __index = function(t, n)
   return p
 end })
 
+-- The rows of one list or delta most often differ in their first cell (the block list and
+-- its delta: one row per device): the first cells alone then give the order, sorted as
+-- they are (no key to build). Otherwise every row is sorted by its NUL-joined key.
+local function by_first_cell(map)
+  local firsts, of = {}, {}
+  for _, row in pairs(map) do
+    local k = row[1]
+    if type(k) ~= "string" or of[k] ~= nil then return nil end
+    of[k] = row
+    firsts[#firsts + 1] = k
+  end
+  table.sort(firsts)
+  for i = 1, #firsts do firsts[i] = of[firsts[i]] end
+  return firsts
+end
+
 function lists.sorted_rows(map)
+  local sorted = by_first_cell(map or {})
+  if sorted then return sorted end
   local rows, keys, of, more = {}, {}, {}, nil
   for _, row in pairs(map or {}) do
     rows[#rows + 1] = row
