@@ -31,6 +31,7 @@ int imei_lua_replay_network_pairs(lua_State *L); /* lua_replay_compare.c: r:netw
 void imei_lua_sandbox_patterns(lua_State *L);  /* lua_sandbox_patterns.c: _budgeted_string */
 void imei_lua_batchio(lua_State *L);           /* lua_batchio.c: signals, mkdir, durable_rename… */
 void imei_lua_kv(lua_State *L);                /* lua_kv.c: kv_open (the register's LMDB table) */
+void imei_lua_csv_lines(lua_State *L);         /* lua_csv_lines.c: csv_lines (the lists' CSV) */
 void imei_lua_digest(lua_State *L);            /* lua_digest.c: file SHA-256 for the audit trail */
 
 /* The flag the signal handler of lua_batchio.c raises (it holds the signal's number),

@@ -16,6 +16,7 @@ int imei_luaopen_host(lua_State *L)
 	imei_lua_sandbox_patterns(L);
 	imei_lua_batchio(L);
 	imei_lua_kv(L);
+	imei_lua_csv_lines(L);
 	imei_lua_digest(L);
 	return 1;
 }

@@ -449,13 +449,12 @@ function lists.build(replay, opts)
 end
 
 -- Write rows to path; check() is called every 65,536 rows and may raise to stop.
--- Every cell goes through text.cell (RFC 4180 quoting), so a comma or a quote in a value
+-- Every cell is quoted as RFC 4180 says (text.write_csv), so a comma or a quote in a value
 -- is written so that read_list reads it back; a control character (a line end) is refused. A full disk is reported as
 -- such (text.io_error); the caller writes into a temporary folder and removes it then.
 local function write_csv(path, header, rows, check)
-  return text.write_csv(path, header, rows, { check = check, refuse = function(line, i)
+  return text.write_csv(path, header, rows, { check = check, controls = function(line, i)
     -- a line end in a cell: read_list (one record per line) could not read it back
-    if not line:find("%c") then return nil end
     return ("%s: row %d: %s: a cell holds a control character (a line end, ...); refused rather than " ..
       "write a list that cannot be read back"):format(path, i, (line:gsub("%c", function(c)
         return ("\\%d"):format(c:byte()) end)))

@@ -4,27 +4,13 @@
 -- (so that two reports of the same run are the same bytes).
 local text = {}
 
---- A CSV cell.
-function text.cell(v)
-  v = v == nil and "" or tostring(v)
-  if v:find('[,"\r\n]') then return '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
+-- The CSV lines (RFC 4180 quoting: a cell with a comma, a quote or a line end is quoted)
+-- are built in C, host/lua_csv_lines.c, where the quoting rule lives.
+local csv_lines = require("imei.host").csv_lines
 
-local find, concat = string.find, table.concat
-
---- A CSV line (without its line end) from cells.
+--- A CSV line (without its line end) from cells 1..n (default #cells).
 function text.line(cells, n)
-  n = n or #cells
-  for i = 1, n do -- most lines: text cells that need no quoting, joined as they are
-    local v = cells[i]
-    if type(v) ~= "string" or find(v, '[,"\r\n]') then
-      local out = {}
-      for k = 1, n do out[k] = text.cell(cells[k]) end
-      return concat(out, ",")
-    end
-  end
-  return concat(cells, ",", 1, n)
+  return (csv_lines({ cells }, 1, 1, n or #cells):sub(1, -2))
 end
 
 -- errno values that mean the disk (or the user's share of it) is full: said as such, not
@@ -63,35 +49,54 @@ end
 
 --- Write a CSV file, streaming (lists and notices of millions of rows): the header, then
 -- the lines of each row. opts: expand(row) -> a list of rows to write for it (default:
--- the row itself), refuse(line, i) -> nil or why a line may not be written (the file is
--- then abandoned: nil and the message), check() called every 65,536 rows (may raise).
--- Returns true, or nil and text.io_error's message (a full disk said as such).
+-- the row itself), refuse(line, i) -> nil or why a line may not be written, controls(line,
+-- i) -> why a line that holds a control character (a line end, ...) may not be written
+-- (the file is then abandoned: nil and the message), check() called every 65,536 rows
+-- (may raise). Returns true, or nil and text.io_error's message (a full disk said as such).
+local CHUNK = 4096 -- rows made into text at a time (a divisor of 65,536)
+
 function text.write_csv(path, header, rows, opts)
   opts = opts or {}
   local f, err, code = io.open(path, "wb")
   if not f then return nil, text.io_error(path, err, code) end
   f:setvbuf("full", 1 << 16)
   local ok, werr, wcode = f:write(text.line(header), "\n")
-  local n, expand, refuse, check = #header, opts.expand, opts.refuse, opts.check
-  for i, row in ipairs(rows) do
-    if not ok then break end
-    local many = expand and expand(row)
-    for k = 1, many and #many or 1 do
-      local line = text.line(many and many[k] or row, n)
-      local why = refuse and refuse(line, i)
-      if why then
-        f:close()
-        return nil, why
-      end
-      ok, werr, wcode = f:write(line, "\n")
-      if not ok then break end
+  local n, expand, refuse, check, controls = #header, opts.expand, opts.refuse, opts.check, opts.controls
+  local function checked()
+    local cok, stop = pcall(check)
+    if not cok then
+      f:close()
+      error(stop, 0)
     end
-    if check and i % 65536 == 0 then
-      local cok, stop = pcall(check)
-      if not cok then
+  end
+  if not expand and not refuse then -- a chunk of rows at a time, made into text in C
+    local total = #rows
+    for i = 1, total, CHUNK do
+      if not ok then break end
+      local j = math.min(i + CHUNK - 1, total)
+      local chunk, bad = csv_lines(rows, i, j, n, controls ~= nil)
+      if not chunk then
         f:close()
-        error(stop, 0)
+        return nil, controls(text.line(rows[bad], n), bad)
       end
+      ok, werr, wcode = f:write(chunk)
+      if check and j % 65536 == 0 then checked() end
+    end
+  else
+    for i, row in ipairs(rows) do
+      if not ok then break end
+      local many = expand and expand(row)
+      for k = 1, many and #many or 1 do
+        local line = text.line(many and many[k] or row, n)
+        local why = refuse and refuse(line, i) or (controls and line:find("%c") and controls(line, i))
+        if why then
+          f:close()
+          return nil, why
+        end
+        ok, werr, wcode = f:write(line, "\n")
+        if not ok then break end
+      end
+      if check and i % 65536 == 0 then checked() end
     end
   end
   local closed, cerr, ccode = f:close()
