@@ -8,7 +8,11 @@
  *          value + digits·10^15, so "001010123456" and "1010123456" differ; plus the
  *          set of the pairs' keys, so "is this device paired with anyone" is one probe.
  * The file is read into memory with read(2), not mapped: a file truncated while it is
- * being read must give an error, never a SIGBUS.
+ * being read must give an error, never a SIGBUS. That buffer and the vector of values
+ * (sized from the file's line count, so it is not copied as it grows) are anonymous
+ * mappings of their own, unmapped once the list is frozen: a list keeps only its sets
+ * resident, and malloc's heap is left as it was (a large block freed there would stay
+ * in the process's memory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,11 +309,70 @@ static int read_header(struct loader *ld, struct imei_csv *c, char *err, size_t 
 	return -1;
 }
 
+/* ---- transient memory ----------------------------------------------------------- */
+
+/* bytes (> 0) of zeroed anonymous memory, or NULL with errno; populate: fault every page
+ * in now, in one call (it is about to be filled). */
+static void *map_alloc(size_t bytes, bool populate)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0),
+	               -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void map_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
+/* The loader's vector: its element size, its bytes for cap elements. */
+static size_t elem_size(const struct loader *ld)
+{
+	return ld->kind == IMEI_LIST_PAIRS ? sizeof *ld->pairs : sizeof *ld->keys;
+}
+
+static void vector_free(struct loader *ld)
+{
+	map_free(ld->kind == IMEI_LIST_PAIRS ? (void *)ld->pairs : (void *)ld->keys, ld->cap * elem_size(ld));
+	ld->keys = NULL;
+	ld->pairs = NULL;
+	ld->n = ld->cap = 0;
+}
+
+/* Room for cap elements (cap > n, at most IMEI_U64SET_MAX): 0, or -1 with errno. */
+static int vector_reserve(struct loader *ld, size_t cap)
+{
+	size_t size = elem_size(ld);
+	void *old = ld->kind == IMEI_LIST_PAIRS ? (void *)ld->pairs : (void *)ld->keys;
+	void *p = map_alloc(cap * size, false); /* cap <= 2^31: no overflow */
+	if (!p)
+		return -1;
+	if (ld->n)
+		memcpy(p, old, ld->n * size);
+	map_free(old, ld->cap * size);
+	if (ld->kind == IMEI_LIST_PAIRS)
+		ld->pairs = p;
+	else
+		ld->keys = p;
+	ld->cap = cap;
+	return 0;
+}
+
+/* The lines of buf: every record starts one, so at most this many rows. */
+static size_t count_lines(const char *buf, size_t len)
+{
+	size_t n = 1;
+	for (const char *p = buf, *end = buf + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		n++;
+	return n;
+}
+
 /* ---- rows -------------------------------------------------------------------------- */
 
 static int push(struct loader *ld, uint64_t a, uint64_t b)
 {
-	if (ld->n == ld->cap) {
+	if (ld->n == ld->cap) { /* more rows than lines cannot be: only if the count was capped */
 		size_t cap = ld->cap ? 2 * ld->cap : 1024;
 		if (cap > IMEI_U64SET_MAX) {
 			if (ld->cap >= IMEI_U64SET_MAX) {
@@ -317,18 +381,8 @@ static int push(struct loader *ld, uint64_t a, uint64_t b)
 			}
 			cap = IMEI_U64SET_MAX;
 		}
-		if (ld->kind == IMEI_LIST_PAIRS) {
-			void *p = realloc(ld->pairs, cap * sizeof *ld->pairs);
-			if (!p)
-				return -1;
-			ld->pairs = p;
-		} else {
-			void *p = realloc(ld->keys, cap * sizeof *ld->keys);
-			if (!p)
-				return -1;
-			ld->keys = p;
-		}
-		ld->cap = cap;
+		if (vector_reserve(ld, cap) != 0)
+			return -1;
 	}
 	if (ld->kind == IMEI_LIST_PAIRS)
 		ld->pairs[ld->n++] = (struct imei_u64pair){ a, b };
@@ -491,9 +545,7 @@ static int freeze(struct imei_list *l, struct loader *ld)
 		for (size_t i = 0; i < ld->n; i++)
 			keys[i] = ld->pairs[i].a;
 		int rc = imei_u64set_build(&l->set, keys, ld->n, &key_dups);
-		free(ld->pairs);
-		ld->pairs = NULL;
-		ld->n = 0;
+		vector_free(ld);
 		if (rc != 0)
 			return -1;
 	}
@@ -526,14 +578,13 @@ static struct imei_list *load(const char *buf, size_t len, const char *where, co
 	if (read_header(&ld, &c, err, errlen) != 0)
 		goto fail;
 	l->kind = ld.kind;
-	if (read_rows(&ld, &c) != 0 || freeze(l, &ld) != 0) {
+	size_t lines = count_lines(buf, len);
+	if (vector_reserve(&ld, lines < IMEI_U64SET_MAX ? lines : IMEI_U64SET_MAX) != 0 || read_rows(&ld, &c) != 0 ||
+	    freeze(l, &ld) != 0) {
 		set_err(err, errlen, "%s: %s", where, errno == E2BIG ? "more than 2^31 entries" : "out of memory");
 		goto fail;
 	}
-	free(ld.keys);
-	free(ld.pairs);
-	ld.keys = NULL;
-	ld.pairs = NULL;
+	vector_free(&ld);
 	l->name = dup_str(name);
 	l->path = path ? dup_str(path) : NULL;
 	if (!l->name || (path && !l->path)) {
@@ -547,8 +598,7 @@ static struct imei_list *load(const char *buf, size_t len, const char *where, co
 		*rep = l->report;
 	return l;
 fail:
-	free(ld.keys);
-	free(ld.pairs);
+	vector_free(&ld);
 	if (rep)
 		memset(rep, 0, sizeof *rep);
 	list_free(l);
@@ -564,8 +614,8 @@ struct imei_list *imei_list_load_buffer(const char *buf, size_t len, const char 
 }
 
 /* The whole file into memory (read(2), so a file shrinking under us is an error, not a
- * SIGBUS), with the stamp of what was read. */
-static char *read_file(const char *path, size_t *len, struct stamp *stamp, char *err, size_t errlen)
+ * SIGBUS), with the stamp of what was read; *cap: the bytes mapped (map_free). */
+static char *read_file(const char *path, size_t *len, size_t *capp, struct stamp *stamp, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -586,7 +636,7 @@ static char *read_file(const char *path, size_t *len, struct stamp *stamp, char 
 	}
 	*stamp = (struct stamp){ true, sb.st_dev, sb.st_ino, sb.st_size, sb.st_mtim, sb.st_ctim };
 	size_t cap = (size_t)sb.st_size + 1, n = 0;
-	char *buf = malloc(cap);
+	char *buf = map_alloc(cap, true);
 	for (;;) {
 		if (!buf) {
 			set_err(err, errlen, "%s: out of memory (%zu bytes)", path, cap);
@@ -594,21 +644,20 @@ static char *read_file(const char *path, size_t *len, struct stamp *stamp, char 
 			return NULL;
 		}
 		if (n == cap) { /* the file grew while we read it */
-			char *more = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-			if (!more) {
-				free(buf);
-				buf = NULL;
-				continue;
-			}
+			char *more = cap > SIZE_MAX / 2 ? NULL : map_alloc(cap * 2, false);
+			if (more)
+				memcpy(more, buf, n);
+			map_free(buf, cap);
 			buf = more;
 			cap *= 2;
+			continue;
 		}
 		ssize_t got = read(fd, buf + n, cap - n);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
 			set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-			free(buf);
+			map_free(buf, cap);
 			close(fd);
 			return NULL;
 		}
@@ -618,6 +667,7 @@ static char *read_file(const char *path, size_t *len, struct stamp *stamp, char 
 	}
 	close(fd);
 	*len = n;
+	*capp = cap;
 	return buf;
 }
 
@@ -643,21 +693,21 @@ struct imei_list *imei_list_load(const char *path, const char *name, struct imei
 	if (rep)
 		memset(rep, 0, sizeof *rep);
 	struct stamp stamp;
-	size_t len;
-	char *buf = read_file(path, &len, &stamp, err, errlen);
+	size_t len, cap;
+	char *buf = read_file(path, &len, &cap, &stamp, err, errlen);
 	if (!buf)
 		return NULL;
 	char *own_name = NULL;
 	if (!name) {
 		if (!(own_name = name_of_path(path))) {
-			free(buf);
+			map_free(buf, cap);
 			set_err(err, errlen, "%s: out of memory", path);
 			return NULL;
 		}
 		name = own_name;
 	}
 	struct imei_list *l = load(buf, len, path, name, path, &stamp, rep, err, errlen);
-	free(buf);
+	map_free(buf, cap);
 	free(own_name);
 	return l;
 }

@@ -659,6 +659,38 @@ static void put(const char *dir, const char *name, const char *text)
 	}
 }
 
+/* A file read from disk: rows fewer than lines (a quoted cell over two lines, blank
+ * lines), no line end at the end, an empty file; the same rows as from a buffer. */
+static void test_file_rows(void)
+{
+	char dir[] = "/tmp/imei-lists-XXXXXX", err[256] = "", path[512];
+	CHECK(mkdtemp(dir) != NULL);
+	const char *text = "imei,note\n352099001761481,\"two\nlines\"\n\n\n490154203237518,x\r\n260531793113837,last";
+	put(dir, "stolen.csv", text);
+	snprintf(path, sizeof path, "%s/stolen.csv", dir);
+	struct imei_list_report rep, brep;
+	struct imei_list *l = imei_list_load(path, NULL, &rep, err, sizeof err);
+	struct imei_list *b = imei_list_load_buffer(text, strlen(text), "stolen", &brep, err, sizeof err);
+	CHECK(l != NULL && b != NULL);
+	if (l && b) {
+		CHECK_INT(rep.rows, 3);
+		CHECK_INT(rep.loaded, 3);
+		CHECK_INT(brep.loaded, 3);
+		CHECK_STR(rep.sha256, brep.sha256);
+		CHECK(imei_list_has_key(l, "35209900176148") && imei_list_has_key(l, "49015420323751") &&
+		      imei_list_has_key(l, "26053179311383"));
+	}
+	imei_list_unref(l);
+	imei_list_unref(b);
+	put(dir, "stolen.csv", "");
+	l = imei_list_load(path, NULL, &rep, err, sizeof err);
+	CHECK(l == NULL); /* no header: refused, and said so */
+	CHECK_HAS(err, "stolen.csv");
+	imei_list_unref(l);
+	remove(path);
+	rmdir(dir);
+}
+
 static void test_reload(void)
 {
 	char dir[] = "/tmp/imei-lists-XXXXXX", err[256] = "", path[512], tmp[512];
@@ -1072,6 +1104,7 @@ int main(void)
 	test_refs();
 	test_dir();
 	test_reload();
+	test_file_rows();
 	test_large();
 	test_large_pairs();
 	test_lua_states();
