@@ -389,9 +389,25 @@ function lists.build(replay, opts)
     c[change] = (c[change] or 0) + 1
   end
 
-  -- block list delta
-  local bd = {}
-  for imei, row in pairs(block) do
+  -- block list delta: one row per device (the block list's, or the previous one's), so in
+  -- the order of the first cell: the block list's rows (sorted above) merged with the
+  -- unblocked ones, sorted on their own
+  local bd, gone = {}, {}
+  for imei in pairs(prev.block) do
+    if not block[imei] then gone[#gone + 1] = imei end
+  end
+  table.sort(gone)
+  local g = 1
+  local function unblocked_before(imei)
+    while gone[g] and (imei == nil or gone[g] < imei) do
+      local old = prev.block[gone[g]]
+      bd[#bd + 1] = { old[1], old[2], old[3], "unblocked", causes.block[gone[g]] or "" }
+      g = g + 1
+    end
+  end
+  for _, row in ipairs(out.block) do
+    local imei = row[1]
+    unblocked_before(imei)
     local old = prev.block[imei]
     if not old then
       bd[#bd + 1] = { row[1], row[2], row[3], "blocked", causes.block[imei] or "" }
@@ -399,11 +415,9 @@ function lists.build(replay, opts)
       bd[#bd + 1] = { row[1], row[2], row[3], "changed", causes.block[imei] or "" }
     end
   end
-  for imei, old in pairs(prev.block) do
-    if not block[imei] then bd[#bd + 1] = { old[1], old[2], old[3], "unblocked", causes.block[imei] or "" } end
-  end
-  out.deltas.block = sorted_rows(bd)
-  for _, r in ipairs(out.deltas.block) do tally("block", r[4]) end
+  unblocked_before(nil)
+  out.deltas.block = bd
+  for _, r in ipairs(bd) do tally("block", r[4]) end
 
   for _, op in ipairs(operators) do
     local new_n, old_n = notifications[op] or {}, prev.notifications[op] or {}
