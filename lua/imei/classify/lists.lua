@@ -282,6 +282,21 @@ function lists.build(replay, opts)
     return l
   end
 
+  -- the latest date one of the conditions of a reasons text takes effect (nil: none says)
+  local effective_memo = {}
+  local function latest_effective(why)
+    local eff = effective_memo[why]
+    if eff == nil then
+      eff = false
+      for name in why:gmatch("[^|]+") do
+        local e = opts.effective and opts.effective[name]
+        if e and (not eff or e > eff) then eff = e end
+      end
+      effective_memo[why] = eff
+    end
+    return eff or nil
+  end
+
   -- the blocked devices, each with what its BLACKLISTED pairs say (C: no table per device
   -- or pair; the devices the lists do not name are never seen here)
   local seen = 0
@@ -293,10 +308,8 @@ function lists.build(replay, opts)
       -- no grace period: blocked from the day the data first showed it (the same in one
       -- run over many days as in daily runs), not before its conditions took effect
       date = first
-      for name in why:gmatch("[^|]+") do
-        local eff = opts.effective and opts.effective[name]
-        if eff and eff > date then date = eff end
-      end
+      local eff = latest_effective(why)
+      if eff and eff > date then date = eff end
     end
     local old = not opts.register and prev.block[imei] or nil
     if old and not opts.fresh then
