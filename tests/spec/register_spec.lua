@@ -292,6 +292,31 @@ return P
     assert.same({ B .. "," .. day(2) .. ",unregistered" }, rows_of(out .. "/blocklist.csv"))
   end)
 
+  it("a what-if run (--store memory) over a state decides and counts as the kept run of the same inputs", function()
+    local dir = support.tmpdir()
+    local pol = policy_file(dir, 0)
+    local lists = write_lists(dir .. "/lists", { C }, {})
+    local out = dir .. "/out"
+    run { policy = pol, lists = lists, out = out, date = day(1),
+          dumps = { dump(dir, 1, 1, { { 1, A, "410010000000001", "923000000001" } }) } }
+    -- day 2: A not seen (kept), B new to the register, C registered
+    local d2 = dump(dir, 2, 2, { { 2, B, "410010000000002", "923000000002" }, { 2, C, "410010000000003", "" } })
+    os.execute(("cp -a '%s' '%s'"):format(out, dir .. "/whatif"))
+    local w = run { policy = pol, lists = lists, out = dir .. "/whatif", store = "memory", date = day(2), dumps = { d2 } }
+    local k = run { policy = pol, lists = lists, out = out, date = day(2), dumps = { d2 } }
+    assert.is_false(w.report.register.kept)
+    assert.is_true(k.report.register.kept)
+    for _, name in ipairs({ "devices", "blocked", "notices", "carried", "unblocked" }) do
+      assert.equal(k.report.register.counts[name], w.report.register.counts[name], name)
+    end
+    assert.equal(2, w.report.register.counts.devices) -- A from the register, B new to it
+    assert.equal(2, w.report.register.counts.blocked)
+    assert.same(rows_of(out .. "/blocklist.csv"), rows_of(dir .. "/whatif/blocklist.csv"))
+    assert.same(rows_of(out .. "/blocklist_delta.csv"), rows_of(dir .. "/whatif/blocklist_delta.csv"))
+    assert.same({ A .. "," .. day(1) .. ",unregistered", B .. "," .. day(2) .. ",unregistered" },
+      rows_of(dir .. "/whatif/blocklist.csv"))
+  end)
+
   it("imei history shows a device's record as text and JSON", function()
     local dir = support.tmpdir()
     local pol = policy_file(dir, 30)

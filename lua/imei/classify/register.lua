@@ -512,40 +512,47 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
 
   -- 2. blocks
+  local unrecorded = 0 -- what-if: blocked devices new to the register, only counted
   for imei, row in pairs(block) do
-    local r = rec_of(imei)
-    note_match(r, row[3])
-    if r.block then
-      row[2] = r.block.date -- never slides
-      local keep = {}
-      for _, name in ipairs(split(r.block.reasons)) do
-        if register.is_sticky(conds[name]) then keep[#keep + 1] = name end
-      end
-      row[3] = table.concat(union(row[3], table.concat(keep, "|")), "|")
-      if row[3] ~= r.block.reasons then
-        r.block.reasons = row[3]
-        dirty[imei] = true
-      end
+    local r = not writing and not recs[imei] and "new" or rec_of(imei)
+    if r == "new" then
+      -- a run that keeps nothing needs no record for a device the register does not know:
+      -- its new record would hold this block alone, which is already in `block`
+      unrecorded = unrecorded + 1
     else
-      -- the date notified, when a notice of this device announced it
-      for _, old in pairs(r.notices) do
-        if old.block_date and old.block_date ~= "" and (old.ended == date or not old.ended) and old.block_date < row[2]
-          and old.block_date <= date then
-          row[2] = old.block_date
+      note_match(r, row[3])
+      if r.block then
+        row[2] = r.block.date -- never slides
+        local keep = {}
+        for _, name in ipairs(split(r.block.reasons)) do
+          if register.is_sticky(conds[name]) then keep[#keep + 1] = name end
         end
+        row[3] = table.concat(union(row[3], table.concat(keep, "|")), "|")
+        if row[3] ~= r.block.reasons then
+          r.block.reasons = row[3]
+          dirty[imei] = true
+        end
+      else
+        -- the date notified, when a notice of this device announced it
+        for _, old in pairs(r.notices) do
+          if old.block_date and old.block_date ~= "" and (old.ended == date or not old.ended) and old.block_date < row[2]
+            and old.block_date <= date then
+            row[2] = old.block_date
+          end
+        end
+        -- on_lists: what a later run reads (the lists it was on when blocked); none kept here
+        r.block = { date = row[2], reasons = row[3], since = date,
+                    on_lists = writing and ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
+        r.unblocked = nil
+        event(r, "blocked", "on %s (%s)", row[2], row[3])
       end
-      -- on_lists: what a later run reads (the lists it was on when blocked); none kept here
-      r.block = { date = row[2], reasons = row[3], since = date,
-                  on_lists = writing and ctx.cause_of and ctx.cause_of(imei, "lists") or nil }
-      r.unblocked = nil
-      event(r, "blocked", "on %s (%s)", row[2], row[3])
-    end
-    for imsi, old in pairs(r.notices) do
-      if not old.ended then
-        old.ended = date
-        old.cause = "blocked"
-        dirty[imei] = true
-        final_notice[imei .. "/" .. imsi] = nil
+      for imsi, old in pairs(r.notices) do
+        if not old.ended then
+          old.ended = date
+          old.cause = "blocked"
+          dirty[imei] = true
+          final_notice[imei .. "/" .. imsi] = nil
+        end
       end
     end
   end
@@ -586,10 +593,10 @@ function register:reconcile(block, notifications, exceptions, ctx)
     end
   end
   for imei in pairs(block) do
-    local r = recs[imei]
+    local r = recs[imei] -- none: a what-if run's device new to the register (kept nowhere)
     local l = exc_of[imei]
-    local had = r.block.exceptions
-    if l or (had and next(had) ~= nil) then -- none before and none now: unchanged
+    local had = r and r.block.exceptions
+    if r and (l or (had and next(had) ~= nil)) then -- none before and none now: unchanged
       l = l or {}
       table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
       if encode(l) ~= encode(r.block.exceptions or {}) then
@@ -655,6 +662,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
 
   local changed = {}
+  counts.devices, counts.blocked = unrecorded, unrecorded
   for imei, r in pairs(recs) do
     counts.devices = counts.devices + 1
     if r.block then counts.blocked = counts.blocked + 1 end
