@@ -113,7 +113,12 @@ struct chunk_counts {
 
 /* A piece of the input read by one reader: a whole file (gzip, a pipe, a small file) or
  * the lines starting in a byte range of a plain one (dump_reader.h). */
-#define CHUNK_BYTES (8u << 20)
+/* A chunk is smaller than what its reader may read ahead (READER_BATCHES batches of
+ * BATCH_ROWS rows: 32,768 rows, about 1.9 MB of a dump's ~58-byte rows), so that the reader
+ * of the next chunk reads it whole while the recorder still takes the current one's rows:
+ * with 8 MiB chunks (about 140,000 rows) it stopped after four batches, one reader worked
+ * at a time and the recorder waited for rows 60% of the read. */
+#define CHUNK_BYTES (1u << 20)
 #define READER_BATCHES 4 /* batches each reader owns: what it may have read ahead */
 
 struct chunk {
