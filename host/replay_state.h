@@ -61,14 +61,16 @@ struct xtrip {
 /* The pair table is cut in FOLD_PARTS parts (replay_part_of), each folded by its own
  * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
  * file order, so each part's result is the one a single thread gives. A part is an index
- * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
+ * of hash tag | pin id + 1 (linear probing) over its pins, kept in one mapping of their
+ * own that doubles (mremap: the pages move, nothing is copied) and, at the end of the
+ * ingest, becomes the run's pairs in place. */
 #define FOLD_PARTS 2
 
 struct fold_part {
 	uint64_t *slots;
 	size_t nslots;
-	struct pin **blocks;
-	size_t nblocks, n;
+	struct pin *pins;   /* pins[0..n): a mapping of map_bytes */
+	size_t n, map_bytes;
 	struct xtrip *extra;
 	size_t nextra, extra_cap;
 };
