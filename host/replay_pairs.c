@@ -64,7 +64,24 @@ static void unmap_huge(void *p, size_t size)
 		munmap(p, size);
 }
 
-/* The index: its own mapping from one huge page up, else malloc'd. */
+/* The large arrays of the table (its index, the ranking's): a mapping of their own from
+ * one huge page up, given back to the system when freed (freed malloc blocks that large
+ * stay with the process, and the run's peak comes later), else malloc'd. */
+static void *big_alloc(size_t bytes, bool zeroed)
+{
+	if (bytes >= HUGE_PAGE)
+		return map_huge(bytes);
+	return zeroed ? calloc(1, bytes) : malloc(bytes);
+}
+
+static void big_free(void *p, size_t bytes)
+{
+	if (bytes >= HUGE_PAGE)
+		unmap_huge(p, bytes);
+	else
+		free(p);
+}
+
 static size_t index_bytes(size_t nslots)
 {
 	return nslots * sizeof(uint64_t);
@@ -72,10 +89,7 @@ static size_t index_bytes(size_t nslots)
 
 static void index_free(uint64_t *slots, size_t nslots)
 {
-	if (index_bytes(nslots) >= HUGE_PAGE)
-		unmap_huge(slots, index_bytes(nslots));
-	else
-		free(slots);
+	big_free(slots, index_bytes(nslots));
 }
 
 static uint64_t slot_tag(uint64_t hash)
@@ -86,7 +100,7 @@ static uint64_t slot_tag(uint64_t hash)
 static int index_grow(struct fold_part *fp)
 {
 	size_t cap = fp->nslots ? fp->nslots * 2 : 1u << 15;
-	uint64_t *slots = index_bytes(cap) >= HUGE_PAGE ? map_huge(index_bytes(cap)) : calloc(cap, sizeof *slots);
+	uint64_t *slots = big_alloc(index_bytes(cap), true);
 	if (!slots)
 		return -1;
 	for (size_t id = 0; id < fp->n; id++) {
@@ -327,10 +341,10 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 		qsort(ref, n, sizeof *ref, ref_cmp);
 		return 0;
 	}
-	struct pair_ref *tmp = malloc(n * sizeof *tmp);
+	struct pair_ref *tmp = big_alloc(n * sizeof *tmp, false);
 	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
 	if (!tmp || !count) {
-		free(tmp);
+		big_free(tmp, n * sizeof *tmp);
 		free(count);
 		return -1;
 	}
@@ -356,7 +370,7 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 	}
 	if (from != ref)
 		memcpy(ref, from, n * sizeof *ref);
-	free(tmp);
+	big_free(tmp, n * sizeof *tmp);
 	free(count);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && ref[j].ident == ref[i].ident;)
@@ -387,10 +401,10 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 /* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
 static uint32_t *rank_pins(struct imei_replay *r, size_t n)
 {
-	struct pair_ref *ref = malloc(n * sizeof *ref);
+	struct pair_ref *ref = big_alloc(n * sizeof *ref, false);
 	uint32_t *rank = malloc(n * sizeof *rank);
 	if (!ref || !rank || n > UINT32_MAX) {
-		free(ref);
+		big_free(ref, n * sizeof *ref);
 		free(rank);
 		return NULL;
 	}
@@ -401,13 +415,13 @@ static uint32_t *rank_pins(struct imei_replay *r, size_t n)
 			ref[m] = (struct pair_ref){ e->agg.key, e->agg.imsi, m };
 		}
 	if (sort_refs(ref, n) < 0) {
-		free(ref);
+		big_free(ref, n * sizeof *ref);
 		free(rank);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
 		rank[ref[i].at] = (uint32_t)i;
-	free(ref);
+	big_free(ref, n * sizeof *ref);
 	return rank;
 }
 
