@@ -302,7 +302,8 @@ return P
     -- day 2: A not seen (kept), B new to the register, C registered
     local d2 = dump(dir, 2, 2, { { 2, B, "410010000000002", "923000000002" }, { 2, C, "410010000000003", "" } })
     os.execute(("cp -a '%s' '%s'"):format(out, dir .. "/whatif"))
-    local w = run { policy = pol, lists = lists, out = dir .. "/whatif", store = "memory", date = day(2), dumps = { d2 } }
+    local w = run { policy = pol, lists = lists, out = dir .. "/whatif", store = "memory", date = day(2),
+                    dumps = { d2 } }
     local k = run { policy = pol, lists = lists, out = out, date = day(2), dumps = { d2 } }
     assert.is_false(w.report.register.kept)
     assert.is_true(k.report.register.kept)

@@ -9,8 +9,11 @@
 --   exceptions_<OP>_delta.csv     imei,imsi,msisdn,change                 added|removed
 --
 -- The list rules are decided once, in C, after the verdicts (host/replay_tally.c), and
--- come here as flags: dev.blocked, p.exception, p.notification. This module only writes
--- them out, per device (its 14-digit key, or its text when it is no IMEI):
+-- come here as flags, through two iterators that yield only what the lists name (no table
+-- per device or pair): replay:blocked() (the blocked devices, with the reasons, block date
+-- and first day of their BLACKLISTED pairs) and replay:flagged() (the pairs flagged
+-- exception or notification). This module only writes them out, per device (its 14-digit
+-- key, or its text when it is no IMEI):
 --   * blocked (dev.blocked: some observed pair's verdict is BLACKLISTED). block_date: the
 --     earliest date a grace period of its blocking reasons ended, else the date it was
 --     first listed (kept from the previous list), else the run's date. reasons: the
@@ -299,10 +302,10 @@ function lists.build(replay, opts)
 
   -- the blocked devices, each with what its BLACKLISTED pairs say (C: no table per device
   -- or pair; the devices the lists do not name are never seen here)
-  local seen = 0
+  local listed = 0
   for imei, mask, date, first in replay:blocked() do
-    seen = seen + 1
-    if opts.check and seen % 4096 == 0 then opts.check() end
+    listed = listed + 1
+    if opts.check and listed % 4096 == 0 then opts.check() end
     local why = reasons(mask)
     if not date and first and opts.register then
       -- no grace period: blocked from the day the data first showed it (the same in one
@@ -331,8 +334,8 @@ function lists.build(replay, opts)
   -- the pairs on a list of their own: exceptions (only a blocked device's pairs are) and
   -- notifications, for every operator the pair was seen on
   for imei, imsi, msisdn, exception, notification, block_date, grace, ops in replay:flagged() do
-    seen = seen + 1
-    if opts.check and seen % 4096 == 0 then opts.check() end
+    listed = listed + 1
+    if opts.check and listed % 4096 == 0 then opts.check() end
     msisdn = msisdn or ""
     for _, op in ipairs(ops_of(ops)) do
       if exception then

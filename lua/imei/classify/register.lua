@@ -535,8 +535,8 @@ function register:reconcile(block, notifications, exceptions, ctx)
       else
         -- the date notified, when a notice of this device announced it
         for _, old in pairs(r.notices) do
-          if old.block_date and old.block_date ~= "" and (old.ended == date or not old.ended) and old.block_date < row[2]
-            and old.block_date <= date then
+          if old.block_date and old.block_date ~= "" and (old.ended == date or not old.ended)
+            and old.block_date < row[2] and old.block_date <= date then
             row[2] = old.block_date
           end
         end
