@@ -318,6 +318,28 @@ return P
       rows_of(dir .. "/whatif/blocklist.csv"))
   end)
 
+  it("records a device it blocks for the first time with its block, reasons' matches and event", function()
+    local dir = support.tmpdir()
+    local pol = policy_file(dir, 0)
+    local lists = write_lists(dir .. "/lists", { B }, { B }) -- B: registered, and stolen
+    local out = dir .. "/out"
+    run { policy = pol, lists = lists, out = out, date = day(3),
+          dumps = { dump(dir, 1, 2, { { 1, A, "410010000000001", "923000000001" },
+                                      { 2, B, "410010000000002", "923000000002" } }) } }
+    local register = require "imei.classify.register"
+    local reg = assert(register.open(out .. "/state", true))
+    local a, b = reg:device(A), reg:device(B)
+    reg:close()
+    assert.same({ imei = A, notices = {}, conds = { unregistered = { first = day(3), last = day(3) } },
+                  events = { { date = day(3), generation = 1, what = "blocked",
+                               detail = "on " .. day(1) .. " (unregistered)" } },
+                  block = { date = day(1), reasons = "unregistered", since = day(3), on_lists = {} } }, a)
+    assert.same({ imei = B, notices = {}, conds = { stolen = { first = day(3), last = day(3) } },
+                  events = { { date = day(3), generation = 1, what = "blocked",
+                               detail = "on " .. day(2) .. " (stolen)" } },
+                  block = { date = day(2), reasons = "stolen", since = day(3), on_lists = { "registration" } } }, b)
+  end)
+
   it("imei history shows a device's record as text and JSON", function()
     local dir = support.tmpdir()
     local pol = policy_file(dir, 30)

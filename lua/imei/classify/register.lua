@@ -162,9 +162,52 @@ end
 -- Write a device record (remembering its old value for the undo log). absent: the
 -- register is known to hold no record of it (its old value is none: not looked up).
 function register:put_device(imei, rec, absent)
+  self:put_record(imei, encode(rec), absent)
+end
+
+-- Write a device record given as its JSON text (see put_device).
+function register:put_record(imei, json, absent)
   local key = "d:" .. imei
   if self.undo[key] == nil then self.undo[key] = not absent and self.kv:get(key) or false end
-  self.kv:put(key, encode(rec))
+  self.kv:put(key, json)
+end
+
+-- The JSON text of the record of a device new to the register that this run blocks and
+-- nothing else touched (no notice, no appeal): the record the general path would build
+-- (its block, the first and last match of its reasons, the "blocked" event, and the
+-- exceptions of its pairs), written out directly rather than built as tables first.
+-- quoted: a memo of JSON strings (the few texts that repeat: dates, reasons, list names).
+local function new_block_json(imei, row, date, generation, on_lists, exceptions, quoted)
+  local function q(v)
+    local j = quoted[v]
+    if not j then
+      j = encode(v)
+      quoted[v] = j
+    end
+    return j
+  end
+  local jdate = q(date)
+  local conds, seen = {}, {}
+  for name in row[3]:gmatch("[^|]+") do
+    if not seen[name] then
+      seen[name] = true
+      conds[#conds + 1] = q(name) .. ':{"first":' .. jdate .. ',"last":' .. jdate .. "}"
+    end
+  end
+  local on = ""
+  if on_lists then -- as cjson writes a table: an array, or {} when empty
+    on = {}
+    for i, name in ipairs(on_lists) do on[i] = q(name) end
+    on = ',"on_lists":' .. (#on > 0 and ("[" .. table.concat(on, ",") .. "]") or "{}")
+  end
+  return table.concat {
+    '{"imei":', imei:find("^%d+$") and ('"' .. imei .. '"') or encode(imei),
+    ',"notices":{},"conds":{', table.concat(conds, ","), "}",
+    ',"events":[{"date":', jdate, generation ~= nil and (',"generation":' .. encode(generation)) or "",
+    ',"what":"blocked","detail":', q(("on %s (%s)"):format(row[2], row[3])), "}]",
+    ',"block":{"date":', q(row[2]), ',"reasons":', q(row[3]), ',"since":', jdate, on,
+    exceptions and (',"exceptions":' .. encode(exceptions)) or "", "}}",
+  }
 end
 
 --- Commit the run: generation, the undo log, the lists it started from; with `store`,
@@ -512,13 +555,15 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
 
   -- 2. blocks
-  local unrecorded = 0 -- what-if: blocked devices new to the register, only counted
+  -- blocked devices new to the register (nothing else in this run made them a record):
+  -- counted; a run that keeps the register writes each record from its row at the end
+  -- (new_block_json), a run that keeps nothing needs none
+  local unrecorded, new_blocks = 0, {}
   for imei, row in pairs(block) do
-    local r = not writing and not recs[imei] and "new" or rec_of(imei)
-    if r == "new" then
-      -- a run that keeps nothing needs no record for a device the register does not know:
-      -- its new record would hold this block alone, which is already in `block`
+    local r = recs[imei] and rec_of(imei)
+    if not r then
       unrecorded = unrecorded + 1
+      if writing then new_blocks[imei] = row end
     else
       note_match(r, row[3])
       if r.block then
@@ -592,13 +637,20 @@ function register:reconcile(block, notifications, exceptions, ctx)
       l[#l + 1] = { row[1], row[2], row[3], op }
     end
   end
+  local new_exceptions = {}
+  local function by_text(a, b) return table.concat(a, ",") < table.concat(b, ",") end
   for imei in pairs(block) do
-    local r = recs[imei] -- none: a what-if run's device new to the register (kept nowhere)
+    local r = recs[imei] -- none: a device new to the register (new_blocks)
     local l = exc_of[imei]
     local had = r and r.block.exceptions
-    if r and (l or (had and next(had) ~= nil)) then -- none before and none now: unchanged
+    if not r then
+      if l and writing then
+        table.sort(l, by_text)
+        new_exceptions[imei] = l
+      end
+    elseif l or (had and next(had) ~= nil) then -- none before and none now: unchanged
       l = l or {}
-      table.sort(l, function(a, b) return table.concat(a, ",") < table.concat(b, ",") end)
+      table.sort(l, by_text)
       if encode(l) ~= encode(r.block.exceptions or {}) then
         r.block.exceptions = l
         dirty[imei] = true
@@ -671,10 +723,20 @@ function register:reconcile(block, notifications, exceptions, ctx)
     end
     if dirty[imei] and writing then changed[#changed + 1] = imei end
   end
+  for imei in pairs(new_blocks) do changed[#changed + 1] = imei end
   -- written in key order: LMDB then fills its pages one after the other (a third of the
   -- time of random order, and fewer pages to commit)
   table.sort(changed)
-  for _, imei in ipairs(changed) do self:put_device(imei, recs[imei], not existed[imei]) end
+  local quoted = {}
+  for _, imei in ipairs(changed) do
+    local row = new_blocks[imei]
+    if row then
+      self:put_record(imei, new_block_json(imei, row, date, ctx.generation,
+        ctx.cause_of and ctx.cause_of(imei, "lists") or nil, new_exceptions[imei], quoted), true)
+    else
+      self:put_device(imei, recs[imei], not existed[imei])
+    end
+  end
   return causes, counts
 end
 
