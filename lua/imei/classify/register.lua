@@ -124,7 +124,10 @@ end
 function register:devices()
   local out = {}
   local t = self.kv:scan("d:")
-  for i = 1, #t, 2 do out[t[i]:sub(3)] = decode(t[i + 1], t[i]) end
+  for i = 1, #t, 2 do
+    out[t[i]:sub(3)] = decode(t[i + 1], t[i])
+    t[i + 1] = false -- the text is garbage once decoded (not all of them held at the end)
+  end
   return out
 end
 
