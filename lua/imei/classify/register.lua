@@ -328,6 +328,10 @@ end
 
 -- ---- the reconciliation ------------------------------------------------------------------
 
+-- What a record lacks is walked as this (read only: a loop over every record of the
+-- register allocates nothing for it).
+local NO_ENTRIES = setmetatable({}, { __newindex = function() error("register: NO_ENTRIES is read only") end })
+
 --- Merge this run's decisions (the maps of lists.build: block[imei] = {imei, date,
 -- reasons}, notifications[op][imei/imsi] = {imei, imsi, msisdn, date, reasons},
 -- exceptions[op][imei/imsi/msisdn] = row) with the register, in place. ctx:
@@ -435,7 +439,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
   end
   -- an appeal recorded before and no longer in the file (or past its date) has expired
   for imei, r in pairs(recs) do
-    for key, a in pairs(r.appeals or {}) do
+    for key, a in pairs(r.appeals or NO_ENTRIES) do
       if not a.expired and a["until"] < date then
         a.expired = date
         counts.appeals_expired = counts.appeals_expired + 1
@@ -519,7 +523,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
     final_notice[key] = { imei, imsi, old.msisdns, old.block_date, old.reasons, old.operators }
   end
   for imei, r in pairs(recs) do
-    for imsi, old in pairs(r.notices or {}) do
+    for imsi, old in pairs(r.notices or NO_ENTRIES) do
       local key = imei .. "/" .. imsi
       if not old.ended and not final_notice[key] and not block[imei] then
         local seen = ctx.replay:find(imei, imsi)
@@ -623,7 +627,7 @@ function register:reconcile(block, notifications, exceptions, ctx)
       else
         block[imei] = { imei, r.block.date, r.block.reasons }
         if seen then counts.sticky_kept = counts.sticky_kept + 1 else counts.carried = counts.carried + 1 end
-        for _, e in ipairs(r.block.exceptions or {}) do
+        for _, e in ipairs(r.block.exceptions or NO_ENTRIES) do
           local b = exceptions[e[4]] or {}
           exceptions[e[4]] = b
           b[e[1] .. "/" .. e[2] .. "/" .. e[3]] = { e[1], e[2], e[3] }
