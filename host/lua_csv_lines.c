@@ -88,6 +88,7 @@ static int l_csv_lines(lua_State *L)
 	lua_Integer i = luaL_checkinteger(L, 2), j = luaL_checkinteger(L, 3), n = luaL_checkinteger(L, 4);
 	bool controls = lua_toboolean(L, 5);
 	luaL_argcheck(L, n >= 0 && n <= 4096, 4, "0 to 4096 cells");
+	luaL_argcheck(L, j < LUA_MAXINTEGER, 3, "out of range"); /* k <= j, then k + 1: no overflow */
 	lua_settop(L, 5);
 	struct out o = { L, 6, NULL, 0, 4096 };
 	o.p = lua_newuserdatauv(L, o.cap, 0); /* slot 6 */

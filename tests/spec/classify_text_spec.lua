@@ -32,6 +32,7 @@ describe("imei.host.csv_lines", function()
   it("refuses a row that is not a table, and a cell count out of range", function()
     assert.has_error(function() host.csv_lines({ "a" }, 1, 1, 1) end)
     assert.has_error(function() host.csv_lines({ { "a" } }, 1, 1, -1) end)
+    assert.has_error(function() host.csv_lines({ { "a" } }, math.maxinteger, math.maxinteger, 1) end)
   end)
 
   it("text.line is one line of it, without its line end", function()
