@@ -564,8 +564,8 @@ static int call_check(lua_State *L)
 	p->push(L, p->ud);
 	if (p->e->record && p->e->store && lua_istable(L, 2))
 		record_sighting(p->e, L, 2); /* before the policy decides, as replay does */
-	lua_call(L, 1, 1);
-	return 1;
+	lua_call(L, 1, IMEI_VERDICT_VALUES); /* the verdict as values, or a raw check's table */
+	return IMEI_VERDICT_VALUES;
 }
 
 /* After a check: rebuild the state from the policy's texts when it has failed too often
@@ -615,8 +615,8 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	lua_pushcfunction(L, call_check);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
 	lua_pushlightuserdata(L, &pusher);
-	int rc = imei_sandbox_run(inst->sb, 2, 1, IMEI_SANDBOX_CHECK, why, sizeof why);
-	ok = rc == LUA_OK && imei_verdict_from_lua(L, -1, v, why, sizeof why) == 0;
+	int rc = imei_sandbox_run(inst->sb, 2, IMEI_VERDICT_VALUES, IMEI_SANDBOX_CHECK, why, sizeof why);
+	ok = rc == LUA_OK && imei_verdict_from_values(L, -IMEI_VERDICT_VALUES, v, why, sizeof why) == 0;
 	lua_settop(L, top);
 	drain_log(e, inst);
 	e->stats.checks++;

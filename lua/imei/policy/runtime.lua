@@ -33,7 +33,7 @@ local has_sandbox, sandbox = pcall(require, "imei.sandbox")
 local protect = has_sandbox and sandbox.pcall_budget or nil
 -- The check's own stretch runs without the sandbox's count hook (host/sandbox.c, unhook).
 local unhook = has_sandbox and sandbox.unhook or nil
-local evaluate_policy, sealed_of = policy.evaluate, policy.sealed_of
+local decide, sealed_of = policy.decide, policy.sealed_of
 
 local runtime = {}
 
@@ -430,7 +430,9 @@ local function policy_api(state, env)
   for k, v in pairs(policy) do
     -- examples_of hands out the national examples a policy file must not edit; seal and
     -- sealed_of (what a check decides with) are the runtime's
-    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" then api[k] = v end
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" and k ~= "decide" then
+      api[k] = v
+    end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -543,7 +545,9 @@ function runtime.new(opts)
     -- (ctx.protect, which runs them hooked) and after it: everything it calls until then
     -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
     -- request is the host's own table. A raw check is policy code: it keeps the hook.
-    local device, context = runtime.device, inst.context
+    -- It returns the verdict as values (policy.decide), which the host reads off the stack.
+    local device, context, sealed = runtime.device, inst.context, sealed_of(P)
+    local name = sealed.full_name
     function inst.check(r)
       unhook()
       local now = r.time
@@ -552,7 +556,7 @@ function runtime.new(opts)
         r.time = now
       end
       state.now = now
-      return evaluate_policy(P, device(r, state.tacdb), r, context)
+      return decide(sealed, device(r, state.tacdb), r, context, name)
     end
   end
   -- explain: the same evaluation, traced; the host calls explain_finish afterwards
