@@ -477,10 +477,12 @@ void imei_engine_free(struct imei_engine *e)
 
 /* --- verdicts ------------------------------------------------------------------ */
 
+/* (lua_pushlstring: the request's buffers are often the caller's stack, new contents at
+ * the same address, which lua_pushstring's address cache compares in vain first) */
 static void push_optional(lua_State *L, const char *field, const char *value)
 {
 	if (value) {
-		lua_pushstring(L, value);
+		lua_pushlstring(L, value, strlen(value));
 		lua_setfield(L, -2, field);
 	}
 }
@@ -498,8 +500,7 @@ static void push_c_request(lua_State *L, void *ud)
 	lua_setfield(L, -2, "time");
 	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
 		if (req->extras[i] && req->extras[i + 1]) {
-			lua_pushstring(L, req->extras[i + 1]);
-			lua_setfield(L, -2, req->extras[i]);
+			push_optional(L, req->extras[i], req->extras[i + 1]);
 		}
 	}
 }

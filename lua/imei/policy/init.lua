@@ -683,12 +683,13 @@ local function decide(P, d, r, ctx, name)
   -- from a policy that calls P:evaluate itself, gets a fresh one)
   local run = P.scratch
   if run and not run.busy then
-    run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, nil, 0, 0, nil
+    run.order, run.d, run.r, run.ctx, run.n, run.i, run.busy = order, d, r, ctx, 0, 0, true
+    run.first, run.effective = P.resolve == "first", P.effective_time -- (an unsealed P may change)
   else
-    run = { order = order, d = d, r = r, ctx = ctx, n = 0, i = 0, first = P.resolve == "first" }
+    run = { order = order, d = d, r = r, ctx = ctx, n = 0, i = 0, first = P.resolve == "first", busy = true,
+            effective = P.effective_time }
     if not P.scratch then P.scratch = run end
   end
-  run.order, run.first, run.busy, run.effective = order, P.resolve == "first", true, P.effective_time
   local nfailed = 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
@@ -727,7 +728,7 @@ local function decide(P, d, r, ctx, name)
     start = run.i
   end
   local n, final, reasons = run.n, run.final, run.reasons
-  run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
+  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, nil, nil, nil, nil, nil
   local failed = nfailed > 0 or nil
   if n == 0 then return P.default, nil, nil, nil, failed, name end
   if final then

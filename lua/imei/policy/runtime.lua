@@ -25,6 +25,9 @@ local os_time, os_date = os.time, os.date
 -- The host's bounded log (core/sandbox.c), nil outside the sandbox.
 local host_log = rawget(_G, "_IMEI_HOST_LOG")
 local parse, device_facts = core.parse, core.device_facts
+-- Lua's own setmetatable, for the runtime's tables (the sandbox's checks for __gc, which
+-- the runtime's metatables never have, cost a C call per device record).
+local raw_setmetatable = setmetatable
 -- The examples' data are the real C objects, built in the examples' own instance.
 local list_load_string, lists_new, sightings_open = core.list_load_string, core.lists_new, core.sightings_open
 -- Inside the engine's sandbox: a protected call with a share of the check's budget, for
@@ -111,6 +114,9 @@ local function lazy_d(tacdb)
   return mt
 end
 local LAZY_NO_TACDB = lazy_d(false)
+-- The last TAC database a device record was read with, its index method and metatable
+-- (weak: the cache keeps no database alive).
+local LAST = setmetatable({}, { __mode = "v" })
 
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
@@ -126,16 +132,22 @@ function runtime.device(r, tacdb)
   local d = { input = input, parsed = true, kind = kind, key = key, cd_ok = cd_ok, spare = spare, test = test,
               junk = junk, imei_kind = imei_kind, valid = imei_kind and cd_ok ~= false, [LAZY_INPUT] = input }
   if key and tacdb then
-    if tacdb.index then -- a TAC database: known_tac from the index; the record when asked for
-      local idx = tacdb:index(key)
+    local index, mt = LAST.index, LAST.mt
+    if tacdb ~= LAST.tacdb then
+      index = tacdb.index
+      mt = index and lazy_d(tacdb)
+      LAST.tacdb, LAST.index, LAST.mt = tacdb, index, mt
+    end
+    if index then -- a TAC database: known_tac from the index; the record when asked for
+      local idx = index(tacdb, key)
       d.known_tac = idx ~= nil
       d[LAZY_TAC] = idx
-      return setmetatable(d, lazy_d(tacdb))
+      return raw_setmetatable(d, mt)
     end
     d.device = tacdb:lookup(key) -- the examples' device, the explanation's recording proxy
     d.known_tac = d.device ~= nil -- stays nil without a TAC database: not known either way
   end
-  return setmetatable(d, LAZY_NO_TACDB)
+  return raw_setmetatable(d, LAZY_NO_TACDB)
 end
 
 -- A table that refuses writes, so shared objects survive a careless policy.
