@@ -109,7 +109,8 @@ static void home_network_of(const char *d, size_t n, char *out)
 void imei_replay_home_network(uint64_t imsi, char *out)
 {
 	char d[24];
-	home_network_of(d, imei_sight_digits_str(imsi, d), out);
+	size_t n = imei_sight_digits_str(imsi, d);
+	home_network_of(d, n, out);
 }
 
 static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p, const char *msg)
@@ -145,7 +146,8 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
 		imei_dump_form_digits(p->ident, p->form, pei); /* as the device was written */
 	else
 		imei_replay_ident_str(r, p->ident, pei);
-	home_network_of(imsi, digits_of(p->imsi, imsi), net);
+	size_t imsi_len = digits_of(p->imsi, imsi);
+	home_network_of(imsi, imsi_len, net);
 	bool has_msisdn = p->msisdn && digits_of(p->msisdn, msisdn) > 0;
 	const char *extras[2] = { "network", r->op_names[p->op] };
 	struct imei_request req = {
