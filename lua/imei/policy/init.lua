@@ -461,6 +461,21 @@ function policy.derive(base, meta)
   return P
 end
 
+-- The conditions a run goes through: those not disabled, in order, and their `when`
+-- functions apart (the run calls when(d, r) first, and reads the rest only on a match).
+-- A sealed copy's are made once (ACTIVE, by policy.seal); any other P's at each evaluate.
+local ACTIVE = setmetatable({}, { __mode = "k" })
+local function active_of(order)
+  local active, whens = {}, {}
+  for _, c in ipairs(order) do
+    if not c.disabled then
+      active[#active + 1] = c
+      whens[#active] = c.when
+    end
+  end
+  return { order = active, whens = whens }
+end
+
 --- policy.seal(P) — what P decides with from now on: copies of its conditions and of its
 -- settings, out of the policy code's reach, so that a condition that edits P.conditions,
 -- P.order or P.raw_check while a check runs changes nothing (a lock holds at check time
@@ -480,6 +495,7 @@ function policy.seal(P)
   sealed.order, sealed.conditions, sealed.scratch = order, nil, nil
   sealed.full_name = P.name .. "@" .. P.version -- a verdict's `policy`, made once
   private.sealed = sealed
+  ACTIVE[sealed] = active_of(order)
   return P
 end
 
@@ -631,23 +647,25 @@ end
 -- The conditions from run.i + 1 on, until one decides alone (final, or resolve = "first").
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
-  local order, d, r, ctx = run.order, run.d, run.r, run.ctx
+  local order, whens, d, r, ctx = run.order, run.whens, run.d, run.r, run.ctx
   local n, first, i = #order, run.first, run.i
   while i < n do
     i = i + 1
     run.i = i -- which condition runs, for the caller when it raises
-    local c = order[i]
-    if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
-      local reason = reason_of(c, d, r, ctx, run.effective)
-      local k = run.n + 1
-      run.n = k
-      local reasons = run.reasons or new_reasons(run)
-      reasons[k] = reason
-      if c.final then
-        run.final = k
-        return
+    if whens[i](d, r) then
+      local c = order[i]
+      if not (c.unless and c.unless(d, r)) then
+        local reason = reason_of(c, d, r, ctx, run.effective)
+        local k = run.n + 1
+        run.n = k
+        local reasons = run.reasons or new_reasons(run)
+        reasons[k] = reason
+        if c.final then
+          run.final = k
+          return
+        end
+        if first and not reason.informative then return end
       end
-      if first and not reason.informative then return end
     end
   end
 end
@@ -678,16 +696,17 @@ end
 -- table is made for it (host/engine.c reads them off the stack).
 local function decide(P, d, r, ctx, name)
   local protect = ctx and ctx.protect or plain_protect
-  local order = P.order
+  local active = ACTIVE[P] or active_of(P.order)
+  local order = active.order
   -- the run's state: one table per policy, reused check after check (a nested evaluate,
   -- from a policy that calls P:evaluate itself, gets a fresh one)
   local run = P.scratch
   if run and not run.busy then
-    run.order, run.d, run.r, run.ctx, run.n, run.i, run.busy = order, d, r, ctx, 0, 0, true
+    run.order, run.whens, run.d, run.r, run.ctx, run.n, run.i, run.busy = order, active.whens, d, r, ctx, 0, 0, true
     run.first, run.effective = P.resolve == "first", P.effective_time -- (an unsealed P may change)
   else
-    run = { order = order, d = d, r = r, ctx = ctx, n = 0, i = 0, first = P.resolve == "first", busy = true,
-            effective = P.effective_time }
+    run = { order = order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
+            first = P.resolve == "first", busy = true, effective = P.effective_time }
     if not P.scratch then P.scratch = run end
   end
   local nfailed = 0
