@@ -648,9 +648,8 @@ end
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
   local order, whens, d, r, ctx = run.order, run.whens, run.d, run.r, run.ctx
-  local n, first, i = #order, run.first, run.i
-  while i < n do
-    i = i + 1
+  local first = run.first
+  for i = run.i + 1, #order do -- (a numeric for: the fewest instructions under the hook)
     run.i = i -- which condition runs, for the caller when it raises
     if whens[i](d, r) then
       local c = order[i]

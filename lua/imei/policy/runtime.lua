@@ -316,20 +316,25 @@ end
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
-  -- (the counts, asked on every check by the duplicate rules, check their answer inline)
+  -- (the counts, asked on every check by the duplicate rules, check their answer inline,
+  -- in the fewest instructions: they run under the count hook)
   function api.imsis(key, days)
     local store = state.store
-    if not store then return 0 end
-    local n, err = store:imsis(key, days, state.now)
-    if n == nil and err ~= nil then need(n, err) end
-    return n or 0
+    if store then
+      local n, err = store:imsis(key, days, state.now)
+      if n then return n end
+      if err ~= nil then need(n, err) end
+    end
+    return 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    if not store then return 0 end
-    local n, err = store:msisdns(key, days, state.now)
-    if n == nil and err ~= nil then need(n, err) end
-    return n or 0
+    if store then
+      local n, err = store:msisdns(key, days, state.now)
+      if n then return n end
+      if err ~= nil then need(n, err) end
+    end
+    return 0
   end
   function api.first_imsi(key)
     local store = state.store
