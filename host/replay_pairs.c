@@ -2,13 +2,17 @@
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
  * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
  * IMSI, MSISDN) triple, in one of two parts of the table (replay_part_of: each part
- * folded by one thread, in file order). At the end of the ingest a private store gets
- * every triple's aggregate (the same as recording every row: sightings_agg.c applied in
- * the same order, from the store's own aggregate) and the pairs are ranked by device
- * then IMSI into the run's result. (Putting the aggregates on a thread of their own while
- * the pairs are ranked saved about 0.04 s of 10 M rows and cost 20 MiB more at the peak:
- * not done.)
+ * folded by one thread, in file order). At the end of the ingest the pairs are ranked by
+ * device then IMSI, a private store gets every triple's aggregate (the same as recording
+ * every row: sightings_agg.c applied in the same order, from the store's own aggregate),
+ * and the pins become the run's pairs in place: the second part's pins move after the
+ * first's, each pin is rewritten as its (smaller) pair, and the pairs are permuted into
+ * rank order. The run's peak is then the pins (or the pairs), not both: with 10 M rows,
+ * 417,825 pairs, a copy into a second table cost 35 MiB more at the peak. (Putting the
+ * aggregates on a thread of their own while the pairs are ranked saved about 0.04 s of
+ * 10 M rows and cost 20-26 MiB more at the peak: not done.)
  */
+#define _GNU_SOURCE /* mremap */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +27,6 @@ _Static_assert(FOLD_PARTS == 2, "replay_part_of gives 0 or 1");
 /* Pins and the index live on 2 MiB pages where the kernel grants them (madvise): the
  * table is far larger than the caches and a TLB miss per row doubled the cost of a miss. */
 #define HUGE_PAGE ((size_t)2 << 20)
-#define PIN_BLOCK (HUGE_PAGE / sizeof(struct pin))
 #define LOOKAHEAD 32 /* rows ahead whose index slot is prefetched; their pin at half that */
 #define FOLD_SPAN 1024 /* rows looked through at a time for those of a part */
 
@@ -38,7 +41,7 @@ uint64_t imei_replay_pair_hash(uint64_t ident, uint64_t imsi)
 
 static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
 {
-	return &fp->blocks[id / PIN_BLOCK][id % PIN_BLOCK];
+	return &fp->pins[id];
 }
 
 /* size bytes (a multiple of HUGE_PAGE) of their own mapping: given back to the system
@@ -61,7 +64,24 @@ static void unmap_huge(void *p, size_t size)
 		munmap(p, size);
 }
 
-/* The index: its own mapping from one huge page up, else malloc'd. */
+/* The large arrays of the table (its index, the ranking's): a mapping of their own from
+ * one huge page up, given back to the system when freed (freed malloc blocks that large
+ * stay with the process, and the run's peak comes later), else malloc'd. */
+static void *big_alloc(size_t bytes, bool zeroed)
+{
+	if (bytes >= HUGE_PAGE)
+		return map_huge(bytes);
+	return zeroed ? calloc(1, bytes) : malloc(bytes);
+}
+
+static void big_free(void *p, size_t bytes)
+{
+	if (bytes >= HUGE_PAGE)
+		unmap_huge(p, bytes);
+	else
+		free(p);
+}
+
 static size_t index_bytes(size_t nslots)
 {
 	return nslots * sizeof(uint64_t);
@@ -69,10 +89,7 @@ static size_t index_bytes(size_t nslots)
 
 static void index_free(uint64_t *slots, size_t nslots)
 {
-	if (index_bytes(nslots) >= HUGE_PAGE)
-		unmap_huge(slots, index_bytes(nslots));
-	else
-		free(slots);
+	big_free(slots, index_bytes(nslots));
 }
 
 static uint64_t slot_tag(uint64_t hash)
@@ -83,7 +100,7 @@ static uint64_t slot_tag(uint64_t hash)
 static int index_grow(struct fold_part *fp)
 {
 	size_t cap = fp->nslots ? fp->nslots * 2 : 1u << 15;
-	uint64_t *slots = index_bytes(cap) >= HUGE_PAGE ? map_huge(index_bytes(cap)) : calloc(cap, sizeof *slots);
+	uint64_t *slots = big_alloc(index_bytes(cap), true);
 	if (!slots)
 		return -1;
 	for (size_t id = 0; id < fp->n; id++) {
@@ -100,18 +117,25 @@ static int index_grow(struct fold_part *fp)
 	return 0;
 }
 
+/* Room for one more pin: the mapping doubles (mremap moves its pages, it copies nothing;
+ * the pins move, so nothing keeps a pointer to one across a fold_one). */
 static struct pin *pin_new(struct fold_part *fp)
 {
-	if (fp->n == fp->nblocks * PIN_BLOCK) {
-		if (fp->n >= UINT32_MAX - PIN_BLOCK)
+	if ((fp->n + 1) * sizeof(struct pin) > fp->map_bytes) {
+		if (fp->n >= UINT32_MAX - 1)
 			return NULL;
-		struct pin **grown = realloc(fp->blocks, (fp->nblocks + 1) * sizeof *grown);
-		if (!grown)
+		size_t bytes = fp->map_bytes ? fp->map_bytes * 2 : HUGE_PAGE;
+		void *p;
+		if (!fp->pins) {
+			p = map_huge(bytes);
+		} else {
+			p = mremap(fp->pins, fp->map_bytes, bytes, MREMAP_MAYMOVE);
+			p = p == MAP_FAILED ? NULL : p;
+		}
+		if (!p)
 			return NULL;
-		fp->blocks = grown;
-		if (!(fp->blocks[fp->nblocks] = map_huge(HUGE_PAGE)))
-			return NULL;
-		fp->nblocks++;
+		fp->pins = p;
+		fp->map_bytes = bytes;
 	}
 	return pin_at(fp, fp->n);
 }
@@ -277,9 +301,7 @@ void imei_replay_parts_free(struct imei_replay *r)
 {
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
 		struct fold_part *fp = &r->parts[k];
-		for (size_t b = 0; b < fp->nblocks; b++)
-			unmap_huge(fp->blocks[b], HUGE_PAGE);
-		free(fp->blocks);
+		unmap_huge(fp->pins, fp->map_bytes);
 		index_free(fp->slots, fp->nslots);
 		free(fp->extra);
 		memset(fp, 0, sizeof *fp);
@@ -319,10 +341,10 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 		qsort(ref, n, sizeof *ref, ref_cmp);
 		return 0;
 	}
-	struct pair_ref *tmp = malloc(n * sizeof *tmp);
+	struct pair_ref *tmp = big_alloc(n * sizeof *tmp, false);
 	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
 	if (!tmp || !count) {
-		free(tmp);
+		big_free(tmp, n * sizeof *tmp);
 		free(count);
 		return -1;
 	}
@@ -348,7 +370,7 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 	}
 	if (from != ref)
 		memcpy(ref, from, n * sizeof *ref);
-	free(tmp);
+	big_free(tmp, n * sizeof *tmp);
 	free(count);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && ref[j].ident == ref[i].ident;)
@@ -379,10 +401,10 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 /* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
 static uint32_t *rank_pins(struct imei_replay *r, size_t n)
 {
-	struct pair_ref *ref = malloc(n * sizeof *ref);
+	struct pair_ref *ref = big_alloc(n * sizeof *ref, false);
 	uint32_t *rank = malloc(n * sizeof *rank);
 	if (!ref || !rank || n > UINT32_MAX) {
-		free(ref);
+		big_free(ref, n * sizeof *ref);
 		free(rank);
 		return NULL;
 	}
@@ -393,20 +415,93 @@ static uint32_t *rank_pins(struct imei_replay *r, size_t n)
 			ref[m] = (struct pair_ref){ e->agg.key, e->agg.imsi, m };
 		}
 	if (sort_refs(ref, n) < 0) {
-		free(ref);
+		big_free(ref, n * sizeof *ref);
 		free(rank);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
 		rank[ref[i].at] = (uint32_t)i;
-	free(ref);
+	big_free(ref, n * sizeof *ref);
 	return rank;
 }
 
-/* The parts' pins into r->pairs, each at its rank, and their triples' aggregates into a
- * private store (in the parts' order: the same for any number of threads); each block of
- * pins given back once taken, so the peak is the pins and one block, not the pins and the
- * pairs. */
+/* Every triple's aggregate into a private store, in the parts' order (the same for any
+ * number of threads). 0, or -1 with *se. */
+static int put_aggs(struct imei_replay *r, struct imei_store_error *se)
+{
+	struct imei_sighting_agg put[PUT_BATCH];
+	size_t nput = 0;
+	for (size_t k = 0; k < FOLD_PARTS; k++) {
+		const struct fold_part *fp = &r->parts[k];
+		for (size_t id = 0; id < fp->n; id++) {
+			const struct pin *e = pin_at(fp, id);
+			if (e->agg.key >= IMEI_REPLAY_TEXT_BASE)
+				continue; /* not an IMEI: no sighting */
+			const struct imei_sighting_agg *a = &e->agg; /* then its other triples, in order */
+			for (uint32_t x = e->more;; x = fp->extra[x - 1].next) {
+				if (nput == PUT_BATCH) {
+					if (imei_store_put_aggs(r->store, put, nput, se) < 0)
+						return -1;
+					nput = 0;
+				}
+				put[nput++] = *a;
+				if (!x)
+					break;
+				a = &fp->extra[x - 1].agg;
+			}
+		}
+	}
+	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
+}
+
+/* The second part's pins after the first's, in the first's mapping (grown: its pages
+ * move), a huge page at a time, each given back once copied. -1: out of memory. */
+static int join_parts(struct imei_replay *r)
+{
+	struct fold_part *a = &r->parts[0], *b = &r->parts[1];
+	size_t need = (a->n + b->n) * sizeof(struct pin);
+	if (need > a->map_bytes) {
+		size_t bytes = (need + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+		void *p = a->pins ? mremap(a->pins, a->map_bytes, bytes, MREMAP_MAYMOVE) : map_huge(bytes);
+		if (!p || p == MAP_FAILED)
+			return -1;
+		a->pins = p;
+		a->map_bytes = bytes;
+	}
+	char *to = (char *)(a->pins + a->n), *from = (char *)b->pins;
+	size_t left = b->n * sizeof(struct pin);
+	for (size_t off = 0; off < left; off += HUGE_PAGE) {
+		size_t len = left - off < HUGE_PAGE ? left - off : HUGE_PAGE;
+		memcpy(to + off, from + off, len);
+		madvise(from + off, len, MADV_DONTNEED); /* b's pages back to the system as it goes */
+	}
+	a->n += b->n;
+	unmap_huge(b->pins, b->map_bytes);
+	b->pins = NULL;
+	b->n = b->map_bytes = 0;
+	return 0;
+}
+
+_Static_assert(sizeof(struct imei_replay_pair) <= sizeof(struct pin), "a pair fits where its pin was");
+
+/* pairs[0..n) moved to their ranks, in place: each swap puts one pair where it belongs
+ * (rank is consumed: it ends as the identity). */
+static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		while (rank[i] != i) {
+			uint32_t j = rank[i];
+			struct imei_replay_pair t = pairs[j];
+			pairs[j] = pairs[i];
+			pairs[i] = t;
+			rank[i] = rank[j];
+			rank[j] = j;
+		}
+	}
+}
+
+/* The parts' pins become r->pairs, sorted by device then IMSI, and a private store gets
+ * their triples' aggregates (see the top of this file). */
 static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 {
 	size_t n = 0;
@@ -423,49 +518,49 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		return -1;
 	}
 	uint32_t *rank = rank_pins(r, n);
-	r->pairs_bytes = (n * sizeof *r->pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-	r->pairs = rank ? map_huge(r->pairs_bytes) : NULL; /* written in rank order: huge pages, few faults */
-	if (!r->pairs) {
+	if (!rank) {
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
+	}
+	/* the aggregates while each part's pins still name their part's extras */
+	struct imei_store_error se;
+	if (r->fold_aggs && put_aggs(r, &se) < 0) {
+		free(rank);
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
+	if (join_parts(r) < 0) {
 		free(rank);
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
-	struct imei_store_error se;
-	struct imei_sighting_agg put[PUT_BATCH];
-	size_t m = 0, nput = 0;
-	int rc = 0;
-	for (size_t k = 0; k < FOLD_PARTS && rc == 0; k++) {
-		struct fold_part *fp = &r->parts[k];
-		for (size_t id = 0; id < fp->n && rc == 0; id++) {
-			const struct pin *e = pin_at(fp, id);
-			if (r->fold_aggs && e->agg.key < IMEI_REPLAY_TEXT_BASE) {
-				put[nput++] = e->agg;
-				for (uint32_t x = e->more; x && rc == 0; x = fp->extra[x - 1].next) {
-					if (nput == PUT_BATCH) {
-						rc = imei_store_put_aggs(r->store, put, nput, &se);
-						nput = 0;
-					}
-					put[nput++] = fp->extra[x - 1].agg;
-				}
-			}
-			if (nput == PUT_BATCH && rc == 0) {
-				rc = imei_store_put_aggs(r->store, put, nput, &se);
-				nput = 0;
-			}
-			pair_of(e, &r->pairs[rank[m++]]);
-			if ((id + 1) % PIN_BLOCK == 0 || id + 1 == fp->n) {
-				unmap_huge(fp->blocks[id / PIN_BLOCK], HUGE_PAGE);
-				fp->blocks[id / PIN_BLOCK] = NULL;
-			}
-		}
+	struct fold_part *fp = &r->parts[0];
+	for (size_t k = 0; k < FOLD_PARTS; k++) {
+		free(r->parts[k].extra);
+		r->parts[k].extra = NULL;
+		r->parts[k].nextra = r->parts[k].extra_cap = 0;
 	}
+	/* pin m into pair m: pair m ends before pin m + 1 starts (a pair is smaller) */
+	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
+	for (size_t m = 0; m < n; m++) {
+		struct pin e;
+		memcpy(&e, &fp->pins[m], sizeof e);
+		struct imei_replay_pair p;
+		pair_of(&e, &p);
+		memcpy(&pairs[m], &p, sizeof p);
+	}
+	permute(pairs, rank, n);
 	free(rank);
-	if (nput && rc == 0)
-		rc = imei_store_put_aggs(r->store, put, nput, &se);
-	if (rc < 0) {
-		snprintf(err, errlen, "sightings store: %s", se.msg);
-		return -1;
+	/* the mapping cut to the pairs (the pins' tail given back) */
+	size_t keep = (n * sizeof *pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	if (keep < fp->map_bytes) {
+		munmap((char *)fp->pins + keep, fp->map_bytes - keep);
+		fp->map_bytes = keep;
 	}
+	r->pairs = pairs;
+	r->pairs_bytes = fp->map_bytes;
+	fp->pins = NULL; /* the pairs' now */
+	fp->map_bytes = fp->n = 0;
 	imei_replay_parts_free(r);
 	r->npairs = n;
 	return 0;

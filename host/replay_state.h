@@ -61,14 +61,16 @@ struct xtrip {
 /* The pair table is cut in FOLD_PARTS parts (replay_part_of), each folded by its own
  * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
  * file order, so each part's result is the one a single thread gives. A part is an index
- * of hash tag | pin id + 1 (linear probing) over pins kept in blocks, which never move. */
+ * of hash tag | pin id + 1 (linear probing) over its pins, kept in one mapping of their
+ * own that doubles (mremap: the pages move, nothing is copied) and, at the end of the
+ * ingest, becomes the run's pairs in place. */
 #define FOLD_PARTS 2
 
 struct fold_part {
 	uint64_t *slots;
 	size_t nslots;
-	struct pin **blocks;
-	size_t nblocks, n;
+	struct pin *pins;   /* pins[0..n): a mapping of map_bytes */
+	size_t n, map_bytes;
 	struct xtrip *extra;
 	size_t nextra, extra_cap;
 };
@@ -113,7 +115,12 @@ struct chunk_counts {
 
 /* A piece of the input read by one reader: a whole file (gzip, a pipe, a small file) or
  * the lines starting in a byte range of a plain one (dump_reader.h). */
-#define CHUNK_BYTES (8u << 20)
+/* A chunk is smaller than what its reader may read ahead (READER_BATCHES batches of
+ * BATCH_ROWS rows: 32,768 rows, about 1.9 MB of a dump's ~58-byte rows), so that the reader
+ * of the next chunk reads it whole while the recorder still takes the current one's rows:
+ * with 8 MiB chunks (about 140,000 rows) it stopped after four batches, one reader worked
+ * at a time and the recorder waited for rows 60% of the read. */
+#define CHUNK_BYTES (1u << 20)
 #define READER_BATCHES 4 /* batches each reader owns: what it may have read ahead */
 
 struct chunk {

@@ -403,6 +403,58 @@ static void test_stop_midway(void)
 		}
 }
 
+/* Many pairs (each part's pins grow their mapping several times, and the pins become the
+ * pairs in place): the same pairs with one reader inline and with three, sorted by device
+ * then IMSI, each with its own rows; text identities among them. */
+static void read_many(bool thread, unsigned readers, struct ingest_result *res)
+{
+	struct imei_store_error se;
+	char err[600];
+	res->st = imei_store_open("memory", NULL, &se);
+	struct imei_replay_config cfg = config_for(res->st, thread, readers, 65536);
+	res->r = imei_replay_new(&cfg, err, sizeof err);
+	CHECK(res->r != NULL);
+	CHECK_INT(imei_replay_add_file(res->r, path_of("many.csv"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), 0);
+	int rc;
+	while ((rc = imei_replay_ingest(res->r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_DONE);
+}
+
+static void test_many_pairs(void)
+{
+	enum { PAIRS = 150000, TEXTS = 40 };
+	FILE *f = fopen(path_of("many.csv"), "wb");
+	if (!f)
+		exit(2);
+	for (unsigned round = 0; round < 2; round++) /* every pair twice, on two days */
+		for (unsigned p = 0; p < PAIRS; p++) {
+			if (p % (PAIRS / TEXTS) == 0)
+				fprintf(f, "2026010%u,junk-%u,41001%010u,\n", 1 + round, p, p);
+			fprintf(f, "2026010%u,35209%09u,41001%010u,92300%07u\n", 1 + round, (p * 7919u) % 60013u, p, p);
+		}
+	fclose(f);
+	struct ingest_result one, par;
+	read_many(false, 1, &one);
+	read_many(true, 3, &par);
+	CHECK_INT(imei_replay_npairs(one.r), PAIRS + TEXTS);
+	CHECK(same_pairs(one.r, par.r));
+	const struct imei_replay_pair *x = imei_replay_pairs(par.r);
+	size_t n = imei_replay_npairs(par.r), bad_order = 0, bad_rows = 0, devices = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && (x[i - 1].ident > x[i].ident || (x[i - 1].ident == x[i].ident && x[i - 1].imsi >= x[i].imsi)))
+			bad_order++;
+		bad_rows += x[i].rows != 2 || x[i].first != x[i].last - 1;
+		devices += (x[i].flags & IMEI_REPLAY_DEVICE) != 0;
+	}
+	CHECK_INT(bad_order, 0);
+	CHECK_INT(bad_rows, 0);
+	CHECK_INT(devices, 60013 + TEXTS);
+	done(&one);
+	done(&par);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
@@ -422,6 +474,7 @@ int main(void)
 		fprintf(f, "41001%010u,202601%02u,35209900%06u\n", i % 53, 1 + i % 28, i % 211);
 	fclose(f);
 	test_same_for_any_readers();
+	test_many_pairs();
 	test_seeded_store();
 	test_stop_midway();
 	test_progress();
