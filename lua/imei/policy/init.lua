@@ -695,19 +695,21 @@ end
 -- table is made for it (host/engine.c reads them off the stack).
 local function decide(P, d, r, ctx, name)
   local protect = ctx and ctx.protect or plain_protect
-  local active = ACTIVE[P] or active_of(P.order)
-  local order = active.order
   -- the run's state: one table per policy, reused check after check (a nested evaluate,
-  -- from a policy that calls P:evaluate itself, gets a fresh one)
+  -- from a policy that calls P:evaluate itself, gets a fresh one); a sealed policy's
+  -- conditions and settings stay as they are, any other P's are read again
   local run = P.scratch
-  if run and not run.busy then
-    run.order, run.whens, run.d, run.r, run.ctx, run.n, run.i, run.busy = order, active.whens, d, r, ctx, 0, 0, true
-    run.first, run.effective = P.resolve == "first", P.effective_time -- (an unsealed P may change)
+  if run and not run.busy and run.sealed then
+    run.d, run.r, run.ctx, run.n, run.i, run.busy = d, r, ctx, 0, 0, true
   else
-    run = { order = order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
-            first = P.resolve == "first", busy = true, effective = P.effective_time }
-    if not P.scratch then P.scratch = run end
+    local sealed = ACTIVE[P]
+    local active = sealed or active_of(P.order)
+    local fresh = { order = active.order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
+                    first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil }
+    if not (run and run.busy) then P.scratch = fresh end
+    run = fresh
   end
+  local order = run.order
   local nfailed = 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
