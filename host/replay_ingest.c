@@ -393,10 +393,12 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
+			/* the file ended in the middle of a line: of the last chunk, or of one before
+			 * it whose last line ran to the end of the file (longer than the last range) */
+			ch->c.unterminated = imei_dump_unterminated(rd->cur);
 			if (ch->last) {
 				uint64_t size = imei_dump_size(rd->cur);
 				ch->c.bytes = size ? size : imei_dump_offset(rd->cur);
-				ch->c.unterminated = imei_dump_unterminated(rd->cur);
 			}
 			imei_dump_close(rd->cur);
 			rd->cur = NULL;
