@@ -271,17 +271,10 @@ static void sweep(bool thread)
 
 int main(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/test_replay_oom_XXXXXX");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 2;
-	}
+	scratch_make("test_replay_oom");
 	write_dump();
 	sweep(false);
 	sweep(true);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	scratch_remove();
 	return CHECK_DONE("replay_oom");
 }
