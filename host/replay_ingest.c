@@ -712,7 +712,7 @@ static int ingest_inline(struct imei_replay *r, const struct timespec *t0, doubl
 	return imei_replay_finish_ingest(r, err, errlen);
 }
 
-int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
+static int ingest_step(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
 {
 	if (r->ingest_done)
 		return IMEI_REPLAY_DONE;
@@ -786,6 +786,23 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 	}
 	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
 	return imei_replay_finish_ingest(r, err, errlen);
+}
+
+/* An ingest that failed stays failed: asked again, the same error. Going on would read
+ * on after the batch that failed (its rows lost, the readers stopped) and could end DONE
+ * over part of the rows. */
+int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
+{
+	if (r->ingest_err[0]) {
+		snprintf(err, errlen, "%s", r->ingest_err);
+		return IMEI_REPLAY_ERROR;
+	}
+	int rc = ingest_step(r, ms, err, errlen);
+	if (rc == IMEI_REPLAY_ERROR) {
+		imei_replay_stop_reader(r);
+		snprintf(r->ingest_err, sizeof r->ingest_err, "%s", errlen && err[0] ? err : "replay: the ingest failed");
+	}
+	return rc;
 }
 
 void imei_replay_progress(struct imei_replay *r, struct imei_replay_progress *p)

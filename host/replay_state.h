@@ -216,6 +216,7 @@ struct imei_replay {
 	_Atomic bool fold_failed;
 	char fold_err[600];
 	bool ingest_started, ingest_done;
+	char ingest_err[600]; /* why the ingest failed: final (imei_replay_ingest) */
 	struct timespec t_ingest;
 
 	/* progress (read by the caller while the reader runs) */

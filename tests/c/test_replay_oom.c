@@ -210,6 +210,13 @@ static int ingest(bool thread, size_t fail, struct imei_replay **out, struct ime
 	while ((rc = imei_replay_ingest(r, 50, err, errlen)) == IMEI_REPLAY_MORE)
 		;
 	disarm();
+	if (rc == IMEI_REPLAY_ERROR) {
+		/* the failure is final: asked again (memory to spare now), the same error, never a
+		 * DONE over the rows read so far without those of the failed batch */
+		char again[600];
+		CHECK_INT(imei_replay_ingest(r, 50, again, sizeof again), IMEI_REPLAY_ERROR);
+		CHECK_STR(again, err);
+	}
 	if (rc == IMEI_REPLAY_DONE && out) {
 		*out = r;
 		*st_out = st;
