@@ -788,20 +788,24 @@ static int ingest_step(struct imei_replay *r, unsigned ms, char *err, size_t err
 	return imei_replay_finish_ingest(r, err, errlen);
 }
 
-/* An ingest that failed stays failed: asked again, the same error. Going on would read
- * on after the batch that failed (its rows lost, the readers stopped) and could end DONE
- * over part of the rows. */
+/* An ingest that failed or was stopped stays so: asked again, the same answer. Going on
+ * would read on after the batch that failed, or without the readers (stopped, and the rows
+ * they had not handed over with them), and could end DONE over part of the rows, or wait
+ * for ever on a chunk no reader takes. */
 int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
 {
 	if (r->ingest_err[0]) {
 		snprintf(err, errlen, "%s", r->ingest_err);
 		return IMEI_REPLAY_ERROR;
 	}
+	if (r->ingest_stopped)
+		return IMEI_REPLAY_STOPPED;
 	int rc = ingest_step(r, ms, err, errlen);
 	if (rc == IMEI_REPLAY_ERROR) {
 		imei_replay_stop_reader(r);
 		snprintf(r->ingest_err, sizeof r->ingest_err, "%s", errlen && err[0] ? err : "replay: the ingest failed");
 	}
+	r->ingest_stopped = rc == IMEI_REPLAY_STOPPED;
 	return rc;
 }
 

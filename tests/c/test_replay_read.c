@@ -382,6 +382,7 @@ static void test_stop_midway(void)
 {
 	for (unsigned readers = 2; readers <= 4; readers++)
 		for (int calls = 1; calls <= 3; calls++) {
+			for (int many = 0; many < 2; many++) {
 			volatile sig_atomic_t stop = 0;
 			struct imei_store_error se;
 			struct imei_store *st = imei_store_open("memory", NULL, &se);
@@ -389,17 +390,28 @@ static void test_stop_midway(void)
 			char err[600];
 			cfg.stop = &stop;
 			struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-			for (int k = 0; k < 4; k++)
-				CHECK_INT(imei_replay_add_file(r, path_of(k % 2 ? "crlf.csv" : "big.csv"), "Alpha",
-				                               IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err), k);
+			/* big files cut in many ranges, or many small files read whole */
+			for (int k = 0; k < (many ? 200 : 4); k++)
+				CHECK_INT(imei_replay_add_file(r, path_of(many ? "small.csv" : k % 2 ? "crlf.csv" : "big.csv"),
+				                               "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err), k);
 			int rc, n = 0;
 			while ((rc = imei_replay_ingest(r, 0, err, sizeof err)) == IMEI_REPLAY_MORE && n < 100000)
 				if (++n == calls)
 					stop = SIGINT;
 			/* done before the flag was seen is possible on a fast machine, never an error */
 			CHECK(rc == IMEI_REPLAY_STOPPED || rc == IMEI_REPLAY_DONE);
+			if (rc == IMEI_REPLAY_STOPPED) {
+				/* stopped is final, the flag lowered or not: the readers are gone, and the
+				 * rows they had not handed over with them (never MORE for ever, nor DONE) */
+				stop = 0;
+				n = 0;
+				while ((rc = imei_replay_ingest(r, 1, err, sizeof err)) == IMEI_REPLAY_MORE && ++n < 500)
+					;
+				CHECK_INT(rc, IMEI_REPLAY_STOPPED);
+			}
 			imei_replay_free(r);
 			imei_store_release(st);
+			}
 		}
 }
 
