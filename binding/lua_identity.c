@@ -8,6 +8,7 @@
  * device record from them and fills in the rest from parse(s) only when a policy asks.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "imei_identity.h"
 #include "imei_lua.h"
@@ -130,7 +131,7 @@ static int l_device_facts(lua_State *L)
 			lua_pushnil(L);
 		return 3;
 	}
-	lua_pushstring(L, id.key);
+	lua_pushlstring(L, id.key, strlen(id.key));
 	if (id.kind == IMEI_KIND_IMEI) {
 		lua_pushboolean(L, id.cd_ok);
 		lua_pushboolean(L, spare_cd(&id));

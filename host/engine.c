@@ -477,10 +477,12 @@ void imei_engine_free(struct imei_engine *e)
 
 /* --- verdicts ------------------------------------------------------------------ */
 
+/* (lua_pushlstring: the request's buffers are often the caller's stack, new contents at
+ * the same address, which lua_pushstring's address cache compares in vain first) */
 static void push_optional(lua_State *L, const char *field, const char *value)
 {
 	if (value) {
-		lua_pushstring(L, value);
+		lua_pushlstring(L, value, strlen(value));
 		lua_setfield(L, -2, field);
 	}
 }
@@ -498,8 +500,7 @@ static void push_c_request(lua_State *L, void *ud)
 	lua_setfield(L, -2, "time");
 	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
 		if (req->extras[i] && req->extras[i + 1]) {
-			lua_pushstring(L, req->extras[i + 1]);
-			lua_setfield(L, -2, req->extras[i]);
+			push_optional(L, req->extras[i], req->extras[i + 1]);
 		}
 	}
 }
@@ -564,8 +565,8 @@ static int call_check(lua_State *L)
 	p->push(L, p->ud);
 	if (p->e->record && p->e->store && lua_istable(L, 2))
 		record_sighting(p->e, L, 2); /* before the policy decides, as replay does */
-	lua_call(L, 1, 1);
-	return 1;
+	lua_call(L, 1, IMEI_VERDICT_VALUES); /* the verdict as values, or a raw check's table */
+	return IMEI_VERDICT_VALUES;
 }
 
 /* After a check: rebuild the state from the policy's texts when it has failed too often
@@ -615,8 +616,8 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	lua_pushcfunction(L, call_check);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
 	lua_pushlightuserdata(L, &pusher);
-	int rc = imei_sandbox_run(inst->sb, 2, 1, IMEI_SANDBOX_CHECK, why, sizeof why);
-	ok = rc == LUA_OK && imei_verdict_from_lua(L, -1, v, why, sizeof why) == 0;
+	int rc = imei_sandbox_run(inst->sb, 2, IMEI_VERDICT_VALUES, IMEI_SANDBOX_CHECK, why, sizeof why);
+	ok = rc == LUA_OK && imei_verdict_from_values(L, -IMEI_VERDICT_VALUES, v, why, sizeof why) == 0;
 	lua_settop(L, top);
 	drain_log(e, inst);
 	e->stats.checks++;

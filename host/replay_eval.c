@@ -91,10 +91,9 @@ static bool three_digit_mnc(unsigned mcc)
 	}
 }
 
-void imei_replay_home_network(uint64_t imsi, char *out)
+/* The home network of an IMSI given as its n digits d. */
+static void home_network_of(const char *d, size_t n, char *out)
 {
-	char d[24];
-	size_t n = imei_sight_digits_str(imsi, d);
 	if (n < 6) {
 		out[0] = 0;
 		return;
@@ -105,6 +104,13 @@ void imei_replay_home_network(uint64_t imsi, char *out)
 	out[3] = '-';
 	memcpy(out + 4, d + 3, mnc);
 	out[4 + mnc] = 0;
+}
+
+void imei_replay_home_network(uint64_t imsi, char *out)
+{
+	char d[24];
+	size_t n = imei_sight_digits_str(imsi, d);
+	home_network_of(d, n, out);
 }
 
 static void note_failure(struct imei_replay *r, const struct imei_replay_pair *p, const char *msg)
@@ -140,9 +146,9 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
 		imei_dump_form_digits(p->ident, p->form, pei); /* as the device was written */
 	else
 		imei_replay_ident_str(r, p->ident, pei);
-	digits_of(p->imsi, imsi);
+	size_t imsi_len = digits_of(p->imsi, imsi);
+	home_network_of(imsi, imsi_len, net);
 	bool has_msisdn = p->msisdn && digits_of(p->msisdn, msisdn) > 0;
-	imei_replay_home_network(p->imsi, net);
 	const char *extras[2] = { "network", r->op_names[p->op] };
 	struct imei_request req = {
 		.pei = pei,

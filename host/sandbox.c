@@ -56,9 +56,9 @@
 #define GC_MINOR_MUL 1
 #define GC_MAJOR_MUL 100
 
-/* Small blocks (most of a check's allocations: tables, short strings, closures) come
- * from slabs: 64 KiB chunks, aligned on their size, each serving one 16-byte class and
- * keeping its own free list and count of blocks in use. A slab whose last block is
+/* Small blocks (up to POOL_MAX bytes: most of a check's allocations, tables, short
+ * strings, closures) come from slabs: 64 KiB chunks, aligned on their size, each
+ * serving one 16-byte class and keeping its own free list and count of blocks in use. A slab whose last block is
  * freed goes back to malloc unless it is its class's only slab with room, so memory
  * moves between classes (a check that filled the cap with one class does not starve
  * the others afterwards). Larger blocks come from malloc. The cap counts slabs and large
@@ -72,10 +72,13 @@
 #endif
 #endif
 #ifndef POOL_MAX
-#define POOL_MAX 256
+#define POOL_MAX 512
 #endif
 #define POOL_STEP 16
-#define POOL_CLASSES (256 / POOL_STEP)
+#define POOL_CLASSES (512 / POOL_STEP)
+/* Blocks larger than this are charged to the budget (alloc_charge), pooled or not. A
+ * device record's hash (16 nodes, 384 bytes) is pooled: one per check. */
+#define CHARGE_ABOVE 256
 #define POOL_CHUNK ((size_t)64 << 10)
 
 struct slab {
@@ -315,6 +318,8 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	void *p = NULL;
 	if (new_small) {
 		p = pool_get(sb, pool_class(nsize), shrink);
+		if (p && nsize > CHARGE_ABOVE)
+			alloc_charge(sb, nsize);
 	} else if (sb->used + nsize > sb->limit) {
 		alloc_refused(sb);
 	} else if ((p = malloc(nsize)) != NULL) {

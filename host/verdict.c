@@ -256,39 +256,36 @@ static void set_reason(struct imei_verdict *v, size_t i, const struct imei_reaso
 	memcpy((unsigned char *)v->reasons + i * rsize, r, rsize < sizeof *r ? rsize : sizeof *r);
 }
 
-int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *why, size_t whylen)
+/* A string value at idx into the buffer; NO_STR when it is not a string. */
+static size_t value_str(lua_State *L, int idx, struct imei_verdict_buffers *b, bool *oom)
 {
-	idx = lua_absindex(L, idx);
-	struct imei_verdict_buffers *b = buffers_of(v);
-	if (!b) {
-		snprintf(why, whylen, "out of memory for the verdict");
-		return -1;
-	}
-	b->str_used = 0;
-	if (!lua_istable(L, idx)) {
-		snprintf(why, whylen, "the policy returned a %s, not a verdict table", luaL_typename(L, idx));
-		return -1;
-	}
-	bool oom = false;
-	struct top_off top;
-	read_top(L, idx, &top, b, &oom);
-	int status = top.status;
+	size_t len;
+	if (lua_type(L, idx) != LUA_TSTRING)
+		return NO_STR;
+	const char *s = lua_tolstring(L, idx, &len);
+	return put_str(b, s, len, oom);
+}
+
+/* The rest of a verdict once its own fields are read (top): its reasons, from the array
+ * at reasons (0: none), then *v. */
+static int fill(lua_State *L, const struct top_off *top, int reasons, struct imei_verdict *v,
+                struct imei_verdict_buffers *b, bool oom, char *why, size_t whylen)
+{
+	int status = top->status;
 	if (status < 0) {
 		snprintf(why, whylen, "the policy's verdict has no valid status");
 		return -1;
 	}
-	size_t block_date = top.block_date, policy = top.policy, error = top.error;
+	size_t block_date = top->block_date, policy = top->policy, error = top->error;
 	size_t n = 0, nfailed = 0;
-	lua_pushliteral(L, "reasons");
-	if (lua_rawget(L, idx) == LUA_TTABLE) {
-		int reasons = lua_gettop(L);
+	if (reasons) {
 		size_t len = lua_rawlen(L, reasons);
 		if (!grow((void **)&b->offs, &b->offs_cap, len, sizeof *b->offs))
 			oom = true;
 		for (size_t i = 1; i <= len && !oom; i++) {
 			if (lua_rawgeti(L, reasons, (lua_Integer)i) != LUA_TTABLE) {
 				snprintf(why, whylen, "the policy's verdict has a %s as reason %zu", luaL_typename(L, -1), i);
-				lua_pop(L, 2);
+				lua_pop(L, 1);
 				return -1;
 			}
 			struct reason_off *o = &b->offs[n++];
@@ -303,7 +300,6 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 			lua_pop(L, 1);
 		}
 	}
-	lua_pop(L, 1);
 	size_t rsize = reason_size(v);
 	if (!oom && (n > SIZE_MAX / rsize || !grow((void **)&b->reasons, &b->reasons_cap, n * rsize, 1)))
 		oom = true;
@@ -312,8 +308,8 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 		return -1;
 	}
 	v->status = (enum imei_status)status;
-	v->notify = top.notify;
-	v->failed = nfailed > 0 || top.failed;
+	v->notify = top->notify;
+	v->failed = nfailed > 0 || top->failed;
 	v->block_date = str_at(b, block_date);
 	v->policy = str_at(b, policy);
 	v->error = str_at(b, error);
@@ -339,6 +335,50 @@ int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *w
 		set_reason(v, i, &r);
 	}
 	return 0;
+}
+
+int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *why, size_t whylen)
+{
+	idx = lua_absindex(L, idx);
+	struct imei_verdict_buffers *b = buffers_of(v);
+	if (!b) {
+		snprintf(why, whylen, "out of memory for the verdict");
+		return -1;
+	}
+	b->str_used = 0;
+	if (!lua_istable(L, idx)) {
+		snprintf(why, whylen, "the policy returned a %s, not a verdict table", luaL_typename(L, idx));
+		return -1;
+	}
+	bool oom = false;
+	struct top_off top;
+	read_top(L, idx, &top, b, &oom);
+	lua_pushliteral(L, "reasons");
+	int reasons = lua_rawget(L, idx) == LUA_TTABLE ? lua_gettop(L) : 0;
+	int rc = fill(L, &top, reasons, v, b, oom, why, whylen);
+	lua_pop(L, 1);
+	return rc;
+}
+
+int imei_verdict_from_values(lua_State *L, int idx, struct imei_verdict *v, char *why, size_t whylen)
+{
+	idx = lua_absindex(L, idx);
+	if (lua_type(L, idx) != LUA_TSTRING)
+		return imei_verdict_from_lua(L, idx, v, why, whylen);
+	struct imei_verdict_buffers *b = buffers_of(v);
+	if (!b) {
+		snprintf(why, whylen, "out of memory for the verdict");
+		return -1;
+	}
+	b->str_used = 0;
+	bool oom = false;
+	struct top_off top = { NO_STR, NO_STR, NO_STR, -1, false, false, b, &oom };
+	top.status = imei_status_from_name(lua_tostring(L, idx));
+	top.block_date = value_str(L, idx + 2, b, &oom);
+	top.notify = lua_toboolean(L, idx + 3);
+	top.failed = lua_toboolean(L, idx + 4);
+	top.policy = value_str(L, idx + 5, b, &oom);
+	return fill(L, &top, lua_type(L, idx + 1) == LUA_TTABLE ? idx + 1 : 0, v, b, oom, why, whylen);
 }
 
 void imei_verdict_fail(struct imei_verdict *v, enum imei_status status, const char *error, const char *policy)

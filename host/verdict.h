@@ -16,6 +16,12 @@
  * Returns 0; -1 and why when the table is malformed or memory is short. */
 int imei_verdict_from_lua(lua_State *L, int idx, struct imei_verdict *v, char *why, size_t whylen);
 
+/* The same from the values of the runtime's check (lua/imei/policy/runtime.lua, from
+ * policy.decide), idx the first of six: status, reasons (an array, or nil: none),
+ * block_date, notify, failed, policy; or a verdict table at idx (a raw check's). */
+#define IMEI_VERDICT_VALUES 6
+int imei_verdict_from_values(lua_State *L, int idx, struct imei_verdict *v, char *why, size_t whylen);
+
 /* Make *v the answer of a failed policy: status, failed, error and policy, no reasons. */
 void imei_verdict_fail(struct imei_verdict *v, enum imei_status status, const char *error, const char *policy);
 

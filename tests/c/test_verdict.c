@@ -2,14 +2,18 @@
  * test_verdict.c — the whole verdict crosses the C boundary (imei_engine.h): more reasons
  * than the old fixed array held, each with overruled (and by whom), sticky, notify and
  * failed; a condition's own on_error; a caller compiled with an older, smaller struct
- * imei_reason; buffers reused from one check to the next.
+ * imei_reason; buffers reused from one check to the next; the runtime's verdict as values
+ * (imei_verdict_from_values), read by position.
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+
 #include "check.h"
 #include "imei_engine.h"
+#include "verdict.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 #define MANY 40
@@ -38,6 +42,109 @@ static void write_policy(void)
 	      "return P\n",
 	      f);
 	fclose(f);
+}
+
+static void push_reason(lua_State *L, const char *condition, const char *status, bool failed, const char *error)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, condition);
+	lua_setfield(L, -2, "condition");
+	if (status) {
+		lua_pushstring(L, status);
+		lua_setfield(L, -2, "status");
+	}
+	if (failed) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "failed");
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "informative");
+		lua_pushstring(L, error);
+		lua_setfield(L, -2, "error");
+	}
+}
+
+/* The six values of the runtime's check (policy.decide): status, reasons or nil,
+ * block_date, notify, failed, policy; a verdict table in the first place is a raw
+ * check's; a first value that is no status is refused (the engine then fails closed). */
+static void test_values(void)
+{
+	lua_State *L = luaL_newstate();
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	char why[256];
+
+	lua_pushliteral(L, "WHITELISTED");
+	for (int i = 0; i < 4; i++)
+		lua_pushnil(L);
+	lua_pushliteral(L, "p@1");
+	CHECK_INT(imei_verdict_from_values(L, -6, &v, why, sizeof why), 0);
+	CHECK_INT(v.status, IMEI_STATUS_WHITELISTED);
+	CHECK_INT(v.nreasons, 0);
+	CHECK_STR(v.policy, "p@1");
+	CHECK(!v.failed && !v.notify && v.block_date == NULL && v.error == NULL);
+	CHECK_INT(lua_gettop(L), 6); /* nothing left behind */
+
+	lua_settop(L, 0);
+	lua_pushliteral(L, "GREYLISTED");
+	lua_createtable(L, 2, 0);
+	push_reason(L, "late", "GREYLISTED", false, NULL);
+	lua_pushliteral(L, "2026-01-11");
+	lua_setfield(L, -2, "block_date");
+	lua_rawseti(L, -2, 1);
+	push_reason(L, "broken", NULL, true, "boom");
+	lua_rawseti(L, -2, 2);
+	lua_pushliteral(L, "2026-01-11");
+	lua_pushboolean(L, 1);
+	lua_pushboolean(L, 1);
+	lua_pushliteral(L, "p@2");
+	CHECK_INT(imei_verdict_from_values(L, 1, &v, why, sizeof why), 0);
+	CHECK_INT(v.status, IMEI_STATUS_GREYLISTED);
+	CHECK_STR(v.block_date, "2026-01-11");
+	CHECK(v.notify && v.failed);
+	CHECK_INT(v.nreasons, 2);
+	CHECK_STR(v.reasons[0].block_date, "2026-01-11");
+	CHECK(v.reasons[1].failed && v.reasons[1].informative);
+	CHECK_INT(v.reasons[1].status, IMEI_STATUS_GREYLISTED); /* no status of its own: the verdict's */
+	CHECK_STR(v.error, "boom");
+	CHECK_STR(v.policy, "p@2");
+
+	lua_settop(L, 0);
+	lua_pushliteral(L, "MAYBE");
+	for (int i = 0; i < 5; i++)
+		lua_pushnil(L);
+	CHECK_INT(imei_verdict_from_values(L, 1, &v, why, sizeof why), -1);
+	CHECK_HAS(why, "no valid status");
+
+	lua_settop(L, 0);
+	lua_pushnil(L); /* the check returned nothing */
+	CHECK_INT(imei_verdict_from_values(L, 1, &v, why, sizeof why), -1);
+	CHECK_HAS(why, "not a verdict table");
+
+	lua_settop(L, 0);
+	lua_createtable(L, 0, 2); /* a raw check's table */
+	lua_pushliteral(L, "BLACKLISTED");
+	lua_setfield(L, -2, "status");
+	lua_createtable(L, 1, 0);
+	push_reason(L, "mine", NULL, false, NULL);
+	lua_rawseti(L, -2, 1);
+	lua_setfield(L, -2, "reasons");
+	for (int i = 0; i < 5; i++)
+		lua_pushnil(L);
+	CHECK_INT(imei_verdict_from_values(L, 1, &v, why, sizeof why), 0);
+	CHECK_INT(v.status, IMEI_STATUS_BLACKLISTED);
+	CHECK_INT(v.nreasons, 1);
+	CHECK_STR(v.reasons[0].condition, "mine");
+	CHECK(v.policy == NULL);
+
+	lua_settop(L, 0);
+	lua_pushliteral(L, "BLACKLISTED");
+	lua_createtable(L, 1, 0);
+	lua_pushliteral(L, "not a table");
+	lua_rawseti(L, -2, 1);
+	CHECK_INT(imei_verdict_from_values(L, 1, &v, why, sizeof why), -1);
+	CHECK_HAS(why, "reason 1");
+
+	imei_verdict_release(&v);
+	lua_close(L);
 }
 
 /* An older caller's reason: the fields up to informative only. */
@@ -125,5 +232,6 @@ int main(void)
 
 	imei_engine_free(e);
 	unlink(policy_path);
+	test_values();
 	return CHECK_DONE("test_verdict");
 }

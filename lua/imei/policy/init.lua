@@ -461,6 +461,21 @@ function policy.derive(base, meta)
   return P
 end
 
+-- The conditions a run goes through: those not disabled, in order, and their `when`
+-- functions apart (the run calls when(d, r) first, and reads the rest only on a match).
+-- A sealed copy's are made once (ACTIVE, by policy.seal); any other P's at each evaluate.
+local ACTIVE = setmetatable({}, { __mode = "k" })
+local function active_of(order)
+  local active, whens = {}, {}
+  for _, c in ipairs(order) do
+    if not c.disabled then
+      active[#active + 1] = c
+      whens[#active] = c.when
+    end
+  end
+  return { order = active, whens = whens }
+end
+
 --- policy.seal(P) — what P decides with from now on: copies of its conditions and of its
 -- settings, out of the policy code's reach, so that a condition that edits P.conditions,
 -- P.order or P.raw_check while a check runs changes nothing (a lock holds at check time
@@ -480,6 +495,7 @@ function policy.seal(P)
   sealed.order, sealed.conditions, sealed.scratch = order, nil, nil
   sealed.full_name = P.name .. "@" .. P.version -- a verdict's `policy`, made once
   private.sealed = sealed
+  ACTIVE[sealed] = active_of(order)
   return P
 end
 
@@ -621,25 +637,34 @@ local function failed_reason(c, message)
   return reason
 end
 
+-- A run's reasons array, made when the first condition matches (most checks match none).
+local function new_reasons(run)
+  local reasons = {}
+  run.reasons = reasons
+  return reasons
+end
+
 -- The conditions from run.i + 1 on, until one decides alone (final, or resolve = "first").
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
 local function run_conditions(run)
-  local order, d, r, ctx, reasons = run.order, run.d, run.r, run.ctx, run.reasons
-  local n, first, i = #order, run.first, run.i
-  while i < n do
-    i = i + 1
+  local order, whens, d, r, ctx = run.order, run.whens, run.d, run.r, run.ctx
+  local first = run.first
+  for i = run.i + 1, #order do -- (a numeric for: the fewest instructions under the hook)
     run.i = i -- which condition runs, for the caller when it raises
-    local c = order[i]
-    if not c.disabled and c.when(d, r) and not (c.unless and c.unless(d, r)) then
-      local reason = reason_of(c, d, r, ctx, run.effective)
-      local k = run.n + 1
-      run.n = k
-      reasons[k] = reason
-      if c.final then
-        run.final = k
-        return
+    if whens[i](d, r) then
+      local c = order[i]
+      if not (c.unless and c.unless(d, r)) then
+        local reason = reason_of(c, d, r, ctx, run.effective)
+        local k = run.n + 1
+        run.n = k
+        local reasons = run.reasons or new_reasons(run)
+        reasons[k] = reason
+        if c.final then
+          run.final = k
+          return
+        end
+        if first and not reason.informative then return end
       end
-      if first and not reason.informative then return end
     end
   end
 end
@@ -651,7 +676,8 @@ local function run_one(run)
   if not c.disabled and c.when(run.d, run.r) and not (c.unless and c.unless(run.d, run.r)) then
     local reason = reason_of(c, run.d, run.r, run.ctx, run.effective)
     run.n = run.n + 1
-    run.reasons[run.n] = reason
+    local reasons = run.reasons or new_reasons(run)
+    reasons[run.n] = reason
     if c.final then
       run.final = run.n
       return false
@@ -661,25 +687,30 @@ local function run_one(run)
   return true
 end
 
---- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, failed?, policy }
-function Policy:evaluate(d, r, ctx)
-  -- a sealed policy decides with its sealed copy (policy.seal), whatever its code does to P
-  local private = PRIVATE[self]
-  local P = private and private.sealed or self
-  if P.raw_check then return normalise_raw(P.raw_check(d, r, ctx), P) end
+-- decide(P, d, r, ctx, name) → status, reasons, block_date, notify, failed, policy: what
+-- P:evaluate's verdict holds, as values; reasons is nil when no condition matched (the
+-- verdict's is then an empty array), failed nil unless one failed. P is what a policy
+-- decides with (its sealed copy, policy.seal), never a raw check; name is the verdict's
+-- `policy`. The runtime's check returns these values to the host as they are: no verdict
+-- table is made for it (host/engine.c reads them off the stack).
+local function decide(P, d, r, ctx, name)
   local protect = ctx and ctx.protect or plain_protect
-  local order = P.order
   -- the run's state: one table per policy, reused check after check (a nested evaluate,
-  -- from a policy that calls P:evaluate itself, gets a fresh one)
+  -- from a policy that calls P:evaluate itself, gets a fresh one); a sealed policy's
+  -- conditions and settings stay as they are, any other P's are read again
   local run = P.scratch
-  if run and not run.busy then
-    run.d, run.r, run.ctx, run.reasons, run.n, run.i, run.final = d, r, ctx, {}, 0, 0, nil
+  if run and not run.busy and run.sealed then
+    run.d, run.r, run.ctx, run.n, run.i, run.busy = d, r, ctx, 0, 0, true
   else
-    run = { order = order, d = d, r = r, ctx = ctx, reasons = {}, n = 0, i = 0, first = P.resolve == "first" }
-    if not P.scratch then P.scratch = run end
+    local sealed = ACTIVE[P]
+    local active = sealed or active_of(P.order)
+    local fresh = { order = active.order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
+                    first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil }
+    if not (run and run.busy) then P.scratch = fresh end
+    run = fresh
   end
-  run.order, run.first, run.busy, run.effective = order, P.resolve == "first", true, P.effective_time
-  local reasons, nfailed = run.reasons, 0
+  local order = run.order
+  local nfailed = 0
   -- The usual case is one protected call for all conditions. When one fails, it is
   -- reported and the run goes on after it; when a run of several ran out of budget, the
   -- one it ran out in gets a protected call (and a share of the budget) of its own.
@@ -689,7 +720,7 @@ function Policy:evaluate(d, r, ctx)
     if ok then break end
     local i = run.i
     local c = order[i]
-    local last = reasons[run.n]
+    local last = run.reasons and run.reasons[run.n]
     if last and last.condition == c.name then
       -- it had finished when the error came (between two conditions): nothing failed
       if run.final or run.first and not last.informative then break end
@@ -708,6 +739,7 @@ function Policy:evaluate(d, r, ctx)
         local reason = failed_reason(c, message)
         nfailed = nfailed + 1
         run.n = run.n + 1
+        local reasons = run.reasons or new_reasons(run)
         reasons[run.n] = reason
         if run.first and not reason.informative then break end
       end
@@ -715,9 +747,10 @@ function Policy:evaluate(d, r, ctx)
     if run.i >= #order then break end
     start = run.i
   end
-  local n, final = run.n, run.final
-  run.busy, run.d, run.r, run.ctx, run.reasons = false, nil, nil, nil, nil
-  local policy_name = P ~= self and P.full_name or P.name .. "@" .. P.version
+  local n, final, reasons = run.n, run.final, run.reasons
+  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, nil, nil, nil, nil, nil
+  local failed = nfailed > 0 or nil
+  if n == 0 then return P.default, nil, nil, nil, failed, name end
   if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it,
     -- except a locked (national) condition, which it cannot overrule: the worse one wins
@@ -734,10 +767,7 @@ function Policy:evaluate(d, r, ctx)
         reason.overruled_by = decider.condition
       end
     end
-    return {
-      status = status, reasons = reasons, block_date = block_date, notify = notify,
-      failed = nfailed > 0 or nil, policy = policy_name,
-    }
+    return status, reasons, block_date, notify, failed, name
   end
   local status, decided = P.default, false
   for i = 1, n do
@@ -760,9 +790,20 @@ function Policy:evaluate(d, r, ctx)
       end
     end
   end
+  return status, reasons, block_date, notify, failed, name
+end
+
+--- P:evaluate(d, r [, ctx]) → verdict { status, reasons, block_date?, notify?, failed?, policy }
+function Policy:evaluate(d, r, ctx)
+  -- a sealed policy decides with its sealed copy (policy.seal), whatever its code does to P
+  local private = PRIVATE[self]
+  local P = private and private.sealed or self
+  if P.raw_check then return normalise_raw(P.raw_check(d, r, ctx), P) end
+  local status, reasons, block_date, notify, failed, name =
+    decide(P, d, r, ctx, P ~= self and P.full_name or P.name .. "@" .. P.version)
   return {
-    status = status, reasons = reasons, block_date = block_date, notify = notify,
-    failed = nfailed > 0 or nil, policy = policy_name,
+    status = status, reasons = reasons or {}, block_date = block_date, notify = notify, failed = failed,
+    policy = name,
   }
 end
 
@@ -770,6 +811,10 @@ end
 -- whatever a policy file does to P or its metatable (the runtime's check path relies on
 -- that: lua/imei/policy/runtime.lua). Never handed to policy files.
 policy.evaluate = Policy.evaluate
+--- policy.decide(S, d, r, ctx, name): decide above, on S = policy.sealed_of(P) of a policy
+-- without a raw check; the runtime's check (the verdict as values). Never handed to policy
+-- files either.
+policy.decide = decide
 
 --- Names of the conditions in order, with their state; for lint and reports.
 function Policy:describe()

@@ -25,6 +25,9 @@ local os_time, os_date = os.time, os.date
 -- The host's bounded log (core/sandbox.c), nil outside the sandbox.
 local host_log = rawget(_G, "_IMEI_HOST_LOG")
 local parse, device_facts = core.parse, core.device_facts
+-- Lua's own setmetatable, for the runtime's tables (the sandbox's checks for __gc, which
+-- the runtime's metatables never have, cost a C call per device record).
+local raw_setmetatable = setmetatable
 -- The examples' data are the real C objects, built in the examples' own instance.
 local list_load_string, lists_new, sightings_open = core.list_load_string, core.lists_new, core.sightings_open
 -- Inside the engine's sandbox: a protected call with a share of the check's budget, for
@@ -33,7 +36,7 @@ local has_sandbox, sandbox = pcall(require, "imei.sandbox")
 local protect = has_sandbox and sandbox.pcall_budget or nil
 -- The check's own stretch runs without the sandbox's count hook (host/sandbox.c, unhook).
 local unhook = has_sandbox and sandbox.unhook or nil
-local evaluate_policy, sealed_of = policy.evaluate, policy.sealed_of
+local decide, sealed_of = policy.decide, policy.sealed_of
 
 local runtime = {}
 
@@ -111,6 +114,9 @@ local function lazy_d(tacdb)
   return mt
 end
 local LAZY_NO_TACDB = lazy_d(false)
+-- The last TAC database a device record was read with, its index method and metatable
+-- (weak: the cache keeps no database alive).
+local LAST = setmetatable({}, { __mode = "v" })
 
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
@@ -126,16 +132,22 @@ function runtime.device(r, tacdb)
   local d = { input = input, parsed = true, kind = kind, key = key, cd_ok = cd_ok, spare = spare, test = test,
               junk = junk, imei_kind = imei_kind, valid = imei_kind and cd_ok ~= false, [LAZY_INPUT] = input }
   if key and tacdb then
-    if tacdb.index then -- a TAC database: known_tac from the index; the record when asked for
-      local idx = tacdb:index(key)
+    local index, mt = LAST.index, LAST.mt
+    if tacdb ~= LAST.tacdb then
+      index = tacdb.index
+      mt = index and lazy_d(tacdb)
+      LAST.tacdb, LAST.index, LAST.mt = tacdb, index, mt
+    end
+    if index then -- a TAC database: known_tac from the index; the record when asked for
+      local idx = index(tacdb, key)
       d.known_tac = idx ~= nil
       d[LAZY_TAC] = idx
-      return setmetatable(d, lazy_d(tacdb))
+      return raw_setmetatable(d, mt)
     end
     d.device = tacdb:lookup(key) -- the examples' device, the explanation's recording proxy
     d.known_tac = d.device ~= nil -- stays nil without a TAC database: not known either way
   end
-  return setmetatable(d, LAZY_NO_TACDB)
+  return raw_setmetatable(d, LAZY_NO_TACDB)
 end
 
 -- A table that refuses writes, so shared objects survive a careless policy.
@@ -304,20 +316,25 @@ end
 local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
-  -- (the counts, asked on every check by the duplicate rules, check their answer inline)
+  -- (the counts, asked on every check by the duplicate rules, check their answer inline,
+  -- in the fewest instructions: they run under the count hook)
   function api.imsis(key, days)
     local store = state.store
-    if not store then return 0 end
-    local n, err = store:imsis(key, days, state.now)
-    if n == nil and err ~= nil then need(n, err) end
-    return n or 0
+    if store then
+      local n, err = store:imsis(key, days, state.now)
+      if n then return n end
+      if err ~= nil then need(n, err) end
+    end
+    return 0
   end
   function api.msisdns(key, days)
     local store = state.store
-    if not store then return 0 end
-    local n, err = store:msisdns(key, days, state.now)
-    if n == nil and err ~= nil then need(n, err) end
-    return n or 0
+    if store then
+      local n, err = store:msisdns(key, days, state.now)
+      if n then return n end
+      if err ~= nil then need(n, err) end
+    end
+    return 0
   end
   function api.first_imsi(key)
     local store = state.store
@@ -430,7 +447,9 @@ local function policy_api(state, env)
   for k, v in pairs(policy) do
     -- examples_of hands out the national examples a policy file must not edit; seal and
     -- sealed_of (what a check decides with) are the runtime's
-    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" then api[k] = v end
+    if k ~= "examples_of" and k ~= "seal" and k ~= "sealed_of" and k ~= "evaluate" and k ~= "decide" then
+      api[k] = v
+    end
   end
   for k, v in pairs(duplicates { sightings = env.sightings, lists = env.lists }) do api[k] = v end
   --- policy.extend("base.lua", { name =, version = }) → a copy of the base to change.
@@ -543,7 +562,9 @@ function runtime.new(opts)
     -- (ctx.protect, which runs them hooked) and after it: everything it calls until then
     -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
     -- request is the host's own table. A raw check is policy code: it keeps the hook.
-    local device, context = runtime.device, inst.context
+    -- It returns the verdict as values (policy.decide), which the host reads off the stack.
+    local device, context, sealed = runtime.device, inst.context, sealed_of(P)
+    local name = sealed.full_name
     function inst.check(r)
       unhook()
       local now = r.time
@@ -552,7 +573,7 @@ function runtime.new(opts)
         r.time = now
       end
       state.now = now
-      return evaluate_policy(P, device(r, state.tacdb), r, context)
+      return decide(sealed, device(r, state.tacdb), r, context, name)
     end
   end
   -- explain: the same evaluation, traced; the host calls explain_finish afterwards
