@@ -1185,8 +1185,13 @@ int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, siz
 				continue;
 			}
 			f->start = f->end;
-			if (f->eof)
+			if (f->eof) {
+				/* the file ends in it: a line returned cut (a range's first skip, of
+				 * the line before the range, is the range before's to report) */
+				if (f->line)
+					f->unterminated = f->line;
 				return 0;
+			}
 			if (fill(f, err, errlen) < 0)
 				return -1;
 			continue;

@@ -84,7 +84,8 @@ enum {
 };
 
 /* Work on the ingest for about ms milliseconds. MORE, DONE (every file read, the store
- * flushed, the pairs sorted), ERROR or STOPPED. */
+ * flushed, the pairs sorted), ERROR or STOPPED. ERROR and STOPPED are final: later
+ * calls give them again. */
 int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen);
 
 struct imei_replay_progress {

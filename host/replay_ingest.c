@@ -393,10 +393,12 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
+			/* the file ended in the middle of a line: of the last chunk, or of one before
+			 * it whose last line ran to the end of the file (longer than the last range) */
+			ch->c.unterminated = imei_dump_unterminated(rd->cur);
 			if (ch->last) {
 				uint64_t size = imei_dump_size(rd->cur);
 				ch->c.bytes = size ? size : imei_dump_offset(rd->cur);
-				ch->c.unterminated = imei_dump_unterminated(rd->cur);
 			}
 			imei_dump_close(rd->cur);
 			rd->cur = NULL;
@@ -710,7 +712,7 @@ static int ingest_inline(struct imei_replay *r, const struct timespec *t0, doubl
 	return imei_replay_finish_ingest(r, err, errlen);
 }
 
-int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
+static int ingest_step(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
 {
 	if (r->ingest_done)
 		return IMEI_REPLAY_DONE;
@@ -784,6 +786,27 @@ int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t err
 	}
 	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
 	return imei_replay_finish_ingest(r, err, errlen);
+}
+
+/* An ingest that failed or was stopped stays so: asked again, the same answer. Going on
+ * would read on after the batch that failed, or without the readers (stopped, and the rows
+ * they had not handed over with them), and could end DONE over part of the rows, or wait
+ * for ever on a chunk no reader takes. */
+int imei_replay_ingest(struct imei_replay *r, unsigned ms, char *err, size_t errlen)
+{
+	if (r->ingest_err[0]) {
+		snprintf(err, errlen, "%s", r->ingest_err);
+		return IMEI_REPLAY_ERROR;
+	}
+	if (r->ingest_stopped)
+		return IMEI_REPLAY_STOPPED;
+	int rc = ingest_step(r, ms, err, errlen);
+	if (rc == IMEI_REPLAY_ERROR) {
+		imei_replay_stop_reader(r);
+		snprintf(r->ingest_err, sizeof r->ingest_err, "%s", errlen && err[0] ? err : "replay: the ingest failed");
+	}
+	r->ingest_stopped = rc == IMEI_REPLAY_STOPPED;
+	return rc;
 }
 
 void imei_replay_progress(struct imei_replay *r, struct imei_replay_progress *p)

@@ -216,6 +216,8 @@ struct imei_replay {
 	_Atomic bool fold_failed;
 	char fold_err[600];
 	bool ingest_started, ingest_done;
+	char ingest_err[600]; /* why the ingest failed: final (imei_replay_ingest) */
+	bool ingest_stopped;  /* it was stopped: final too */
 	struct timespec t_ingest;
 
 	/* progress (read by the caller while the reader runs) */

@@ -1,7 +1,7 @@
 /*
  * scratch_files.h — the replay tests' files, in a temporary folder of their own: `dir`
- * (the test fills it with mkdtemp), put() writes a file there, path_of() names one (four
- * names can be in use at once, as one call's arguments).
+ * (the test fills it with mkdtemp, or scratch_make), put() writes a file there, path_of()
+ * names one (four names can be in use at once, as one call's arguments).
  */
 #ifndef SCRATCH_FILES_H
 #define SCRATCH_FILES_H
@@ -30,6 +30,24 @@ static inline void put(const char *name, const char *text)
 	}
 	fputs(text, f);
 	fclose(f);
+}
+
+/* The folder made (/tmp/NAME_XXXXXX), or exit 2; and removed with what is in it. */
+static inline void scratch_make(const char *name)
+{
+	snprintf(dir, sizeof dir, "/tmp/%s_XXXXXX", name);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
+static inline void scratch_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #endif

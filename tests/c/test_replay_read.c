@@ -382,6 +382,7 @@ static void test_stop_midway(void)
 {
 	for (unsigned readers = 2; readers <= 4; readers++)
 		for (int calls = 1; calls <= 3; calls++) {
+			for (int many = 0; many < 2; many++) {
 			volatile sig_atomic_t stop = 0;
 			struct imei_store_error se;
 			struct imei_store *st = imei_store_open("memory", NULL, &se);
@@ -389,17 +390,28 @@ static void test_stop_midway(void)
 			char err[600];
 			cfg.stop = &stop;
 			struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-			for (int k = 0; k < 4; k++)
-				CHECK_INT(imei_replay_add_file(r, path_of(k % 2 ? "crlf.csv" : "big.csv"), "Alpha",
-				                               IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err), k);
+			/* big files cut in many ranges, or many small files read whole */
+			for (int k = 0; k < (many ? 200 : 4); k++)
+				CHECK_INT(imei_replay_add_file(r, path_of(many ? "small.csv" : k % 2 ? "crlf.csv" : "big.csv"),
+				                               "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err), k);
 			int rc, n = 0;
 			while ((rc = imei_replay_ingest(r, 0, err, sizeof err)) == IMEI_REPLAY_MORE && n < 100000)
 				if (++n == calls)
 					stop = SIGINT;
 			/* done before the flag was seen is possible on a fast machine, never an error */
 			CHECK(rc == IMEI_REPLAY_STOPPED || rc == IMEI_REPLAY_DONE);
+			if (rc == IMEI_REPLAY_STOPPED) {
+				/* stopped is final, the flag lowered or not: the readers are gone, and the
+				 * rows they had not handed over with them (never MORE for ever, nor DONE) */
+				stop = 0;
+				n = 0;
+				while ((rc = imei_replay_ingest(r, 1, err, sizeof err)) == IMEI_REPLAY_MORE && ++n < 500)
+					;
+				CHECK_INT(rc, IMEI_REPLAY_STOPPED);
+			}
 			imei_replay_free(r);
 			imei_store_release(st);
+			}
 		}
 }
 
@@ -455,6 +467,50 @@ static void test_many_pairs(void)
 	done(&par);
 }
 
+/* A file whose last line has no line end and is longer than a chunk: the line starts in
+ * a range before the last one, whose reader reads it to the end of the file. The file
+ * still ends in the middle of that line, whatever the cut: the same unterminated line,
+ * and the same rows, as with one reader. The line a row (spaces after its last field), or
+ * longer than a line may be (refused as too long, and the file still cut short). */
+static void test_unterminated_across_cut(void)
+{
+	for (int too_long = 0; too_long < 2; too_long++) {
+		FILE *f = fopen(path_of("tail.csv"), "wb");
+		if (!f)
+			exit(2);
+		fputs("date,imei,imsi,msisdn\n", f);
+		for (unsigned i = 1; i <= 300; i++)
+			fprintf(f, "202601%02u,35209900%06u,41001%010u,923000%06u\n", 1 + i % 28, i % 211, i % 53, i);
+		fprintf(f, "20260105,35209900000007,410010000000999,923000000999%*s", too_long ? 5000 : 600, "");
+		fclose(f);
+		uint64_t chunks[] = { 97, 211, 700, 4000 };
+		struct ingest_result res[5];
+		for (size_t i = 0; i < 5; i++) {
+			struct imei_store_error se;
+			char err[600];
+			res[i].st = imei_store_open("memory", NULL, &se);
+			struct imei_replay_config cfg = config_for(res[i].st, i > 0, i > 0 ? 3 : 1, i > 0 ? chunks[i - 1] : 0);
+			res[i].r = imei_replay_new(&cfg, err, sizeof err);
+			CHECK_INT(imei_replay_add_file(res[i].r, path_of("tail.csv"), "Alpha", IMEI_REPLAY_NO_DAY,
+			                               IMEI_REPLAY_NO_DAY, err, sizeof err), 0);
+			int rc;
+			while ((rc = imei_replay_ingest(res[i].r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+				;
+			CHECK_INT(rc, IMEI_REPLAY_DONE);
+		}
+		CHECK_INT(imei_replay_file(res[0].r, 0)->unterminated_line, 302);
+		CHECK_INT(imei_replay_file(res[0].r, 0)->accepted, too_long ? 300 : 301);
+		CHECK_INT(imei_replay_file(res[0].r, 0)->by_reason[IMEI_DUMP_R_LONG], too_long);
+		for (size_t i = 1; i < 5; i++) {
+			CHECK_INT(imei_replay_file(res[i].r, 0)->unterminated_line, 302);
+			CHECK(same_files(res[0].r, res[i].r));
+			CHECK(same_pairs(res[0].r, res[i].r));
+		}
+		for (size_t i = 0; i < 5; i++)
+			done(&res[i]);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_read_XXXXXX");
@@ -478,6 +534,7 @@ int main(void)
 	test_seeded_store();
 	test_stop_midway();
 	test_progress();
+	test_unterminated_across_cut();
 	/* a gzip file cut short, and a large file whose header lacks a required column */
 	write_dump("whole.csv.gz", 1500, "\n", true, true, false);
 	FILE *in = fopen(path_of("whole.csv.gz"), "rb"), *out = fopen(path_of("cut.csv.gz"), "wb");
