@@ -94,8 +94,10 @@ void imei_replay_free(struct imei_replay *r)
 			free(r->readers[i].batches[k]);
 	}
 	free(r->readers);
-	for (size_t i = 0; i < r->nchunks; i++)
+	for (size_t i = 0; i < r->nchunks; i++) {
 		free(r->chunks[i].c.examples);
+		free(r->chunks[i].err);
+	}
 	free(r->chunks);
 	for (size_t i = 0; i < r->nfiles; i++)
 		free(r->files[i].path);

@@ -97,8 +97,9 @@ static void sanitize(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* A refused row: counted with its reason, one of the chunk's first examples. 0, or -1
- * with ch->err when out of memory for the examples. */
-static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_problem *why, const char *line, size_t len)
+ * with rd->err when out of memory for the examples. */
+static int refuse(struct reader *rd, struct chunk *ch, size_t lineno, const struct imei_dump_problem *why,
+                  const char *line, size_t len)
 {
 	enum imei_dump_reject reason = why->reason;
 	struct chunk_counts *c = &ch->c;
@@ -107,7 +108,7 @@ static int refuse(struct chunk *ch, size_t lineno, const struct imei_dump_proble
 	size_t k = c->nexamples[reason];
 	if (k < IMEI_REPLAY_EXAMPLES) {
 		if (!c->examples && !(c->examples = calloc(IMEI_DUMP_NREJECT, sizeof *c->examples))) {
-			snprintf(ch->err, sizeof ch->err, "replay: out of memory (refused rows' examples)");
+			snprintf(rd->err, sizeof rd->err, "replay: out of memory (refused rows' examples)");
 			return -1;
 		}
 		struct imei_replay_example *ex = &c->examples[reason][k];
@@ -233,7 +234,7 @@ static int record_threaded(struct imei_replay *r, struct sbatch *b, char *err, s
 	return rc;
 }
 
-/* Hand the filled batch over (threaded) or record it (inline). 0, -1 (ch->err), -2 stopped. */
+/* Hand the filled batch over (threaded) or record it (inline). 0, -1 (rd->err), -2 stopped. */
 static int emit_batch(struct reader *rd, struct chunk *ch)
 {
 	struct imei_replay *r = rd->r;
@@ -241,7 +242,7 @@ static int emit_batch(struct reader *rd, struct chunk *ch)
 	if (!b || b->n == 0)
 		return 0;
 	if (!r->cfg.reader_thread)
-		return record_batch(r, b, ch->err, sizeof ch->err);
+		return record_batch(r, b, rd->err, sizeof rd->err);
 	pthread_mutex_lock(&r->qlock);
 	ch->q[(ch->qhead + ch->qcount) % READER_BATCHES] = b;
 	ch->qcount++;
@@ -278,10 +279,10 @@ static int refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, const
 		if (rd->layout.col[i] == IMEI_DUMP_COL_DATE)
 			why.field = (unsigned)i + 1;
 	snprintf(why.msg, sizeof why.msg, "%s", msg);
-	return refuse(ch, lineno, &why, line, len);
+	return refuse(rd, ch, lineno, &why, line, len);
 }
 
-/* One line of the chunk. 0, -1 with ch->err (a file-level problem), -2 stopped. */
+/* One line of the chunk. 0, -1 with rd->err (a file-level problem), -2 stopped. */
 static int take_line(struct reader *rd, struct chunk *ch, const struct file_entry *f, const char *line, size_t len,
                      size_t lineno, bool too_long)
 {
@@ -293,7 +294,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 		why.reason = IMEI_DUMP_R_LONG;
 		why.field = 0;
 		snprintf(why.msg, sizeof why.msg, "a line of more than %d bytes", IMEI_DUMP_MAX_LINE);
-		return refuse(ch, lineno, &why, line, len);
+		return refuse(rd, ch, lineno, &why, line, len);
 	}
 	if (blank(line, len)) {
 		c->blank++;
@@ -306,7 +307,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 			if (!r->cfg.layout_explicit) {
 				char why_h[300];
 				if (imei_dump_header_layout(line, len, r->cfg.layout.delim, &rd->layout, why_h, sizeof why_h) < 0) {
-					snprintf(ch->err, sizeof ch->err, "%s:%zu: %s (or give the layout with --columns)", f->path,
+					snprintf(rd->err, sizeof rd->err, "%s:%zu: %s (or give the layout with --columns)", f->path,
 					         lineno, why_h);
 					return -1;
 				}
@@ -317,7 +318,7 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 	c->rows++;
 	struct imei_dump_row row;
 	if (imei_dump_parse_row(&rd->layout, &rd->dates, line, len, &row, rd->scratch, &why) != IMEI_DUMP_OK) {
-		return refuse(ch, lineno, &why, line, len);
+		return refuse(rd, ch, lineno, &why, line, len);
 	}
 	if ((f->st.first != IMEI_REPLAY_NO_DAY && row.day < f->st.first) ||
 	    (f->st.last != IMEI_REPLAY_NO_DAY && row.day > f->st.last)) {
@@ -371,13 +372,13 @@ static int take_line(struct reader *rd, struct chunk *ch, const struct file_entr
 }
 
 /* Read up to max lines of the chunk. 1 more to do, 0 the chunk is read (its last batch
- * not yet handed over), -1 error (ch->err), -2 stopped. */
+ * not yet handed over), -1 error (rd->err), -2 stopped. */
 static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 {
 	struct imei_replay *r = rd->r;
 	const struct file_entry *f = &r->files[ch->file];
 	if (!rd->cur) {
-		rd->cur = imei_dump_open_range(f->path, ch->from, ch->to, ch->sep, ch->err, sizeof ch->err);
+		rd->cur = imei_dump_open_range(f->path, ch->from, ch->to, ch->sep, rd->err, sizeof rd->err);
 		if (!rd->cur)
 			return -1;
 		ch->c.gzip = imei_dump_gzip(rd->cur);
@@ -389,7 +390,7 @@ static int read_chunk(struct reader *rd, struct chunk *ch, size_t max)
 		const char *line;
 		size_t len, lineno;
 		bool too_long;
-		int rc = imei_dump_next(rd->cur, &line, &len, &lineno, &too_long, ch->err, sizeof ch->err);
+		int rc = imei_dump_next(rd->cur, &line, &len, &lineno, &too_long, rd->err, sizeof rd->err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
@@ -455,7 +456,9 @@ static void *reader_main(void *arg)
 			imei_dump_close(rd->cur);
 			rd->cur = NULL;
 		}
+		char *why = rc == -1 ? strdup(rd->err) : NULL; /* the recorder says it (NULL: no memory to) */
 		pthread_mutex_lock(&r->qlock);
+		ch->err = why;
 		ch->rc = rc;
 		ch->done = true;
 		pthread_cond_broadcast(&r->q_filled);
@@ -696,7 +699,7 @@ static int ingest_inline(struct imei_replay *r, const struct timespec *t0, doubl
 			rc = emit_batch(rd, ch);
 		publish_progress(r, rd);
 		if (rc < 0) {
-			snprintf(err, errlen, "%s", ch->err);
+			snprintf(err, errlen, "%s", rd->err);
 			return IMEI_REPLAY_ERROR;
 		}
 		if (rc == 0 && !rd->cur) {
@@ -762,7 +765,7 @@ static int ingest_step(struct imei_replay *r, unsigned ms, char *err, size_t err
 			int rc = ch->rc;
 			pthread_mutex_unlock(&r->qlock);
 			if (rc == -1) {
-				snprintf(err, errlen, "%s", ch->err);
+				snprintf(err, errlen, "%s", ch->err ? ch->err : "replay: out of memory (a reader's error)");
 				imei_replay_stop_reader(r);
 				return IMEI_REPLAY_ERROR;
 			}

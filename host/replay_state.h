@@ -135,7 +135,7 @@ struct chunk {
 	int rc;                           /* then: 0, -1 (err), -2 stopped */
 	struct chunk_counts c;
 	_Atomic uint64_t p_rows, p_rejected, p_bytes; /* the reader's progress in it so far */
-	char err[600];
+	char *err;                        /* rc -1: why, a copy of its reader's (NULL: out of memory) */
 };
 
 /* A reader: a thread (or the caller's, without reader_thread) reading chunks. */
@@ -152,6 +152,7 @@ struct reader {
 	size_t nfree;
 	struct sbatch *batches[READER_BATCHES];
 	char scratch[IMEI_DUMP_MAX_IDENT * 2 + IMEI_MAX_DIGITS + 8];
+	char err[600];                     /* why the chunk it reads failed (a chunk keeps a copy) */
 };
 
 struct file_entry {
