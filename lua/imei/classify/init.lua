@@ -82,7 +82,7 @@ end
 --   to record in the audit trail), digest_dumps (false: leave the dumps' SHA-256 out of
 --   the audit trail, for measuring what it costs; --verify then reports them not hashed).
 -- Returns the result, or nil and a message (file, line, field and reason where one applies).
-function classify.run(opts)
+local function run_replay(opts)
   assert(type(opts) == "table", "classify.run expects a table of options")
   if type(opts.policy) ~= "string" then return nil, "a policy file is required (--policy)" end
   if type(opts.out) ~= "string" or opts.out == "" then return nil, "an output folder is required (--out)" end
@@ -262,9 +262,8 @@ function classify.run(opts)
     end
   end
 
-  -- from here on a signal stops the run cleanly (the handler is in place before the
-  -- temporary folder exists, so no signal can leave it behind)
-  host.signals_catch()
+  -- a signal caught so far (classify.run's handler is in place from the start) stops the
+  -- run at its first check below, which cleans up what the setup made
   local tmp = ("%s/.classify-%d.tmp"):format(opts.out, host.getpid())
   local mkdir_code
   ok, err, mkdir_code = host.mkdir(tmp)
@@ -539,6 +538,24 @@ function classify.run(opts)
   lock:unlock()
   if caught then result.late_signal = signame end
   return result
+end
+
+--- Run a replay (see `run_replay` above for opts and results). Its own handler for SIGINT,
+-- SIGTERM and SIGHUP is in place from the first step: a signal caught while the run sets
+-- up (the state it opens, the output folder it locks) stops it as one caught later does,
+-- with what it made removed, instead of reaching lua5.4's handler, whose error would
+-- leave them behind. The handlers go back once the run is over (run_replay restores them
+-- after its cleanup; restoring twice does nothing).
+function classify.run(opts)
+  host.signals_catch()
+  local ok, result, err = pcall(run_replay, opts)
+  local caught, signame = host.signals_caught()
+  host.signals_restore()
+  if not ok then error(result, 0) end
+  if result == nil and caught then -- stopped while setting up (a read cut short, say)
+    return { interrupted = { signal = caught, name = signame } }
+  end
+  return result, err
 end
 
 return classify

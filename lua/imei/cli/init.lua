@@ -24,6 +24,25 @@ cli.commands = {
 -- Exit codes: 0 all good, 1 some input was invalid, 2 usage or operational error.
 cli.EXIT_OK, cli.EXIT_INVALID, cli.EXIT_ERROR = 0, 1, 2
 
+--- Whether an error is lua5.4's answer to a Ctrl-C: until a command puts its own handler
+-- in place (imei classify does, once its output folder is set up), the interpreter's
+-- handler turns SIGINT into the error "interrupted!" at the next Lua instruction. That
+-- is the user stopping the command, not an internal error.
+function cli.is_interrupt(err)
+  return type(err) == "string" and err:match("^[^\n]*interrupted!\n") ~= nil or
+    type(err) == "string" and err:match("^[^\n]*interrupted!$") ~= nil
+end
+
+--- Stop as a Ctrl-C stops a program: a line on standard error, then die of SIGINT (so a
+-- calling shell sees it), or exit 130 where the signal cannot be raised again.
+function cli.interrupted(command)
+  io.stderr:write("imei", command and (" " .. command) or "", ": interrupted (SIGINT): stopped\n")
+  io.stderr:flush()
+  local ok, host = pcall(require, "imei.host")
+  if ok and type(host) == "table" and host.signals_reraise then host.signals_reraise(2) end
+  os.exit(128 + 2)
+end
+
 function cli.main(argv)
   local parser = argparse("imei", "A scriptable IMEI engine: identifiers, TAC lookups, EIR policies.")
     :epilog("Run 'imei COMMAND --help' for the options of one command.")
@@ -54,6 +73,7 @@ function cli.main(argv)
   local args = parser:parse(argv)
   args._argv = table.move(argv, 1, #argv, 1, {}) -- as typed, for the audit trails (imei classify)
   local run_ok, code = xpcall(modules[args.command].run, debug.traceback, args)
+  if not run_ok and cli.is_interrupt(code) then cli.interrupted(args.command) end
   if not run_ok then
     io.stderr:write("imei ", args.command, ": internal error: ", tostring(code), "\n")
     return cli.EXIT_ERROR
