@@ -10,7 +10,9 @@
 # Environment: BUILD (build folder), CC, REQUESTS (default 300000), CHECKS (default 300000),
 # EIRD (the server binary, default $BUILD/imei-eird), PEER (a second server binary, e.g. an
 # earlier build: the three h2load runs are then repeated against it, alternating, so both
-# are measured under the same load).
+# are measured under the same load). A server in a checkout's build folder (CHECKOUT/
+# BUILD/imei-eird) runs that checkout's Lua modules: an earlier build's C side and the
+# current Lua side need not fit each other.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -32,11 +34,14 @@ echo "-- in-process (C API), example-country policy"
 
 EIRD=${EIRD:-$BUILD/imei-eird}
 PEER=${PEER:-}
-start_server() { # start_server BINARY
+start_server() { # start_server BINARY: with its own checkout's lua/ when it has one
 rm -f "$out/port"
+local root
+root=$(cd "$(dirname "$1")/.." && pwd)
+[ -f "$root/lua/imei/init.lua" ] || root=$PWD
 "$1" --policy policies/example-country.lua --tacdb "$out/tacs.img" --lists "$out/lists" \
 	--store memory --workers 2 --listen 127.0.0.1:0 --port-file "$out/port" --quiet \
-	--lua-path "$PWD/lua/?.lua;$PWD/lua/?/init.lua" &
+	--lua-path "$root/lua/?.lua;$root/lua/?/init.lua" &
 pid=$!
 for _ in $(seq 300); do [ -s "$out/port" ] && break; sleep 0.1; done
 port=$(cat "$out/port")
