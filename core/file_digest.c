@@ -30,7 +30,7 @@ void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE])
 }
 
 int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes,
-                     const volatile sig_atomic_t *stop, char *err, size_t errlen)
+                     const _Atomic int *stop, char *err, size_t errlen)
 {
 	/* A pipe or a device is never opened: even a moment's reader of a FIFO would let its
 	 * writer start, and then die of SIGPIPE when that reader closes before the real one

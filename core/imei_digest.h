@@ -6,7 +6,7 @@
 #ifndef IMEI_DIGEST_H
 #define IMEI_DIGEST_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +23,6 @@ void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE]);
  * reader's data stays whole, a FIFO's writer is not woken); or -1 with a message naming the path and the
  * cause in err (missing, unreadable, a directory, out of memory, a read error, stopped). */
 int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t *bytes,
-                     const volatile sig_atomic_t *stop, char *err, size_t errlen);
+                     const _Atomic int *stop, char *err, size_t errlen);
 
 #endif

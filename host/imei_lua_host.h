@@ -11,7 +11,7 @@
 #ifndef IMEI_LUA_HOST_H
 #define IMEI_LUA_HOST_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include "imei_lua.h"
 
@@ -36,6 +36,6 @@ void imei_lua_digest(lua_State *L);            /* lua_digest.c: file SHA-256 for
 
 /* The flag the signal handler of lua_batchio.c raises (it holds the signal's number),
  * watched by the replay. */
-const volatile sig_atomic_t *imei_lua_stop_flag(void);
+const _Atomic int *imei_lua_stop_flag(void);
 
 #endif

@@ -28,7 +28,7 @@
 #ifndef IMEI_REPLAY_H
 #define IMEI_REPLAY_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,7 +58,7 @@ struct imei_replay_config {
 	                                    * large plain files, are read in parallel, and the
 	                                    * results are the same for any number */
 	uint64_t chunk_bytes;              /* the size of those ranges (0: 1 MiB; tests make it small) */
-	const volatile sig_atomic_t *stop; /* non-zero: stop at the next occasion; a signal handler
+	const _Atomic int *stop;           /* non-zero: stop at the next occasion; a signal handler
 	                                    * stores the signal's number (sent on to the reader thread) */
 };
 

@@ -13,8 +13,10 @@
  *   lock_dir(path) -> lock | nil, err         flock(2) on the directory itself, so no
  *                                             lock file is left behind; lock:unlock()
  *
- * Signals: the handler only stores the signal's number in a sig_atomic_t — the one piece
- * of process-wide mutable state here, because a signal handler can reach nothing else.
+ * Signals: the handler only stores the signal's number in a lock-free atomic int — the
+ * one piece of process-wide mutable state here, because a signal handler can reach
+ * nothing else; being atomic, the reader and digest threads that watch it read it
+ * without a data race too (a volatile sig_atomic_t is safe for the handler only).
  * The replay (replay.c) watches it. Handlers are installed without SA_RESTART, so a read
  * blocked on an idle pipe returns EINTR and the job can stop.
  */
@@ -32,13 +34,14 @@
 
 #include "imei_lua_host.h"
 
-static volatile sig_atomic_t caught_signal;
+static _Atomic int caught_signal;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may store only into a lock-free atomic");
 static const int watched[] = { SIGINT, SIGTERM, SIGHUP };
 #define NWATCHED (sizeof watched / sizeof watched[0])
 static struct sigaction saved[NWATCHED];
 static int installed;
 
-const volatile sig_atomic_t *imei_lua_stop_flag(void)
+const _Atomic int *imei_lua_stop_flag(void)
 {
 	return &caught_signal;
 }

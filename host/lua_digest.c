@@ -38,7 +38,7 @@ struct digest_job {
 	pthread_t thread;
 	int running; /* started and not yet joined */
 	size_t n;
-	volatile sig_atomic_t stop; /* ends the pass: close(), or a caught signal seen by wait() */
+	_Atomic int stop; /* ends the pass: close(), or a caught signal seen by wait() */
 	pthread_mutex_t lock;
 	pthread_cond_t finished;
 	bool done, sync; /* done: the thread is through (lock); sync: lock and finished made */
@@ -102,7 +102,7 @@ static void job_wait(struct digest_job *job)
 {
 	if (!job->running)
 		return;
-	const volatile sig_atomic_t *caught = imei_lua_stop_flag();
+	const _Atomic int *caught = imei_lua_stop_flag();
 	pthread_mutex_lock(&job->lock);
 	while (!job->done) {
 		if (*caught)

@@ -62,7 +62,7 @@ int main(void)
 	CHECK_INT(bytes, big * 3);
 	CHECK_INT(strlen(hex), 64);
 	/* a raised stop flag ends the pass with a message, no digest */
-	volatile sig_atomic_t stop = 1;
+	_Atomic int stop = 1;
 	CHECK_INT(imei_file_sha256(p, hex, &bytes, &stop, err, sizeof err), -1);
 	CHECK_HAS(err, "stopped by a signal");
 	unlink(p);

@@ -43,7 +43,7 @@ static const char *dump_b =
 	"20260130,352099001761481,410010000000013,923000000099\n" /* the same pair, another operator */
 	"20260130,490154203237518,410010000000031,923000000031,EUTRAN,extra\n";
 
-static struct imei_replay *ingest(struct imei_store *st, bool thread, const volatile sig_atomic_t *stop)
+static struct imei_replay *ingest(struct imei_store *st, bool thread, const _Atomic int *stop)
 {
 	struct imei_replay_config cfg = { 0 };
 	char err[600];
@@ -262,7 +262,7 @@ static void test_private_store(bool thread)
 
 static void test_stop(void)
 {
-	volatile sig_atomic_t stop = SIGTERM;
+	_Atomic int stop = SIGTERM;
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	for (int thread = 0; thread < 2; thread++) {

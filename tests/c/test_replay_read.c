@@ -383,7 +383,7 @@ static void test_stop_midway(void)
 	for (unsigned readers = 2; readers <= 4; readers++)
 		for (int calls = 1; calls <= 3; calls++) {
 			for (int many = 0; many < 2; many++) {
-			volatile sig_atomic_t stop = 0;
+			_Atomic int stop = 0;
 			struct imei_store_error se;
 			struct imei_store *st = imei_store_open("memory", NULL, &se);
 			struct imei_replay_config cfg = config_for(st, true, readers, 211);
