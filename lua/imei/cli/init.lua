@@ -29,8 +29,7 @@ cli.EXIT_OK, cli.EXIT_INVALID, cli.EXIT_ERROR = 0, 1, 2
 -- handler turns SIGINT into the error "interrupted!" at the next Lua instruction. That
 -- is the user stopping the command, not an internal error.
 function cli.is_interrupt(err)
-  return type(err) == "string" and err:match("^[^\n]*interrupted!\n") ~= nil or
-    type(err) == "string" and err:match("^[^\n]*interrupted!$") ~= nil
+  return type(err) == "string" and err:match("^[^\n]*"):sub(-12) == "interrupted!"
 end
 
 --- Stop as a Ctrl-C stops a program: a line on standard error, then die of SIGINT (so a
