@@ -236,6 +236,20 @@ const char *imei_store_spec(const struct imei_store *st); /* the spec, any passw
 /* Never blocks on I/O: safe to call from a metrics endpoint while the server is away. */
 void imei_store_counters(struct imei_store *st, struct imei_store_counters *out);
 bool imei_store_read_only(const struct imei_store *st);
+/* Freeze: from now on the store only answers queries. Each query then skips the store's
+ * lock (many threads read a frozen store without touching a shared cache line), and
+ * every write (record, pair, unpair, put, restore, reserve) fails with
+ * IMEI_STORE_EREADONLY and a message that says the store is frozen. One way: there is
+ * no thaw. Queued writes are flushed first (0 / -1, the store then not frozen). A replay
+ * freezes its store once its ingest is done, before its evaluation threads start. */
+int imei_store_freeze(struct imei_store *st, struct imei_store_error *err);
+bool imei_store_frozen(const struct imei_store *st);
+/* Room for n more aggregates, made once: the memory backend sizes its index and its
+ * records for them (no index rebuild, no chunk added while they are put or recorded;
+ * when they are all new the store holds no empty room after them). Other backends need
+ * no room: 0, nothing done. 0 / -1 (out of memory, more than the memory store's limit of
+ * 2^28 - 1 aggregates, a read-only or frozen store). */
+int imei_store_reserve(struct imei_store *st, size_t n, struct imei_store_error *err);
 
 int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err);
 /* s[0..n) in order, as one write (one lock), faster than one by one (the memory backend
@@ -333,7 +347,9 @@ void imei_store_iter_close(struct imei_store_iter *it);
 /* A backend stores aggregates and pairings; the store (sightings.c) does locking,
  * reference counting and every query on top of fetch(), so all backends answer alike.
  * Calls come with the store's lock held: shared for fetch/is_paired/pairs_of/stats/
- * check/iter_next, exclusive for the rest. Return 0 / -1 (with err) unless noted. */
+ * check/iter_next, exclusive for the rest; once the store is frozen (imei_store_freeze)
+ * only the shared ones come, without the lock, from any number of threads at once.
+ * Return 0 / -1 (with err) unless noted. */
 
 struct imei_agg_buf {
 	struct imei_sighting_agg *v;
@@ -367,6 +383,8 @@ struct imei_store_ops {
 	void (*close)(void *be);
 	/* put a whole aggregate, replacing the triple's (a snapshot restored); NULL: unsupported */
 	int (*put_aggs)(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err);
+	/* optional: room for n more aggregates (absent: none needed) */
+	int (*reserve)(void *be, size_t n, struct imei_store_error *err);
 	/* optional: the counters, without I/O (absent: from stats) */
 	void (*counters)(void *be, struct imei_store_counters *out);
 	/* iter_next needs the store's shared lock (memory) or works on its own snapshot (LMDB) */
