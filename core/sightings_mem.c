@@ -441,18 +441,15 @@ static void prefetch_put(const struct mem *m, const struct imei_sighting_agg *a,
 		prefetch_ahead(m, NULL, &a[k].key);
 }
 
-/* Many aggregates: the same as one by one, with the index sized for them all first (no
- * rebuild midway), cache misses overlapped (prefetch_put), and the key's head looked up
- * once for a run of aggregates of one key (a device's triples come together). */
+/* Many aggregates: the same as one by one, with cache misses overlapped (prefetch_put)
+ * and the key's head looked up once for a run of aggregates of one key (a device's
+ * triples come together). Room is made as they come (no guess: a put may replace); a
+ * caller who knows how many are new reserves first (mem_reserve). */
 static int mem_put_aggs(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err)
 {
 	struct mem *m = be;
 	if (m->read_only)
 		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
-	/* (beyond the most a store holds, the one too many fails in reserve()) */
-	size_t need = slots_for(n > MAX_RECORDS - m->n ? MAX_RECORDS : m->n + n);
-	if (need > m->nslots && index_resize(m, need > m->nslots * 2 ? need : m->nslots * 2, err) < 0)
-		return -1;
 	uint32_t head = EMPTY;
 	for (size_t i = 0; i < n; i++) {
 		prefetch_put(m, a, n, i);

@@ -336,6 +336,13 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 			return -1;
 		}
 	}
+	/* the ingest wrote the store; from here on it is only read: frozen, the evaluation
+	 * threads' queries skip its lock (a write after this fails loudly) */
+	struct imei_store_error se;
+	if (imei_store_freeze(r->store, &se) < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
 	r->eval_started = true;
 	clock_gettime(CLOCK_MONOTONIC, &r->t_eval);
 	unsigned threads = cfg->threads ? cfg->threads : 1;
