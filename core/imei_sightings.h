@@ -244,6 +244,11 @@ bool imei_store_read_only(const struct imei_store *st);
  * freezes its store once its ingest is done, before its evaluation threads start. */
 int imei_store_freeze(struct imei_store *st, struct imei_store_error *err);
 bool imei_store_frozen(const struct imei_store *st);
+/* A hint for a loop over keys known ahead (a replay's pairs): on a frozen memory store,
+ * far's index slot is fetched into the cache, and near's record (near: a far of an earlier
+ * call, its slot cached by now), so that their queries then find both there. Does nothing
+ * on a store not frozen or of another backend; keys of more than 14 digits are skipped. */
+void imei_store_prefetch(struct imei_store *st, uint64_t far, uint64_t near);
 /* Room for n more aggregates, made once: the memory backend sizes its index and its
  * records for them (no index rebuild, no chunk added while they are put or recorded;
  * when they are all new the store holds no empty room after them). Other backends need
@@ -383,6 +388,8 @@ struct imei_store_ops {
 	void (*close)(void *be);
 	/* put a whole aggregate, replacing the triple's (a snapshot restored); NULL: unsupported */
 	int (*put_aggs)(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err);
+	/* optional: prefetch hints (imei_store_prefetch; a frozen store only, without lock) */
+	void (*prefetch)(void *be, uint64_t far, uint64_t near);
 	/* optional: room for n more aggregates (absent: none needed) */
 	int (*reserve)(void *be, size_t n, struct imei_store_error *err);
 	/* optional: the counters, without I/O (absent: from stats) */

@@ -169,6 +169,12 @@ bool imei_store_frozen(const struct imei_store *st)
 	return atomic_load_explicit(&st->frozen, memory_order_acquire);
 }
 
+void imei_store_prefetch(struct imei_store *st, uint64_t far, uint64_t near)
+{
+	if (st->ops->prefetch && atomic_load_explicit(&st->frozen, memory_order_acquire))
+		st->ops->prefetch(st->be, far, near);
+}
+
 int imei_store_reserve(struct imei_store *st, size_t n, struct imei_store_error *err)
 {
 	if (st->read_only)

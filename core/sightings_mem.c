@@ -414,22 +414,38 @@ static uint32_t put_agg(struct mem *m, const struct imei_sighting_agg *a, uint32
 
 /* For a batch: the index slot of a key far ahead, and the record the slot of a key nearer
  * ahead names (its slot fetched by then), so that the cache misses of several overlap.
- * NULL: none that far. */
-static void prefetch_ahead(const struct mem *m, const uint64_t *far, const uint64_t *near)
+ * NULL: none that far. write: the record is about to be written (else only read: a line
+ * other threads share stays shared). */
+/* Inlined always: GCC takes a function that only prefetches for one without effects (a
+ * "const" function, IPA pure-const) and deletes its calls, prefetches and all. */
+#define PREFETCHER static inline __attribute__((always_inline)) void
+
+PREFETCHER prefetch_ahead(const struct mem *m, const uint64_t *far, const uint64_t *near, bool write)
 {
 	if (far)
 		__builtin_prefetch(&m->slots[home_of(hash_key(*far), m->nslots)]);
 	if (near) {
 		uint32_t slot = m->slots[home_of(hash_key(*near), m->nslots)];
-		if (slot != EMPTY)
+		if (slot == EMPTY)
+			return;
+		if (write)
 			__builtin_prefetch(rec(m, slot & ID_MASK), 1);
+		else
+			__builtin_prefetch(rec(m, slot & ID_MASK), 0);
 	}
+}
+
+/* imei_store_prefetch: the store is frozen (nothing moves under it). */
+static void mem_prefetch(void *be, uint64_t far, uint64_t near)
+{
+	const struct mem *m = be;
+	prefetch_ahead(m, imei_sight_key_ok(far) ? &far : NULL, imei_sight_key_ok(near) ? &near : NULL, false);
 }
 
 /* put_aggs' look-ahead: an aggregate's index slot PREFETCH ahead — its key's, or, when
  * it follows another of its key (that key's head then known), its triple's — and the head
  * record of a new key PREFETCH / 2 ahead. */
-static void prefetch_put(const struct mem *m, const struct imei_sighting_agg *a, size_t n, size_t i)
+PREFETCHER prefetch_put(const struct mem *m, const struct imei_sighting_agg *a, size_t n, size_t i)
 {
 	size_t f = i + PREFETCH, k = i + PREFETCH / 2;
 	if (f < n) {
@@ -438,7 +454,7 @@ static void prefetch_put(const struct mem *m, const struct imei_sighting_agg *a,
 		__builtin_prefetch(&m->slots[home_of(h, m->nslots)]);
 	}
 	if (k < n && a[k].key != a[k - 1].key)
-		prefetch_ahead(m, NULL, &a[k].key);
+		prefetch_ahead(m, NULL, &a[k].key, true);
 }
 
 /* Many aggregates: the same as one by one, with cache misses overlapped (prefetch_put)
@@ -469,7 +485,7 @@ static int mem_record_many(void *be, const struct imei_sighting *s, size_t n, si
 	struct mem *m = be;
 	for (size_t i = 0; i < n; i++) {
 		prefetch_ahead(m, i + PREFETCH < n ? &s[i + PREFETCH].key : NULL,
-		               i + PREFETCH / 2 < n ? &s[i + PREFETCH / 2].key : NULL);
+		               i + PREFETCH / 2 < n ? &s[i + PREFETCH / 2].key : NULL, true);
 		if (mem_record(m, &s[i], err) < 0) {
 			*done = i;
 			return -1;
@@ -774,5 +790,6 @@ const struct imei_store_ops imei_store_mem_ops = {
 	.close = mem_close,
 	.put_aggs = mem_put_aggs,
 	.reserve = mem_reserve,
+	.prefetch = mem_prefetch,
 	.iter_needs_lock = true,
 };
