@@ -49,7 +49,8 @@
  * Threads. Every function below may be called from any thread on one shared store: a
  * read-write lock in the store serialises writes and lets queries run in parallel, and
  * LMDB read transactions are pooled (MDB_NOTLS), not tied to threads. An iterator must
- * be used by one thread at a time. imei_store_retain()/release() are atomic, so several
+ * be used by one thread at a time. A frozen store (imei_store_freeze) is only read, by any
+ * number of threads without the lock. imei_store_retain()/release() are atomic, so several
  * lua_States and threads may share one store. One LMDB directory may be open in many
  * processes at once, but only ONCE per process (an LMDB rule): open it once and share
  * the handle; a second open in the same process is refused with a clear error.

@@ -7,10 +7,10 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "imei_sightings.h"
+#include "scratch_files.h"
 
 #define T0 1700000000u
 
@@ -145,11 +145,8 @@ static void test_freeze_memory(void)
 /* LMDB: the freeze commits what is queued first; a write after it is refused. */
 static void test_freeze_lmdb(void)
 {
-	char dir[] = "/tmp/imei-freeze-XXXXXX", spec[64];
-	if (!mkdtemp(dir)) {
-		CHECK(!"mkdtemp");
-		return;
-	}
+	char spec[128];
+	scratch_make("imei-freeze");
 	snprintf(spec, sizeof spec, "lmdb:%s", dir);
 	struct imei_store_opts o = { .batch = 100000 };
 	struct imei_store_error err;
@@ -171,13 +168,7 @@ static void test_freeze_lmdb(void)
 		CHECK_INT(distinct(st, 42), 1);
 		imei_store_release(st);
 	}
-	const char *files[] = { "data.mdb", "lock.mdb", "imei.lock" };
-	char p[128];
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	scratch_remove();
 }
 
 /* n aggregates: keys in runs of 1..3 triples (as a replay puts them); lasts moved by shift. */
