@@ -759,7 +759,7 @@ const struct imei_list_report *imei_list_report(const struct imei_list *l)
 
 size_t imei_list_bytes(const struct imei_list *l)
 {
-	return l->set.cap * sizeof *l->set.slots + l->pairs.cap * sizeof *l->pairs.slots;
+	return imei_u64set_bytes(&l->set) + imei_u64pairset_bytes(&l->pairs);
 }
 
 const char *imei_list_path(const struct imei_list *l)

@@ -1,8 +1,8 @@
 /*
- * u64set.c — build frozen open-addressing hash sets of 64-bit values and of pairs
- * (see imei_u64set.h). Built in two steps when the input repeats values: insert into
- * 2·n slots counting the repeats, then, if any, move the distinct values into 2·distinct
- * slots so the load factor is exactly 0.5 whatever the input.
+ * u64set.c — build the compact frozen sets of 64-bit values and of pairs (see
+ * imei_u64set.h). A counting sort by bucket (two passes over the input: count, then
+ * place), a sort of each small bucket, the repeats dropped; then the bucket offsets.
+ * Linear in the input, and the only memory besides the set itself is the input.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,52 +11,59 @@
 
 #include "imei_u64set.h"
 
-static size_t slots_for(size_t n)
+#define HUGE_PAGE ((size_t)2 << 20)
+#define SMALL_BUCKET 32 /* sorted by insertion up to this size, by qsort(3) above */
+
+/* About 4 values a bucket: 1 byte of offsets a value. */
+static size_t buckets_for(size_t n)
 {
-	return n < 1 ? 2 : 2 * n;
+	return n / 4 + 1;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* Table memory, filled with 0xff bytes (every slot IMEI_U64SET_EMPTY). Tables of 2 MiB
- * and more are aligned to 2 MiB and offered transparent huge pages: a random probe then
- * costs a cache miss, not also a TLB miss (measured in bench/lists_bench.c). */
+/* Table memory. Tables of 2 MiB and more are aligned to 2 MiB and their whole 2 MiB
+ * pages offered transparent huge pages: a random probe then costs a cache miss, not
+ * also a TLB miss (bench/lists_bench.c); the tail stays in small pages (no rounding up). */
 static void *new_table(size_t bytes)
 {
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes ? bytes : 1);
 	void *p;
-	if (bytes < HUGE_PAGE) {
-		p = malloc(bytes);
-	} else {
-		size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-		p = aligned_alloc(HUGE_PAGE, rounded);
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
 #ifdef MADV_HUGEPAGE
-		if (p)
-			madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+	madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* advice only: failure changes nothing */
 #endif
-	}
-	if (p)
-		memset(p, 0xff, bytes);
 	return p;
 }
 
-static uint64_t *new_slots(size_t cap)
+static int fail(int err, void *a, void *b)
 {
-	return new_table(cap * sizeof(uint64_t)); /* cap <= 2^32: no overflow */
+	free(a);
+	free(b);
+	errno = err;
+	return -1;
 }
 
-/* Insert x; true if it was new. */
-static bool put(uint64_t *slots, size_t cap, uint64_t x)
+/* ---- sets of values ------------------------------------------------------------------ */
+
+static int cmp_u64(const void *x, const void *y)
 {
-	size_t i = imei_u64set_home(imei_u64_mix(x), cap);
-	for (;;) {
-		if (slots[i] == x)
-			return false;
-		if (slots[i] == IMEI_U64SET_EMPTY) {
-			slots[i] = x;
-			return true;
-		}
-		if (++i == cap)
-			i = 0;
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void sort_u64(uint64_t *v, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(v, n, sizeof *v, cmp_u64);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
 	}
 }
 
@@ -68,59 +75,86 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 		errno = E2BIG;
 		return -1;
 	}
-	size_t cap = slots_for(n), distinct = 0;
-	uint64_t *slots = new_slots(cap);
-	if (!slots) {
-		errno = ENOMEM;
-		return -1;
+	size_t nb = buckets_for(n);
+	uint32_t *start = calloc(nb + 1, sizeof *start); /* n <= 2^31: no overflow below */
+	uint64_t *h = new_table((n + 1) * sizeof *h);
+	if (!start || !h)
+		return fail(ENOMEM, start, h);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == IMEI_U64SET_EMPTY)
+			return fail(EINVAL, start, h);
+		start[imei_u64set_home(imei_u64_mix(v[i]), nb) + 1]++;
 	}
+	for (size_t b = 1; b <= nb; b++) /* start[b]: where bucket b begins */
+		start[b] += start[b - 1];
+	for (size_t i = 0; i < n; i++) { /* afterwards start[b]: where bucket b ends */
+		uint64_t x = imei_u64_mix(v[i]);
+		h[start[imei_u64set_home(x, nb)]++] = x;
+	}
+	for (size_t b = 0, from = 0; b < nb; from = start[b++])
+		sort_u64(h + from, start[b] - from);
+	size_t d = 0; /* the hashes are sorted: repeats are neighbours */
 	for (size_t i = 0; i < n; i++)
-		distinct += put(slots, cap, v[i]);
-	if (distinct < n) {
-		size_t cap2 = slots_for(distinct);
-		uint64_t *slots2 = new_slots(cap2);
-		if (!slots2) {
-			free(slots);
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < cap; i++)
-			if (slots[i] != IMEI_U64SET_EMPTY)
-				put(slots2, cap2, slots[i]);
-		free(slots);
-		slots = slots2;
-		cap = cap2;
+		if (d == 0 || h[i] != h[d - 1])
+			h[d++] = h[i];
+	if (d < n) { /* the set is sized for its distinct values */
+		uint64_t *h2 = new_table((d + 1) * sizeof *h2);
+		if (!h2)
+			return fail(ENOMEM, start, h);
+		memcpy(h2, h, d * sizeof *h);
+		free(h);
+		h = h2;
+		nb = buckets_for(d);
 	}
-	set->slots = slots;
-	set->cap = cap;
-	set->n = distinct;
-	*dups = n - distinct;
+	h[d] = UINT64_MAX;
+	for (size_t b = 0, j = 0; b < nb; b++) { /* offsets[b]: the first hash of bucket >= b */
+		while (j < d && imei_u64set_home(h[j], nb) < b)
+			j++;
+		start[b] = (uint32_t)j;
+	}
+	uint32_t *off = realloc(start, nb * sizeof *off); /* smaller after repeats */
+	set->hashes = h;
+	set->offsets = off ? off : start;
+	set->nbuckets = nb;
+	set->n = d;
+	*dups = n - d;
 	return 0;
 }
 
 void imei_u64set_free(struct imei_u64set *set)
 {
-	free(set->slots);
+	free(set->hashes);
+	free(set->offsets);
 	memset(set, 0, sizeof *set);
 }
 
-static struct imei_u64pair *new_pair_slots(size_t cap)
+size_t imei_u64set_bytes(const struct imei_u64set *set)
 {
-	return new_table(cap * sizeof(struct imei_u64pair));
+	return set->hashes ? (set->n + 1) * sizeof *set->hashes + set->nbuckets * sizeof *set->offsets : 0;
 }
 
-static bool put_pair(struct imei_u64pair *slots, size_t cap, struct imei_u64pair x)
+/* ---- sets of pairs --------------------------------------------------------------------- */
+
+static int cmp_pair(const void *x, const void *y)
 {
-	size_t i = imei_u64set_home(imei_u64pair_hash(x.a, x.b), cap);
-	for (;;) {
-		if (slots[i].a == x.a && slots[i].b == x.b)
-			return false;
-		if (slots[i].a == IMEI_U64SET_EMPTY) {
-			slots[i] = x;
-			return true;
-		}
-		if (++i == cap)
-			i = 0;
+	const struct imei_u64pair *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	return p->b < q->b ? -1 : p->b > q->b;
+}
+
+static void sort_pairs(struct imei_u64pair *v, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(v, n, sizeof *v, cmp_pair);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct imei_u64pair x = v[i];
+		size_t j = i;
+		for (; j > 0 && cmp_pair(&v[j - 1], &x) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
 	}
 }
 
@@ -132,38 +166,55 @@ int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair
 		errno = E2BIG;
 		return -1;
 	}
-	size_t cap = slots_for(n), distinct = 0;
-	struct imei_u64pair *slots = new_pair_slots(cap);
-	if (!slots) {
-		errno = ENOMEM;
-		return -1;
+	size_t nb = buckets_for(n);
+	uint32_t *start = calloc(nb + 1, sizeof *start);
+	struct imei_u64pair *p = new_table(n * sizeof *p);
+	if (!start || !p)
+		return fail(ENOMEM, start, p);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].a == IMEI_U64SET_EMPTY)
+			return fail(EINVAL, start, p);
+		start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb) + 1]++;
 	}
+	for (size_t b = 1; b <= nb; b++)
+		start[b] += start[b - 1];
 	for (size_t i = 0; i < n; i++)
-		distinct += put_pair(slots, cap, v[i]);
-	if (distinct < n) {
-		size_t cap2 = slots_for(distinct);
-		struct imei_u64pair *slots2 = new_pair_slots(cap2);
-		if (!slots2) {
-			free(slots);
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < cap; i++)
-			if (slots[i].a != IMEI_U64SET_EMPTY)
-				put_pair(slots2, cap2, slots[i]);
-		free(slots);
-		slots = slots2;
-		cap = cap2;
+		p[start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb)]++] = v[i];
+	memmove(start + 1, start, nb * sizeof *start); /* back to where each bucket begins */
+	start[0] = 0;
+	size_t d = 0; /* sorted within their bucket, repeats are neighbours; kept in order */
+	for (size_t b = 0; b < nb; b++) {
+		size_t from = start[b], to = start[b + 1];
+		sort_pairs(p + from, to - from);
+		for (size_t i = from; i < to; i++)
+			if (i == from || p[i].a != p[d - 1].a || p[i].b != p[d - 1].b)
+				p[d++] = p[i];
 	}
-	set->slots = slots;
-	set->cap = cap;
-	set->n = distinct;
-	*dups = n - distinct;
+	if (d < n) { /* build again from the distinct pairs, sized for them */
+		free(start);
+		int rc = imei_u64pairset_build(set, p, d, dups);
+		int err = errno;
+		free(p);
+		errno = err;
+		if (rc == 0)
+			*dups = n - d;
+		return rc;
+	}
+	set->pairs = p;
+	set->offsets = start;
+	set->nbuckets = nb;
+	set->n = n;
 	return 0;
 }
 
 void imei_u64pairset_free(struct imei_u64pairset *set)
 {
-	free(set->slots);
+	free(set->pairs);
+	free(set->offsets);
 	memset(set, 0, sizeof *set);
+}
+
+size_t imei_u64pairset_bytes(const struct imei_u64pairset *set)
+{
+	return set->pairs ? set->n * sizeof *set->pairs + (set->nbuckets + 1) * sizeof *set->offsets : 0;
 }
