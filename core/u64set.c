@@ -77,7 +77,7 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 	}
 	size_t nb = buckets_for(n);
 	uint32_t *start = calloc(nb + 1, sizeof *start); /* n <= 2^31: no overflow below */
-	uint64_t *h = new_table((n + 1) * sizeof *h);
+	uint64_t *h = new_table((n + IMEI_U64SET_PAD) * sizeof *h);
 	if (!start || !h)
 		return fail(ENOMEM, start, h);
 	for (size_t i = 0; i < n; i++) {
@@ -98,7 +98,7 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 		if (d == 0 || h[i] != h[d - 1])
 			h[d++] = h[i];
 	if (d < n) { /* the set is sized for its distinct values */
-		uint64_t *h2 = new_table((d + 1) * sizeof *h2);
+		uint64_t *h2 = new_table((d + IMEI_U64SET_PAD) * sizeof *h2);
 		if (!h2)
 			return fail(ENOMEM, start, h);
 		memcpy(h2, h, d * sizeof *h);
@@ -106,7 +106,8 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 		h = h2;
 		nb = buckets_for(d);
 	}
-	h[d] = UINT64_MAX;
+	for (size_t i = 0; i < IMEI_U64SET_PAD; i++) /* the sentinels */
+		h[d + i] = UINT64_MAX;
 	for (size_t b = 0, j = 0; b < nb; b++) { /* offsets[b]: the first hash of bucket >= b */
 		while (j < d && imei_u64set_home(h[j], nb) < b)
 			j++;
@@ -130,7 +131,7 @@ void imei_u64set_free(struct imei_u64set *set)
 
 size_t imei_u64set_bytes(const struct imei_u64set *set)
 {
-	return set->hashes ? (set->n + 1) * sizeof *set->hashes + set->nbuckets * sizeof *set->offsets : 0;
+	return set->hashes ? (set->n + IMEI_U64SET_PAD) * sizeof *set->hashes + set->nbuckets * sizeof *set->offsets : 0;
 }
 
 /* ---- sets of pairs --------------------------------------------------------------------- */

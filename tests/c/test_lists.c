@@ -145,7 +145,7 @@ static void test_csv(void)
 /* The bytes of a list's sets (imei_u64set.h): n values, or n pairs. */
 static size_t set_bytes(size_t n)
 {
-	return 8 * (n + 1) + 4 * (n / 4 + 1);
+	return 8 * (n + 8) + 4 * (n / 4 + 1);
 }
 
 static size_t pairset_bytes(size_t n)

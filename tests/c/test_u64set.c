@@ -45,7 +45,7 @@ static uint64_t unmix(uint64_t h)
 
 static size_t set_bytes(size_t n)
 {
-	return 8 * (n + 1) + 4 * (n / 4 + 1);
+	return 8 * (n + 8) + 4 * (n / 4 + 1);
 }
 
 static void test_unmix(void)

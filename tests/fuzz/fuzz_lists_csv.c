@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum imei_list_kind kind = imei_list_kind(l);
 	if (kind != IMEI_LIST_KEYS && kind != IMEI_LIST_PAIRS && kind != IMEI_LIST_TACS)
 		abort();
-	if (kind != IMEI_LIST_PAIRS && imei_list_bytes(l) != 8 * (rep.loaded + 1) + 4 * (rep.loaded / 4 + 1))
+	if (kind != IMEI_LIST_PAIRS && imei_list_bytes(l) != 8 * (rep.loaded + 8) + 4 * (rep.loaded / 4 + 1))
 		abort();
 	check_members(l, buf, size);
 
