@@ -7,6 +7,7 @@
  * Run from the repository root (tests/run does).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -647,6 +648,141 @@ static void test_file_rows(void)
 	rmdir(dir);
 }
 
+/* A growing text for the chunk test. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void add(struct text *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct text *t, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = (t->len + (size_t)n + 1) * 2;
+		char *s = realloc(t->s, cap);
+		if (!s) {
+			fprintf(stderr, "out of memory\n");
+			exit(2);
+		}
+		t->s = s;
+		t->cap = cap;
+	}
+	va_start(ap, f);
+	vsnprintf(t->s + t->len, (size_t)n + 1, f, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* Rows of a pairs list up to byte `at` (at least one row each time); bad: some bad rows
+ * (at most 20 reasons are kept: they come last, so their line numbers count all before). */
+static void rows_until(struct text *t, size_t at, size_t *k, bool bad)
+{
+	do {
+		(*k)++;
+		if (*k % 97 == 0)
+			add(t, "%014zu,41001%09zu,\"note\non two lines\"\r\n", 10000000000000 + *k, *k);
+		else if (bad && *k % 89 == 0)
+			add(t, "%014zu,41A%09zu,bad imsi\n\n", 10000000000000 + *k, *k);
+		else if (bad && *k % 83 == 0)
+			add(t, "%014zu\n", 10000000000000 + *k); /* too few fields */
+		else
+			add(t, "%014zu,41001%09zu,%.*s\n", 10000000000000 + *k, *k, (int)(*k % 13), "xxxxxxxxxxxxx");
+	} while (t->len < at);
+}
+
+/* The same bytes from a file (read in chunks of 1 MiB, core/lists_file.c) and from a
+ * buffer give the same list: records cut by a chunk's end anywhere (a CR LF split, a
+ * quoted line end, a record longer than a chunk, a header longer than one), every
+ * report figure and every error's line alike. */
+static void compare_file_buffer(const char *dir, const struct text *t, size_t nkeys)
+{
+	char err[256] = "", berr[256] = "", path[512];
+	snprintf(path, sizeof path, "%s/pairs.csv", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK_INT(fwrite(t->s, 1, t->len, f), t->len);
+	fclose(f);
+	struct imei_list_report rep, brep;
+	struct imei_list *l = imei_list_load(path, NULL, &rep, err, sizeof err);
+	struct imei_list *b = imei_list_load_buffer(t->s, t->len, "pairs", &brep, berr, sizeof berr);
+	CHECK(l != NULL && b != NULL);
+	if (l && b) {
+		CHECK_INT(rep.bytes, t->len);
+		CHECK_STR(rep.sha256, brep.sha256);
+		CHECK_INT(rep.rows, brep.rows);
+		CHECK_INT(rep.loaded, brep.loaded);
+		CHECK_INT(rep.rejected, brep.rejected);
+		CHECK_INT(rep.duplicates, brep.duplicates);
+		CHECK_INT(rep.warnings, brep.warnings);
+		CHECK(memcmp(rep.rejected_by, brep.rejected_by, sizeof rep.rejected_by) == 0);
+		CHECK_INT(rep.nerrors, brep.nerrors);
+		size_t bad = 0;
+		for (size_t i = 0; i < rep.nerrors && i < brep.nerrors; i++)
+			bad += rep.errors[i].line != brep.errors[i].line || strcmp(rep.errors[i].reason, brep.errors[i].reason);
+		CHECK_INT(bad, 0);
+		CHECK_INT(rep.nerrors, IMEI_LIST_MAX_ERRORS); /* the bad rows after the chunks' ends are counted */
+		CHECK_INT(imei_list_size(l), imei_list_size(b));
+		CHECK_INT(imei_list_bytes(l), imei_list_bytes(b));
+		size_t wrong = 0;
+		char key[16], imsi[16];
+		for (size_t k = 1; k <= nkeys; k++) {
+			snprintf(key, sizeof key, "%014zu", 10000000000000 + k);
+			snprintf(imsi, sizeof imsi, "41001%09zu", k);
+			wrong += imei_list_has_pair(l, key, imsi, 14) != imei_list_has_pair(b, key, imsi, 14);
+		}
+		CHECK_INT(wrong, 0);
+		CHECK(rep.loaded > nkeys / 2);
+	}
+	imei_list_unref(l);
+	imei_list_unref(b);
+	remove(path);
+}
+
+static void test_file_chunks(void)
+{
+	enum { MiB = 1 << 20 };
+	char dir[] = "/tmp/imei-lists-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct text t = { 0 };
+	size_t k = 0;
+	add(&t, "imei,imsi,note\n");
+	rows_until(&t, MiB - 40, &k, false);
+	while (t.len < MiB - 1) /* a CR at the chunk's last byte, its LF the next chunk's first */
+		add(&t, "%.*s", (int)(MiB - 1 - t.len > 30 ? 30 : MiB - 1 - t.len), "                              ");
+	t.len = MiB - 1; /* blank padding ends the last row's note: rewrite it as a row end */
+	t.s[MiB - 2] = '\n';
+	add(&t, "\r\n");
+	rows_until(&t, 2 * MiB - 10, &k, false);
+	add(&t, "%014d,410010000000001,\"a quoted\nline end across the chunk\"\n", 77);
+	rows_until(&t, 2 * MiB + 100, &k, false);
+	add(&t, "%014d,410010000000002,\"", 78); /* a record longer than a chunk */
+	for (int i = 0; i < 3 * MiB / 2 / 64; i++)
+		add(&t, "%s", "a note of sixty-four bytes, repeated to make a record long.....\n");
+	add(&t, "\"\n");
+	rows_until(&t, t.len + MiB, &k, false);
+	rows_until(&t, t.len + 60000, &k, true);
+	add(&t, "%014zu,410010000000003,\"never closed\n%014zu,410010000000004,\n", k + 1, k + 2);
+	compare_file_buffer(dir, &t, k + 2);
+
+	t.len = 0; /* a header longer than a chunk */
+	add(&t, "imei,imsi,\"");
+	for (int i = 0; i < 3 * MiB / 2 / 64; i++)
+		add(&t, "%s", "a column name of sixty-four bytes, repeated to make it long.....");
+	add(&t, "\"\n");
+	k = 0;
+	rows_until(&t, t.len + MiB / 2, &k, false);
+	rows_until(&t, t.len + 60000, &k, true);
+	compare_file_buffer(dir, &t, k);
+	free(t.s);
+	rmdir(dir);
+}
+
 static void test_reload(void)
 {
 	char dir[] = "/tmp/imei-lists-XXXXXX", err[256] = "", path[512], tmp[512];
@@ -1060,6 +1196,7 @@ int main(void)
 	test_dir();
 	test_reload();
 	test_file_rows();
+	test_file_chunks();
 	test_large();
 	test_large_pairs();
 	test_lua_states();
