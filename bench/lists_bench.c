@@ -342,21 +342,27 @@ struct sets {
 	uint64_t zero;                  /* 0, unknown to the compiler: chains the lookups */
 };
 
-/* QUERIES lookups of one kind; chained: each query's value depends on the last answer.
+/* QUERIES lookups of one kind: free (independent: as many in flight as the CPU allows),
+ * or chained (each query's value depends on the last answer: one lookup's latency).
  * One loop per kind, so each is compiled as tight as a caller's would be. */
 #define SET_LOOP(has)                                                                               \
 	do {                                                                                            \
-		for (size_t q = 0; q < QUERIES; q++) {                                                      \
-			bool r_ = has;                                                                          \
-			last = r_ & z;                                                                          \
-			hits += r_;                                                                             \
+		if (chained) {                                                                              \
+			for (size_t q = 0; q < QUERIES; q++) {                                                  \
+				bool r_ = has;                                                                      \
+				last = r_ & z;                                                                      \
+				hits += r_;                                                                         \
+			}                                                                                       \
+		} else {                                                                                    \
+			for (size_t q = 0; q < QUERIES; q++)                                                    \
+				hits += has;                                                                        \
 		}                                                                                           \
 	} while (0)
 
 static size_t run_set(const struct sets *s, int which, bool pairs, bool chained)
 {
 	size_t hits = 0;
-	uint64_t last = 0, z = chained ? s->zero : 0;
+	uint64_t last = 0, z = s->zero; /* last stays 0 when free */
 	const uint64_t *v = s->q;
 	const struct imei_u64pair *p = s->qp;
 	if (pairs && which == SET_COMPACT)

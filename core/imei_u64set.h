@@ -2,14 +2,18 @@
  * imei_u64set.h — frozen sets of 64-bit values, and of pairs of them, compact.
  *
  * Built once from a vector of values and never changed afterwards, so any number of
- * threads may look up at once. A value x is kept as its mixed hash h = mix(x) (mix is a
- * bijection of 64-bit words, so h stands for x exactly); the hashes are sorted, and a
- * small table of bucket offsets, indexed by a range reduction of h's top 32 bits (about
- * 4 values a bucket), says where each bucket starts. A lookup reads one offset and counts
- * the hashes below h among the next 8 (rarely more): typically 1-2 cache misses, and
- * 8·(n + 8) + 4·(n/4 + 1) bytes for n values (about 9 bytes a value).
- * A set of pairs keeps the pairs themselves, grouped by bucket of the pair's hash, with
- * the offsets of every bucket and the next: 16·n + 4·(n/4 + 2) bytes (about 17 a pair).
+ * threads may look up at once.
+ * A set of values keeps each value x as its mixed hash h = mix(x) (mix is a bijection
+ * of 64-bit words, so h stands for x exactly), in ordered linear probing: the hashes in
+ * increasing order, each in the first free slot at or after its home slot (a range
+ * reduction of h's top 32 bits over cap = n + n/8 + 1 slots: load 8/9), and every slot
+ * left free holding the smallest hash whose home lies after it, so the whole table is
+ * sorted. A lookup reads from h's home slot on: h is there or a few slots later, before
+ * the first larger value. One random read (usually one or two adjacent cache lines),
+ * counted without a branch among 8 slots; about 9 bytes a value.
+ * A set of pairs keeps the pairs themselves, grouped by bucket of the pair's hash (about
+ * 4 a bucket), with the offset of every bucket and the next: 16·n + 4·(n/4 + 2) bytes
+ * (about 17 a pair).
  * UINT64_MAX is never a member (a value, or a pair's first value).
  * Lookups are static inline: they are the hot path of every list membership test.
  */
@@ -22,16 +26,17 @@
 
 #define IMEI_U64SET_EMPTY UINT64_MAX
 #define IMEI_U64SET_MAX ((size_t)1 << 31) /* values at most (offsets are 32 bits) */
-#define IMEI_U64SET_PAD 8                 /* sentinels after the hashes: a lookup reads 8 at once */
+#define IMEI_U64SET_PAD 8                 /* UINT64_MAX slots after the table: a lookup reads 8 at once */
 
 struct imei_u64pair {
 	uint64_t a, b;
 };
 
 struct imei_u64set {
-	uint64_t *hashes;  /* n sorted hashes of the members, then IMEI_U64SET_PAD x UINT64_MAX */
-	uint32_t *offsets; /* nbuckets: the index of the first hash of each bucket or a later one */
-	size_t nbuckets;
+	uint64_t *slots; /* len: sorted, the members' hashes in [0, end), then IMEI_U64SET_PAD x UINT64_MAX */
+	size_t cap;      /* home slots (<= 2^32) */
+	size_t end;      /* no member at or after end */
+	size_t len;
 	size_t n; /* members */
 };
 
@@ -48,7 +53,7 @@ struct imei_u64pairset {
  * its memory; free with _free. */
 int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size_t *dups);
 void imei_u64set_free(struct imei_u64set *set);
-/* The bytes the set holds (its hashes and offsets). */
+/* The bytes the set holds. */
 size_t imei_u64set_bytes(const struct imei_u64set *set);
 int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair *v, size_t n, size_t *dups);
 void imei_u64pairset_free(struct imei_u64pairset *set);
@@ -83,20 +88,18 @@ static inline bool imei_u64set_has(const struct imei_u64set *set, uint64_t x)
 	if (x == IMEI_U64SET_EMPTY || set->n == 0)
 		return false;
 	uint64_t h = imei_u64_mix(x);
-	size_t i = set->offsets[imei_u64set_home(h, set->nbuckets)];
-	const uint64_t *p = set->hashes + i;
-	/* how many of the next 8 hashes are below h, without a branch (the sentinels keep
-	 * the reads inside): a bucket holds 4 on average, so h's place is nearly always
-	 * among them, and the lookup has no branch on the data to mispredict */
+	size_t i = imei_u64set_home(h, set->cap);
+	const uint64_t *p = set->slots + i;
+	/* how many of the 8 slots from home are below h, without a branch (the table is
+	 * sorted, so they come first; the padding keeps the reads inside): h's place */
 	size_t k = (size_t)(p[0] < h) + (p[1] < h) + (p[2] < h) + (p[3] < h) + (p[4] < h) + (p[5] < h) + (p[6] < h) +
 	           (p[7] < h);
-	if (k == IMEI_U64SET_PAD) {
-		k = 0;
-		while (p[IMEI_U64SET_PAD + k] < h) /* ends: the sentinels are not below any hash */
+	if (k == IMEI_U64SET_PAD)
+		while (p[k] < h) /* ends: the padding is not below any hash */
 			k++;
-		k += IMEI_U64SET_PAD;
-	}
-	return (p[k] == h) & (i + k < set->n); /* a sentinel itself is no member */
+	/* a free slot at or after h's home holds a hash larger than h; past end, the
+	 * padding (UINT64_MAX, a hash a member may have) is no member */
+	return (p[k] == h) & (i + k < set->end);
 }
 
 static inline bool imei_u64pairset_has(const struct imei_u64pairset *set, uint64_t a, uint64_t b)

@@ -1,8 +1,9 @@
 /*
  * u64set.c — build the compact frozen sets of 64-bit values and of pairs (see
  * imei_u64set.h). A counting sort by bucket (two passes over the input: count, then
- * place), a sort of each small bucket, the repeats dropped; then the bucket offsets.
- * Linear in the input, and the only memory besides the set itself is the input.
+ * place), a sort of each small bucket, the repeats dropped; then, for values, the
+ * sorted hashes placed in their slots, in place; for pairs, the bucket offsets.
+ * Linear in the input; besides the input, the set and a small count per bucket.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +68,59 @@ static void sort_u64(uint64_t *v, size_t n)
 	}
 }
 
+/* The home slots for n values: load 8/9. */
+static size_t cap_for(size_t n)
+{
+	return n + n / 8 + 1;
+}
+
+/* Slots past the home slots for the members the last homes push out: a few on random
+ * hashes; more (a larger table) only when the hashes crowd there. */
+static size_t slack_for(size_t n)
+{
+	return 16 + n / 256;
+}
+
+/* What a free slot i holds: the smallest hash whose home is after i (UINT64_MAX when
+ * none is), so the table stays sorted and a free slot stops a lookup from before it. */
+static uint64_t gap_value(size_t i, size_t cap)
+{
+	uint64_t m = (uint64_t)i + 1;
+	if (m >= cap)
+		return UINT64_MAX;
+	uint64_t top = ((m << 32) + cap - 1) / cap; /* the least t with (t·cap) >> 32 >= m */
+	return top >> 32 ? UINT64_MAX : top << 32;
+}
+
+/* Where the members end: each goes to the first slot at or after its home that is
+ * free (they come in increasing order, so after the one before). */
+static size_t members_end(const uint64_t *h, size_t d, size_t cap)
+{
+	size_t pos = 0;
+	for (size_t j = 0; j < d; j++) {
+		size_t home = imei_u64set_home(h[j], cap);
+		pos = (home > pos ? home : pos) + 1;
+	}
+	return pos;
+}
+
+/* The table from the sorted distinct hashes in its top d slots, in place: member j goes
+ * to slot pos(j) <= j + (end - d) < len - d + j, so the writes stay below the hashes
+ * still to be read. */
+static void place(uint64_t *t, size_t len, size_t d, size_t cap)
+{
+	const uint64_t *h = t + (len - d);
+	size_t pos = 0;
+	for (size_t j = 0; j < d; j++) {
+		uint64_t v = h[j];
+		for (size_t home = imei_u64set_home(v, cap); pos < home; pos++)
+			t[pos] = gap_value(pos, cap);
+		t[pos++] = v;
+	}
+	for (; pos < len; pos++) /* from cap - 1 on: UINT64_MAX, the padding among them */
+		t[pos] = gap_value(pos, cap);
+}
+
 int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size_t *dups)
 {
 	memset(set, 0, sizeof *set);
@@ -75,14 +129,16 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 		errno = E2BIG;
 		return -1;
 	}
-	size_t nb = buckets_for(n);
-	uint32_t *start = calloc(nb + 1, sizeof *start); /* n <= 2^31: no overflow below */
-	uint64_t *h = new_table((n + IMEI_U64SET_PAD) * sizeof *h);
-	if (!start || !h)
-		return fail(ENOMEM, start, h);
+	/* the hashes sorted into the top of the table: a counting sort by bucket of about
+	 * 4, then each bucket sorted */
+	size_t len = cap_for(n) + slack_for(n) + IMEI_U64SET_PAD, nb = n / 4 + 1; /* n <= 2^31: no overflow */
+	uint32_t *start = calloc(nb + 1, sizeof *start);
+	uint64_t *t = new_table(len * sizeof *t), *h = t + (len - n);
+	if (!start || !t)
+		return fail(ENOMEM, start, t);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == IMEI_U64SET_EMPTY)
-			return fail(EINVAL, start, h);
+			return fail(EINVAL, start, t);
 		start[imei_u64set_home(imei_u64_mix(v[i]), nb) + 1]++;
 	}
 	for (size_t b = 1; b <= nb; b++) /* start[b]: where bucket b begins */
@@ -93,30 +149,29 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 	}
 	for (size_t b = 0, from = 0; b < nb; from = start[b++])
 		sort_u64(h + from, start[b] - from);
-	size_t d = 0; /* the hashes are sorted: repeats are neighbours */
+	free(start);
+	size_t d = 0; /* sorted: repeats are neighbours */
 	for (size_t i = 0; i < n; i++)
 		if (d == 0 || h[i] != h[d - 1])
 			h[d++] = h[i];
-	if (d < n) { /* the set is sized for its distinct values */
-		uint64_t *h2 = new_table((d + IMEI_U64SET_PAD) * sizeof *h2);
-		if (!h2)
-			return fail(ENOMEM, start, h);
-		memcpy(h2, h, d * sizeof *h);
-		free(h);
-		h = h2;
-		nb = buckets_for(d);
+	size_t cap = cap_for(d), end = members_end(h, d, cap);
+	size_t want = (end > cap + slack_for(d) ? end : cap + slack_for(d)) + IMEI_U64SET_PAD;
+	if (want != len) { /* repeats, or members pushed far past the homes: a table of its size */
+		uint64_t *t2 = new_table(want * sizeof *t2);
+		if (!t2)
+			return fail(ENOMEM, t, NULL);
+		memcpy(t2 + (want - d), h, d * sizeof *h);
+		free(t);
+		t = t2;
+		len = want;
+	} else {
+		memmove(t + (len - d), h, d * sizeof *h);
 	}
-	for (size_t i = 0; i < IMEI_U64SET_PAD; i++) /* the sentinels */
-		h[d + i] = UINT64_MAX;
-	for (size_t b = 0, j = 0; b < nb; b++) { /* offsets[b]: the first hash of bucket >= b */
-		while (j < d && imei_u64set_home(h[j], nb) < b)
-			j++;
-		start[b] = (uint32_t)j;
-	}
-	uint32_t *off = realloc(start, nb * sizeof *off); /* smaller after repeats */
-	set->hashes = h;
-	set->offsets = off ? off : start;
-	set->nbuckets = nb;
+	place(t, len, d, cap);
+	set->slots = t;
+	set->cap = cap;
+	set->end = end;
+	set->len = len;
 	set->n = d;
 	*dups = n - d;
 	return 0;
@@ -124,14 +179,13 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 
 void imei_u64set_free(struct imei_u64set *set)
 {
-	free(set->hashes);
-	free(set->offsets);
+	free(set->slots);
 	memset(set, 0, sizeof *set);
 }
 
 size_t imei_u64set_bytes(const struct imei_u64set *set)
 {
-	return set->hashes ? (set->n + IMEI_U64SET_PAD) * sizeof *set->hashes + set->nbuckets * sizeof *set->offsets : 0;
+	return set->len * sizeof *set->slots;
 }
 
 /* ---- sets of pairs --------------------------------------------------------------------- */

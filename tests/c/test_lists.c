@@ -146,7 +146,7 @@ static void test_csv(void)
 /* The bytes of a list's sets (imei_u64set.h): n values, or n pairs. */
 static size_t set_bytes(size_t n)
 {
-	return 8 * (n + 8) + 4 * (n / 4 + 1);
+	return 8 * (n + n / 8 + 1 + 16 + n / 256 + 8); /* home slots, slack, padding */
 }
 
 static size_t pairset_bytes(size_t n)

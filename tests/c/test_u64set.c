@@ -45,7 +45,7 @@ static uint64_t unmix(uint64_t h)
 
 static size_t set_bytes(size_t n)
 {
-	return 8 * (n + 8) + 4 * (n / 4 + 1);
+	return 8 * (n + n / 8 + 1 + 16 + n / 256 + 8); /* home slots, slack, padding */
 }
 
 static void test_unmix(void)
@@ -111,13 +111,34 @@ static void test_small(void)
 	errno = 0;
 	CHECK_INT(imei_u64set_build(&s, bad, 3, &dups), -1);
 	CHECK_INT(errno, EINVAL);
-	CHECK(s.hashes == NULL && s.n == 0);
+	CHECK(s.slots == NULL && s.n == 0);
 	CHECK(!imei_u64set_has(&s, 1));
 	imei_u64set_free(&s);
 
 	errno = 0; /* too many: refused before the input is read */
 	CHECK_INT(imei_u64set_build(&s, &one, IMEI_U64SET_MAX + 1, &dups), -1);
 	CHECK_INT(errno, E2BIG);
+}
+
+/* The smallest hash whose home among cap slots is m or later (by bisection; UINT64_MAX
+ * when there is none), what a free slot m - 1 must hold. */
+static uint64_t first_of_home(size_t m, size_t cap)
+{
+	uint64_t lo = 0, hi = (uint64_t)1 << 32; /* the answer's top 32 bits lie in [lo, hi] */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (imei_u64set_home(mid << 32, cap) >= m)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo >> 32 ? UINT64_MAX : lo << 32;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* Values by their hashes: hashes h[0..n) must be found, hashes g[0..m) must not. */
@@ -138,6 +159,22 @@ static size_t wrong_by_hash(const uint64_t *h, size_t n, const uint64_t *g, size
 		wrong += !imei_u64set_has(&s, v[i]);
 	for (size_t i = 0; i < m; i++)
 		wrong += imei_u64set_has(&s, unmix(g[i]));
+	/* the layout: sorted, every member at or after its home (a free slot holds a hash
+	 * of the next home), the padding UINT64_MAX */
+	for (size_t i = 1; i < s.len; i++)
+		wrong += s.slots[i] < s.slots[i - 1];
+	uint64_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
+	if (!sorted)
+		return SIZE_MAX;
+	memcpy(sorted, h, n * sizeof *h);
+	qsort(sorted, n, sizeof *sorted, cmp_u64);
+	for (size_t i = 0; i + IMEI_U64SET_PAD < s.len; i++) { /* a member at or after its home, or free */
+		bool member = i < s.end && bsearch(&s.slots[i], sorted, n, sizeof *sorted, cmp_u64);
+		wrong += member ? imei_u64set_home(s.slots[i], s.cap) > i : s.slots[i] != first_of_home(i + 1, s.cap);
+	}
+	free(sorted);
+	for (size_t i = s.len - IMEI_U64SET_PAD; i < s.len; i++)
+		wrong += s.slots[i] != UINT64_MAX;
 	imei_u64set_free(&s);
 	free(v);
 	return wrong;
@@ -195,12 +232,6 @@ static void test_buckets(void)
 			g[m++] = base + (c + 1) * (UINT64_MAX / 42);
 		}
 	CHECK_INT(wrong_by_hash(h, n, g, m, &dups), 0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
 }
 
 static void test_random(void)
