@@ -142,7 +142,7 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 		for (size_t k = i; k < j; k++) {
 			const struct imei_replay_pair *p = &r->pairs[k];
 			const struct replay_decision *o = &r->old[k];
-			const struct imei_replay_outcome *oo = replay_outcome_at(&r->outcomes, o->outcome);
+			const struct imei_replay_outcome *oo = imei_replay_outcome_at(&r->outcomes, o->outcome);
 			ops |= p->ops;
 			x->pairs++;
 			if (o->flags & IMEI_REPLAY_FAILED)
@@ -151,7 +151,7 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 				if (m & 1)
 					x->conditions[old_to_union[b]].old.pairs++;
 			bool verdict = p->status != o->status;
-			bool date = replay_outcome_at(&r->outcomes, p->outcome)->block_day != oo->block_day;
+			bool date = imei_replay_outcome_at(&r->outcomes, p->outcome)->block_day != oo->block_day;
 			bool notif = replay_pair_notified(p->status, p->flags) != replay_pair_notified(o->status, o->flags);
 			if (!verdict && !date && !notif)
 				continue;

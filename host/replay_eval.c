@@ -205,7 +205,7 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
  * the run fails (imei_replay_eval_wait): no verdict is published without its conditions. */
 static uint32_t keep_outcome(struct worker *w, const struct imei_replay_outcome *o)
 {
-	uint32_t i = replay_outcomes_intern(&w->r->outcomes, &w->cache, o);
+	uint32_t i = imei_replay_outcomes_intern(&w->r->outcomes, &w->cache, o);
 	if (i == REPLAY_OUTCOME_NONE) {
 		atomic_store(&w->r->outcomes_failed, true);
 		return 0;

@@ -32,13 +32,13 @@ static size_t hash_of(const struct imei_replay_outcome *o)
 	return (size_t)(h ^ (h >> 32));
 }
 
-void replay_outcomes_init(struct replay_outcomes *t)
+void imei_replay_outcomes_init(struct replay_outcomes *t)
 {
 	memset(t, 0, sizeof *t);
 	pthread_mutex_init(&t->lock, NULL);
 }
 
-void replay_outcomes_free(struct replay_outcomes *t)
+void imei_replay_outcomes_free(struct replay_outcomes *t)
 {
 	free(t->v);
 	free(t->slots);
@@ -96,7 +96,7 @@ static uint32_t intern_locked(struct replay_outcomes *t, const struct imei_repla
 	return (uint32_t)t->n;
 }
 
-uint32_t replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome_cache *c,
+uint32_t imei_replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome_cache *c,
                                 const struct imei_replay_outcome *o)
 {
 	if (same(o, &NOTHING))
@@ -113,13 +113,13 @@ uint32_t replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome
 	return i;
 }
 
-const struct imei_replay_outcome *replay_outcome_at(const struct replay_outcomes *t, uint32_t i)
+const struct imei_replay_outcome *imei_replay_outcome_at(const struct replay_outcomes *t, uint32_t i)
 {
-	return i == 0 ? &NOTHING : &t->v[i - 1]; /* i came from replay_outcomes_intern */
+	return i == 0 ? &NOTHING : &t->v[i - 1]; /* i came from imei_replay_outcomes_intern */
 }
 
 const struct imei_replay_outcome *imei_replay_pair_outcome(const struct imei_replay *r,
                                                            const struct imei_replay_pair *p)
 {
-	return replay_outcome_at(&r->outcomes, p->outcome);
+	return imei_replay_outcome_at(&r->outcomes, p->outcome);
 }

@@ -92,7 +92,7 @@ size_t imei_replay_next_blocked(const struct imei_replay *r, size_t i, struct im
 		const struct imei_replay_pair *p = &pairs[j];
 		if (p->status != IMEI_STATUS_BLACKLISTED)
 			continue;
-		const struct imei_replay_outcome *o = replay_outcome_at(&r->outcomes, p->outcome);
+		const struct imei_replay_outcome *o = imei_replay_outcome_at(&r->outcomes, p->outcome);
 		b->reasons |= o->blocked;
 		if (o->block_day != IMEI_REPLAY_NO_DAY && (b->block_day == IMEI_REPLAY_NO_DAY || o->block_day < b->block_day))
 			b->block_day = o->block_day;

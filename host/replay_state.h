@@ -178,11 +178,11 @@ struct replay_outcome_cache {
 	struct imei_replay_outcome last;
 	uint32_t index;
 };
-void replay_outcomes_init(struct replay_outcomes *t);
-void replay_outcomes_free(struct replay_outcomes *t);
-uint32_t replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome_cache *c,
+void imei_replay_outcomes_init(struct replay_outcomes *t);
+void imei_replay_outcomes_free(struct replay_outcomes *t);
+uint32_t imei_replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome_cache *c,
                                 const struct imei_replay_outcome *o);
-const struct imei_replay_outcome *replay_outcome_at(const struct replay_outcomes *t, uint32_t i);
+const struct imei_replay_outcome *imei_replay_outcome_at(const struct replay_outcomes *t, uint32_t i);
 
 struct worker {
 	struct imei_replay *r;

@@ -23,7 +23,7 @@ void imei_replay_decide_device(const struct imei_replay *r, const struct replay_
 	for (size_t k = i; k < j; k++) {
 		const struct imei_replay_pair *p = &r->pairs[k];
 		struct replay_decision v = alt ? alt[k] : (struct replay_decision){ p->outcome, p->status, p->flags };
-		const struct imei_replay_outcome *o = replay_outcome_at(&r->outcomes, v.outcome);
+		const struct imei_replay_outcome *o = imei_replay_outcome_at(&r->outcomes, v.outcome);
 		int sev = replay_severity(v.status);
 		if (sev > worst) {
 			worst = sev;
@@ -65,7 +65,7 @@ int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 			t->pairs_by_status[p->status & 3]++;
 			if (p->flags & IMEI_REPLAY_FAILED)
 				t->failures++;
-			uint64_t matched = replay_outcome_at(&r->outcomes, p->outcome)->matched;
+			uint64_t matched = imei_replay_outcome_at(&r->outcomes, p->outcome)->matched;
 			for (size_t c = 0; c < ncond; c++)
 				if (matched & (1ULL << c))
 					r->cond_stats[c].pairs++;
