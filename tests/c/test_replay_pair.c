@@ -16,6 +16,7 @@
 #include "check.h"
 #include "imei_replay.h"
 #include "imei_sightings.h"
+#include "replay_run.h"
 #include "replay_state.h"
 #include "scratch_files.h"
 
@@ -51,33 +52,12 @@ static const char *dump_edges =
 	"20000101,352099001761481,410010000000001,\n"
 	"21491231,352099001761481,410010000000001,\n";
 
-static struct imei_replay *ingest(struct imei_store *st, const char *file)
-{
-	struct imei_replay_config cfg = { 0 };
-	char err[600];
-	cfg.store = st;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-	if (!r) {
-		fprintf(stderr, "imei_replay_new: %s\n", err);
-		exit(1);
-	}
-	CHECK_INT(imei_replay_add_file(r, path_of(file), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err, sizeof err),
-	          0);
-	int rc;
-	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
-		;
-	CHECK_INT(rc, IMEI_REPLAY_DONE);
-	return r;
-}
-
 static void test_days(void)
 {
 	CHECK_INT(sizeof(struct imei_replay_pair), 48);
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
-	struct imei_replay *r = ingest(st, "edges.csv");
+	struct imei_replay *r = replay_read(st, path_of("edges.csv"));
 	const struct imei_replay_totals *t = imei_replay_totals(r);
 	CHECK_INT(t->accepted, 2);
 	CHECK_INT(t->by_reason[IMEI_DUMP_R_DATE_RANGE], 3); /* 2150, 1969 and 2149: none wraps */
@@ -114,31 +94,23 @@ static void evaluate(unsigned threads, bool compare, struct seen *s)
 {
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
-	struct imei_replay *r = ingest(st, "a.csv");
+	struct imei_replay *r = replay_read(st, path_of("a.csv"));
 	static char names[NCOND][8];
 	struct imei_replay_condition conds[NCOND];
 	for (int i = 0; i < NCOND; i++) {
 		snprintf(names[i], sizeof names[i], "c%02d", i);
 		conds[i] = (struct imei_replay_condition){ names[i], IMEI_STATUS_BLACKLISTED };
 	}
-	struct imei_replay_eval_config ec = { 0 };
-	ec.engine.policy = path_of("policy.lua");
-	ec.engine.lua_path = LUA_PATH;
-	ec.engine.store = st;
-	ec.threads = threads;
-	ec.conditions = conds;
-	ec.nconditions = NCOND;
+	struct imei_replay_eval_config ec = {
+		.engine = { .policy = path_of("policy.lua"), .lua_path = LUA_PATH, .store = st },
+		.threads = threads, .conditions = conds, .nconditions = NCOND,
+	};
 	if (compare) { /* OLD: the same policy, so its verdicts are NEW's */
 		ec.compare = &ec.engine;
 		ec.compare_conditions = conds;
 		ec.ncompare_conditions = NCOND;
 	}
-	char err[1024];
-	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), 0);
-	int rc;
-	while ((rc = imei_replay_eval_wait(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
-		;
-	CHECK_INT(rc, IMEI_REPLAY_DONE);
+	CHECK_INT(replay_decide(r, &ec), IMEI_REPLAY_DONE);
 	CHECK_INT(imei_replay_npairs(r), 5);
 	const struct imei_replay_pair *p = imei_replay_pairs(r);
 	for (int i = 0; i < 5; i++) {
