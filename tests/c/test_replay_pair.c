@@ -95,10 +95,10 @@ static void evaluate(unsigned threads, bool compare, struct seen *s)
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	struct imei_replay *r = replay_read(st, path_of("a.csv"));
-	static char names[NCOND][8];
+	static char names[NCOND][16];
 	struct imei_replay_condition conds[NCOND];
-	for (int i = 0; i < NCOND; i++) {
-		snprintf(names[i], sizeof names[i], "c%02d", i);
+	for (unsigned i = 0; i < NCOND; i++) {
+		snprintf(names[i], sizeof names[i], "c%02u", i);
 		conds[i] = (struct imei_replay_condition){ names[i], IMEI_STATUS_BLACKLISTED };
 	}
 	struct imei_replay_eval_config ec = {
