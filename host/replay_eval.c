@@ -201,8 +201,9 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
 	}
 }
 
-/* The index of an outcome in the run's table; when it cannot be added (out of memory),
- * the run fails (imei_replay_eval_wait): no verdict is published without its conditions. */
+/* The index of an outcome in the run's table; when it cannot be added (out of memory, or
+ * 2^32 - 2 distinct outcomes), the run fails (imei_replay_eval_wait): no verdict is
+ * published without its conditions. */
 static uint32_t keep_outcome(struct worker *w, const struct imei_replay_outcome *o)
 {
 	uint32_t i = imei_replay_outcomes_intern(&w->r->outcomes, &w->cache, o);
@@ -435,7 +436,7 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 		return IMEI_REPLAY_MORE;
 	imei_replay_stop_workers(r);
 	if (atomic_load(&r->outcomes_failed)) {
-		snprintf(err, errlen, "replay: out of memory for the verdicts' conditions");
+		snprintf(err, errlen, "replay: no room for the verdicts' outcomes (out of memory)");
 		return IMEI_REPLAY_ERROR;
 	}
 	r->totals.eval_seconds = replay_seconds_since(&r->t_eval);

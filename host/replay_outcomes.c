@@ -35,6 +35,7 @@ static size_t hash_of(const struct imei_replay_outcome *o)
 void imei_replay_outcomes_init(struct replay_outcomes *t)
 {
 	memset(t, 0, sizeof *t);
+	t->max = REPLAY_MAX_OUTCOMES;
 	pthread_mutex_init(&t->lock, NULL);
 }
 
@@ -67,7 +68,7 @@ static bool grow_slots(struct replay_outcomes *t)
 	return true;
 }
 
-/* Under the lock: the index of o, added when new; REPLAY_OUTCOME_NONE when full. */
+/* Under the lock: the index of o, added when new; REPLAY_OUTCOME_NONE when it cannot be. */
 static uint32_t intern_locked(struct replay_outcomes *t, const struct imei_replay_outcome *o)
 {
 	size_t h = hash_of(o);
@@ -76,7 +77,7 @@ static uint32_t intern_locked(struct replay_outcomes *t, const struct imei_repla
 			if (same(&t->v[t->slots[s] - 1], o))
 				return t->slots[s]; /* entry i is outcome i + 1 (0 is NOTHING) */
 	}
-	if (t->n >= REPLAY_MAX_OUTCOMES)
+	if (t->n >= t->max || t->n >= REPLAY_MAX_OUTCOMES)
 		return REPLAY_OUTCOME_NONE;
 	if ((t->n + 1) * 2 > t->nslots && !grow_slots(t))
 		return REPLAY_OUTCOME_NONE;

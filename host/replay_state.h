@@ -164,13 +164,14 @@ struct file_entry {
 
 /* replay_outcomes.c: the run's distinct verdict outcomes; a pair holds an index (0: the
  * outcome of nothing matched and no block date, never stored). */
-#define REPLAY_OUTCOME_NONE UINT32_MAX           /* what intern gives when out of memory */
+#define REPLAY_OUTCOME_NONE UINT32_MAX           /* what intern gives when out of memory or full */
 #define REPLAY_MAX_OUTCOMES (UINT32_MAX - 1)
 struct replay_outcomes {
 	struct imei_replay_outcome *v; /* outcome i is v[i - 1] */
 	size_t n, cap;
 	uint32_t *slots;               /* open addressing: outcome index, 0 empty; at most half full */
 	size_t nslots;
+	size_t max;                    /* outcomes it may hold: REPLAY_MAX_OUTCOMES (tests make it small) */
 	pthread_mutex_t lock;          /* the evaluation threads intern at once */
 };
 /* A thread's last outcome and its index (0: none yet): the same outcome again needs no lock. */

@@ -5,7 +5,8 @@
  * run's table (host/replay_outcomes.c), comes back whole for the highest condition
  * index (63) and the grace bits and block date, the same with 1 and 2 threads, and for
  * the compared policy's (OLD) verdicts; equal outcomes share one entry, and the table
- * gives each of many distinct outcomes interned by two threads at once one index.
+ * gives each of many distinct outcomes interned by two threads at once one index; a run
+ * whose outcomes find no room fails instead of publishing verdicts without them.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -174,6 +175,33 @@ static void test_outcomes(void)
 	CHECK(s1.o[4].matched == 1ULL << 62 && s1.o[4].grace == 1ULL << 62);
 }
 
+/* A run whose outcomes find no room in its table fails: nothing is published without
+ * its conditions (the table holds one outcome here; the pairs have two, and nothing). */
+static void test_no_room(void)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	for (unsigned threads = 1; threads <= 2; threads++) {
+		struct imei_replay *r = replay_read(st, path_of("a.csv"));
+		r->outcomes.max = 1;
+		struct imei_replay_condition conds[] = { { "c62", IMEI_STATUS_BLACKLISTED } };
+		struct imei_replay_eval_config ec = {
+			.engine = { .policy = path_of("policy.lua"), .lua_path = LUA_PATH, .store = st },
+			.threads = threads, .conditions = conds, .nconditions = 1,
+		};
+		char err[300];
+		CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), 0);
+		int rc;
+		while ((rc = imei_replay_eval_wait(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+			;
+		CHECK_INT(rc, IMEI_REPLAY_ERROR);
+		CHECK(strstr(err, "no room for the verdicts' outcomes") != NULL);
+		CHECK_INT(imei_replay_eval_wait(r, 50, err, sizeof err), IMEI_REPLAY_ERROR); /* final */
+		imei_replay_free(r);
+	}
+	imei_store_release(st);
+}
+
 /* The table alone: two threads intern the same many outcomes, each in its own order. */
 #define MANY 5000
 static struct replay_outcomes table;
@@ -230,6 +258,7 @@ int main(void)
 	put("policy.lua", policy);
 	test_days();
 	test_outcomes();
+	test_no_room();
 	test_table();
 	scratch_remove();
 	return CHECK_DONE("replay_pair");
