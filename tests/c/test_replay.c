@@ -179,7 +179,7 @@ static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 	const struct imei_replay_pair *p = imei_replay_pairs(r);
 	for (int i = 0; i < 5; i++) {
 		status[i] = p[i].status;
-		grace[i] = p[i].grace;
+		grace[i] = imei_replay_pair_outcome(r, &p[i])->grace;
 	}
 	const struct imei_replay_totals *t = imei_replay_totals(r);
 	CHECK_INT(t->devices, 3);
