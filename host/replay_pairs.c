@@ -310,38 +310,46 @@ void imei_replay_parts_free(struct imei_replay *r)
 
 /* ---- end of ingest: the pairs in order --------------------------------------------- */
 
-struct pair_ref {
-	uint64_t ident, imsi;
-	size_t at; /* the pin's number over the parts, in order */
+/* A pin's key in the ranking, 16 bytes: its ident (48 bits), IMSI (51: an IMSI of 15
+ * digits is 10^15 + value, below 2^51) and number over the parts (29), in that order, so
+ * that (hi, lo) orders as (ident, IMSI): each pair is one pin. A run whose numbers do not
+ * fit there is ranked by rank_wide. */
+struct rank_key {
+	uint64_t hi, lo;
 };
 
-static int ref_cmp(const void *a, const void *b)
-{
-	const struct pair_ref *x = a, *y = b;
-	if (x->ident != y->ident)
-		return x->ident < y->ident ? -1 : 1;
-	if (x->imsi != y->imsi)
-		return x->imsi < y->imsi ? -1 : 1;
-	return 0;
-}
+#define KEY_IDENT_BITS 48
+#define KEY_IMSI_BITS 51
+#define KEY_AT_BITS (128 - KEY_IDENT_BITS - KEY_IMSI_BITS)
+#define KEY_IMSI_HI (64 - KEY_IDENT_BITS) /* the IMSI's top bits in hi, */
+#define KEY_IMSI_LO (64 - KEY_AT_BITS)    /* its others in lo */
+#define KEY_AT_MASK ((UINT64_C(1) << KEY_AT_BITS) - 1)
 
 #define PUT_BATCH 256 /* aggregates put in the store at a time */
+#define GIVE_BACK 4096 /* pins rewritten between two looks for dead pages */
 #define RADIX_BITS 12
-#define RADIX_PASSES 4 /* 48 bits: keys are below 10^14 and text numbers just above it */
+#define RADIX_PASSES 4
+_Static_assert(RADIX_BITS * RADIX_PASSES == KEY_IDENT_BITS, "the radix passes cover the ident");
 
-/* ref[0..n) sorted by ident, then IMSI: a stable radix sort on the ident (LSD, a pass
- * skipped when every ident has the same digit there), then each run of one ident by IMSI
- * (a device has a few, a cloned one many). qsort when an ident does not fit. */
-static int sort_refs(struct pair_ref *ref, size_t n)
+static uint64_t key_ident(const struct rank_key *k)
 {
-	uint64_t all = 0;
-	for (size_t i = 0; i < n; i++)
-		all |= ref[i].ident;
-	if (all >> (RADIX_BITS * RADIX_PASSES)) {
-		qsort(ref, n, sizeof *ref, ref_cmp);
-		return 0;
-	}
-	struct pair_ref *tmp = big_alloc(n * sizeof *tmp, false);
+	return k->hi >> KEY_IMSI_HI;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct rank_key *x = a, *y = b;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* key[0..n) sorted: a stable radix sort on the ident (LSD, a pass skipped when every
+ * ident has the same digit there), then each run of one ident by IMSI (a device has a
+ * few, a cloned one many). -1: out of memory. */
+static int sort_keys(struct rank_key *key, size_t n)
+{
+	struct rank_key *tmp = big_alloc(n * sizeof *tmp, false);
 	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
 	if (!tmp || !count) {
 		big_free(tmp, n * sizeof *tmp);
@@ -351,11 +359,11 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 	const uint64_t mask = (1u << RADIX_BITS) - 1;
 	for (size_t i = 0; i < n; i++)
 		for (unsigned p = 0; p < RADIX_PASSES; p++)
-			count[p][ref[i].ident >> (p * RADIX_BITS) & mask]++;
-	struct pair_ref *from = ref, *to = tmp;
+			count[p][key_ident(&key[i]) >> (p * RADIX_BITS) & mask]++;
+	struct rank_key *from = key, *to = tmp;
 	for (unsigned p = 0; p < RADIX_PASSES; p++) {
 		size_t *c = count[p], sum = 0;
-		if (c[from[0].ident >> (p * RADIX_BITS) & mask] == n)
+		if (c[key_ident(&from[0]) >> (p * RADIX_BITS) & mask] == n)
 			continue; /* one digit for all: nothing to do */
 		for (size_t d = 0; d <= mask; d++) {
 			size_t k = c[d];
@@ -363,20 +371,20 @@ static int sort_refs(struct pair_ref *ref, size_t n)
 			sum += k;
 		}
 		for (size_t i = 0; i < n; i++)
-			to[c[from[i].ident >> (p * RADIX_BITS) & mask]++] = from[i];
-		struct pair_ref *t = from;
+			to[c[key_ident(&from[i]) >> (p * RADIX_BITS) & mask]++] = from[i];
+		struct rank_key *t = from;
 		from = to;
 		to = t;
 	}
-	if (from != ref)
-		memcpy(ref, from, n * sizeof *ref);
+	if (from != key)
+		memcpy(key, from, n * sizeof *key);
 	big_free(tmp, n * sizeof *tmp);
 	free(count);
 	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && ref[j].ident == ref[i].ident;)
+		for (j = i + 1; j < n && key_ident(&key[j]) == key_ident(&key[i]);)
 			j++;
 		if (j - i > 1)
-			qsort(ref + i, j - i, sizeof *ref, ref_cmp);
+			qsort(key + i, j - i, sizeof *key, key_cmp);
 	}
 	return 0;
 }
@@ -398,47 +406,144 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->block_day = IMEI_REPLAY_NO_DAY;
 }
 
-/* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
-static uint32_t *rank_pins(struct imei_replay *r, size_t n)
+/* The ranking: rank[pin number] = where its pair goes, sorted by device then IMSI. It
+ * runs on a thread of its own while the pins become pairs (its keys are taken first). */
+struct ranking {
+	struct rank_key *key;
+	uint32_t *rank;
+	size_t n;
+	int rc;
+	bool started;
+	pthread_t thread;
+};
+
+static void *rank_keys(void *arg)
 {
-	struct pair_ref *ref = big_alloc(n * sizeof *ref, false);
-	uint32_t *rank = malloc(n * sizeof *rank);
-	if (!ref || !rank || n > UINT32_MAX) {
-		big_free(ref, n * sizeof *ref);
-		free(rank);
-		return NULL;
-	}
-	size_t m = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++)
-		for (size_t id = 0; id < r->parts[k].n; id++, m++) {
-			const struct pin *e = pin_at(&r->parts[k], id);
-			ref[m] = (struct pair_ref){ e->agg.key, e->agg.imsi, m };
-		}
-	if (sort_refs(ref, n) < 0) {
-		big_free(ref, n * sizeof *ref);
-		free(rank);
-		return NULL;
-	}
+	struct ranking *k = arg;
+	k->rc = sort_keys(k->key, k->n);
+	if (k->rc == 0)
+		for (size_t i = 0; i < k->n; i++)
+			k->rank[k->key[i].lo & KEY_AT_MASK] = (uint32_t)i;
+	big_free(k->key, k->n * sizeof *k->key);
+	k->key = NULL;
+	return NULL;
+}
+
+struct wide_ref {
+	uint64_t ident, imsi;
+	size_t at;
+};
+
+static int wide_cmp(const void *a, const void *b)
+{
+	const struct wide_ref *x = a, *y = b;
+	if (x->ident != y->ident)
+		return x->ident < y->ident ? -1 : 1;
+	return x->imsi < y->imsi ? -1 : x->imsi > y->imsi;
+}
+
+/* The ranking of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
+static int rank_wide(const struct pin *pins, size_t n, uint32_t *rank)
+{
+	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
+	if (!ref)
+		return -1;
+	for (size_t m = 0; m < n; m++)
+		ref[m] = (struct wide_ref){ pins[m].agg.key, pins[m].agg.imsi, m };
+	qsort(ref, n, sizeof *ref, wide_cmp);
 	for (size_t i = 0; i < n; i++)
 		rank[ref[i].at] = (uint32_t)i;
 	big_free(ref, n * sizeof *ref);
-	return rank;
+	return 0;
 }
 
-/* Every triple's aggregate into a private store, in the parts' order (the same for any
- * number of threads). 0, or -1 with *se. */
-static int put_aggs(struct imei_replay *r, struct imei_store_error *se)
+/* The ranking of pins[0..n) under way: its keys taken, then sorted on a thread (or here,
+ * when none starts). -1: out of memory, nothing left allocated. */
+static int rank_start(struct ranking *k, const struct pin *pins, size_t n)
 {
+	*k = (struct ranking){ .n = n, .rank = malloc(n * sizeof *k->rank) };
+	if (!k->rank)
+		return -1;
+	uint64_t idents = 0, imsis = 0;
+	if (n <= KEY_AT_MASK + 1) {
+		k->key = big_alloc(n * sizeof *k->key, false);
+		if (!k->key) {
+			free(k->rank);
+			return -1;
+		}
+		for (size_t m = 0; m < n; m++) {
+			const struct pin *e = &pins[m];
+			idents |= e->agg.key;
+			imsis |= e->agg.imsi;
+			k->key[m] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
+			                               e->agg.imsi << KEY_AT_BITS | m };
+		}
+	}
+	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
+		big_free(k->key, n * sizeof *k->key);
+		k->key = NULL;
+		k->rc = rank_wide(pins, n, k->rank);
+	} else {
+		k->started = pthread_create(&k->thread, NULL, rank_keys, k) == 0;
+		if (!k->started)
+			rank_keys(k);
+	}
+	if (k->rc < 0) {
+		free(k->rank);
+		k->rank = NULL;
+	}
+	return k->rc;
+}
+
+/* The ranking done: rank, or NULL (out of memory; nothing left allocated). */
+static uint32_t *rank_end(struct ranking *k)
+{
+	if (k->started)
+		pthread_join(k->thread, NULL);
+	k->started = false;
+	if (k->rc < 0) {
+		free(k->rank);
+		k->rank = NULL;
+	}
+	return k->rank;
+}
+
+/* The whole huge pages from the end of the pairs written (at) to the start of the pins
+ * left (to), past those given back before (*given): nothing reads them again (a page the
+ * pairs reach later comes back zeroed, then written). */
+static void give_back(const void *at, const void *to, uintptr_t *given)
+{
+	uintptr_t lo = ((uintptr_t)at + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	uintptr_t hi = (uintptr_t)to & ~(uintptr_t)(HUGE_PAGE - 1);
+	if (lo < *given)
+		lo = *given;
+	if (hi > lo) {
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		*given = hi;
+	}
+}
+
+/* One pass over the joined pins (the first n0 were the first part's): for a private
+ * store, pin m's aggregates (its own, then its part's extras it names) put in the store,
+ * in the parts' order as each thread folded them (the same for any number of threads);
+ * then pin m rewritten as pair m in place, pair m ending before pin m + 1 starts. So the
+ * pins and the whole store are never held at once: the dead pages between the pairs and
+ * the pins are given back as it goes, and the first part's extras once its pins are
+ * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
+static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
+{
+	struct fold_part *fp = &r->parts[0];
+	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
 	struct imei_sighting_agg put[PUT_BATCH];
 	size_t nput = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
-		const struct fold_part *fp = &r->parts[k];
-		for (size_t id = 0; id < fp->n; id++) {
-			const struct pin *e = pin_at(fp, id);
-			if (e->agg.key >= IMEI_REPLAY_TEXT_BASE)
-				continue; /* not an IMEI: no sighting */
-			const struct imei_sighting_agg *a = &e->agg; /* then its other triples, in order */
-			for (uint32_t x = e->more;; x = fp->extra[x - 1].next) {
+	uintptr_t given = 0;
+	for (size_t m = 0; m < fp->n; m++) {
+		struct pin e;
+		memcpy(&e, &fp->pins[m], sizeof e);
+		if (r->fold_aggs && e.agg.key < IMEI_REPLAY_TEXT_BASE) { /* else not an IMEI: no sighting */
+			const struct xtrip *extra = r->parts[m < n0 ? 0 : 1].extra;
+			const struct imei_sighting_agg *a = &e.agg;
+			for (uint32_t x = e.more;; x = extra[x - 1].next) {
 				if (nput == PUT_BATCH) {
 					if (imei_store_put_aggs(r->store, put, nput, se) < 0)
 						return -1;
@@ -447,9 +552,19 @@ static int put_aggs(struct imei_replay *r, struct imei_store_error *se)
 				put[nput++] = *a;
 				if (!x)
 					break;
-				a = &fp->extra[x - 1].agg;
+				a = &extra[x - 1].agg;
 			}
 		}
+		struct imei_replay_pair p;
+		pair_of(&e, &p);
+		memcpy(&pairs[m], &p, sizeof p);
+		if (m + 1 == n0) {
+			free(r->parts[0].extra); /* its copies in put[] are all it is needed for now */
+			r->parts[0].extra = NULL;
+			r->parts[0].nextra = r->parts[0].extra_cap = 0;
+		}
+		if (m % GIVE_BACK == GIVE_BACK - 1)
+			give_back(&pairs[m + 1], &fp->pins[m + 1], &given);
 	}
 	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
 }
@@ -504,7 +619,7 @@ static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
  * their triples' aggregates (see the top of this file). */
 static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 {
-	size_t n = 0;
+	size_t n = 0, n0 = r->parts[0].n;
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
 		index_free(r->parts[k].slots, r->parts[k].nslots);
 		r->parts[k].slots = NULL;
@@ -517,38 +632,25 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		snprintf(err, errlen, "replay: %zu pairs: at most %u in one run", n, UINT32_MAX);
 		return -1;
 	}
-	uint32_t *rank = rank_pins(r, n);
-	if (!rank) {
+	struct ranking k;
+	if (join_parts(r) < 0 || rank_start(&k, r->parts[0].pins, n) < 0) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
-	/* the aggregates while each part's pins still name their part's extras */
 	struct imei_store_error se;
-	if (r->fold_aggs && put_aggs(r, &se) < 0) {
-		free(rank);
-		snprintf(err, errlen, "sightings store: %s", se.msg);
-		return -1;
-	}
-	if (join_parts(r) < 0) {
-		free(rank);
-		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
-		return -1;
-	}
+	int put = pins_to_pairs(r, n0, &se);
+	uint32_t *rank = rank_end(&k);
 	struct fold_part *fp = &r->parts[0];
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
-		free(r->parts[k].extra);
-		r->parts[k].extra = NULL;
-		r->parts[k].nextra = r->parts[k].extra_cap = 0;
+	if (put < 0 || !rank) {
+		free(rank);
+		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
+		if (put < 0)
+			snprintf(err, errlen, "sightings store: %s", se.msg);
+		else
+			snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
 	}
-	/* pin m into pair m: pair m ends before pin m + 1 starts (a pair is smaller) */
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	for (size_t m = 0; m < n; m++) {
-		struct pin e;
-		memcpy(&e, &fp->pins[m], sizeof e);
-		struct imei_replay_pair p;
-		pair_of(&e, &p);
-		memcpy(&pairs[m], &p, sizeof p);
-	}
 	permute(pairs, rank, n);
 	free(rank);
 	/* the mapping cut to the pairs (the pins' tail given back) */
