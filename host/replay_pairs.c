@@ -327,13 +327,14 @@ struct rank_key {
 
 #define PUT_BATCH 256 /* aggregates put in the store at a time */
 #define GIVE_BACK 4096 /* pins rewritten between two looks for dead pages */
-#define RADIX_BITS 12
-#define RADIX_PASSES 4
-_Static_assert(RADIX_BITS * RADIX_PASSES == KEY_IDENT_BITS, "the radix passes cover the ident");
+#define RADIX_BITS 8
+#define RADIX_SMALL 32 /* keys sorted by insertion below this many */
+_Static_assert(KEY_IDENT_BITS % RADIX_BITS == 0, "the ident is whole digits");
 
-static uint64_t key_ident(const struct rank_key *k)
+/* the ident's digit at shift (its place in hi) */
+static size_t key_digit(const struct rank_key *k, unsigned shift)
 {
-	return k->hi >> KEY_IMSI_HI;
+	return (size_t)(k->hi >> shift) & ((1u << RADIX_BITS) - 1);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -344,49 +345,61 @@ static int key_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* key[0..n) sorted: a stable radix sort on the ident (LSD, a pass skipped when every
- * ident has the same digit there), then each run of one ident by IMSI (a device has a
- * few, a cloned one many). -1: out of memory. */
-static int sort_keys(struct rank_key *key, size_t n)
+static void insertion_sort(struct rank_key *key, size_t n)
 {
-	struct rank_key *tmp = big_alloc(n * sizeof *tmp, false);
-	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
-	if (!tmp || !count) {
-		big_free(tmp, n * sizeof *tmp);
-		free(count);
-		return -1;
+	for (size_t i = 1; i < n; i++) {
+		struct rank_key v = key[i];
+		size_t j = i;
+		for (; j > 0 && key_cmp(&key[j - 1], &v) > 0; j--)
+			key[j] = key[j - 1];
+		key[j] = v;
 	}
-	const uint64_t mask = (1u << RADIX_BITS) - 1;
-	for (size_t i = 0; i < n; i++)
-		for (unsigned p = 0; p < RADIX_PASSES; p++)
-			count[p][key_ident(&key[i]) >> (p * RADIX_BITS) & mask]++;
-	struct rank_key *from = key, *to = tmp;
-	for (unsigned p = 0; p < RADIX_PASSES; p++) {
-		size_t *c = count[p], sum = 0;
-		if (c[key_ident(&from[0]) >> (p * RADIX_BITS) & mask] == n)
-			continue; /* one digit for all: nothing to do */
-		for (size_t d = 0; d <= mask; d++) {
-			size_t k = c[d];
-			c[d] = sum;
-			sum += k;
+}
+
+/* key[0..n) sorted in place (no second array: the ranking runs while the store grows),
+ * a radix sort on the ident from its top digit (shift: that digit's place in hi) down,
+ * each digit's keys moved to their bucket by following cycles, a digit every key shares
+ * skipped; a bucket of one ident (a device's IMSIs: a few, a cloned one's many) qsorted
+ * by IMSI, a small one by insertion. */
+static void sort_keys(struct rank_key *key, size_t n, unsigned shift)
+{
+	if (n < RADIX_SMALL) {
+		insertion_sort(key, n);
+		return;
+	}
+	enum { R = 1u << RADIX_BITS };
+	size_t head[R], tail[R];
+	for (;; shift -= RADIX_BITS) {
+		if (shift < KEY_IMSI_HI) {
+			qsort(key, n, sizeof *key, key_cmp); /* one ident */
+			return;
 		}
+		memset(head, 0, sizeof head);
 		for (size_t i = 0; i < n; i++)
-			to[c[key_ident(&from[i]) >> (p * RADIX_BITS) & mask]++] = from[i];
-		struct rank_key *t = from;
-		from = to;
-		to = t;
+			head[key_digit(&key[i], shift)]++;
+		if (head[key_digit(&key[0], shift)] != n)
+			break;
 	}
-	if (from != key)
-		memcpy(key, from, n * sizeof *key);
-	big_free(tmp, n * sizeof *tmp);
-	free(count);
-	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && key_ident(&key[j]) == key_ident(&key[i]);)
-			j++;
-		if (j - i > 1)
-			qsort(key + i, j - i, sizeof *key, key_cmp);
+	for (size_t d = 0, sum = 0; d < R; d++) {
+		size_t c = head[d];
+		head[d] = sum;
+		tail[d] = sum += c;
 	}
-	return 0;
+	for (size_t d = 0; d < R; d++)
+		while (head[d] < tail[d]) {
+			struct rank_key v = key[head[d]];
+			size_t e = key_digit(&v, shift);
+			while (e != d) { /* v to its bucket, whose key there moves on */
+				struct rank_key t = key[head[e]];
+				key[head[e]++] = v;
+				v = t;
+				e = key_digit(&v, shift);
+			}
+			key[head[d]++] = v;
+		}
+	for (size_t d = 0, at = 0; d < R; at = tail[d++])
+		if (tail[d] - at > 1)
+			sort_keys(key + at, tail[d] - at, shift - RADIX_BITS);
 }
 
 static void pair_of(const struct pin *e, struct imei_replay_pair *p)
@@ -412,7 +425,6 @@ struct ranking {
 	struct rank_key *key;
 	uint32_t *rank;
 	size_t n;
-	int rc;
 	bool started;
 	pthread_t thread;
 };
@@ -420,10 +432,9 @@ struct ranking {
 static void *rank_keys(void *arg)
 {
 	struct ranking *k = arg;
-	k->rc = sort_keys(k->key, k->n);
-	if (k->rc == 0)
-		for (size_t i = 0; i < k->n; i++)
-			k->rank[k->key[i].lo & KEY_AT_MASK] = (uint32_t)i;
+	sort_keys(k->key, k->n, 64 - RADIX_BITS);
+	for (size_t i = 0; i < k->n; i++)
+		k->rank[k->key[i].lo & KEY_AT_MASK] = (uint32_t)i;
 	big_free(k->key, k->n * sizeof *k->key);
 	k->key = NULL;
 	return NULL;
@@ -482,29 +493,22 @@ static int rank_start(struct ranking *k, const struct pin *pins, size_t n)
 	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
 		big_free(k->key, n * sizeof *k->key);
 		k->key = NULL;
-		k->rc = rank_wide(pins, n, k->rank);
-	} else {
-		k->started = pthread_create(&k->thread, NULL, rank_keys, k) == 0;
-		if (!k->started)
-			rank_keys(k);
+		if (rank_wide(pins, n, k->rank) < 0) {
+			free(k->rank);
+			return -1;
+		}
+	} else if (!(k->started = pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
+		rank_keys(k);
 	}
-	if (k->rc < 0) {
-		free(k->rank);
-		k->rank = NULL;
-	}
-	return k->rc;
+	return 0;
 }
 
-/* The ranking done: rank, or NULL (out of memory; nothing left allocated). */
+/* The ranking done: rank (the caller's to free). */
 static uint32_t *rank_end(struct ranking *k)
 {
 	if (k->started)
 		pthread_join(k->thread, NULL);
 	k->started = false;
-	if (k->rc < 0) {
-		free(k->rank);
-		k->rank = NULL;
-	}
 	return k->rank;
 }
 
@@ -641,13 +645,10 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	int put = pins_to_pairs(r, n0, &se);
 	uint32_t *rank = rank_end(&k);
 	struct fold_part *fp = &r->parts[0];
-	if (put < 0 || !rank) {
+	if (put < 0) {
 		free(rank);
 		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
-		if (put < 0)
-			snprintf(err, errlen, "sightings store: %s", se.msg);
-		else
-			snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
