@@ -609,7 +609,10 @@ static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		while (rank[i] != i) {
-			uint32_t j = rank[i];
+			uint32_t j = rank[i], next = rank[j]; /* the cycle's next stop, fetched meanwhile */
+			__builtin_prefetch(&pairs[next], 1);
+			__builtin_prefetch((const char *)&pairs[next] + sizeof *pairs - 1, 1);
+			__builtin_prefetch(&rank[next]);
 			struct imei_replay_pair t = pairs[j];
 			pairs[j] = pairs[i];
 			pairs[i] = t;
