@@ -468,9 +468,10 @@ static int rank_wide(const struct pin *pins, size_t n, uint32_t *rank)
 	return 0;
 }
 
-/* The ranking of pins[0..n) under way: its keys taken, then sorted on a thread (or here,
- * when none starts). -1: out of memory, nothing left allocated. */
-static int rank_start(struct ranking *k, const struct pin *pins, size_t n)
+/* The ranking of pins[0..n) under way: its keys taken, then sorted on a thread of its own
+ * when the ingest may use one (else, or when none starts, here). -1: out of memory,
+ * nothing left allocated. */
+static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool thread)
 {
 	*k = (struct ranking){ .n = n, .rank = malloc(n * sizeof *k->rank) };
 	if (!k->rank)
@@ -497,7 +498,7 @@ static int rank_start(struct ranking *k, const struct pin *pins, size_t n)
 			free(k->rank);
 			return -1;
 		}
-	} else if (!(k->started = pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
+	} else if (!(k->started = thread && pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
 		rank_keys(k);
 	}
 	return 0;
@@ -640,7 +641,7 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		return -1;
 	}
 	struct ranking k;
-	if (join_parts(r) < 0 || rank_start(&k, r->parts[0].pins, n) < 0) {
+	if (join_parts(r) < 0 || rank_start(&k, r->parts[0].pins, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
