@@ -2,15 +2,19 @@
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
  * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
  * IMSI, MSISDN) triple, in one of two parts of the table (replay_part_of: each part
- * folded by one thread, in file order). At the end of the ingest the pairs are ranked by
- * device then IMSI, a private store gets every triple's aggregate (the same as recording
- * every row: sightings_agg.c applied in the same order, from the store's own aggregate),
- * and the pins become the run's pairs in place: the second part's pins move after the
- * first's, each pin is rewritten as its (smaller) pair, and the pairs are permuted into
- * rank order. The run's peak is then the pins (or the pairs), not both: with 10 M rows,
- * 417,825 pairs, a copy into a second table cost 35 MiB more at the peak. (Putting the
- * aggregates on a thread of their own while the pairs are ranked saved about 0.04 s of
- * 10 M rows and cost 20-26 MiB more at the peak: not done.)
+ * folded by one thread, in file order). At the end of the ingest the pins become the
+ * run's pairs in place, sorted by device then IMSI, and a private store gets every
+ * triple's aggregate (the same as recording every row: sightings_agg.c applied in the
+ * same order, from the store's own aggregate). The second part's pins move after the
+ * first's; each pin's 16-byte ranking key is taken, and the keys are sorted on a thread
+ * of their own (an in-place radix sort: no second array) while one pass over the pins
+ * puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair m; the
+ * whole pages between the pairs written and the pins left are given back as the pass
+ * goes, so the run holds the pairs written, the pins left and the store so far, never
+ * all the pins and the whole store at once; then the pairs are permuted into rank order. (A copy into a
+ * second table cost 35 MiB more at the peak, with 10 M rows and 417,825 pairs; putting
+ * the aggregates on a thread while 24-byte refs were ranked with a second array, before
+ * the pins were rewritten, cost 20-26 MiB more.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
