@@ -11,10 +11,12 @@
  * puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair m; the
  * whole pages between the pairs written and the pins left are given back as the pass
  * goes, so the run holds the pairs written, the pins left and the store so far, never
- * all the pins and the whole store at once; then the pairs are permuted into rank order. (A copy into a
- * second table cost 35 MiB more at the peak, with 10 M rows and 417,825 pairs; putting
- * the aggregates on a thread while 24-byte refs were ranked with a second array, before
- * the pins were rewritten, cost 20-26 MiB more.)
+ * all the pins and the whole store at once. The ranking's thread also plans the moves
+ * into order (the permutation's cycles), and the pairs then move there, each once, their
+ * cache misses overlapping. (A copy into a second table cost 35 MiB more at the peak,
+ * with 10 M rows and 417,825 pairs; putting the aggregates on a thread while 24-byte
+ * refs were ranked with a second array, before the pins were rewritten, cost 20-26 MiB
+ * more.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
@@ -423,12 +425,38 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->block_day = IMEI_REPLAY_NO_DAY;
 }
 
-/* The ranking: rank[pin number] = where its pair goes, sorted by device then IMSI. It
+/* The pairs' moves into their order, planned from src (src[i]: the pin whose pair goes to
+ * i; consumed): the cycles of that permutation, each as its first position flagged
+ * CYCLE_START, then the positions whose pairs move one place back along it (permute);
+ * the pairs already in place are left out. Their number. */
+#define CYCLE_START 0x80000000u
+#define RUN_PAIRS_MAX ((size_t)CYCLE_START) /* positions below CYCLE_START */
+
+static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] == i)
+			continue;
+		seq[len++] = (uint32_t)i | CYCLE_START;
+		uint32_t p = src[i];
+		src[i] = (uint32_t)i;
+		while (p != i) {
+			seq[len++] = p;
+			uint32_t q = src[p];
+			src[p] = p;
+			p = q;
+		}
+	}
+	return len;
+}
+
+/* The ranking, sorted by device then IMSI, and the moves it asks for (seq[0..nseq)). It
  * runs on a thread of its own while the pins become pairs (its keys are taken first). */
 struct ranking {
 	struct rank_key *key;
-	uint32_t *rank;
-	size_t n;
+	uint32_t *src, *seq;
+	size_t n, nseq;
 	bool started;
 	pthread_t thread;
 };
@@ -438,9 +466,12 @@ static void *rank_keys(void *arg)
 	struct ranking *k = arg;
 	sort_keys(k->key, k->n, 64 - RADIX_BITS);
 	for (size_t i = 0; i < k->n; i++)
-		k->rank[k->key[i].lo & KEY_AT_MASK] = (uint32_t)i;
+		k->src[i] = (uint32_t)(k->key[i].lo & KEY_AT_MASK);
 	big_free(k->key, k->n * sizeof *k->key);
 	k->key = NULL;
+	k->nseq = plan_moves(k->src, k->n, k->seq);
+	free(k->src);
+	k->src = NULL;
 	return NULL;
 }
 
@@ -457,8 +488,8 @@ static int wide_cmp(const void *a, const void *b)
 	return x->imsi < y->imsi ? -1 : x->imsi > y->imsi;
 }
 
-/* The ranking of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
-static int rank_wide(const struct pin *pins, size_t n, uint32_t *rank)
+/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
+static int rank_wide(const struct pin *pins, size_t n, uint32_t *src)
 {
 	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
 	if (!ref)
@@ -467,24 +498,35 @@ static int rank_wide(const struct pin *pins, size_t n, uint32_t *rank)
 		ref[m] = (struct wide_ref){ pins[m].agg.key, pins[m].agg.imsi, m };
 	qsort(ref, n, sizeof *ref, wide_cmp);
 	for (size_t i = 0; i < n; i++)
-		rank[ref[i].at] = (uint32_t)i;
+		src[i] = (uint32_t)ref[i].at;
 	big_free(ref, n * sizeof *ref);
 	return 0;
 }
 
-/* The ranking of pins[0..n) under way: its keys taken, then sorted on a thread of its own
- * when the ingest may use one (else, or when none starts, here). -1: out of memory,
- * nothing left allocated. */
+static void rank_free(struct ranking *k)
+{
+	big_free(k->key, k->n * sizeof *k->key);
+	free(k->src);
+	free(k->seq);
+	k->key = NULL;
+	k->src = k->seq = NULL;
+}
+
+/* The ranking of pins[0..n) (n <= RUN_PAIRS_MAX) under way: its keys taken, then sorted
+ * on a thread of its own when the ingest may use one (else, or when none starts, here).
+ * -1: out of memory, nothing left allocated. */
 static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool thread)
 {
-	*k = (struct ranking){ .n = n, .rank = malloc(n * sizeof *k->rank) };
-	if (!k->rank)
+	*k = (struct ranking){ .n = n, .src = malloc(n * sizeof *k->src), .seq = malloc(n * sizeof *k->seq) };
+	if (!k->src || !k->seq) {
+		rank_free(k);
 		return -1;
+	}
 	uint64_t idents = 0, imsis = 0;
 	if (n <= KEY_AT_MASK + 1) {
 		k->key = big_alloc(n * sizeof *k->key, false);
 		if (!k->key) {
-			free(k->rank);
+			rank_free(k);
 			return -1;
 		}
 		for (size_t m = 0; m < n; m++) {
@@ -498,23 +540,25 @@ static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool 
 	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
 		big_free(k->key, n * sizeof *k->key);
 		k->key = NULL;
-		if (rank_wide(pins, n, k->rank) < 0) {
-			free(k->rank);
+		if (rank_wide(pins, n, k->src) < 0) {
+			rank_free(k);
 			return -1;
 		}
+		k->nseq = plan_moves(k->src, n, k->seq);
+		free(k->src);
+		k->src = NULL;
 	} else if (!(k->started = thread && pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
 		rank_keys(k);
 	}
 	return 0;
 }
 
-/* The ranking done: rank (the caller's to free). */
-static uint32_t *rank_end(struct ranking *k)
+/* The ranking done (its moves in k->seq, the caller's to free). */
+static void rank_end(struct ranking *k)
 {
 	if (k->started)
 		pthread_join(k->thread, NULL);
 	k->started = false;
-	return k->rank;
 }
 
 /* The whole huge pages from the end of the pairs written (at) to the start of the pins
@@ -608,22 +652,26 @@ static int join_parts(struct imei_replay *r)
 
 _Static_assert(sizeof(struct imei_replay_pair) <= sizeof(struct pin), "a pair fits where its pin was");
 
-/* pairs[0..n) moved to their ranks, in place: each swap puts one pair where it belongs
- * (rank is consumed: it ends as the identity). */
-static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
+#define MOVE_AHEAD 32 /* moves ahead whose pair is prefetched */
+
+/* The pairs moved into their order, in place, along the cycles planned in seq[0..n)
+ * (plan_moves): each pair moves once, and the one it goes from is known that many moves
+ * ahead, so that their cache misses overlap. */
+static void permute(struct imei_replay_pair *pairs, const uint32_t *seq, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		while (rank[i] != i) {
-			uint32_t j = rank[i], next = rank[j]; /* the cycle's next stop, fetched meanwhile */
-			__builtin_prefetch(&pairs[next], 1);
-			__builtin_prefetch((const char *)&pairs[next] + sizeof *pairs - 1, 1);
-			__builtin_prefetch(&rank[next]);
-			struct imei_replay_pair t = pairs[j];
-			pairs[j] = pairs[i];
-			pairs[i] = t;
-			rank[i] = rank[j];
-			rank[j] = j;
+	for (size_t t = 0; t < n;) {
+		uint32_t to = seq[t] & ~CYCLE_START;
+		struct imei_replay_pair first = pairs[to];
+		for (t++; t < n && !(seq[t] & CYCLE_START); t++) {
+			if (t + MOVE_AHEAD < n) {
+				const char *ahead = (const char *)&pairs[seq[t + MOVE_AHEAD] & ~CYCLE_START];
+				__builtin_prefetch(ahead);
+				__builtin_prefetch(ahead + sizeof *pairs - 1);
+			}
+			pairs[to] = pairs[seq[t]];
+			to = seq[t];
 		}
+		pairs[to] = first;
 	}
 }
 
@@ -640,8 +688,8 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	}
 	if (!n)
 		return 0;
-	if (n > UINT32_MAX) {
-		snprintf(err, errlen, "replay: %zu pairs: at most %u in one run", n, UINT32_MAX);
+	if (n > RUN_PAIRS_MAX) {
+		snprintf(err, errlen, "replay: %zu pairs: at most %zu in one run", n, RUN_PAIRS_MAX);
 		return -1;
 	}
 	struct ranking k;
@@ -651,17 +699,17 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	}
 	struct imei_store_error se;
 	int put = pins_to_pairs(r, n0, &se);
-	uint32_t *rank = rank_end(&k);
+	rank_end(&k);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
-		free(rank);
+		rank_free(&k);
 		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
 		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	permute(pairs, rank, n);
-	free(rank);
+	permute(pairs, k.seq, k.nseq);
+	rank_free(&k);
 	/* the mapping cut to the pairs (the pins' tail given back) */
 	size_t keep = (n * sizeof *pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	if (keep < fp->map_bytes) {
