@@ -2,15 +2,21 @@
  * replay_pairs.c — the pair table of a replay (replay_state.h): every accepted row is
  * folded into its (device, IMSI) pair, and into the sightings aggregate of its (device,
  * IMSI, MSISDN) triple, in one of two parts of the table (replay_part_of: each part
- * folded by one thread, in file order). At the end of the ingest the pairs are ranked by
- * device then IMSI, a private store gets every triple's aggregate (the same as recording
- * every row: sightings_agg.c applied in the same order, from the store's own aggregate),
- * and the pins become the run's pairs in place: the second part's pins move after the
- * first's, each pin is rewritten as its (smaller) pair, and the pairs are permuted into
- * rank order. The run's peak is then the pins (or the pairs), not both: with 10 M rows,
- * 417,825 pairs, a copy into a second table cost 35 MiB more at the peak. (Putting the
- * aggregates on a thread of their own while the pairs are ranked saved about 0.04 s of
- * 10 M rows and cost 20-26 MiB more at the peak: not done.)
+ * folded by one thread, in file order). At the end of the ingest the pins become the
+ * run's pairs in place, sorted by device then IMSI, and a private store gets every
+ * triple's aggregate (the same as recording every row: sightings_agg.c applied in the
+ * same order, from the store's own aggregate). The second part's pins move after the
+ * first's; each pin's 16-byte ranking key is taken, and the keys are sorted on a thread
+ * of their own (an in-place radix sort: no second array) while one pass over the pins
+ * puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair m; the
+ * whole pages between the pairs written and the pins left are given back as the pass
+ * goes, so the run holds the pairs written, the pins left and the store so far, never
+ * all the pins and the whole store at once. The ranking's thread also plans the moves
+ * into order (the permutation's cycles), and the pairs then move there, each once, their
+ * cache misses overlapping. (A copy into a second table cost 35 MiB more at the peak,
+ * with 10 M rows and 417,825 pairs; putting the aggregates on a thread while 24-byte
+ * refs were ranked with a second array, before the pins were rewritten, cost 20-26 MiB
+ * more.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
@@ -310,75 +316,96 @@ void imei_replay_parts_free(struct imei_replay *r)
 
 /* ---- end of ingest: the pairs in order --------------------------------------------- */
 
-struct pair_ref {
-	uint64_t ident, imsi;
-	size_t at; /* the pin's number over the parts, in order */
+/* A pin's key in the ranking, 16 bytes: its ident (48 bits), IMSI (51: an IMSI of 15
+ * digits is 10^15 + value, below 2^51) and number over the parts (29), in that order, so
+ * that (hi, lo) orders as (ident, IMSI): each pair is one pin. A run whose numbers do not
+ * fit there is ranked by rank_wide. */
+struct rank_key {
+	uint64_t hi, lo;
 };
 
-static int ref_cmp(const void *a, const void *b)
-{
-	const struct pair_ref *x = a, *y = b;
-	if (x->ident != y->ident)
-		return x->ident < y->ident ? -1 : 1;
-	if (x->imsi != y->imsi)
-		return x->imsi < y->imsi ? -1 : 1;
-	return 0;
-}
+#define KEY_IDENT_BITS 48
+#define KEY_IMSI_BITS 51
+#define KEY_AT_BITS (128 - KEY_IDENT_BITS - KEY_IMSI_BITS)
+#define KEY_IMSI_HI (64 - KEY_IDENT_BITS) /* the IMSI's top bits in hi, */
+#define KEY_IMSI_LO (64 - KEY_AT_BITS)    /* its others in lo */
+#define KEY_AT_MASK ((UINT64_C(1) << KEY_AT_BITS) - 1)
 
 #define PUT_BATCH 256 /* aggregates put in the store at a time */
-#define RADIX_BITS 12
-#define RADIX_PASSES 4 /* 48 bits: keys are below 10^14 and text numbers just above it */
+#define GIVE_BACK 4096 /* pins rewritten between two looks for dead pages */
+#define RADIX_BITS 8
+#define RADIX_SMALL 32 /* keys sorted by insertion below this many */
+_Static_assert(KEY_IDENT_BITS % RADIX_BITS == 0, "the ident is whole digits");
 
-/* ref[0..n) sorted by ident, then IMSI: a stable radix sort on the ident (LSD, a pass
- * skipped when every ident has the same digit there), then each run of one ident by IMSI
- * (a device has a few, a cloned one many). qsort when an ident does not fit. */
-static int sort_refs(struct pair_ref *ref, size_t n)
+/* the ident's digit at shift (its place in hi) */
+static size_t key_digit(const struct rank_key *k, unsigned shift)
 {
-	uint64_t all = 0;
-	for (size_t i = 0; i < n; i++)
-		all |= ref[i].ident;
-	if (all >> (RADIX_BITS * RADIX_PASSES)) {
-		qsort(ref, n, sizeof *ref, ref_cmp);
-		return 0;
+	return (size_t)(k->hi >> shift) & ((1u << RADIX_BITS) - 1);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct rank_key *x = a, *y = b;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void insertion_sort(struct rank_key *key, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct rank_key v = key[i];
+		size_t j = i;
+		for (; j > 0 && key_cmp(&key[j - 1], &v) > 0; j--)
+			key[j] = key[j - 1];
+		key[j] = v;
 	}
-	struct pair_ref *tmp = big_alloc(n * sizeof *tmp, false);
-	size_t(*count)[1u << RADIX_BITS] = calloc(RADIX_PASSES, sizeof *count);
-	if (!tmp || !count) {
-		big_free(tmp, n * sizeof *tmp);
-		free(count);
-		return -1;
+}
+
+/* key[0..n) sorted in place (no second array: the ranking runs while the store grows),
+ * a radix sort on the ident from its top digit (shift: that digit's place in hi) down,
+ * each digit's keys moved to their bucket by following cycles, a digit every key shares
+ * skipped; a bucket of one ident (a device's IMSIs: a few, a cloned one's many) qsorted
+ * by IMSI, a small one by insertion. */
+static void sort_keys(struct rank_key *key, size_t n, unsigned shift)
+{
+	if (n < RADIX_SMALL) {
+		insertion_sort(key, n);
+		return;
 	}
-	const uint64_t mask = (1u << RADIX_BITS) - 1;
-	for (size_t i = 0; i < n; i++)
-		for (unsigned p = 0; p < RADIX_PASSES; p++)
-			count[p][ref[i].ident >> (p * RADIX_BITS) & mask]++;
-	struct pair_ref *from = ref, *to = tmp;
-	for (unsigned p = 0; p < RADIX_PASSES; p++) {
-		size_t *c = count[p], sum = 0;
-		if (c[from[0].ident >> (p * RADIX_BITS) & mask] == n)
-			continue; /* one digit for all: nothing to do */
-		for (size_t d = 0; d <= mask; d++) {
-			size_t k = c[d];
-			c[d] = sum;
-			sum += k;
+	enum { R = 1u << RADIX_BITS };
+	size_t head[R], tail[R];
+	for (;; shift -= RADIX_BITS) {
+		if (shift < KEY_IMSI_HI) {
+			qsort(key, n, sizeof *key, key_cmp); /* one ident */
+			return;
 		}
+		memset(head, 0, sizeof head);
 		for (size_t i = 0; i < n; i++)
-			to[c[from[i].ident >> (p * RADIX_BITS) & mask]++] = from[i];
-		struct pair_ref *t = from;
-		from = to;
-		to = t;
+			head[key_digit(&key[i], shift)]++;
+		if (head[key_digit(&key[0], shift)] != n)
+			break;
 	}
-	if (from != ref)
-		memcpy(ref, from, n * sizeof *ref);
-	big_free(tmp, n * sizeof *tmp);
-	free(count);
-	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && ref[j].ident == ref[i].ident;)
-			j++;
-		if (j - i > 1)
-			qsort(ref + i, j - i, sizeof *ref, ref_cmp);
+	for (size_t d = 0, sum = 0; d < R; d++) {
+		size_t c = head[d];
+		head[d] = sum;
+		tail[d] = sum += c;
 	}
-	return 0;
+	for (size_t d = 0; d < R; d++)
+		while (head[d] < tail[d]) {
+			struct rank_key v = key[head[d]];
+			size_t e = key_digit(&v, shift);
+			while (e != d) { /* v to its bucket, whose key there moves on */
+				struct rank_key t = key[head[e]];
+				key[head[e]++] = v;
+				v = t;
+				e = key_digit(&v, shift);
+			}
+			key[head[d]++] = v;
+		}
+	for (size_t d = 0, at = 0; d < R; at = tail[d++])
+		if (tail[d] - at > 1)
+			sort_keys(key + at, tail[d] - at, shift - RADIX_BITS);
 }
 
 static void pair_of(const struct pin *e, struct imei_replay_pair *p)
@@ -398,47 +425,178 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->outcome = 0; /* nothing matched, no block date (until evaluated) */
 }
 
-/* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
-static uint32_t *rank_pins(struct imei_replay *r, size_t n)
+/* The pairs' moves into their order, planned from src (src[i]: the pin whose pair goes to
+ * i; consumed): the cycles of that permutation, each as its first position flagged
+ * CYCLE_START, then the positions whose pairs move one place back along it (permute);
+ * the pairs already in place are left out. Their number. */
+#define CYCLE_START 0x80000000u
+#define RUN_PAIRS_MAX ((size_t)CYCLE_START) /* positions below CYCLE_START */
+
+static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
 {
-	struct pair_ref *ref = big_alloc(n * sizeof *ref, false);
-	uint32_t *rank = malloc(n * sizeof *rank);
-	if (!ref || !rank || n > UINT32_MAX) {
-		big_free(ref, n * sizeof *ref);
-		free(rank);
-		return NULL;
-	}
-	size_t m = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++)
-		for (size_t id = 0; id < r->parts[k].n; id++, m++) {
-			const struct pin *e = pin_at(&r->parts[k], id);
-			ref[m] = (struct pair_ref){ e->agg.key, e->agg.imsi, m };
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] == i)
+			continue;
+		seq[len++] = (uint32_t)i | CYCLE_START;
+		uint32_t p = src[i];
+		src[i] = (uint32_t)i;
+		while (p != i) {
+			seq[len++] = p;
+			uint32_t q = src[p];
+			src[p] = p;
+			p = q;
 		}
-	if (sort_refs(ref, n) < 0) {
-		big_free(ref, n * sizeof *ref);
-		free(rank);
-		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		rank[ref[i].at] = (uint32_t)i;
-	big_free(ref, n * sizeof *ref);
-	return rank;
+	return len;
 }
 
-/* Every triple's aggregate into a private store, in the parts' order (the same for any
- * number of threads). 0, or -1 with *se. */
-static int put_aggs(struct imei_replay *r, struct imei_store_error *se)
+/* The ranking, sorted by device then IMSI, and the moves it asks for (seq[0..nseq)). It
+ * runs on a thread of its own while the pins become pairs (its keys are taken first). */
+struct ranking {
+	struct rank_key *key;
+	uint32_t *src, *seq;
+	size_t n, nseq;
+	bool started;
+	pthread_t thread;
+};
+
+static void *rank_keys(void *arg)
 {
+	struct ranking *k = arg;
+	sort_keys(k->key, k->n, 64 - RADIX_BITS);
+	for (size_t i = 0; i < k->n; i++)
+		k->src[i] = (uint32_t)(k->key[i].lo & KEY_AT_MASK);
+	big_free(k->key, k->n * sizeof *k->key);
+	k->key = NULL;
+	k->nseq = plan_moves(k->src, k->n, k->seq);
+	free(k->src);
+	k->src = NULL;
+	return NULL;
+}
+
+struct wide_ref {
+	uint64_t ident, imsi;
+	size_t at;
+};
+
+static int wide_cmp(const void *a, const void *b)
+{
+	const struct wide_ref *x = a, *y = b;
+	if (x->ident != y->ident)
+		return x->ident < y->ident ? -1 : 1;
+	return x->imsi < y->imsi ? -1 : x->imsi > y->imsi;
+}
+
+/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
+static int rank_wide(const struct pin *pins, size_t n, uint32_t *src)
+{
+	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
+	if (!ref)
+		return -1;
+	for (size_t m = 0; m < n; m++)
+		ref[m] = (struct wide_ref){ pins[m].agg.key, pins[m].agg.imsi, m };
+	qsort(ref, n, sizeof *ref, wide_cmp);
+	for (size_t i = 0; i < n; i++)
+		src[i] = (uint32_t)ref[i].at;
+	big_free(ref, n * sizeof *ref);
+	return 0;
+}
+
+static void rank_free(struct ranking *k)
+{
+	big_free(k->key, k->n * sizeof *k->key);
+	free(k->src);
+	free(k->seq);
+	k->key = NULL;
+	k->src = k->seq = NULL;
+}
+
+/* The ranking of pins[0..n) (n <= RUN_PAIRS_MAX) under way: its keys taken, then sorted
+ * on a thread of its own when the ingest may use one (else, or when none starts, here).
+ * -1: out of memory, nothing left allocated. */
+static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool thread)
+{
+	*k = (struct ranking){ .n = n, .src = malloc(n * sizeof *k->src), .seq = malloc(n * sizeof *k->seq) };
+	if (!k->src || !k->seq) {
+		rank_free(k);
+		return -1;
+	}
+	uint64_t idents = 0, imsis = 0;
+	if (n <= KEY_AT_MASK + 1) {
+		k->key = big_alloc(n * sizeof *k->key, false);
+		if (!k->key) {
+			rank_free(k);
+			return -1;
+		}
+		for (size_t m = 0; m < n; m++) {
+			const struct pin *e = &pins[m];
+			idents |= e->agg.key;
+			imsis |= e->agg.imsi;
+			k->key[m] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
+			                               e->agg.imsi << KEY_AT_BITS | m };
+		}
+	}
+	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
+		big_free(k->key, n * sizeof *k->key);
+		k->key = NULL;
+		if (rank_wide(pins, n, k->src) < 0) {
+			rank_free(k);
+			return -1;
+		}
+		k->nseq = plan_moves(k->src, n, k->seq);
+		free(k->src);
+		k->src = NULL;
+	} else if (!(k->started = thread && pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
+		rank_keys(k);
+	}
+	return 0;
+}
+
+/* The ranking done (its moves in k->seq, the caller's to free). */
+static void rank_end(struct ranking *k)
+{
+	if (k->started)
+		pthread_join(k->thread, NULL);
+	k->started = false;
+}
+
+/* The whole huge pages from the end of the pairs written (at) to the start of the pins
+ * left (to), past those given back before (*given): nothing reads them again (a page the
+ * pairs reach later comes back zeroed, then written). */
+static void give_back(const void *at, const void *to, uintptr_t *given)
+{
+	uintptr_t lo = ((uintptr_t)at + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	uintptr_t hi = (uintptr_t)to & ~(uintptr_t)(HUGE_PAGE - 1);
+	if (lo < *given)
+		lo = *given;
+	if (hi > lo) {
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		*given = hi;
+	}
+}
+
+/* One pass over the joined pins (the first n0 were the first part's): for a private
+ * store, pin m's aggregates (its own, then its part's extras it names) put in the store,
+ * in the parts' order as each thread folded them (the same for any number of threads);
+ * then pin m rewritten as pair m in place, pair m ending before pin m + 1 starts. So the
+ * pins and the whole store are never held at once: the dead pages between the pairs and
+ * the pins are given back as it goes, and the first part's extras once its pins are
+ * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
+static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
+{
+	struct fold_part *fp = &r->parts[0];
+	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
 	struct imei_sighting_agg put[PUT_BATCH];
 	size_t nput = 0;
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
-		const struct fold_part *fp = &r->parts[k];
-		for (size_t id = 0; id < fp->n; id++) {
-			const struct pin *e = pin_at(fp, id);
-			if (e->agg.key >= IMEI_REPLAY_TEXT_BASE)
-				continue; /* not an IMEI: no sighting */
-			const struct imei_sighting_agg *a = &e->agg; /* then its other triples, in order */
-			for (uint32_t x = e->more;; x = fp->extra[x - 1].next) {
+	uintptr_t given = 0;
+	for (size_t m = 0; m < fp->n; m++) {
+		struct pin e;
+		memcpy(&e, &fp->pins[m], sizeof e);
+		if (r->fold_aggs && e.agg.key < IMEI_REPLAY_TEXT_BASE) { /* else not an IMEI: no sighting */
+			const struct xtrip *extra = r->parts[m < n0 ? 0 : 1].extra;
+			const struct imei_sighting_agg *a = &e.agg;
+			for (uint32_t x = e.more;; x = extra[x - 1].next) {
 				if (nput == PUT_BATCH) {
 					if (imei_store_put_aggs(r->store, put, nput, se) < 0)
 						return -1;
@@ -447,9 +605,19 @@ static int put_aggs(struct imei_replay *r, struct imei_store_error *se)
 				put[nput++] = *a;
 				if (!x)
 					break;
-				a = &fp->extra[x - 1].agg;
+				a = &extra[x - 1].agg;
 			}
 		}
+		struct imei_replay_pair p;
+		pair_of(&e, &p);
+		memcpy(&pairs[m], &p, sizeof p);
+		if (m + 1 == n0) {
+			free(r->parts[0].extra); /* its copies in put[] are all it is needed for now */
+			r->parts[0].extra = NULL;
+			r->parts[0].nextra = r->parts[0].extra_cap = 0;
+		}
+		if (m % GIVE_BACK == GIVE_BACK - 1)
+			give_back(&pairs[m + 1], &fp->pins[m + 1], &given);
 	}
 	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
 }
@@ -486,19 +654,26 @@ _Static_assert(sizeof(struct imei_replay_pair) <= sizeof(struct pin), "a pair fi
 _Static_assert(sizeof(struct imei_replay_pair) == 48, "a pair is 48 bytes (docs/classify.md, Memory)");
 _Static_assert(IMEI_REPLAY_MAX_OPERATORS <= 64, "a pair's op has 6 bits, its ops 64");
 
-/* pairs[0..n) moved to their ranks, in place: each swap puts one pair where it belongs
- * (rank is consumed: it ends as the identity). */
-static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
+#define MOVE_AHEAD 32 /* moves ahead whose pair is prefetched */
+
+/* The pairs moved into their order, in place, along the cycles planned in seq[0..n)
+ * (plan_moves): each pair moves once, and the one it goes from is known that many moves
+ * ahead, so that their cache misses overlap. */
+static void permute(struct imei_replay_pair *pairs, const uint32_t *seq, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		while (rank[i] != i) {
-			uint32_t j = rank[i];
-			struct imei_replay_pair t = pairs[j];
-			pairs[j] = pairs[i];
-			pairs[i] = t;
-			rank[i] = rank[j];
-			rank[j] = j;
+	for (size_t t = 0; t < n;) {
+		uint32_t to = seq[t] & ~CYCLE_START;
+		struct imei_replay_pair first = pairs[to];
+		for (t++; t < n && !(seq[t] & CYCLE_START); t++) {
+			if (t + MOVE_AHEAD < n) {
+				const char *ahead = (const char *)&pairs[seq[t + MOVE_AHEAD] & ~CYCLE_START];
+				__builtin_prefetch(ahead);
+				__builtin_prefetch(ahead + sizeof *pairs - 1);
+			}
+			pairs[to] = pairs[seq[t]];
+			to = seq[t];
 		}
+		pairs[to] = first;
 	}
 }
 
@@ -506,7 +681,7 @@ static void permute(struct imei_replay_pair *pairs, uint32_t *rank, size_t n)
  * their triples' aggregates (see the top of this file). */
 static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 {
-	size_t n = 0;
+	size_t n = 0, n0 = r->parts[0].n;
 	for (size_t k = 0; k < FOLD_PARTS; k++) {
 		index_free(r->parts[k].slots, r->parts[k].nslots);
 		r->parts[k].slots = NULL;
@@ -515,44 +690,28 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 	}
 	if (!n)
 		return 0;
-	if (n > UINT32_MAX) {
-		snprintf(err, errlen, "replay: %zu pairs: at most %u in one run", n, UINT32_MAX);
+	if (n > RUN_PAIRS_MAX) {
+		snprintf(err, errlen, "replay: %zu pairs: at most %zu in one run", n, RUN_PAIRS_MAX);
 		return -1;
 	}
-	uint32_t *rank = rank_pins(r, n);
-	if (!rank) {
+	struct ranking k;
+	if (join_parts(r) < 0 || rank_start(&k, r->parts[0].pins, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
-	/* the aggregates while each part's pins still name their part's extras */
 	struct imei_store_error se;
-	if (r->fold_aggs && put_aggs(r, &se) < 0) {
-		free(rank);
+	int put = pins_to_pairs(r, n0, &se);
+	rank_end(&k);
+	struct fold_part *fp = &r->parts[0];
+	if (put < 0) {
+		rank_free(&k);
+		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
 		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
-	if (join_parts(r) < 0) {
-		free(rank);
-		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
-		return -1;
-	}
-	struct fold_part *fp = &r->parts[0];
-	for (size_t k = 0; k < FOLD_PARTS; k++) {
-		free(r->parts[k].extra);
-		r->parts[k].extra = NULL;
-		r->parts[k].nextra = r->parts[k].extra_cap = 0;
-	}
-	/* pin m into pair m: pair m ends before pin m + 1 starts (a pair is smaller) */
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	for (size_t m = 0; m < n; m++) {
-		struct pin e;
-		memcpy(&e, &fp->pins[m], sizeof e);
-		struct imei_replay_pair p;
-		pair_of(&e, &p);
-		memcpy(&pairs[m], &p, sizeof p);
-	}
-	permute(pairs, rank, n);
-	free(rank);
+	permute(pairs, k.seq, k.nseq);
+	rank_free(&k);
 	/* the mapping cut to the pairs (the pins' tail given back) */
 	size_t keep = (n * sizeof *pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	if (keep < fp->map_bytes) {

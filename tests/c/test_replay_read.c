@@ -417,7 +417,9 @@ static void test_stop_midway(void)
 
 /* Many pairs (each part's pins grow their mapping several times, and the pins become the
  * pairs in place): the same pairs with one reader inline and with three, sorted by device
- * then IMSI, each with its own rows; text identities among them. */
+ * then IMSI, each with its own rows, and the same aggregates put in the memory store;
+ * text identities among them, and a cloned device of many IMSIs (ranked among
+ * themselves by IMSI). */
 static void read_many(bool thread, unsigned readers, struct ingest_result *res)
 {
 	struct imei_store_error se;
@@ -436,7 +438,7 @@ static void read_many(bool thread, unsigned readers, struct ingest_result *res)
 
 static void test_many_pairs(void)
 {
-	enum { PAIRS = 150000, TEXTS = 40 };
+	enum { PAIRS = 150000, TEXTS = 40, CLONES = 100 };
 	FILE *f = fopen(path_of("many.csv"), "wb");
 	if (!f)
 		exit(2);
@@ -445,24 +447,37 @@ static void test_many_pairs(void)
 			if (p % (PAIRS / TEXTS) == 0)
 				fprintf(f, "2026010%u,junk-%u,41001%010u,\n", 1 + round, p, p);
 			fprintf(f, "2026010%u,35209%09u,41001%010u,92300%07u\n", 1 + round, (p * 7919u) % 60013u, p, p);
+			if (p % (PAIRS / CLONES) == 0) /* the IMSIs of the cloned device, from the highest down */
+				fprintf(f, "2026010%u,35209900000000,41002%010u,92301%07u\n", 1 + round, PAIRS - p, p);
 		}
 	fclose(f);
 	struct ingest_result one, par;
 	read_many(false, 1, &one);
 	read_many(true, 3, &par);
-	CHECK_INT(imei_replay_npairs(one.r), PAIRS + TEXTS);
+	CHECK_INT(imei_replay_npairs(one.r), PAIRS + TEXTS + CLONES);
 	CHECK(same_pairs(one.r, par.r));
 	const struct imei_replay_pair *x = imei_replay_pairs(par.r);
-	size_t n = imei_replay_npairs(par.r), bad_order = 0, bad_rows = 0, devices = 0;
+	size_t n = imei_replay_npairs(par.r), bad_order = 0, bad_rows = 0, devices = 0, bad_aggs = 0, aggs = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i && (x[i - 1].ident > x[i].ident || (x[i - 1].ident == x[i].ident && x[i - 1].imsi >= x[i].imsi)))
 			bad_order++;
 		bad_rows += x[i].rows != 2 || x[i].first != x[i].last - 1;
 		devices += (x[i].flags & IMEI_REPLAY_DEVICE) != 0;
+		if (x[i].ident >= IMEI_REPLAY_TEXT_BASE)
+			continue; /* no sighting */
+		/* its one triple's aggregate in both stores: its two days */
+		struct imei_sighting_agg a, b;
+		struct imei_store_error se;
+		int fa = imei_store_get_agg(one.st, x[i].ident, x[i].imsi, x[i].msisdn, &a, &se);
+		int fb = imei_store_get_agg(par.st, x[i].ident, x[i].imsi, x[i].msisdn, &b, &se);
+		bad_aggs += fa != 1 || fb != 1 || memcmp(&a, &b, sizeof a) != 0 || a.ndays != 2;
+		aggs++;
 	}
 	CHECK_INT(bad_order, 0);
 	CHECK_INT(bad_rows, 0);
-	CHECK_INT(devices, 60013 + TEXTS);
+	CHECK_INT(devices, 60013 + TEXTS + 1);
+	CHECK_INT(aggs, PAIRS + CLONES);
+	CHECK_INT(bad_aggs, 0);
 	done(&one);
 	done(&par);
 }
