@@ -590,6 +590,11 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 	struct imei_sighting_agg put[PUT_BATCH];
 	size_t nput = 0;
 	uintptr_t given = 0;
+	/* room for every triple at once (a text's pins over-count a little); a store that held
+	 * sightings before gets mostly replacements: no room made for them */
+	if (r->fold_aggs && !r->seed_aggs &&
+	    imei_store_reserve(r->store, fp->n + r->parts[0].nextra + r->parts[1].nextra, se) < 0)
+		return -1;
 	for (size_t m = 0; m < fp->n; m++) {
 		struct pin e;
 		memcpy(&e, &fp->pins[m], sizeof e);
