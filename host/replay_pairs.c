@@ -50,7 +50,7 @@ static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
 	return &fp->pins[id];
 }
 
-/* size bytes (a multiple of HUGE_PAGE) of their own mapping: given back to the system
+/* size bytes (the pins': a multiple of HUGE_PAGE) of their own mapping: given back to the system
  * when freed (malloc keeps freed blocks for the process), zeroed, on huge pages where the
  * kernel grants them. */
 static void *map_huge(size_t size)
@@ -93,9 +93,12 @@ static size_t index_bytes(size_t nslots)
 	return nslots * sizeof(uint64_t);
 }
 
+/* The index is a mapping of its own at every size: a calloc'd one, freed, would raise
+ * malloc's mmap threshold (glibc's is dynamic) and the run's later blocks of that size
+ * would stay in the heap and the threads' arenas (5-6 MiB more through the evaluation). */
 static void index_free(uint64_t *slots, size_t nslots)
 {
-	big_free(slots, index_bytes(nslots));
+	unmap_huge(slots, index_bytes(nslots));
 }
 
 static uint64_t slot_tag(uint64_t hash)
@@ -103,18 +106,31 @@ static uint64_t slot_tag(uint64_t hash)
 	return hash & 0xFFFFFFFF00000000ULL;
 }
 
+/* A hash's first slot among nslots (any number, below 2^32): its low 32 bits, which the
+ * tag leaves, scaled to the table (Lemire's range reduction: a multiply, no division). */
+static size_t slot_home(uint64_t hash, size_t nslots)
+{
+	return (size_t)(((hash & 0xFFFFFFFFu) * (uint64_t)nslots) >> 32);
+}
+
+#define INDEX_FIRST ((size_t)1 << 15)
+
+/* The index grows by half (not doubled: 10 M rows give 209 k pins a part, 2.8 MiB of
+ * slots at load 0.56 where a power of two took 4 MiB). */
 static int index_grow(struct fold_part *fp)
 {
-	size_t cap = fp->nslots ? fp->nslots * 2 : 1u << 15;
-	uint64_t *slots = big_alloc(index_bytes(cap), true);
+	size_t cap = fp->nslots ? fp->nslots + fp->nslots / 2 : INDEX_FIRST;
+	if (cap > UINT32_MAX)
+		return -1;
+	uint64_t *slots = map_huge(index_bytes(cap));
 	if (!slots)
 		return -1;
 	for (size_t id = 0; id < fp->n; id++) {
 		const struct pin *e = pin_at(fp, id);
 		uint64_t h = imei_replay_pair_hash(e->agg.key, e->agg.imsi);
-		size_t j = h & (cap - 1);
+		size_t j = slot_home(h, cap);
 		while (slots[j])
-			j = (j + 1) & (cap - 1);
+			j = j + 1 == cap ? 0 : j + 1;
 		slots[j] = slot_tag(h) | (id + 1);
 	}
 	index_free(fp->slots, fp->nslots);
@@ -146,6 +162,71 @@ static struct pin *pin_new(struct fold_part *fp)
 	return pin_at(fp, fp->n);
 }
 
+/* ---- the operator sets of a part --------------------------------------------------- */
+
+static uint32_t set_hash(uint64_t mask)
+{
+	return (uint32_t)((mask * 0x9E3779B97F4A7C15ULL) >> 32);
+}
+
+/* Room for one more set: its masks and an index at load <= 1/2. -1: out of memory. */
+static int sets_room(struct op_sets *s)
+{
+	if (s->n == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 16;
+		uint64_t *mask = s->cap < UINT32_MAX / 4 ? realloc(s->mask, cap * sizeof *mask) : NULL;
+		if (!mask)
+			return -1;
+		s->mask = mask;
+		s->cap = cap;
+	}
+	if ((s->n + 1) * 2 > s->nslots) {
+		uint32_t nslots = s->nslots ? s->nslots * 2 : 32;
+		uint32_t *slots = calloc(nslots, sizeof *slots);
+		if (!slots)
+			return -1;
+		for (uint32_t k = 0; k < s->n; k++) {
+			uint32_t i = set_hash(s->mask[k]) & (nslots - 1);
+			while (slots[i])
+				i = (i + 1) & (nslots - 1);
+			slots[i] = k + 1;
+		}
+		free(s->slots);
+		s->slots = slots;
+		s->nslots = nslots;
+	}
+	return 0;
+}
+
+/* The index of the set mask in *set, the set added when new. -1: out of memory. */
+static int set_of(struct op_sets *s, uint64_t mask, uint32_t *set)
+{
+	uint32_t i = 0;
+	if (s->nslots)
+		for (i = set_hash(mask) & (s->nslots - 1); s->slots[i]; i = (i + 1) & (s->nslots - 1))
+			if (s->mask[s->slots[i] - 1] == mask) {
+				*set = s->slots[i] - 1;
+				return 0;
+			}
+	if (sets_room(s) < 0)
+		return -1;
+	for (i = set_hash(mask) & (s->nslots - 1); s->slots[i]; i = (i + 1) & (s->nslots - 1))
+		;
+	s->mask[s->n] = mask;
+	s->slots[i] = ++s->n;
+	*set = s->n - 1;
+	return 0;
+}
+
+static void sets_free(struct op_sets *s)
+{
+	free(s->mask);
+	free(s->slots);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- folding a row ----------------------------------------------------------------- */
+
 /* A triple's aggregate with its first row of the run: the store's, when it held one
  * (a private store only: nobody else writes it meanwhile), advanced by the row. */
 static int agg_start(struct imei_replay *r, struct imei_sighting_agg *a, const struct imei_sighting *s, char *err,
@@ -164,17 +245,20 @@ static int agg_start(struct imei_replay *r, struct imei_sighting_agg *a, const s
 	return 0;
 }
 
-/* The row into its pair's triple with the row's MSISDN (a new triple when none). */
+/* The row into its pair's triple with the row's MSISDN (a new triple when none); *t: that
+ * triple as the pin's msisdn names it (1: its own agg, x + 1: extra[x - 1]). */
 static int fold_triple(struct imei_replay *r, struct fold_part *fp, struct pin *e, const struct imei_sighting *s,
-                       char *err, size_t errlen)
+                       uint32_t *t, char *err, size_t errlen)
 {
 	if (e->agg.msisdn == s->msisdn) {
 		imei_agg_apply(&e->agg, s);
+		*t = 1;
 		return 0;
 	}
 	for (uint32_t x = e->more; x; x = fp->extra[x - 1].next)
 		if (fp->extra[x - 1].agg.msisdn == s->msisdn) {
 			imei_agg_apply(&fp->extra[x - 1].agg, s);
+			*t = x + 1;
 			return 0;
 		}
 	if (fp->nextra == fp->extra_cap) {
@@ -192,20 +276,29 @@ static int fold_triple(struct imei_replay *r, struct fold_part *fp, struct pin *
 		return -1;
 	x->next = e->more;
 	e->more = (uint32_t)++fp->nextra;
+	*t = e->more + 1;
 	return 0;
+}
+
+/* The pin's operators with op added (a set it had not: the common case, op already in,
+ * is the fold's test). -1: out of memory. */
+static int ops_add(struct fold_part *fp, struct pin *e, unsigned op)
+{
+	return set_of(&fp->sets, fp->sets.mask[e->ops] | 1ULL << op, &e->ops);
 }
 
 static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, uint64_t hash, char *err,
                     size_t errlen)
 {
-	size_t mask = fp->nslots - 1, i = hash & mask;
+	size_t nslots = fp->nslots, i = slot_home(hash, nslots);
 	uint64_t tag = slot_tag(hash);
 	bool sighting = r->fold_aggs && row->ident < IMEI_REPLAY_TEXT_BASE;
+	uint16_t day = (uint16_t)row->day; /* fits (asserted in replay_ingest.c) */
 	struct imei_sighting s = {
 		.key = row->ident, .imsi = row->imsi, .msisdn = row->msisdn, .op = r->op_codes[row->op],
 		.time = (uint32_t)row->day * IMEI_SIGHT_DAY, .rat = row->rat,
 	};
-	for (;; i = (i + 1) & mask) {
+	for (;; i = i + 1 == nslots ? 0 : i + 1) {
 		uint64_t slot = fp->slots[i];
 		if (!slot)
 			break;
@@ -214,21 +307,31 @@ static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pe
 		struct pin *e = pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
 		if (e->agg.key != row->ident || e->agg.imsi != row->imsi)
 			continue;
-		e->ops |= 1ULL << row->op;
+		if (!(fp->sets.mask[e->ops] & 1ULL << row->op) && ops_add(fp, e, row->op) < 0) {
+			snprintf(err, errlen, "replay: out of memory (%zu operator sets)", (size_t)fp->sets.n);
+			return -1;
+		}
 		e->rows++;
-		if (row->day < e->first)
-			e->first = row->day;
-		if (row->day >= e->last) {
+		if (day < e->first)
+			e->first = day;
+		bool latest = day >= e->last;
+		if (latest) {
 			/* the latest row speaks for the pair */
-			e->last = row->day;
-			if (row->msisdn)
-				e->msisdn = row->msisdn;
+			e->last = day;
 			e->form = row->form;
 			if (row->rat)
 				e->rat = row->rat;
 			e->op = row->op;
 		}
-		return sighting ? fold_triple(r, fp, e, &s, err, errlen) : 0;
+		uint32_t t = 1;
+		if (sighting && fold_triple(r, fp, e, &s, &t, err, errlen) < 0)
+			return -1;
+		if (latest && row->msisdn) {
+			e->msisdn = t;
+			if (!sighting)
+				e->agg.msisdn = row->msisdn; /* no triples: the pin's own */
+		}
+		return 0;
 	}
 	struct pin *e = pin_new(fp);
 	if (!e) {
@@ -236,6 +339,10 @@ static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pe
 		return -1;
 	}
 	memset(e, 0, sizeof *e);
+	if (set_of(&fp->sets, 1ULL << row->op, &e->ops) < 0) {
+		snprintf(err, errlen, "replay: out of memory (%zu pairs)", fp->n);
+		return -1;
+	}
 	if (sighting) {
 		if (agg_start(r, &e->agg, &s, err, errlen) < 0)
 			return -1;
@@ -244,9 +351,8 @@ static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pe
 		e->agg.imsi = row->imsi;
 		e->agg.msisdn = row->msisdn;
 	}
-	e->msisdn = row->msisdn;
-	e->ops = 1ULL << row->op;
-	e->first = e->last = row->day;
+	e->msisdn = row->msisdn ? 1 : 0;
+	e->first = e->last = day;
 	e->rows = 1;
 	e->form = row->form;
 	e->rat = row->rat;
@@ -265,7 +371,7 @@ int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pendin
 			snprintf(err, errlen, "replay: out of memory (%zu pairs)", fp->n);
 			return -1;
 		}
-	size_t mask = fp->nslots - 1;
+	size_t nslots = fp->nslots;
 	/* this part's rows, then: the index slot of a row LOOKAHEAD ahead, and the pin its
 	 * slot names at half that, so that the misses of several rows overlap */
 	uint32_t mine[FOLD_SPAN];
@@ -279,9 +385,9 @@ int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pendin
 			}
 		for (size_t j = 0; j < m; j++) {
 			if (j + LOOKAHEAD < m)
-				__builtin_prefetch(&fp->slots[hash[j + LOOKAHEAD] & mask]);
+				__builtin_prefetch(&fp->slots[slot_home(hash[j + LOOKAHEAD], nslots)]);
 			if (j + LOOKAHEAD / 2 < m) {
-				uint64_t slot = fp->slots[hash[j + LOOKAHEAD / 2] & mask];
+				uint64_t slot = fp->slots[slot_home(hash[j + LOOKAHEAD / 2], nslots)];
 				if (slot) {
 					const char *e = (const char *)pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
 					__builtin_prefetch(e, 1);
@@ -310,6 +416,7 @@ void imei_replay_parts_free(struct imei_replay *r)
 		unmap_huge(fp->pins, fp->map_bytes);
 		index_free(fp->slots, fp->nslots);
 		free(fp->extra);
+		sets_free(&fp->sets);
 		memset(fp, 0, sizeof *fp);
 	}
 }
@@ -408,15 +515,16 @@ static void sort_keys(struct rank_key *key, size_t n, unsigned shift)
 			sort_keys(key + at, tail[d] - at, shift - RADIX_BITS);
 }
 
-static void pair_of(const struct pin *e, struct imei_replay_pair *p)
+/* Pin e of part fp as its pair: its references resolved (the part's extras and sets). */
+static void pair_of(const struct pin *e, const struct fold_part *fp, struct imei_replay_pair *p)
 {
 	memset(p, 0, sizeof *p);
 	p->ident = e->agg.key;
 	p->imsi = e->agg.imsi;
-	p->msisdn = e->msisdn;
-	p->ops = e->ops;
-	p->first = (uint16_t)e->first; /* a row's day fits 16 bits (asserted in replay_ingest.c) */
-	p->last = (uint16_t)e->last;
+	p->msisdn = e->msisdn == 0 ? 0 : e->msisdn == 1 ? e->agg.msisdn : fp->extra[e->msisdn - 2].agg.msisdn;
+	p->ops = fp->sets.mask[e->ops];
+	p->first = e->first;
+	p->last = e->last;
 	p->rows = e->rows;
 	p->form = e->form;
 	p->rat = e->rat;
@@ -598,8 +706,9 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 	for (size_t m = 0; m < fp->n; m++) {
 		struct pin e;
 		memcpy(&e, &fp->pins[m], sizeof e);
+		const struct fold_part *part = &r->parts[m < n0 ? 0 : 1];
 		if (r->fold_aggs && e.agg.key < IMEI_REPLAY_TEXT_BASE) { /* else not an IMEI: no sighting */
-			const struct xtrip *extra = r->parts[m < n0 ? 0 : 1].extra;
+			const struct xtrip *extra = part->extra;
 			const struct imei_sighting_agg *a = &e.agg;
 			for (uint32_t x = e.more;; x = extra[x - 1].next) {
 				if (nput == PUT_BATCH) {
@@ -614,7 +723,7 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 			}
 		}
 		struct imei_replay_pair p;
-		pair_of(&e, &p);
+		pair_of(&e, part, &p); /* before the first part's extras go, below */
 		memcpy(&pairs[m], &p, sizeof p);
 		if (m + 1 == n0) {
 			free(r->parts[0].extra); /* its copies in put[] are all it is needed for now */

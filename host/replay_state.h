@@ -44,14 +44,32 @@ struct text_pool {
 
 /* A pair while the dumps are read: what the report says of it, and the sightings
  * aggregate (sightings_agg.c) of its first (key, IMSI, MSISDN) triple; the pair's other
- * triples (rows with another MSISDN) are in its part's extras, chained from `more`. */
+ * triples (rows with another MSISDN) are in its part's extras, chained from `more`.
+ * 72 bytes (10 M rows: 417,825 pins): what a pair needs that a row can only grow is kept
+ * as a reference, resolved when the pin becomes its pair (replay_pairs.c). The latest
+ * row's MSISDN is its triple's (a row with an MSISDN folds into the triple of that
+ * MSISDN): 0 none yet, 1 the pin's own agg, x + 1 its part's extra[x - 1]; a pin without
+ * aggregates (a text identity, a shared store) keeps it in agg.msisdn (msisdn 1). The
+ * operators seen are a set of its part's table (struct op_sets); the days, 16 bits as
+ * in the pair. */
 struct pin {
 	struct imei_sighting_agg agg; /* agg.key: the ident; agg.msisdn: that triple's */
-	uint64_t msisdn, ops;         /* of the latest row; operators seen (bit per index) */
-	int32_t first, last;
+	uint32_t msisdn;              /* the triple holding the latest row's MSISDN (above) */
+	uint32_t ops;                 /* operators seen: index in the part's op_sets */
+	uint16_t first, last;         /* UTC days (asserted to fit in replay_ingest.c) */
 	uint32_t rows;
 	uint32_t more;                /* extras index + 1 of the next triple; 0 none */
 	uint8_t form, rat, op;
+};
+_Static_assert(sizeof(struct pin) == 72, "a pin is 72 bytes (docs/classify.md, Memory)");
+
+/* The distinct sets of operators the pins of a part have seen (a run has a handful), each
+ * a mask (bit per operator index) once, found by an open-addressing index of set + 1. */
+struct op_sets {
+	uint64_t *mask;
+	uint32_t n, cap;
+	uint32_t *slots;
+	uint32_t nslots; /* a power of two, 0 before the first set */
 };
 
 struct xtrip {
@@ -74,6 +92,7 @@ struct fold_part {
 	size_t n, map_bytes;
 	struct xtrip *extra;
 	size_t nextra, extra_cap;
+	struct op_sets sets;
 };
 
 /* A row on its way into the pair table (32 bytes: every row crosses from its reader's
