@@ -7,6 +7,11 @@
  * the compared policy's (OLD) verdicts; equal outcomes share one entry, and the table
  * gives each of many distinct outcomes interned by two threads at once one index; a run
  * whose outcomes find no room fails instead of publishing verdicts without them.
+ * While the dumps are read a pair keeps its latest MSISDN as a reference to the triple
+ * holding it and its operators as a set of its part's table (replay_state.h, struct
+ * pin): both come back as the numbers, for a latest MSISDN in the pair's first triple,
+ * in another one, back in the first, none, and for a text identity (no triples), with
+ * each pair's own operators, the same with the rows folded by one thread and by two.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +57,120 @@ static const char *dump_edges =
 	"20991231,352099001761481,410010000000001,\n"
 	"20000101,352099001761481,410010000000001,\n"
 	"21491231,352099001761481,410010000000001,\n";
+
+/* Four operators' dumps (files in this order: operator i is index i) of two devices and
+ * an MEID; the comments say what each pair's latest row is. */
+static const char *dump_ops[4] = {
+	"date,imei,imsi,msisdn\n"
+	"20260101,352099001761481,410010000000001,923000000001\n"
+	"20260102,352099001761481,410010000000002,923000000021\n"
+	"20260101,490154203237518,410010000000022,923000000221\n"
+	"20260101,490154203237518,410010000000033,\n"
+	"20260101,A0000000002329,410010000000044,923000000441\n",
+	"date,imei,imsi,msisdn\n"
+	"20260105,352099001761481,410010000000001,923000000002\n"
+	"20260103,490154203237518,410010000000011,923000000111\n"
+	"20260102,490154203237518,410010000000022,923000000222\n"
+	"20260101,A0000000002329,410010000000044,923000000443\n",
+	"date,imei,imsi,msisdn\n"
+	"20260103,352099001761481,410010000000001,923000000003\n"
+	"20260104,352099001761481,410010000000002,923000000022\n"
+	"20260103,490154203237518,410010000000022,923000000221\n",
+	"date,imei,imsi,msisdn\n"
+	"20260105,352099001761481,410010000000001,\n"
+	"20260101,490154203237518,410010000000011,923000000112\n"
+	"20260102,A0000000002329,410010000000044,923000000442\n",
+};
+
+static const char *op_names[4] = { "Alpha", "Beta", "Gamma", "Delta" };
+
+struct want {
+	const char *msisdn; /* "": none */
+	uint64_t ops;
+	const char *first, *last;
+	uint32_t rows;
+	unsigned op;
+};
+
+static const struct want want_refs[6] = {
+	/* 1: its latest MSISDN in its second triple (Beta's; Delta's later row has none) */
+	{ "923000000002", 0xF, "20260101", "20260105", 4, 3 },
+	/* 2: in its second triple (Gamma's) */
+	{ "923000000022", 0x5, "20260102", "20260104", 2, 2 },
+	/* 11: in its first (Beta's), a later triple's row earlier */
+	{ "923000000111", 0xA, "20260101", "20260103", 2, 1 },
+	/* 22: its first triple again, after the second's row */
+	{ "923000000221", 0x7, "20260101", "20260103", 3, 2 },
+	/* 33: none */
+	{ "", 0x1, "20260101", "20260101", 1, 0 },
+	/* the MEID (no triples: the number kept in the pin) */
+	{ "923000000442", 0xB, "20260101", "20260102", 3, 3 },
+};
+
+static void check_refs(bool thread)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay_config cfg = { 0 };
+	char err[1024];
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	cfg.reader_thread = thread;
+	cfg.readers = thread ? 2 : 0;
+	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
+	CHECK(r != NULL);
+	if (!r) {
+		imei_store_release(st);
+		return;
+	}
+	for (int f = 0; f < 4; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "ops%d.csv", f);
+		CHECK_INT(imei_replay_add_file(r, path_of(name), op_names[f], IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+		                               sizeof err), f);
+	}
+	int rc;
+	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_DONE);
+	CHECK_INT(imei_replay_npairs(r), 6);
+	const struct imei_replay_pair *p = imei_replay_pairs(r);
+	for (size_t i = 0; i < 6 && i < imei_replay_npairs(r); i++) {
+		const struct want *w = &want_refs[i];
+		uint64_t msisdn = 0;
+		if (*w->msisdn)
+			CHECK_INT(imei_sight_msisdn(w->msisdn, strlen(w->msisdn), &msisdn, &se), 0);
+		int32_t first, last;
+		imei_dump_date(w->first, 8, &first);
+		imei_dump_date(w->last, 8, &last);
+		CHECK(p[i].msisdn == msisdn);
+		CHECK(p[i].ops == w->ops);
+		CHECK_INT(p[i].first, first);
+		CHECK_INT(p[i].last, last);
+		CHECK_INT(p[i].rows, w->rows);
+		CHECK_INT(p[i].op, w->op);
+	}
+	CHECK(p[5].ident >= IMEI_REPLAY_TEXT_BASE);
+	/* the triples' aggregates are all in the store: pair 1's three numbers and none */
+	uint64_t key = p[0].ident, imsi = p[0].imsi;
+	const char *nums[3] = { "923000000001", "923000000002", "923000000003" };
+	for (int t = 0; t < 3; t++) {
+		uint64_t m;
+		struct imei_sighting_agg a;
+		CHECK_INT(imei_sight_msisdn(nums[t], strlen(nums[t]), &m, &se), 0);
+		CHECK_INT(imei_store_get_agg(st, key, imsi, m, &a, &se), 1);
+		CHECK_INT(a.ndays, 1);
+	}
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
+static void test_refs(void)
+{
+	check_refs(false);
+	check_refs(true);
+}
 
 static void test_days(void)
 {
@@ -256,6 +375,12 @@ int main(void)
 	put("a.csv", dump);
 	put("edges.csv", dump_edges);
 	put("policy.lua", policy);
+	for (int f = 0; f < 4; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "ops%d.csv", f);
+		put(name, dump_ops[f]);
+	}
+	test_refs();
 	test_days();
 	test_outcomes();
 	test_no_room();
