@@ -80,9 +80,10 @@ struct xtrip {
 /* The pair table is cut in FOLD_PARTS parts (replay_part_of), each folded by its own
  * thread (replay_pairs.c): every row of a pair, and of its triples, goes to one part in
  * file order, so each part's result is the one a single thread gives. A part is an index
- * of hash tag | pin id + 1 (linear probing) over its pins, kept in one mapping of their
- * own that doubles (mremap: the pages move, nothing is copied) and, at the end of the
- * ingest, becomes the run's pairs in place. */
+ * of hash tag | pin id + 1 (linear probing from the hash's low half scaled to the table,
+ * which grows by half) over its pins, kept in one mapping of their own that doubles
+ * (mremap: the pages move, nothing is copied) and, at the end of the ingest, becomes the
+ * run's pairs in place; and its table of operator sets. */
 #define FOLD_PARTS 2
 
 struct fold_part {
