@@ -287,10 +287,11 @@ static int ops_add(struct fold_part *fp, struct pin *e, unsigned op)
 	return set_of(&fp->sets, fp->sets.mask[e->ops] | 1ULL << op, &e->ops);
 }
 
-static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, uint64_t hash, char *err,
-                    size_t errlen)
+/* The row into its pin; hash: of its pair, whose first slot is home. */
+static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pending *row, uint64_t hash, size_t home,
+                    char *err, size_t errlen)
 {
-	size_t nslots = fp->nslots, i = slot_home(hash, nslots);
+	size_t nslots = fp->nslots, i = home;
 	uint64_t tag = slot_tag(hash);
 	bool sighting = r->fold_aggs && row->ident < IMEI_REPLAY_TEXT_BASE;
 	uint16_t day = (uint16_t)row->day; /* fits (asserted in replay_ingest.c) */
@@ -339,7 +340,12 @@ static int fold_one(struct imei_replay *r, struct fold_part *fp, const struct pe
 		return -1;
 	}
 	memset(e, 0, sizeof *e);
-	if (set_of(&fp->sets, 1ULL << row->op, &e->ops) < 0) {
+	uint32_t *one = &fp->sets.one[row->op];
+	if (*one)
+		e->ops = *one - 1;
+	else if (set_of(&fp->sets, 1ULL << row->op, &e->ops) == 0)
+		*one = e->ops + 1;
+	else {
 		snprintf(err, errlen, "replay: out of memory (%zu pairs)", fp->n);
 		return -1;
 	}
@@ -374,27 +380,28 @@ int imei_replay_fold_part(struct imei_replay *r, unsigned k, const struct pendin
 	size_t nslots = fp->nslots;
 	/* this part's rows, then: the index slot of a row LOOKAHEAD ahead, and the pin its
 	 * slot names at half that, so that the misses of several rows overlap */
-	uint32_t mine[FOLD_SPAN];
+	uint32_t mine[FOLD_SPAN], home[FOLD_SPAN];
 	uint64_t hash[FOLD_SPAN];
 	for (size_t at = 0; at < n; at += FOLD_SPAN) {
 		size_t m = 0, end = n - at < FOLD_SPAN ? n : at + FOLD_SPAN;
 		for (size_t i = at; i < end; i++)
 			if (replay_part_of(rows[i].ident, rows[i].imsi) == k) {
 				hash[m] = imei_replay_pair_hash(rows[i].ident, rows[i].imsi);
+				home[m] = (uint32_t)slot_home(hash[m], nslots);
 				mine[m++] = (uint32_t)i;
 			}
 		for (size_t j = 0; j < m; j++) {
 			if (j + LOOKAHEAD < m)
-				__builtin_prefetch(&fp->slots[slot_home(hash[j + LOOKAHEAD], nslots)]);
+				__builtin_prefetch(&fp->slots[home[j + LOOKAHEAD]]);
 			if (j + LOOKAHEAD / 2 < m) {
-				uint64_t slot = fp->slots[slot_home(hash[j + LOOKAHEAD / 2], nslots)];
+				uint64_t slot = fp->slots[home[j + LOOKAHEAD / 2]];
 				if (slot) {
 					const char *e = (const char *)pin_at(fp, (slot & 0xFFFFFFFFu) - 1);
 					__builtin_prefetch(e, 1);
 					__builtin_prefetch(e + sizeof(struct pin) - 1, 1);
 				}
 			}
-			if (fold_one(r, fp, &rows[mine[j]], hash[j], err, errlen) < 0)
+			if (fold_one(r, fp, &rows[mine[j]], hash[j], home[j], err, errlen) < 0)
 				return -1;
 		}
 	}

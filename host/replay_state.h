@@ -70,6 +70,7 @@ struct op_sets {
 	uint32_t n, cap;
 	uint32_t *slots;
 	uint32_t nslots; /* a power of two, 0 before the first set */
+	uint32_t one[IMEI_REPLAY_MAX_OPERATORS]; /* set + 1 of operator i alone (a new pin's); 0 not yet */
 };
 
 struct xtrip {
