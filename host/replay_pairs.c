@@ -388,14 +388,14 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->imsi = e->agg.imsi;
 	p->msisdn = e->msisdn;
 	p->ops = e->ops;
-	p->first = e->first;
-	p->last = e->last;
+	p->first = (uint16_t)e->first; /* a row's day fits 16 bits (asserted in replay_ingest.c) */
+	p->last = (uint16_t)e->last;
 	p->rows = e->rows;
 	p->form = e->form;
 	p->rat = e->rat;
-	p->op = e->op;
+	p->op = e->op; /* < IMEI_REPLAY_MAX_OPERATORS (asserted below) */
 	p->status = IMEI_STATUS_WHITELISTED;
-	p->block_day = IMEI_REPLAY_NO_DAY;
+	p->outcome = 0; /* nothing matched, no block date (until evaluated) */
 }
 
 /* Where each pin goes in the result, sorted by device then IMSI: rank[pin number]. */
@@ -483,6 +483,8 @@ static int join_parts(struct imei_replay *r)
 }
 
 _Static_assert(sizeof(struct imei_replay_pair) <= sizeof(struct pin), "a pair fits where its pin was");
+_Static_assert(sizeof(struct imei_replay_pair) == 48, "a pair is 48 bytes (docs/classify.md, Memory)");
+_Static_assert(IMEI_REPLAY_MAX_OPERATORS <= 64, "a pair's op has 6 bits, its ops 64");
 
 /* pairs[0..n) moved to their ranks, in place: each swap puts one pair where it belongs
  * (rank is consumed: it ends as the identity). */
