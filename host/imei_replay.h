@@ -127,7 +127,9 @@ struct imei_replay_eval_config {
 };
 
 /* Create the engines (errors come back here, e.g. a policy that does not load) and start
- * evaluating. Then imei_replay_eval_wait until DONE. */
+ * evaluating. Then imei_replay_eval_wait until DONE. The replay's store is frozen first
+ * (imei_store_freeze): it is only read from here on, by any thread without its lock, and
+ * a write into it later (a second replay's ingest, a record) fails saying so. */
 int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
                            size_t errlen);
 int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t errlen);

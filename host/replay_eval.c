@@ -241,6 +241,14 @@ static void evaluate_pair(struct worker *w, struct imei_verdict *vp, size_t j)
 	}
 }
 
+/* The store key of pair j, or UINT64_MAX (past the end, or a text: no sightings). */
+static uint64_t pair_key(const struct imei_replay *r, size_t j)
+{
+	if (j >= r->npairs || r->pairs[j].ident >= IMEI_REPLAY_TEXT_BASE)
+		return UINT64_MAX;
+	return r->pairs[j].ident;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -253,8 +261,11 @@ static void *worker_main(void *arg)
 		if (i >= r->npairs)
 			break;
 		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
-		for (size_t j = i; j < end; j++)
+		for (size_t j = i; j < end; j++) {
+			/* the sightings of the next pairs' devices on their way into the cache */
+			imei_store_prefetch(r->store, pair_key(r, j + 2), pair_key(r, j + 1));
 			evaluate_pair(w, &v, j);
+		}
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
 	}
 	imei_verdict_release(&v);
@@ -347,6 +358,13 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 			snprintf(err, errlen, "replay: out of memory for the compared verdicts (%zu pairs)", r->npairs);
 			return -1;
 		}
+	}
+	/* the ingest wrote the store; from here on it is only read: frozen, the evaluation
+	 * threads' queries skip its lock (a write after this fails loudly) */
+	struct imei_store_error se;
+	if (imei_store_freeze(r->store, &se) < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
 	}
 	r->eval_started = true;
 	clock_gettime(CLOCK_MONOTONIC, &r->t_eval);

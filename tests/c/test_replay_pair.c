@@ -180,8 +180,8 @@ static void test_outcomes(void)
 static void test_no_room(void)
 {
 	struct imei_store_error se;
-	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	for (unsigned threads = 1; threads <= 2; threads++) {
+		struct imei_store *st = imei_store_open("memory", NULL, &se); /* a replay freezes its store */
 		struct imei_replay *r = replay_read(st, path_of("a.csv"));
 		r->outcomes.max = 1;
 		struct imei_replay_condition conds[] = { { "c62", IMEI_STATUS_BLACKLISTED } };
@@ -198,8 +198,8 @@ static void test_no_room(void)
 		CHECK(strstr(err, "no room for the verdicts' outcomes") != NULL);
 		CHECK_INT(imei_replay_eval_wait(r, 50, err, sizeof err), IMEI_REPLAY_ERROR); /* final */
 		imei_replay_free(r);
+		imei_store_release(st);
 	}
-	imei_store_release(st);
 }
 
 /* The table alone: two threads intern the same many outcomes, each in its own order. */
