@@ -370,7 +370,8 @@ describe("the policy engine", function()
       -- in a process of its own, whose stderr (the host's log) is read afterwards
       local policy = support.policy(dir, "rec.lua", [[
         local P = policy.new { name = "rec", version = "1" }
-        P:condition { name = "two", status = "BLACKLISTED", when = function(d) return sightings.imsis(d.key, 30) >= 2 end }
+        P:condition { name = "two", status = "BLACKLISTED",
+          when = function(d) return sightings.imsis(d.key, 30) >= 2 end }
         return P
       ]])
       local script = support.write(dir .. "/rec-run.lua", ([[
