@@ -8,9 +8,14 @@
  *   - the bare number (imei_u64set_has vs the searches),
  *   - key + IMSI pairs (imei_list_has_pair vs a sorted array of 16-byte pairs).
  * Also the load rate (CSV rows/s into a frozen list) and bytes per entry.
+ * Then the compact sets (core/u64set.c) beside the open-addressing sets they replaced
+ * (bench/u64set_open.h), 400 k and 4 M values, 118 k and 1 M pairs: hits and misses
+ * apart, each as independent lookups (throughput) and as a chain where each lookup
+ * waits for the last one's answer (latency, as the decide path uses them).
  * Best of 5 runs per figure; prints, asserts nothing.
  *
  *   bench/lists_bench [MAX_ENTRIES]      (default 4000000; sizes 10k, 1M and MAX)
+ *   bench/lists_bench sets               (the compact sets beside the old ones only)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@
 
 #include "imei_lists.h"
 #include "imei_u64set.h"
+#include "u64set_open.h"
 
 #define RUNS 5
 #define QUERIES 2000000
@@ -322,8 +328,176 @@ static void bench_pairs(size_t n)
 	free(x.qi);
 }
 
+/* ---- the compact sets beside the open-addressing ones ---------------------------------- */
+
+enum { SET_COMPACT, SET_OPEN };
+
+struct sets {
+	struct imei_u64set compact;
+	struct open_set open;
+	struct imei_u64pairset compact_pairs;
+	struct open_pairset open_pairs;
+	const uint64_t *q;              /* values */
+	const struct imei_u64pair *qp;  /* pairs */
+	uint64_t zero;                  /* 0, unknown to the compiler: chains the lookups */
+};
+
+/* QUERIES lookups of one kind: free (independent: as many in flight as the CPU allows),
+ * or chained (each query's value depends on the last answer: one lookup's latency).
+ * One loop per kind, so each is compiled as tight as a caller's would be. */
+#define SET_LOOP(has)                                                                               \
+	do {                                                                                            \
+		if (chained) {                                                                              \
+			for (size_t q = 0; q < QUERIES; q++) {                                                  \
+				bool r_ = has;                                                                      \
+				last = r_ & z;                                                                      \
+				hits += r_;                                                                         \
+			}                                                                                       \
+		} else {                                                                                    \
+			for (size_t q = 0; q < QUERIES; q++)                                                    \
+				hits += has;                                                                        \
+		}                                                                                           \
+	} while (0)
+
+static size_t run_set(const struct sets *s, int which, bool pairs, bool chained)
+{
+	size_t hits = 0;
+	uint64_t last = 0, z = s->zero; /* last stays 0 when free */
+	const uint64_t *v = s->q;
+	const struct imei_u64pair *p = s->qp;
+	if (pairs && which == SET_COMPACT)
+		SET_LOOP(imei_u64pairset_has(&s->compact_pairs, p[q].a ^ last, p[q].b));
+	else if (pairs)
+		SET_LOOP(open_pairset_has(&s->open_pairs, p[q].a ^ last, p[q].b));
+	else if (which == SET_COMPACT)
+		SET_LOOP(imei_u64set_has(&s->compact, v[q] ^ last));
+	else
+		SET_LOOP(open_set_has(&s->open, v[q] ^ last));
+	return hits;
+}
+
+/* compact and open alternate within each round; best round each; hits: every query is
+ * a member (or none is) */
+static void measure_sets(struct sets *s, bool pairs, bool member, const char *what)
+{
+	for (int chained = 0; chained < 2; chained++) {
+		double best[2] = { 1e30, 1e30 };
+		for (int r = 0; r < RUNS; r++)
+			for (int w = 0; w < 2; w++) {
+				double t0 = now();
+				size_t hits = run_set(s, w, pairs, chained);
+				double t = (now() - t0) * 1e9 / QUERIES;
+				if (hits != (member ? (size_t)QUERIES : 0)) {
+					fprintf(stderr, "lists_bench: %s: %zu hits of %d\n", what, hits, QUERIES);
+					exit(1);
+				}
+				if (t < best[w])
+					best[w] = t;
+			}
+		printf("  %-7s %-7s %-8s compact %6.1f ns, open %6.1f ns: compact/open %.2f\n", what,
+		       member ? "hits" : "misses", chained ? "chained" : "free", best[0], best[1], best[0] / best[1]);
+	}
+}
+
+static void bench_set_sizes(size_t n)
+{
+	uint64_t seed = 0x5e75 + n;
+	uint64_t *v = xmalloc(n * sizeof *v), *hit = xmalloc(QUERIES * sizeof *hit), *miss = xmalloc(QUERIES * sizeof *miss);
+	for (size_t i = 0; i < n; i++) /* 14-digit keys; the rare repeat is left to the sets */
+		v[i] = rnd(&seed) % 100000000000000ULL;
+	struct sets s = { .zero = (uint64_t)(now() < 0) };
+	size_t dups;
+	double t0 = now();
+	if (imei_u64set_build(&s.compact, v, n, &dups) != 0)
+		exit(1);
+	double t_compact = now() - t0;
+	/* the open set wants distinct values: take them from the compact set's queries */
+	qsort(v, n, sizeof *v, cmp_u64);
+	size_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || v[i] != v[i - 1])
+			v[d++] = v[i];
+	t0 = now();
+	if (!open_set_build(&s.open, v, d))
+		exit(1);
+	double t_open = now() - t0;
+	for (size_t q = 0; q < QUERIES; q++) {
+		hit[q] = v[rnd(&seed) % d];
+		do
+			miss[q] = rnd(&seed) % 100000000000000ULL;
+		while (in_sorted(v, d, miss[q]));
+	}
+	printf("\n%zu values: compact %.2f bytes/value (build %.0f ms), open %.2f bytes/value (build %.0f ms, "
+	       "distinct input)\n", d, (double)imei_u64set_bytes(&s.compact) / (double)d, t_compact * 1e3,
+	       (double)s.open.bytes / (double)d, t_open * 1e3);
+	s.q = hit;
+	measure_sets(&s, false, true, "values");
+	s.q = miss;
+	measure_sets(&s, false, false, "values");
+	imei_u64set_free(&s.compact);
+	free(s.open.slots);
+	free(v);
+	free(hit);
+	free(miss);
+}
+
+static void bench_pairset_sizes(size_t n)
+{
+	uint64_t seed = 0x9a1 + n;
+	struct imei_u64pair *v = xmalloc(n * sizeof *v), *hit = xmalloc(QUERIES * sizeof *hit),
+	                    *miss = xmalloc(QUERIES * sizeof *miss);
+	for (size_t i = 0; i < n; i++) /* a key and an IMSI coded as the lists code it */
+		v[i] = (struct imei_u64pair){ rnd(&seed) % 100000000000000ULL,
+		                              15 * 1000000000000000ULL + 410000000000000ULL + rnd(&seed) % 10000000000ULL };
+	struct sets s = { .zero = (uint64_t)(now() < 0) };
+	size_t dups;
+	double t0 = now();
+	if (imei_u64pairset_build(&s.compact_pairs, v, n, &dups) != 0)
+		exit(1);
+	double t_compact = now() - t0;
+	qsort(v, n, sizeof *v, cmp_pair);
+	size_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || cmp_pair(&v[i], &v[d - 1]) != 0)
+			v[d++] = v[i];
+	t0 = now();
+	if (!open_pairset_build(&s.open_pairs, v, d))
+		exit(1);
+	double t_open = now() - t0;
+	for (size_t q = 0; q < QUERIES; q++) {
+		hit[q] = miss[q] = v[rnd(&seed) % d];
+		miss[q].b += 20000000000ULL; /* a member's key with an IMSI outside the generated range */
+	}
+	printf("\n%zu pairs: compact %.2f bytes/pair (build %.0f ms), open %.2f bytes/pair (build %.0f ms, distinct "
+	       "input)\n", d, (double)imei_u64pairset_bytes(&s.compact_pairs) / (double)d, t_compact * 1e3,
+	       (double)s.open_pairs.bytes / (double)d, t_open * 1e3);
+	s.qp = hit;
+	measure_sets(&s, true, true, "pairs");
+	s.qp = miss;
+	measure_sets(&s, true, false, "pairs");
+	imei_u64pairset_free(&s.compact_pairs);
+	free(s.open_pairs.slots);
+	free(v);
+	free(hit);
+	free(miss);
+}
+
+static void bench_sets(void)
+{
+	printf("\ncompact sets (core/u64set.c) beside the open-addressing sets before them (%d queries; best of %d; "
+	       "ns per lookup)\n", QUERIES, RUNS);
+	bench_set_sizes(400000);
+	bench_set_sizes(4000000);
+	bench_pairset_sizes(118000);
+	bench_pairset_sizes(1000000);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "sets") == 0) {
+		bench_sets();
+		return 0;
+	}
 	size_t max = argc > 1 ? strtoull(argv[1], NULL, 10) : 4000000;
 	printf("membership lists vs a sorted array (%d random queries, half members; best of %d)\n", QUERIES, RUNS);
 	bench_keys(10000);
@@ -331,5 +505,6 @@ int main(int argc, char **argv)
 	if (max > 1000000)
 		bench_keys(max);
 	bench_pairs(1000000);
+	bench_sets();
 	return 0;
 }

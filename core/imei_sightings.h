@@ -49,7 +49,8 @@
  * Threads. Every function below may be called from any thread on one shared store: a
  * read-write lock in the store serialises writes and lets queries run in parallel, and
  * LMDB read transactions are pooled (MDB_NOTLS), not tied to threads. An iterator must
- * be used by one thread at a time. imei_store_retain()/release() are atomic, so several
+ * be used by one thread at a time. A frozen store (imei_store_freeze) is only read, by any
+ * number of threads without the lock. imei_store_retain()/release() are atomic, so several
  * lua_States and threads may share one store. One LMDB directory may be open in many
  * processes at once, but only ONCE per process (an LMDB rule): open it once and share
  * the handle; a second open in the same process is refused with a clear error.
@@ -236,6 +237,25 @@ const char *imei_store_spec(const struct imei_store *st); /* the spec, any passw
 /* Never blocks on I/O: safe to call from a metrics endpoint while the server is away. */
 void imei_store_counters(struct imei_store *st, struct imei_store_counters *out);
 bool imei_store_read_only(const struct imei_store *st);
+/* Freeze: from now on the store only answers queries. Each query then skips the store's
+ * lock (many threads read a frozen store without touching a shared cache line), and
+ * every write (record, pair, unpair, put, restore, reserve) fails with
+ * IMEI_STORE_EREADONLY and a message that says the store is frozen. One way: there is
+ * no thaw. Queued writes are flushed first (0 / -1, the store then not frozen). A replay
+ * freezes its store once its ingest is done, before its evaluation threads start. */
+int imei_store_freeze(struct imei_store *st, struct imei_store_error *err);
+bool imei_store_frozen(const struct imei_store *st);
+/* A hint for a loop over keys known ahead (a replay's pairs): on a frozen memory store,
+ * far's index slot is fetched into the cache, and near's record (near: a far of an earlier
+ * call, its slot cached by now), so that their queries then find both there. Does nothing
+ * on a store not frozen or of another backend; keys of more than 14 digits are skipped. */
+void imei_store_prefetch(struct imei_store *st, uint64_t far, uint64_t near);
+/* Room for n more aggregates, made once: the memory backend sizes its index and its
+ * records for them (no index rebuild, no chunk added while they are put or recorded;
+ * when they are all new the store holds no empty room after them). Other backends need
+ * no room: 0, nothing done. 0 / -1 (out of memory, more than the memory store's limit of
+ * 2^28 - 1 aggregates, a read-only or frozen store). */
+int imei_store_reserve(struct imei_store *st, size_t n, struct imei_store_error *err);
 
 int imei_store_record(struct imei_store *st, const struct imei_sighting *s, struct imei_store_error *err);
 /* s[0..n) in order, as one write (one lock), faster than one by one (the memory backend
@@ -333,7 +353,9 @@ void imei_store_iter_close(struct imei_store_iter *it);
 /* A backend stores aggregates and pairings; the store (sightings.c) does locking,
  * reference counting and every query on top of fetch(), so all backends answer alike.
  * Calls come with the store's lock held: shared for fetch/is_paired/pairs_of/stats/
- * check/iter_next, exclusive for the rest. Return 0 / -1 (with err) unless noted. */
+ * check/iter_next, exclusive for the rest; once the store is frozen (imei_store_freeze)
+ * only the shared ones come, without the lock, from any number of threads at once.
+ * Return 0 / -1 (with err) unless noted. */
 
 struct imei_agg_buf {
 	struct imei_sighting_agg *v;
@@ -367,6 +389,10 @@ struct imei_store_ops {
 	void (*close)(void *be);
 	/* put a whole aggregate, replacing the triple's (a snapshot restored); NULL: unsupported */
 	int (*put_aggs)(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err);
+	/* optional: prefetch hints (imei_store_prefetch; a frozen store only, without lock) */
+	void (*prefetch)(void *be, uint64_t far, uint64_t near);
+	/* optional: room for n more aggregates (absent: none needed) */
+	int (*reserve)(void *be, size_t n, struct imei_store_error *err);
 	/* optional: the counters, without I/O (absent: from stats) */
 	void (*counters)(void *be, struct imei_store_counters *out);
 	/* iter_next needs the store's shared lock (memory) or works on its own snapshot (LMDB) */

@@ -359,13 +359,85 @@ static int vector_reserve(struct loader *ld, size_t cap)
 	return 0;
 }
 
-/* The lines of buf: every record starts one, so at most this many rows. */
-static size_t count_lines(const char *buf, size_t len)
+/* At most this many rows can be pushed from bytes of input: a kept row has at least a
+ * key (14 digits; a TAC: 8) and a line end, a pair also an IMSI (6 digits) and a comma.
+ * Only an estimate for the vector's reservation (of address space: pages are resident
+ * once written); a longer file grows the vector. */
+static size_t rows_at_most(enum imei_list_kind kind, uint64_t bytes)
 {
-	size_t n = 1;
-	for (const char *p = buf, *end = buf + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-		n++;
-	return n;
+	uint64_t min_row = kind == IMEI_LIST_TACS ? 9 : kind == IMEI_LIST_PAIRS ? 22 : 15, n = bytes / min_row + 2;
+	return n < IMEI_U64SET_MAX ? (size_t)n : IMEI_U64SET_MAX;
+}
+
+/* ---- the input: a caller's buffer, or a file read in chunks ------------------------- */
+
+#define CHUNK ((size_t)1 << 20)
+
+/* A file is read with read(2), never mapped (a file cut short under the reader is an
+ * error or an early end, never a SIGBUS), a chunk at a time into an anonymous mapping
+ * of its own: the rows of a chunk are taken, and a record the chunk cuts is read again
+ * whole with the next one, so a list file never needs its size in memory. */
+struct source {
+	int fd;            /* -1: all of the input is in data */
+	const char *where; /* for messages */
+	const char *data;  /* data[0..len): the bytes at hand */
+	char *own;         /* a file's chunk mapping (cap bytes), else NULL */
+	size_t cap, len;
+	bool eof; /* nothing after data[len) */
+	uint64_t total;
+	struct sha256_ctx sha;
+};
+
+/* Read into the chunk until it is full or the file ends: 0, or -1 with err set. */
+static int fill(struct source *s, char *err, size_t errlen)
+{
+	while (s->len < s->cap && !s->eof) {
+		ssize_t got = read(s->fd, s->own + s->len, s->cap - s->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			set_err(err, errlen, "%s: cannot read: %s", s->where, strerror(errno));
+			return -1;
+		}
+		if (got == 0) {
+			s->eof = true;
+			break;
+		}
+		sha256_update(&s->sha, (size_t)got, (const uint8_t *)s->own + s->len);
+		s->len += (size_t)got;
+		s->total += (uint64_t)got;
+	}
+	return 0;
+}
+
+/* Keep data[from..len), moved to the front, and read on; when the whole chunk is one
+ * unfinished record (from 0), the chunk doubles. 0, or -1 with err set. */
+static int refill(struct source *s, size_t from, char *err, size_t errlen)
+{
+	if (from == 0 && s->len == s->cap) {
+		char *more = s->cap > SIZE_MAX / 2 ? NULL : map_alloc(s->cap * 2, false);
+		if (!more) {
+			set_err(err, errlen, "%s: out of memory (a record of more than %zu bytes)", s->where, s->cap);
+			return -1;
+		}
+		memcpy(more, s->own, s->len);
+		map_free(s->own, s->cap);
+		s->own = more;
+		s->cap *= 2;
+	} else {
+		memmove(s->own, s->own + from, s->len - from);
+		s->len -= from;
+	}
+	s->data = s->own;
+	return fill(s, err, errlen);
+}
+
+static void source_close(struct source *s)
+{
+	map_free(s->own, s->cap);
+	s->own = NULL;
+	s->data = NULL;
+	s->len = s->cap = 0;
 }
 
 /* ---- rows -------------------------------------------------------------------------- */
@@ -464,11 +536,32 @@ static uint64_t row_imsi(struct loader *ld, size_t line, const struct imei_csv_f
 	return code;
 }
 
-static int read_rows(struct loader *ld, struct imei_csv *c)
+/* Read on from the record at start (on line `line`), with what follows it in the file. */
+static int reread(struct imei_csv *c, struct source *s, const char *start, size_t line, char *err, size_t errlen)
+{
+	if (refill(s, (size_t)(start - s->data), err, errlen) != 0)
+		return -1;
+	c->p = s->data;
+	c->end = s->data + s->len;
+	c->line = line;
+	c->at_record_start = true;
+	return 0;
+}
+
+static int read_rows(struct loader *ld, struct imei_csv *c, struct source *s, char *err, size_t errlen)
 {
 	struct imei_csv_field f, kf, sf;
 	enum imei_csv_step st;
-	while ((st = imei_csv_field(c, &f)) != IMEI_CSV_EOF) {
+	for (;;) {
+		const char *start = c->p; /* where the record starts, to read it again whole */
+		size_t start_line = c->line;
+		if ((st = imei_csv_field(c, &f)) == IMEI_CSV_EOF) {
+			if (s->eof)
+				break;
+			if (reread(c, s, start, start_line, err, errlen) != 0)
+				return -1;
+			continue;
+		}
 		size_t line = c->record_line, nf = 0;
 		const char *csv_error = NULL;
 		bool blank = is_blank_field(&f);
@@ -484,6 +577,11 @@ static int read_rows(struct loader *ld, struct imei_csv *c)
 			if (st == IMEI_CSV_LAST)
 				break;
 			st = imei_csv_field(c, &f);
+		}
+		if (c->p == c->end && !s->eof) { /* the chunk may cut it: once more with the rest */
+			if (reread(c, s, start, start_line, err, errlen) != 0)
+				return -1;
+			continue;
 		}
 		nf++;
 		if (nf == 1 && blank) /* an empty line carries no row */
@@ -502,8 +600,10 @@ static int read_rows(struct loader *ld, struct imei_csv *c)
 			continue;
 		if (ld->kind == IMEI_LIST_PAIRS && (imsi = row_imsi(ld, line, &sf)) == UINT64_MAX)
 			continue;
-		if (push(ld, key, imsi) != 0)
+		if (push(ld, key, imsi) != 0) {
+			set_err(err, errlen, "%s: %s", ld->where, errno == E2BIG ? "more than 2^31 entries" : "out of memory");
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -553,34 +653,46 @@ static int freeze(struct imei_list *l, struct loader *ld)
 	return 0;
 }
 
-static struct imei_list *load(const char *buf, size_t len, const char *where, const char *name, const char *path,
+/* The header, whole: while the chunk may cut it, read it again from the start of a
+ * larger one. 0, or -1 with err set. */
+static int header(struct loader *ld, struct imei_csv *c, struct source *s, char *err, size_t errlen)
+{
+	for (;;) {
+		imei_csv_init(c, s->data, s->len);
+		int rc = read_header(ld, c, err, errlen);
+		if (s->eof || c->p != c->end)
+			return rc;
+		if (refill(s, 0, err, errlen) != 0)
+			return -1;
+	}
+}
+
+static struct imei_list *load(struct source *s, uint64_t size, const char *name, const char *path,
                               const struct stamp *stamp, struct imei_list_report *rep, char *err, size_t errlen)
 {
+	const char *where = s->where;
 	struct imei_list *l = calloc(1, sizeof *l);
 	if (!l) {
 		set_err(err, errlen, "%s: out of memory", where);
 		return NULL;
 	}
 	struct loader ld = { .where = where, .rep = &l->report };
-	struct sha256_ctx sha;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	sha256_init(&sha);
-	for (size_t done = 0; done < len;) { /* nettle takes a size_t, but stay in bounded steps */
-		size_t step = len - done < ((size_t)1 << 30) ? len - done : ((size_t)1 << 30);
-		sha256_update(&sha, step, (const uint8_t *)buf + done);
-		done += step;
-	}
-	sha256_digest(&sha, sizeof digest, digest);
-	imei_sha256_hex(digest, l->report.sha256);
-	l->report.bytes = len;
 	struct imei_csv c;
-	imei_csv_init(&c, buf, len);
-	if (read_header(&ld, &c, err, errlen) != 0)
+	if (header(&ld, &c, s, err, errlen) != 0)
 		goto fail;
 	l->kind = ld.kind;
-	size_t lines = count_lines(buf, len);
-	if (vector_reserve(&ld, lines < IMEI_U64SET_MAX ? lines : IMEI_U64SET_MAX) != 0 || read_rows(&ld, &c) != 0 ||
-	    freeze(l, &ld) != 0) {
+	if (vector_reserve(&ld, rows_at_most(ld.kind, size)) != 0) {
+		set_err(err, errlen, "%s: out of memory", where);
+		goto fail;
+	}
+	if (read_rows(&ld, &c, s, err, errlen) != 0)
+		goto fail;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	sha256_digest(&s->sha, sizeof digest, digest);
+	imei_sha256_hex(digest, l->report.sha256);
+	l->report.bytes = s->total;
+	source_close(s); /* the chunk is not needed while the sets are built */
+	if (freeze(l, &ld) != 0) {
 		set_err(err, errlen, "%s: %s", where, errno == E2BIG ? "more than 2^31 entries" : "out of memory");
 		goto fail;
 	}
@@ -610,65 +722,56 @@ struct imei_list *imei_list_load_buffer(const char *buf, size_t len, const char 
 {
 	if (!name)
 		name = "list";
-	return load(buf ? buf : "", buf ? len : 0, name, name, NULL, NULL, rep, err, errlen);
+	if (!buf)
+		len = 0;
+	struct source s = { .fd = -1, .where = name, .data = buf ? buf : "", .len = len, .eof = true, .total = len };
+	sha256_init(&s.sha);
+	for (size_t done = 0; done < len;) { /* nettle takes a size_t, but stay in bounded steps */
+		size_t step = len - done < ((size_t)1 << 30) ? len - done : ((size_t)1 << 30);
+		sha256_update(&s.sha, step, (const uint8_t *)buf + done);
+		done += step;
+	}
+	return load(&s, len, name, NULL, NULL, rep, err, errlen);
 }
 
-/* The whole file into memory (read(2), so a file shrinking under us is an error, not a
- * SIGBUS), with the stamp of what was read; *cap: the bytes mapped (map_free). */
-static char *read_file(const char *path, size_t *len, size_t *capp, struct stamp *stamp, char *err, size_t errlen)
+/* Open a list file for reading in chunks (a regular file only), with the stamp of what
+ * is read and its size when opened: 0, or -1 with err set. */
+static int open_file(const char *path, struct source *s, uint64_t *size, struct stamp *stamp, char *err,
+                     size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) != 0) {
 		set_err(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		set_err(err, errlen, "%s: %s", path, S_ISDIR(sb.st_mode) ? "is a directory, not a list file"
 		                                                          : "not a regular file");
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	*stamp = (struct stamp){ true, sb.st_dev, sb.st_ino, sb.st_size, sb.st_mtim, sb.st_ctim };
-	size_t cap = (size_t)sb.st_size + 1, n = 0;
-	char *buf = map_alloc(cap, true);
-	for (;;) {
-		if (!buf) {
-			set_err(err, errlen, "%s: out of memory (%zu bytes)", path, cap);
-			close(fd);
-			return NULL;
-		}
-		if (n == cap) { /* the file grew while we read it */
-			char *more = cap > SIZE_MAX / 2 ? NULL : map_alloc(cap * 2, false);
-			if (more)
-				memcpy(more, buf, n);
-			map_free(buf, cap);
-			buf = more;
-			cap *= 2;
-			continue;
-		}
-		ssize_t got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-			map_free(buf, cap);
-			close(fd);
-			return NULL;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
+	*size = (uint64_t)sb.st_size;
+	*s = (struct source){ .fd = fd, .where = path, .cap = CHUNK };
+	sha256_init(&s->sha);
+	if (!(s->own = map_alloc(CHUNK, false))) {
+		set_err(err, errlen, "%s: out of memory (%zu bytes)", path, CHUNK);
+		close(fd);
+		return -1;
 	}
-	close(fd);
-	*len = n;
-	*capp = cap;
-	return buf;
+	s->data = s->own;
+	if (fill(s, err, errlen) != 0) {
+		source_close(s);
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /* The file name without directory and ".csv" (any case). */
@@ -693,21 +796,18 @@ struct imei_list *imei_list_load(const char *path, const char *name, struct imei
 	if (rep)
 		memset(rep, 0, sizeof *rep);
 	struct stamp stamp;
-	size_t len, cap;
-	char *buf = read_file(path, &len, &cap, &stamp, err, errlen);
-	if (!buf)
+	struct source s;
+	uint64_t size;
+	if (open_file(path, &s, &size, &stamp, err, errlen) != 0)
 		return NULL;
 	char *own_name = NULL;
-	if (!name) {
-		if (!(own_name = name_of_path(path))) {
-			map_free(buf, cap);
-			set_err(err, errlen, "%s: out of memory", path);
-			return NULL;
-		}
-		name = own_name;
-	}
-	struct imei_list *l = load(buf, len, path, name, path, &stamp, rep, err, errlen);
-	map_free(buf, cap);
+	struct imei_list *l = NULL;
+	if (!name && !(name = own_name = name_of_path(path)))
+		set_err(err, errlen, "%s: out of memory", path);
+	else
+		l = load(&s, size, name, path, &stamp, rep, err, errlen);
+	source_close(&s);
+	close(s.fd);
 	free(own_name);
 	return l;
 }
@@ -759,7 +859,7 @@ const struct imei_list_report *imei_list_report(const struct imei_list *l)
 
 size_t imei_list_bytes(const struct imei_list *l)
 {
-	return l->set.cap * sizeof *l->set.slots + l->pairs.cap * sizeof *l->pairs.slots;
+	return imei_u64set_bytes(&l->set) + imei_u64pairset_bytes(&l->pairs);
 }
 
 const char *imei_list_path(const struct imei_list *l)

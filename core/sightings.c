@@ -16,6 +16,7 @@ struct imei_store {
 	void *be;
 	atomic_size_t refs;
 	pthread_rwlock_t lock;
+	atomic_bool frozen; /* set once, under the write lock; then queries skip the lock */
 	bool read_only;
 	char spec[];
 };
@@ -69,6 +70,7 @@ struct imei_store *imei_store_open(const char *spec, const struct imei_store_opt
 	st->ops = ops;
 	st->be = be;
 	atomic_init(&st->refs, 1);
+	atomic_init(&st->frozen, false);
 	st->read_only = opts && opts->read_only;
 	memcpy(st->spec, spec, len + 1);
 	return st;
@@ -102,9 +104,21 @@ bool imei_store_read_only(const struct imei_store *st)
 	return st->read_only;
 }
 
-static void rdlock(struct imei_store *st)
+/* A query's shared lock, or none once the store is frozen: whatever was written before
+ * the freeze is visible (the freeze's release store pairs with this acquire load). Returns
+ * whether it locked, for rdunlock. */
+static bool rdlock(struct imei_store *st)
 {
+	if (atomic_load_explicit(&st->frozen, memory_order_acquire))
+		return false;
 	pthread_rwlock_rdlock(&st->lock);
+	return true;
+}
+
+static void rdunlock(struct imei_store *st, bool locked)
+{
+	if (locked)
+		pthread_rwlock_unlock(&st->lock);
 }
 
 static void wrlock(struct imei_store *st)
@@ -120,6 +134,56 @@ static void unlock(struct imei_store *st)
 static int refuse_write(const struct imei_store *st, struct imei_store_error *err)
 {
 	return imei_store_fail(err, IMEI_STORE_EREADONLY, "store '%.200s' is read-only", st->spec);
+}
+
+/* The write lock for a write, or -1 (err set, not locked) when the store is frozen:
+ * checked under the lock, so no write slips in after imei_store_freeze returned. */
+static int wrlock_writable(struct imei_store *st, struct imei_store_error *err)
+{
+	wrlock(st);
+	if (!atomic_load_explicit(&st->frozen, memory_order_relaxed))
+		return 0;
+	unlock(st);
+	return imei_store_fail(err, IMEI_STORE_EREADONLY,
+	                       "store '%.200s' is frozen: it answers queries only (imei_store_freeze), a write "
+	                       "after the freeze is refused",
+	                       st->spec);
+}
+
+int imei_store_freeze(struct imei_store *st, struct imei_store_error *err)
+{
+	wrlock(st);
+	int rc = 0;
+	if (!atomic_load_explicit(&st->frozen, memory_order_relaxed)) {
+		if (!st->read_only)
+			rc = st->ops->flush(st->be, err);
+		if (rc == 0)
+			atomic_store_explicit(&st->frozen, true, memory_order_release);
+	}
+	unlock(st);
+	return rc;
+}
+
+bool imei_store_frozen(const struct imei_store *st)
+{
+	return atomic_load_explicit(&st->frozen, memory_order_acquire);
+}
+
+void imei_store_prefetch(struct imei_store *st, uint64_t far, uint64_t near)
+{
+	if (st->ops->prefetch && atomic_load_explicit(&st->frozen, memory_order_acquire))
+		st->ops->prefetch(st->be, far, near);
+}
+
+int imei_store_reserve(struct imei_store *st, size_t n, struct imei_store_error *err)
+{
+	if (st->read_only)
+		return refuse_write(st, err);
+	if (wrlock_writable(st, err) < 0)
+		return -1;
+	int rc = st->ops->reserve ? st->ops->reserve(st->be, n, err) : 0;
+	unlock(st);
+	return rc;
 }
 
 static int check_key(uint64_t key, struct imei_store_error *err)
@@ -167,7 +231,8 @@ int imei_store_record_many(struct imei_store *st, const struct imei_sighting *s,
 		return refuse_write(st, err);
 	while (ok < n && check_sighting(&s[ok], &bad) == 0)
 		ok++;
-	wrlock(st);
+	if (wrlock_writable(st, err) < 0)
+		return -1;
 	if (st->ops->record_many) {
 		rc = st->ops->record_many(st->be, s, ok, done, err);
 	} else {
@@ -188,9 +253,8 @@ int imei_store_record(struct imei_store *st, const struct imei_sighting *s, stru
 {
 	if (st->read_only)
 		return refuse_write(st, err);
-	if (check_sighting(s, err) < 0)
+	if (check_sighting(s, err) < 0 || wrlock_writable(st, err) < 0)
 		return -1;
-	wrlock(st);
 	int rc = st->ops->record(st->be, s, err);
 	unlock(st);
 	return rc;
@@ -198,8 +262,8 @@ int imei_store_record(struct imei_store *st, const struct imei_sighting *s, stru
 
 int imei_store_flush(struct imei_store *st, struct imei_store_error *err)
 {
-	if (st->read_only)
-		return 0;
+	if (st->read_only || imei_store_frozen(st))
+		return 0; /* frozen: flushed by the freeze, nothing written since */
 	wrlock(st);
 	int rc = st->ops->flush(st->be, err);
 	unlock(st);
@@ -211,9 +275,9 @@ static int fetch(struct imei_store *st, uint64_t key, struct imei_agg_buf *buf, 
 	imei_agg_buf_init(buf);
 	if (check_key(key, err) < 0)
 		return -1;
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->fetch(st->be, key, buf, err);
-	unlock(st);
+	rdunlock(st, locked);
 	if (rc < 0)
 		imei_agg_buf_free(buf);
 	return rc;
@@ -496,7 +560,8 @@ int imei_store_pair(struct imei_store *st, uint64_t key, uint64_t imsi, uint64_t
 	if (check_ids(key, imsi, msisdn, err) < 0)
 		return -1;
 	struct imei_pairing p = { key, imsi, msisdn };
-	wrlock(st);
+	if (wrlock_writable(st, err) < 0)
+		return -1;
 	int rc = st->ops->pair(st->be, &p, err);
 	unlock(st);
 	return rc;
@@ -506,9 +571,8 @@ int imei_store_unpair(struct imei_store *st, uint64_t key, uint64_t imsi, struct
 {
 	if (st->read_only)
 		return refuse_write(st, err);
-	if (check_ids(key, imsi, 0, err) < 0)
+	if (check_ids(key, imsi, 0, err) < 0 || wrlock_writable(st, err) < 0)
 		return -1;
-	wrlock(st);
 	int rc = st->ops->unpair(st->be, key, imsi, err);
 	unlock(st);
 	return rc;
@@ -519,9 +583,9 @@ int imei_store_is_paired(struct imei_store *st, uint64_t key, uint64_t imsi, uin
 {
 	if (check_ids(key, imsi, 0, err) < 0)
 		return -1;
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->is_paired(st->be, key, imsi, msisdn, err);
-	unlock(st);
+	rdunlock(st, locked);
 	return rc;
 }
 
@@ -535,9 +599,9 @@ int imei_store_pairs_of(struct imei_store *st, uint64_t key, struct imei_pairing
 	imei_agg_buf_init(&buf);
 	if (check_key(key, err) < 0)
 		return -1;
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->pairs_of(st->be, key, &buf, err);
-	unlock(st);
+	rdunlock(st, locked);
 	if (rc == 0)
 		rc = take(&buf, &aggs, n, err);
 	imei_agg_buf_free(&buf);
@@ -558,9 +622,9 @@ int imei_store_pairs_of(struct imei_store *st, uint64_t key, struct imei_pairing
 int imei_store_stats(struct imei_store *st, struct imei_store_stats *out, struct imei_store_error *err)
 {
 	memset(out, 0, sizeof *out);
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->stats(st->be, out, err);
-	unlock(st);
+	rdunlock(st, locked);
 	return rc;
 }
 
@@ -573,9 +637,9 @@ void imei_store_counters(struct imei_store *st, struct imei_store_counters *out)
 	}
 	struct imei_store_stats s;
 	struct imei_store_error err;
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->stats(st->be, &s, &err);
-	unlock(st);
+	rdunlock(st, locked);
 	if (rc == 0) {
 		out->recorded = s.recorded;
 		out->written = s.recorded - s.pending;
@@ -585,9 +649,9 @@ void imei_store_counters(struct imei_store *st, struct imei_store_counters *out)
 
 int imei_store_check(struct imei_store *st, struct imei_store_error *err)
 {
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->check(st->be, err);
-	unlock(st);
+	rdunlock(st, locked);
 	return rc;
 }
 
@@ -601,7 +665,7 @@ struct imei_store_iter *imei_store_iter_open(struct imei_store *st, enum imei_it
 	}
 	int rc = 0;
 	wrlock(st);
-	if (!st->read_only)
+	if (!st->read_only && !atomic_load_explicit(&st->frozen, memory_order_relaxed))
 		rc = st->ops->flush(st->be, err);
 	it->it = rc < 0 ? NULL : st->ops->iter_open(st->be, kind, err);
 	unlock(st);
@@ -618,9 +682,9 @@ int imei_store_iter_next(struct imei_store_iter *it, struct imei_sighting_agg *o
 	struct imei_store *st = it->st;
 	if (!st->ops->iter_needs_lock)
 		return st->ops->iter_next(st->be, it->it, out, err);
-	rdlock(st);
+	bool locked = rdlock(st);
 	int rc = st->ops->iter_next(st->be, it->it, out, err);
-	unlock(st);
+	rdunlock(st, locked);
 	return rc;
 }
 
@@ -630,7 +694,8 @@ int imei_store_put_aggs(struct imei_store *st, const struct imei_sighting_agg *a
 	if (!st->ops->put_aggs)
 		return imei_store_fail(err, IMEI_STORE_EINVAL, "%s store: cannot restore a snapshot (a memory store can)",
 		                       st->ops->name);
-	wrlock(st);
+	if (wrlock_writable(st, err) < 0)
+		return -1;
 	int rc = st->ops->put_aggs(st->be, a, n, err);
 	unlock(st);
 	return rc;

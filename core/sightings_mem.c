@@ -2,15 +2,19 @@
  * sightings_mem.c — the in-memory sightings backend: for tests, batch jobs and replays.
  *
  * Aggregates (sightings_agg.c) live in 48-byte records, packed (a key fits in 47 bits,
- * an encoded IMSI in 51), in chunks of one 2 MiB huge page each (the first one grows from
- * small), so that random access costs no TLB misses where the kernel grants transparent
- * huge pages (madvise). One open-addressing index
- * (linear probing, load <= 3/4) of 32-bit slots — a 28-bit record id and 4 hash bits to
- * skip most wrong records unread — finds them: a device's first record (its "head") is
- * indexed by the key alone, every other by (key, IMSI, MSISDN); the records of one key
- * are chained from the head. So a record is one probe for most devices, two for a clone,
- * and all records of a key are one chain walk. Pairings are a second, small table.
- * Per aggregate: 48 bytes + 5.3..10.7 bytes of index.
+ * an encoded IMSI in 51), in chunks of one 2 MiB huge page each, so that random access
+ * costs no TLB misses where the kernel grants transparent huge pages (madvise). The last
+ * chunk is only as large as its records need: it grows from small by doubling, or is
+ * sized exactly by reserve (imei_store_reserve), and is never a huge page that it would
+ * fill only in part. One open-addressing index (linear probing, load <= 3/4) of 32-bit
+ * slots — a 28-bit record id and 4 hash bits to skip most wrong records unread — finds
+ * them: a device's first record (its "head") is indexed by the key alone, every other by
+ * (key, IMSI, MSISDN); the records of one key are chained from the head. So a record is
+ * one probe for most devices, two for a clone, and all records of a key are one chain
+ * walk. The index has any number of slots, not only a power of two (a hash's top 32 bits
+ * times the slot count, shifted: Lemire's range reduction), so reserve sizes it to 4/3 of
+ * what it will hold; growing one by one doubles it. Pairings are a second, small table.
+ * Per aggregate: 48 bytes + 5.3 bytes of index when reserved (to 10.7 grown).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,9 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define CHUNK (HUGE_PAGE / 48) /* records per chunk: 43690, one huge page */
-#define FIRST_CHUNK 1024        /* chunk 0 starts this small and doubles up to CHUNK */
+#define FIRST_CHUNK 1024        /* the last chunk starts this small and doubles up to CHUNK */
+#define MIN_SLOTS 1024
+#define PAGE 4096
 #define PREFETCH 8              /* record_many looks this far ahead */
 #define ID_BITS 28
 #define ID_MASK ((1u << ID_BITS) - 1)
@@ -48,13 +54,13 @@ struct mpair {
 };
 
 struct mem {
-	struct mrec **chunks;
+	struct mrec **chunks; /* each CHUNK records but the last */
 	size_t nchunks, chunks_cap;
-	size_t cap0; /* records chunk 0 has room for */
+	size_t last_cap; /* records the last chunk has room for */
 	size_t n;        /* records */
 	size_t keys;     /* head records */
 	uint32_t *slots; /* index */
-	size_t mask;
+	size_t nslots;
 	struct mpair *pairs;
 	size_t pmask, npairs;
 	uint64_t recorded;
@@ -91,16 +97,18 @@ static struct mrec *rec(const struct mem *m, uint32_t id)
 	return &m->chunks[id / CHUNK][id % CHUNK];
 }
 
-/* size bytes, on 2 MiB huge pages when that large (a hint the kernel may ignore). */
+/* size bytes, its whole 2 MiB stretches on huge pages (a hint the kernel may ignore);
+ * the rest on small pages, so that a tail is never a huge page used in part. */
 static void *alloc_big(size_t size)
 {
 	void *p = NULL;
-	if (size < HUGE_PAGE)
+	size_t huge = (size + PAGE - 1) / PAGE * PAGE / HUGE_PAGE * HUGE_PAGE;
+	if (!huge)
 		return malloc(size);
 	if (posix_memalign(&p, HUGE_PAGE, size) != 0)
 		return NULL;
 #ifdef MADV_HUGEPAGE
-	madvise(p, size, MADV_HUGEPAGE);
+	madvise(p, huge, MADV_HUGEPAGE);
 #endif
 	return p;
 }
@@ -139,17 +147,41 @@ static void from_agg(struct mrec *r, const struct imei_sighting_agg *a, bool hea
 	r->op = a->op;
 }
 
-static uint32_t slot_of(uint64_t h, size_t id)
+/* A hash's slot: its top 32 bits scaled to [0, nslots) (Lemire's range reduction; no
+ * power of two needed), and its 4 tag bits taken from elsewhere (bits 28..31). */
+static size_t home_of(uint64_t h, size_t nslots)
 {
-	return (uint32_t)(h >> 60) << ID_BITS | (uint32_t)id;
+	return (size_t)((h >> 32) * (uint64_t)nslots >> 32);
 }
 
-static void index_put(uint32_t *slots, size_t mask, uint64_t h, size_t id)
+static uint32_t tag_of(uint64_t h)
 {
-	size_t i = (size_t)h & mask;
+	return (uint32_t)h >> 28;
+}
+
+static size_t next_slot(size_t i, size_t nslots)
+{
+	return i + 1 == nslots ? 0 : i + 1;
+}
+
+static uint32_t slot_of(uint64_t h, size_t id)
+{
+	return tag_of(h) << ID_BITS | (uint32_t)id;
+}
+
+static void index_put(uint32_t *slots, size_t nslots, uint64_t h, size_t id)
+{
+	size_t i = home_of(h, nslots);
 	while (slots[i] != EMPTY)
-		i = (i + 1) & mask;
+		i = next_slot(i, nslots);
 	slots[i] = slot_of(h, id);
+}
+
+/* Index slots for n records at load <= 3/4. */
+static size_t slots_for(size_t n)
+{
+	size_t s = n / 3 * 4 + (n % 3 * 4 + 2) / 3;
+	return s < MIN_SLOTS ? MIN_SLOTS : s;
 }
 
 static uint64_t home_hash(const struct mrec *r)
@@ -165,10 +197,10 @@ static int index_resize(struct mem *m, size_t cap, struct imei_store_error *err)
 		                       cap);
 	memset(slots, 0xFF, cap * sizeof *slots);
 	for (size_t id = 0; id < m->n; id++)
-		index_put(slots, cap - 1, home_hash(rec(m, (uint32_t)id)), id);
+		index_put(slots, cap, home_hash(rec(m, (uint32_t)id)), id);
 	free(m->slots);
 	m->slots = slots;
-	m->mask = cap - 1;
+	m->nslots = cap;
 	return 0;
 }
 
@@ -176,8 +208,8 @@ static int index_resize(struct mem *m, size_t cap, struct imei_store_error *err)
 static uint32_t find_head(const struct mem *m, uint64_t key)
 {
 	uint64_t h = hash_key(key);
-	uint32_t tag = (uint32_t)(h >> 60);
-	for (size_t i = (size_t)h & m->mask;; i = (i + 1) & m->mask) {
+	uint32_t tag = tag_of(h);
+	for (size_t i = home_of(h, m->nslots);; i = next_slot(i, m->nslots)) {
 		uint32_t s = m->slots[i];
 		if (s == EMPTY)
 			return EMPTY;
@@ -192,8 +224,8 @@ static uint32_t find_head(const struct mem *m, uint64_t key)
 static uint32_t find_other(const struct mem *m, uint64_t key, uint64_t imsi, uint64_t msisdn)
 {
 	uint64_t h = hash_triple(key, imsi, msisdn);
-	uint32_t tag = (uint32_t)(h >> 60);
-	for (size_t i = (size_t)h & m->mask;; i = (i + 1) & m->mask) {
+	uint32_t tag = tag_of(h);
+	for (size_t i = home_of(h, m->nslots);; i = next_slot(i, m->nslots)) {
 		uint32_t s = m->slots[i];
 		if (s == EMPTY)
 			return EMPTY;
@@ -205,42 +237,100 @@ static uint32_t find_other(const struct mem *m, uint64_t key, uint64_t imsi, uin
 	}
 }
 
+/* Records the chunks have room for. */
+static size_t rec_cap(const struct mem *m)
+{
+	return m->nchunks ? (m->nchunks - 1) * CHUNK + m->last_cap : 0;
+}
+
+/* The last chunk grown to cap records (<= CHUNK): a full one moves onto a huge page. */
+static int grow_last(struct mem *m, size_t cap, struct imei_store_error *err)
+{
+	struct mrec *old = m->chunks[m->nchunks - 1], *c;
+	if (cap == CHUNK) {
+		c = alloc_big(CHUNK * sizeof *c);
+		if (c) {
+			memcpy(c, old, m->last_cap * sizeof *c);
+			free(old);
+		}
+	} else {
+		c = realloc(old, cap * sizeof *c);
+	}
+	if (!c)
+		return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
+		                       rec_cap(m) - m->last_cap + cap);
+	m->chunks[m->nchunks - 1] = c;
+	m->last_cap = cap;
+	return 0;
+}
+
+/* A new last chunk of cap records (the one before it full). */
+static int add_chunk(struct mem *m, size_t cap, struct imei_store_error *err)
+{
+	if (m->nchunks == m->chunks_cap) {
+		size_t ncap = m->chunks_cap * 2;
+		struct mrec **chunks = realloc(m->chunks, ncap * sizeof *chunks);
+		if (!chunks)
+			return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
+		m->chunks = chunks;
+		m->chunks_cap = ncap;
+	}
+	struct mrec *c = cap == CHUNK ? alloc_big(CHUNK * sizeof *c) : malloc(cap * sizeof *c);
+	if (!c)
+		return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
+		                       rec_cap(m) + cap);
+	m->chunks[m->nchunks++] = c;
+	m->last_cap = cap;
+	return 0;
+}
+
+/* Room for want records in all. exact: chunks of just that room (the last one sized to
+ * what is left); else the last chunk doubles (from FIRST_CHUNK) up to a full one. */
+static int room_for(struct mem *m, size_t want, bool exact, struct imei_store_error *err)
+{
+	while (rec_cap(m) < want) {
+		size_t base = m->nchunks ? (m->nchunks - 1) * CHUNK : 0;
+		size_t cap = exact ? want - base : (m->last_cap ? m->last_cap * 2 : FIRST_CHUNK);
+		if (m->nchunks && m->last_cap < CHUNK) {
+			if (grow_last(m, cap < CHUNK ? cap : CHUNK, err) < 0)
+				return -1;
+			continue;
+		}
+		if (!exact)
+			cap = FIRST_CHUNK; /* a chunk after a full one starts small too */
+		else if (m->nchunks)
+			cap = want - base - CHUNK;
+		if (add_chunk(m, cap < CHUNK ? cap : CHUNK, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Room for one more record: a chunk and index space. The new id is m->n. */
 static int reserve(struct mem *m, struct imei_store_error *err)
 {
 	if (m->n >= MAX_RECORDS)
 		return imei_store_fail(err, IMEI_STORE_EFULL, "memory store: full at %zu aggregates", m->n);
-	if ((m->n + 1) * 4 > (m->mask + 1) * 3 && index_resize(m, (m->mask + 1) * 2, err) < 0)
+	if ((m->n + 1) * 4 > m->nslots * 3 && index_resize(m, m->nslots * 2, err) < 0)
 		return -1;
-	size_t c = m->n / CHUNK;
-	if (c == 0 && m->n == m->cap0) {
-		size_t cap = m->cap0 ? m->cap0 * 2 : FIRST_CHUNK;
-		if (cap > CHUNK)
-			cap = CHUNK;
-		struct mrec *c0 = realloc(m->nchunks ? m->chunks[0] : NULL, cap * sizeof *c0);
-		if (!c0)
-			return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
-			                       cap);
-		if (!m->nchunks)
-			m->nchunks = 1;
-		m->chunks[0] = c0;
-		m->cap0 = cap;
-	} else if (c > 0 && c == m->nchunks) {
-		if (m->nchunks == m->chunks_cap) {
-			size_t cap = m->chunks_cap * 2;
-			struct mrec **chunks = realloc(m->chunks, cap * sizeof *chunks);
-			if (!chunks)
-				return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
-			m->chunks = chunks;
-			m->chunks_cap = cap;
-		}
-		struct mrec *chunk = alloc_big(CHUNK * sizeof *chunk);
-		if (!chunk)
-			return imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory for %zu aggregates",
-			                       m->n + CHUNK);
-		m->chunks[m->nchunks++] = chunk;
-	}
-	return 0;
+	return room_for(m, m->n + 1, false, err);
+}
+
+/* Room for n more records at once: the index sized to hold them all at load <= 3/4 (no
+ * rebuild while they come) and chunks for exactly them. */
+static int mem_reserve(void *be, size_t n, struct imei_store_error *err)
+{
+	struct mem *m = be;
+	if (m->read_only)
+		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
+	if (n > MAX_RECORDS - m->n)
+		return imei_store_fail(err, IMEI_STORE_EFULL,
+		                       "memory store: no room for %zu more aggregates (%zu held, at most %zu)", n, m->n,
+		                       MAX_RECORDS);
+	size_t want = m->n + n, slots = slots_for(want);
+	if (slots > m->nslots && index_resize(m, slots, err) < 0)
+		return -1;
+	return room_for(m, want, true, err);
 }
 
 /* A new record for aggregate a (its triple not in the store): chained after the key's
@@ -255,28 +345,15 @@ static int insert_rec(struct mem *m, const struct imei_sighting_agg *a, uint32_t
 	from_agg(r, a, head == EMPTY);
 	if (head == EMPTY) {
 		r->next = NO_NEXT;
-		index_put(m->slots, m->mask, hash_key(a->key), nid);
+		index_put(m->slots, m->nslots, hash_key(a->key), nid);
 		m->keys++;
 	} else {
 		struct mrec *h = rec(m, head);
 		r->next = h->next;
 		h->next = (uint32_t)nid;
-		index_put(m->slots, m->mask, hash_triple(a->key, a->imsi, a->msisdn), nid);
+		index_put(m->slots, m->nslots, hash_triple(a->key, a->imsi, a->msisdn), nid);
 	}
 	return 0;
-}
-
-/* The record of a triple, or EMPTY; *headp: the key's head record, or EMPTY. */
-static uint32_t find_triple(const struct mem *m, uint64_t key, uint64_t imsi, uint64_t msisdn, uint32_t *headp)
-{
-	uint32_t head = find_head(m, key);
-	*headp = head;
-	if (head == EMPTY)
-		return EMPTY;
-	const struct mrec *h = rec(m, head);
-	if ((h->iw & IMSI_MASK) == imsi && h->msisdn == msisdn)
-		return head;
-	return find_other(m, key, imsi, msisdn);
 }
 
 static int mem_record(void *be, const struct imei_sighting *s, struct imei_store_error *err)
@@ -311,55 +388,90 @@ static int mem_record(void *be, const struct imei_sighting *s, struct imei_store
 	return 0;
 }
 
-/* Put a whole aggregate (a snapshot being restored): it replaces the triple's. */
-static int mem_put_agg(void *be, const struct imei_sighting_agg *a, struct imei_store_error *err)
+/* Put a whole aggregate (a snapshot being restored): it replaces the triple's. head: its
+ * key's head record, or EMPTY when the key has none. Returns the key's head after (the
+ * new record when it is the first), or EMPTY with err. */
+static uint32_t put_agg(struct mem *m, const struct imei_sighting_agg *a, uint32_t head,
+                        struct imei_store_error *err)
 {
-	struct mem *m = be;
-	if (m->read_only)
-		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
-	uint32_t head;
-	uint32_t id = find_triple(m, a->key, a->imsi, a->msisdn, &head);
+	uint32_t id = EMPTY;
+	if (head != EMPTY) {
+		const struct mrec *h = rec(m, head);
+		id = (h->iw & IMSI_MASK) == a->imsi && h->msisdn == a->msisdn ? head
+		                                                               : find_other(m, a->key, a->imsi, a->msisdn);
+	}
 	if (id != EMPTY) {
 		struct mrec *r = rec(m, id);
 		uint32_t next = r->next;
 		from_agg(r, a, id == head);
 		r->next = next;
-		return 0;
+		return head;
 	}
-	return insert_rec(m, a, head, err);
+	if (insert_rec(m, a, head, err) < 0)
+		return EMPTY;
+	return head != EMPTY ? head : (uint32_t)(m->n - 1);
 }
 
 /* For a batch: the index slot of a key far ahead, and the record the slot of a key nearer
  * ahead names (its slot fetched by then), so that the cache misses of several overlap.
- * NULL: none that far. */
-static void prefetch_ahead(const struct mem *m, const uint64_t *far, const uint64_t *near)
+ * NULL: none that far. write: the record is about to be written (else only read: a line
+ * other threads share stays shared). */
+/* Inlined always: GCC takes a function that only prefetches for one without effects (a
+ * "const" function, IPA pure-const) and deletes its calls, prefetches and all. */
+#define PREFETCHER static inline __attribute__((always_inline)) void
+
+PREFETCHER prefetch_ahead(const struct mem *m, const uint64_t *far, const uint64_t *near, bool write)
 {
 	if (far)
-		__builtin_prefetch(&m->slots[(size_t)hash_key(*far) & m->mask]);
+		__builtin_prefetch(&m->slots[home_of(hash_key(*far), m->nslots)]);
 	if (near) {
-		uint32_t slot = m->slots[(size_t)hash_key(*near) & m->mask];
-		if (slot != EMPTY)
+		uint32_t slot = m->slots[home_of(hash_key(*near), m->nslots)];
+		if (slot == EMPTY)
+			return;
+		if (write)
 			__builtin_prefetch(rec(m, slot & ID_MASK), 1);
+		else
+			__builtin_prefetch(rec(m, slot & ID_MASK), 0);
 	}
 }
 
-/* Many aggregates: the same as one by one, with the index sized for them all first (no
- * rebuild midway) and the index slot of an aggregate a few ahead prefetched, and the
- * record it names. */
+/* imei_store_prefetch: the store is frozen (nothing moves under it). */
+static void mem_prefetch(void *be, uint64_t far, uint64_t near)
+{
+	const struct mem *m = be;
+	prefetch_ahead(m, imei_sight_key_ok(far) ? &far : NULL, imei_sight_key_ok(near) ? &near : NULL, false);
+}
+
+/* put_aggs' look-ahead: an aggregate's index slot PREFETCH ahead — its key's, or, when
+ * it follows another of its key (that key's head then known), its triple's — and the head
+ * record of a new key PREFETCH / 2 ahead. */
+PREFETCHER prefetch_put(const struct mem *m, const struct imei_sighting_agg *a, size_t n, size_t i)
+{
+	size_t f = i + PREFETCH, k = i + PREFETCH / 2;
+	if (f < n) {
+		const struct imei_sighting_agg *x = &a[f];
+		uint64_t h = x->key == a[f - 1].key ? hash_triple(x->key, x->imsi, x->msisdn) : hash_key(x->key);
+		__builtin_prefetch(&m->slots[home_of(h, m->nslots)]);
+	}
+	if (k < n && a[k].key != a[k - 1].key)
+		prefetch_ahead(m, NULL, &a[k].key, true);
+}
+
+/* Many aggregates: the same as one by one, with cache misses overlapped (prefetch_put)
+ * and the key's head looked up once for a run of aggregates of one key (a device's
+ * triples come together). Room is made as they come (no guess: a put may replace); a
+ * caller who knows how many are new reserves first (mem_reserve). */
 static int mem_put_aggs(void *be, const struct imei_sighting_agg *a, size_t n, struct imei_store_error *err)
 {
 	struct mem *m = be;
 	if (m->read_only)
 		return imei_store_fail(err, IMEI_STORE_EREADONLY, "memory store: opened read-only");
-	size_t cap = m->mask + 1;
-	while ((m->n + n) * 4 > cap * 3)
-		cap *= 2;
-	if (cap != m->mask + 1 && index_resize(m, cap, err) < 0)
-		return -1;
+	uint32_t head = EMPTY;
 	for (size_t i = 0; i < n; i++) {
-		prefetch_ahead(m, i + PREFETCH < n ? &a[i + PREFETCH].key : NULL,
-		               i + PREFETCH / 2 < n ? &a[i + PREFETCH / 2].key : NULL);
-		if (mem_put_agg(m, &a[i], err) < 0)
+		prefetch_put(m, a, n, i);
+		if (i == 0 || a[i].key != a[i - 1].key)
+			head = find_head(m, a[i].key);
+		if ((head = put_agg(m, &a[i], head, err)) == EMPTY)
 			return -1;
 	}
 	return 0;
@@ -373,7 +485,7 @@ static int mem_record_many(void *be, const struct imei_sighting *s, size_t n, si
 	struct mem *m = be;
 	for (size_t i = 0; i < n; i++) {
 		prefetch_ahead(m, i + PREFETCH < n ? &s[i + PREFETCH].key : NULL,
-		               i + PREFETCH / 2 < n ? &s[i + PREFETCH / 2].key : NULL);
+		               i + PREFETCH / 2 < n ? &s[i + PREFETCH / 2].key : NULL, true);
 		if (mem_record(m, &s[i], err) < 0) {
 			*done = i;
 			return -1;
@@ -522,9 +634,8 @@ static int mem_stats(void *be, struct imei_store_stats *out, struct imei_store_e
 	out->recorded = m->recorded;
 	out->committed = m->recorded;
 	out->pending = 0;
-	size_t chunks = m->nchunks ? m->cap0 + (m->nchunks - 1) * CHUNK : 0;
-	out->bytes = sizeof *m + chunks * sizeof(struct mrec) + m->chunks_cap * sizeof(struct mrec *) +
-	             (m->mask + 1) * sizeof(uint32_t) + (m->pmask + 1) * sizeof(struct mpair);
+	out->bytes = sizeof *m + rec_cap(m) * sizeof(struct mrec) + m->chunks_cap * sizeof(struct mrec *) +
+	             m->nslots * sizeof(uint32_t) + (m->pmask + 1) * sizeof(struct mpair);
 	return 0;
 }
 
@@ -534,7 +645,7 @@ static int mem_check(void *be, struct imei_store_error *err)
 	struct imei_sighting_agg a;
 	const char *why = "";
 	size_t heads = 0, chained = 0, used = 0;
-	for (size_t i = 0; i <= m->mask; i++)
+	for (size_t i = 0; i < m->nslots; i++)
 		used += m->slots[i] != EMPTY;
 	if (used != m->n)
 		return imei_store_fail(err, IMEI_STORE_ECORRUPT, "memory store: index holds %zu records, not %zu", used,
@@ -641,11 +752,9 @@ void *imei_store_mem_open(const struct imei_store_opts *opts, struct imei_store_
 		imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
 		return NULL;
 	}
-	size_t want = opts && opts->capacity ? opts->capacity : 0, cap = 1024;
+	size_t want = opts && opts->capacity ? opts->capacity : 0;
 	if (want > MAX_RECORDS)
 		want = MAX_RECORDS;
-	while (cap / 4 * 3 < want)
-		cap *= 2;
 	m->read_only = opts && opts->read_only;
 	m->chunks = malloc(16 * sizeof *m->chunks);
 	m->chunks_cap = 16;
@@ -654,15 +763,9 @@ void *imei_store_mem_open(const struct imei_store_opts *opts, struct imei_store_
 		imei_store_fail(err, IMEI_STORE_ENOMEM, "memory store: out of memory");
 		return NULL;
 	}
-	/* chunk 0 sized for the capacity asked for, when that is under a full chunk */
-	if (want > FIRST_CHUNK) {
-		m->cap0 = want < CHUNK ? want : CHUNK;
-		m->chunks[0] = malloc(m->cap0 * sizeof(struct mrec));
-		m->nchunks = m->chunks[0] != NULL;
-		if (!m->nchunks)
-			m->cap0 = 0;
-	}
-	if (index_resize(m, cap, err) < 0 || pairs_resize(m, 64, err) < 0) {
+	/* the index and the chunks sized for the capacity asked for (reserve) */
+	if (index_resize(m, slots_for(want), err) < 0 || pairs_resize(m, 64, err) < 0 ||
+	    (want && room_for(m, want, true, err) < 0)) {
 		mem_close(m);
 		return NULL;
 	}
@@ -686,5 +789,7 @@ const struct imei_store_ops imei_store_mem_ops = {
 	.iter_close = mem_iter_close,
 	.close = mem_close,
 	.put_aggs = mem_put_aggs,
+	.reserve = mem_reserve,
+	.prefetch = mem_prefetch,
 	.iter_needs_lock = true,
 };

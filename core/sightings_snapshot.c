@@ -181,6 +181,9 @@ int imei_store_restore(struct imei_store *st, const unsigned char *buf, size_t l
 		                       (unsigned long long)naggs, (unsigned long long)npairs);
 	if (fnv1a(buf, len - 8) != get64(buf + len - 8))
 		return imei_store_fail(err, IMEI_STORE_ECORRUPT, "snapshot: damaged (checksum mismatch)");
+	/* room for them all at once (and a frozen store refuses here, before anything) */
+	if (imei_store_reserve(st, (size_t)naggs, err) < 0)
+		return -1;
 	const unsigned char *p = buf + HEAD;
 	struct imei_sighting_agg batch[RESTORE_BATCH];
 	size_t nb = 0;

@@ -1,8 +1,9 @@
 /*
- * u64set.c — build frozen open-addressing hash sets of 64-bit values and of pairs
- * (see imei_u64set.h). Built in two steps when the input repeats values: insert into
- * 2·n slots counting the repeats, then, if any, move the distinct values into 2·distinct
- * slots so the load factor is exactly 0.5 whatever the input.
+ * u64set.c — build the compact frozen sets of 64-bit values and of pairs (see
+ * imei_u64set.h). A counting sort by bucket (two passes over the input: count, then
+ * place), a sort of each small bucket, the repeats dropped; then, for values, the
+ * sorted hashes placed in their slots, in place; for pairs, the bucket offsets.
+ * Linear in the input; besides the input, the set and a small count per bucket.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,53 +12,113 @@
 
 #include "imei_u64set.h"
 
-static size_t slots_for(size_t n)
+#define HUGE_PAGE ((size_t)2 << 20)
+#define SMALL_BUCKET 32 /* sorted by insertion up to this size, by qsort(3) above */
+
+/* About 4 values a bucket: 1 byte of offsets a value. */
+static size_t buckets_for(size_t n)
 {
-	return n < 1 ? 2 : 2 * n;
+	return n / 4 + 1;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* Table memory, filled with 0xff bytes (every slot IMEI_U64SET_EMPTY). Tables of 2 MiB
- * and more are aligned to 2 MiB and offered transparent huge pages: a random probe then
- * costs a cache miss, not also a TLB miss (measured in bench/lists_bench.c). */
+/* Table memory. Tables of 2 MiB and more are aligned to 2 MiB and their whole 2 MiB
+ * pages offered transparent huge pages: a random probe then costs a cache miss, not
+ * also a TLB miss (bench/lists_bench.c); the tail stays in small pages (no rounding up). */
 static void *new_table(size_t bytes)
 {
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes ? bytes : 1);
 	void *p;
-	if (bytes < HUGE_PAGE) {
-		p = malloc(bytes);
-	} else {
-		size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-		p = aligned_alloc(HUGE_PAGE, rounded);
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		return NULL;
 #ifdef MADV_HUGEPAGE
-		if (p)
-			madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+	madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* advice only: failure changes nothing */
 #endif
-	}
-	if (p)
-		memset(p, 0xff, bytes);
 	return p;
 }
 
-static uint64_t *new_slots(size_t cap)
+static int fail(int err, void *a, void *b)
 {
-	return new_table(cap * sizeof(uint64_t)); /* cap <= 2^32: no overflow */
+	free(a);
+	free(b);
+	errno = err;
+	return -1;
 }
 
-/* Insert x; true if it was new. */
-static bool put(uint64_t *slots, size_t cap, uint64_t x)
+/* ---- sets of values ------------------------------------------------------------------ */
+
+static int cmp_u64(const void *x, const void *y)
 {
-	size_t i = imei_u64set_home(imei_u64_mix(x), cap);
-	for (;;) {
-		if (slots[i] == x)
-			return false;
-		if (slots[i] == IMEI_U64SET_EMPTY) {
-			slots[i] = x;
-			return true;
-		}
-		if (++i == cap)
-			i = 0;
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void sort_u64(uint64_t *v, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(v, n, sizeof *v, cmp_u64);
+		return;
 	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* The home slots for n values: load 8/9. */
+static size_t cap_for(size_t n)
+{
+	return n + n / 8 + 1;
+}
+
+/* Slots past the home slots for the members the last homes push out: a few on random
+ * hashes; more (a larger table) only when the hashes crowd there. */
+static size_t slack_for(size_t n)
+{
+	return 16 + n / 256;
+}
+
+/* What a free slot i holds: the smallest hash whose home is after i (UINT64_MAX when
+ * none is), so the table stays sorted and a free slot stops a lookup from before it. */
+static uint64_t gap_value(size_t i, size_t cap)
+{
+	uint64_t m = (uint64_t)i + 1;
+	if (m >= cap)
+		return UINT64_MAX;
+	uint64_t top = ((m << 32) + cap - 1) / cap; /* the least t with (t·cap) >> 32 >= m */
+	return top >> 32 ? UINT64_MAX : top << 32;
+}
+
+/* Where the members end: each goes to the first slot at or after its home that is
+ * free (they come in increasing order, so after the one before). */
+static size_t members_end(const uint64_t *h, size_t d, size_t cap)
+{
+	size_t pos = 0;
+	for (size_t j = 0; j < d; j++) {
+		size_t home = imei_u64set_home(h[j], cap);
+		pos = (home > pos ? home : pos) + 1;
+	}
+	return pos;
+}
+
+/* The table from the sorted distinct hashes in its top d slots, in place: member j goes
+ * to slot pos(j) <= j + (end - d) < len - d + j, so the writes stay below the hashes
+ * still to be read. */
+static void place(uint64_t *t, size_t len, size_t d, size_t cap)
+{
+	const uint64_t *h = t + (len - d);
+	size_t pos = 0;
+	for (size_t j = 0; j < d; j++) {
+		uint64_t v = h[j];
+		for (size_t home = imei_u64set_home(v, cap); pos < home; pos++)
+			t[pos] = gap_value(pos, cap);
+		t[pos++] = v;
+	}
+	for (; pos < len; pos++) /* from cap - 1 on: UINT64_MAX, the padding among them */
+		t[pos] = gap_value(pos, cap);
 }
 
 int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size_t *dups)
@@ -68,33 +129,51 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 		errno = E2BIG;
 		return -1;
 	}
-	size_t cap = slots_for(n), distinct = 0;
-	uint64_t *slots = new_slots(cap);
-	if (!slots) {
-		errno = ENOMEM;
-		return -1;
+	/* the hashes sorted into the top of the table: a counting sort by bucket of about
+	 * 4, then each bucket sorted */
+	size_t len = cap_for(n) + slack_for(n) + IMEI_U64SET_PAD, nb = n / 4 + 1; /* n <= 2^31: no overflow */
+	uint32_t *start = calloc(nb + 1, sizeof *start);
+	uint64_t *t = new_table(len * sizeof *t), *h = t + (len - n);
+	if (!start || !t)
+		return fail(ENOMEM, start, t);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == IMEI_U64SET_EMPTY)
+			return fail(EINVAL, start, t);
+		start[imei_u64set_home(imei_u64_mix(v[i]), nb) + 1]++;
 	}
+	for (size_t b = 1; b <= nb; b++) /* start[b]: where bucket b begins */
+		start[b] += start[b - 1];
+	for (size_t i = 0; i < n; i++) { /* afterwards start[b]: where bucket b ends */
+		uint64_t x = imei_u64_mix(v[i]);
+		h[start[imei_u64set_home(x, nb)]++] = x;
+	}
+	for (size_t b = 0, from = 0; b < nb; from = start[b++])
+		sort_u64(h + from, start[b] - from);
+	free(start);
+	size_t d = 0; /* sorted: repeats are neighbours */
 	for (size_t i = 0; i < n; i++)
-		distinct += put(slots, cap, v[i]);
-	if (distinct < n) {
-		size_t cap2 = slots_for(distinct);
-		uint64_t *slots2 = new_slots(cap2);
-		if (!slots2) {
-			free(slots);
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < cap; i++)
-			if (slots[i] != IMEI_U64SET_EMPTY)
-				put(slots2, cap2, slots[i]);
-		free(slots);
-		slots = slots2;
-		cap = cap2;
+		if (d == 0 || h[i] != h[d - 1])
+			h[d++] = h[i];
+	size_t cap = cap_for(d), end = members_end(h, d, cap);
+	size_t want = (end > cap + slack_for(d) ? end : cap + slack_for(d)) + IMEI_U64SET_PAD;
+	if (want != len) { /* repeats, or members pushed far past the homes: a table of its size */
+		uint64_t *t2 = new_table(want * sizeof *t2);
+		if (!t2)
+			return fail(ENOMEM, t, NULL);
+		memcpy(t2 + (want - d), h, d * sizeof *h);
+		free(t);
+		t = t2;
+		len = want;
+	} else {
+		memmove(t + (len - d), h, d * sizeof *h);
 	}
-	set->slots = slots;
+	place(t, len, d, cap);
+	set->slots = t;
 	set->cap = cap;
-	set->n = distinct;
-	*dups = n - distinct;
+	set->end = end;
+	set->len = len;
+	set->n = d;
+	*dups = n - d;
 	return 0;
 }
 
@@ -104,23 +183,33 @@ void imei_u64set_free(struct imei_u64set *set)
 	memset(set, 0, sizeof *set);
 }
 
-static struct imei_u64pair *new_pair_slots(size_t cap)
+size_t imei_u64set_bytes(const struct imei_u64set *set)
 {
-	return new_table(cap * sizeof(struct imei_u64pair));
+	return set->len * sizeof *set->slots;
 }
 
-static bool put_pair(struct imei_u64pair *slots, size_t cap, struct imei_u64pair x)
+/* ---- sets of pairs --------------------------------------------------------------------- */
+
+static int cmp_pair(const void *x, const void *y)
 {
-	size_t i = imei_u64set_home(imei_u64pair_hash(x.a, x.b), cap);
-	for (;;) {
-		if (slots[i].a == x.a && slots[i].b == x.b)
-			return false;
-		if (slots[i].a == IMEI_U64SET_EMPTY) {
-			slots[i] = x;
-			return true;
-		}
-		if (++i == cap)
-			i = 0;
+	const struct imei_u64pair *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	return p->b < q->b ? -1 : p->b > q->b;
+}
+
+static void sort_pairs(struct imei_u64pair *v, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(v, n, sizeof *v, cmp_pair);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct imei_u64pair x = v[i];
+		size_t j = i;
+		for (; j > 0 && cmp_pair(&v[j - 1], &x) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
 	}
 }
 
@@ -132,38 +221,55 @@ int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair
 		errno = E2BIG;
 		return -1;
 	}
-	size_t cap = slots_for(n), distinct = 0;
-	struct imei_u64pair *slots = new_pair_slots(cap);
-	if (!slots) {
-		errno = ENOMEM;
-		return -1;
+	size_t nb = buckets_for(n);
+	uint32_t *start = calloc(nb + 1, sizeof *start);
+	struct imei_u64pair *p = new_table(n * sizeof *p);
+	if (!start || !p)
+		return fail(ENOMEM, start, p);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].a == IMEI_U64SET_EMPTY)
+			return fail(EINVAL, start, p);
+		start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb) + 1]++;
 	}
+	for (size_t b = 1; b <= nb; b++)
+		start[b] += start[b - 1];
 	for (size_t i = 0; i < n; i++)
-		distinct += put_pair(slots, cap, v[i]);
-	if (distinct < n) {
-		size_t cap2 = slots_for(distinct);
-		struct imei_u64pair *slots2 = new_pair_slots(cap2);
-		if (!slots2) {
-			free(slots);
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < cap; i++)
-			if (slots[i].a != IMEI_U64SET_EMPTY)
-				put_pair(slots2, cap2, slots[i]);
-		free(slots);
-		slots = slots2;
-		cap = cap2;
+		p[start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb)]++] = v[i];
+	memmove(start + 1, start, nb * sizeof *start); /* back to where each bucket begins */
+	start[0] = 0;
+	size_t d = 0; /* sorted within their bucket, repeats are neighbours; kept in order */
+	for (size_t b = 0; b < nb; b++) {
+		size_t from = start[b], to = start[b + 1];
+		sort_pairs(p + from, to - from);
+		for (size_t i = from; i < to; i++)
+			if (i == from || p[i].a != p[d - 1].a || p[i].b != p[d - 1].b)
+				p[d++] = p[i];
 	}
-	set->slots = slots;
-	set->cap = cap;
-	set->n = distinct;
-	*dups = n - distinct;
+	if (d < n) { /* build again from the distinct pairs, sized for them */
+		free(start);
+		int rc = imei_u64pairset_build(set, p, d, dups);
+		int err = errno;
+		free(p);
+		errno = err;
+		if (rc == 0)
+			*dups = n - d;
+		return rc;
+	}
+	set->pairs = p;
+	set->offsets = start;
+	set->nbuckets = nb;
+	set->n = n;
 	return 0;
 }
 
 void imei_u64pairset_free(struct imei_u64pairset *set)
 {
-	free(set->slots);
+	free(set->pairs);
+	free(set->offsets);
 	memset(set, 0, sizeof *set);
+}
+
+size_t imei_u64pairset_bytes(const struct imei_u64pairset *set)
+{
+	return set->pairs ? set->n * sizeof *set->pairs + (set->nbuckets + 1) * sizeof *set->offsets : 0;
 }

@@ -20,7 +20,7 @@
  * IMEIs are blocked by DIRBS, not ignored).
  *
  * Memory: the dumps stream through fixed buffers; what grows is the table of distinct
- * (device, IMSI) pairs of the run (about 80 bytes each) and the store.
+ * (device, IMSI) pairs of the run (48 bytes each) and the store.
  * Threads: ingest may parse in a thread of its own while the calling thread records into
  * the store (the two heaviest steps, overlapped); evaluation runs N threads. All calls
  * below are made from one thread; the stop flag may be set from a signal handler.
@@ -127,7 +127,9 @@ struct imei_replay_eval_config {
 };
 
 /* Create the engines (errors come back here, e.g. a policy that does not load) and start
- * evaluating. Then imei_replay_eval_wait until DONE. */
+ * evaluating. Then imei_replay_eval_wait until DONE. The replay's store is frozen first
+ * (imei_store_freeze): it is only read from here on, by any thread without its lock, and
+ * a write into it later (a second replay's ingest, a record) fails saying so. */
 int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
                            size_t errlen);
 int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t errlen);
@@ -146,24 +148,39 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 #define IMEI_REPLAY_NOTIFICATION 0x40 /* a pair not BLACKLISTED with a condition in its grace
                                        * period: on the operator's notification list */
 
-/* One observed (device, IMSI) pair and its verdict. */
+/* One observed (device, IMSI) pair and its verdict: 48 bytes, as a national run keeps
+ * hundreds of thousands of them at once (docs/classify.md, "Memory"). What the verdict
+ * matched and its block date are out of line (most pairs match nothing):
+ * imei_replay_pair_outcome. */
 struct imei_replay_pair {
 	uint64_t ident;         /* the key, or IMEI_REPLAY_TEXT_BASE + text number */
 	uint64_t imsi;          /* 10^len + value */
 	uint64_t msisdn;        /* of the latest row; 0 = none */
 	uint64_t ops;           /* bit i: seen in a dump of operator i */
-	int32_t first, last;    /* UTC days seen (in this run) */
+	uint16_t first, last;   /* UTC days seen (in this run): days since 1970 fit 16 bits until
+	                         * 2149-06-06; a row dated outside the years 2000 to 2099 is refused
+	                         * where it enters the run, never wrapped (replay_ingest.c asserts) */
 	uint32_t rows;          /* rows of the pair */
+	uint32_t outcome;       /* its verdict's outcome in the run's table; 0: nothing matched,
+	                         * no block date */
 	uint8_t form;           /* IMEI_DUMP_FORM_* of the latest row */
 	uint8_t rat;            /* of the latest row that named one */
-	uint8_t op;             /* operator of the latest row */
-	uint8_t status;         /* enum imei_status of the verdict */
 	uint8_t flags;          /* IMEI_REPLAY_* */
-	int32_t block_day;      /* the verdict's block date, or NO_DAY */
+	unsigned op : 6;        /* operator of the latest row (< IMEI_REPLAY_MAX_OPERATORS) */
+	unsigned status : 2;    /* enum imei_status of the verdict */
+};
+#define IMEI_REPLAY_MAX_PAIR_DAY UINT16_MAX
+
+/* What a pair's verdict says beside its status. */
+struct imei_replay_outcome {
 	uint64_t matched;       /* conditions that matched (bit = condition index), overruled ones left out */
 	uint64_t blocked;       /* of which asking for BLACKLISTED now */
 	uint64_t grace;         /* of which in their grace period */
+	int32_t block_day;      /* the verdict's block date, or NO_DAY */
 };
+/* Valid while the replay is (after the evaluation). */
+const struct imei_replay_outcome *imei_replay_pair_outcome(const struct imei_replay *r,
+                                                           const struct imei_replay_pair *p);
 
 size_t imei_replay_npairs(const struct imei_replay *r);
 const struct imei_replay_pair *imei_replay_pairs(const struct imei_replay *r);

@@ -546,13 +546,14 @@ static void push_pair(lua_State *L, struct imei_replay *r, const struct imei_rep
 		lua_pushboolean(L, 1);
 		lua_setfield(L, -2, "failed");
 	}
-	set_day(L, "block_date", p->block_day);
+	const struct imei_replay_outcome *o = imei_replay_pair_outcome(r, p);
+	set_day(L, "block_date", o->block_day);
 	set_day(L, "first_date", p->first);
 	set_day(L, "last_date", p->last);
 	set_int(L, "rows", (lua_Integer)p->rows);
-	set_int(L, "matched", (lua_Integer)p->matched);
-	set_int(L, "blocked", (lua_Integer)p->blocked);
-	set_int(L, "grace", (lua_Integer)p->grace);
+	set_int(L, "matched", (lua_Integer)o->matched);
+	set_int(L, "blocked", (lua_Integer)o->blocked);
+	set_int(L, "grace", (lua_Integer)o->grace);
 }
 
 /* The device whose first pair is at index i: { imei, status, blocked, notify, pairs }. */
@@ -667,8 +668,9 @@ static int flagged_next(lua_State *L)
 		lua_pushnil(L);
 	lua_pushboolean(L, (p->flags & IMEI_REPLAY_EXCEPTION) != 0);
 	lua_pushboolean(L, (p->flags & IMEI_REPLAY_NOTIFICATION) != 0);
-	push_day_or_nil(L, p->block_day);
-	lua_pushinteger(L, (lua_Integer)p->grace);
+	const struct imei_replay_outcome *o = imei_replay_pair_outcome(r, p);
+	push_day_or_nil(L, o->block_day);
+	lua_pushinteger(L, (lua_Integer)o->grace);
 	lua_pushinteger(L, (lua_Integer)p->ops);
 	return 8;
 }

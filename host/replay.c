@@ -47,6 +47,7 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 	pthread_mutex_init(&r->elock, NULL);
 	pthread_cond_init(&r->edone, NULL);
 	pthread_mutex_init(&r->clock_, NULL);
+	imei_replay_outcomes_init(&r->outcomes);
 	r->max_day = INT32_MIN;
 	r->min_day = INT32_MAX;
 	r->run_day = cfg->run_day;
@@ -119,6 +120,7 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->tac_blocked);
 	free(r->tac_notified);
 	imei_replay_compare_free(r);
+	imei_replay_outcomes_free(&r->outcomes);
 	if (r->tacdb)
 		imei_tacdb_unref(r->tacdb);
 	imei_store_release(r->store);

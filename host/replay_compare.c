@@ -141,15 +141,17 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 			j++;
 		for (size_t k = i; k < j; k++) {
 			const struct imei_replay_pair *p = &r->pairs[k];
-			const struct replay_outcome *o = &r->old[k];
+			const struct replay_decision *o = &r->old[k];
+			const struct imei_replay_outcome *oo = imei_replay_outcome_at(&r->outcomes, o->outcome);
 			ops |= p->ops;
 			x->pairs++;
 			if (o->flags & IMEI_REPLAY_FAILED)
 				x->failures_old++;
-			for (uint64_t m = o->matched, b = 0; m; b++, m >>= 1)
+			for (uint64_t m = oo->matched, b = 0; m; b++, m >>= 1)
 				if (m & 1)
 					x->conditions[old_to_union[b]].old.pairs++;
-			bool verdict = p->status != o->status, date = p->block_day != o->block_day;
+			bool verdict = p->status != o->status;
+			bool date = imei_replay_outcome_at(&r->outcomes, p->outcome)->block_day != oo->block_day;
 			bool notif = replay_pair_notified(p->status, p->flags) != replay_pair_notified(o->status, o->flags);
 			if (!verdict && !date && !notif)
 				continue;
@@ -164,8 +166,8 @@ int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen)
 			}
 		}
 		struct replay_device nd, od;
-		imei_replay_decide_device(r->pairs, NULL, i, j, &nd);
-		imei_replay_decide_device(r->pairs, r->old, i, j, &od);
+		imei_replay_decide_device(r, NULL, i, j, &nd);
+		imei_replay_decide_device(r, r->old, i, j, &od);
 		x->devices++;
 		bool n_notified = nd.notify && !nd.blocked, o_notified = od.notify && !od.blocked;
 		x->blocked_new += nd.blocked;

@@ -139,7 +139,7 @@ static size_t network_of(const struct imei_replay *r, const char *net)
 }
 
 static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct cond_table *t,
-                     struct imei_verdict *vp, const struct imei_replay_pair *p, struct replay_outcome *o)
+                     struct imei_verdict *vp, const struct imei_replay_pair *p, struct replay_verdict *d)
 {
 	char pei[IMEI_DUMP_MAX_IDENT + 1], imsi[24], msisdn[24], net[8];
 	if (p->ident < IMEI_REPLAY_TEXT_BASE)
@@ -162,19 +162,20 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
 	};
 	int rc = imei_engine_check(e, &req, vp);
 	const struct imei_verdict v = *vp;
-	o->status = (uint8_t)v.status;
-	o->flags = 0;
+	struct imei_replay_outcome *o = &d->o;
+	d->status = (uint8_t)v.status;
+	d->flags = 0;
 	o->matched = o->blocked = o->grace = 0;
 	o->block_day = parse_iso_day(v.block_date);
 	if (rc < 0 || v.failed) {
-		o->flags |= IMEI_REPLAY_FAILED;
+		d->flags |= IMEI_REPLAY_FAILED;
 		if (t->names == r->cond_names)
 			note_failure(r, p, v.error); /* OLD's failures are counted, not listed */
 		if (rc < 0)
 			return; /* the whole policy failed: nothing decided */
 	} /* else some conditions failed and decided nothing; the others still count */
 	if (v.notify)
-		o->flags |= IMEI_REPLAY_NOTIFY;
+		d->flags |= IMEI_REPLAY_NOTIFY;
 	for (size_t i = 0; i < v.nreasons; i++) {
 		const struct imei_reason *reason = &v.reasons[i];
 		int idx = cond_index(r, t, reason->condition ? reason->condition : "");
@@ -200,6 +201,19 @@ static void evaluate(struct imei_replay *r, struct imei_engine *e, const struct 
 	}
 }
 
+/* The index of an outcome in the run's table; when it cannot be added (out of memory, or
+ * 2^32 - 2 distinct outcomes), the run fails (imei_replay_eval_wait): no verdict is
+ * published without its conditions. */
+static uint32_t keep_outcome(struct worker *w, const struct imei_replay_outcome *o)
+{
+	uint32_t i = imei_replay_outcomes_intern(&w->r->outcomes, &w->cache, o);
+	if (i == REPLAY_OUTCOME_NONE) {
+		atomic_store(&w->r->outcomes_failed, true);
+		return 0;
+	}
+	return i;
+}
+
 /* One pair: by its policy (NEW, or its network's), and by OLD when comparing. */
 static void evaluate_pair(struct worker *w, struct imei_verdict *vp, size_t j)
 {
@@ -215,18 +229,24 @@ static void evaluate_pair(struct worker *w, struct imei_verdict *vp, size_t j)
 		w->net_pairs[k]++;
 	}
 	struct cond_table t = new_table(r);
-	struct replay_outcome o;
-	evaluate(r, e, &t, vp, p, &o);
-	p->status = o.status;
-	p->flags = (uint8_t)((p->flags & ~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED)) | o.flags);
-	p->block_day = o.block_day;
-	p->matched = o.matched;
-	p->blocked = o.blocked;
-	p->grace = o.grace;
+	struct replay_verdict d;
+	evaluate(r, e, &t, vp, p, &d);
+	p->status = d.status & 3;
+	p->flags = (uint8_t)((p->flags & ~(IMEI_REPLAY_NOTIFY | IMEI_REPLAY_FAILED)) | d.flags);
+	p->outcome = keep_outcome(w, &d.o);
 	if (w->old_engine) {
 		struct cond_table ot = old_table(r);
-		evaluate(r, w->old_engine, &ot, vp, p, &r->old[j]);
+		evaluate(r, w->old_engine, &ot, vp, p, &d);
+		r->old[j] = (struct replay_decision){ keep_outcome(w, &d.o), d.status, d.flags };
 	}
+}
+
+/* The store key of pair j, or UINT64_MAX (past the end, or a text: no sightings). */
+static uint64_t pair_key(const struct imei_replay *r, size_t j)
+{
+	if (j >= r->npairs || r->pairs[j].ident >= IMEI_REPLAY_TEXT_BASE)
+		return UINT64_MAX;
+	return r->pairs[j].ident;
 }
 
 static void *worker_main(void *arg)
@@ -241,8 +261,11 @@ static void *worker_main(void *arg)
 		if (i >= r->npairs)
 			break;
 		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
-		for (size_t j = i; j < end; j++)
+		for (size_t j = i; j < end; j++) {
+			/* the sightings of the next pairs' devices on their way into the cache */
+			imei_store_prefetch(r->store, pair_key(r, j + 2), pair_key(r, j + 1));
 			evaluate_pair(w, &v, j);
+		}
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
 	}
 	imei_verdict_release(&v);
@@ -336,6 +359,13 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 			return -1;
 		}
 	}
+	/* the ingest wrote the store; from here on it is only read: frozen, the evaluation
+	 * threads' queries skip its lock (a write after this fails loudly) */
+	struct imei_store_error se;
+	if (imei_store_freeze(r->store, &se) < 0) {
+		snprintf(err, errlen, "sightings store: %s", se.msg);
+		return -1;
+	}
 	r->eval_started = true;
 	clock_gettime(CLOCK_MONOTONIC, &r->t_eval);
 	unsigned threads = cfg->threads ? cfg->threads : 1;
@@ -423,6 +453,10 @@ int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t 
 	if (running > 0)
 		return IMEI_REPLAY_MORE;
 	imei_replay_stop_workers(r);
+	if (atomic_load(&r->outcomes_failed)) {
+		snprintf(err, errlen, "replay: no room for the verdicts' outcomes (out of memory)");
+		return IMEI_REPLAY_ERROR;
+	}
 	r->totals.eval_seconds = replay_seconds_since(&r->t_eval);
 	if (imei_replay_tally(r, err, errlen) < 0)
 		return IMEI_REPLAY_ERROR;

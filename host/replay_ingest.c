@@ -269,6 +269,11 @@ static bool blank(const char *s, size_t n)
 }
 
 /* A row refused for its date, outside the file's period or after the run's date. */
+/* A pair keeps its days in 16 bits (struct imei_replay_pair): every day a row may carry
+ * into the run (the dump reader refuses the others, reason IMEI_DUMP_R_DATE_RANGE) fits. */
+_Static_assert(IMEI_DUMP_MIN_DAY >= 0 && IMEI_DUMP_MAX_DAY <= IMEI_REPLAY_MAX_PAIR_DAY,
+               "a row's day fits a pair's 16-bit days");
+
 static int refuse_date(struct reader *rd, struct chunk *ch, size_t lineno, const char *msg, const char *line,
                         size_t len)
 {

@@ -415,14 +415,14 @@ static void pair_of(const struct pin *e, struct imei_replay_pair *p)
 	p->imsi = e->agg.imsi;
 	p->msisdn = e->msisdn;
 	p->ops = e->ops;
-	p->first = e->first;
-	p->last = e->last;
+	p->first = (uint16_t)e->first; /* a row's day fits 16 bits (asserted in replay_ingest.c) */
+	p->last = (uint16_t)e->last;
 	p->rows = e->rows;
 	p->form = e->form;
 	p->rat = e->rat;
-	p->op = e->op;
+	p->op = e->op; /* < IMEI_REPLAY_MAX_OPERATORS (asserted below) */
 	p->status = IMEI_STATUS_WHITELISTED;
-	p->block_day = IMEI_REPLAY_NO_DAY;
+	p->outcome = 0; /* nothing matched, no block date (until evaluated) */
 }
 
 /* The pairs' moves into their order, planned from src (src[i]: the pin whose pair goes to
@@ -590,6 +590,11 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 	struct imei_sighting_agg put[PUT_BATCH];
 	size_t nput = 0;
 	uintptr_t given = 0;
+	/* the store's room for them all at once: at most a triple per pin and per extra (the
+	 * text pins have none, and a seeded store's triples already there take no more) */
+	size_t most = fp->n + r->parts[0].nextra + r->parts[1].nextra;
+	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
+		return -1;
 	for (size_t m = 0; m < fp->n; m++) {
 		struct pin e;
 		memcpy(&e, &fp->pins[m], sizeof e);
@@ -651,6 +656,8 @@ static int join_parts(struct imei_replay *r)
 }
 
 _Static_assert(sizeof(struct imei_replay_pair) <= sizeof(struct pin), "a pair fits where its pin was");
+_Static_assert(sizeof(struct imei_replay_pair) == 48, "a pair is 48 bytes (docs/classify.md, Memory)");
+_Static_assert(IMEI_REPLAY_MAX_OPERATORS <= 64, "a pair's op has 6 bits, its ops 64");
 
 #define MOVE_AHEAD 32 /* moves ahead whose pair is prefetched */
 

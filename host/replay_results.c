@@ -92,10 +92,11 @@ size_t imei_replay_next_blocked(const struct imei_replay *r, size_t i, struct im
 		const struct imei_replay_pair *p = &pairs[j];
 		if (p->status != IMEI_STATUS_BLACKLISTED)
 			continue;
-		b->reasons |= p->blocked;
-		if (p->block_day != IMEI_REPLAY_NO_DAY && (b->block_day == IMEI_REPLAY_NO_DAY || p->block_day < b->block_day))
-			b->block_day = p->block_day;
-		if (p->first != IMEI_REPLAY_NO_DAY && (b->first_day == IMEI_REPLAY_NO_DAY || p->first < b->first_day))
+		const struct imei_replay_outcome *o = imei_replay_outcome_at(&r->outcomes, p->outcome);
+		b->reasons |= o->blocked;
+		if (o->block_day != IMEI_REPLAY_NO_DAY && (b->block_day == IMEI_REPLAY_NO_DAY || o->block_day < b->block_day))
+			b->block_day = o->block_day;
+		if (b->first_day == IMEI_REPLAY_NO_DAY || p->first < b->first_day) /* a pair's days are days */
 			b->first_day = p->first;
 	}
 	b->end = j;

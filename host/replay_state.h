@@ -8,6 +8,7 @@
  *   replay_pairs.c    the pair table the rows are folded into, and its sorted result
  *   replay_ingest.c   the reader and the recorder (dumps in, sightings recorded)
  *   replay_eval.c     the evaluation: one engine per thread, a verdict per pair
+ *   replay_outcomes.c the verdicts' outcomes (conditions, block date), each kept once
  *   replay_tally.c    the per-device decisions and every count of the report
  *   replay_results.c  what the caller reads afterwards
  *   replay_compare.c  what-if: a second policy's verdicts tallied beside the first's
@@ -161,8 +162,32 @@ struct file_entry {
 	uint64_t size;   /* of a regular file, when added; 0: unknown (a pipe, standard input) */
 };
 
+/* replay_outcomes.c: the run's distinct verdict outcomes; a pair holds an index (0: the
+ * outcome of nothing matched and no block date, never stored). */
+#define REPLAY_OUTCOME_NONE UINT32_MAX           /* what intern gives when out of memory or full */
+#define REPLAY_MAX_OUTCOMES (UINT32_MAX - 1)
+struct replay_outcomes {
+	struct imei_replay_outcome *v; /* outcome i is v[i - 1] */
+	size_t n, cap;
+	uint32_t *slots;               /* open addressing: outcome index, 0 empty; at most half full */
+	size_t nslots;
+	size_t max;                    /* outcomes it may hold: REPLAY_MAX_OUTCOMES (tests make it small) */
+	pthread_mutex_t lock;          /* the evaluation threads intern at once */
+};
+/* A thread's last outcome and its index (0: none yet): the same outcome again needs no lock. */
+struct replay_outcome_cache {
+	struct imei_replay_outcome last;
+	uint32_t index;
+};
+void imei_replay_outcomes_init(struct replay_outcomes *t);
+void imei_replay_outcomes_free(struct replay_outcomes *t);
+uint32_t imei_replay_outcomes_intern(struct replay_outcomes *t, struct replay_outcome_cache *c,
+                                const struct imei_replay_outcome *o);
+const struct imei_replay_outcome *imei_replay_outcome_at(const struct replay_outcomes *t, uint32_t i);
+
 struct worker {
 	struct imei_replay *r;
+	struct replay_outcome_cache cache;
 	struct imei_engine *engine;
 	struct imei_engine *old_engine;                                  /* --compare's, or NULL */
 	struct imei_engine *net_engines[IMEI_REPLAY_MAX_NETWORKS];       /* operator policies */
@@ -249,8 +274,11 @@ struct imei_replay {
 	uint32_t *tac_devices, *tac_blocked, *tac_notified;
 	size_t ntacs;
 
+	struct replay_outcomes outcomes;  /* of the verdicts, NEW's and OLD's */
+	_Atomic bool outcomes_failed;     /* an evaluation thread could not add one (out of memory) */
+
 	/* what-if (replay_compare.c): OLD's verdict of every pair, its condition names */
-	struct replay_outcome *old;
+	struct replay_decision *old;
 	char *old_cond_names[IMEI_REPLAY_MAX_CONDITIONS];
 	enum imei_status old_cond_status[IMEI_REPLAY_MAX_CONDITIONS];
 	_Atomic size_t old_ncond;
@@ -262,11 +290,16 @@ struct imei_replay {
 	uint64_t network_pairs[IMEI_REPLAY_MAX_NETWORKS + 1];
 };
 
-/* A verdict as the tally reads it: a pair's own (NEW) or the compared policy's (OLD). */
-struct replay_outcome {
-	uint64_t matched, blocked, grace; /* bits: condition indexes of its side */
-	int32_t block_day;
-	uint8_t status, flags;            /* IMEI_REPLAY_NOTIFY, IMEI_REPLAY_FAILED */
+/* A verdict as the evaluation makes it: its outcome (bits: condition indexes of its
+ * policy's table), its status and flags (IMEI_REPLAY_NOTIFY, IMEI_REPLAY_FAILED). */
+struct replay_verdict {
+	struct imei_replay_outcome o;
+	uint8_t status, flags;
+};
+/* ... and as the compared policy's (OLD) is kept for every pair: the outcome's index. */
+struct replay_decision {
+	uint32_t outcome;
+	uint8_t status, flags;
 };
 
 /* What the device rules decide for one device from its pairs' verdicts. */
@@ -346,8 +379,8 @@ void imei_replay_stop_workers(struct imei_replay *r);
 int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen);
 /* The device rules over the pairs [i, j) of one device: their own verdicts (alt NULL) or
  * alt[i..j). The one place these rules are written. */
-void imei_replay_decide_device(const struct imei_replay_pair *pairs, const struct replay_outcome *alt, size_t i,
-                               size_t j, struct replay_device *d);
+void imei_replay_decide_device(const struct imei_replay *r, const struct replay_decision *alt, size_t i, size_t j,
+                               struct replay_device *d);
 /* replay_compare.c */
 int imei_replay_compare_tally(struct imei_replay *r, char *err, size_t errlen);
 void imei_replay_compare_free(struct imei_replay *r);

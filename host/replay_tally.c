@@ -12,8 +12,8 @@
 
 #include "replay_state.h"
 
-void imei_replay_decide_device(const struct imei_replay_pair *pairs, const struct replay_outcome *alt, size_t i,
-                               size_t j, struct replay_device *d)
+void imei_replay_decide_device(const struct imei_replay *r, const struct replay_decision *alt, size_t i, size_t j,
+                               struct replay_device *d)
 {
 	int worst = -1;
 	d->status = IMEI_STATUS_WHITELISTED;
@@ -21,26 +21,22 @@ void imei_replay_decide_device(const struct imei_replay_pair *pairs, const struc
 	d->block_day = IMEI_REPLAY_NO_DAY;
 	d->matched = d->blocked_conds = d->grace = 0;
 	for (size_t k = i; k < j; k++) {
-		struct replay_outcome o;
-		if (alt) {
-			o = alt[k];
-		} else {
-			const struct imei_replay_pair *p = &pairs[k];
-			o = (struct replay_outcome){ p->matched, p->blocked, p->grace, p->block_day, p->status, p->flags };
-		}
-		int sev = replay_severity(o.status);
+		const struct imei_replay_pair *p = &r->pairs[k];
+		struct replay_decision v = alt ? alt[k] : (struct replay_decision){ p->outcome, p->status, p->flags };
+		const struct imei_replay_outcome *o = imei_replay_outcome_at(&r->outcomes, v.outcome);
+		int sev = replay_severity(v.status);
 		if (sev > worst) {
 			worst = sev;
-			d->status = (enum imei_status)o.status;
+			d->status = (enum imei_status)v.status;
 		}
-		d->matched |= o.matched;
-		if (o.status == IMEI_STATUS_BLACKLISTED)
-			d->blocked_conds |= o.blocked;
+		d->matched |= o->matched;
+		if (v.status == IMEI_STATUS_BLACKLISTED)
+			d->blocked_conds |= o->blocked;
 		else
-			d->grace |= o.grace;
-		d->notify |= replay_pair_notified(o.status, o.flags);
-		if (o.block_day != IMEI_REPLAY_NO_DAY && (d->block_day == IMEI_REPLAY_NO_DAY || o.block_day < d->block_day))
-			d->block_day = o.block_day;
+			d->grace |= o->grace;
+		d->notify |= replay_pair_notified(v.status, v.flags);
+		if (o->block_day != IMEI_REPLAY_NO_DAY && (d->block_day == IMEI_REPLAY_NO_DAY || o->block_day < d->block_day))
+			d->block_day = o->block_day;
 	}
 	d->blocked = d->status == IMEI_STATUS_BLACKLISTED;
 }
@@ -69,13 +65,14 @@ int imei_replay_tally(struct imei_replay *r, char *err, size_t errlen)
 			t->pairs_by_status[p->status & 3]++;
 			if (p->flags & IMEI_REPLAY_FAILED)
 				t->failures++;
+			uint64_t matched = imei_replay_outcome_at(&r->outcomes, p->outcome)->matched;
 			for (size_t c = 0; c < ncond; c++)
-				if (p->matched & (1ULL << c))
+				if (matched & (1ULL << c))
 					r->cond_stats[c].pairs++;
 			j++;
 		}
 		struct replay_device dev;
-		imei_replay_decide_device(r->pairs, NULL, i, j, &dev);
+		imei_replay_decide_device(r, NULL, i, j, &dev);
 		enum imei_status dev_status = dev.status;
 		bool dev_blocked = dev.blocked, notify = dev.notify;
 		uint64_t matched = dev.matched, blocked = dev.blocked_conds, grace = dev.grace;

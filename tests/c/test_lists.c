@@ -7,6 +7,7 @@
  * Run from the repository root (tests/run does).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,6 @@
 #include "check.h"
 #include "imei_csv.h"
 #include "imei_lists.h"
-#include "imei_u64set.h"
 #include "imei_lua.h"
 
 int imei_luaopen_core(lua_State *L);
@@ -143,58 +143,15 @@ static void test_csv(void)
 	CHECK_INT(imei_csv_field(&c, &f), IMEI_CSV_EOF);
 }
 
-/* ---- the hash sets ------------------------------------------------------------------- */
-
-static void test_sets(void)
+/* The bytes of a list's sets (imei_u64set.h): n values, or n pairs. */
+static size_t set_bytes(size_t n)
 {
-	struct imei_u64set s;
-	size_t dups;
-	uint64_t v[] = { 5, 7, 5, 0, 99999999999999ULL, 7, 7 };
-	CHECK_INT(imei_u64set_build(&s, v, 7, &dups), 0);
-	CHECK_INT(s.n, 4);
-	CHECK_INT(dups, 3);
-	CHECK_INT(s.cap, 8); /* load factor exactly 0.5 after the duplicates are gone */
-	CHECK(imei_u64set_has(&s, 0));
-	CHECK(imei_u64set_has(&s, 5));
-	CHECK(imei_u64set_has(&s, 99999999999999ULL));
-	CHECK(!imei_u64set_has(&s, 6));
-	CHECK(!imei_u64set_has(&s, IMEI_U64SET_EMPTY));
-	imei_u64set_free(&s);
+	return 8 * (n + n / 8 + 1 + 16 + n / 256 + 8); /* home slots, slack, padding */
+}
 
-	CHECK_INT(imei_u64set_build(&s, NULL, 0, &dups), 0);
-	CHECK_INT(s.n, 0);
-	CHECK(!imei_u64set_has(&s, 0));
-	imei_u64set_free(&s);
-
-	/* consecutive values (a run of serial numbers) and random ones, against the truth */
-	enum { N = 50000 };
-	uint64_t *w = malloc(N * sizeof *w);
-	CHECK(w != NULL);
-	if (!w)
-		return;
-	for (size_t i = 0; i < N; i++)
-		w[i] = 35209900000000ULL + 2 * i; /* even offsets only */
-	CHECK_INT(imei_u64set_build(&s, w, N, &dups), 0);
-	CHECK_INT(dups, 0);
-	CHECK_INT(s.cap, 2 * N);
-	size_t bad = 0;
-	for (size_t i = 0; i < 2 * N; i++)
-		bad += imei_u64set_has(&s, 35209900000000ULL + i) != (i % 2 == 0);
-	CHECK_INT(bad, 0);
-	imei_u64set_free(&s);
-	free(w);
-
-	struct imei_u64pairset ps;
-	struct imei_u64pair p[] = { { 1, 2 }, { 2, 1 }, { 1, 2 }, { 1, 3 } };
-	CHECK_INT(imei_u64pairset_build(&ps, p, 4, &dups), 0);
-	CHECK_INT(ps.n, 3);
-	CHECK_INT(dups, 1);
-	CHECK(imei_u64pairset_has(&ps, 1, 2));
-	CHECK(imei_u64pairset_has(&ps, 2, 1));
-	CHECK(imei_u64pairset_has(&ps, 1, 3));
-	CHECK(!imei_u64pairset_has(&ps, 2, 2));
-	CHECK(!imei_u64pairset_has(&ps, 3, 1));
-	imei_u64pairset_free(&ps);
+static size_t pairset_bytes(size_t n)
+{
+	return 16 * n + 4 * (n / 4 + 2);
 }
 
 /* ---- list files ---------------------------------------------------------------------- */
@@ -242,7 +199,7 @@ static void test_stolen(void)
 	CHECK_INT(rep.rejected, 0);
 	CHECK_INT(rep.duplicates, 2);
 	CHECK_INT(imei_list_size(l), 7);
-	CHECK_INT(imei_list_bytes(l), 7 * 16);
+	CHECK_INT(imei_list_bytes(l), set_bytes(7));
 	/* a wrong check digit keeps the key (TS 29.272 §6.2.1.3) and is a warning */
 	CHECK_INT(rep.warnings, 2);
 	CHECK_INT(rep.nwarning_lines, 2);
@@ -299,7 +256,7 @@ static void test_pairing(void)
 	CHECK_INT(rep.duplicates, 1);
 	CHECK_INT(rep.rejected, 0);
 	CHECK_INT(imei_list_size(l), 5);
-	CHECK_INT(imei_list_bytes(l), 5 * 32 + 3 * 16); /* pairs + the set of their 3 keys */
+	CHECK_INT(imei_list_bytes(l), pairset_bytes(5) + set_bytes(3)); /* pairs + the set of their 3 keys */
 	CHECK(imei_list_has_pair(l, "35209900176148", "410010000000001", 15));
 	CHECK(imei_list_has_pair(l, "35209900176148", "410010000000002", 15));
 	CHECK(!imei_list_has_pair(l, "35209900176148", "410010000000003", 15));
@@ -691,6 +648,141 @@ static void test_file_rows(void)
 	rmdir(dir);
 }
 
+/* A growing text for the chunk test. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void add(struct text *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct text *t, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = (t->len + (size_t)n + 1) * 2;
+		char *s = realloc(t->s, cap);
+		if (!s) {
+			fprintf(stderr, "out of memory\n");
+			exit(2);
+		}
+		t->s = s;
+		t->cap = cap;
+	}
+	va_start(ap, f);
+	vsnprintf(t->s + t->len, (size_t)n + 1, f, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* Rows of a pairs list up to byte `at` (at least one row each time); bad: some bad rows
+ * (at most 20 reasons are kept: they come last, so their line numbers count all before). */
+static void rows_until(struct text *t, size_t at, size_t *k, bool bad)
+{
+	do {
+		(*k)++;
+		if (*k % 97 == 0)
+			add(t, "%014zu,41001%09zu,\"note\non two lines\"\r\n", 10000000000000 + *k, *k);
+		else if (bad && *k % 89 == 0)
+			add(t, "%014zu,41A%09zu,bad imsi\n\n", 10000000000000 + *k, *k);
+		else if (bad && *k % 83 == 0)
+			add(t, "%014zu\n", 10000000000000 + *k); /* too few fields */
+		else
+			add(t, "%014zu,41001%09zu,%.*s\n", 10000000000000 + *k, *k, (int)(*k % 13), "xxxxxxxxxxxxx");
+	} while (t->len < at);
+}
+
+/* The same bytes from a file (read in chunks of 1 MiB, core/lists_file.c) and from a
+ * buffer give the same list: records cut by a chunk's end anywhere (a CR LF split, a
+ * quoted line end, a record longer than a chunk, a header longer than one), every
+ * report figure and every error's line alike. */
+static void compare_file_buffer(const char *dir, const struct text *t, size_t nkeys)
+{
+	char err[256] = "", berr[256] = "", path[512];
+	snprintf(path, sizeof path, "%s/pairs.csv", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK_INT(fwrite(t->s, 1, t->len, f), t->len);
+	fclose(f);
+	struct imei_list_report rep, brep;
+	struct imei_list *l = imei_list_load(path, NULL, &rep, err, sizeof err);
+	struct imei_list *b = imei_list_load_buffer(t->s, t->len, "pairs", &brep, berr, sizeof berr);
+	CHECK(l != NULL && b != NULL);
+	if (l && b) {
+		CHECK_INT(rep.bytes, t->len);
+		CHECK_STR(rep.sha256, brep.sha256);
+		CHECK_INT(rep.rows, brep.rows);
+		CHECK_INT(rep.loaded, brep.loaded);
+		CHECK_INT(rep.rejected, brep.rejected);
+		CHECK_INT(rep.duplicates, brep.duplicates);
+		CHECK_INT(rep.warnings, brep.warnings);
+		CHECK(memcmp(rep.rejected_by, brep.rejected_by, sizeof rep.rejected_by) == 0);
+		CHECK_INT(rep.nerrors, brep.nerrors);
+		size_t bad = 0;
+		for (size_t i = 0; i < rep.nerrors && i < brep.nerrors; i++)
+			bad += rep.errors[i].line != brep.errors[i].line || strcmp(rep.errors[i].reason, brep.errors[i].reason);
+		CHECK_INT(bad, 0);
+		CHECK_INT(rep.nerrors, IMEI_LIST_MAX_ERRORS); /* the bad rows after the chunks' ends are counted */
+		CHECK_INT(imei_list_size(l), imei_list_size(b));
+		CHECK_INT(imei_list_bytes(l), imei_list_bytes(b));
+		size_t wrong = 0;
+		char key[16], imsi[16];
+		for (size_t k = 1; k <= nkeys; k++) {
+			snprintf(key, sizeof key, "%014zu", 10000000000000 + k);
+			snprintf(imsi, sizeof imsi, "41001%09zu", k);
+			wrong += imei_list_has_pair(l, key, imsi, 14) != imei_list_has_pair(b, key, imsi, 14);
+		}
+		CHECK_INT(wrong, 0);
+		CHECK(rep.loaded > nkeys / 2);
+	}
+	imei_list_unref(l);
+	imei_list_unref(b);
+	remove(path);
+}
+
+static void test_file_chunks(void)
+{
+	enum { MiB = 1 << 20 };
+	char dir[] = "/tmp/imei-lists-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct text t = { 0 };
+	size_t k = 0;
+	add(&t, "imei,imsi,note\n");
+	rows_until(&t, MiB - 40, &k, false);
+	while (t.len < MiB - 1) /* a CR at the chunk's last byte, its LF the next chunk's first */
+		add(&t, "%.*s", (int)(MiB - 1 - t.len > 30 ? 30 : MiB - 1 - t.len), "                              ");
+	t.len = MiB - 1; /* blank padding ends the last row's note: rewrite it as a row end */
+	t.s[MiB - 2] = '\n';
+	add(&t, "\r\n");
+	rows_until(&t, 2 * MiB - 10, &k, false);
+	add(&t, "%014d,410010000000001,\"a quoted\nline end across the chunk\"\n", 77);
+	rows_until(&t, 2 * MiB + 100, &k, false);
+	add(&t, "%014d,410010000000002,\"", 78); /* a record longer than a chunk */
+	for (int i = 0; i < 3 * MiB / 2 / 64; i++)
+		add(&t, "%s", "a note of sixty-four bytes, repeated to make a record long.....\n");
+	add(&t, "\"\n");
+	rows_until(&t, t.len + MiB, &k, false);
+	rows_until(&t, t.len + 60000, &k, true);
+	add(&t, "%014zu,410010000000003,\"never closed\n%014zu,410010000000004,\n", k + 1, k + 2);
+	compare_file_buffer(dir, &t, k + 2);
+
+	t.len = 0; /* a header longer than a chunk */
+	add(&t, "imei,imsi,\"");
+	for (int i = 0; i < 3 * MiB / 2 / 64; i++)
+		add(&t, "%s", "a column name of sixty-four bytes, repeated to make it long.....");
+	add(&t, "\"\n");
+	k = 0;
+	rows_until(&t, t.len + MiB / 2, &k, false);
+	rows_until(&t, t.len + 60000, &k, true);
+	compare_file_buffer(dir, &t, k);
+	free(t.s);
+	rmdir(dir);
+}
+
 static void test_reload(void)
 {
 	char dir[] = "/tmp/imei-lists-XXXXXX", err[256] = "", path[512], tmp[512];
@@ -831,7 +923,7 @@ static void test_large(void)
 	CHECK_INT(rep.loaded, distinct);
 	CHECK_INT(rep.duplicates, N - distinct);
 	CHECK_INT(imei_list_size(l), distinct);
-	CHECK_INT(imei_list_bytes(l), distinct * 16);
+	CHECK_INT(imei_list_bytes(l), set_bytes(distinct));
 
 	size_t missing = 0, wrong = 0;
 	char k[16];
@@ -882,7 +974,7 @@ static void test_large_pairs(void)
 	if (!l)
 		return;
 	CHECK_INT(rep.loaded, N);
-	CHECK_INT(imei_list_bytes(l), N * 32 + (N / 2) * 16);
+	CHECK_INT(imei_list_bytes(l), pairset_bytes(N) + set_bytes(N / 2));
 	size_t wrong = 0;
 	char key[16], imsi[20];
 	for (size_t i = 0; i < N / 2; i++) {
@@ -1092,7 +1184,6 @@ static void test_needs_check(void)
 int main(void)
 {
 	test_csv();
-	test_sets();
 	test_stolen();
 	test_pairing();
 	test_tacs();
@@ -1105,6 +1196,7 @@ int main(void)
 	test_dir();
 	test_reload();
 	test_file_rows();
+	test_file_chunks();
 	test_large();
 	test_large_pairs();
 	test_lua_states();

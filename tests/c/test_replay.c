@@ -133,6 +133,28 @@ static void test_ingest(bool thread)
 	imei_store_release(st);
 }
 
+/* A replay's ingest into a frozen store: an error that says so, not a silent loss. */
+static void again_frozen(struct imei_store *st)
+{
+	struct imei_replay_config cfg = { 0 };
+	char err[600] = "";
+	cfg.store = st;
+	imei_dump_layout_default(&cfg.layout);
+	cfg.run_day = IMEI_REPLAY_NO_DAY;
+	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK_INT(imei_replay_add_file(r, path_of("a.csv"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
+	                               sizeof err), 0);
+	int rc;
+	while ((rc = imei_replay_ingest(r, 50, err, sizeof err)) == IMEI_REPLAY_MORE)
+		;
+	CHECK_INT(rc, IMEI_REPLAY_ERROR);
+	CHECK(strstr(err, "frozen") != NULL);
+	imei_replay_free(r);
+}
+
 static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 {
 	struct imei_store_error se;
@@ -157,7 +179,7 @@ static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 	const struct imei_replay_pair *p = imei_replay_pairs(r);
 	for (int i = 0; i < 5; i++) {
 		status[i] = p[i].status;
-		grace[i] = p[i].grace;
+		grace[i] = imei_replay_pair_outcome(r, &p[i])->grace;
 	}
 	const struct imei_replay_totals *t = imei_replay_totals(r);
 	CHECK_INT(t->devices, 3);
@@ -188,6 +210,14 @@ static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 	CHECK(p[0].flags & IMEI_REPLAY_DEV_BLOCKED);
 	CHECK(p[1].flags & IMEI_REPLAY_DEV_NOTIFY);
 	imei_replay_free(r);
+	/* the evaluation froze the store: it answers, and a second replay into it fails loudly */
+	CHECK(imei_store_frozen(st));
+	size_t n = 0;
+	CHECK_INT(imei_store_distinct(st, 35209900176148ULL, IMEI_FIELD_IMSI, 30, 20484LL * 86400, &n, NULL, NULL, &se),
+	          0);
+	CHECK_INT(n, 3);
+	if (threads == 1)
+		again_frozen(st);
 	imei_store_release(st);
 }
 
