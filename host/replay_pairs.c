@@ -705,10 +705,10 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 	struct imei_sighting_agg put[PUT_BATCH];
 	size_t nput = 0;
 	uintptr_t given = 0;
-	/* room for every triple at once (a text's pins over-count a little); a store that held
-	 * sightings before gets mostly replacements: no room made for them */
-	if (r->fold_aggs && !r->seed_aggs &&
-	    imei_store_reserve(r->store, fp->n + r->parts[0].nextra + r->parts[1].nextra, se) < 0)
+	/* the store's room for them all at once: at most a triple per pin and per extra (the
+	 * text pins have none, and a seeded store's triples already there take no more) */
+	size_t most = fp->n + r->parts[0].nextra + r->parts[1].nextra;
+	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
 		return -1;
 	for (size_t m = 0; m < fp->n; m++) {
 		struct pin e;
