@@ -95,7 +95,7 @@ static size_t index_bytes(size_t nslots)
 
 /* The index is a mapping of its own at every size: a calloc'd one, freed, would raise
  * malloc's mmap threshold (glibc's is dynamic) and the run's later blocks of that size
- * would stay in the heap and the threads' arenas (5-6 MiB more through the evaluation). */
+ * would stay in the heap and the threads' arenas (7-8 MiB more through the evaluation). */
 static void index_free(uint64_t *slots, size_t nslots)
 {
 	unmap_huge(slots, index_bytes(nslots));
