@@ -7,12 +7,13 @@
  *   PAIRS  (key, IMSI) where the IMSI (TS 23.003 §2.2: 6-15 digits here) is coded as
  *          value + digits·10^15, so "001010123456" and "1010123456" differ; plus the
  *          set of the pairs' keys, so "is this device paired with anyone" is one probe.
- * The file is read into memory with read(2), not mapped: a file truncated while it is
- * being read must give an error, never a SIGBUS. That buffer and the vector of values
- * (sized from the file's line count, so it is not copied as it grows) are anonymous
- * mappings of their own, unmapped once the list is frozen: a list keeps only its sets
- * resident, and malloc's heap is left as it was (a large block freed there would stay
- * in the process's memory).
+ * The file is read with read(2), not mapped (a file truncated while it is being read
+ * must never give a SIGBUS), a chunk at a time (a record a chunk cuts is read again with
+ * the next), so a list never needs its file's size in memory. The chunk and the vector
+ * of values (reserved from the file's size, so it is not copied as it grows; only what
+ * is written becomes resident) are anonymous mappings of their own, unmapped once the
+ * list is frozen: a list keeps only its sets resident, and malloc's heap is left as it
+ * was (a large block freed there would stay in the process's memory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -444,7 +445,7 @@ static void source_close(struct source *s)
 
 static int push(struct loader *ld, uint64_t a, uint64_t b)
 {
-	if (ld->n == ld->cap) { /* more rows than lines cannot be: only if the count was capped */
+	if (ld->n == ld->cap) { /* past the estimate from the file's size: a file that grew */
 		size_t cap = ld->cap ? 2 * ld->cap : 1024;
 		if (cap > IMEI_U64SET_MAX) {
 			if (ld->cap >= IMEI_U64SET_MAX) {

@@ -133,9 +133,10 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 	 * 4, then each bucket sorted */
 	size_t len = cap_for(n) + slack_for(n) + IMEI_U64SET_PAD, nb = n / 4 + 1; /* n <= 2^31: no overflow */
 	uint32_t *start = calloc(nb + 1, sizeof *start);
-	uint64_t *t = new_table(len * sizeof *t), *h = t + (len - n);
+	uint64_t *t = new_table(len * sizeof *t);
 	if (!start || !t)
 		return fail(ENOMEM, start, t);
+	uint64_t *h = t + (len - n);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == IMEI_U64SET_EMPTY)
 			return fail(EINVAL, start, t);

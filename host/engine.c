@@ -525,6 +525,26 @@ static const char *request_string(lua_State *L, int idx, const char *field, size
 /* Record the sighting of the request table at idx in the store, in C (as replay does):
  * the device's key and the IMSI are required; a request whose fields do not make a
  * valid sighting is not recorded (the policy still decides on it). */
+/* A sighting that could not be recorded: counted (stats.sightings_unrecorded, /metrics)
+ * and said in the host's log for the first one and then at every power of two, so a full
+ * disk or a frozen store is seen without a line per check. */
+static void unrecorded(struct imei_engine *e, const char *why)
+{
+	uint64_t n = ++e->stats.sightings_unrecorded;
+	if (e->quiet || (n & (n - 1)) != 0)
+		return;
+	char line[400];
+	int len = snprintf(line, sizeof line, "sighting not recorded (%llu so far): %s", (unsigned long long)n, why);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof line)
+		len = (int)sizeof line - 1;
+	if (e->log)
+		e->log(e->log_ud, "(host)", line, (size_t)len);
+	else
+		fprintf(stderr, "imei: %s\n", line);
+}
+
 static void record_sighting(struct imei_engine *e, lua_State *L, int idx)
 {
 	size_t len = 0, imsi_len = 0;
@@ -541,21 +561,21 @@ static void record_sighting(struct imei_engine *e, lua_State *L, int idx)
 	struct imei_sighting s = { 0 };
 	struct imei_store_error err;
 	const char *v;
-	if (imei_sight_key(id.key, strlen(id.key), &s.key, &err) < 0 || imei_sight_imsi(imsi, imsi_len, &s.imsi, &err) < 0)
+	if (imei_sight_key(id.key, strlen(id.key), &s.key, &err) < 0 || imei_sight_imsi(imsi, imsi_len, &s.imsi, &err) < 0 ||
+	    ((v = request_string(L, idx, "msisdn", &len)) && imei_sight_msisdn(v, len, &s.msisdn, &err) < 0) ||
+	    ((v = request_string(L, idx, "operator", &len)) && imei_sight_operator(v, len, &s.op, &err) < 0) ||
+	    ((v = request_string(L, idx, "rat", &len)) && imei_sight_rat(v, len, &s.rat, &err) < 0)) {
+		unrecorded(e, err.msg);
 		return;
-	if ((v = request_string(L, idx, "msisdn", &len)) && imei_sight_msisdn(v, len, &s.msisdn, &err) < 0)
-		return;
-	if ((v = request_string(L, idx, "operator", &len)) && imei_sight_operator(v, len, &s.op, &err) < 0)
-		return;
-	if ((v = request_string(L, idx, "rat", &len)) && imei_sight_rat(v, len, &s.rat, &err) < 0)
-		return;
+	}
 	lua_pushliteral(L, "time");
 	lua_rawget(L, idx);
 	int isint = 0;
 	lua_Integer t = lua_tointegerx(L, -1, &isint);
 	lua_pop(L, 1);
 	s.time = (uint32_t)(isint && t > 0 && t <= (lua_Integer)UINT32_MAX ? t : (lua_Integer)time(NULL));
-	imei_store_record(e->store, &s, &err);
+	if (imei_store_record(e->store, &s, &err) < 0)
+		unrecorded(e, err.msg);
 }
 
 static int call_check(lua_State *L)

@@ -209,6 +209,9 @@ struct imei_engine_stats {
 	uint64_t rebuilds;          /* states rebuilt (memory or failed checks over the threshold) */
 	uint64_t rebuild_failures;  /* rebuilds that failed (the old state stays) */
 	uint64_t log_lines, log_dropped; /* policy output lines passed on / dropped */
+	uint64_t sightings_unrecorded; /* with record: checks whose sighting could not be recorded
+	                                * (a field the store refuses, or the store's error: full,
+	                                * frozen, read-only); the check is decided all the same */
 };
 void imei_engine_stats(struct imei_engine *e, struct imei_engine_stats *st);
 

@@ -60,6 +60,10 @@ struct imei_replay_config {
 	uint64_t chunk_bytes;              /* the size of those ranges (0: 1 MiB; tests make it small) */
 	const _Atomic int *stop;           /* non-zero: stop at the next occasion; a signal handler
 	                                    * stores the signal's number (sent on to the reader thread) */
+	bool freeze_store;                 /* the store is the run's own: frozen when the evaluation
+	                                    * starts (imei_store_freeze: its queries skip the lock,
+	                                    * any later write fails); false: a store the caller goes
+	                                    * on writing stays writable, its queries locked */
 };
 
 struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *err, size_t errlen);
@@ -127,9 +131,10 @@ struct imei_replay_eval_config {
 };
 
 /* Create the engines (errors come back here, e.g. a policy that does not load) and start
- * evaluating. Then imei_replay_eval_wait until DONE. The replay's store is frozen first
- * (imei_store_freeze): it is only read from here on, by any thread without its lock, and
- * a write into it later (a second replay's ingest, a record) fails saying so. */
+ * evaluating. Then imei_replay_eval_wait until DONE. With freeze_store (the store is the
+ * run's own) the store is frozen first (imei_store_freeze): it is only read from here on,
+ * by any thread without its lock, and a write into it later (a second replay's ingest, a
+ * record) fails saying so. Without it, the evaluation's queries take the store's lock. */
 int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
                            size_t errlen);
 int imei_replay_eval_wait(struct imei_replay *r, unsigned ms, char *err, size_t errlen);

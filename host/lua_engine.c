@@ -296,7 +296,7 @@ static int l_stats(lua_State *L)
 	struct imei_engine *e = check_engine(L, 1);
 	struct imei_engine_stats st;
 	imei_engine_stats(e, &st);
-	lua_createtable(L, 0, 10);
+	lua_createtable(L, 0, 16);
 	set_count(L, "checks", (lua_Integer)st.checks);
 	set_count(L, "failures", (lua_Integer)st.failures);
 	set_count(L, "condition_failures", (lua_Integer)st.condition_failures);
@@ -311,6 +311,7 @@ static int l_stats(lua_State *L)
 	set_count(L, "rebuild_failures", (lua_Integer)st.rebuild_failures);
 	set_count(L, "log_lines", (lua_Integer)st.log_lines);
 	set_count(L, "log_dropped", (lua_Integer)st.log_dropped);
+	set_count(L, "sightings_unrecorded", (lua_Integer)st.sightings_unrecorded);
 	lua_createtable(L, 0, 4);
 	for (int s = 0; s < 4; s++)
 		set_count(L, imei_status_name((enum imei_status)s), (lua_Integer)st.by_status[s]);

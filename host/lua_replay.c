@@ -125,6 +125,8 @@ static int l_replay_new(lua_State *L)
 	lua_getfield(L, 1, "readers");
 	lua_Integer readers = luaL_optinteger(L, -1, 1);
 	cfg.readers = readers < 1 ? 1 : readers > IMEI_REPLAY_MAX_READERS ? IMEI_REPLAY_MAX_READERS : (unsigned)readers;
+	lua_getfield(L, 1, "freeze_store");
+	cfg.freeze_store = lua_toboolean(L, -1);
 	cfg.stop = imei_lua_stop_flag();
 	struct lreplay *lr = lua_newuserdatauv(L, sizeof *lr, 0);
 	lr->r = NULL;

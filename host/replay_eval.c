@@ -359,10 +359,11 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 			return -1;
 		}
 	}
-	/* the ingest wrote the store; from here on it is only read: frozen, the evaluation
-	 * threads' queries skip its lock (a write after this fails loudly) */
+	/* the ingest wrote the store; from here on it is only read: a store of the run's own is
+	 * frozen, so the evaluation threads' queries skip its lock (a write after this fails
+	 * loudly); a caller's store that it goes on writing is left as it is */
 	struct imei_store_error se;
-	if (imei_store_freeze(r->store, &se) < 0) {
+	if (r->cfg.freeze_store && imei_store_freeze(r->store, &se) < 0) {
 		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}

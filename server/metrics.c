@@ -234,6 +234,9 @@ void eird_metrics_render(struct eird_server *srv, struct ebuf *b)
 	ebuf_printf(b, "imei_eir_policy_budget_exceeded_total %llu\n", (unsigned long long)SUM(budget_exceeded));
 	help(b, "imei_eir_policy_memory_exceeded_total", "counter", "Checks stopped by the memory cap.");
 	ebuf_printf(b, "imei_eir_policy_memory_exceeded_total %llu\n", (unsigned long long)SUM(memory_exceeded));
+	help(b, "imei_eir_sightings_unrecorded_total", "counter",
+	     "Checks whose sighting (--record) could not be recorded: a field the store refuses, or the store's error.");
+	ebuf_printf(b, "imei_eir_sightings_unrecorded_total %llu\n", (unsigned long long)SUM(sightings_unrecorded));
 
 	char name[160];
 	eird_policy_name(srv, name, sizeof name);

@@ -66,7 +66,7 @@ struct eird_metrics {
 	_Atomic uint64_t reasons_dropped;     /* more distinct reasons than slots */
 	_Atomic size_t nreasons;              /* published slots (release/acquire) */
 	/* the worker's engine, copied on its tick (0.25 s) so no one else takes its lock */
-	_Atomic uint64_t budget_exceeded, memory_exceeded;
+	_Atomic uint64_t budget_exceeded, memory_exceeded, sightings_unrecorded;
 	_Atomic size_t memory_used;
 	struct eird_reason_slot reasons[EIRD_MAX_REASONS];
 };

@@ -21,6 +21,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	imei_engine_stats(w->engine, &st);
 	atomic_store_explicit(&w->m.budget_exceeded, st.budget_exceeded, memory_order_relaxed);
 	atomic_store_explicit(&w->m.memory_exceeded, st.memory_exceeded, memory_order_relaxed);
+	atomic_store_explicit(&w->m.sightings_unrecorded, st.sightings_unrecorded, memory_order_relaxed);
 	atomic_store_explicit(&w->m.memory_used, st.memory_used, memory_order_relaxed);
 }
 

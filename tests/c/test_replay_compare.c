@@ -251,7 +251,7 @@ int main(void)
 	put("new.lua", new_policy);
 	put("old.lua", old_policy);
 	put("op.lua", op_policy);
-	/* a store per replay: a replay freezes its store once its ingest is done */
+	/* a store per replay: a replay may freeze its store once its ingest is done (freeze_store) */
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	test_itself(st);

@@ -181,7 +181,7 @@ static void test_no_room(void)
 {
 	struct imei_store_error se;
 	for (unsigned threads = 1; threads <= 2; threads++) {
-		struct imei_store *st = imei_store_open("memory", NULL, &se); /* a replay freezes its store */
+		struct imei_store *st = imei_store_open("memory", NULL, &se); /* a store per replay */
 		struct imei_replay *r = replay_read(st, path_of("a.csv"));
 		r->outcomes.max = 1;
 		struct imei_replay_condition conds[] = { { "c62", IMEI_STATUS_BLACKLISTED } };

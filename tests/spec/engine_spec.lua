@@ -362,6 +362,53 @@ describe("the policy engine", function()
       assert.equal(3, store:imsis("352099001761481", 30, T0 + 12 * DAY))
     end)
 
+    it("counts and says the sightings it cannot record, and decides all the same", function()
+      local path = dir .. "/ro-store"
+      local w = assert(imei.sightings.open("lmdb:" .. path))
+      assert(w:record { key = "35209900176148", imsi = "410010000000001", time = T0 })
+      w:close()
+      -- in a process of its own, whose stderr (the host's log) is read afterwards
+      local policy = support.policy(dir, "rec.lua", [[
+        local P = policy.new { name = "rec", version = "1" }
+        P:condition { name = "two", status = "BLACKLISTED",
+          when = function(d) return sightings.imsis(d.key, 30) >= 2 end }
+        return P
+      ]])
+      local script = support.write(dir .. "/rec-run.lua", ([[
+        local imei = require "imei"
+        local ro = assert(imei.sightings.open("lmdb:%s", { read_only = true }))
+        local e = assert(imei.engine.new { policy = "%s", store = ro, record = true })
+        for i = 1, 3 do -- the store refuses every write: a full disk or a read-only store alike
+          local v = e:check { pei = "352099001761481", imsi = "41001000000000" .. (i + 1), time = %d + i * 86400 }
+          assert(v.status == "WHITELISTED" and not v.failed, v.status)
+        end
+        io.write(e:stats().sightings_unrecorded, " ", (ro:imsis("352099001761481", 30, %d + 3 * 86400)))
+      ]]):format(path, policy, T0, T0))
+      local out, err = dir .. "/rec.out", dir .. "/rec.err"
+      local ok = os.execute(("LUA_PATH='%s' LUA_CPATH='%s' lua5.4 '%s' >'%s' 2>'%s'"):format(
+        package.path, package.cpath, script, out, err))
+      assert.is_true(ok, support.read(err))
+      assert.equal("3 1", support.read(out))
+      -- the host's log: the 1st and the 2nd, not the 3rd (then the 4th, the 8th…)
+      local lines = {}
+      for line in support.read(err):gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equal(2, #lines, support.read(err))
+      assert.matches("sighting not recorded %(1 so far%): .*read%-only", lines[1])
+      assert.matches("sighting not recorded %(2 so far%)", lines[2])
+
+      local store = assert(imei.sightings.open("memory"))
+      local m = assert(engine_for([[
+        local P = policy.new { name = "rec", version = "1" }
+        return P
+      ]], { store = store, record = true, quiet = true }))
+      assert.equal("WHITELISTED", m:check { pei = "352099001761481", imsi = "410010000000001", msisdn = "12ab" }.status)
+      assert.equal(1, m:stats().sightings_unrecorded) -- a field the store refuses
+      assert.equal(0, store:imsis("352099001761481", 30))
+      assert.equal("WHITELISTED", m:check { pei = "352099001761481", imsi = "410010000000001" }.status)
+      assert.equal(1, m:stats().sightings_unrecorded)
+      assert.equal(1, store:imsis("352099001761481", 30))
+    end)
+
     it("gives the policy a read-only store", function()
       local store = assert(imei.sightings.open("memory"))
       local e = assert(engine_for([[

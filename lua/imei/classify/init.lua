@@ -245,6 +245,9 @@ local function run_replay(opts)
   replay, err = host.replay_new {
     store = store, tacdb = tacdb, columns = opts.columns, delimiter = opts.delimiter, run_date = run_date,
     reader_thread = jobs >= 2, readers = jobs,
+    -- a store classify opened is only read once the dumps are in: frozen (its queries skip
+    -- the lock); a store object the caller passed stays writable for them
+    freeze_store = type(opts.store) ~= "userdata" and type(opts.store) ~= "table",
   }
   if not replay then
     close_reg()
