@@ -5,18 +5,19 @@
  * folded by one thread, in file order). At the end of the ingest the pins become the
  * run's pairs in place, sorted by device then IMSI, and a private store gets every
  * triple's aggregate (the same as recording every row: sightings_agg.c applied in the
- * same order, from the store's own aggregate). The second part's pins move after the
- * first's; each pin's 16-byte ranking key is taken, and the keys are sorted on a thread
- * of their own (an in-place radix sort: no second array) while one pass over the pins
- * puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair m; the
- * whole pages between the pairs written and the pins left are given back as the pass
- * goes, so the run holds the pairs written, the pins left and the store so far, never
- * all the pins and the whole store at once. The ranking's thread also plans the moves
- * into order (the permutation's cycles), and the pairs then move there, each once, their
- * cache misses overlapping. (A copy into a second table cost 35 MiB more at the peak,
- * with 10 M rows and 417,825 pairs; putting the aggregates on a thread while 24-byte
- * refs were ranked with a second array, before the pins were rewritten, cost 20-26 MiB
- * more.)
+ * same order, from the store's own aggregate). Each pin's 16-byte ranking key is taken,
+ * and the keys are sorted on a thread of their own (an in-place radix sort: no second
+ * array), which also plans the moves into order (the permutation's cycles), while the
+ * second part's pins move after the first's; the keys are given back before one pass over
+ * the pins puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair
+ * m. The whole pages between the pairs written and the pins left are given back as the
+ * pass goes, so the run holds the pairs written, the pins left and the store so far,
+ * never all the pins and the whole store at once, nor the keys beside the store. The pairs
+ * then move into order, each once, their cache misses overlapping. (A copy into a second
+ * table cost 35 MiB more at the peak, with 10 M rows and 417,825 pairs; putting the
+ * aggregates on a thread while 24-byte refs were ranked with a second array, before the
+ * pins were rewritten, cost 20-26 MiB more; the ranking beside the pass instead of the
+ * join, 2-6 MiB more at the run's peak, which was then in the pass, for 20-40 ms.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
@@ -604,13 +605,22 @@ static int wide_cmp(const void *a, const void *b)
 }
 
 /* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
-static int rank_wide(const struct pin *pins, size_t n, uint32_t *src)
+/* Pin m of the run, numbered over the parts before they are joined (the first part's
+ * n0 pins first): the number it has once they are. */
+static const struct pin *pin_of(const struct fold_part *parts, size_t n0, size_t m)
+{
+	return m < n0 ? pin_at(&parts[0], m) : pin_at(&parts[1], m - n0);
+}
+
+static int rank_wide(const struct fold_part *parts, size_t n0, size_t n, uint32_t *src)
 {
 	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
 	if (!ref)
 		return -1;
-	for (size_t m = 0; m < n; m++)
-		ref[m] = (struct wide_ref){ pins[m].agg.key, pins[m].agg.imsi, m };
+	for (size_t m = 0; m < n; m++) {
+		const struct pin *e = pin_of(parts, n0, m);
+		ref[m] = (struct wide_ref){ e->agg.key, e->agg.imsi, m };
+	}
 	qsort(ref, n, sizeof *ref, wide_cmp);
 	for (size_t i = 0; i < n; i++)
 		src[i] = (uint32_t)ref[i].at;
@@ -630,7 +640,7 @@ static void rank_free(struct ranking *k)
 /* The ranking of pins[0..n) (n <= RUN_PAIRS_MAX) under way: its keys taken, then sorted
  * on a thread of its own when the ingest may use one (else, or when none starts, here).
  * -1: out of memory, nothing left allocated. */
-static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool thread)
+static int rank_start(struct ranking *k, const struct fold_part *parts, size_t n0, size_t n, bool thread)
 {
 	*k = (struct ranking){ .n = n, .src = malloc(n * sizeof *k->src), .seq = malloc(n * sizeof *k->seq) };
 	if (!k->src || !k->seq) {
@@ -645,7 +655,7 @@ static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool 
 			return -1;
 		}
 		for (size_t m = 0; m < n; m++) {
-			const struct pin *e = &pins[m];
+			const struct pin *e = pin_of(parts, n0, m);
 			idents |= e->agg.key;
 			imsis |= e->agg.imsi;
 			k->key[m] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
@@ -655,7 +665,7 @@ static int rank_start(struct ranking *k, const struct pin *pins, size_t n, bool 
 	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
 		big_free(k->key, n * sizeof *k->key);
 		k->key = NULL;
-		if (rank_wide(pins, n, k->src) < 0) {
+		if (rank_wide(parts, n0, n, k->src) < 0) {
 			rank_free(k);
 			return -1;
 		}
@@ -817,14 +827,24 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		snprintf(err, errlen, "replay: %zu pairs: at most %zu in one run", n, RUN_PAIRS_MAX);
 		return -1;
 	}
+	/* ranked first, beside the join (the ranking's thread reads only its keys), and done
+	 * before the pass: its keys (16 bytes a pin) are given back before the store's records
+	 * arrive, and never sit beside them and the pins not yet passed (that was the run's
+	 * peak: 6.4 MiB more with 10 M rows, for 20-40 ms of sorting now waited for) */
 	struct ranking k;
-	if (join_parts(r) < 0 || rank_start(&k, r->parts[0].pins, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
+	if (rank_start(&k, r->parts, n0, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
+	}
+	int joined = join_parts(r);
+	rank_end(&k);
+	if (joined < 0) {
+		rank_free(&k);
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
 	struct imei_store_error se;
 	int put = pins_to_pairs(r, n0, &se);
-	rank_end(&k);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
 		rank_free(&k);
