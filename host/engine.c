@@ -522,9 +522,6 @@ static const char *request_string(lua_State *L, int idx, const char *field, size
 	return s;
 }
 
-/* Record the sighting of the request table at idx in the store, in C (as replay does):
- * the device's key and the IMSI are required; a request whose fields do not make a
- * valid sighting is not recorded (the policy still decides on it). */
 /* A sighting that could not be recorded: counted (stats.sightings_unrecorded, /metrics)
  * and said in the host's log for the first one and then at every power of two, so a full
  * disk or a frozen store is seen without a line per check. */
@@ -545,6 +542,10 @@ static void unrecorded(struct imei_engine *e, const char *why)
 		fprintf(stderr, "imei: %s\n", line);
 }
 
+/* Record the sighting of the request table at idx in the store, in C (as replay does):
+ * the device's key and the IMSI are required (a request without them, or with an MEID or
+ * ESN, has no sighting); one whose fields the store refuses, or that the store cannot
+ * take, is counted as unrecorded (the policy still decides on it). */
 static void record_sighting(struct imei_engine *e, lua_State *L, int idx)
 {
 	size_t len = 0, imsi_len = 0;
