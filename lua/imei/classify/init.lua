@@ -475,10 +475,11 @@ local function run_replay(opts)
     files[#files + 1] = "report.json"
     check()
     -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
-    for _, name in ipairs(files) do
-      local sok, serr, scode = host.fsync(tmp .. "/" .. name)
-      if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
-    end
+    --    (side by side: the file system commits them together, host/lua_fsync.c)
+    local paths = {}
+    for i, name in ipairs(files) do paths[i] = tmp .. "/" .. name end
+    local sok, serr, scode, sidx = host.fsync_files(paths)
+    if not sok then error({ message = text.io_error(paths[sidx], serr, scode) }, 0) end
     -- the sightings are kept by the commit (the snapshot written into the register)
     local snapshot_of = keep and write_lists and own_memory and store or nil
     -- ... then commit: the register (one LMDB transaction), then every file renamed into
