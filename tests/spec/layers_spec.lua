@@ -7,7 +7,7 @@ local host = require "imei.host"
 local HOST_NAMES = {
   "engine_new", "replay_new", "_budgeted_string", "signals_catch", "signals_restore", "signals_caught",
   "signals_block", "signals_reraise", "isatty", "monotime", "getpid", "ncpu", "fsync", "fsync_files", "fsync_start",
-  "durable_rename", "mkdir", "rmdir", "listdir", "file_size", "lock_dir",
+  "sort_strings", "durable_rename", "mkdir", "rmdir", "listdir", "file_size", "lock_dir",
 }
 
 describe("imei.core and imei.host", function()
