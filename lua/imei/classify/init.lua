@@ -118,7 +118,8 @@ local function run_replay(opts)
 
   -- the dumps' digests (the audit trail) on a thread of their own with 2 jobs, from now:
   -- beside the loading of the policy and lists below, which keeps one processor
-  local digests <close> = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
+  local digests <close> = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false,
+    { type(opts.tacdb) == "string" and opts.tacdb or nil })
 
   local tacdb, err = open_tacdb(opts.tacdb)
   if opts.tacdb and not tacdb then return nil, err end
