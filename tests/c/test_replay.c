@@ -162,6 +162,20 @@ static void again_frozen(struct imei_store *st)
 	imei_replay_free(r);
 }
 
+/* The evaluation of policy_file (in the scratch folder) on `threads` threads, with store st. */
+static struct imei_replay_eval_config eval_config(struct imei_store *st, const char *policy_file, unsigned threads,
+                                                 struct imei_replay_condition *conds, size_t nconds)
+{
+	struct imei_replay_eval_config ec = { 0 };
+	ec.engine.policy = path_of(policy_file);
+	ec.engine.lua_path = LUA_PATH;
+	ec.engine.store = st;
+	ec.threads = threads;
+	ec.conditions = conds;
+	ec.nconditions = nconds;
+	return ec;
+}
+
 static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 {
 	struct imei_store_error se;
@@ -172,13 +186,7 @@ static void evaluate(unsigned threads, uint8_t status[5], uint64_t grace[5])
 	struct imei_replay_condition conds[] = {
 		{ "not_an_imei", IMEI_STATUS_UNKNOWN }, { "junk", IMEI_STATUS_BLACKLISTED }, { "dup", IMEI_STATUS_BLACKLISTED },
 	};
-	struct imei_replay_eval_config ec = { 0 };
-	ec.engine.policy = path_of("policy.lua");
-	ec.engine.lua_path = LUA_PATH;
-	ec.engine.store = st;
-	ec.threads = threads;
-	ec.conditions = conds;
-	ec.nconditions = 3;
+	struct imei_replay_eval_config ec = eval_config(st, "policy.lua", threads, conds, 3);
 	char err[1024];
 	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), 0);
 	int rc;
@@ -329,13 +337,7 @@ static void test_engines_fail(unsigned threads)
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	struct imei_replay *r = ingest_into(st, false, NULL, true);
 	struct imei_replay_condition conds[] = { { "junk", IMEI_STATUS_BLACKLISTED } };
-	struct imei_replay_eval_config ec = { 0 };
-	ec.engine.policy = path_of("broken.lua");
-	ec.engine.lua_path = LUA_PATH;
-	ec.engine.store = st;
-	ec.threads = threads;
-	ec.conditions = conds;
-	ec.nconditions = 1;
+	struct imei_replay_eval_config ec = eval_config(st, "broken.lua", threads, conds, 1);
 	char err[1024] = "";
 	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), -1);
 	CHECK(strstr(err, "broken.lua:3: unexpected symbol") != NULL);
