@@ -255,7 +255,9 @@ static void *worker_main(void *arg)
 	struct imei_replay *r = w->r;
 	struct imei_verdict v = IMEI_VERDICT_INIT; /* its buffers serve every check of this worker */
 	for (;;) {
-		if (replay_stopped(r))
+		/* a run whose outcomes found no room fails (imei_replay_eval_wait): the pairs
+		 * not yet handed out are not decided in vain */
+		if (replay_stopped(r) || atomic_load_explicit(&r->outcomes_failed, memory_order_relaxed))
 			break;
 		size_t i = atomic_fetch_add(&r->next_pair, EVAL_CHUNK);
 		if (i >= r->npairs)
