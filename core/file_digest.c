@@ -1,5 +1,7 @@
 /*
- * file_digest.c — SHA-256 of a file in one streaming pass (nettle), for the audit trail
+ * file_digest.c — SHA-256 of a file in one streaming pass (OpenSSL's EVP: on x86-64 with
+ * SHA extensions ~10 % less CPU than nettle's over a dump of hundreds of MiB, measured on
+ * the replay's 598 MiB; the digest is FIPS 180-4's either way), for the audit trail
  * of imei classify (docs/classify.md, "Audit trail"): the digest of every input and
  * every published list is written into report.json and recomputed by --verify.
  * A separate pass over the file rather than a hook in the dump reader, so that it can
@@ -13,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
+#include <openssl/evp.h>
 
 #include "imei_digest.h"
 
@@ -66,8 +68,14 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		close(fd);
 		return -1;
 	}
-	struct sha256_ctx sha;
-	sha256_init(&sha);
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	if (!sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "%s: cannot start SHA-256 (out of memory)", path);
+		EVP_MD_CTX_free(sha);
+		free(buf);
+		close(fd);
+		return -1;
+	}
 	uint64_t total = 0;
 	int rc = 0;
 	for (;;) {
@@ -86,15 +94,24 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		}
 		if (n == 0)
 			break;
-		sha256_update(&sha, (size_t)n, buf);
+		if (EVP_DigestUpdate(sha, buf, (size_t)n) != 1) {
+			snprintf(err, errlen, "%s: SHA-256 failed", path);
+			rc = -1;
+			break;
+		}
 		total += (uint64_t)n;
 	}
 	free(buf);
 	close(fd);
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	if (rc == 0 && (EVP_DigestFinal_ex(sha, digest, &dlen) != 1 || dlen != 32)) {
+		snprintf(err, errlen, "%s: SHA-256 failed", path);
+		rc = -1;
+	}
+	EVP_MD_CTX_free(sha);
 	if (rc != 0)
 		return rc;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	sha256_digest(&sha, sizeof digest, digest);
 	imei_sha256_hex(digest, hex);
 	*bytes = total;
 	return 0;
