@@ -699,6 +699,51 @@ static inline __attribute__((always_inline)) enum imei_dump_reject decode_field(
 	}
 }
 
+/* The end of a plain field's unquoted rest, from q (not the delimiter) on: the next delim
+ * or the line's end; NULL at a byte that makes the line not plain (below '!', or '"').
+ * Eight bytes at a time where the CPU allows: a byte is flagged when it equals the
+ * delimiter or '"' (x ^ c is then 0, and 0 - 1 borrows into its top bit) or is below '!'
+ * (x - 0x21 borrows; a byte of 0x80 up is never flagged, ~x clears its top bit); a borrow
+ * only ever moves into a later byte, so the lowest byte flagged is the first that is one.
+ * The last bytes of the line are the last eight of it shifted down (line: its start), so
+ * nothing before line or from end on is read. */
+static inline const char *plain_end(const char *line, const char *q, const char *end, char delim)
+{
+#ifdef SWAR_DIGITS
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	const uint64_t d = ones * (unsigned char)delim, quote = ones * (unsigned char)'"';
+	for (;;) {
+		uint64_t x, keep = ~0ULL;
+		size_t left = (size_t)(end - q);
+		if (left >= 8) {
+			memcpy(&x, q, 8);
+		} else if (left > 0 && end - line >= 8) {
+			memcpy(&x, end - 8, 8);
+			x >>= 8 * (8 - left);
+			keep = (1ULL << 8 * left) - 1;
+		} else {
+			break;
+		}
+		uint64_t e = x ^ d, t = x ^ quote;
+		uint64_t hit = ((e - ones) & ~e) | ((t - ones) & ~t) | ((x - ones * 0x21) & ~x);
+		hit &= high & keep;
+		if (hit) {
+			q += (unsigned)__builtin_ctzll(hit) / 8;
+			return *q == delim ? q : NULL;
+		}
+		if (left <= 8)
+			return end;
+		q += 8;
+	}
+#else
+	(void)line;
+#endif
+	for (; q < end && *q != delim; q++)
+		if ((unsigned char)*q <= ' ' || *q == '"')
+			return NULL;
+	return q;
+}
+
 /* A plain line, the common one, in a single pass: each field split, its digits read
  * (digit_run) and its value taken (decode_field) before the next. Plain: no byte below
  * '!' (no blank, no control byte), fields unquoted or quoted without "" or blanks, as many
@@ -740,9 +785,9 @@ static bool parse_plain(const struct imei_dump_layout *lay, struct imei_dump_dat
 			} else {
 				f.s = p;
 				f.lead = digit_run(p, (size_t)(end - p), &f.v);
-				for (q = p + f.lead; q < end && *q != delim; q++)
-					if ((unsigned char)*q <= ' ' || *q == '"')
-						return false;
+				q = p + f.lead;
+				if (q < end && *q != delim && !(q = plain_end(line, q, end, delim)))
+					return false;
 				f.len = (size_t)(q - p);
 			}
 			f.escaped = false;
