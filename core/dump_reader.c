@@ -838,6 +838,7 @@ enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, st
 #define READ_CHUNK (1u << 20)
 #define IN_CHUNK (1u << 18)
 #define SNIFF 512 /* bytes looked at for the text encoding */
+#define RANGE_TAIL 512 /* bytes read past a range's end at a time, for the line across it */
 
 struct imei_dump_file {
 	int fd;
@@ -969,9 +970,16 @@ char imei_dump_line_end(const struct imei_dump_file *f)
 	return f->sep;
 }
 
-uint64_t imei_dump_line_offset(const struct imei_dump_file *f)
+/* Where the next line starts; inlined in imei_dump_next, which asks it of every line of a
+ * range (a call by the exported name goes through the shared library's PLT). */
+static inline uint64_t line_offset(const struct imei_dump_file *f)
 {
 	return f->in_read - f->nhead - (f->end - f->start);
+}
+
+uint64_t imei_dump_line_offset(const struct imei_dump_file *f)
+{
+	return line_offset(f);
 }
 
 void imei_dump_close(struct imei_dump_file *f)
@@ -1129,6 +1137,15 @@ static int fill(struct imei_dump_file *f, char *err, size_t errlen)
 	} else if (f->in_eof) {
 		f->eof = true;
 	} else {
+		if (f->limit != UINT64_MAX) {
+			/* a range: what is left of it and of the line across its end (a longer line
+			 * takes more reads), not a buffer's worth of the range after, which that
+			 * range's reader reads again (it doubled the copies out of the page cache
+			 * with ranges as long as the buffer) */
+			uint64_t want = (f->limit > f->in_read ? f->limit - f->in_read : 0) + RANGE_TAIL;
+			if (want < room)
+				room = (size_t)want;
+		}
 		ssize_t got = read_some(f->fd, f->buf + f->end, room);
 		if (got < 0) {
 			snprintf(err, errlen, "%s: byte %llu (after line %zu): cannot read: %s", f->path,
@@ -1241,7 +1258,7 @@ int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, siz
 				return -1;
 			continue;
 		}
-		if (f->limit != UINT64_MAX && imei_dump_line_offset(f) >= f->limit)
+		if (f->limit != UINT64_MAX && line_offset(f) >= f->limit)
 			return 0; /* the next line starts in the range after */
 		if (nl || (f->eof && avail > 0) || avail > IMEI_DUMP_MAX_LINE) {
 			size_t n = nl ? (size_t)(nl - p) : avail;
