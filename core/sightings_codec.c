@@ -330,11 +330,19 @@ size_t imei_sight_digits_str(uint64_t enc, char *buf)
 		buf[0] = 0;
 		return 0;
 	}
+	/* two digits per division: a replay writes an IMSI and an MSISDN per decided pair */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	                            "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	                            "8081828384858687888990919293949596979899";
 	uint64_t v = enc - pow10_table[n];
-	for (unsigned i = n; i-- > 0;) {
-		buf[i] = (char)('0' + v % 10);
-		v /= 10;
+	unsigned i = n;
+	for (; i >= 2; i -= 2) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		memcpy(buf + i - 2, pairs + 2 * r, 2);
 	}
+	if (i)
+		buf[0] = (char)('0' + v);
 	buf[n] = 0;
 	return n;
 }
