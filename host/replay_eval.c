@@ -306,7 +306,9 @@ static void *worker_main(void *arg)
 	bool go = r->go > 0;
 	pthread_mutex_unlock(&r->elock);
 	for (; go;) {
-		if (replay_stopped(r))
+		/* a run whose outcomes found no room fails (imei_replay_eval_wait): the pairs
+		 * not yet handed out are not decided in vain */
+		if (replay_stopped(r) || atomic_load_explicit(&r->outcomes_failed, memory_order_relaxed))
 			break;
 		size_t i = atomic_fetch_add(&r->next_pair, EVAL_CHUNK);
 		if (i >= r->npairs)

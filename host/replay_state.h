@@ -402,6 +402,8 @@ void imei_replay_pairs_free(struct imei_replay *r); /* the result's pairs (a map
 int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen);
 /* replay_ingest.c */
 void imei_replay_stop_reader(struct imei_replay *r);
+/* The ingest's buffers given back, once the readers are joined and every row folded. */
+void imei_replay_release_ingest(struct imei_replay *r);
 /* replay_eval.c */
 void imei_replay_stop_workers(struct imei_replay *r);
 /* replay_tally.c */
