@@ -45,9 +45,21 @@ static int push_error(lua_State *L, const struct imei_store_error *err)
 	return 2;
 }
 
+/* A method's self is checked against the metatable, the methods' upvalue: a pointer
+ * comparison instead of luaL_checkudata's registry lookup by name (a policy asks the
+ * store on every check); anything else takes the full check and its error message. */
 static struct lstore *check_lstore(lua_State *L, int idx)
 {
-	struct lstore *ls = luaL_checkudata(L, idx, STORE_MT);
+	struct lstore *ls = NULL;
+	if (idx == 1 && (ls = lua_touserdata(L, 1)) != NULL && lua_getmetatable(L, 1)) {
+		if (!lua_rawequal(L, -1, lua_upvalueindex(1)))
+			ls = NULL;
+		lua_pop(L, 1);
+	} else {
+		ls = NULL;
+	}
+	if (!ls)
+		ls = luaL_checkudata(L, idx, STORE_MT);
 	if (!ls->st)
 		luaL_error(L, "imei.sightings: the store is closed");
 	return ls;
@@ -743,7 +755,9 @@ static void ensure_metatables(lua_State *L)
 		{ NULL, NULL },
 	};
 	if (luaL_newmetatable(L, STORE_MT)) {
-		luaL_newlib(L, methods);
+		luaL_newlibtable(L, methods);
+		lua_pushvalue(L, -2); /* the metatable, upvalue of every method (see check_lstore) */
+		luaL_setfuncs(L, methods, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, l_gc);
 		lua_setfield(L, -2, "__gc");

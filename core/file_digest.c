@@ -1,5 +1,5 @@
 /*
- * file_digest.c — SHA-256 of a file in one streaming pass (nettle), for the audit trail
+ * file_digest.c — SHA-256 (FIPS 180-4) of a file in one streaming pass, for the audit trail
  * of imei classify (docs/classify.md, "Audit trail"): the digest of every input and
  * every published list is written into report.json and recomputed by --verify.
  * A separate pass over the file rather than a hook in the dump reader, so that it can
@@ -14,7 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
+/* OpenSSL's SHA256_* (deprecated in 3.0 for EVP, still there): ~10 % less CPU than
+ * nettle's on x86-64 with SHA extensions, over the 598 MiB of the replay bench's dumps;
+ * EVP's digest is as fast but its provider machinery costs the process 2 MiB of memory. */
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
 
 #include "imei_digest.h"
 
@@ -83,8 +87,13 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		close(fd);
 		return -1;
 	}
-	struct sha256_ctx sha;
-	sha256_init(&sha);
+	SHA256_CTX sha;
+	if (SHA256_Init(&sha) != 1) {
+		snprintf(err, errlen, "%s: cannot start SHA-256", path);
+		free(buf);
+		close(fd);
+		return -1;
+	}
 	uint64_t total = 0;
 	int rc = 0;
 	for (;;) {
@@ -103,15 +112,22 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		}
 		if (n == 0)
 			break;
-		sha256_update(&sha, (size_t)n, buf);
+		if (SHA256_Update(&sha, buf, (size_t)n) != 1) {
+			snprintf(err, errlen, "%s: SHA-256 failed", path);
+			rc = -1;
+			break;
+		}
 		total += (uint64_t)n;
 	}
 	munmap(buf, step);
 	close(fd);
+	uint8_t digest[SHA256_DIGEST_LENGTH];
+	if (rc == 0 && SHA256_Final(digest, &sha) != 1) {
+		snprintf(err, errlen, "%s: SHA-256 failed", path);
+		rc = -1;
+	}
 	if (rc != 0)
 		return rc;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	sha256_digest(&sha, sizeof digest, digest);
 	imei_sha256_hex(digest, hex);
 	*bytes = total;
 	return 0;

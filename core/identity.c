@@ -67,7 +67,7 @@ static enum imei_junk junk_of(const char key[14])
 	if (memcmp(key, "35824005111111", 14) == 0)
 		return IMEI_JUNK_EMULATOR;
 	bool same = true, up = true, down = true;
-	for (int i = 1; i < 14; i++) {
+	for (int i = 1; i < 14 && (same || up || down); i++) { /* most keys are none by their 3rd digit */
 		int prev = key[i - 1] - '0', d = key[i] - '0';
 		same &= d == prev;
 		up &= d == (prev + 1) % 10;
@@ -199,7 +199,9 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 	/* 5G PEI prefixes (TS 29.571 §5.3.2): imei-, imeisv-; mac- and eui- are not ours */
 	const char *p = s + start;
 	size_t n = end - start, skip = 0;
-	if (prefix_ci(p, n, "imeisv-")) {
+	if (p[0] >= '0' && p[0] <= '9') {
+		/* a digit (the usual case): every prefix starts with a letter */
+	} else if (prefix_ci(p, n, "imeisv-")) {
 		id->pei = IMEI_PEI_IMEISV;
 		skip = 7;
 	} else if (prefix_ci(p, n, "imei-")) {

@@ -166,6 +166,16 @@ static void test_codec(void)
 	CHECK_INT(imei_sight_msisdn("+923001234567", 13, &v, &err), 0);
 	CHECK_INT(imei_sight_digits_str(v, buf), 12);
 	CHECK_STR(buf, "923001234567");
+	/* every length, odd and even (digits_str writes two at a time), leading zeros kept */
+	for (size_t n = 3; n <= 15; n++) {
+		char in[16], out[24];
+		for (size_t i = 0; i < n; i++)
+			in[i] = (char)('0' + (i * 7 + n) % 10);
+		in[0] = '0';
+		CHECK_INT(imei_sight_msisdn(in, n, &v, &err), 0);
+		CHECK_INT(imei_sight_digits_str(v, out), n);
+		CHECK(memcmp(out, in, n) == 0 && out[n] == 0);
+	}
 	CHECK_INT(imei_sight_msisdn("+", 1, &v, &err), -1);
 	CHECK(strncmp(err.msg, "msisdn:", 7) == 0);
 	CHECK_INT(imei_sight_msisdn("92+3", 4, &v, &err), -1);

@@ -283,6 +283,18 @@ describe("imei.sightings", function()
         assert.has_error(function() view:unpair(KEY, imsi(2)) end, msg)
         assert.has_error(function() view:flush() end, msg)
         assert.are.equal("imei.sightings.store", getmetatable(view))
+        -- a method's self is checked (by its metatable): anything else is refused by name
+        local imsis = view.imsis
+        for _, other in ipairs { {}, "x", io.stdout, sightings.open("memory"):read_only_view() } do
+          if getmetatable(other) == "imei.sightings.store" then
+            assert.are.equal(0, imsis(other, KEY, 1, T0)) -- another store: its own answer
+          else
+            assert.has_error(function() imsis(other, KEY, 1, T0) end)
+            local ok, err = pcall(imsis, other, KEY, 1, T0)
+            assert.is_false(ok)
+            assert.matches("imei.sightings.store expected", err)
+          end
+        end
         -- the view keeps the store alive after the first handle closes
         st:record { key = KEY, imsi = imsi(2), time = T0 }
         assert.is_true(st:close())

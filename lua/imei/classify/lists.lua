@@ -144,9 +144,12 @@ function lists.base_files(dir, names)
 end
 
 local find, concat = string.find, table.concat
+-- byte order in C (qsort): the order of table.sort's < on strings, without its comparisons
+-- through the VM (host/lua_sort.c)
+local sort_strings = require("imei.host").sort_strings
 
 -- Rows (arrays of text cells) in order, cell by cell. Each row is sorted by one text key,
--- its cells joined by NUL, so that table.sort compares strings in C instead of calling a
+-- its cells joined by NUL, so that they are sorted as strings in C instead of calling a
 -- Lua comparator some n·log n times (NUL sorts below every other byte and Lua compares
 -- strings NUL-segment by segment: the order is the cells' order). A cell that holds a NUL
 -- itself (a hostile previous list) falls back to the comparator.
@@ -175,7 +178,7 @@ local function by_first_cell(map)
     of[k] = row
     firsts[#firsts + 1] = k
   end
-  table.sort(firsts)
+  sort_strings(firsts)
   for i = 1, #firsts do firsts[i] = of[firsts[i]] end
   return firsts
 end
@@ -204,7 +207,7 @@ function lists.sorted_rows(map)
     table.sort(rows, cell_order)
     return rows
   end
-  table.sort(keys)
+  sort_strings(keys)
   local n = 0
   for i = 1, #keys do
     local key = keys[i]

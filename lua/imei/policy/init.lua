@@ -704,8 +704,12 @@ local function decide(P, d, r, ctx, name)
   else
     local sealed = ACTIVE[P]
     local active = sealed or active_of(P.order)
+    -- (reasons and final are false, never nil, between checks, and so are d, r and ctx
+    -- once a check is done: a field that keeps its key is set in place, where one set to
+    -- nil is inserted again by the next check, in the VM's slow path)
     local fresh = { order = active.order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
-                    first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil }
+                    first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil,
+                    reasons = false, final = false }
     if not (run and run.busy) then P.scratch = fresh end
     run = fresh
   end
@@ -748,7 +752,7 @@ local function decide(P, d, r, ctx, name)
     start = run.i
   end
   local n, final, reasons = run.n, run.final, run.reasons
-  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, nil, nil, nil, nil, nil
+  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, false, false, false, false, false
   local failed = nfailed > 0 or nil
   if n == 0 then return P.default, nil, nil, nil, failed, name end
   if final then
