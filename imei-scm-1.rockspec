@@ -34,7 +34,7 @@ external_dependencies = {
   FDPROTO = { header = "freeDiameter/libfdproto.h", library = "fdproto" }, -- imei-eird: S13 messages
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the Redis sightings store
   OPENSSL = { header = "openssl/ssl.h", library = "ssl" },     -- TLS to Redis (rediss://): loaded at run time (core/tls_lib.c)
-  CRYPTO = { header = "openssl/sha.h", library = "crypto" },   -- SHA-256 of the audit trail (core/file_digest.c); TLS
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" },   -- OpenSSL's crypto, for its TLS (loaded with libssl)
 }
 build = {
   -- The project's Makefile builds everything (docs/install.md); LuaRocks' directories are
