@@ -35,16 +35,21 @@ static void write_policy(int version)
 	rename(tmp, policy_path); /* atomic: a reload never reads half a file */
 }
 
-static struct imei_engine *new_engine(void)
+static struct imei_engine *engine_at(const char *path)
 {
 	struct imei_engine_config cfg = { 0 };
 	char err[512];
-	cfg.policy = policy_path;
+	cfg.policy = path;
 	cfg.lua_path = LUA_PATH;
 	struct imei_engine *e = imei_engine_new(&cfg, err, sizeof err);
 	if (!e)
 		fprintf(stderr, "engine: %s\n", err);
 	return e;
+}
+
+static struct imei_engine *new_engine(void)
+{
+	return engine_at(policy_path);
 }
 
 static void test_verdicts(struct imei_engine *e)
@@ -193,14 +198,9 @@ static void test_request_fields(void)
 	      "return P\n",
 	      f);
 	fclose(f);
-	struct imei_engine_config cfg = { 0 };
-	char err[512];
-	cfg.policy = path;
-	cfg.lua_path = LUA_PATH;
-	struct imei_engine *e = imei_engine_new(&cfg, err, sizeof err);
+	struct imei_engine *e = engine_at(path);
 	CHECK(e != NULL);
 	if (!e) {
-		fprintf(stderr, "engine: %s\n", err);
 		unlink(path);
 		return;
 	}
