@@ -33,7 +33,7 @@ CC         ?= cc
 OPT        ?= -O2 -g
 SAN        ?=
 CFLAGS_ALL  = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(OPT) $(SAN) $(EXT_CPPFLAGS) $(CFLAGS)
-LDLIBS_ALL  = $(EXT_LDFLAGS) $(LDFLAGS) -lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm $(LDLIBS)
+LDLIBS_ALL  = $(EXT_LDFLAGS) $(LDFLAGS) -lnettle -llmdb -lhiredis -lz -lpthread -lm $(LDLIBS)
 # C programs (tests, hosts) embed Lua for the policy host; the Lua module must not link it.
 HOST_LDLIBS = -llua5.4 $(LDLIBS_ALL)
 FUZZ_SECONDS ?= 60

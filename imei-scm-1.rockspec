@@ -33,8 +33,8 @@ external_dependencies = {
   FDCORE = { header = "freeDiameter/libfdcore.h", library = "fdcore" }, -- imei-eird: S13 (Diameter)
   FDPROTO = { header = "freeDiameter/libfdproto.h", library = "fdproto" }, -- imei-eird: S13 messages
   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" }, -- the Redis sightings store
-  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },     -- TLS to Redis (rediss://)
-  CRYPTO = { header = "openssl/evp.h", library = "crypto" },   -- OpenSSL's crypto, for its TLS
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },     -- TLS to Redis (rediss://): loaded at run time (core/tls_lib.c)
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" },   -- OpenSSL's crypto, for its TLS (loaded with libssl)
 }
 build = {
   -- The project's Makefile builds everything (docs/install.md); LuaRocks' directories are

@@ -30,7 +30,7 @@ if [ "$(cat "$peer/REV" 2>/dev/null)" != "$rev" ]; then
 	make -s -C "$peer/src" BUILD=build build/libimei_core.a >/dev/null
 	echo "$rev" >"$peer/REV"
 fi
-LIBS=(-lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm)
+LIBS=(-lnettle -llmdb -lhiredis -lz -lpthread -lm)
 $CC -std=c11 -D_DEFAULT_SOURCE -O2 -Iinclude -Icore bench/dump_parse_bench.c "$BUILD/libimei_core.a" \
 	-o "$out/this.bin" "${LIBS[@]}"
 peer_def=

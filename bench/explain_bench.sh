@@ -25,7 +25,7 @@ for tree in "$BASE" "$PWD"; do
 	name=$([ "$tree" = "$PWD" ] && echo after || echo before)
 	$CC -std=c11 -D_DEFAULT_SOURCE -O2 -I"$tree/include" -I"$tree/core" -I"$tree/binding" -I"$tree/host" -I/usr/include/lua5.4 \
 		bench/engine_bench.c -o "$out/engine_bench_$name" "$tree/build/libimei.a" \
-		-llua5.4 -lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm
+		-llua5.4 -lnettle -llmdb -lhiredis -lz -lpthread -lm
 done
 lua_rate() { # lua_rate TREE: checks/s with TREE's Lua and build
 	(cd "$1" && LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" \

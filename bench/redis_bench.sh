@@ -9,7 +9,7 @@ BUILD=${BUILD:-build}
 CC=${CC:-cc}
 mkdir -p "$BUILD/bench"
 $CC -std=c11 -D_DEFAULT_SOURCE -O2 -Icore -Itests/redis bench/redis_bench.c "$BUILD/libimei.a" \
-	-o "$BUILD/bench/redis_bench" -llua5.4 -lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm
+	-o "$BUILD/bench/redis_bench" -llua5.4 -lnettle -llmdb -lhiredis -lz -lpthread -lm
 "$BUILD/bench/redis_bench" "$BUILD/bench" "${REDIS_N:-1000000}"
 dir=$(mktemp -d)
 trap 'kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -32,7 +32,7 @@ export IMEI_BUILD=$BUILD
 lua5.4 bench/serve_fixtures.lua "$out"
 lua5.4 bin/imei tac compile data/osmocom-tacdb.csv "$out/tacs.img" >/dev/null
 $CC -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Iinclude -Icore -Ibinding -Ihost -I/usr/include/lua5.4 bench/engine_bench.c \
-	-o "$out/engine_bench" "$BUILD/libimei.a" -llua5.4 -lnettle -llmdb -lhiredis -lssl -lcrypto -lz -lpthread -lm
+	-o "$out/engine_bench" "$BUILD/libimei.a" -llua5.4 -lnettle -llmdb -lhiredis -lz -lpthread -lm
 
 echo "machine: $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "-- in-process (C API), example-country policy"

@@ -75,7 +75,7 @@ static bool open_pairset_build(struct open_pairset *s, const struct imei_u64pair
 	if (!(s->slots = open_table(s->cap * sizeof *s->slots, &s->bytes)))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		size_t j = imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), s->cap);
+		size_t j = imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b, 0), s->cap);
 		while (s->slots[j].a != UINT64_MAX)
 			j = j + 1 == s->cap ? 0 : j + 1;
 		s->slots[j] = v[i];
@@ -87,7 +87,7 @@ static inline bool open_pairset_has(const struct open_pairset *s, uint64_t a, ui
 {
 	if (a == UINT64_MAX)
 		return false;
-	for (size_t i = imei_u64set_home(imei_u64pair_hash(a, b), s->cap);;) {
+	for (size_t i = imei_u64set_home(imei_u64pair_hash(a, b, 0), s->cap);;) {
 		const struct imei_u64pair *p = &s->slots[i];
 		if (p->a == a && p->b == b)
 			return true;

@@ -699,6 +699,51 @@ static inline __attribute__((always_inline)) enum imei_dump_reject decode_field(
 	}
 }
 
+/* The end of a plain field's unquoted rest, from q (not the delimiter) on: the next delim
+ * or the line's end; NULL at a byte that makes the line not plain (below '!', or '"').
+ * Eight bytes at a time where the CPU allows: a byte is flagged when it equals the
+ * delimiter or '"' (x ^ c is then 0, and 0 - 1 borrows into its top bit) or is below '!'
+ * (x - 0x21 borrows; a byte of 0x80 up is never flagged, ~x clears its top bit); a borrow
+ * only ever moves into a later byte, so the lowest byte flagged is the first that is one.
+ * The last bytes of the line are the last eight of it shifted down (line: its start), so
+ * nothing before line or from end on is read. */
+static inline const char *plain_end(const char *line, const char *q, const char *end, char delim)
+{
+#ifdef SWAR_DIGITS
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	const uint64_t d = ones * (unsigned char)delim, quote = ones * (unsigned char)'"';
+	for (;;) {
+		uint64_t x, keep = ~0ULL;
+		size_t left = (size_t)(end - q);
+		if (left >= 8) {
+			memcpy(&x, q, 8);
+		} else if (left > 0 && end - line >= 8) {
+			memcpy(&x, end - 8, 8);
+			x >>= 8 * (8 - left);
+			keep = (1ULL << 8 * left) - 1;
+		} else {
+			break;
+		}
+		uint64_t e = x ^ d, t = x ^ quote;
+		uint64_t hit = ((e - ones) & ~e) | ((t - ones) & ~t) | ((x - ones * 0x21) & ~x);
+		hit &= high & keep;
+		if (hit) {
+			q += (unsigned)__builtin_ctzll(hit) / 8;
+			return *q == delim ? q : NULL;
+		}
+		if (left <= 8)
+			return end;
+		q += 8;
+	}
+#else
+	(void)line;
+#endif
+	for (; q < end && *q != delim; q++)
+		if ((unsigned char)*q <= ' ' || *q == '"')
+			return NULL;
+	return q;
+}
+
 /* A plain line, the common one, in a single pass: each field split, its digits read
  * (digit_run) and its value taken (decode_field) before the next. Plain: no byte below
  * '!' (no blank, no control byte), fields unquoted or quoted without "" or blanks, as many
@@ -740,9 +785,9 @@ static bool parse_plain(const struct imei_dump_layout *lay, struct imei_dump_dat
 			} else {
 				f.s = p;
 				f.lead = digit_run(p, (size_t)(end - p), &f.v);
-				for (q = p + f.lead; q < end && *q != delim; q++)
-					if ((unsigned char)*q <= ' ' || *q == '"')
-						return false;
+				q = p + f.lead;
+				if (q < end && *q != delim && !(q = plain_end(line, q, end, delim)))
+					return false;
 				f.len = (size_t)(q - p);
 			}
 			f.escaped = false;
@@ -793,6 +838,7 @@ enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, st
 #define READ_CHUNK (1u << 20)
 #define IN_CHUNK (1u << 18)
 #define SNIFF 512 /* bytes looked at for the text encoding */
+#define RANGE_TAIL 512 /* bytes read past a range's end at a time, for the line across it */
 
 struct imei_dump_file {
 	int fd;
@@ -924,9 +970,16 @@ char imei_dump_line_end(const struct imei_dump_file *f)
 	return f->sep;
 }
 
-uint64_t imei_dump_line_offset(const struct imei_dump_file *f)
+/* Where the next line starts; inlined in imei_dump_next, which asks it of every line of a
+ * range (a call by the exported name goes through the shared library's PLT). */
+static inline uint64_t line_offset(const struct imei_dump_file *f)
 {
 	return f->in_read - f->nhead - (f->end - f->start);
+}
+
+uint64_t imei_dump_line_offset(const struct imei_dump_file *f)
+{
+	return line_offset(f);
 }
 
 void imei_dump_close(struct imei_dump_file *f)
@@ -1084,6 +1137,15 @@ static int fill(struct imei_dump_file *f, char *err, size_t errlen)
 	} else if (f->in_eof) {
 		f->eof = true;
 	} else {
+		if (f->limit != UINT64_MAX) {
+			/* a range: what is left of it and of the line across its end (a longer line
+			 * takes more reads), not a buffer's worth of the range after, which that
+			 * range's reader reads again (it doubled the copies out of the page cache
+			 * with ranges as long as the buffer) */
+			uint64_t want = (f->limit > f->in_read ? f->limit - f->in_read : 0) + RANGE_TAIL;
+			if (want < room)
+				room = (size_t)want;
+		}
 		ssize_t got = read_some(f->fd, f->buf + f->end, room);
 		if (got < 0) {
 			snprintf(err, errlen, "%s: byte %llu (after line %zu): cannot read: %s", f->path,
@@ -1196,7 +1258,7 @@ int imei_dump_next(struct imei_dump_file *f, const char **line, size_t *len, siz
 				return -1;
 			continue;
 		}
-		if (f->limit != UINT64_MAX && imei_dump_line_offset(f) >= f->limit)
+		if (f->limit != UINT64_MAX && line_offset(f) >= f->limit)
 			return 0; /* the next line starts in the range after */
 		if (nl || (f->eof && avail > 0) || avail > IMEI_DUMP_MAX_LINE) {
 			size_t n = nl ? (size_t)(nl - p) : avail;

@@ -3,8 +3,8 @@
  *
  * Built once from a vector of values and never changed afterwards, so any number of
  * threads may look up at once.
- * A set of values keeps each value x as its mixed hash h = mix(x) (mix is a bijection
- * of 64-bit words, so h stands for x exactly), in ordered linear probing: the hashes in
+ * A set of values keeps each value x as its mixed hash h = mix(x ^ seed) (mix is a
+ * bijection of 64-bit words, so h stands for x exactly), in ordered linear probing: the hashes in
  * increasing order, each in the first free slot at or after its home slot (a range
  * reduction of h's top 32 bits over cap = n + n/8 + 1 slots: load 8/9), and every slot
  * left free holding the smallest hash whose home lies after it, so the whole table is
@@ -15,6 +15,9 @@
  * 4 a bucket), with the offset of every bucket and the next: 16·n + 4·(n/4 + 2) bytes
  * (about 17 a pair).
  * UINT64_MAX is never a member (a value, or a pair's first value).
+ * Each set draws its own random seed when built (getrandom(2)): values crafted to share
+ * a home under one seed (a list written to make lookups scan far) are spread under
+ * another. Nothing a set answers depends on its seed, only where values sit.
  * Lookups are static inline: they are the hot path of every list membership test.
  */
 #ifndef IMEI_U64SET_H
@@ -38,6 +41,7 @@ struct imei_u64set {
 	size_t end;      /* no member at or after end */
 	size_t len;
 	size_t n; /* members */
+	uint64_t seed;
 };
 
 struct imei_u64pairset {
@@ -45,17 +49,22 @@ struct imei_u64pairset {
 	uint32_t *offsets;          /* nbuckets + 1: bucket b is pairs[offsets[b] .. offsets[b + 1]) */
 	size_t nbuckets;
 	size_t n;
+	uint64_t seed;
 };
 
-/* Build from v[0..n) (duplicates allowed; none may be IMEI_U64SET_EMPTY). *dups receives
- * how many values repeated an earlier one. Returns 0, or -1 (errno ENOMEM, E2BIG for
- * more than IMEI_U64SET_MAX values, EINVAL for a value IMEI_U64SET_EMPTY). The set owns
- * its memory; free with _free. */
+/* Build from v[0..n) (duplicates allowed; none may be IMEI_U64SET_EMPTY), with a seed of
+ * its own. *dups receives how many values repeated an earlier one. Returns 0, or -1
+ * (errno ENOMEM, E2BIG for more than IMEI_U64SET_MAX values, EINVAL for a value
+ * IMEI_U64SET_EMPTY). The set owns its memory; free with _free. */
 int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size_t *dups);
+/* The same with the seed given (the tests place values by their hashes under seed 0). */
+int imei_u64set_build_seeded(struct imei_u64set *set, const uint64_t *v, size_t n, uint64_t seed, size_t *dups);
 void imei_u64set_free(struct imei_u64set *set);
 /* The bytes the set holds. */
 size_t imei_u64set_bytes(const struct imei_u64set *set);
 int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair *v, size_t n, size_t *dups);
+int imei_u64pairset_build_seeded(struct imei_u64pairset *set, const struct imei_u64pair *v, size_t n, uint64_t seed,
+                                 size_t *dups);
 void imei_u64pairset_free(struct imei_u64pairset *set);
 size_t imei_u64pairset_bytes(const struct imei_u64pairset *set);
 
@@ -71,9 +80,17 @@ static inline uint64_t imei_u64_mix(uint64_t x)
 	return x;
 }
 
-static inline uint64_t imei_u64pair_hash(uint64_t a, uint64_t b)
+/* A value's hash in a set of that seed. */
+static inline uint64_t imei_u64set_hash(uint64_t x, uint64_t seed)
 {
-	return imei_u64_mix(a ^ imei_u64_mix(b + UINT64_C(0x9e3779b97f4a7c15)));
+	return imei_u64_mix(x ^ seed);
+}
+
+/* A pair's hash in a set of that seed: pairs alike in a ^ f(b) for one seed are not for
+ * another (the seed goes in with b, through the mixer). */
+static inline uint64_t imei_u64pair_hash(uint64_t a, uint64_t b, uint64_t seed)
+{
+	return imei_u64_mix(a ^ imei_u64_mix((b ^ seed) + UINT64_C(0x9e3779b97f4a7c15)));
 }
 
 /* The bucket of hash h among nb <= 2^32 buckets (Lemire's range reduction of the top 32
@@ -87,7 +104,7 @@ static inline bool imei_u64set_has(const struct imei_u64set *set, uint64_t x)
 {
 	if (x == IMEI_U64SET_EMPTY || set->n == 0)
 		return false;
-	uint64_t h = imei_u64_mix(x);
+	uint64_t h = imei_u64set_hash(x, set->seed);
 	size_t i = imei_u64set_home(h, set->cap);
 	const uint64_t *p = set->slots + i;
 	/* how many of the 8 slots from home are below h, without a branch (the table is
@@ -106,7 +123,7 @@ static inline bool imei_u64pairset_has(const struct imei_u64pairset *set, uint64
 {
 	if (a == IMEI_U64SET_EMPTY || set->n == 0)
 		return false;
-	size_t bucket = imei_u64set_home(imei_u64pair_hash(a, b), set->nbuckets);
+	size_t bucket = imei_u64set_home(imei_u64pair_hash(a, b, set->seed), set->nbuckets);
 	const struct imei_u64pair *p = set->pairs + set->offsets[bucket], *end = set->pairs + set->offsets[bucket + 1];
 	for (; p != end; p++)
 		if (p->a == a && p->b == b)

@@ -187,6 +187,12 @@ static const struct {
 #undef RAT_WORD
 #undef RAT_KEY
 #undef RAT_CH
+#define NRAT_WORDS (sizeof rat_words / sizeof rat_words[0])
+
+/* The order the words are tried in: the RATs dumps are mostly made of first (EUTRAN, then
+ * UTRAN, GERAN, NR), every word once. */
+static const uint8_t rat_try[] = { 5, 0, 1, 9, 13, 12, 11, 10, 14, 2, 3, 4, 6, 7, 8, 15, 16, 17, 18, 19 };
+_Static_assert(sizeof rat_try == NRAT_WORDS, "every RAT word is tried");
 
 static char upper(char c)
 {
@@ -254,7 +260,8 @@ int imei_sight_rat(const char *s, size_t len, uint8_t *out, struct imei_store_er
 	}
 	if (len > 0 && len < sizeof rat_words[0].name) {
 		uint64_t key = rat_key(s, len);
-		for (size_t w = 0; w < sizeof rat_words / sizeof rat_words[0]; w++) {
+		for (size_t k = 0; k < NRAT_WORDS; k++) {
+			size_t w = rat_try[k];
 			if (rat_words[w].key != key)
 				continue;
 			size_t i = RAT_KEY_CHARS;

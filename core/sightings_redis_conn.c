@@ -19,10 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "sightings_redis_conn.h"
+#include "tls_lib.h"
 
 #define NSLOTS 16384
 #define MAX_NODES 64
@@ -33,6 +31,7 @@ struct rnode {
 	int port;
 	int fd;
 	SSL *ssl;
+	const struct imei_tls_lib *tls; /* the connection object's (TLS: loaded) */
 	redisReader *rd;
 	char *out;
 	size_t olen, ocap, opos;
@@ -44,6 +43,7 @@ struct rnode {
 
 struct rc {
 	struct imei_redis_cfg cfg;
+	struct imei_tls_lib tls; /* libssl, loaded when cfg.tls (tls_lib.h) */
 	SSL_CTX *ctx;
 	struct rnode nodes[MAX_NODES];
 	size_t nnodes;
@@ -111,7 +111,7 @@ void imei_redis_cmd_clear(struct imei_redis_cmd *c)
 static void node_close(struct rnode *n)
 {
 	if (n->ssl) {
-		SSL_free(n->ssl);
+		n->tls->SSL_free(n->ssl);
 		n->ssl = NULL;
 	}
 	if (n->fd >= 0)
@@ -154,6 +154,7 @@ static int add_node(struct rc *rc, const char *host, int port)
 	snprintf(n->host, sizeof n->host, "%s", host);
 	n->port = port;
 	n->fd = -1;
+	n->tls = &rc->tls;
 	return (int)rc->nnodes++;
 }
 
@@ -180,25 +181,31 @@ struct rc *imei_redis_new(const struct imei_redis_cfg *cfg, char *msg, size_t ms
 		rc->need_map = true;
 	}
 	if (cfg->tls) {
-		rc->ctx = SSL_CTX_new(TLS_client_method());
-		const char *bad = NULL;
-		if (!rc->ctx)
-			bad = "cannot create a TLS context";
-		else if (cfg->tls_ca[0] && SSL_CTX_load_verify_locations(rc->ctx, cfg->tls_ca, NULL) != 1)
-			bad = "tls_ca: cannot load the CA file";
-		else if (!cfg->tls_ca[0] && SSL_CTX_set_default_verify_paths(rc->ctx) != 1)
-			bad = "cannot load the system's CA certificates";
-		else if (cfg->tls_cert[0] && SSL_CTX_use_certificate_chain_file(rc->ctx, cfg->tls_cert) != 1)
-			bad = "tls_cert: cannot load the client certificate";
-		else if (cfg->tls_key[0] && SSL_CTX_use_PrivateKey_file(rc->ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
-			bad = "tls_key: cannot load the client key";
-		if (bad) {
-			snprintf(msg, msglen, "%s (%s)", bad, ERR_reason_error_string(ERR_get_error()));
+		const struct imei_tls_lib *t = &rc->tls;
+		if (imei_tls_lib_open(&rc->tls, msg, msglen) != 0) {
 			imei_redis_free(rc);
 			return NULL;
 		}
-		SSL_CTX_set_verify(rc->ctx, cfg->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-		SSL_CTX_set_min_proto_version(rc->ctx, TLS1_2_VERSION);
+		rc->ctx = t->SSL_CTX_new(t->TLS_client_method());
+		const char *bad = NULL;
+		if (!rc->ctx)
+			bad = "cannot create a TLS context";
+		else if (cfg->tls_ca[0] && t->SSL_CTX_load_verify_locations(rc->ctx, cfg->tls_ca, NULL) != 1)
+			bad = "tls_ca: cannot load the CA file";
+		else if (!cfg->tls_ca[0] && t->SSL_CTX_set_default_verify_paths(rc->ctx) != 1)
+			bad = "cannot load the system's CA certificates";
+		else if (cfg->tls_cert[0] && t->SSL_CTX_use_certificate_chain_file(rc->ctx, cfg->tls_cert) != 1)
+			bad = "tls_cert: cannot load the client certificate";
+		else if (cfg->tls_key[0] && t->SSL_CTX_use_PrivateKey_file(rc->ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
+			bad = "tls_key: cannot load the client key";
+		if (bad) {
+			snprintf(msg, msglen, "%s (%s)", bad, t->ERR_reason_error_string(t->ERR_get_error()));
+			imei_redis_free(rc);
+			return NULL;
+		}
+		t->SSL_CTX_set_verify(rc->ctx, cfg->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+		/* SSL_CTX_set_min_proto_version, a macro of this call */
+		t->SSL_CTX_ctrl(rc->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 	}
 	if (cfg->unix_path[0])
 		snprintf(rc->name, sizeof rc->name, "%s", cfg->unix_path);
@@ -219,7 +226,8 @@ void imei_redis_free(struct rc *rc)
 		free(rc->nodes[i].expect);
 	}
 	if (rc->ctx)
-		SSL_CTX_free(rc->ctx);
+		rc->tls.SSL_CTX_free(rc->ctx);
+	imei_tls_lib_close(&rc->tls);
 	free(rc->slots);
 	free(rc);
 }
@@ -275,9 +283,9 @@ static int node_write(struct rnode *n, const char **why)
 	while (n->opos < n->olen) {
 		size_t left = n->olen - n->opos;
 		if (n->ssl) {
-			int w = SSL_write(n->ssl, n->out + n->opos, left > 1 << 30 ? 1 << 30 : (int)left);
+			int w = n->tls->SSL_write(n->ssl, n->out + n->opos, left > 1 << 30 ? 1 << 30 : (int)left);
 			if (w <= 0) {
-				int e = SSL_get_error(n->ssl, w);
+				int e = n->tls->SSL_get_error(n->ssl, w);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 					return 0;
 				*why = "TLS write failed";
@@ -304,9 +312,9 @@ static int node_read(struct rnode *n, const char **why)
 	for (;;) {
 		ssize_t r;
 		if (n->ssl) {
-			int k = SSL_read(n->ssl, buf, sizeof buf);
+			int k = n->tls->SSL_read(n->ssl, buf, sizeof buf);
 			if (k <= 0) {
-				int e = SSL_get_error(n->ssl, k);
+				int e = n->tls->SSL_get_error(n->ssl, k);
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 					return 0;
 				*why = e == SSL_ERROR_ZERO_RETURN ? "the server closed the connection" : "TLS read failed";
@@ -330,7 +338,7 @@ static int node_read(struct rnode *n, const char **why)
 			*why = "out of memory for a reply";
 			return -1;
 		}
-		if ((size_t)r < sizeof buf && !(n->ssl && SSL_pending(n->ssl)))
+		if ((size_t)r < sizeof buf && !(n->ssl && n->tls->SSL_pending(n->ssl)))
 			return 1;
 	}
 }
@@ -405,31 +413,32 @@ static int sock_connect(struct rc *rc, struct rnode *n, int64_t deadline, char *
 
 static int tls_handshake(struct rc *rc, struct rnode *n, int64_t deadline, char *why, size_t wlen)
 {
-	n->ssl = SSL_new(rc->ctx);
-	if (!n->ssl || SSL_set_fd(n->ssl, n->fd) != 1) {
+	const struct imei_tls_lib *t = &rc->tls;
+	n->ssl = t->SSL_new(rc->ctx);
+	if (!n->ssl || t->SSL_set_fd(n->ssl, n->fd) != 1) {
 		snprintf(why, wlen, "cannot start TLS");
 		return -1;
 	}
 	const char *sni = rc->cfg.tls_sni[0] ? rc->cfg.tls_sni : n->host;
 	if (sni[0] && !rc->cfg.unix_path[0]) {
-		SSL_set_tlsext_host_name(n->ssl, sni);
+		/* SSL_set_tlsext_host_name, a macro of this call */
+		t->SSL_ctrl(n->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)sni);
 		if (rc->cfg.tls_verify)
-			SSL_set1_host(n->ssl, sni);
+			t->SSL_set1_host(n->ssl, sni);
 	}
 	for (;;) {
-		ERR_clear_error();
-		int r = SSL_connect(n->ssl);
+		t->ERR_clear_error();
+		int r = t->SSL_connect(n->ssl);
 		if (r == 1)
 			return 0;
-		int e = SSL_get_error(n->ssl, r);
+		int e = t->SSL_get_error(n->ssl, r);
 		short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
 		if (!ev) {
-			long v = SSL_get_verify_result(n->ssl);
+			long v = t->SSL_get_verify_result(n->ssl);
+			const char *reason = t->ERR_reason_error_string(t->ERR_peek_last_error());
 			snprintf(why, wlen, "TLS handshake failed: %s",
-			         v != X509_V_OK ? X509_verify_cert_error_string(v)
-			                        : ERR_reason_error_string(ERR_peek_last_error())
-			                              ? ERR_reason_error_string(ERR_peek_last_error())
-			                              : "the peer closed the connection");
+			         v != X509_V_OK ? t->X509_verify_cert_error_string(v)
+			                        : reason ? reason : "the peer closed the connection");
 			return -1;
 		}
 		if (wait_fd(n->fd, ev, deadline) <= 0) {
@@ -544,7 +553,7 @@ static int pump(struct rc *rc, struct imei_redis_cmd *cmds, int64_t deadline, in
 			} else {
 				if ((pf[k].revents & (POLLOUT | POLLERR | POLLHUP)) && n->opos < n->olen && node_write(n, &why) < 0)
 					goto failed;
-				if ((pf[k].revents & (POLLIN | POLLERR | POLLHUP)) || (n->ssl && SSL_pending(n->ssl))) {
+				if ((pf[k].revents & (POLLIN | POLLERR | POLLHUP)) || (n->ssl && n->tls->SSL_pending(n->ssl))) {
 					if (node_read(n, &why) < 0)
 						goto failed;
 					void *rep;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "imei_u64set.h"
 
@@ -35,6 +37,19 @@ static void *new_table(size_t bytes)
 	madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* advice only: failure changes nothing */
 #endif
 	return p;
+}
+
+/* A set's seed: from the kernel's random source; should that fail (no getrandom(2), or
+ * its pool not ready this early), from the clock and the set's address, which still
+ * differ from run to run. */
+static uint64_t fresh_seed(const void *set)
+{
+	uint64_t seed;
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+		return seed;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return imei_u64_mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)set);
 }
 
 static int fail(int err, void *a, void *b)
@@ -123,6 +138,11 @@ static void place(uint64_t *t, size_t len, size_t d, size_t cap)
 
 int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size_t *dups)
 {
+	return imei_u64set_build_seeded(set, v, n, fresh_seed(set), dups);
+}
+
+int imei_u64set_build_seeded(struct imei_u64set *set, const uint64_t *v, size_t n, uint64_t seed, size_t *dups)
+{
 	memset(set, 0, sizeof *set);
 	*dups = 0;
 	if (n > IMEI_U64SET_MAX) {
@@ -140,12 +160,12 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == IMEI_U64SET_EMPTY)
 			return fail(EINVAL, start, t);
-		start[imei_u64set_home(imei_u64_mix(v[i]), nb) + 1]++;
+		start[imei_u64set_home(imei_u64set_hash(v[i], seed), nb) + 1]++;
 	}
 	for (size_t b = 1; b <= nb; b++) /* start[b]: where bucket b begins */
 		start[b] += start[b - 1];
 	for (size_t i = 0; i < n; i++) { /* afterwards start[b]: where bucket b ends */
-		uint64_t x = imei_u64_mix(v[i]);
+		uint64_t x = imei_u64set_hash(v[i], seed);
 		h[start[imei_u64set_home(x, nb)]++] = x;
 	}
 	for (size_t b = 0, from = 0; b < nb; from = start[b++])
@@ -174,6 +194,7 @@ int imei_u64set_build(struct imei_u64set *set, const uint64_t *v, size_t n, size
 	set->end = end;
 	set->len = len;
 	set->n = d;
+	set->seed = seed;
 	*dups = n - d;
 	return 0;
 }
@@ -216,6 +237,12 @@ static void sort_pairs(struct imei_u64pair *v, size_t n)
 
 int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair *v, size_t n, size_t *dups)
 {
+	return imei_u64pairset_build_seeded(set, v, n, fresh_seed(set), dups);
+}
+
+int imei_u64pairset_build_seeded(struct imei_u64pairset *set, const struct imei_u64pair *v, size_t n, uint64_t seed,
+                                 size_t *dups)
+{
 	memset(set, 0, sizeof *set);
 	*dups = 0;
 	if (n > IMEI_U64SET_MAX) {
@@ -230,12 +257,12 @@ int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].a == IMEI_U64SET_EMPTY)
 			return fail(EINVAL, start, p);
-		start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb) + 1]++;
+		start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b, seed), nb) + 1]++;
 	}
 	for (size_t b = 1; b <= nb; b++)
 		start[b] += start[b - 1];
 	for (size_t i = 0; i < n; i++)
-		p[start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b), nb)]++] = v[i];
+		p[start[imei_u64set_home(imei_u64pair_hash(v[i].a, v[i].b, seed), nb)]++] = v[i];
 	memmove(start + 1, start, nb * sizeof *start); /* back to where each bucket begins */
 	start[0] = 0;
 	size_t d = 0; /* sorted within their bucket, repeats are neighbours; kept in order */
@@ -248,7 +275,7 @@ int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair
 	}
 	if (d < n) { /* build again from the distinct pairs, sized for them */
 		free(start);
-		int rc = imei_u64pairset_build(set, p, d, dups);
+		int rc = imei_u64pairset_build_seeded(set, p, d, seed, dups);
 		int err = errno;
 		free(p);
 		errno = err;
@@ -260,6 +287,7 @@ int imei_u64pairset_build(struct imei_u64pairset *set, const struct imei_u64pair
 	set->offsets = start;
 	set->nbuckets = nb;
 	set->n = n;
+	set->seed = seed;
 	return 0;
 }
 

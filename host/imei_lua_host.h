@@ -33,6 +33,8 @@ void imei_lua_batchio(lua_State *L);           /* lua_batchio.c: signals, mkdir,
 void imei_lua_kv(lua_State *L);                /* lua_kv.c: kv_open (the register's LMDB table) */
 void imei_lua_csv_lines(lua_State *L);         /* lua_csv_lines.c: csv_lines (the lists' CSV) */
 void imei_lua_digest(lua_State *L);            /* lua_digest.c: file SHA-256 for the audit trail */
+void imei_lua_fsync(lua_State *L);             /* lua_fsync.c: fsync_files (many files side by side) */
+void imei_lua_sort(lua_State *L);              /* lua_sort.c: sort_strings (byte order, in C) */
 
 /* The flag the signal handler of lua_batchio.c raises (it holds the signal's number),
  * watched by the replay. */

@@ -18,5 +18,7 @@ int imei_luaopen_host(lua_State *L)
 	imei_lua_kv(L);
 	imei_lua_csv_lines(L);
 	imei_lua_digest(L);
+	imei_lua_fsync(L);
+	imei_lua_sort(L);
 	return 1;
 }

@@ -18,11 +18,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "replay_state.h"
 
 /* ---- setup ----------------------------------------------------------------------- */
+
+/* A reader's batch (288 KiB), a mapping of its own: a malloc'd one comes from the heap
+ * once glibc's dynamic mmap threshold has risen above its size (the lists' builds free
+ * larger blocks before), and freed there it would stay with the process. */
+static struct sbatch *batch_new(void)
+{
+	void *p = mmap(NULL, sizeof(struct sbatch), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The ingest's buffers (the readers' batches: 2.3 MiB with two readers; the batch of
+ * sightings a shared store records), given back to the system once every row is folded,
+ * before the finish turns the pins into pairs and fills the store: the run's peaks (the
+ * finish, the lists) no longer hold them. The readers are joined. */
+void imei_replay_release_ingest(struct imei_replay *r)
+{
+	for (unsigned i = 0; r->readers && i < r->nreaders; i++) {
+		struct reader *rd = &r->readers[i];
+		for (size_t k = 0; k < READER_BATCHES; k++) {
+			if (rd->batches[k])
+				munmap(rd->batches[k], sizeof(struct sbatch));
+			rd->batches[k] = NULL;
+		}
+		rd->nfree = 0;
+		rd->fill = NULL;
+	}
+	free(r->sightings);
+	r->sightings = NULL;
+}
 
 struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *err, size_t errlen)
 {
@@ -71,7 +101,7 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 		struct reader *rd = &r->readers[i];
 		rd->r = r;
 		for (size_t k = 0; k < READER_BATCHES; k++) {
-			if (!(rd->batches[k] = malloc(sizeof(struct sbatch)))) {
+			if (!(rd->batches[k] = batch_new())) {
 				imei_replay_free(r);
 				snprintf(err, errlen, "replay: out of memory");
 				return NULL;
@@ -89,11 +119,9 @@ void imei_replay_free(struct imei_replay *r)
 		return;
 	imei_replay_stop_reader(r);
 	imei_replay_stop_workers(r);
-	for (unsigned i = 0; i < r->nreaders; i++) {
+	for (unsigned i = 0; r->readers && i < r->nreaders; i++)
 		imei_dump_close(r->readers[i].cur);
-		for (size_t k = 0; k < READER_BATCHES; k++)
-			free(r->readers[i].batches[k]);
-	}
+	imei_replay_release_ingest(r);
 	free(r->readers);
 	for (size_t i = 0; i < r->nchunks; i++) {
 		free(r->chunks[i].c.examples);
@@ -110,7 +138,6 @@ void imei_replay_free(struct imei_replay *r)
 	free(r->pool.kinds);
 	free(r->pool.slots);
 	imei_replay_parts_free(r);
-	free(r->sightings);
 	imei_replay_pairs_free(r);
 	for (size_t i = 0; i < atomic_load(&r->ncond); i++)
 		free(r->cond_names[i]);

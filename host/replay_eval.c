@@ -249,35 +249,6 @@ static uint64_t pair_key(const struct imei_replay *r, size_t j)
 	return r->pairs[j].ident;
 }
 
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct imei_replay *r = w->r;
-	struct imei_verdict v = IMEI_VERDICT_INIT; /* its buffers serve every check of this worker */
-	for (;;) {
-		if (replay_stopped(r))
-			break;
-		size_t i = atomic_fetch_add(&r->next_pair, EVAL_CHUNK);
-		if (i >= r->npairs)
-			break;
-		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
-		for (size_t j = i; j < end; j++) {
-			/* the sightings of the next pairs' devices on their way into the cache */
-			imei_store_prefetch(r->store, pair_key(r, j + 2), pair_key(r, j + 1));
-			evaluate_pair(w, &v, j);
-		}
-		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
-	}
-	imei_verdict_release(&v);
-	pthread_mutex_lock(&r->elock);
-	for (size_t k = 0; k <= r->nnetworks; k++)
-		r->network_pairs[k] += w->net_pairs[k];
-	r->running--;
-	pthread_cond_broadcast(&r->edone);
-	pthread_mutex_unlock(&r->elock);
-	return NULL;
-}
-
 /* A replay decides in bulk: throughput counts, not a check's pause. Its engines' states
  * collect at Lua's default pace (a minor collection when the heap has grown by 20 %),
  * not at the engine's (1 %, for the p99.9 of a live check: host/sandbox.c), whose fixed
@@ -316,6 +287,48 @@ static int make_engines(struct worker *w, const struct imei_engine_config *ec, c
 		batch_pace(w->net_engines[k]);
 	}
 	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct imei_replay *r = w->r;
+	struct imei_verdict v = IMEI_VERDICT_INIT; /* its buffers serve every check of this worker */
+	/* its engines (a policy load each), made beside the other workers', then the word of
+	 * eval_start, which has seen them all made */
+	int made = make_engines(w, w->ec, w->ecfg, w->made_err, sizeof w->made_err) < 0 ? -1 : 1;
+	pthread_mutex_lock(&r->elock);
+	w->made = made;
+	r->made++;
+	pthread_cond_broadcast(&r->edone);
+	while (r->go == 0)
+		pthread_cond_wait(&r->edone, &r->elock);
+	bool go = r->go > 0;
+	pthread_mutex_unlock(&r->elock);
+	for (; go;) {
+		/* a run whose outcomes found no room fails (imei_replay_eval_wait): the pairs
+		 * not yet handed out are not decided in vain */
+		if (replay_stopped(r) || atomic_load_explicit(&r->outcomes_failed, memory_order_relaxed))
+			break;
+		size_t i = atomic_fetch_add(&r->next_pair, EVAL_CHUNK);
+		if (i >= r->npairs)
+			break;
+		size_t end = i + EVAL_CHUNK < r->npairs ? i + EVAL_CHUNK : r->npairs;
+		for (size_t j = i; j < end; j++) {
+			/* the sightings of the next pairs' devices on their way into the cache */
+			imei_store_prefetch(r->store, pair_key(r, j + 2), pair_key(r, j + 1));
+			evaluate_pair(w, &v, j);
+		}
+		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
+	}
+	imei_verdict_release(&v);
+	pthread_mutex_lock(&r->elock);
+	for (size_t k = 0; k <= r->nnetworks; k++)
+		r->network_pairs[k] += w->net_pairs[k];
+	r->running--;
+	pthread_cond_broadcast(&r->edone);
+	pthread_mutex_unlock(&r->elock);
+	return NULL;
 }
 
 int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_config *cfg, char *err,
@@ -385,28 +398,43 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 	struct imei_engine_config ec = cfg->engine;
 	ec.record = false;      /* the ingest recorded every row already */
 	ec.skip_examples = true; /* the caller loaded the policy once with its examples */
-	for (unsigned i = 0; i < threads; i++) {
-		r->workers[i].r = r;
-		r->nworkers = i + 1; /* freed by stop_workers from here on, whatever is made */
-		if (make_engines(&r->workers[i], &ec, cfg, err, errlen) < 0) {
-			imei_replay_stop_workers(r);
-			return -1;
-		}
-	}
-	r->nworkers = threads;
+	r->nworkers = threads; /* freed by stop_workers from here on, whatever is made */
 	atomic_store(&r->next_pair, 0);
 	r->running = threads;
-	for (unsigned i = 0; i < threads; i++) {
-		int rc = pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
-		if (rc != 0) {
-			pthread_mutex_lock(&r->elock);
-			r->running -= threads - i;
-			pthread_mutex_unlock(&r->elock);
-			imei_replay_stop_workers(r);
-			snprintf(err, errlen, "replay: cannot start an evaluation thread: %s", strerror(rc));
-			return -1;
+	r->made = 0;
+	r->go = 0;
+	unsigned started = 0;
+	int create_rc = 0;
+	for (unsigned i = 0; i < threads && create_rc == 0; i++) {
+		r->workers[i].r = r;
+		r->workers[i].ec = &ec;
+		r->workers[i].ecfg = cfg;
+		create_rc = pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
+		if (create_rc == 0) {
+			r->workers[i].started = true;
+			started++;
 		}
-		r->workers[i].started = true;
+	}
+	/* every engine made (or not) before a pair is decided: a policy that does not load
+	 * fails here, as the first worker's message, with no verdict written */
+	const char *failed = NULL;
+	pthread_mutex_lock(&r->elock);
+	r->running -= threads - started;
+	while (r->made < started)
+		pthread_cond_wait(&r->edone, &r->elock);
+	for (unsigned i = 0; i < started && !failed; i++)
+		if (r->workers[i].made < 0)
+			failed = r->workers[i].made_err;
+	r->go = failed || create_rc != 0 ? -1 : 1;
+	pthread_cond_broadcast(&r->edone);
+	pthread_mutex_unlock(&r->elock);
+	if (r->go < 0) {
+		if (failed)
+			snprintf(err, errlen, "%s", failed);
+		else
+			snprintf(err, errlen, "replay: cannot start an evaluation thread: %s", strerror(create_rc));
+		imei_replay_stop_workers(r);
+		return -1;
 	}
 	return 0;
 }

@@ -717,6 +717,7 @@ static int ingest_inline(struct imei_replay *r, const struct timespec *t0, doubl
 		if (replay_seconds_since(t0) >= budget)
 			return IMEI_REPLAY_MORE;
 	}
+	imei_replay_release_ingest(r);
 	return imei_replay_finish_ingest(r, err, errlen);
 }
 
@@ -793,6 +794,7 @@ static int ingest_step(struct imei_replay *r, unsigned ms, char *err, size_t err
 		return IMEI_REPLAY_ERROR;
 	}
 	imei_replay_stop_reader(r); /* all through: the readers have ended or are ending */
+	imei_replay_release_ingest(r);
 	return imei_replay_finish_ingest(r, err, errlen);
 }
 

@@ -215,6 +215,12 @@ struct worker {
 	uint64_t net_pairs[IMEI_REPLAY_MAX_NETWORKS + 1];                 /* pairs each decided */
 	pthread_t thread;
 	bool started;
+	/* its engines are made on its own thread, all threads at once; eval_start waits for
+	 * them (ec and cfg are its own and its caller's) and says the first failure */
+	const struct imei_engine_config *ec;
+	const struct imei_replay_eval_config *ecfg;
+	int made; /* 1 made, -1 failed (made_err) */
+	char made_err[1024];
 };
 
 struct imei_replay {
@@ -280,6 +286,8 @@ struct imei_replay {
 	unsigned nworkers;
 	_Atomic size_t next_pair;
 	unsigned running;
+	unsigned made; /* workers through making their engines (elock) */
+	int go;        /* 0 until all are: then 1 decide, -1 stop (elock, edone) */
 	pthread_mutex_t elock;
 	pthread_cond_t edone;
 	bool eval_started, eval_done;
@@ -394,6 +402,8 @@ void imei_replay_pairs_free(struct imei_replay *r); /* the result's pairs (a map
 int imei_replay_finish_ingest(struct imei_replay *r, char *err, size_t errlen);
 /* replay_ingest.c */
 void imei_replay_stop_reader(struct imei_replay *r);
+/* The ingest's buffers given back, once the readers are joined and every row folded. */
+void imei_replay_release_ingest(struct imei_replay *r);
 /* replay_eval.c */
 void imei_replay_stop_workers(struct imei_replay *r);
 /* replay_tally.c */

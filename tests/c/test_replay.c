@@ -2,7 +2,8 @@
  * test_replay.c — batch replay through its C API (imei_replay.h): ingest of two dumps into a
  * memory store (rows, refusals and their examples, the pair table in order, text
  * identities), evaluation with 1, 2 and 4 threads giving the same verdicts, the
- * counts by condition and operator, lookups, and the stop flag; a private (memory)
+ * counts by condition and operator, lookups, and the stop flag; a policy that does not
+ * load refused by eval_start, with 1 or 3 threads making engines; a private (memory)
  * store given each triple's aggregate at the end holds what a store given every row does.
  */
 #include <signal.h>
@@ -319,6 +320,34 @@ static void test_stop(void)
 	imei_store_release(st);
 }
 
+/* A policy that does not load: each thread makes its engine beside the others, and
+ * eval_start says why (the file and line), with no pair decided and no thread left; the
+ * second call is refused. */
+static void test_engines_fail(unsigned threads)
+{
+	struct imei_store_error se;
+	struct imei_store *st = imei_store_open("memory", NULL, &se);
+	struct imei_replay *r = ingest_into(st, false, NULL, true);
+	struct imei_replay_condition conds[] = { { "junk", IMEI_STATUS_BLACKLISTED } };
+	struct imei_replay_eval_config ec = { 0 };
+	ec.engine.policy = path_of("broken.lua");
+	ec.engine.lua_path = LUA_PATH;
+	ec.engine.store = st;
+	ec.threads = threads;
+	ec.conditions = conds;
+	ec.nconditions = 1;
+	char err[1024] = "";
+	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), -1);
+	CHECK(strstr(err, "broken.lua:3: unexpected symbol") != NULL);
+	const struct imei_replay_pair *p = imei_replay_pairs(r);
+	for (size_t i = 0; i < imei_replay_npairs(r); i++)
+		CHECK(p[i].outcome == 0 && !(p[i].flags & IMEI_REPLAY_NOTIFICATION));
+	CHECK_INT(imei_replay_eval_start(r, &ec, err, sizeof err), -1);
+	CHECK(strstr(err, "already evaluated") != NULL);
+	imei_replay_free(r);
+	imei_store_release(st);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_replay_XXXXXX");
@@ -329,9 +358,12 @@ int main(void)
 	put("a.csv", dump_a);
 	put("b.csv", dump_b);
 	put("policy.lua", policy);
+	put("broken.lua", "local P = policy.new { name = 'broken', version = '1' }\nP:condition { name = \n");
 	test_ingest(false);
 	test_ingest(true);
 	test_threads();
+	test_engines_fail(1);
+	test_engines_fail(3);
 	test_private_store(false);
 	test_private_store(true);
 	test_stop();

@@ -321,6 +321,42 @@ static void test_no_room(void)
 	}
 }
 
+/* A run whose outcomes find no room stops handing out pairs: what the threads have in
+ * hand is finished, the rest is not decided in vain (every pair here has an outcome, so
+ * the first one decided fails the run; a thread may take one more chunk as it happens). */
+static void test_no_room_stops(void)
+{
+	enum { CHUNKS = 16 };
+	FILE *f = fopen(path_of("many.csv"), "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("date,imei,imsi,msisdn\n", f);
+	for (int i = 0; i < CHUNKS * EVAL_CHUNK; i++) /* one device, IMSIs ending in 1: c63 */
+		fprintf(f, "20260103,352099001761481,4100100%07d1,\n", i);
+	fclose(f);
+	struct imei_store_error se;
+	for (unsigned threads = 1; threads <= 2; threads++) {
+		struct imei_store *st = imei_store_open("memory", NULL, &se);
+		struct imei_replay *r = replay_read(st, path_of("many.csv"));
+		CHECK_INT(imei_replay_npairs(r), CHUNKS * EVAL_CHUNK);
+		r->outcomes.max = 0;
+		struct imei_replay_eval_config ec = {
+			.engine = { .policy = path_of("policy.lua"), .lua_path = LUA_PATH, .store = st },
+			.threads = threads,
+		};
+		CHECK_INT(replay_decide(r, &ec), IMEI_REPLAY_ERROR);
+		struct imei_replay_progress p;
+		imei_replay_progress(r, &p);
+		if (threads == 1)
+			CHECK_INT(p.pairs_done, EVAL_CHUNK);
+		else
+			CHECK(p.pairs_done >= EVAL_CHUNK && p.pairs_done <= 3 * EVAL_CHUNK);
+		imei_replay_free(r);
+		imei_store_release(st);
+	}
+}
+
 /* The table alone: two threads intern the same many outcomes, each in its own order. */
 #define MANY 5000
 static struct replay_outcomes table;
@@ -384,6 +420,7 @@ int main(void)
 	test_days();
 	test_outcomes();
 	test_no_room();
+	test_no_room_stops();
 	test_table();
 	scratch_remove();
 	return CHECK_DONE("replay_pair");

@@ -151,7 +151,7 @@ static size_t wrong_by_hash(const uint64_t *h, size_t n, const uint64_t *g, size
 		v[i] = unmix(h[i]);
 	struct imei_u64set s;
 	size_t wrong = 0;
-	if (imei_u64set_build(&s, v, n, dups) != 0) {
+	if (imei_u64set_build_seeded(&s, v, n, 0, dups) != 0) {
 		free(v);
 		return SIZE_MAX;
 	}
@@ -311,7 +311,7 @@ static void test_pairs(void)
 	uint64_t top = UINT64_C(0x12345678) << 32;
 	for (size_t i = 0; i < N; i++)
 		v[i] = v[N + i] = pair_with_hash(top | i, 410010000000000ULL + i % 7);
-	CHECK_INT(imei_u64pairset_build(&ps, v, 2 * N, &dups), 0);
+	CHECK_INT(imei_u64pairset_build_seeded(&ps, v, 2 * N, 0, &dups), 0);
 	CHECK_INT(ps.n, N);
 	CHECK_INT(dups, N);
 	size_t wrong = 0;
@@ -346,6 +346,69 @@ static void test_pairs(void)
 	free(w);
 }
 
+/* How far past their homes the members of s sit, on average (in slots): a lookup reads
+ * that far. */
+static double mean_distance(const struct imei_u64set *s)
+{
+	size_t sum = 0, members = 0;
+	for (size_t i = 0; i < s->end; i++) {
+		size_t home = imei_u64set_home(s->slots[i], s->cap);
+		if (home <= i && imei_u64set_has(s, unmix(s->slots[i]) ^ s->seed)) {
+			sum += i - home;
+			members++;
+		}
+	}
+	return members ? (double)sum / (double)members : 0;
+}
+
+/* The seed: values crafted to share one home under seed 0 (a list written to make every
+ * lookup scan) pile up under it, and are spread under a set's own random seed; pairs
+ * alike. Every value is a member under both. */
+static void test_seeds(void)
+{
+	enum { N = 1000 };
+	static uint64_t v[N];
+	static struct imei_u64pair pv[N];
+	uint64_t top = UINT64_C(0x9abcdef0) << 32;
+	for (size_t i = 0; i < N; i++) {
+		v[i] = unmix(top | (2 * i + 2));
+		pv[i] = pair_with_hash(top | i, 410010000000000ULL + i % 7);
+	}
+	struct imei_u64set crafted, own, other;
+	size_t dups, wrong = 0;
+	CHECK_INT(imei_u64set_build_seeded(&crafted, v, N, 0, &dups), 0);
+	CHECK_INT(imei_u64set_build(&own, v, N, &dups), 0);
+	CHECK_INT(imei_u64set_build(&other, v, N, &dups), 0);
+	CHECK(own.seed != other.seed); /* 2^-64 to be alike */
+	for (size_t i = 0; i < N; i++)
+		wrong += !imei_u64set_has(&crafted, v[i]) + !imei_u64set_has(&own, v[i]) + !imei_u64set_has(&other, v[i]);
+	CHECK_INT(wrong, 0);
+	CHECK(mean_distance(&crafted) > N / 3); /* one home, a run of N: (N - 1) / 2 on average */
+	CHECK(mean_distance(&own) < 16 && mean_distance(&other) < 16); /* about 5 at load 8/9 */
+	imei_u64set_free(&crafted);
+	imei_u64set_free(&own);
+	imei_u64set_free(&other);
+
+	struct imei_u64pairset pcrafted, pown;
+	CHECK_INT(imei_u64pairset_build_seeded(&pcrafted, pv, N, 0, &dups), 0);
+	CHECK_INT(imei_u64pairset_build(&pown, pv, N, &dups), 0);
+	size_t largest[2] = { 0, 0 };
+	const struct imei_u64pairset *sets[2] = { &pcrafted, &pown };
+	for (size_t k = 0; k < 2; k++)
+		for (size_t b = 0; b < sets[k]->nbuckets; b++) {
+			size_t size = sets[k]->offsets[b + 1] - sets[k]->offsets[b];
+			if (size > largest[k])
+				largest[k] = size;
+		}
+	CHECK_INT(largest[0], N);
+	CHECK(largest[1] < 32);
+	for (size_t i = 0; i < N; i++)
+		wrong += !imei_u64pairset_has(&pown, pv[i].a, pv[i].b);
+	CHECK_INT(wrong, 0);
+	imei_u64pairset_free(&pcrafted);
+	imei_u64pairset_free(&pown);
+}
+
 int main(void)
 {
 	test_unmix();
@@ -353,5 +416,6 @@ int main(void)
 	test_buckets();
 	test_random();
 	test_pairs();
+	test_seeds();
 	return CHECK_DONE("test_u64set");
 }

@@ -6,8 +6,8 @@ local host = require "imei.host"
 
 local HOST_NAMES = {
   "engine_new", "replay_new", "_budgeted_string", "signals_catch", "signals_restore", "signals_caught",
-  "signals_block", "signals_reraise", "isatty", "monotime", "getpid", "ncpu", "fsync", "durable_rename",
-  "mkdir", "rmdir", "listdir", "file_size", "lock_dir",
+  "signals_block", "signals_reraise", "isatty", "monotime", "getpid", "ncpu", "fsync", "fsync_files", "fsync_start",
+  "sort_strings", "durable_rename", "mkdir", "rmdir", "listdir", "file_size", "lock_dir",
 }
 
 describe("imei.core and imei.host", function()

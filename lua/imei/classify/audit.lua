@@ -8,9 +8,10 @@
 -- into --out. `imei classify --verify OUT` (audit.verify) recomputes them all.
 --
 -- Cost: the lists' digests are those the list loader computed while reading them (never
--- twice); the dumps are hashed in a separate streaming pass (core/file_digest.c), on a
--- thread of its own while the replay reads them when it has two jobs or more, after the
--- reading otherwise (bench/classify_bench.sh measures both).
+-- twice); the TAC database and the dumps are hashed in a separate streaming pass
+-- (core/file_digest.c), on a thread of its own while the replay sets up and reads them
+-- when it has two jobs or more, after the reading otherwise (bench/classify_bench.sh
+-- measures both).
 local host = require "imei.host"
 local core = require "imei.core"
 local text = require "imei.classify.text"
@@ -31,10 +32,14 @@ end
 
 --- Start hashing the dumps: on a thread of its own when `parallel`, else when finished;
 -- none when `skip` (classify.run's digest_dumps = false, for bench/audit_bench.sh).
+-- `inputs` (paths, optional): other inputs known from the start (the TAC database),
+-- hashed first in the same pass, skip or not: audit.build takes their digests from it
+-- instead of hashing them at the end of the run, when nothing else runs beside.
 -- Returns a collector with .finish() -> { [path] = { sha256 =, bytes = } | { error = } };
 -- closing it (a to-be-closed variable) stops a pass not finished within a MiB.
-function audit.start(paths, parallel, skip)
+function audit.start(paths, parallel, skip, inputs)
   local files = {}
+  for _, p in ipairs(inputs or {}) do files[#files + 1] = p end
   for _, p in ipairs(paths) do
     if p ~= "-" and not skip then files[#files + 1] = p end
   end
@@ -65,7 +70,9 @@ function audit.build(ctx)
     inputs[#inputs + 1] = entry("policy", path, sha, bytes)
   end
   if type(ctx.tacdb) == "string" then
-    local sha, bytes = host.file_sha256(ctx.tacdb)
+    local d = ctx.digests and ctx.digests[ctx.tacdb] -- hashed beside the setup (audit.start)
+    local sha, bytes = d and d.sha256, d and d.bytes
+    if not sha then sha, bytes = host.file_sha256(ctx.tacdb) end
     if not sha then return nil, "the audit trail: " .. bytes end
     inputs[#inputs + 1] = entry("tacdb", ctx.tacdb, sha, bytes)
   end

@@ -68,6 +68,13 @@ local function normalise_date(d)
   return y .. m .. day
 end
 
+-- dir/name of each name
+local function paths_in(dir, names)
+  local paths = {}
+  for i, name in ipairs(names) do paths[i] = dir .. "/" .. name end
+  return paths
+end
+
 local function iso_now()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
@@ -111,7 +118,8 @@ local function run_replay(opts)
 
   -- the dumps' digests (the audit trail) on a thread of their own with 2 jobs, from now:
   -- beside the loading of the policy and lists below, which keeps one processor
-  local digests <close> = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false)
+  local digests <close> = audit.start(opts.dumps, jobs >= 2, opts.digest_dumps == false,
+    { type(opts.tacdb) == "string" and opts.tacdb or nil })
 
   local tacdb, err = open_tacdb(opts.tacdb)
   if opts.tacdb and not tacdb then return nil, err end
@@ -454,6 +462,9 @@ local function run_replay(opts)
         for _, name in ipairs(written) do files[#files + 1] = name end
       end
     end
+    -- the lists on their way to disk (threads of their own) while the report is made
+    local nlists = #files
+    local lists_synced <close> = host.fsync_start(paths_in(tmp, files))
     r.lists_written = write_lists
     r.files = text.array(files)
     r.performance.setup_seconds = t_read - t0          -- policy, TAC database, lists, store
@@ -475,10 +486,15 @@ local function run_replay(opts)
     files[#files + 1] = "report.json"
     check()
     -- 4. every file on disk first (a full disk shows here, before --out is touched) ...
-    for _, name in ipairs(files) do
-      local sok, serr, scode = host.fsync(tmp .. "/" .. name)
-      if not sok then error({ message = text.io_error(tmp .. "/" .. name, serr, scode) }, 0) end
+    --    (side by side: the file system commits them together, host/lua_fsync.c): the
+    --    lists' syncs begun above, then the report's
+    local paths = paths_in(tmp, files)
+    local sok, serr, scode, sidx = lists_synced:wait()
+    if sok then
+      sok, serr, scode, sidx = host.fsync_files(table.move(paths, nlists + 1, #paths, 1, {}))
+      if sidx then sidx = sidx + nlists end
     end
+    if not sok then error({ message = text.io_error(paths[sidx], serr, scode) }, 0) end
     -- the sightings are kept by the commit (the snapshot written into the register)
     local snapshot_of = keep and write_lists and own_memory and store or nil
     -- ... then commit: the register (one LMDB transaction), then every file renamed into
