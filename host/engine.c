@@ -15,6 +15,7 @@
 
 #include <lauxlib.h>
 
+#include "engine_request.h"
 #include "imei_engine.h"
 #include "imei_identity.h"
 #include "imei_lists.h"
@@ -35,6 +36,8 @@ struct file_stamp {
 struct instance {
 	struct imei_sandbox *sb;
 	int inst_ref, check_ref, set_lists_ref;
+	int call_ref; /* call_check, with the request's keys as upvalues (engine_request.h) */
+	struct imei_request_values values; /* the request values it keeps */
 	char name[128];
 	struct file_stamp *files; /* the policy and the files it extends */
 	size_t nfiles;
@@ -269,6 +272,17 @@ static void drain_log(struct imei_engine *e, struct instance *inst)
 	}
 }
 
+static int call_check(lua_State *L);
+
+/* call_check with the request's keys as upvalues, made once per state (lua_pcall'ed:
+ * a memory error is an error of the load). */
+static int make_call_check(lua_State *L)
+{
+	imei_request_push_keys(L);
+	lua_pushcclosure(L, call_check, IMEI_REQUEST_NKEYS);
+	return 1;
+}
+
 static int ref_field(lua_State *L, int idx, const char *name)
 {
 	lua_getfield(L, idx, name);
@@ -405,6 +419,13 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 		instance_free(inst);
 		return NULL;
 	}
+	lua_pushcfunction(L, make_call_check);
+	if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+		snprintf(err, errlen, "out of memory");
+		instance_free(inst);
+		return NULL;
+	}
+	inst->call_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	inst->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, 0);
 	if (!from && !e->skip_examples && run_examples(e, inst, NULL, NULL, err, errlen) != 0) {
@@ -477,39 +498,13 @@ void imei_engine_free(struct imei_engine *e)
 
 /* --- verdicts ------------------------------------------------------------------ */
 
-/* (lua_pushlstring: the request's buffers are often the caller's stack, new contents at
- * the same address, which lua_pushstring's address cache compares in vain first) */
-static void push_optional(lua_State *L, const char *field, const char *value)
-{
-	if (value) {
-		lua_pushlstring(L, value, strlen(value));
-		lua_setfield(L, -2, field);
-	}
-}
-
-static void push_c_request(lua_State *L, void *ud)
-{
-	const struct imei_request *req = ud;
-	lua_createtable(L, 0, 8);
-	push_optional(L, "pei", req->pei);
-	push_optional(L, "imsi", req->imsi);
-	push_optional(L, "msisdn", req->msisdn);
-	push_optional(L, "operator", req->operator_id);
-	push_optional(L, "rat", req->rat);
-	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
-	lua_setfield(L, -2, "time");
-	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
-		if (req->extras[i] && req->extras[i + 1]) {
-			push_optional(L, req->extras[i], req->extras[i + 1]);
-		}
-	}
-}
-
 /* The request is built inside the protected call: a request field larger than the
  * memory cap is a memory error of this check, never a Lua panic that aborts the host. */
 struct request_pusher {
-	void (*push)(lua_State *L, void *ud);
+	void (*push)(lua_State *L, void *ud); /* NULL: req, pushed by imei_request_push */
 	void *ud;
+	const struct imei_request *req;
+	struct imei_request_values *values;
 	struct imei_engine *e;
 };
 
@@ -583,7 +578,10 @@ static int call_check(lua_State *L)
 {
 	struct request_pusher *p = lua_touserdata(L, 2);
 	lua_settop(L, 1); /* the runtime's check function */
-	p->push(L, p->ud);
+	if (p->push)
+		p->push(L, p->ud);
+	else
+		imei_request_push(L, p->req, p->values);
 	if (p->e->record && p->e->store && lua_istable(L, 2))
 		record_sighting(p->e, L, 2); /* before the policy decides, as replay does */
 	lua_call(L, 1, IMEI_VERDICT_VALUES); /* the verdict as values, or a raw check's table */
@@ -623,8 +621,9 @@ static void maybe_rebuild(struct imei_engine *e)
 	instance_free(inst);
 }
 
-int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
-                           struct imei_verdict *v)
+/* A check: the request pushed by push_request(ud), or req's (push_request NULL). */
+static int engine_check(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
+                        const struct imei_request *req, struct imei_verdict *v)
 {
 	char why[512];
 	bool ok;
@@ -633,8 +632,8 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	struct instance *inst = e->current;
 	lua_State *L = imei_sandbox_state(inst->sb);
 	int top = lua_gettop(L);
-	struct request_pusher pusher = { push_request, ud, e };
-	lua_pushcfunction(L, call_check);
+	struct request_pusher pusher = { push_request, ud, req, &inst->values, e };
+	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->call_ref);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
 	lua_pushlightuserdata(L, &pusher);
 	int rc = imei_sandbox_run(inst->sb, 2, IMEI_VERDICT_VALUES, IMEI_SANDBOX_CHECK, why, sizeof why);
@@ -663,9 +662,15 @@ int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State
 	return ok ? 0 : -1;
 }
 
+int imei_engine_check_with(struct imei_engine *e, void (*push_request)(lua_State *L, void *ud), void *ud,
+                           struct imei_verdict *v)
+{
+	return engine_check(e, push_request, ud, NULL, v);
+}
+
 int imei_engine_check(struct imei_engine *e, const struct imei_request *req, struct imei_verdict *v)
 {
-	return imei_engine_check_with(e, push_c_request, (void *)req, v);
+	return engine_check(e, NULL, NULL, req, v);
 }
 
 /* --- reload -------------------------------------------------------------------- */

@@ -35,16 +35,21 @@ static void write_policy(int version)
 	rename(tmp, policy_path); /* atomic: a reload never reads half a file */
 }
 
-static struct imei_engine *new_engine(void)
+static struct imei_engine *engine_at(const char *path)
 {
 	struct imei_engine_config cfg = { 0 };
 	char err[512];
-	cfg.policy = policy_path;
+	cfg.policy = path;
 	cfg.lua_path = LUA_PATH;
 	struct imei_engine *e = imei_engine_new(&cfg, err, sizeof err);
 	if (!e)
 		fprintf(stderr, "engine: %s\n", err);
 	return e;
+}
+
+static struct imei_engine *new_engine(void)
+{
+	return engine_at(policy_path);
 }
 
 static void test_verdicts(struct imei_engine *e)
@@ -173,6 +178,57 @@ static void test_bad_config(void)
 	CHECK_STR(imei_status_name(IMEI_STATUS_UNKNOWN), "UNKNOWN");
 }
 
+/* The request table a policy sees holds the request's values, check after check: short
+ * ones repeat from a kept string (engine_request.c), the others are made afresh; values
+ * written into the same buffer over and over, more distinct ones than are kept, and
+ * longer ones than are kept must all come through as they are. */
+static void test_request_fields(void)
+{
+	char path[80];
+	snprintf(path, sizeof path, "/tmp/imei-test-engine-fields-%d.lua", (int)getpid());
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	fputs("local P = policy.new { name = 'fields', version = '1' }\n"
+	      "P:condition { name = 'echo', status = 'GREYLISTED', reason = 'r', when = function() return true end,\n"
+	      "  detail = function(_, r) return table.concat({ r.pei, r.imsi, r.msisdn or '-', r.operator or '-',\n"
+	      "    r.rat or '-', tostring(r.time), r.network or '-', tostring(rawlen(r)) }, '|') end }\n"
+	      "return P\n",
+	      f);
+	fclose(f);
+	struct imei_engine *e = engine_at(path);
+	CHECK(e != NULL);
+	if (!e) {
+		unlink(path);
+		return;
+	}
+	struct imei_verdict v = IMEI_VERDICT_INIT;
+	char op[16], rat[24], net[32], imsi[16], want[256];
+	const char *extras[] = { "network", net };
+	for (int i = 0; i < 200; i++) {
+		snprintf(op, sizeof op, "410-%02d", i % 40);           /* 40 distinct: more than are kept */
+		snprintf(rat, sizeof rat, i % 3 ? "NR" : "EUTRA-%d-and-more", i % 7); /* short and long */
+		snprintf(net, sizeof net, "Operator%d", i % 5);
+		snprintf(imsi, sizeof imsi, "41001%010d", i);
+		struct imei_request req = { .pei = "490154203237518", .imsi = imsi, .msisdn = i % 2 ? "923001234567" : NULL,
+		                            .operator_id = i % 11 ? op : NULL, .rat = rat, .time = 1767225600 + i,
+		                            .nextras = 1, .extras = extras };
+		CHECK_INT(imei_engine_check(e, &req, &v), 0);
+		snprintf(want, sizeof want, "r: 490154203237518|%s|%s|%s|%s|%d|%s|0", imsi, i % 2 ? "923001234567" : "-",
+		         i % 11 ? op : "-", rat, 1767225600 + i, net);
+		CHECK(v.nreasons == 1 && v.reasons[0].text && strcmp(v.reasons[0].text, want) == 0);
+		if (v.nreasons != 1 || !v.reasons[0].text || strcmp(v.reasons[0].text, want) != 0) {
+			fprintf(stderr, "check %d: got '%s', want '%s'\n", i, v.nreasons ? v.reasons[0].text : "(none)", want);
+			break;
+		}
+	}
+	imei_verdict_release(&v);
+	imei_engine_free(e);
+	unlink(path);
+}
+
 int main(void)
 {
 	snprintf(policy_path, sizeof policy_path, "/tmp/imei-test-engine-%d.lua", (int)getpid());
@@ -185,6 +241,7 @@ int main(void)
 		imei_engine_free(e);
 	}
 	test_bad_config();
+	test_request_fields();
 	unlink(policy_path);
 	return CHECK_DONE("test_engine");
 }

@@ -1,0 +1,98 @@
+/*
+ * engine_request.c — the request table of a struct imei_request (engine_request.h).
+ *
+ * A check used to intern every key and value afresh: lua_setfield looks its key up in
+ * Lua's string cache (a strcmp), and lua_pushlstring hashes and interns each value and
+ * makes garbage of it after the check. The keys are now the check function's upvalues,
+ * and a value that repeats (operator, RAT, a replay's operator name; a few distinct
+ * values per run) is found in a small table of kept strings by a memcmp. The table a
+ * policy sees is the same: the same keys, the same strings.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+
+#include "engine_request.h"
+
+static const char *const request_keys[IMEI_REQUEST_NKEYS] = { "pei", "imsi", "msisdn", "operator", "rat", "time" };
+enum { K_PEI = 1, K_IMSI, K_MSISDN, K_OPERATOR, K_RAT, K_TIME };
+
+void imei_request_push_keys(lua_State *L)
+{
+	for (int i = 0; i < IMEI_REQUEST_NKEYS; i++)
+		lua_pushstring(L, request_keys[i]);
+}
+
+/* Push value: a kept string when it is one, else a new one (kept when short). */
+static void push_value(lua_State *L, struct imei_request_values *vals, const char *value)
+{
+	size_t len = strlen(value);
+	if (len > IMEI_REQUEST_VALUE_MAX) {
+		lua_pushlstring(L, value, len);
+		return;
+	}
+	for (unsigned i = 0; i < IMEI_REQUEST_VALUES; i++) {
+		if (vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0) {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[i].ref);
+			return;
+		}
+	}
+	lua_pushlstring(L, value, len);
+	unsigned k = vals->next++ % IMEI_REQUEST_VALUES;
+	int old = vals->slot[k].ref;
+	vals->slot[k].ref = 0; /* empty while replaced: luaL_ref may raise (memory) */
+	if (old > 0)
+		luaL_unref(L, LUA_REGISTRYINDEX, old);
+	lua_pushvalue(L, -1);
+	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (ref > 0) {
+		memcpy(vals->slot[k].text, value, len);
+		vals->slot[k].len = (unsigned char)len;
+		vals->slot[k].ref = ref;
+	}
+}
+
+/* t[key] = value for the table on the top, the key an upvalue. */
+static void set_keyed(lua_State *L, int key)
+{
+	lua_pushvalue(L, lua_upvalueindex(key));
+	lua_insert(L, -2);
+	lua_rawset(L, -3);
+}
+
+/* An identity: differs from check to check, never kept. */
+static void set_identity(lua_State *L, int key, const char *value)
+{
+	if (value) {
+		lua_pushvalue(L, lua_upvalueindex(key));
+		lua_pushlstring(L, value, strlen(value));
+		lua_rawset(L, -3);
+	}
+}
+
+static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value)
+{
+	if (value) {
+		push_value(L, vals, value);
+		set_keyed(L, key);
+	}
+}
+
+void imei_request_push(lua_State *L, const struct imei_request *req, struct imei_request_values *vals)
+{
+	lua_createtable(L, 0, 8);
+	set_identity(L, K_PEI, req->pei);
+	set_identity(L, K_IMSI, req->imsi);
+	set_identity(L, K_MSISDN, req->msisdn);
+	set_name(L, vals, K_OPERATOR, req->operator_id);
+	set_name(L, vals, K_RAT, req->rat);
+	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
+	set_keyed(L, K_TIME);
+	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
+		if (req->extras[i] && req->extras[i + 1]) {
+			push_value(L, vals, req->extras[i + 1]);
+			lua_setfield(L, -2, req->extras[i]);
+		}
+	}
+}
