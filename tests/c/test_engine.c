@@ -205,7 +205,7 @@ static void test_request_fields(void)
 		return;
 	}
 	struct imei_verdict v = IMEI_VERDICT_INIT;
-	char op[16], rat[24], net[32], imsi[16], want[256];
+	char op[16], rat[24], net[32], imsi[24], want[256];
 	const char *extras[] = { "network", net };
 	for (int i = 0; i < 200; i++) {
 		snprintf(op, sizeof op, "410-%02d", i % 40);           /* 40 distinct: more than are kept */
