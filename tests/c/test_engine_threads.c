@@ -17,6 +17,7 @@
 #include "imei_lists.h"
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
+#include "tacdb_fixture.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 #define POLICY "policies/example-country.lua"
@@ -116,28 +117,6 @@ static struct imei_lists *lists_of(bool registered)
 	return ls;
 }
 
-static struct imei_tacdb *tacdb_of(void)
-{
-	struct imei_tacdb_error terr;
-	struct imei_tacdb_builder *b = imei_tacdb_builder_new(IMEI_TACDB_KEEP_LAST);
-	struct imei_tac_fields f = { 0 };
-	f.str[IMEI_TAC_BRAND] = "Example";
-	f.len[IMEI_TAC_BRAND] = 7;
-	f.str[IMEI_TAC_DEVICE_TYPE] = "Smartphone";
-	f.len[IMEI_TAC_DEVICE_TYPE] = 10;
-	if (!b || imei_tacdb_builder_add(b, "49015420", 8, &f, 1, NULL, &terr) < 0 ||
-	    imei_tacdb_builder_add(b, "35209900", 8, &f, 2, NULL, &terr) < 0) {
-		fprintf(stderr, "tacdb builder failed\n");
-		exit(2);
-	}
-	struct imei_tacdb *db = imei_tacdb_freeze(b, &terr);
-	imei_tacdb_builder_free(b);
-	if (!db) {
-		fprintf(stderr, "tacdb: %s\n", terr.msg);
-		exit(2);
-	}
-	return db;
-}
 
 /* Run NTHREADS workers on their engines while the main thread reloads every engine. */
 static void run_phase(struct worker *workers, const struct expect *expect, int reloads_each)
@@ -182,7 +161,7 @@ static void test_threads(void)
 	cfg.policy = POLICY;
 	cfg.lua_path = LUA_PATH;
 	cfg.record = true;
-	cfg.tacdb = tacdb_of();
+	cfg.tacdb = tacdb_fixture((const char *const[]){ "49015420", "35209900" }, 2, "Smartphone");
 	cfg.lists = lists_of(true);
 	cfg.store = imei_store_open("memory", NULL, &serr);
 	CHECK(cfg.store != NULL);

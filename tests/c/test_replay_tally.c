@@ -13,6 +13,8 @@
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
+#include "replay_run.h"
+#include "tacdb_fixture.h"
 #include "scratch_files.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
@@ -54,26 +56,6 @@ static void write_dumps(size_t *pairs, size_t *beta_pairs)
 	}
 }
 
-static struct imei_tacdb *tacdb_of(void)
-{
-	struct imei_tacdb_error terr;
-	struct imei_tacdb_builder *b = imei_tacdb_builder_new(IMEI_TACDB_KEEP_LAST);
-	struct imei_tac_fields f = { 0 };
-	f.str[IMEI_TAC_BRAND] = "Example";
-	f.len[IMEI_TAC_BRAND] = 7;
-	for (uint32_t i = 0; i < 3; i++)
-		if (!b || imei_tacdb_builder_add(b, tacs[i], 8, &f, i + 1, NULL, &terr) < 0) {
-			fprintf(stderr, "tacdb builder failed\n");
-			exit(2);
-		}
-	struct imei_tacdb *db = imei_tacdb_freeze(b, &terr);
-	imei_tacdb_builder_free(b);
-	if (!db) {
-		fprintf(stderr, "tacdb: %s\n", terr.msg);
-		exit(2);
-	}
-	return db;
-}
 
 struct counts {
 	struct imei_replay_totals t;
@@ -89,18 +71,8 @@ static void run(struct imei_tacdb *db, unsigned threads, struct counts *c)
 	struct imei_store_error se;
 	struct imei_store *st = imei_store_open("memory", NULL, &se);
 	CHECK(st != NULL);
-	struct imei_replay_config cfg = { 0 };
 	char err[1024];
-	cfg.store = st;
-	cfg.tacdb = db;
-	cfg.freeze_store = true;
-	imei_dump_layout_default(&cfg.layout);
-	cfg.run_day = IMEI_REPLAY_NO_DAY;
-	struct imei_replay *r = imei_replay_new(&cfg, err, sizeof err);
-	if (!r) {
-		fprintf(stderr, "imei_replay_new: %s\n", err);
-		exit(1);
-	}
+	struct imei_replay *r = replay_new_of(st, db, true);
 	CHECK_INT(imei_replay_add_file(r, path_of("alpha.csv"), "Alpha", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
 	                               sizeof err), 0);
 	CHECK_INT(imei_replay_add_file(r, path_of("beta.csv"), "Beta", IMEI_REPLAY_NO_DAY, IMEI_REPLAY_NO_DAY, err,
@@ -191,7 +163,7 @@ int main(void)
 	put("policy.lua", policy);
 	size_t pairs, beta;
 	write_dumps(&pairs, &beta);
-	struct imei_tacdb *db = tacdb_of();
+	struct imei_tacdb *db = tacdb_fixture(tacs, 3, NULL);
 	struct counts one, two;
 	run(db, 1, &one);
 	run(db, 2, &two);
