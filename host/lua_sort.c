@@ -58,20 +58,16 @@ static int l_sort_strings(lua_State *L)
 	/* a copy of the values keeps every string alive while t is rewritten */
 	lua_createtable(L, (int)n, 0);
 	int copy = lua_gettop(L);
-	struct entry *e = malloc((size_t)n * sizeof *e);
-	if (!e)
-		return luaL_error(L, "sort_strings: out of memory");
+	/* the entries a userdata: whatever raises from here on (a value's metamethod, a
+	 * memory error) leaves nothing to free */
+	struct entry *e = lua_newuserdatauv(L, (size_t)n * sizeof *e, 0);
 	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_geti(L, 1, i) != LUA_TSTRING) {
-			free(e);
+		if (lua_geti(L, 1, i) != LUA_TSTRING)
 			return luaL_error(L, "sort_strings: value %d is a %s, not a string", (int)i, luaL_typename(L, -1));
-		}
 		size_t len;
 		e[i - 1].s = lua_tolstring(L, -1, &len);
-		if (len > UINT32_MAX) {
-			free(e);
+		if (len > UINT32_MAX)
 			return luaL_error(L, "sort_strings: value %d is longer than 4 GiB", (int)i);
-		}
 		e[i - 1].len = (uint32_t)len;
 		e[i - 1].at = (uint32_t)i;
 		set_head(&e[i - 1]);
@@ -82,7 +78,6 @@ static int l_sort_strings(lua_State *L)
 		lua_geti(L, copy, (lua_Integer)e[i - 1].at);
 		lua_seti(L, 1, i);
 	}
-	free(e);
 	return 0;
 }
 
