@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum imei_list_kind {
 	IMEI_LIST_KEYS = 1, /* 14-digit keys: stolen, registration, golden, monitoring, barred */
@@ -116,6 +117,11 @@ bool imei_list_has_tac(const struct imei_list *l, const char *tac8);
  * parse. The test behind list:has() in Lua. */
 bool imei_list_has(const struct imei_list *l, const char *s, size_t len, const char *imsi, size_t imsi_len);
 
+/* A hint before a lookup of a 14-digit key's value (the number the key's digits spell,
+ * as has_key reads it): the slots that lookup reads start on their way into the cache.
+ * Changes no answer; any value is safe. */
+void imei_list_prefetch_key(const struct imei_list *l, uint64_t key);
+
 /* 1 if the file at path is not the one l was loaded from (missing, another inode, or
  * another size, mtime or ctime), 0 if it is. path NULL: the list's own path; a list
  * loaded from a buffer never changes (0). */
@@ -143,6 +149,9 @@ struct imei_list *imei_lists_get(const struct imei_lists *ls, const char *name);
 const struct imei_list_report *imei_lists_report(const struct imei_lists *ls, size_t i);
 /* The directory of imei_lists_load_dir, or NULL. */
 const char *imei_lists_dir(const struct imei_lists *ls);
+
+/* imei_list_prefetch_key on every list of ls (NULL: none); key UINT64_MAX: nothing. */
+void imei_lists_prefetch_key(const struct imei_lists *ls, uint64_t key);
 
 struct imei_lists *imei_lists_ref(struct imei_lists *ls);
 void imei_lists_unref(struct imei_lists *ls);

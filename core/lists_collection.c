@@ -41,6 +41,14 @@ static void lists_free(struct imei_lists *ls)
 	free(ls);
 }
 
+void imei_lists_prefetch_key(const struct imei_lists *ls, uint64_t key)
+{
+	if (!ls || key == UINT64_MAX)
+		return;
+	for (size_t i = 0; i < ls->n; i++)
+		imei_list_prefetch_key(ls->v[i], key);
+}
+
 struct imei_lists *imei_lists_ref(struct imei_lists *ls)
 {
 	if (ls)

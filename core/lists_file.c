@@ -875,6 +875,11 @@ static inline bool has_key_value(const struct imei_list *l, uint64_t key)
 	return imei_u64set_has(&l->set, key);
 }
 
+void imei_list_prefetch_key(const struct imei_list *l, uint64_t key)
+{
+	imei_u64set_prefetch(&l->set, l->kind == IMEI_LIST_TACS ? key / 1000000 : key);
+}
+
 bool imei_list_has_key(const struct imei_list *l, const char *key14)
 {
 	uint64_t key = key14 ? key_value(key14) : UINT64_MAX;

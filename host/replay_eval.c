@@ -317,6 +317,7 @@ static void *worker_main(void *arg)
 		for (size_t j = i; j < end; j++) {
 			/* the sightings of the next pairs' devices on their way into the cache */
 			imei_store_prefetch(r->store, pair_key(r, j + 2), pair_key(r, j + 1));
+			imei_lists_prefetch_key(w->lists, pair_key(r, j + 2)); /* and their lists' slots */
 			evaluate_pair(w, &v, j);
 		}
 		atomic_fetch_add_explicit(&r->p_pairs_done, end - i, memory_order_relaxed);
@@ -409,6 +410,7 @@ int imei_replay_eval_start(struct imei_replay *r, const struct imei_replay_eval_
 		r->workers[i].r = r;
 		r->workers[i].ec = &ec;
 		r->workers[i].ecfg = cfg;
+		r->workers[i].lists = cfg->engine.lists;
 		create_rc = pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]);
 		if (create_rc == 0) {
 			r->workers[i].started = true;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "imei_engine.h"
+#include "imei_lists.h"
 #include "imei_replay.h"
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
@@ -219,6 +220,9 @@ struct worker {
 	 * them (ec and cfg are its own and its caller's) and says the first failure */
 	const struct imei_engine_config *ec;
 	const struct imei_replay_eval_config *ecfg;
+	/* the lists its engines read (they hold a reference while they live): the next
+	 * pairs' keys are looked up there ahead, as the store's records are */
+	const struct imei_lists *lists;
 	int made; /* 1 made, -1 failed (made_err) */
 	char made_err[1024];
 };

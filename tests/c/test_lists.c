@@ -940,6 +940,22 @@ static void test_large(void)
 	}
 	CHECK_INT(wrong, 0);
 
+	/* a prefetch ahead of a lookup (a replay's next pairs) changes no answer, whatever the
+	 * value: members, neighbours, the largest 14-digit key, beyond it, UINT64_MAX */
+	struct imei_lists *ls = imei_lists_new();
+	CHECK(ls != NULL && imei_lists_add(ls, l) == 0);
+	imei_lists_prefetch_key(NULL, 35000000000000ULL);
+	uint64_t edge[] = { 0, 99999999999999ULL, 100000000000000ULL, UINT64_MAX - 1, UINT64_MAX };
+	for (size_t i = 0; i < 20000 + sizeof edge / sizeof *edge; i++) {
+		uint64_t x = i < 20000 ? (i % 2 ? keys[i % distinct] : keys[i % distinct] + 1) : edge[i - 20000];
+		imei_lists_prefetch_key(ls, x);
+		imei_list_prefetch_key(l, x);
+		snprintf(k, sizeof k, "%014llu", (unsigned long long)(x % 100000000000000ULL));
+		wrong += imei_list_has_key(l, k) != in_sorted(keys, distinct, x % 100000000000000ULL);
+	}
+	CHECK_INT(wrong, 0);
+	imei_lists_unref(ls);
+
 	/* four threads share the frozen list */
 	pthread_t th[4];
 	struct share sh[4];
