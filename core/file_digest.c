@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <nettle/sha2.h>
 
 #include "imei_digest.h"
+#include "imei_pages.h"
 
 /* Bytes read at a time: 256 KiB costs the 578 MiB of a 10 M-row replay's dumps ~2,300
  * reads (a few ms of system time, on the digest's own thread) and the run's last peak
@@ -28,15 +28,9 @@
 #define STEP ((size_t)256 << 10)
 #define PAGE ((size_t)4096)
 
-/* The read buffer is a mapping of its own, unmapped when the file is hashed: a malloc'd
- * megabyte, freed on the digest thread, raises glibc's mmap threshold, so the next file's
- * buffer comes from that thread's arena and stays resident (untrimmed) for the rest of
- * the run, at both of the replay's memory peaks (docs/classify.md, "Memory"). */
-static uint8_t *buf_new(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
+/* The read buffer is a mapping of its own (imei_pages.h), unmapped when the file is
+ * hashed: a malloc'd megabyte freed on the digest thread stayed in that thread's arena
+ * for the rest of the run. */
 
 void imei_sha256_hex(const uint8_t digest[32], char hex[IMEI_SHA256_HEX_SIZE])
 {
@@ -80,7 +74,7 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		return IMEI_DIGEST_NOT_REGULAR;
 	}
 	size_t step = (size_t)st.st_size < STEP ? ((size_t)st.st_size + PAGE) / PAGE * PAGE : STEP;
-	uint8_t *buf = buf_new(step);
+	uint8_t *buf = imei_pages_new(step);
 	if (!buf) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		close(fd);
@@ -109,7 +103,7 @@ int imei_file_sha256(const char *path, char hex[IMEI_SHA256_HEX_SIZE], uint64_t 
 		sha256_update(&sha, (size_t)n, buf);
 		total += (uint64_t)n;
 	}
-	munmap(buf, step);
+	imei_pages_free(buf, step);
 	close(fd);
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	if (rc != 0)

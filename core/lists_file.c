@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "imei_csv.h"
 #include "imei_identity.h"
 #include "imei_lists.h"
+#include "imei_pages.h"
 #include "imei_u64set.h"
 
 #define NO_COLUMN SIZE_MAX
@@ -312,21 +312,6 @@ static int read_header(struct loader *ld, struct imei_csv *c, char *err, size_t 
 
 /* ---- transient memory ----------------------------------------------------------- */
 
-/* bytes (> 0) of zeroed anonymous memory, or NULL with errno; populate: fault every page
- * in now, in one call (it is about to be filled). */
-static void *map_alloc(size_t bytes, bool populate)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0),
-	               -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void map_free(void *p, size_t bytes)
-{
-	if (p)
-		munmap(p, bytes);
-}
-
 /* The loader's vector: its element size, its bytes for cap elements. */
 static size_t elem_size(const struct loader *ld)
 {
@@ -335,7 +320,7 @@ static size_t elem_size(const struct loader *ld)
 
 static void vector_free(struct loader *ld)
 {
-	map_free(ld->kind == IMEI_LIST_PAIRS ? (void *)ld->pairs : (void *)ld->keys, ld->cap * elem_size(ld));
+	imei_pages_free(ld->kind == IMEI_LIST_PAIRS ? (void *)ld->pairs : (void *)ld->keys, ld->cap * elem_size(ld));
 	ld->keys = NULL;
 	ld->pairs = NULL;
 	ld->n = ld->cap = 0;
@@ -346,12 +331,12 @@ static int vector_reserve(struct loader *ld, size_t cap)
 {
 	size_t size = elem_size(ld);
 	void *old = ld->kind == IMEI_LIST_PAIRS ? (void *)ld->pairs : (void *)ld->keys;
-	void *p = map_alloc(cap * size, false); /* cap <= 2^31: no overflow */
+	void *p = imei_pages_new(cap * size); /* cap <= 2^31: no overflow */
 	if (!p)
 		return -1;
 	if (ld->n)
 		memcpy(p, old, ld->n * size);
-	map_free(old, ld->cap * size);
+	imei_pages_free(old, ld->cap * size);
 	if (ld->kind == IMEI_LIST_PAIRS)
 		ld->pairs = p;
 	else
@@ -416,13 +401,13 @@ static int fill(struct source *s, char *err, size_t errlen)
 static int refill(struct source *s, size_t from, char *err, size_t errlen)
 {
 	if (from == 0 && s->len == s->cap) {
-		char *more = s->cap > SIZE_MAX / 2 ? NULL : map_alloc(s->cap * 2, false);
+		char *more = s->cap > SIZE_MAX / 2 ? NULL : imei_pages_new(s->cap * 2);
 		if (!more) {
 			set_err(err, errlen, "%s: out of memory (a record of more than %zu bytes)", s->where, s->cap);
 			return -1;
 		}
 		memcpy(more, s->own, s->len);
-		map_free(s->own, s->cap);
+		imei_pages_free(s->own, s->cap);
 		s->own = more;
 		s->cap *= 2;
 	} else {
@@ -435,7 +420,7 @@ static int refill(struct source *s, size_t from, char *err, size_t errlen)
 
 static void source_close(struct source *s)
 {
-	map_free(s->own, s->cap);
+	imei_pages_free(s->own, s->cap);
 	s->own = NULL;
 	s->data = NULL;
 	s->len = s->cap = 0;
@@ -761,7 +746,7 @@ static int open_file(const char *path, struct source *s, uint64_t *size, struct 
 	*size = (uint64_t)sb.st_size;
 	*s = (struct source){ .fd = fd, .where = path, .cap = CHUNK };
 	sha256_init(&s->sha);
-	if (!(s->own = map_alloc(CHUNK, false))) {
+	if (!(s->own = imei_pages_new(CHUNK))) {
 		set_err(err, errlen, "%s: out of memory (%zu bytes)", path, CHUNK);
 		close(fd);
 		return -1;

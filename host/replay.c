@@ -18,21 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "imei_pages.h"
 #include "replay_state.h"
 
 /* ---- setup ----------------------------------------------------------------------- */
-
-/* A reader's batch (288 KiB), a mapping of its own: a malloc'd one comes from the heap
- * once glibc's dynamic mmap threshold has risen above its size (the lists' builds free
- * larger blocks before), and freed there it would stay with the process. */
-static struct sbatch *batch_new(void)
-{
-	void *p = mmap(NULL, sizeof(struct sbatch), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 /* The ingest's buffers (the readers' batches: 2.3 MiB with two readers; the batch of
  * sightings a shared store records), given back to the system once every row is folded,
@@ -44,7 +35,7 @@ void imei_replay_release_ingest(struct imei_replay *r)
 		struct reader *rd = &r->readers[i];
 		for (size_t k = 0; k < READER_BATCHES; k++) {
 			if (rd->batches[k])
-				munmap(rd->batches[k], sizeof(struct sbatch));
+				imei_pages_free(rd->batches[k], sizeof(struct sbatch));
 			rd->batches[k] = NULL;
 		}
 		rd->nfree = 0;
@@ -101,7 +92,8 @@ struct imei_replay *imei_replay_new(const struct imei_replay_config *cfg, char *
 		struct reader *rd = &r->readers[i];
 		rd->r = r;
 		for (size_t k = 0; k < READER_BATCHES; k++) {
-			if (!(rd->batches[k] = batch_new())) {
+			/* a mapping of its own (imei_pages.h), given back by release_ingest */
+			if (!(rd->batches[k] = imei_pages_new(sizeof(struct sbatch)))) {
 				imei_replay_free(r);
 				snprintf(err, errlen, "replay: out of memory");
 				return NULL;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "imei_pages.h"
 #include "replay_state.h"
 
 /* ---- the pair table ---------------------------------------------------------------- */
@@ -64,8 +65,8 @@ static struct pin *pin_at(const struct fold_part *fp, uint64_t id)
  * kernel grants them. */
 static void *map_huge(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	void *p = imei_pages_new(size);
+	if (!p)
 		return NULL;
 #ifdef MADV_HUGEPAGE
 	madvise(p, size, MADV_HUGEPAGE);
@@ -75,8 +76,7 @@ static void *map_huge(size_t size)
 
 static void unmap_huge(void *p, size_t size)
 {
-	if (p)
-		munmap(p, size);
+	imei_pages_free(p, size);
 }
 
 /* The large arrays of the table (its index, the ranking's): a mapping of their own from
