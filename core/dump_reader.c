@@ -835,7 +835,7 @@ enum imei_dump_reject imei_dump_parse_row(const struct imei_dump_layout *lay, st
  * appended, or garbage after its end, must be read whole or refused, never cut short.
  * RFC 1952 §2.2: a gzip file is a series of members; each is read in turn. */
 
-#define READ_CHUNK (1u << 20)
+#define READ_CHUNK (1u << 18)
 #define IN_CHUNK (1u << 18)
 #define SNIFF 512 /* bytes looked at for the text encoding */
 #define RANGE_TAIL 512 /* bytes read past a range's end at a time, for the line across it */
