@@ -57,7 +57,7 @@ struct imei_replay_config {
 	unsigned readers;                  /* ... this many (0: one); files, and byte ranges of
 	                                    * large plain files, are read in parallel, and the
 	                                    * results are the same for any number */
-	uint64_t chunk_bytes;              /* the size of those ranges (0: 1 MiB; tests make it small) */
+	uint64_t chunk_bytes;              /* the size of those ranges (0: 4 MiB; tests make it small) */
 	const _Atomic int *stop;           /* non-zero: stop at the next occasion; a signal handler
 	                                    * stores the signal's number (sent on to the reader thread) */
 	bool freeze_store;                 /* the store is the run's own: frozen when the evaluation

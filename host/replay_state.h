@@ -28,7 +28,7 @@
 #include "imei_sightings.h"
 #include "imei_tacdb.h"
 
-#define BATCH_ROWS 8192
+#define BATCH_ROWS 32768
 #define SLICE_LINES 4096
 #define EVAL_CHUNK 256
 #define MAX_FAILURES 5
@@ -139,11 +139,15 @@ struct chunk_counts {
 /* A piece of the input read by one reader: a whole file (gzip, a pipe, a small file) or
  * the lines starting in a byte range of a plain one (dump_reader.h). */
 /* A chunk is smaller than what its reader may read ahead (READER_BATCHES batches of
- * BATCH_ROWS rows: 32,768 rows, about 1.9 MB of a dump's ~58-byte rows), so that the reader
+ * BATCH_ROWS rows: 131,072 rows, about 7.6 MB of a dump's ~58-byte rows), so that the reader
  * of the next chunk reads it whole while the recorder still takes the current one's rows:
- * with 8 MiB chunks (about 140,000 rows) it stopped after four batches, one reader worked
- * at a time and the recorder waited for rows 60% of the read. */
-#define CHUNK_BYTES (1u << 20)
+ * with 8 MiB chunks and 8,192-row batches (32,768 rows ahead) it stopped after four
+ * batches, one reader worked at a time and the recorder waited for rows 60% of the read.
+ * Each chunk and batch costs a hand-over (locks, wake-ups, an open and a seek); at 1 MiB
+ * and 8,192 rows (626 chunks, 1,250 batches for the 10 M-row dump) these cost the read
+ * phase 10-15 % of its wall time against 4 MiB and 32,768 rows (157 chunks, 2 batches
+ * each; bench/classify_bench.sh, docs/classify.md). */
+#define CHUNK_BYTES (1u << 22)
 #define READER_BATCHES 4 /* batches each reader owns: what it may have read ahead */
 
 struct chunk {
