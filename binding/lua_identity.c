@@ -116,13 +116,15 @@ static int l_parse(lua_State *L)
 	return 1;
 }
 
-/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none. */
+/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none.
+ * The kind names are the function's upvalues (upvalue k is imei_kind_name(k)): pushed
+ * as they are, not looked up in Lua's string cache on every device. */
 static int l_device_facts(lua_State *L)
 {
 	struct imei_id id;
 	if (!parse_arg(L, &id))
 		return 2;
-	lua_pushstring(L, imei_kind_name(id.kind));
+	lua_pushvalue(L, lua_upvalueindex((int)id.kind));
 	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
 		lua_pushnil(L); /* key */
 		if (id.kind == IMEI_KIND_MEID && id.cd)
@@ -131,7 +133,7 @@ static int l_device_facts(lua_State *L)
 			lua_pushnil(L);
 		return 3;
 	}
-	lua_pushlstring(L, id.key, strlen(id.key));
+	lua_pushlstring(L, id.key, 14); /* an IMEI kind: the 14-digit TAC+SNR */
 	if (id.kind == IMEI_KIND_IMEI) {
 		lua_pushboolean(L, id.cd_ok);
 		lua_pushboolean(L, spare_cd(&id));
@@ -196,7 +198,6 @@ void imei_lua_identity(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "parse", l_parse },
-		{ "device_facts", l_device_facts },
 		{ "valid", l_valid },
 		{ "luhn", l_luhn },
 		{ "check_digit", l_check_digit },
@@ -204,4 +205,9 @@ void imei_lua_identity(lua_State *L)
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);
+	/* a parsed identifier has a kind: IMEI_KIND_IMEI (1) to IMEI_KIND_ESN */
+	for (int k = IMEI_KIND_IMEI; k <= IMEI_KIND_ESN; k++)
+		lua_pushstring(L, imei_kind_name((enum imei_kind)k));
+	lua_pushcclosure(L, l_device_facts, IMEI_KIND_ESN);
+	lua_setfield(L, -2, "device_facts");
 }

@@ -33,7 +33,9 @@ static void push_value(lua_State *L, struct imei_request_values *vals, const cha
 		return;
 	}
 	for (unsigned i = 0; i < IMEI_REQUEST_VALUES; i++) {
-		if (vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0) {
+		/* length and first byte inline: most slots differ there, without a call to memcmp */
+		if (vals->slot[i].ref > 0 && vals->slot[i].len == len && (len == 0 || vals->slot[i].text[0] == value[0]) &&
+		    memcmp(vals->slot[i].text, value, len) == 0) {
 			lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[i].ref);
 			return;
 		}
@@ -53,13 +55,6 @@ static void push_value(lua_State *L, struct imei_request_values *vals, const cha
 	}
 }
 
-/* t[key] = value for the table on the top, the key an upvalue. */
-static void set_keyed(lua_State *L, int key)
-{
-	lua_pushvalue(L, lua_upvalueindex(key));
-	lua_insert(L, -2);
-	lua_rawset(L, -3);
-}
 
 /* An identity: differs from check to check, never kept. */
 static void set_identity(lua_State *L, int key, const char *value)
@@ -71,11 +66,13 @@ static void set_identity(lua_State *L, int key, const char *value)
 	}
 }
 
+/* A name: a kept string (push_value). */
 static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value)
 {
 	if (value) {
+		lua_pushvalue(L, lua_upvalueindex(key));
 		push_value(L, vals, value);
-		set_keyed(L, key);
+		lua_rawset(L, -3);
 	}
 }
 
@@ -87,12 +84,16 @@ void imei_request_push(lua_State *L, const struct imei_request *req, struct imei
 	set_identity(L, K_MSISDN, req->msisdn);
 	set_name(L, vals, K_OPERATOR, req->operator_id);
 	set_name(L, vals, K_RAT, req->rat);
+	lua_pushvalue(L, lua_upvalueindex(K_TIME));
 	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
-	set_keyed(L, K_TIME);
+	lua_rawset(L, -3);
+	/* an extra's key is a name too (a replay's "network"): kept like the values; the table
+	 * is fresh, without a metatable, so a raw set is what lua_setfield would do */
 	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
 		if (req->extras[i] && req->extras[i + 1]) {
+			push_value(L, vals, req->extras[i]);
 			push_value(L, vals, req->extras[i + 1]);
-			lua_setfield(L, -2, req->extras[i]);
+			lua_rawset(L, -3);
 		}
 	}
 }
