@@ -300,25 +300,11 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A device has 1 to 3 values mostly: sorted in place by insertion below SORT_SMALL, where
- * qsort's call per comparison (and glibc's merge sort set-up) costs more than the sort. */
-enum { SORT_SMALL = 16 };
-
 static size_t sort_unique(uint64_t *v, size_t n)
 {
 	if (n < 2)
 		return n;
-	if (n <= SORT_SMALL) {
-		for (size_t i = 1; i < n; i++) {
-			uint64_t x = v[i];
-			size_t j = i;
-			for (; j > 0 && v[j - 1] > x; j--)
-				v[j] = v[j - 1];
-			v[j] = x;
-		}
-	} else {
-		qsort(v, n, sizeof *v, cmp_u64);
-	}
+	qsort(v, n, sizeof *v, cmp_u64);
 	size_t k = 1;
 	for (size_t i = 1; i < n; i++)
 		if (v[i] != v[k - 1])
