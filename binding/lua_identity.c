@@ -2,7 +2,7 @@
  * lua_identity.c — Lua binding of identity.c and identity_luhn.c:
  *   parse(s) -> table | nil, err     valid(s) -> boolean
  *   luhn(digits) -> boolean          check_digit(body) -> "d" | nil, err
- *   device_facts(s) -> kind, key, cd_ok, spare, test, junk | nil, err
+ *   device_facts(s) -> kind, key, cd_ok, spare, test, junk | nil, err | false (s not a string)
  * device_facts gives the fields of parse(s) a check reads on every device, without the
  * table and its strings: the policy runtime (lua/imei/policy/runtime.lua) builds its
  * device record from them and fills in the rest from parse(s) only when a policy asks.
@@ -116,12 +116,17 @@ static int l_parse(lua_State *L)
 	return 1;
 }
 
-/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none.
+/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none;
+ * false alone when s is not a string.
  * The kind names are the function's upvalues (upvalue k is imei_kind_name(k)): pushed
  * as they are, not looked up in Lua's string cache on every device. */
 static int l_device_facts(lua_State *L)
 {
 	struct imei_id id;
+	if (lua_type(L, 1) != LUA_TSTRING) { /* the caller says what a request without one is */
+		lua_pushboolean(L, 0);
+		return 1;
+	}
 	if (!parse_arg(L, &id))
 		return 2;
 	lua_pushvalue(L, lua_upvalueindex((int)id.kind));

@@ -8,6 +8,7 @@
  * values per run) is found in a small table of kept strings by a memcmp. The table a
  * policy sees is the same: the same keys, the same strings.
  */
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,18 +25,28 @@ void imei_request_push_keys(lua_State *L)
 		lua_pushstring(L, request_keys[i]);
 }
 
-/* Push value: a kept string when it is one, else a new one (kept when short). */
-static void push_value(lua_State *L, struct imei_request_values *vals, const char *value)
+static bool slot_holds(const struct imei_request_values *vals, unsigned i, const char *value, size_t len)
+{
+	return vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0;
+}
+
+/* Push value: a kept string when it is one, else a new one (kept when short). at: the
+ * place it is pushed for (IMEI_REQUEST_AT_…), whose last slot is tried first. */
+static void push_value(lua_State *L, struct imei_request_values *vals, const char *value, unsigned at)
 {
 	size_t len = strlen(value);
 	if (len > IMEI_REQUEST_VALUE_MAX) {
 		lua_pushlstring(L, value, len);
 		return;
 	}
+	unsigned last = vals->last[at] % IMEI_REQUEST_VALUES;
+	if (slot_holds(vals, last, value, len)) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[last].ref);
+		return;
+	}
 	for (unsigned i = 0; i < IMEI_REQUEST_VALUES; i++) {
-		/* length and first byte inline: most slots differ there, without a call to memcmp */
-		if (vals->slot[i].ref > 0 && vals->slot[i].len == len && (len == 0 || vals->slot[i].text[0] == value[0]) &&
-		    memcmp(vals->slot[i].text, value, len) == 0) {
+		if (slot_holds(vals, i, value, len)) {
+			vals->last[at] = (unsigned char)i;
 			lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[i].ref);
 			return;
 		}
@@ -52,6 +63,7 @@ static void push_value(lua_State *L, struct imei_request_values *vals, const cha
 		memcpy(vals->slot[k].text, value, len);
 		vals->slot[k].len = (unsigned char)len;
 		vals->slot[k].ref = ref;
+		vals->last[at] = (unsigned char)k;
 	}
 }
 
@@ -67,11 +79,11 @@ static void set_identity(lua_State *L, int key, const char *value)
 }
 
 /* A name: a kept string (push_value). */
-static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value)
+static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value, unsigned at)
 {
 	if (value) {
 		lua_pushvalue(L, lua_upvalueindex(key));
-		push_value(L, vals, value);
+		push_value(L, vals, value, at);
 		lua_rawset(L, -3);
 	}
 }
@@ -82,8 +94,8 @@ void imei_request_push(lua_State *L, const struct imei_request *req, struct imei
 	set_identity(L, K_PEI, req->pei);
 	set_identity(L, K_IMSI, req->imsi);
 	set_identity(L, K_MSISDN, req->msisdn);
-	set_name(L, vals, K_OPERATOR, req->operator_id);
-	set_name(L, vals, K_RAT, req->rat);
+	set_name(L, vals, K_OPERATOR, req->operator_id, IMEI_REQUEST_AT_OPERATOR);
+	set_name(L, vals, K_RAT, req->rat, IMEI_REQUEST_AT_RAT);
 	lua_pushvalue(L, lua_upvalueindex(K_TIME));
 	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
 	lua_rawset(L, -3);
@@ -91,8 +103,8 @@ void imei_request_push(lua_State *L, const struct imei_request *req, struct imei
 	 * is fresh, without a metatable, so a raw set is what lua_setfield would do */
 	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
 		if (req->extras[i] && req->extras[i + 1]) {
-			push_value(L, vals, req->extras[i]);
-			push_value(L, vals, req->extras[i + 1]);
+			push_value(L, vals, req->extras[i], IMEI_REQUEST_AT_EXTRA_KEY);
+			push_value(L, vals, req->extras[i + 1], IMEI_REQUEST_AT_EXTRA);
 			lua_rawset(L, -3);
 		}
 	}

@@ -646,15 +646,16 @@ end
 
 -- The conditions from run.i + 1 on, until one decides alone (final, or resolve = "first").
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
+-- (What only a match needs, run.ctx and run.first, is read when one matches: every
+-- instruction here runs under the count hook.)
 local function run_conditions(run)
-  local order, whens, d, r, ctx = run.order, run.whens, run.d, run.r, run.ctx
-  local first = run.first
+  local order, whens, d, r = run.order, run.whens, run.d, run.r
   for i = run.i + 1, #order do -- (a numeric for: the fewest instructions under the hook)
     run.i = i -- which condition runs, for the caller when it raises
     if whens[i](d, r) then
       local c = order[i]
       if not (c.unless and c.unless(d, r)) then
-        local reason = reason_of(c, d, r, ctx, run.effective)
+        local reason = reason_of(c, d, r, run.ctx, run.effective)
         local k = run.n + 1
         run.n = k
         local reasons = run.reasons or new_reasons(run)
@@ -663,7 +664,7 @@ local function run_conditions(run)
           run.final = k
           return
         end
-        if first and not reason.informative then return end
+        if run.first and not reason.informative then return end
       end
     end
   end

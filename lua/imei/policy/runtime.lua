@@ -121,11 +121,11 @@ local LAST = setmetatable({}, { __mode = "v" })
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
   local input = r.pei or r.imei
-  if type(input) ~= "string" then
-    return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
-  end
-  local kind, key, cd_ok, spare, test, junk = device_facts(input)
+  local kind, key, cd_ok, spare, test, junk = device_facts(input) -- false: input is not a string
   if not kind then
+    if kind == false then
+      return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
+    end
     return setmetatable({ input = input, parsed = false, valid = false, error = key }, STRICT_D)
   end
   local imei_kind = IMEI_KINDS[kind] or false
