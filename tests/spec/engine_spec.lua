@@ -374,7 +374,9 @@ describe("the policy engine", function()
       end
       local e = assert(engine_for([[
         local P = policy.new { name = "counts", version = "1" }
-        local function c(name, when) P:condition { name = name, status = "GREYLISTED", blocking = false, when = when } end
+        local function c(name, when)
+          P:condition { name = name, status = "GREYLISTED", blocking = false, when = when }
+        end
         c("imsis", function(d) return sightings.imsis(d.key, 30) == 3 end)
         c("msisdns", function(d) return sightings.msisdns(d.key, 30.0) == 2 end)
         c("days_string", function(d) return sightings.imsis(d.key, "30") == 3 end)
