@@ -52,14 +52,7 @@ static int push_error(lua_State *L, const struct imei_store_error *err)
  * store on every check); anything else takes the full check and its error message. */
 static struct lstore *check_lstore(lua_State *L, int idx)
 {
-	struct lstore *ls = NULL;
-	if (idx == 1 && (ls = lua_touserdata(L, 1)) != NULL && lua_getmetatable(L, 1)) {
-		if (!lua_rawequal(L, -1, lua_upvalueindex(1)))
-			ls = NULL;
-		lua_pop(L, 1);
-	} else {
-		ls = NULL;
-	}
+	struct lstore *ls = idx == 1 ? imei_lua_touserdata_mt(L, 1, lua_upvalueindex(1)) : NULL;
 	if (!ls)
 		ls = luaL_checkudata(L, idx, STORE_MT);
 	if (!ls->st)
@@ -399,12 +392,8 @@ static int l_count_view_call(lua_State *L)
 	if (!s || !isint || days < 1 || days > (lua_Integer)UINT32_MAX || imei_sight_key(s, len, &key, &err) < 0)
 		return count_view_fallback(L);
 	int top = lua_gettop(L);
-	struct lstore *ls = NULL;
-	if (state_get(L, CV_K_STORE) == LUA_TUSERDATA && lua_getmetatable(L, -1)) {
-		if (lua_rawequal(L, -1, lua_upvalueindex(CV_STORE_MT)))
-			ls = lua_touserdata(L, -2);
-		lua_pop(L, 1);
-	}
+	state_get(L, CV_K_STORE);
+	struct lstore *ls = imei_lua_touserdata_mt(L, -1, lua_upvalueindex(CV_STORE_MT));
 	if (state_get(L, CV_K_NOW) == LUA_TNUMBER)
 		now = lua_tointegerx(L, -1, &isint);
 	if (!ls || !ls->st || !isint || now < 0) {
