@@ -752,10 +752,14 @@ local function decide(P, d, r, ctx, name)
     if run.i >= #order then break end
     start = run.i
   end
-  local n, final, reasons = run.n, run.final, run.reasons
-  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, false, false, false, false, false
+  local n = run.n
+  run.busy, run.d, run.r, run.ctx = false, false, false, false
+  -- no reason (most checks): reasons and final are still false, and nothing failed (a
+  -- failed condition adds a reason)
+  if n == 0 then return P.default, nil, nil, nil, nil, name end
+  local final, reasons = run.final, run.reasons
+  run.reasons, run.final = false, false
   local failed = nfailed > 0 or nil
-  if n == 0 then return P.default, nil, nil, nil, failed, name end
   if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it,
     -- except a locked (national) condition, which it cannot overrule: the worse one wins
