@@ -332,9 +332,10 @@ int imei_dump_header_layout(const char *line, size_t len, char delim, struct ime
 
 size_t imei_dump_form_digits(uint64_t key, uint8_t form, char *out)
 {
-	/* its 14 digits (the low 14 of a larger value, as ever): two a division, a replay
-	 * writes one per decided pair */
-	imei_sight_key_str(key % IMEI_SIGHT_KEY_LIMIT, out);
+	for (int i = 13; i >= 0; i--) {
+		out[i] = (char)('0' + key % 10);
+		key /= 10;
+	}
 	size_t n = 14;
 	if (form >= IMEI_DUMP_FORM_IMEI && form < IMEI_DUMP_FORM_IMEISV) {
 		out[n++] = (char)('0' + (form - IMEI_DUMP_FORM_IMEI));

@@ -315,7 +315,12 @@ size_t imei_sight_key_str(uint64_t key, char *buf)
 		buf[0] = 0;
 		return 0;
 	}
-	return imei_sight_digits_str(pow10_table[14] + key, buf); /* 14 digits, leading zeros kept */
+	for (int i = 13; i >= 0; i--) {
+		buf[i] = (char)('0' + key % 10);
+		key /= 10;
+	}
+	buf[14] = 0;
+	return 14;
 }
 
 size_t imei_sight_digits_str(uint64_t enc, char *buf)

@@ -27,12 +27,7 @@ void imei_request_push_keys(lua_State *L)
 
 static bool slot_holds(const struct imei_request_values *vals, unsigned i, const char *value, size_t len)
 {
-	if (vals->slot[i].ref <= 0 || vals->slot[i].len != len)
-		return false;
-	size_t k = 0; /* at most IMEI_REQUEST_VALUE_MAX bytes: inline, a call to memcmp costs more */
-	while (k < len && vals->slot[i].text[k] == value[k])
-		k++;
-	return k == len;
+	return vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0;
 }
 
 /* Push value: a kept string when it is one, else a new one (kept when short). at: the
