@@ -25,27 +25,38 @@ void imei_request_push_keys(lua_State *L)
 		lua_pushstring(L, request_keys[i]);
 }
 
-static bool slot_holds(const struct imei_request_values *vals, unsigned i, const char *value, size_t len)
+static bool slot_holds(const struct imei_request_values *vals, unsigned i, const uint64_t text[2])
 {
-	return vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0;
+	return vals->slot[i].ref > 0 && vals->slot[i].text[0] == text[0] && vals->slot[i].text[1] == text[1];
 }
 
 /* Push value: a kept string when it is one, else a new one (kept when short). at: the
- * place it is pushed for (IMEI_REQUEST_AT_…), whose last slot is tried first. */
+ * place it is pushed for (IMEI_REQUEST_AT_…), whose last slot is tried first. A short
+ * value is read once, into two zero-padded words, and compared with a slot in two
+ * comparisons (no strlen, no memcmp: a replay pushes four a pair). */
 static void push_value(lua_State *L, struct imei_request_values *vals, const char *value, unsigned at)
 {
-	size_t len = strlen(value);
+	union {
+		uint64_t w[2];
+		char c[16];
+	} text = { { 0, 0 } };
+	size_t len = 0;
+	while (len <= IMEI_REQUEST_VALUE_MAX && value[len]) {
+		if (len < IMEI_REQUEST_VALUE_MAX)
+			text.c[len] = value[len];
+		len++;
+	}
 	if (len > IMEI_REQUEST_VALUE_MAX) {
-		lua_pushlstring(L, value, len);
+		lua_pushlstring(L, value, len + strlen(value + len));
 		return;
 	}
 	unsigned last = vals->last[at] % IMEI_REQUEST_VALUES;
-	if (slot_holds(vals, last, value, len)) {
+	if (slot_holds(vals, last, text.w)) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[last].ref);
 		return;
 	}
 	for (unsigned i = 0; i < IMEI_REQUEST_VALUES; i++) {
-		if (slot_holds(vals, i, value, len)) {
+		if (slot_holds(vals, i, text.w)) {
 			vals->last[at] = (unsigned char)i;
 			lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[i].ref);
 			return;
@@ -60,8 +71,8 @@ static void push_value(lua_State *L, struct imei_request_values *vals, const cha
 	lua_pushvalue(L, -1);
 	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if (ref > 0) {
-		memcpy(vals->slot[k].text, value, len);
-		vals->slot[k].len = (unsigned char)len;
+		vals->slot[k].text[0] = text.w[0];
+		vals->slot[k].text[1] = text.w[1];
 		vals->slot[k].ref = ref;
 		vals->last[at] = (unsigned char)k;
 	}
