@@ -5,7 +5,7 @@
  * Lua's string cache (a strcmp), and lua_pushlstring hashes and interns each value and
  * makes garbage of it after the check. The keys are now the check function's upvalues,
  * and a value that repeats (operator, RAT, a replay's operator name; a few distinct
- * values per run) is found in a small table of kept strings by a memcmp. The table a
+ * values per run) is found in a small table of kept strings (push_value). The table a
  * policy sees is the same: the same keys, the same strings.
  */
 #include <stdbool.h>
