@@ -705,9 +705,9 @@ local function decide(P, d, r, ctx, name)
   else
     local sealed = ACTIVE[P]
     local active = sealed or active_of(P.order)
-    -- (reasons and final are false, never nil, between checks, and so are d, r and ctx
-    -- once a check is done: a field that keeps its key is set in place, where one set to
-    -- nil is inserted again by the next check, in the VM's slow path)
+    -- (reasons and final are false, never nil, between checks, and d, r and ctx keep the
+    -- last check's until the next sets them: a field that keeps its key is set in place,
+    -- where one set to nil is inserted again by the next check, in the VM's slow path)
     local fresh = { order = active.order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
                     first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil,
                     reasons = false, final = false }
@@ -753,7 +753,7 @@ local function decide(P, d, r, ctx, name)
     start = run.i
   end
   local n = run.n
-  run.busy, run.d, run.r, run.ctx = false, false, false, false
+  run.busy = false -- (d, r and ctx are the next check's to set: they hold this one's till then)
   -- no reason (most checks): reasons and final are still false, and nothing failed (a
   -- failed condition adds a reason)
   if n == 0 then return P.default, nil, nil, nil, nil, name end
