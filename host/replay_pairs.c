@@ -595,30 +595,6 @@ static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
 	return len;
 }
 
-/* The ranking, sorted by device then IMSI, and the moves it asks for (seq[0..nseq)). It
- * runs on a thread of its own while the pins become pairs (its keys are taken first). */
-struct ranking {
-	struct rank_key *key;
-	uint32_t *src, *seq;
-	size_t n, nseq;
-	bool started;
-	pthread_t thread;
-};
-
-static void *rank_keys(void *arg)
-{
-	struct ranking *k = arg;
-	sort_keys(k->key, k->n, 64 - RADIX_BITS);
-	for (size_t i = 0; i < k->n; i++)
-		k->src[i] = (uint32_t)(k->key[i].lo & KEY_AT_MASK);
-	big_free(k->key, k->n * sizeof *k->key);
-	k->key = NULL;
-	k->nseq = plan_moves(k->src, k->n, k->seq);
-	free(k->src);
-	k->src = NULL;
-	return NULL;
-}
-
 struct wide_ref {
 	uint64_t ident, imsi;
 	size_t at;
@@ -632,7 +608,6 @@ static int wide_cmp(const void *a, const void *b)
 	return x->imsi < y->imsi ? -1 : x->imsi > y->imsi;
 }
 
-/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
 /* Pin m of the run, numbered over the parts before they are joined (the first part's
  * n0 pins first): the number it has once they are. */
 static const struct pin *pin_of(const struct fold_part *parts, size_t n0, size_t m)
@@ -640,6 +615,7 @@ static const struct pin *pin_of(const struct fold_part *parts, size_t n0, size_t
 	return m < n0 ? pin_at(&parts[0], m) : pin_at(&parts[1], m - n0);
 }
 
+/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
 static int rank_wide(const struct fold_part *parts, size_t n0, size_t n, uint32_t *src)
 {
 	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
@@ -656,62 +632,51 @@ static int rank_wide(const struct fold_part *parts, size_t n0, size_t n, uint32_
 	return 0;
 }
 
-static void rank_free(struct ranking *k)
+/* The keys of part fp's pins, numbered from base; *idents and *imsis: all their idents
+ * and IMSIs or'ed (whether they fit a key). */
+static void take_keys(const struct fold_part *fp, struct rank_key *key, size_t base, uint64_t *idents,
+                      uint64_t *imsis)
 {
-	big_free(k->key, k->n * sizeof *k->key);
-	free(k->src);
-	free(k->seq);
-	k->key = NULL;
-	k->src = k->seq = NULL;
+	uint64_t id = 0, im = 0;
+	for (size_t j = 0; j < fp->n; j++) {
+		const struct pin *e = pin_at(fp, j);
+		id |= e->agg.key;
+		im |= e->agg.imsi;
+		key[j] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
+		                            e->agg.imsi << KEY_AT_BITS | (base + j) };
+	}
+	*idents = id;
+	*imsis = im;
 }
 
-/* The ranking of pins[0..n) (n <= RUN_PAIRS_MAX) under way: its keys taken, then sorted
- * on a thread of its own when the ingest may use one (else, or when none starts, here).
- * -1: out of memory, nothing left allocated. */
-static int rank_start(struct ranking *k, const struct fold_part *parts, size_t n0, size_t n, bool thread)
+static bool key_less(const struct rank_key *x, const struct rank_key *y)
 {
-	*k = (struct ranking){ .n = n, .src = malloc(n * sizeof *k->src), .seq = malloc(n * sizeof *k->seq) };
-	if (!k->src || !k->seq) {
-		rank_free(k);
-		return -1;
-	}
-	uint64_t idents = 0, imsis = 0;
-	if (n <= KEY_AT_MASK + 1) {
-		k->key = big_alloc(n * sizeof *k->key, false);
-		if (!k->key) {
-			rank_free(k);
-			return -1;
-		}
-		for (size_t m = 0; m < n; m++) {
-			const struct pin *e = pin_of(parts, n0, m);
-			idents |= e->agg.key;
-			imsis |= e->agg.imsi;
-			k->key[m] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
-			                               e->agg.imsi << KEY_AT_BITS | m };
-		}
-	}
-	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
-		big_free(k->key, n * sizeof *k->key);
-		k->key = NULL;
-		if (rank_wide(parts, n0, n, k->src) < 0) {
-			rank_free(k);
-			return -1;
-		}
-		k->nseq = plan_moves(k->src, n, k->seq);
-		free(k->src);
-		k->src = NULL;
-	} else if (!(k->started = thread && pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
-		rank_keys(k);
-	}
-	return 0;
+	return x->hi < y->hi || (x->hi == y->hi && x->lo < y->lo);
 }
 
-/* The ranking done (its moves in k->seq, the caller's to free). */
-static void rank_end(struct ranking *k)
+static uint32_t key_at(const struct rank_key *k)
 {
-	if (k->started)
-		pthread_join(k->thread, NULL);
-	k->started = false;
+	return (uint32_t)(k->lo & KEY_AT_MASK);
+}
+
+/* The two sorted runs a[0..na) and b[0..nb) merged, as the pins' numbers: the first count
+ * into src[0..count) (merge_front), or the last count into their places at the end
+ * (merge_back). No two keys are equal (each has its pin's number), so the two halves
+ * meet exactly, each merged by its own thread. */
+static void merge_front(const struct rank_key *a, size_t na, const struct rank_key *b, size_t nb, uint32_t *src,
+                        size_t count)
+{
+	size_t i = 0, j = 0;
+	for (size_t o = 0; o < count; o++)
+		src[o] = j == nb || (i < na && key_less(&a[i], &b[j])) ? key_at(&a[i++]) : key_at(&b[j++]);
+}
+
+static void merge_back(const struct rank_key *a, size_t na, const struct rank_key *b, size_t nb, uint32_t *src,
+                       size_t count)
+{
+	size_t i = na, j = nb;
+	for (size_t o = na + nb; o > na + nb - count; o--)
+		src[o - 1] = j == 0 || (i > 0 && key_less(&b[j - 1], &a[i - 1])) ? key_at(&a[--i]) : key_at(&b[--j]);
 }
 
 /* The whole huge pages from the end of the pairs written (at) to the start of the pins
@@ -744,56 +709,246 @@ static void give_back(const void *at, const void *to, const void *end, uintptr_t
 	}
 }
 
-/* One pass over the joined pins (the first n0 were the first part's): for a private
- * store, pin m's aggregates (its own, then its part's extras it names) put in the store,
- * in the parts' order as each thread folded them (the same for any number of threads);
- * then pin m rewritten as pair m in place, pair m ending before pin m + 1 starts. So the
+/* The pass over the joined pins (the first n0 were the first part's), a block of GIVE_BACK
+ * pins at a time, in two halves that two threads may share:
+ * put_pins: for a private store, pin m's aggregates (its own, then its part's extras it
+ * names) put in the store, in the parts' order as each thread folded them (the same for
+ * any number of threads); rewrite_pins, behind it: pin m rewritten as pair m in place,
+ * pair m ending before pin m + 1 starts (so it overwrites only pins already put). So the
  * pins and the whole store are never held at once: the dead pages between the pairs and
  * the pins are given back as it goes, and the first part's extras once its pins are
- * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
-static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
+ * passed. */
+struct puts {
+	struct imei_sighting_agg agg[PUT_BATCH];
+	size_t n;
+};
+
+static int put_pins(struct imei_replay *r, size_t n0, size_t from, size_t to, struct puts *pb,
+                    struct imei_store_error *se)
+{
+	const struct pin *pins = r->parts[0].pins;
+	for (size_t m = from; m < to; m++) {
+		const struct pin *e = &pins[m];
+		if (e->agg.key >= IMEI_REPLAY_TEXT_BASE)
+			continue; /* not an IMEI: no sighting */
+		const struct xtrip *extra = r->parts[m < n0 ? 0 : 1].extra;
+		const struct imei_sighting_agg *a = &e->agg;
+		for (uint32_t x = e->more;; x = extra[x - 1].next) {
+			if (pb->n == PUT_BATCH) {
+				if (imei_store_put_aggs(r->store, pb->agg, pb->n, se) < 0)
+					return -1;
+				pb->n = 0;
+			}
+			pb->agg[pb->n++] = *a;
+			if (!x)
+				break;
+			a = &extra[x - 1].agg;
+		}
+	}
+	return 0;
+}
+
+static void rewrite_pins(struct imei_replay *r, size_t n0, size_t from, size_t to, uintptr_t *given)
 {
 	struct fold_part *fp = &r->parts[0];
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	struct imei_sighting_agg put[PUT_BATCH];
-	size_t nput = 0;
-	uintptr_t given = 0;
-	/* the store's room for them all at once: at most a triple per pin and per extra (the
-	 * text pins have none, and a seeded store's triples already there take no more) */
-	size_t most = fp->n + r->parts[0].nextra + r->parts[1].nextra;
-	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
-		return -1;
-	for (size_t m = 0; m < fp->n; m++) {
+	for (size_t m = from; m < to; m++) {
 		struct pin e;
-		memcpy(&e, &fp->pins[m], sizeof e);
-		const struct fold_part *part = &r->parts[m < n0 ? 0 : 1];
-		if (r->fold_aggs && e.agg.key < IMEI_REPLAY_TEXT_BASE) { /* else not an IMEI: no sighting */
-			const struct xtrip *extra = part->extra;
-			const struct imei_sighting_agg *a = &e.agg;
-			for (uint32_t x = e.more;; x = extra[x - 1].next) {
-				if (nput == PUT_BATCH) {
-					if (imei_store_put_aggs(r->store, put, nput, se) < 0)
-						return -1;
-					nput = 0;
-				}
-				put[nput++] = *a;
-				if (!x)
-					break;
-				a = &extra[x - 1].agg;
-			}
-		}
+		memcpy(&e, &fp->pins[m], sizeof e); /* pair m may overlap pin m (m < 2) */
 		struct imei_replay_pair p;
-		pair_of(&e, part, &p); /* before the first part's extras go, below */
+		pair_of(&e, &r->parts[m < n0 ? 0 : 1], &p); /* before the first part's extras go */
 		memcpy(&pairs[m], &p, sizeof p);
 		if (m + 1 == n0) {
-			free(r->parts[0].extra); /* its copies in put[] are all it is needed for now */
+			free(r->parts[0].extra); /* the puts before are through with it */
 			r->parts[0].extra = NULL;
 			r->parts[0].nextra = r->parts[0].extra_cap = 0;
 		}
 		if (m % GIVE_BACK == GIVE_BACK - 1)
-			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], &given);
+			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], given);
 	}
-	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
+}
+
+/* The end of the ingest on two threads: the caller's (main) and a helper of the finish's
+ * own, when the ingest may use one (without, the caller does both columns in turn):
+ *   main                                      helper
+ *   part 0's keys                             part 1's keys
+ *   the parts joined, part 0's keys sorted    part 1's keys sorted
+ *   the first half of the ranking merged      its second half merged (from the end)
+ *   the pins' aggregates into the store       the keys given back, the moves planned;
+ *                                             the pins rewritten as pairs, behind main
+ * Each waits for what it reads (wait_step); the keys are given back before the pass
+ * starts, as before (they never sit beside the store). Results are the same either way:
+ * the sort of each part, the merge and the store's order of puts do not depend on who
+ * does them. */
+enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED };
+
+static int join_parts(struct imei_replay *r);
+
+struct finish {
+	struct imei_replay *r;
+	struct rank_key *key;
+	uint32_t *src, *seq;
+	size_t n, n0, nseq;
+	uint64_t idents[FOLD_PARTS], imsis[FOLD_PARTS];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned main_at, help_at; /* the last step each has done */
+	size_t put;                /* pins the main thread's puts are through with */
+	bool abort;                /* main gave up: the helper ends at its next wait */
+	bool started;
+	pthread_t thread;
+};
+
+static void step_done(struct finish *f, unsigned *at, unsigned step)
+{
+	pthread_mutex_lock(&f->lock);
+	*at = step;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Wait until *at reaches step (false: main gave up first). */
+static bool wait_step(struct finish *f, const unsigned *at, unsigned step)
+{
+	pthread_mutex_lock(&f->lock);
+	while (*at < step && !f->abort)
+		pthread_cond_wait(&f->cond, &f->lock);
+	bool ok = *at >= step;
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+static void *finish_helper(void *arg)
+{
+	struct finish *f = arg;
+	struct imei_replay *r = f->r;
+	size_t n0 = f->n0, n = f->n;
+	take_keys(&r->parts[1], f->key + n0, n0, &f->idents[1], &f->imsis[1]);
+	step_done(f, &f->help_at, STEP_KEYS);
+	if (!wait_step(f, &f->main_at, STEP_KEYS))
+		return NULL;
+	sort_keys(f->key + n0, n - n0, 64 - RADIX_BITS);
+	step_done(f, &f->help_at, STEP_SORTED);
+	if (!wait_step(f, &f->main_at, STEP_SORTED))
+		return NULL;
+	merge_back(f->key, n0, f->key + n0, n - n0, f->src, n - n / 2);
+	step_done(f, &f->help_at, STEP_MERGED);
+	if (!wait_step(f, &f->main_at, STEP_MERGED))
+		return NULL;
+	big_free(f->key, n * sizeof *f->key);
+	f->key = NULL;
+	f->nseq = plan_moves(f->src, n, f->seq);
+	free(f->src);
+	f->src = NULL;
+	uintptr_t given = 0;
+	for (size_t from = 0, to; from < n; from = to) {
+		to = n - from < GIVE_BACK ? n : from + GIVE_BACK;
+		pthread_mutex_lock(&f->lock);
+		while (f->put < to && !f->abort)
+			pthread_cond_wait(&f->cond, &f->lock);
+		bool go = f->put >= to;
+		pthread_mutex_unlock(&f->lock);
+		if (!go)
+			return NULL;
+		rewrite_pins(r, n0, from, to, &given);
+	}
+	return NULL;
+}
+
+/* The helper ended (told to, when main gives up) and joined. */
+static void helper_end(struct finish *f, bool give_up)
+{
+	if (!f->started)
+		return;
+	if (give_up) {
+		pthread_mutex_lock(&f->lock);
+		f->abort = true;
+		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_join(f->thread, NULL);
+	f->started = false;
+}
+
+static void finish_free(struct finish *f)
+{
+	helper_end(f, true);
+	big_free(f->key, f->n * sizeof *f->key);
+	free(f->src);
+	free(f->seq);
+	f->key = NULL;
+	f->src = f->seq = NULL;
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+}
+
+/* The ranking in f->src: keys taken, each part's sorted, merged (the helper's halves
+ * where it runs). -1: out of memory. */
+static int rank(struct finish *f)
+{
+	struct imei_replay *r = f->r;
+	size_t n0 = f->n0, n = f->n;
+	if (f->key) {
+		take_keys(&r->parts[0], f->key, 0, &f->idents[0], &f->imsis[0]);
+		if (!f->started)
+			take_keys(&r->parts[1], f->key + n0, n0, &f->idents[1], &f->imsis[1]);
+		else
+			wait_step(f, &f->help_at, STEP_KEYS);
+	}
+	if (!f->key || (f->idents[0] | f->idents[1]) >> KEY_IDENT_BITS || (f->imsis[0] | f->imsis[1]) >> KEY_IMSI_BITS) {
+		helper_end(f, true);
+		big_free(f->key, n * sizeof *f->key);
+		f->key = NULL;
+		return rank_wide(r->parts, n0, n, f->src) < 0 || join_parts(r) < 0 ? -1 : 0;
+	}
+	step_done(f, &f->main_at, STEP_KEYS);
+	/* the helper read part 1's pins: they may move */
+	if (join_parts(r) < 0)
+		return -1;
+	sort_keys(f->key, n0, 64 - RADIX_BITS);
+	if (!f->started) {
+		sort_keys(f->key + n0, n - n0, 64 - RADIX_BITS);
+		merge_front(f->key, n0, f->key + n0, n - n0, f->src, n);
+		big_free(f->key, n * sizeof *f->key);
+		f->key = NULL;
+		return 0;
+	}
+	step_done(f, &f->main_at, STEP_SORTED);
+	wait_step(f, &f->help_at, STEP_SORTED);
+	merge_front(f->key, n0, f->key + n0, n - n0, f->src, n / 2);
+	wait_step(f, &f->help_at, STEP_MERGED);
+	step_done(f, &f->main_at, STEP_MERGED); /* the helper gives the keys back */
+	return 0;
+}
+
+/* The pass (put_pins, rewrite_pins), main's half and, without a helper, its half too. 0,
+ * or -1 with *se (the pins then partly pairs: only to be freed). */
+static int pass(struct finish *f, struct imei_store_error *se)
+{
+	struct imei_replay *r = f->r;
+	size_t n = f->n;
+	struct puts pb;
+	pb.n = 0;
+	uintptr_t given = 0;
+	/* the store's room for them all at once: at most a triple per pin and per extra (the
+	 * text pins have none, and a seeded store's triples already there take no more) */
+	size_t most = n + r->parts[0].nextra + r->parts[1].nextra;
+	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
+		return -1;
+	for (size_t from = 0, to; from < n; from = to) {
+		to = n - from < GIVE_BACK ? n : from + GIVE_BACK;
+		if (r->fold_aggs && put_pins(r, f->n0, from, to, &pb, se) < 0)
+			return -1;
+		if (f->started) {
+			pthread_mutex_lock(&f->lock);
+			f->put = to;
+			pthread_cond_broadcast(&f->cond);
+			pthread_mutex_unlock(&f->lock);
+		} else {
+			rewrite_pins(r, f->n0, from, to, &given);
+		}
+	}
+	return pb.n ? imei_store_put_aggs(r->store, pb.agg, pb.n, se) : 0;
 }
 
 /* The second part's pins after the first's, in the first's mapping (grown: its pages
@@ -868,34 +1023,46 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		snprintf(err, errlen, "replay: %zu pairs: at most %zu in one run", n, RUN_PAIRS_MAX);
 		return -1;
 	}
-	/* ranked first, beside the join (the ranking's thread reads only its keys), and done
-	 * before the pass: its keys (16 bytes a pin) are given back before the store's records
-	 * arrive, and never sit beside them and the pins not yet passed (that was the run's
-	 * peak: 6.4 MiB more with 10 M rows, for 20-40 ms of sorting now waited for) */
-	struct ranking k;
-	if (rank_start(&k, r->parts, n0, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
+	struct finish f = { .r = r, .n = n, .n0 = n0 };
+	if (pthread_mutex_init(&f.lock, NULL) != 0) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
-	int joined = join_parts(r);
-	rank_end(&k);
-	if (joined < 0) {
-		rank_free(&k);
+	if (pthread_cond_init(&f.cond, NULL) != 0) {
+		pthread_mutex_destroy(&f.lock);
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
+	}
+	f.src = malloc(n * sizeof *f.src);
+	f.seq = malloc(n * sizeof *f.seq);
+	bool keys = n <= KEY_AT_MASK + 1; /* else ranked by rank_wide */
+	if (f.src && f.seq && keys)
+		f.key = big_alloc(n * sizeof *f.key, false);
+	if (f.key && r->cfg.reader_thread && r->nreaders > 1)
+		f.started = pthread_create(&f.thread, NULL, finish_helper, &f) == 0;
+	if (!f.src || !f.seq || (keys && !f.key) || rank(&f) < 0) {
+		finish_free(&f);
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
+	}
+	if (!f.started) {
+		f.nseq = plan_moves(f.src, n, f.seq);
+		free(f.src);
+		f.src = NULL;
 	}
 	struct imei_store_error se;
-	int put = pins_to_pairs(r, n0, &se);
+	int put = pass(&f, &se);
+	helper_end(&f, put < 0);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
-		rank_free(&k);
+		finish_free(&f);
 		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
 		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	permute(pairs, k.seq, k.nseq);
-	rank_free(&k);
+	permute(pairs, f.seq, f.nseq);
+	finish_free(&f);
 	/* the mapping cut to the pairs (the pins' tail given back) */
 	size_t keep = (n * sizeof *pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	if (keep < fp->map_bytes) {
