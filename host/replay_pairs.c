@@ -570,29 +570,55 @@ static void pair_of(const struct pin *e, const struct fold_part *fp, struct imei
 }
 
 /* The pairs' moves into their order, planned from src (src[i]: the pin whose pair goes to
- * i; consumed): the cycles of that permutation, each as its first position flagged
- * CYCLE_START, then the positions whose pairs move one place back along it (permute);
- * the pairs already in place are left out. Their number. */
+ * i; consumed) into seq: the cycles of that permutation, each as its first position
+ * flagged CYCLE_START, then the positions whose pairs move one place back along it
+ * (permute); the pairs already in place are left out. */
 #define CYCLE_START 0x80000000u
 #define RUN_PAIRS_MAX ((size_t)CYCLE_START) /* positions below CYCLE_START */
 
-static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
+struct plan {
+	size_t i, len; /* the cycle from i under way (at p), or the next looked for from i */
+	uint32_t p;
+	bool in_cycle;
+};
+
+/* Up to budget more moves planned (in slices: the helper plans between the blocks of
+ * pins it rewrites, which do not wait). true: all are. */
+static bool plan_some(struct plan *pl, uint32_t *src, size_t n, uint32_t *seq, size_t budget)
 {
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (src[i] == i)
-			continue;
-		seq[len++] = (uint32_t)i | CYCLE_START;
-		uint32_t p = src[i];
-		src[i] = (uint32_t)i;
-		while (p != i) {
-			seq[len++] = p;
-			uint32_t q = src[p];
-			src[p] = p;
-			p = q;
+	size_t i = pl->i, len = pl->len, stop = budget < SIZE_MAX - len ? len + budget : SIZE_MAX;
+	uint32_t p = pl->p;
+	bool done = false;
+	for (;;) {
+		if (pl->in_cycle) {
+			while (p != i && len < stop) {
+				seq[len++] = p;
+				uint32_t q = src[p];
+				src[p] = p;
+				p = q;
+			}
+			if (p != i)
+				break;
+			pl->in_cycle = false;
+			i++;
 		}
+		while (i < n && src[i] == i)
+			i++;
+		if (i == n) {
+			done = true;
+			break;
+		}
+		if (len >= stop)
+			break;
+		seq[len++] = (uint32_t)i | CYCLE_START;
+		p = src[i];
+		src[i] = (uint32_t)i;
+		pl->in_cycle = true;
 	}
-	return len;
+	pl->i = i;
+	pl->len = len;
+	pl->p = p;
+	return done;
 }
 
 struct wide_ref {
@@ -794,10 +820,24 @@ struct finish {
 	pthread_cond_t cond;
 	unsigned main_at, help_at; /* the last step each has done */
 	size_t put;                /* pins the main thread's puts are through with */
+	size_t rewritten;          /* pins the helper has rewritten as pairs */
 	bool abort;                /* main gave up: the helper ends at its next wait */
 	bool started;
 	pthread_t thread;
 };
+
+/* pins, at most, main's puts run ahead of the pairs rewritten (the store's records of
+ * those come before the pins' pages go back); the moves planned a slice at a time */
+#define PUT_AHEAD (4 * GIVE_BACK)
+#define PLAN_SLICE 4096
+
+static void step_count(struct finish *f, size_t *at, size_t count)
+{
+	pthread_mutex_lock(&f->lock);
+	*at = count;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
 
 static void step_done(struct finish *f, unsigned *at, unsigned step)
 {
@@ -837,21 +877,33 @@ static void *finish_helper(void *arg)
 		return NULL;
 	big_free(f->key, n * sizeof *f->key);
 	f->key = NULL;
-	f->nseq = plan_moves(f->src, n, f->seq);
-	free(f->src);
-	f->src = NULL;
+	/* the pins rewritten as soon as main's puts are through with them, the moves planned
+	 * meanwhile: so the pins go back as fast as the store grows */
+	struct plan pl = { 0 };
+	bool planned = false;
 	uintptr_t given = 0;
-	for (size_t from = 0, to; from < n; from = to) {
+	for (size_t from = 0, to; from < n;) {
 		to = n - from < GIVE_BACK ? n : from + GIVE_BACK;
 		pthread_mutex_lock(&f->lock);
-		while (f->put < to && !f->abort)
+		while (planned && f->put < to && !f->abort)
 			pthread_cond_wait(&f->cond, &f->lock);
-		bool go = f->put >= to;
+		bool ready = f->put >= to, stop = f->abort;
 		pthread_mutex_unlock(&f->lock);
-		if (!go)
+		if (stop)
 			return NULL;
+		if (!ready) {
+			planned = plan_some(&pl, f->src, n, f->seq, PLAN_SLICE);
+			continue;
+		}
 		rewrite_pins(r, n0, from, to, &given);
+		from = to;
+		step_count(f, &f->rewritten, to);
 	}
+	if (!planned)
+		plan_some(&pl, f->src, n, f->seq, SIZE_MAX);
+	f->nseq = pl.len;
+	free(f->src);
+	f->src = NULL;
 	return NULL;
 }
 
@@ -943,6 +995,8 @@ static int pass(struct finish *f, struct imei_store_error *se)
 			pthread_mutex_lock(&f->lock);
 			f->put = to;
 			pthread_cond_broadcast(&f->cond);
+			while (to - f->rewritten > PUT_AHEAD)
+				pthread_cond_wait(&f->cond, &f->lock);
 			pthread_mutex_unlock(&f->lock);
 		} else {
 			rewrite_pins(r, f->n0, from, to, &given);
@@ -986,7 +1040,7 @@ _Static_assert(IMEI_REPLAY_MAX_OPERATORS <= 64, "a pair's op has 6 bits, its ops
 #define MOVE_AHEAD 32 /* moves ahead whose pair is prefetched */
 
 /* The pairs moved into their order, in place, along the cycles planned in seq[0..n)
- * (plan_moves): each pair moves once, and the one it goes from is known that many moves
+ * (plan_some): each pair moves once, and the one it goes from is known that many moves
  * ahead, so that their cache misses overlap. */
 static void permute(struct imei_replay_pair *pairs, const uint32_t *seq, size_t n)
 {
@@ -1046,7 +1100,9 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		return -1;
 	}
 	if (!f.started) {
-		f.nseq = plan_moves(f.src, n, f.seq);
+		struct plan pl = { 0 };
+		plan_some(&pl, f.src, n, f.seq, SIZE_MAX);
+		f.nseq = pl.len;
 		free(f.src);
 		f.src = NULL;
 	}
