@@ -570,55 +570,29 @@ static void pair_of(const struct pin *e, const struct fold_part *fp, struct imei
 }
 
 /* The pairs' moves into their order, planned from src (src[i]: the pin whose pair goes to
- * i; consumed) into seq: the cycles of that permutation, each as its first position
- * flagged CYCLE_START, then the positions whose pairs move one place back along it
- * (permute); the pairs already in place are left out. */
+ * i; consumed): the cycles of that permutation, each as its first position flagged
+ * CYCLE_START, then the positions whose pairs move one place back along it (permute);
+ * the pairs already in place are left out. Their number. */
 #define CYCLE_START 0x80000000u
 #define RUN_PAIRS_MAX ((size_t)CYCLE_START) /* positions below CYCLE_START */
 
-struct plan {
-	size_t i, len; /* the cycle from i under way (at p), or the next looked for from i */
-	uint32_t p;
-	bool in_cycle;
-};
-
-/* Up to budget more moves planned (in slices: the helper plans between the blocks of
- * pins it rewrites, which do not wait). true: all are. */
-static bool plan_some(struct plan *pl, uint32_t *src, size_t n, uint32_t *seq, size_t budget)
+static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
 {
-	size_t i = pl->i, len = pl->len, stop = budget < SIZE_MAX - len ? len + budget : SIZE_MAX;
-	uint32_t p = pl->p;
-	bool done = false;
-	for (;;) {
-		if (pl->in_cycle) {
-			while (p != i && len < stop) {
-				seq[len++] = p;
-				uint32_t q = src[p];
-				src[p] = p;
-				p = q;
-			}
-			if (p != i)
-				break;
-			pl->in_cycle = false;
-			i++;
-		}
-		while (i < n && src[i] == i)
-			i++;
-		if (i == n) {
-			done = true;
-			break;
-		}
-		if (len >= stop)
-			break;
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] == i)
+			continue;
 		seq[len++] = (uint32_t)i | CYCLE_START;
-		p = src[i];
+		uint32_t p = src[i];
 		src[i] = (uint32_t)i;
-		pl->in_cycle = true;
+		while (p != i) {
+			seq[len++] = p;
+			uint32_t q = src[p];
+			src[p] = p;
+			p = q;
+		}
 	}
-	pl->i = i;
-	pl->len = len;
-	pl->p = p;
-	return done;
+	return len;
 }
 
 struct wide_ref {
@@ -735,77 +709,69 @@ static void give_back(const void *at, const void *to, const void *end, uintptr_t
 	}
 }
 
-/* The pass over the joined pins (the first n0 were the first part's), a block of GIVE_BACK
- * pins at a time, in two halves that two threads may share:
- * put_pins: for a private store, pin m's aggregates (its own, then its part's extras it
- * names) put in the store, in the parts' order as each thread folded them (the same for
- * any number of threads); rewrite_pins, behind it: pin m rewritten as pair m in place,
- * pair m ending before pin m + 1 starts (so it overwrites only pins already put). So the
+/* One pass over the joined pins (the first n0 were the first part's): for a private
+ * store, pin m's aggregates (its own, then its part's extras it names) put in the store,
+ * in the parts' order as each thread folded them (the same for any number of threads);
+ * then pin m rewritten as pair m in place, pair m ending before pin m + 1 starts. So the
  * pins and the whole store are never held at once: the dead pages between the pairs and
  * the pins are given back as it goes, and the first part's extras once its pins are
- * passed. */
-struct puts {
-	struct imei_sighting_agg agg[PUT_BATCH];
-	size_t n;
-};
-
-static int put_pins(struct imei_replay *r, size_t n0, size_t from, size_t to, struct puts *pb,
-                    struct imei_store_error *se)
-{
-	const struct pin *pins = r->parts[0].pins;
-	for (size_t m = from; m < to; m++) {
-		const struct pin *e = &pins[m];
-		if (e->agg.key >= IMEI_REPLAY_TEXT_BASE)
-			continue; /* not an IMEI: no sighting */
-		const struct xtrip *extra = r->parts[m < n0 ? 0 : 1].extra;
-		const struct imei_sighting_agg *a = &e->agg;
-		for (uint32_t x = e->more;; x = extra[x - 1].next) {
-			if (pb->n == PUT_BATCH) {
-				if (imei_store_put_aggs(r->store, pb->agg, pb->n, se) < 0)
-					return -1;
-				pb->n = 0;
-			}
-			pb->agg[pb->n++] = *a;
-			if (!x)
-				break;
-			a = &extra[x - 1].agg;
-		}
-	}
-	return 0;
-}
-
-static void rewrite_pins(struct imei_replay *r, size_t n0, size_t from, size_t to, uintptr_t *given)
+ * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
+static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
 {
 	struct fold_part *fp = &r->parts[0];
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	for (size_t m = from; m < to; m++) {
+	struct imei_sighting_agg put[PUT_BATCH];
+	size_t nput = 0;
+	uintptr_t given = 0;
+	/* the store's room for them all at once: at most a triple per pin and per extra (the
+	 * text pins have none, and a seeded store's triples already there take no more) */
+	size_t most = fp->n + r->parts[0].nextra + r->parts[1].nextra;
+	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
+		return -1;
+	for (size_t m = 0; m < fp->n; m++) {
 		struct pin e;
-		memcpy(&e, &fp->pins[m], sizeof e); /* pair m may overlap pin m (m < 2) */
+		memcpy(&e, &fp->pins[m], sizeof e);
+		const struct fold_part *part = &r->parts[m < n0 ? 0 : 1];
+		if (r->fold_aggs && e.agg.key < IMEI_REPLAY_TEXT_BASE) { /* else not an IMEI: no sighting */
+			const struct xtrip *extra = part->extra;
+			const struct imei_sighting_agg *a = &e.agg;
+			for (uint32_t x = e.more;; x = extra[x - 1].next) {
+				if (nput == PUT_BATCH) {
+					if (imei_store_put_aggs(r->store, put, nput, se) < 0)
+						return -1;
+					nput = 0;
+				}
+				put[nput++] = *a;
+				if (!x)
+					break;
+				a = &extra[x - 1].agg;
+			}
+		}
 		struct imei_replay_pair p;
-		pair_of(&e, &r->parts[m < n0 ? 0 : 1], &p); /* before the first part's extras go */
+		pair_of(&e, part, &p); /* before the first part's extras go, below */
 		memcpy(&pairs[m], &p, sizeof p);
 		if (m + 1 == n0) {
-			free(r->parts[0].extra); /* the puts before are through with it */
+			free(r->parts[0].extra); /* its copies in put[] are all it is needed for now */
 			r->parts[0].extra = NULL;
 			r->parts[0].nextra = r->parts[0].extra_cap = 0;
 		}
 		if (m % GIVE_BACK == GIVE_BACK - 1)
-			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], given);
+			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], &given);
 	}
+	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
 }
 
-/* The end of the ingest on two threads: the caller's (main) and a helper of the finish's
- * own, when the ingest may use one (without, the caller does both columns in turn):
+/* The ranking on two threads: the caller's (main) and a helper of the finish's own, when
+ * the ingest may use one (without, the caller does both columns in turn):
  *   main                                      helper
  *   part 0's keys                             part 1's keys
  *   the parts joined, part 0's keys sorted    part 1's keys sorted
  *   the first half of the ranking merged      its second half merged (from the end)
- *   the pins' aggregates into the store       the keys given back, the moves planned;
- *                                             the pins rewritten as pairs, behind main
- * Each waits for what it reads (wait_step); the keys are given back before the pass
- * starts, as before (they never sit beside the store). Results are the same either way:
- * the sort of each part, the merge and the store's order of puts do not depend on who
- * does them. */
+ *   the pass (pins_to_pairs)                  the keys given back, the moves planned
+ * Each waits for what it reads (wait_step). The plan runs beside the first part of the
+ * pass, where the run holds the least (its src array then given back); the keys are given
+ * back as the pass starts, before the store has grown. Results are the same either way:
+ * the sort of each part, the merge and the plan do not depend on who does them. */
 enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED };
 
 static int join_parts(struct imei_replay *r);
@@ -819,25 +785,10 @@ struct finish {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned main_at, help_at; /* the last step each has done */
-	size_t put;                /* pins the main thread's puts are through with */
-	size_t rewritten;          /* pins the helper has rewritten as pairs */
 	bool abort;                /* main gave up: the helper ends at its next wait */
 	bool started;
 	pthread_t thread;
 };
-
-/* pins, at most, main's puts run ahead of the pairs rewritten (the store's records of
- * those come before the pins' pages go back); the moves planned a slice at a time */
-#define PUT_AHEAD (4 * GIVE_BACK)
-#define PLAN_SLICE 4096
-
-static void step_count(struct finish *f, size_t *at, size_t count)
-{
-	pthread_mutex_lock(&f->lock);
-	*at = count;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-}
 
 static void step_done(struct finish *f, unsigned *at, unsigned step)
 {
@@ -877,31 +828,7 @@ static void *finish_helper(void *arg)
 		return NULL;
 	big_free(f->key, n * sizeof *f->key);
 	f->key = NULL;
-	/* the pins rewritten as soon as main's puts are through with them, the moves planned
-	 * meanwhile: so the pins go back as fast as the store grows */
-	struct plan pl = { 0 };
-	bool planned = false;
-	uintptr_t given = 0;
-	for (size_t from = 0, to; from < n;) {
-		to = n - from < GIVE_BACK ? n : from + GIVE_BACK;
-		pthread_mutex_lock(&f->lock);
-		while (planned && f->put < to && !f->abort)
-			pthread_cond_wait(&f->cond, &f->lock);
-		bool ready = f->put >= to, stop = f->abort;
-		pthread_mutex_unlock(&f->lock);
-		if (stop)
-			return NULL;
-		if (!ready) {
-			planned = plan_some(&pl, f->src, n, f->seq, PLAN_SLICE);
-			continue;
-		}
-		rewrite_pins(r, n0, from, to, &given);
-		from = to;
-		step_count(f, &f->rewritten, to);
-	}
-	if (!planned)
-		plan_some(&pl, f->src, n, f->seq, SIZE_MAX);
-	f->nseq = pl.len;
+	f->nseq = plan_moves(f->src, n, f->seq);
 	free(f->src);
 	f->src = NULL;
 	return NULL;
@@ -973,38 +900,6 @@ static int rank(struct finish *f)
 	return 0;
 }
 
-/* The pass (put_pins, rewrite_pins), main's half and, without a helper, its half too. 0,
- * or -1 with *se (the pins then partly pairs: only to be freed). */
-static int pass(struct finish *f, struct imei_store_error *se)
-{
-	struct imei_replay *r = f->r;
-	size_t n = f->n;
-	struct puts pb;
-	pb.n = 0;
-	uintptr_t given = 0;
-	/* the store's room for them all at once: at most a triple per pin and per extra (the
-	 * text pins have none, and a seeded store's triples already there take no more) */
-	size_t most = n + r->parts[0].nextra + r->parts[1].nextra;
-	if (r->fold_aggs && imei_store_reserve(r->store, most, se) < 0)
-		return -1;
-	for (size_t from = 0, to; from < n; from = to) {
-		to = n - from < GIVE_BACK ? n : from + GIVE_BACK;
-		if (r->fold_aggs && put_pins(r, f->n0, from, to, &pb, se) < 0)
-			return -1;
-		if (f->started) {
-			pthread_mutex_lock(&f->lock);
-			f->put = to;
-			pthread_cond_broadcast(&f->cond);
-			while (to - f->rewritten > PUT_AHEAD)
-				pthread_cond_wait(&f->cond, &f->lock);
-			pthread_mutex_unlock(&f->lock);
-		} else {
-			rewrite_pins(r, f->n0, from, to, &given);
-		}
-	}
-	return pb.n ? imei_store_put_aggs(r->store, pb.agg, pb.n, se) : 0;
-}
-
 /* The second part's pins after the first's, in the first's mapping (grown: its pages
  * move), a huge page at a time, each given back once copied. -1: out of memory. */
 static int join_parts(struct imei_replay *r)
@@ -1040,7 +935,7 @@ _Static_assert(IMEI_REPLAY_MAX_OPERATORS <= 64, "a pair's op has 6 bits, its ops
 #define MOVE_AHEAD 32 /* moves ahead whose pair is prefetched */
 
 /* The pairs moved into their order, in place, along the cycles planned in seq[0..n)
- * (plan_some): each pair moves once, and the one it goes from is known that many moves
+ * (plan_moves): each pair moves once, and the one it goes from is known that many moves
  * ahead, so that their cache misses overlap. */
 static void permute(struct imei_replay_pair *pairs, const uint32_t *seq, size_t n)
 {
@@ -1100,14 +995,12 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		return -1;
 	}
 	if (!f.started) {
-		struct plan pl = { 0 };
-		plan_some(&pl, f.src, n, f.seq, SIZE_MAX);
-		f.nseq = pl.len;
+		f.nseq = plan_moves(f.src, n, f.seq);
 		free(f.src);
 		f.src = NULL;
 	}
 	struct imei_store_error se;
-	int put = pass(&f, &se);
+	int put = pins_to_pairs(r, n0, &se);
 	helper_end(&f, put < 0);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
