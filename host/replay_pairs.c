@@ -716,7 +716,10 @@ static void give_back(const void *at, const void *to, const void *end, uintptr_t
  * pins and the whole store are never held at once: the dead pages between the pairs and
  * the pins are given back as it goes, and the first part's extras once its pins are
  * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
-static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
+struct finish;
+static void plan_wait(struct finish *f);
+
+static int pins_to_pairs(struct imei_replay *r, size_t n0, struct finish *f, struct imei_store_error *se)
 {
 	struct fold_part *fp = &r->parts[0];
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
@@ -757,6 +760,8 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 		}
 		if (m % GIVE_BACK == GIVE_BACK - 1)
 			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], &given);
+		if (m == fp->n - fp->n / 4)
+			plan_wait(f); /* the plan's src given back before the pass's last quarter */
 	}
 	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
 }
@@ -768,11 +773,15 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
  *   the parts joined, part 0's keys sorted    part 1's keys sorted
  *   the first half of the ranking merged      its second half merged (from the end)
  *   the pass (pins_to_pairs)                  the keys given back, the moves planned
- * Each waits for what it reads (wait_step). The plan runs beside the first part of the
- * pass, where the run holds the least (its src array then given back); the keys are given
- * back as the pass starts, before the store has grown. Results are the same either way:
- * the sort of each part, the merge and the plan do not depend on who does them. */
-enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED };
+ * Each waits for what it reads (wait_step). The keys are given back as the pass starts,
+ * before the store has grown; the plan runs beside the pass's first part, where the run
+ * holds the least, and main waits for it (plan_wait) before the last quarter, so that
+ * its src array (4 bytes a pin) never sits beside the pass's high point (the run's peak
+ * otherwise: a plan slowed by a busy machine took 1.1 MiB more there). Results are the
+ * same either way: the sort of each part, the merge and the plan do not depend on who
+ * does them, and the pass is main's alone (the store's puts are most of it; shared, the
+ * two threads' page faults and give-backs of one address space cost more than it saved). */
+enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED, STEP_PLANNED };
 
 static int join_parts(struct imei_replay *r);
 
@@ -831,7 +840,15 @@ static void *finish_helper(void *arg)
 	f->nseq = plan_moves(f->src, n, f->seq);
 	free(f->src);
 	f->src = NULL;
+	step_done(f, &f->help_at, STEP_PLANNED);
 	return NULL;
+}
+
+/* The plan done (by the helper, when it runs): its src is given back. */
+static void plan_wait(struct finish *f)
+{
+	if (f->started)
+		wait_step(f, &f->help_at, STEP_PLANNED);
 }
 
 /* The helper ended (told to, when main gives up) and joined. */
@@ -1000,7 +1017,7 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		f.src = NULL;
 	}
 	struct imei_store_error se;
-	int put = pins_to_pairs(r, n0, &se);
+	int put = pins_to_pairs(r, n0, &f, &se);
 	helper_end(&f, put < 0);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
