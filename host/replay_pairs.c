@@ -5,19 +5,22 @@
  * folded by one thread, in file order). At the end of the ingest the pins become the
  * run's pairs in place, sorted by device then IMSI, and a private store gets every
  * triple's aggregate (the same as recording every row: sightings_agg.c applied in the
- * same order, from the store's own aggregate). Each pin's 16-byte ranking key is taken,
- * and the keys are sorted on a thread of their own (an in-place radix sort: no second
- * array), which also plans the moves into order (the permutation's cycles), while the
- * second part's pins move after the first's; the keys are given back before one pass over
- * the pins puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair
- * m. The whole pages between the pairs written and the pins left are given back as the
- * pass goes, so the run holds the pairs written, the pins left and the store so far,
- * never all the pins and the whole store at once, nor the keys beside the store. The pairs
- * then move into order, each once, their cache misses overlapping. (A copy into a second
- * table cost 35 MiB more at the peak, with 10 M rows and 417,825 pairs; putting the
- * aggregates on a thread while 24-byte refs were ranked with a second array, before the
- * pins were rewritten, cost 20-26 MiB more; the ranking beside the pass instead of the
- * join, 2-6 MiB more at the run's peak, which was then in the pass, for 20-40 ms.)
+ * same order, from the store's own aggregate). Each pin's 16-byte ranking key is taken
+ * and each part's keys are sorted (an in-place radix sort: no second array) on a thread
+ * of their own, the caller's and a helper's, while the second part's pins move after the
+ * first's; the two sorted parts are merged from both ends at once into the ranking, and
+ * the keys given back as one pass over the pins puts pin m's aggregates in the store and
+ * rewrites pin m as its (smaller) pair m, while the helper plans the moves into order
+ * (the permutation's cycles) beside the pass's first part (see "The ranking on two
+ * threads" below). The whole pages between the pairs written and the pins left are
+ * given back as the pass goes, so the run holds the pairs written, the pins left and the
+ * store so far, never all the pins and the whole store at once, nor the keys beside the
+ * store. The pairs then move into order, each once, their cache misses overlapping. (A
+ * copy into a second table cost 35 MiB more at the peak, with 10 M rows and 417,825
+ * pairs; putting the aggregates on a thread while 24-byte refs were ranked with a second
+ * array, before the pins were rewritten, cost 20-26 MiB more; the whole ranking beside
+ * the pass instead of the join, 2-6 MiB more at the run's peak, which was then in the
+ * pass, for 20-40 ms; the sort on one thread, the other idle, 40-60 ms more.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
