@@ -763,8 +763,8 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct finish *f, str
 		}
 		if (m % GIVE_BACK == GIVE_BACK - 1)
 			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], &given);
-		if (m == fp->n - fp->n / 4)
-			plan_wait(f); /* the plan's src given back before the pass's last quarter */
+		if (m == fp->n / 2)
+			plan_wait(f); /* the plan's src given back before the pass's high point */
 	}
 	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
 }
@@ -775,15 +775,16 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct finish *f, str
  *   part 0's keys                             part 1's keys
  *   the parts joined, part 0's keys sorted    part 1's keys sorted
  *   the first half of the ranking merged      its second half merged (from the end)
- *   the pass (pins_to_pairs)                  the keys given back, the moves planned
- * Each waits for what it reads (wait_step). The keys are given back as the pass starts,
- * before the store has grown; the plan runs beside the pass's first part, where the run
- * holds the least, and main waits for it (plan_wait) before the last quarter, so that
- * its src array (4 bytes a pin) never sits beside the pass's high point (the run's peak
- * otherwise: a plan slowed by a busy machine took 1.1 MiB more there). Results are the
- * same either way: the sort of each part, the merge and the plan do not depend on who
- * does them, and the pass is main's alone (the store's puts are most of it; shared, the
- * two threads' page faults and give-backs of one address space cost more than it saved). */
+ *   the keys given back, the pass             the moves planned
+ * Each waits for what it reads (wait_step). The keys are given back before the pass
+ * starts (by main: a helper held up would keep them beside the growing store). The plan
+ * runs beside the pass's first half, where the run holds the least, and main waits for
+ * it (plan_wait) halfway, so that its src array (4 bytes a pin) is given back before the
+ * pass's high point (its third quarter, with 10 M rows 1-2 MiB above its end). Results
+ * are the same either way: the sort of each part, the merge and the plan do not depend
+ * on who does them, and the pass is main's alone (the store's puts are most of it;
+ * shared, the two threads' page faults and give-backs of one address space cost more
+ * than it saved). */
 enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED, STEP_PLANNED };
 
 static int join_parts(struct imei_replay *r);
@@ -838,8 +839,6 @@ static void *finish_helper(void *arg)
 	step_done(f, &f->help_at, STEP_MERGED);
 	if (!wait_step(f, &f->main_at, STEP_MERGED))
 		return NULL;
-	big_free(f->key, n * sizeof *f->key);
-	f->key = NULL;
 	f->nseq = plan_moves(f->src, n, f->seq);
 	free(f->src);
 	f->src = NULL;
@@ -916,7 +915,9 @@ static int rank(struct finish *f)
 	wait_step(f, &f->help_at, STEP_SORTED);
 	merge_front(f->key, n0, f->key + n0, n - n0, f->src, n / 2);
 	wait_step(f, &f->help_at, STEP_MERGED);
-	step_done(f, &f->main_at, STEP_MERGED); /* the helper gives the keys back */
+	big_free(f->key, n * sizeof *f->key); /* here, before the pass grows the store */
+	f->key = NULL;
+	step_done(f, &f->main_at, STEP_MERGED);
 	return 0;
 }
 
