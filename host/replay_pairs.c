@@ -903,14 +903,15 @@ static int rank(struct finish *f)
 	/* the helper read part 1's pins: they may move */
 	if (join_parts(r) < 0)
 		return -1;
-	sort_keys(f->key, n0, 64 - RADIX_BITS);
-	if (!f->started) {
-		sort_keys(f->key + n0, n - n0, 64 - RADIX_BITS);
-		merge_front(f->key, n0, f->key + n0, n - n0, f->src, n);
+	if (!f->started) { /* one thread: all the keys sorted at once, nothing to merge */
+		sort_keys(f->key, n, 64 - RADIX_BITS);
+		for (size_t i = 0; i < n; i++)
+			f->src[i] = key_at(&f->key[i]);
 		big_free(f->key, n * sizeof *f->key);
 		f->key = NULL;
 		return 0;
 	}
+	sort_keys(f->key, n0, 64 - RADIX_BITS);
 	step_done(f, &f->main_at, STEP_SORTED);
 	wait_step(f, &f->help_at, STEP_SORTED);
 	merge_front(f->key, n0, f->key + n0, n - n0, f->src, n / 2);
