@@ -5,19 +5,22 @@
  * folded by one thread, in file order). At the end of the ingest the pins become the
  * run's pairs in place, sorted by device then IMSI, and a private store gets every
  * triple's aggregate (the same as recording every row: sightings_agg.c applied in the
- * same order, from the store's own aggregate). Each pin's 16-byte ranking key is taken,
- * and the keys are sorted on a thread of their own (an in-place radix sort: no second
- * array), which also plans the moves into order (the permutation's cycles), while the
- * second part's pins move after the first's; the keys are given back before one pass over
- * the pins puts pin m's aggregates in the store and rewrites pin m as its (smaller) pair
- * m. The whole pages between the pairs written and the pins left are given back as the
- * pass goes, so the run holds the pairs written, the pins left and the store so far,
- * never all the pins and the whole store at once, nor the keys beside the store. The pairs
- * then move into order, each once, their cache misses overlapping. (A copy into a second
- * table cost 35 MiB more at the peak, with 10 M rows and 417,825 pairs; putting the
- * aggregates on a thread while 24-byte refs were ranked with a second array, before the
- * pins were rewritten, cost 20-26 MiB more; the ranking beside the pass instead of the
- * join, 2-6 MiB more at the run's peak, which was then in the pass, for 20-40 ms.)
+ * same order, from the store's own aggregate). Each pin's 16-byte ranking key is taken
+ * and each part's keys are sorted (an in-place radix sort: no second array) on a thread
+ * of their own, the caller's and a helper's, while the second part's pins move after the
+ * first's; the two sorted parts are merged from both ends at once into the ranking, and
+ * the keys given back as one pass over the pins puts pin m's aggregates in the store and
+ * rewrites pin m as its (smaller) pair m, while the helper plans the moves into order
+ * (the permutation's cycles) beside the pass's first part (see "The ranking on two
+ * threads" below). The whole pages between the pairs written and the pins left are
+ * given back as the pass goes, so the run holds the pairs written, the pins left and the
+ * store so far, never all the pins and the whole store at once, nor the keys beside the
+ * store. The pairs then move into order, each once, their cache misses overlapping. (A
+ * copy into a second table cost 35 MiB more at the peak, with 10 M rows and 417,825
+ * pairs; putting the aggregates on a thread while 24-byte refs were ranked with a second
+ * array, before the pins were rewritten, cost 20-26 MiB more; the whole ranking beside
+ * the pass instead of the join, 2-6 MiB more at the run's peak, which was then in the
+ * pass, for 20-40 ms; the sort on one thread, the other idle, 40-60 ms more.)
  */
 #define _GNU_SOURCE /* mremap */
 #include <stdio.h>
@@ -595,30 +598,6 @@ static size_t plan_moves(uint32_t *src, size_t n, uint32_t *seq)
 	return len;
 }
 
-/* The ranking, sorted by device then IMSI, and the moves it asks for (seq[0..nseq)). It
- * runs on a thread of its own while the pins become pairs (its keys are taken first). */
-struct ranking {
-	struct rank_key *key;
-	uint32_t *src, *seq;
-	size_t n, nseq;
-	bool started;
-	pthread_t thread;
-};
-
-static void *rank_keys(void *arg)
-{
-	struct ranking *k = arg;
-	sort_keys(k->key, k->n, 64 - RADIX_BITS);
-	for (size_t i = 0; i < k->n; i++)
-		k->src[i] = (uint32_t)(k->key[i].lo & KEY_AT_MASK);
-	big_free(k->key, k->n * sizeof *k->key);
-	k->key = NULL;
-	k->nseq = plan_moves(k->src, k->n, k->seq);
-	free(k->src);
-	k->src = NULL;
-	return NULL;
-}
-
 struct wide_ref {
 	uint64_t ident, imsi;
 	size_t at;
@@ -632,7 +611,6 @@ static int wide_cmp(const void *a, const void *b)
 	return x->imsi < y->imsi ? -1 : x->imsi > y->imsi;
 }
 
-/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
 /* Pin m of the run, numbered over the parts before they are joined (the first part's
  * n0 pins first): the number it has once they are. */
 static const struct pin *pin_of(const struct fold_part *parts, size_t n0, size_t m)
@@ -640,6 +618,7 @@ static const struct pin *pin_of(const struct fold_part *parts, size_t n0, size_t
 	return m < n0 ? pin_at(&parts[0], m) : pin_at(&parts[1], m - n0);
 }
 
+/* src of pins that do not fit a rank_key, at once (qsort). -1: out of memory. */
 static int rank_wide(const struct fold_part *parts, size_t n0, size_t n, uint32_t *src)
 {
 	struct wide_ref *ref = big_alloc(n * sizeof *ref, false);
@@ -656,62 +635,51 @@ static int rank_wide(const struct fold_part *parts, size_t n0, size_t n, uint32_
 	return 0;
 }
 
-static void rank_free(struct ranking *k)
+/* The keys of part fp's pins, numbered from base; *idents and *imsis: all their idents
+ * and IMSIs or'ed (whether they fit a key). */
+static void take_keys(const struct fold_part *fp, struct rank_key *key, size_t base, uint64_t *idents,
+                      uint64_t *imsis)
 {
-	big_free(k->key, k->n * sizeof *k->key);
-	free(k->src);
-	free(k->seq);
-	k->key = NULL;
-	k->src = k->seq = NULL;
+	uint64_t id = 0, im = 0;
+	for (size_t j = 0; j < fp->n; j++) {
+		const struct pin *e = pin_at(fp, j);
+		id |= e->agg.key;
+		im |= e->agg.imsi;
+		key[j] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
+		                            e->agg.imsi << KEY_AT_BITS | (base + j) };
+	}
+	*idents = id;
+	*imsis = im;
 }
 
-/* The ranking of pins[0..n) (n <= RUN_PAIRS_MAX) under way: its keys taken, then sorted
- * on a thread of its own when the ingest may use one (else, or when none starts, here).
- * -1: out of memory, nothing left allocated. */
-static int rank_start(struct ranking *k, const struct fold_part *parts, size_t n0, size_t n, bool thread)
+static bool key_less(const struct rank_key *x, const struct rank_key *y)
 {
-	*k = (struct ranking){ .n = n, .src = malloc(n * sizeof *k->src), .seq = malloc(n * sizeof *k->seq) };
-	if (!k->src || !k->seq) {
-		rank_free(k);
-		return -1;
-	}
-	uint64_t idents = 0, imsis = 0;
-	if (n <= KEY_AT_MASK + 1) {
-		k->key = big_alloc(n * sizeof *k->key, false);
-		if (!k->key) {
-			rank_free(k);
-			return -1;
-		}
-		for (size_t m = 0; m < n; m++) {
-			const struct pin *e = pin_of(parts, n0, m);
-			idents |= e->agg.key;
-			imsis |= e->agg.imsi;
-			k->key[m] = (struct rank_key){ e->agg.key << KEY_IMSI_HI | e->agg.imsi >> KEY_IMSI_LO,
-			                               e->agg.imsi << KEY_AT_BITS | m };
-		}
-	}
-	if (!k->key || idents >> KEY_IDENT_BITS || imsis >> KEY_IMSI_BITS) {
-		big_free(k->key, n * sizeof *k->key);
-		k->key = NULL;
-		if (rank_wide(parts, n0, n, k->src) < 0) {
-			rank_free(k);
-			return -1;
-		}
-		k->nseq = plan_moves(k->src, n, k->seq);
-		free(k->src);
-		k->src = NULL;
-	} else if (!(k->started = thread && pthread_create(&k->thread, NULL, rank_keys, k) == 0)) {
-		rank_keys(k);
-	}
-	return 0;
+	return x->hi < y->hi || (x->hi == y->hi && x->lo < y->lo);
 }
 
-/* The ranking done (its moves in k->seq, the caller's to free). */
-static void rank_end(struct ranking *k)
+static uint32_t key_at(const struct rank_key *k)
 {
-	if (k->started)
-		pthread_join(k->thread, NULL);
-	k->started = false;
+	return (uint32_t)(k->lo & KEY_AT_MASK);
+}
+
+/* The two sorted runs a[0..na) and b[0..nb) merged, as the pins' numbers: the first count
+ * into src[0..count) (merge_front), or the last count into their places at the end
+ * (merge_back). No two keys are equal (each has its pin's number), so the two halves
+ * meet exactly, each merged by its own thread. */
+static void merge_front(const struct rank_key *a, size_t na, const struct rank_key *b, size_t nb, uint32_t *src,
+                        size_t count)
+{
+	size_t i = 0, j = 0;
+	for (size_t o = 0; o < count; o++)
+		src[o] = j == nb || (i < na && key_less(&a[i], &b[j])) ? key_at(&a[i++]) : key_at(&b[j++]);
+}
+
+static void merge_back(const struct rank_key *a, size_t na, const struct rank_key *b, size_t nb, uint32_t *src,
+                       size_t count)
+{
+	size_t i = na, j = nb;
+	for (size_t o = na + nb; o > na + nb - count; o--)
+		src[o - 1] = j == 0 || (i > 0 && key_less(&b[j - 1], &a[i - 1])) ? key_at(&a[--i]) : key_at(&b[--j]);
 }
 
 /* The whole huge pages from the end of the pairs written (at) to the start of the pins
@@ -751,7 +719,10 @@ static void give_back(const void *at, const void *to, const void *end, uintptr_t
  * pins and the whole store are never held at once: the dead pages between the pairs and
  * the pins are given back as it goes, and the first part's extras once its pins are
  * passed. 0, or -1 with *se (the pins then partly pairs: only to be freed). */
-static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_error *se)
+struct finish;
+static void plan_wait(struct finish *f);
+
+static int pins_to_pairs(struct imei_replay *r, size_t n0, struct finish *f, struct imei_store_error *se)
 {
 	struct fold_part *fp = &r->parts[0];
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
@@ -792,8 +763,163 @@ static int pins_to_pairs(struct imei_replay *r, size_t n0, struct imei_store_err
 		}
 		if (m % GIVE_BACK == GIVE_BACK - 1)
 			give_back(&pairs[m + 1], &fp->pins[m + 1], &pairs[fp->n], &given);
+		if (m == fp->n / 2)
+			plan_wait(f); /* the plan's src given back before the pass's high point */
 	}
 	return nput ? imei_store_put_aggs(r->store, put, nput, se) : 0;
+}
+
+/* The ranking on two threads: the caller's (main) and a helper of the finish's own, when
+ * the ingest may use one (without, the caller does both columns in turn):
+ *   main                                      helper
+ *   part 0's keys                             part 1's keys
+ *   the parts joined, part 0's keys sorted    part 1's keys sorted
+ *   the first half of the ranking merged      its second half merged (from the end)
+ *   the keys given back, the pass             the moves planned
+ * Each waits for what it reads (wait_step). The keys are given back before the pass
+ * starts (by main: a helper held up would keep them beside the growing store). The plan
+ * runs beside the pass's first half, where the run holds the least, and main waits for
+ * it (plan_wait) halfway, so that its src array (4 bytes a pin) is given back before the
+ * pass's high point (its third quarter, with 10 M rows 1-2 MiB above its end). Results
+ * are the same either way: the sort of each part, the merge and the plan do not depend
+ * on who does them, and the pass is main's alone (the store's puts are most of it;
+ * shared, the two threads' page faults and give-backs of one address space cost more
+ * than it saved). */
+enum { STEP_KEYS = 1, STEP_SORTED, STEP_MERGED, STEP_PLANNED };
+
+static int join_parts(struct imei_replay *r);
+
+struct finish {
+	struct imei_replay *r;
+	struct rank_key *key;
+	uint32_t *src, *seq;
+	size_t n, n0, nseq;
+	uint64_t idents[FOLD_PARTS], imsis[FOLD_PARTS];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned main_at, help_at; /* the last step each has done */
+	bool abort;                /* main gave up: the helper ends at its next wait */
+	bool started;
+	pthread_t thread;
+};
+
+static void step_done(struct finish *f, unsigned *at, unsigned step)
+{
+	pthread_mutex_lock(&f->lock);
+	*at = step;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Wait until *at reaches step (false: main gave up first). */
+static bool wait_step(struct finish *f, const unsigned *at, unsigned step)
+{
+	pthread_mutex_lock(&f->lock);
+	while (*at < step && !f->abort)
+		pthread_cond_wait(&f->cond, &f->lock);
+	bool ok = *at >= step;
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+static void *finish_helper(void *arg)
+{
+	struct finish *f = arg;
+	struct imei_replay *r = f->r;
+	size_t n0 = f->n0, n = f->n;
+	take_keys(&r->parts[1], f->key + n0, n0, &f->idents[1], &f->imsis[1]);
+	step_done(f, &f->help_at, STEP_KEYS);
+	if (!wait_step(f, &f->main_at, STEP_KEYS))
+		return NULL;
+	sort_keys(f->key + n0, n - n0, 64 - RADIX_BITS);
+	step_done(f, &f->help_at, STEP_SORTED);
+	if (!wait_step(f, &f->main_at, STEP_SORTED))
+		return NULL;
+	merge_back(f->key, n0, f->key + n0, n - n0, f->src, n - n / 2);
+	step_done(f, &f->help_at, STEP_MERGED);
+	if (!wait_step(f, &f->main_at, STEP_MERGED))
+		return NULL;
+	f->nseq = plan_moves(f->src, n, f->seq);
+	free(f->src);
+	f->src = NULL;
+	step_done(f, &f->help_at, STEP_PLANNED);
+	return NULL;
+}
+
+/* The plan done (by the helper, when it runs): its src is given back. */
+static void plan_wait(struct finish *f)
+{
+	if (f->started)
+		wait_step(f, &f->help_at, STEP_PLANNED);
+}
+
+/* The helper ended (told to, when main gives up) and joined. */
+static void helper_end(struct finish *f, bool give_up)
+{
+	if (!f->started)
+		return;
+	if (give_up) {
+		pthread_mutex_lock(&f->lock);
+		f->abort = true;
+		pthread_cond_broadcast(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_join(f->thread, NULL);
+	f->started = false;
+}
+
+static void finish_free(struct finish *f)
+{
+	helper_end(f, true);
+	big_free(f->key, f->n * sizeof *f->key);
+	free(f->src);
+	free(f->seq);
+	f->key = NULL;
+	f->src = f->seq = NULL;
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+}
+
+/* The ranking in f->src: keys taken, each part's sorted, merged (the helper's halves
+ * where it runs). -1: out of memory. */
+static int rank(struct finish *f)
+{
+	struct imei_replay *r = f->r;
+	size_t n0 = f->n0, n = f->n;
+	if (f->key) {
+		take_keys(&r->parts[0], f->key, 0, &f->idents[0], &f->imsis[0]);
+		if (!f->started)
+			take_keys(&r->parts[1], f->key + n0, n0, &f->idents[1], &f->imsis[1]);
+		else
+			wait_step(f, &f->help_at, STEP_KEYS);
+	}
+	if (!f->key || (f->idents[0] | f->idents[1]) >> KEY_IDENT_BITS || (f->imsis[0] | f->imsis[1]) >> KEY_IMSI_BITS) {
+		helper_end(f, true);
+		big_free(f->key, n * sizeof *f->key);
+		f->key = NULL;
+		return rank_wide(r->parts, n0, n, f->src) < 0 || join_parts(r) < 0 ? -1 : 0;
+	}
+	step_done(f, &f->main_at, STEP_KEYS);
+	/* the helper read part 1's pins: they may move */
+	if (join_parts(r) < 0)
+		return -1;
+	if (!f->started) { /* one thread: all the keys sorted at once, nothing to merge */
+		sort_keys(f->key, n, 64 - RADIX_BITS);
+		for (size_t i = 0; i < n; i++)
+			f->src[i] = key_at(&f->key[i]);
+		big_free(f->key, n * sizeof *f->key);
+		f->key = NULL;
+		return 0;
+	}
+	sort_keys(f->key, n0, 64 - RADIX_BITS);
+	step_done(f, &f->main_at, STEP_SORTED);
+	wait_step(f, &f->help_at, STEP_SORTED);
+	merge_front(f->key, n0, f->key + n0, n - n0, f->src, n / 2);
+	wait_step(f, &f->help_at, STEP_MERGED);
+	big_free(f->key, n * sizeof *f->key); /* here, before the pass grows the store */
+	f->key = NULL;
+	step_done(f, &f->main_at, STEP_MERGED);
+	return 0;
 }
 
 /* The second part's pins after the first's, in the first's mapping (grown: its pages
@@ -868,34 +994,46 @@ static int take_pins(struct imei_replay *r, char *err, size_t errlen)
 		snprintf(err, errlen, "replay: %zu pairs: at most %zu in one run", n, RUN_PAIRS_MAX);
 		return -1;
 	}
-	/* ranked first, beside the join (the ranking's thread reads only its keys), and done
-	 * before the pass: its keys (16 bytes a pin) are given back before the store's records
-	 * arrive, and never sit beside them and the pins not yet passed (that was the run's
-	 * peak: 6.4 MiB more with 10 M rows, for 20-40 ms of sorting now waited for) */
-	struct ranking k;
-	if (rank_start(&k, r->parts, n0, n, r->cfg.reader_thread && r->nreaders > 1) < 0) {
+	struct finish f = { .r = r, .n = n, .n0 = n0 };
+	if (pthread_mutex_init(&f.lock, NULL) != 0) {
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
 	}
-	int joined = join_parts(r);
-	rank_end(&k);
-	if (joined < 0) {
-		rank_free(&k);
+	if (pthread_cond_init(&f.cond, NULL) != 0) {
+		pthread_mutex_destroy(&f.lock);
 		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
 		return -1;
+	}
+	f.src = malloc(n * sizeof *f.src);
+	f.seq = malloc(n * sizeof *f.seq);
+	bool keys = n <= KEY_AT_MASK + 1; /* else ranked by rank_wide */
+	if (f.src && f.seq && keys)
+		f.key = big_alloc(n * sizeof *f.key, false);
+	if (f.key && r->cfg.reader_thread && r->nreaders > 1)
+		f.started = pthread_create(&f.thread, NULL, finish_helper, &f) == 0;
+	if (!f.src || !f.seq || (keys && !f.key) || rank(&f) < 0) {
+		finish_free(&f);
+		snprintf(err, errlen, "replay: out of memory sorting %zu pairs", n);
+		return -1;
+	}
+	if (!f.started) {
+		f.nseq = plan_moves(f.src, n, f.seq);
+		free(f.src);
+		f.src = NULL;
 	}
 	struct imei_store_error se;
-	int put = pins_to_pairs(r, n0, &se);
+	int put = pins_to_pairs(r, n0, &f, &se);
+	helper_end(&f, put < 0);
 	struct fold_part *fp = &r->parts[0];
 	if (put < 0) {
-		rank_free(&k);
+		finish_free(&f);
 		fp->n = 0; /* pins and pairs mixed: the mapping is only to be freed, with the parts */
 		snprintf(err, errlen, "sightings store: %s", se.msg);
 		return -1;
 	}
 	struct imei_replay_pair *pairs = (struct imei_replay_pair *)(void *)fp->pins;
-	permute(pairs, k.seq, k.nseq);
-	rank_free(&k);
+	permute(pairs, f.seq, f.nseq);
+	finish_free(&f);
 	/* the mapping cut to the pairs (the pins' tail given back) */
 	size_t keep = (n * sizeof *pairs + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	if (keep < fp->map_bytes) {
