@@ -55,5 +55,9 @@ void imei_lua_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
 
 /* A string argument, strictly (no number coercion): misuse raises. */
 const char *imei_lua_checkstring(lua_State *L, int arg, size_t *len);
+/* The full userdata at idx when its metatable is the table at mt (a pseudo-index, e.g. a
+ * method's upvalue holding its class's metatable), else NULL: the hot methods' check of
+ * self, a pointer comparison instead of luaL_checkudata's registry lookup by name. */
+void *imei_lua_touserdata_mt(lua_State *L, int idx, int mt);
 
 #endif

@@ -2,7 +2,7 @@
  * lua_identity.c — Lua binding of identity.c and identity_luhn.c:
  *   parse(s) -> table | nil, err     valid(s) -> boolean
  *   luhn(digits) -> boolean          check_digit(body) -> "d" | nil, err
- *   device_facts(s) -> kind, key, cd_ok, spare, test, junk | nil, err
+ *   device_facts(s) -> kind, key, cd_ok, spare, test, junk | nil, err | false (s not a string)
  * device_facts gives the fields of parse(s) a check reads on every device, without the
  * table and its strings: the policy runtime (lua/imei/policy/runtime.lua) builds its
  * device record from them and fills in the rest from parse(s) only when a policy asks.
@@ -116,13 +116,20 @@ static int l_parse(lua_State *L)
 	return 1;
 }
 
-/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none. */
+/* kind, key, cd_ok, spare, test, junk: each as parse(s) sets it, nil where it sets none;
+ * false alone when s is not a string.
+ * The kind names are the function's upvalues (upvalue k is imei_kind_name(k)): pushed
+ * as they are, not looked up in Lua's string cache on every device. */
 static int l_device_facts(lua_State *L)
 {
 	struct imei_id id;
+	if (lua_type(L, 1) != LUA_TSTRING) { /* the caller says what a request without one is */
+		lua_pushboolean(L, 0);
+		return 1;
+	}
 	if (!parse_arg(L, &id))
 		return 2;
-	lua_pushstring(L, imei_kind_name(id.kind));
+	lua_pushvalue(L, lua_upvalueindex((int)id.kind));
 	if (id.kind == IMEI_KIND_MEID || id.kind == IMEI_KIND_ESN) {
 		lua_pushnil(L); /* key */
 		if (id.kind == IMEI_KIND_MEID && id.cd)
@@ -131,7 +138,7 @@ static int l_device_facts(lua_State *L)
 			lua_pushnil(L);
 		return 3;
 	}
-	lua_pushlstring(L, id.key, strlen(id.key));
+	lua_pushlstring(L, id.key, 14); /* an IMEI kind: the 14-digit TAC+SNR */
 	if (id.kind == IMEI_KIND_IMEI) {
 		lua_pushboolean(L, id.cd_ok);
 		lua_pushboolean(L, spare_cd(&id));
@@ -196,7 +203,6 @@ void imei_lua_identity(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "parse", l_parse },
-		{ "device_facts", l_device_facts },
 		{ "valid", l_valid },
 		{ "luhn", l_luhn },
 		{ "check_digit", l_check_digit },
@@ -204,4 +210,9 @@ void imei_lua_identity(lua_State *L)
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);
+	/* a parsed identifier has a kind: IMEI_KIND_IMEI (1) to IMEI_KIND_ESN */
+	for (int k = IMEI_KIND_IMEI; k <= IMEI_KIND_ESN; k++)
+		lua_pushstring(L, imei_kind_name((enum imei_kind)k));
+	lua_pushcclosure(L, l_device_facts, IMEI_KIND_ESN);
+	lua_setfield(L, -2, "device_facts");
 }

@@ -115,13 +115,9 @@ static const char *opt_id(lua_State *L, int idx, size_t *len)
  * (and its error message). */
 static struct imei_list *self_list(lua_State *L)
 {
-	struct ud_list *u = lua_touserdata(L, 1);
-	if (u && lua_getmetatable(L, 1)) {
-		bool ours = lua_rawequal(L, -1, lua_upvalueindex(1));
-		lua_pop(L, 1);
-		if (ours && u->l)
-			return u->l;
-	}
+	struct ud_list *u = imei_lua_touserdata_mt(L, 1, lua_upvalueindex(1));
+	if (u && u->l)
+		return u->l;
 	return imei_lua_check_list(L, 1);
 }
 

@@ -77,13 +77,8 @@ struct builder_box {
 /* Methods carry the metatable as upvalue 1: checking self is a pointer comparison. */
 static struct db_box *self_box(lua_State *L)
 {
-	struct db_box *box = lua_touserdata(L, 1);
-	bool ok = box && lua_getmetatable(L, 1);
-	if (ok) {
-		ok = lua_rawequal(L, -1, lua_upvalueindex(1));
-		lua_pop(L, 1);
-	}
-	if (!ok)
+	struct db_box *box = imei_lua_touserdata_mt(L, 1, lua_upvalueindex(1));
+	if (!box)
 		luaL_typeerror(L, 1, TACDB_MT);
 	return box;
 }

@@ -80,7 +80,9 @@ static enum imei_junk junk_of(const char key[14])
 	return IMEI_JUNK_NONE;
 }
 
-static void fill_imei(struct imei_id *id)
+/* The parts of an IMEI kind from its digits; cd_expected is the check digit its 14-digit
+ * body calls for. */
+static void fill_imei(struct imei_id *id, char cd_expected)
 {
 	memcpy(id->key, id->digits, 14);
 	id->key[14] = 0;
@@ -90,7 +92,7 @@ static void fill_imei(struct imei_id *id)
 	id->snr[6] = 0;
 	memcpy(id->rbi, id->digits, 2);
 	id->rbi[2] = 0;
-	id->cd_expected = imei_check_digit(id->key, 14);
+	id->cd_expected = cd_expected;
 	if (id->kind == IMEI_KIND_IMEI) {
 		id->cd = id->digits[14];
 		id->cd_ok = id->cd == id->cd_expected;
@@ -188,6 +190,17 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 		err->pos = 0;
 		err->msg[0] = 0;
 	}
+	/* the usual input, 15 plain digits: an IMEI, as the loop below would find it, and its
+	 * check digit from the same sum imei_valid decides by (no loop per digit) */
+	int sum = len == 15 ? imei_luhn15_sum(s) : -1;
+	if (sum >= 0) {
+		memcpy(id->digits, s, 15);
+		id->ndigits = 15;
+		id->kind = IMEI_KIND_IMEI;
+		unsigned body = (unsigned)sum + 10 - (unsigned)(s[14] - '0'); /* the body's sum, + 10: never below 0 */
+		fill_imei(id, (char)('0' + (10 - body % 10) % 10));
+		return IMEI_OK;
+	}
 	size_t start = 0, end = len;
 	while (start < end && is_space((unsigned char)s[start]))
 		start++;
@@ -277,7 +290,7 @@ enum imei_err imei_parse(const char *s, size_t len, struct imei_id *id, struct i
 	default:
 		return fail(err, IMEI_ERR_LENGTH, 0, "wrong length: %u digits (an IMEI has 14, 15 or 16)", nd);
 	}
-	fill_imei(id);
+	fill_imei(id, imei_check_digit(id->digits, 14));
 	return IMEI_OK;
 }
 

@@ -4,7 +4,9 @@
  * and the bulk validator (bulk.c). Private to the core; not installed.
  *
  * imei_luhn15(s) reads exactly s[0..15) and returns 1 when the 15 bytes are ASCII digits
- * with a correct check digit, 0 when they are digits with a wrong one, -1 otherwise.
+ * with a correct check digit, 0 when they are digits with a wrong one, -1 otherwise;
+ * imei_luhn15_sum(s) the sum it decides by (imei_parse's fast path derives the expected
+ * check digit from it).
  * Eight bytes at a time (SWAR), no branch per digit.
  */
 #ifndef IMEI_LUHN15_H
@@ -41,7 +43,9 @@ static inline uint64_t imei_swar_doubled(uint64_t d)
 	return (d << 1) - ge5 * 9;
 }
 
-static inline int imei_luhn15(const char *s)
+/* The Luhn sum of the 15 bytes (the check digit's own value included: TS 23.003 Annex B
+ * wants it to be 0 mod 10), or -1 when they are not all ASCII digits. */
+static inline int imei_luhn15_sum(const char *s)
 {
 	/* bytes 0..7 and 7..14: two overlapping loads cover the 15 digits in bounds */
 	uint64_t a = imei_swar_load(s), b = imei_swar_load(s + 7);
@@ -54,8 +58,13 @@ static inline int imei_luhn15(const char *s)
 	 * In b, byte j = s[7+j]: j = 0 is s[7], already counted; odd j plain; j = 2,4,6 doubled. */
 	uint64_t lanes = (a & 0x00FF00FF00FF00FFULL) + (imei_swar_doubled(a) & 0xFF00FF00FF00FF00ULL) +
 	                 (b & 0xFF00FF00FF00FF00ULL) + (imei_swar_doubled(b) & 0x00FF00FF00FF0000ULL);
-	unsigned sum = (unsigned)((lanes * IMEI_SWAR_ONES) >> 56); /* at most 15 * 9 = 135: no overflow */
-	return sum % 10 == 0;
+	return (int)((lanes * IMEI_SWAR_ONES) >> 56); /* at most 15 * 9 = 135: no overflow */
+}
+
+static inline int imei_luhn15(const char *s)
+{
+	int sum = imei_luhn15_sum(s);
+	return sum < 0 ? -1 : sum % 10 == 0;
 }
 
 #endif

@@ -44,6 +44,7 @@ struct instance {
 	struct imei_list_needs needs; /* the lists it cannot do without (core/lists_needs.c) */
 	uint64_t failures;        /* failed checks on this state */
 	bool no_memory_rebuild;   /* the policy alone holds more than the rebuild threshold */
+	bool check_unhooked;      /* the runtime's check starts unhooked (imei_sandbox_unhook) */
 };
 
 struct imei_engine {
@@ -396,6 +397,9 @@ static struct instance *instance_new(struct imei_engine *e, struct instance *fro
 	}
 	int idx = lua_gettop(L);
 	inst->check_ref = ref_field(L, idx, "check");
+	lua_getfield(L, idx, "check_unhooked"); /* the runtime's word, read once: no policy reaches inst */
+	inst->check_unhooked = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	inst->set_lists_ref = ref_field(L, idx, "set_lists");
 	lua_getfield(L, idx, "policy");
 	lua_getfield(L, -1, "name");
@@ -506,6 +510,7 @@ struct request_pusher {
 	const struct imei_request *req;
 	struct imei_request_values *values;
 	struct imei_engine *e;
+	bool unhook; /* the instance's check_unhooked */
 };
 
 /* A string field of the request table at idx, raw; NULL when absent or not a string. */
@@ -584,6 +589,8 @@ static int call_check(lua_State *L)
 		imei_request_push(L, p->req, p->values);
 	if (p->e->record && p->e->store && lua_istable(L, 2))
 		record_sighting(p->e, L, 2); /* before the policy decides, as replay does */
+	if (p->unhook) /* the runtime's own stretch starts here: it lifts no hook of policy code */
+		imei_sandbox_unhook(L);
 	lua_call(L, 1, IMEI_VERDICT_VALUES); /* the verdict as values, or a raw check's table */
 	return IMEI_VERDICT_VALUES;
 }
@@ -632,7 +639,7 @@ static int engine_check(struct imei_engine *e, void (*push_request)(lua_State *L
 	struct instance *inst = e->current;
 	lua_State *L = imei_sandbox_state(inst->sb);
 	int top = lua_gettop(L);
-	struct request_pusher pusher = { push_request, ud, req, &inst->values, e };
+	struct request_pusher pusher = { push_request, ud, req, &inst->values, e, inst->check_unhooked };
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->call_ref);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, inst->check_ref);
 	lua_pushlightuserdata(L, &pusher);

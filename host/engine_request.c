@@ -5,9 +5,10 @@
  * Lua's string cache (a strcmp), and lua_pushlstring hashes and interns each value and
  * makes garbage of it after the check. The keys are now the check function's upvalues,
  * and a value that repeats (operator, RAT, a replay's operator name; a few distinct
- * values per run) is found in a small table of kept strings by a memcmp. The table a
+ * values per run) is found in a small table of kept strings (push_value). The table a
  * policy sees is the same: the same keys, the same strings.
  */
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,16 +25,39 @@ void imei_request_push_keys(lua_State *L)
 		lua_pushstring(L, request_keys[i]);
 }
 
-/* Push value: a kept string when it is one, else a new one (kept when short). */
-static void push_value(lua_State *L, struct imei_request_values *vals, const char *value)
+static bool slot_holds(const struct imei_request_values *vals, unsigned i, const uint64_t text[2])
 {
-	size_t len = strlen(value);
+	return vals->slot[i].ref > 0 && vals->slot[i].text[0] == text[0] && vals->slot[i].text[1] == text[1];
+}
+
+/* Push value: a kept string when it is one, else a new one (kept when short). at: the
+ * place it is pushed for (IMEI_REQUEST_AT_…), whose last slot is tried first. A short
+ * value is read once, into two zero-padded words, and compared with a slot in two
+ * comparisons (no strlen, no memcmp: a replay pushes four a pair). */
+static void push_value(lua_State *L, struct imei_request_values *vals, const char *value, unsigned at)
+{
+	union {
+		uint64_t w[2];
+		char c[16];
+	} text = { { 0, 0 } };
+	size_t len = 0;
+	while (len <= IMEI_REQUEST_VALUE_MAX && value[len]) {
+		if (len < IMEI_REQUEST_VALUE_MAX)
+			text.c[len] = value[len];
+		len++;
+	}
 	if (len > IMEI_REQUEST_VALUE_MAX) {
-		lua_pushlstring(L, value, len);
+		lua_pushlstring(L, value, len + strlen(value + len));
+		return;
+	}
+	unsigned last = vals->last[at] % IMEI_REQUEST_VALUES;
+	if (slot_holds(vals, last, text.w)) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[last].ref);
 		return;
 	}
 	for (unsigned i = 0; i < IMEI_REQUEST_VALUES; i++) {
-		if (vals->slot[i].ref > 0 && vals->slot[i].len == len && memcmp(vals->slot[i].text, value, len) == 0) {
+		if (slot_holds(vals, i, text.w)) {
+			vals->last[at] = (unsigned char)i;
 			lua_rawgeti(L, LUA_REGISTRYINDEX, vals->slot[i].ref);
 			return;
 		}
@@ -47,19 +71,13 @@ static void push_value(lua_State *L, struct imei_request_values *vals, const cha
 	lua_pushvalue(L, -1);
 	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if (ref > 0) {
-		memcpy(vals->slot[k].text, value, len);
-		vals->slot[k].len = (unsigned char)len;
+		vals->slot[k].text[0] = text.w[0];
+		vals->slot[k].text[1] = text.w[1];
 		vals->slot[k].ref = ref;
+		vals->last[at] = (unsigned char)k;
 	}
 }
 
-/* t[key] = value for the table on the top, the key an upvalue. */
-static void set_keyed(lua_State *L, int key)
-{
-	lua_pushvalue(L, lua_upvalueindex(key));
-	lua_insert(L, -2);
-	lua_rawset(L, -3);
-}
 
 /* An identity: differs from check to check, never kept. */
 static void set_identity(lua_State *L, int key, const char *value)
@@ -71,11 +89,13 @@ static void set_identity(lua_State *L, int key, const char *value)
 	}
 }
 
-static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value)
+/* A name: a kept string (push_value). */
+static void set_name(lua_State *L, struct imei_request_values *vals, int key, const char *value, unsigned at)
 {
 	if (value) {
-		push_value(L, vals, value);
-		set_keyed(L, key);
+		lua_pushvalue(L, lua_upvalueindex(key));
+		push_value(L, vals, value, at);
+		lua_rawset(L, -3);
 	}
 }
 
@@ -85,14 +105,18 @@ void imei_request_push(lua_State *L, const struct imei_request *req, struct imei
 	set_identity(L, K_PEI, req->pei);
 	set_identity(L, K_IMSI, req->imsi);
 	set_identity(L, K_MSISDN, req->msisdn);
-	set_name(L, vals, K_OPERATOR, req->operator_id);
-	set_name(L, vals, K_RAT, req->rat);
+	set_name(L, vals, K_OPERATOR, req->operator_id, IMEI_REQUEST_AT_OPERATOR);
+	set_name(L, vals, K_RAT, req->rat, IMEI_REQUEST_AT_RAT);
+	lua_pushvalue(L, lua_upvalueindex(K_TIME));
 	lua_pushinteger(L, req->time ? req->time : (long long)time(NULL));
-	set_keyed(L, K_TIME);
+	lua_rawset(L, -3);
+	/* an extra's key is a name too (a replay's "network"): kept like the values; the table
+	 * is fresh, without a metatable, so a raw set is what lua_setfield would do */
 	for (size_t i = 0; i + 1 < req->nextras * 2 && req->extras; i += 2) {
 		if (req->extras[i] && req->extras[i + 1]) {
-			push_value(L, vals, req->extras[i + 1]);
-			lua_setfield(L, -2, req->extras[i]);
+			push_value(L, vals, req->extras[i], IMEI_REQUEST_AT_EXTRA_KEY);
+			push_value(L, vals, req->extras[i + 1], IMEI_REQUEST_AT_EXTRA);
+			lua_rawset(L, -3);
 		}
 	}
 }

@@ -8,6 +8,8 @@
 #ifndef IMEI_ENGINE_REQUEST_H
 #define IMEI_ENGINE_REQUEST_H
 
+#include <stdint.h>
+
 #include <lua.h>
 
 #include "imei_engine.h"
@@ -20,14 +22,18 @@
 /* The request's fixed keys, in upvalue order. */
 #define IMEI_REQUEST_NKEYS 6
 
+/* Where a kept value is pushed: each place remembers the slot it found last, which is
+ * tried first (a replay's operator, RAT and network repeat from pair to pair). */
+enum { IMEI_REQUEST_AT_OPERATOR, IMEI_REQUEST_AT_RAT, IMEI_REQUEST_AT_EXTRA_KEY, IMEI_REQUEST_AT_EXTRA, IMEI_REQUEST_NAT };
+
 /* The kept values of one policy state: registry references, replaced round-robin. */
 struct imei_request_values {
 	struct {
-		char text[IMEI_REQUEST_VALUE_MAX];
-		unsigned char len;
-		int ref; /* 0: empty */
+		uint64_t text[2]; /* its bytes, zero-padded: compared as two words */
+		int ref;          /* 0: empty */
 	} slot[IMEI_REQUEST_VALUES];
 	unsigned next;
+	unsigned char last[IMEI_REQUEST_NAT]; /* a slot index per place: a guess, checked */
 };
 
 /* Push the IMEI_REQUEST_NKEYS keys (for the check function's upvalues). */

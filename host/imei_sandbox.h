@@ -77,6 +77,12 @@ int imei_sandbox_call(struct imei_sandbox *sb, int nargs, int nresults, long lon
 /* Why the last call was stopped (IMEI_SANDBOX_OK when it was not). */
 enum imei_sandbox_stop imei_sandbox_last_stop(const struct imei_sandbox *sb);
 
+/* Lift the count hook for the rest of the running call, on its own thread (what the
+ * policy runtime's check runs before its conditions' protected call: docs/sandbox.md);
+ * nothing when no call is running or it is being stopped. The engine calls it before the
+ * runtime's check when the runtime says its check may run so (check_unhooked). */
+void imei_sandbox_unhook(lua_State *L);
+
 /* Charge n work units to the running call's budget from a C function of the sandbox;
  * raises (never returns) when the budget is spent or the deadline has passed. */
 void imei_sandbox_charge(lua_State *L, long long n);

@@ -536,15 +536,21 @@ static int l_pcall_budget(lua_State *L)
  * hook makes every Lua instruction stop in the VM's hook path; the policy runtime's own
  * code between a check's start and its conditions' protected call (device record,
  * evaluation set-up, verdict) is bounded, runs no policy code and reads nothing a policy
- * can change, so it runs unhooked (lua/imei/policy/runtime.lua, inst.check). Policy
+ * can change, so it runs unhooked (lua/imei/policy/runtime.lua, inst.check; the engine
+ * lifts the hook with imei_sandbox_unhook right before calling that check). Policy
  * code always runs hooked: inside pcall_budget. A call being stopped keeps its hook, and
  * a stop from C (a charge, the allocator) hooks the thread again. Never handed to
  * policies. */
-static int l_unhook(lua_State *L)
+void imei_sandbox_unhook(lua_State *L)
 {
 	struct imei_sandbox *sb = sandbox_of(L);
-	if (sb->armed && L == sb->L && sb->stop == IMEI_SANDBOX_OK && !sb->budget.exceeded)
+	if (sb && sb->armed && L == sb->L && sb->stop == IMEI_SANDBOX_OK && !sb->budget.exceeded)
 		lua_sethook(L, NULL, 0, 0);
+}
+
+static int l_unhook(lua_State *L)
+{
+	imei_sandbox_unhook(L);
 	return 0;
 }
 

@@ -209,7 +209,12 @@ static void test_request_fields(void)
 	const char *extras[] = { "network", net };
 	for (int i = 0; i < 200; i++) {
 		snprintf(op, sizeof op, "410-%02d", i % 40);           /* 40 distinct: more than are kept */
-		snprintf(rat, sizeof rat, i % 3 ? "NR" : "EUTRA-%d-and-more", i % 7); /* short and long */
+		switch (i % 4) { /* short, long, and either side of the longest value kept (12 bytes) */
+		case 0: snprintf(rat, sizeof rat, "NR"); break;
+		case 1: snprintf(rat, sizeof rat, "EUTRA-%d-and-more", i % 7); break;
+		case 2: snprintf(rat, sizeof rat, "UTRAN-12ch-%d", i % 7); break;
+		default: snprintf(rat, sizeof rat, "UTRAN-13chr-%d", i % 7); break;
+		}
 		snprintf(net, sizeof net, "Operator%d", i % 5);
 		snprintf(imsi, sizeof imsi, "41001%010d", i);
 		struct imei_request req = { .pei = "490154203237518", .imsi = imsi, .msisdn = i % 2 ? "923001234567" : NULL,

@@ -828,6 +828,35 @@ static void test_parse_random(void)
 	CHECK_INT(bad, 0);
 }
 
+/* 15 plain digits take imei_parse's fast path; the same digits with a hyphen inside take
+ * the loop: both must fill in exactly the same struct (junk bodies and spare 0s included). */
+static void test_parse_fast_path_agrees(void)
+{
+	static const char *const bodies[] = { "35824005111111", "00000000000000", "77777777777777",
+	                                      "01234567890123", "98765432109876", "49015420323751" };
+	long bad = 0;
+	for (int round = 0; round < 100000; round++) {
+		char s[16], hyphened[17];
+		if (round < 60) { /* each fixed body with every check digit */
+			memcpy(s, bodies[round / 10], 14);
+			s[14] = (char)('0' + round % 10);
+		} else {
+			random_digits(s, 15);
+		}
+		s[15] = 0;
+		size_t at = 1 + (size_t)(rnd() % 14);
+		memcpy(hyphened, s, at);
+		hyphened[at] = '-';
+		memcpy(hyphened + at + 1, s + at, 15 - at);
+		hyphened[16] = 0;
+		struct imei_id fast, slow;
+		struct imei_error e1, e2;
+		bad += imei_parse(s, 15, &fast, &e1) != IMEI_OK || imei_parse(hyphened, 16, &slow, &e2) != IMEI_OK ||
+		       memcmp(&fast, &slow, sizeof fast) != 0 || e1.code != e2.code || strcmp(e1.msg, e2.msg) != 0;
+	}
+	CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
 	test_check_digit_vectors();
@@ -845,5 +874,6 @@ int main(void)
 	test_esn();
 	test_rbi_and_junk();
 	test_parse_random();
+	test_parse_fast_path_agrees();
 	return CHECK_DONE("test_identity");
 }

@@ -362,6 +362,54 @@ describe("the policy engine", function()
       assert.equal(3, store:imsis("352099001761481", 30, T0 + 12 * DAY))
     end)
 
+    it("answers sightings.imsis and msisdns from a live store as the runtime's Lua says, errors included",
+      function()
+      -- core.sightings_count_view answers a live store in C and hands anything else to the
+      -- runtime's Lua functions: the counts, the store's own errors and the argument errors
+      -- (with the runtime's position) are what the Lua functions give
+      local store = assert(imei.sightings.open("memory"))
+      for i, s in ipairs { { "410010000000001", "923000000001" }, { "410010000000002", "923000000002" },
+                           { "410010000000003", "923000000001" } } do
+        assert(store:record { key = "35209900176148", imsi = s[1], msisdn = s[2], time = T0 + i })
+      end
+      local e = assert(engine_for([[
+        local P = policy.new { name = "counts", version = "1" }
+        local function c(name, when)
+          P:condition { name = name, status = "GREYLISTED", blocking = false, when = when }
+        end
+        c("imsis", function(d) return sightings.imsis(d.key, 30) == 3 end)
+        c("msisdns", function(d) return sightings.msisdns(d.key, 30.0) == 2 end)
+        c("days_string", function(d) return sightings.imsis(d.key, "30") == 3 end)
+        c("pei_key", function(d) return sightings.imsis("imei-352099001761481", 30) == 3 end)
+        c("other_key", function() return sightings.imsis("49015420323751", 30) == 0 end)
+        c("nil_key", function() return sightings.imsis(nil, 30) end)
+        c("zero_days", function(d) return sightings.imsis(d.key, 0) end)
+        c("alias_float", function(d) local f = sightings.msisdns; return f(d.key, 1.5) end)
+        c("bad_key", function() return sightings.imsis("12345", 30) end)
+        return P
+      ]], { store = store }))
+      local v = e:check { pei = "352099001761481", imsi = "410010000000009", time = T0 + DAY }
+      local by = {}
+      for _, r in ipairs(v.reasons) do by[r.condition] = r end
+      for _, name in ipairs { "imsis", "msisdns", "days_string", "pei_key", "other_key" } do
+        assert.is_truthy(by[name] and not by[name].failed, name)
+      end
+      assert.matches("runtime%.lua:%d+: bad argument #1 to 'imsis' %(string expected, got nil%)$", by.nil_key.error)
+      assert.matches("runtime%.lua:%d+: bad argument #2 to 'imsis' %(days must be a whole number of days >= 1%)$",
+        by.zero_days.error)
+      assert.matches("runtime%.lua:%d+: bad argument #2 to 'msisdns' %(number has no integer representation%)$",
+        by.alias_float.error)
+      assert.equal("sightings store: key: '12345': wrong length: 5 digits (an IMEI has 14, 15 or 16)", by.bad_key.error)
+      -- the same answers through an explanation's recording proxy (the Lua path)
+      local x = e:explain { pei = "352099001761481", imsi = "410010000000009", time = T0 + DAY }
+      local matched = {}
+      for _, r in ipairs(x.verdict.reasons) do
+        if not r.failed then matched[#matched + 1] = r.condition end
+      end
+      table.sort(matched)
+      assert.same({ "days_string", "imsis", "msisdns", "other_key", "pei_key" }, matched)
+    end)
+
     it("counts and says the sightings it cannot record, and decides all the same", function()
       local path = dir .. "/ro-store"
       local w = assert(imei.sightings.open("lmdb:" .. path))

@@ -646,15 +646,16 @@ end
 
 -- The conditions from run.i + 1 on, until one decides alone (final, or resolve = "first").
 -- Progress lives in `run`, so that when a condition raises, the caller knows which one.
+-- (What only a match needs, run.ctx and run.first, is read when one matches: every
+-- instruction here runs under the count hook.)
 local function run_conditions(run)
-  local order, whens, d, r, ctx = run.order, run.whens, run.d, run.r, run.ctx
-  local first = run.first
+  local order, whens, d, r = run.order, run.whens, run.d, run.r
   for i = run.i + 1, #order do -- (a numeric for: the fewest instructions under the hook)
     run.i = i -- which condition runs, for the caller when it raises
     if whens[i](d, r) then
       local c = order[i]
       if not (c.unless and c.unless(d, r)) then
-        local reason = reason_of(c, d, r, ctx, run.effective)
+        local reason = reason_of(c, d, r, run.ctx, run.effective)
         local k = run.n + 1
         run.n = k
         local reasons = run.reasons or new_reasons(run)
@@ -663,7 +664,7 @@ local function run_conditions(run)
           run.final = k
           return
         end
-        if first and not reason.informative then return end
+        if run.first and not reason.informative then return end
       end
     end
   end
@@ -704,9 +705,9 @@ local function decide(P, d, r, ctx, name)
   else
     local sealed = ACTIVE[P]
     local active = sealed or active_of(P.order)
-    -- (reasons and final are false, never nil, between checks, and so are d, r and ctx
-    -- once a check is done: a field that keeps its key is set in place, where one set to
-    -- nil is inserted again by the next check, in the VM's slow path)
+    -- (reasons and final are false, never nil, between checks, and d, r and ctx keep the
+    -- last check's until the next sets them: a field that keeps its key is set in place,
+    -- where one set to nil is inserted again by the next check, in the VM's slow path)
     local fresh = { order = active.order, whens = active.whens, d = d, r = r, ctx = ctx, n = 0, i = 0,
                     first = P.resolve == "first", busy = true, effective = P.effective_time, sealed = sealed ~= nil,
                     reasons = false, final = false }
@@ -751,10 +752,14 @@ local function decide(P, d, r, ctx, name)
     if run.i >= #order then break end
     start = run.i
   end
-  local n, final, reasons = run.n, run.final, run.reasons
-  run.busy, run.d, run.r, run.ctx, run.reasons, run.final = false, false, false, false, false, false
+  local n = run.n
+  run.busy = false -- (d, r and ctx are the next check's to set: they hold this one's till then)
+  -- no reason (most checks): reasons and final are still false, and nothing failed (a
+  -- failed condition adds a reason)
+  if n == 0 then return P.default, nil, nil, nil, nil, name end
+  local final, reasons = run.final, run.reasons
+  run.reasons, run.final = false, false
   local failed = nfailed > 0 or nil
-  if n == 0 then return P.default, nil, nil, nil, failed, name end
   if final then
     -- a final condition decides alone; what matched before it is kept, overruled by it,
     -- except a locked (national) condition, which it cannot overrule: the worse one wins

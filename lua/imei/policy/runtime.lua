@@ -121,11 +121,11 @@ local LAST = setmetatable({}, { __mode = "v" })
 --- The device record of a request (never raises on bad input: the policy decides).
 function runtime.device(r, tacdb)
   local input = r.pei or r.imei
-  if type(input) ~= "string" then
-    return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
-  end
-  local kind, key, cd_ok, spare, test, junk = device_facts(input)
+  local kind, key, cd_ok, spare, test, junk = device_facts(input) -- false: input is not a string
   if not kind then
+    if kind == false then
+      return setmetatable({ parsed = false, valid = false, error = "the request has no pei or imei" }, STRICT_D)
+    end
     return setmetatable({ input = input, parsed = false, valid = false, error = key }, STRICT_D)
   end
   local imei_kind = IMEI_KINDS[kind] or false
@@ -317,8 +317,8 @@ local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
   -- (the counts, asked on every check by the duplicate rules, check their answer inline,
-  -- in the fewest instructions: they run under the count hook)
-  function api.imsis(key, days)
+  -- in the fewest instructions: they run under the count hook; see api.imsis below)
+  local function imsis(key, days)
     local store = state.store
     if store then
       local n, err = store:imsis(key, days, state.now)
@@ -327,7 +327,7 @@ local function sightings_view(state)
     end
     return 0
   end
-  function api.msisdns(key, days)
+  local function msisdns(key, days)
     local store = state.store
     if store then
       local n, err = store:msisdns(key, days, state.now)
@@ -336,6 +336,12 @@ local function sightings_view(state)
     end
     return 0
   end
+  -- What the counts answer is said above; core.sightings_count_view answers the usual
+  -- case, a live store, in C, without a Lua call under the hook, and calls the functions
+  -- above for anything else (binding/lua_sightings.c), so that answers and messages
+  -- (their positions included) are theirs.
+  api.imsis = core.sightings_count_view(state, 0, imsis, need)
+  api.msisdns = core.sightings_count_view(state, 1, msisdns, need)
   function api.first_imsi(key)
     local store = state.store
     return store and (need(store:first_imsi(key))) or nil
@@ -563,10 +569,12 @@ function runtime.new(opts)
     -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
     -- request is the host's own table. A raw check is policy code: it keeps the hook.
     -- It returns the verdict as values (policy.decide), which the host reads off the stack.
+    -- The engine lifts the hook itself before it calls this check (check_unhooked: host/engine.c,
+    -- imei_sandbox_unhook), a Lua call fewer per check; any other caller runs it hooked.
     local device, context, sealed = runtime.device, inst.context, sealed_of(P)
     local name = sealed.full_name
+    inst.check_unhooked = true
     function inst.check(r)
-      unhook()
       local now = r.time
       if now == nil then
         now = os_time()
