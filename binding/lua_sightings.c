@@ -12,8 +12,6 @@
  *   store:flush(), stats(), check(), close(), read_only(), read_only_view()
  *   store:snapshot() -> bytes, store:restore(bytes): every aggregate and pairing, and back
  *                    into a memory store (the sightings of imei classify's state)
- *   sightings_count_view(state, field, fallback, need) -> f(key, days): the policy
- *                    runtime's sightings.imsis / msisdns, in C (l_count_view_call below)
  * A store userdata holds one reference (imei_store_retain); read-only userdata (what the
  * policy engine hands to sandboxed policies) refuses every write. Data errors return
  * nil, err; misuse (wrong argument types, writing through a read-only store) raises.
@@ -350,85 +348,6 @@ static int l_msisdns(lua_State *L)
 static int l_msisdn_list(lua_State *L)
 {
 	return distinct(L, IMEI_FIELD_MSISDN, true);
-}
-
-/* ---- the policy runtime's counts ----------------------------------------------------- */
-
-/* count_view(state, field, fallback, need) -> f(key, days): sightings.imsis (field 0) and
- * sightings.msisdns (field 1) as lua/imei/policy/runtime.lua hands them to policies, whose
- * duplicate rules ask on every check, under the sandbox's count hook. `fallback` is the
- * runtime's own Lua function, which says what the view answers (state.store:imsis(key,
- * days, state.now); 0 without a store); f answers the usual case in C, without the Lua
- * call and its hooked instructions: a live store of this binding, a key and days that
- * parse, state.now set. Anything else, an explanation's recording proxy or a bad argument,
- * goes to fallback, so answers and error messages are the runtime's; a store that fails
- * is reported through need(nil, err), as the runtime reports it. */
-enum { CV_STATE = 1, CV_STORE_MT, CV_FALLBACK, CV_NEED, CV_FIELD, CV_K_STORE, CV_K_NOW };
-
-static int count_view_fallback(lua_State *L)
-{
-	int nargs = lua_gettop(L);
-	lua_pushvalue(L, lua_upvalueindex(CV_FALLBACK));
-	lua_insert(L, 1);
-	lua_call(L, nargs, LUA_MULTRET);
-	return lua_gettop(L);
-}
-
-/* state[k], k an upvalue (a raw get: the state is the runtime's plain table) */
-static int state_get(lua_State *L, int k)
-{
-	lua_pushvalue(L, lua_upvalueindex(k));
-	return lua_rawget(L, lua_upvalueindex(CV_STATE));
-}
-
-static int l_count_view_call(lua_State *L)
-{
-	size_t len;
-	const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
-	int isint = 0;
-	lua_Integer days = lua_tointegerx(L, 2, &isint), now = 0;
-	uint64_t key;
-	struct imei_store_error err;
-	if (!s || !isint || days < 1 || days > (lua_Integer)UINT32_MAX || imei_sight_key(s, len, &key, &err) < 0)
-		return count_view_fallback(L);
-	int top = lua_gettop(L);
-	state_get(L, CV_K_STORE);
-	struct lstore *ls = imei_lua_touserdata_mt(L, -1, lua_upvalueindex(CV_STORE_MT));
-	if (state_get(L, CV_K_NOW) == LUA_TNUMBER)
-		now = lua_tointegerx(L, -1, &isint);
-	if (!ls || !ls->st || !isint || now < 0) {
-		lua_settop(L, top);
-		return count_view_fallback(L);
-	}
-	size_t count;
-	enum imei_store_field field = lua_tointeger(L, lua_upvalueindex(CV_FIELD)) ? IMEI_FIELD_MSISDN : IMEI_FIELD_IMSI;
-	if (imei_store_distinct(ls->st, key, field, (uint32_t)days, (int64_t)now, &count, NULL, NULL, &err) < 0) {
-		lua_pushvalue(L, lua_upvalueindex(CV_NEED));
-		lua_pushnil(L);
-		lua_pushstring(L, err.msg);
-		lua_call(L, 2, 0); /* raises */
-		return luaL_error(L, "imei.sightings: %s", err.msg); /* need() did not: still an error */
-	}
-	lua_pushinteger(L, (lua_Integer)count);
-	return 1;
-}
-
-static int l_count_view(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_Integer field = luaL_checkinteger(L, 2);
-	luaL_argcheck(L, field == IMEI_FIELD_IMSI || field == IMEI_FIELD_MSISDN, 2, "0 (IMSIs) or 1 (MSISDNs)");
-	luaL_checktype(L, 3, LUA_TFUNCTION);
-	luaL_checktype(L, 4, LUA_TFUNCTION);
-	lua_pushvalue(L, 1);
-	luaL_getmetatable(L, STORE_MT);
-	lua_pushvalue(L, 3);
-	lua_pushvalue(L, 4);
-	lua_pushinteger(L, field);
-	lua_pushliteral(L, "store");
-	lua_pushliteral(L, "now");
-	lua_pushcclosure(L, l_count_view_call, CV_K_NOW);
-	return 1;
 }
 
 static int l_daily(lua_State *L)
@@ -909,6 +828,4 @@ void imei_lua_sightings(lua_State *L)
 	ensure_metatables(L);
 	lua_pushcfunction(L, l_open);
 	lua_setfield(L, -2, "sightings_open");
-	lua_pushcfunction(L, l_count_view);
-	lua_setfield(L, -2, "sightings_count_view");
 }

@@ -364,9 +364,8 @@ describe("the policy engine", function()
 
     it("answers sightings.imsis and msisdns from a live store as the runtime's Lua says, errors included",
       function()
-      -- core.sightings_count_view answers a live store in C and hands anything else to the
-      -- runtime's Lua functions: the counts, the store's own errors and the argument errors
-      -- (with the runtime's position) are what the Lua functions give
+      -- the runtime's view of the store (lua/imei/policy/runtime.lua, sightings_view): the
+      -- counts, the store's own errors and the argument errors, with the runtime's position
       local store = assert(imei.sightings.open("memory"))
       for i, s in ipairs { { "410010000000001", "923000000001" }, { "410010000000002", "923000000002" },
                            { "410010000000003", "923000000001" } } do
@@ -400,7 +399,7 @@ describe("the policy engine", function()
       assert.matches("runtime%.lua:%d+: bad argument #2 to 'msisdns' %(number has no integer representation%)$",
         by.alias_float.error)
       assert.equal("sightings store: key: '12345': wrong length: 5 digits (an IMEI has 14, 15 or 16)", by.bad_key.error)
-      -- the same answers through an explanation's recording proxy (the Lua path)
+      -- the same answers through an explanation's recording proxy
       local x = e:explain { pei = "352099001761481", imsi = "410010000000009", time = T0 + DAY }
       local matched = {}
       for _, r in ipairs(x.verdict.reasons) do

@@ -317,8 +317,8 @@ local function sightings_view(state)
   local api = {}
   function api.available() return state.store ~= nil end
   -- (the counts, asked on every check by the duplicate rules, check their answer inline,
-  -- in the fewest instructions: they run under the count hook; see api.imsis below)
-  local function imsis(key, days)
+  -- in the fewest instructions: they run under the count hook)
+  function api.imsis(key, days)
     local store = state.store
     if store then
       local n, err = store:imsis(key, days, state.now)
@@ -327,7 +327,7 @@ local function sightings_view(state)
     end
     return 0
   end
-  local function msisdns(key, days)
+  function api.msisdns(key, days)
     local store = state.store
     if store then
       local n, err = store:msisdns(key, days, state.now)
@@ -336,12 +336,6 @@ local function sightings_view(state)
     end
     return 0
   end
-  -- What the counts answer is said above; core.sightings_count_view answers the usual
-  -- case, a live store, in C, without a Lua call under the hook, and calls the functions
-  -- above for anything else (binding/lua_sightings.c), so that answers and messages
-  -- (their positions included) are theirs.
-  api.imsis = core.sightings_count_view(state, 0, imsis, need)
-  api.msisdns = core.sightings_count_view(state, 1, msisdns, need)
   function api.first_imsi(key)
     local store = state.store
     return store and (need(store:first_imsi(key))) or nil
