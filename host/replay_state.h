@@ -148,7 +148,9 @@ struct chunk_counts {
  * phase 10-15 % of its wall time against 4 MiB and 32,768 rows (157 chunks, 2 batches
  * each; bench/classify_bench.sh, docs/classify.md). */
 #define CHUNK_BYTES (1u << 22)
-#define READER_BATCHES 4 /* batches each reader owns: what it may have read ahead */
+/* Batches each reader owns: what it may have read ahead. Memory: 4 x 1.1 MiB a reader at
+ * most (mapped, touched as they fill): 9 MiB with 2 readers, 288 MiB at the 64 readers' most. */
+#define READER_BATCHES 4
 
 struct chunk {
 	size_t file;
