@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "text_file.h"
+
 static char dir[64];
 
 static inline const char *path_of(const char *name)
@@ -22,14 +24,7 @@ static inline const char *path_of(const char *name)
 
 static inline void put(const char *name, const char *text)
 {
-	const char *path = path_of(name);
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, f);
-	fclose(f);
+	write_text(path_of(name), text);
 }
 
 /* The folder made (/tmp/NAME_XXXXXX), or exit 2; and removed with what is in it. */

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "imei_engine.h"
+#include "text_file.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
 
@@ -23,15 +24,10 @@ static char policy_path[64];
 
 static void write_policy(int version)
 {
-	char tmp[80];
+	char tmp[80], text[1024];
 	snprintf(tmp, sizeof tmp, "%s.tmp", policy_path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		perror(tmp);
-		exit(2);
-	}
-	fprintf(f, policy_text, version);
-	fclose(f);
+	snprintf(text, sizeof text, policy_text, version);
+	write_text(tmp, text);
 	rename(tmp, policy_path); /* atomic: a reload never reads half a file */
 }
 
@@ -155,9 +151,7 @@ static void test_reload_under_load(struct imei_engine *e)
 	CHECK_STR(imei_engine_policy_name(e), "c@26");
 
 	/* a broken policy: reload fails, the last good one stays */
-	FILE *f = fopen(policy_path, "w");
-	fputs("local P = ", f);
-	fclose(f);
+	write_text(policy_path, "local P = ");
 	CHECK_INT(imei_engine_reload(e, err, sizeof err), -1);
 	CHECK(strstr(err, "policy") != NULL || strstr(err, "expected") != NULL);
 	CHECK_STR(imei_engine_policy_name(e), "c@26");
@@ -186,18 +180,11 @@ static void test_request_fields(void)
 {
 	char path[80];
 	snprintf(path, sizeof path, "/tmp/imei-test-engine-fields-%d.lua", (int)getpid());
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	fputs("local P = policy.new { name = 'fields', version = '1' }\n"
-	      "P:condition { name = 'echo', status = 'GREYLISTED', reason = 'r', when = function() return true end,\n"
-	      "  detail = function(_, r) return table.concat({ r.pei, r.imsi, r.msisdn or '-', r.operator or '-',\n"
-	      "    r.rat or '-', tostring(r.time), r.network or '-', tostring(rawlen(r)) }, '|') end }\n"
-	      "return P\n",
-	      f);
-	fclose(f);
+	write_text(path, "local P = policy.new { name = 'fields', version = '1' }\n"
+	           "P:condition { name = 'echo', status = 'GREYLISTED', reason = 'r', when = function() return true end,\n"
+	           "  detail = function(_, r) return table.concat({ r.pei, r.imsi, r.msisdn or '-', r.operator or '-',\n"
+	           "    r.rat or '-', tostring(r.time), r.network or '-', tostring(rawlen(r)) }, '|') end }\n"
+	           "return P\n");
 	struct imei_engine *e = engine_at(path);
 	CHECK(e != NULL);
 	if (!e) {

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "imei_engine.h"
+#include "text_file.h"
 #include "verdict.h"
 
 #define LUA_PATH "lua/?.lua;lua/?/init.lua"
@@ -22,26 +23,19 @@ static char policy_path[64];
 
 static void write_policy(void)
 {
-	FILE *f = fopen(policy_path, "w");
-	if (!f) {
-		perror(policy_path);
-		exit(2);
-	}
-	fputs("local P = policy.new { name = 'v', version = '1' }\n"
-	      "for i = 1, 40 do\n"
-	      "  P:condition { name = 'c' .. i, status = 'GREYLISTED', blocking = false,\n"
-	      "    when = function(_, r) return r.many == 'yes' end }\n"
-	      "end\n"
-	      "P:condition { name = 'stolen', status = 'BLACKLISTED', sticky = true, on_error = 'BLACKLISTED',\n"
-	      "  when = function(_, r) if r.broken then error('the list is gone') end return r.stolen == 'yes' end }\n"
-	      "P:condition { name = 'graced', status = 'BLACKLISTED', grace_days = 10,\n"
-	      "  when = function(_, r) return r.graced == 'yes' end }\n"
-	      "P:condition { name = 'lab', status = 'WHITELISTED', final = true,\n"
-	      "  when = function(_, r) return r.lab == 'yes' end }\n"
-	      "P:example { pei = '490154203237518', expect = 'WHITELISTED' }\n"
-	      "return P\n",
-	      f);
-	fclose(f);
+	write_text(policy_path, "local P = policy.new { name = 'v', version = '1' }\n"
+	           "for i = 1, 40 do\n"
+	           "  P:condition { name = 'c' .. i, status = 'GREYLISTED', blocking = false,\n"
+	           "    when = function(_, r) return r.many == 'yes' end }\n"
+	           "end\n"
+	           "P:condition { name = 'stolen', status = 'BLACKLISTED', sticky = true, on_error = 'BLACKLISTED',\n"
+	           "  when = function(_, r) if r.broken then error('the list is gone') end return r.stolen == 'yes' end }\n"
+	           "P:condition { name = 'graced', status = 'BLACKLISTED', grace_days = 10,\n"
+	           "  when = function(_, r) return r.graced == 'yes' end }\n"
+	           "P:condition { name = 'lab', status = 'WHITELISTED', final = true,\n"
+	           "  when = function(_, r) return r.lab == 'yes' end }\n"
+	           "P:example { pei = '490154203237518', expect = 'WHITELISTED' }\n"
+	           "return P\n");
 }
 
 static void push_reason(lua_State *L, const char *condition, const char *status, bool failed, const char *error)
