@@ -451,7 +451,7 @@ static int l_pcall_budget(lua_State *L)
 		lua_pushstring(L, st == LUA_ERRMEM ? "memory" : "error");
 		return 3;
 	}
-	/* called from the runtime's unhooked stretch (l_unhook): the sub-call runs hooked */
+	/* called from the runtime's unhooked stretch (imei_sandbox_unhook): the sub-call runs hooked */
 	bool unhooked = lua_gethookmask(L) == 0;
 	if (unhooked)
 		lua_sethook(L, budget_hook, LUA_MASKCOUNT, sb->period);
@@ -531,16 +531,15 @@ static int l_pcall_budget(lua_State *L)
 	return 3;
 }
 
-/* unhook() — lifts the count hook for the rest of the current call, on the call's own
- * thread, until pcall_budget runs a sub-call (hooked) and lifts it again afterwards. The
- * hook makes every Lua instruction stop in the VM's hook path; the policy runtime's own
- * code between a check's start and its conditions' protected call (device record,
- * evaluation set-up, verdict) is bounded, runs no policy code and reads nothing a policy
- * can change, so it runs unhooked (lua/imei/policy/runtime.lua, inst.check; the engine
- * lifts the hook with imei_sandbox_unhook right before calling that check). Policy
- * code always runs hooked: inside pcall_budget. A call being stopped keeps its hook, and
- * a stop from C (a charge, the allocator) hooks the thread again. Never handed to
- * policies. */
+/* Lift the count hook for the rest of the current call, on the call's own thread, until
+ * pcall_budget runs a sub-call (hooked) and lifts it again afterwards. The hook makes
+ * every Lua instruction stop in the VM's hook path; the policy runtime's own code between
+ * a check's start and its conditions' protected call (device record, evaluation set-up,
+ * verdict) is bounded, runs no policy code and reads nothing a policy can change, so the
+ * engine lifts the hook right before it calls that check (host/engine.c, when the
+ * runtime marks its check check_unhooked: lua/imei/policy/runtime.lua). Policy code
+ * always runs hooked: inside pcall_budget. A call being stopped keeps its hook, and a
+ * stop from C (a charge, the allocator) hooks the thread again. */
 void imei_sandbox_unhook(lua_State *L)
 {
 	struct imei_sandbox *sb = sandbox_of(L);
@@ -548,19 +547,11 @@ void imei_sandbox_unhook(lua_State *L)
 		lua_sethook(L, NULL, 0, 0);
 }
 
-static int l_unhook(lua_State *L)
-{
-	imei_sandbox_unhook(L);
-	return 0;
-}
-
 static int open_sandbox_module(lua_State *L)
 {
-	lua_createtable(L, 0, 2);
+	lua_createtable(L, 0, 1);
 	lua_pushcfunction(L, l_pcall_budget);
 	lua_setfield(L, -2, "pcall_budget");
-	lua_pushcfunction(L, l_unhook);
-	lua_setfield(L, -2, "unhook");
 	return 1;
 }
 

@@ -565,7 +565,7 @@ describe("the policy engine", function()
     end
 
     -- The runtime's own stretch of a check runs without the count hook (host/sandbox.c,
-    -- unhook): nothing a policy can reach may run there.
+    -- imei_sandbox_unhook): nothing a policy can reach may run there.
     it("contains a policy that rewrites its evaluate, its class's and the request's time", function()
       local e = assert(engine_for([[
         local P = policy.new { name = "h", version = "1" }

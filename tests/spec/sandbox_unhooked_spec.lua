@@ -1,5 +1,5 @@
 -- sandbox_unhooked_spec.lua — the runtime's own stretch of a check runs without the count
--- hook (host/sandbox.c, unhook; lua/imei/policy/runtime.lua, inst.check): nothing a policy
+-- hook (host/sandbox.c, imei_sandbox_unhook; lua/imei/policy/runtime.lua, inst.check): nothing a policy
 -- reaches may run there. Each hostile policy is checked through `imei check` in a process
 -- of its own under `timeout`, so that a hang fails the spec instead of hanging the suite:
 -- its conditions reach the device record's hidden keys (pairs(d)) and change what they

@@ -34,8 +34,6 @@ local list_load_string, lists_new, sightings_open = core.list_load_string, core.
 -- each condition (lua/imei/policy/init.lua). Outside one (a plain state) policy uses pcall.
 local has_sandbox, sandbox = pcall(require, "imei.sandbox")
 local protect = has_sandbox and sandbox.pcall_budget or nil
--- The check's own stretch runs without the sandbox's count hook (host/sandbox.c, unhook).
-local unhook = has_sandbox and sandbox.unhook or nil
 local decide, sealed_of = policy.decide, policy.sealed_of
 
 local runtime = {}
@@ -557,7 +555,7 @@ function runtime.new(opts)
     { __index = instance_methods })
   -- the closures the engine calls
   function inst.check(r) return inst:evaluate(r) end
-  if unhook and not sealed_of(P).raw_check then
+  if has_sandbox and not sealed_of(P).raw_check then
     -- In the sandbox, the check runs unhooked up to its conditions' protected call
     -- (ctx.protect, which runs them hooked) and after it: everything it calls until then
     -- is the runtime's (captured here, out of any policy's reach) and bounded, and the
